@@ -1,0 +1,29 @@
+"""mdph_bridge: the hub that moves an MDPH beneficiary file from one département to another."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app; settings come from the environment, overridden by `config`."""
+    # Imported here so that `schemas` and `domain` can import this package without Flask set-up.
+    from flask import Flask
+
+    from mdph_bridge import extensions
+    from mdph_bridge.api import register_api
+    from mdph_bridge.config import load_config, validate_config
+
+    app = Flask(__name__)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    validate_config(app.config)
+    extensions.init_app(app)
+    register_api(app)
+    return app

@@ -1,0 +1,33 @@
+"""JSON API: sending side, receiving side; errors always in the `erreurs` shape."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mdph_bridge.api.errors import BridgeApi
+
+
+def register_api(app: Flask) -> None:
+    """Register the API blueprints and the OpenAPI document (/api/openapi.json)."""
+    from mdph_bridge.api.inbound import blp as inbound
+    from mdph_bridge.api.transfers import blp as transfers
+
+    app.config.update(
+        API_TITLE="mdph_bridge",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    api = BridgeApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "Transfert de dossiers MDPH entre départements."},
+            "components": {
+                "securitySchemes": {"jeton": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"jeton": []}],
+        },
+    )
+    api.register_blueprint(transfers)
+    api.register_blueprint(inbound)

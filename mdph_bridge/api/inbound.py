@@ -1,0 +1,126 @@
+"""Receiving side: poll, download the encrypted package, acknowledge, complete or return."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, send_file
+from flask_smorest import Blueprint
+
+from mdph_bridge.api import presenters
+from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.extensions import backends, session
+from mdph_bridge.services import receiving
+from schemas.api import (
+    CompletionSchema,
+    InboundPageSchema,
+    InboundQuerySchema,
+    InboundTransferSchema,
+    ReceiptSchema,
+    ReturnSchema,
+)
+
+blp = Blueprint(
+    "inbound",
+    __name__,
+    url_prefix="/api/v1/inbound",
+    description="MDPH d'accueil : recevoir les dossiers transférés.",
+)
+RECEIVING = ("receiver", "doctor")
+_PACKAGE_DOC = {
+    "responses": {
+        "200": {
+            "description": "Le paquet chiffré au format age v1.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    }
+}
+
+
+@blp.route("", methods=["GET"])
+@requires(*RECEIVING)
+@blp.arguments(InboundQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, InboundPageSchema)
+def index(cursor: str | None = None, limit: int = 100) -> Any:
+    """Poll for transfers ready for the département, in order; keep the returned cursor."""
+    page = receiving.list_inbound(session(), current_principal(), cursor, limit)
+    return {"transferts": [presenters.inbound(t) for t in page.transfers], "cursor": page.cursor}
+
+
+@blp.route("/<uuid:transfer_id>", methods=["GET"])
+@requires(*RECEIVING)
+@blp.response(200, InboundTransferSchema)
+def detail(transfer_id: uuid.UUID) -> Any:
+    """Show an inbound transfer's metadata and packages."""
+    return presenters.inbound(receiving.get_inbound(session(), current_principal(), transfer_id))
+
+
+def _stream(transfer_id: uuid.UUID, medical: bool) -> Response:
+    transfer = receiving.open_package(session(), current_principal(), transfer_id, medical)
+    key = transfer.medical_package_key if medical else transfer.package_key
+    digest = transfer.medical_package_sha256 if medical else transfer.package_sha256
+    assert key is not None
+    response = send_file(
+        backends().storage.open(key),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=f"{transfer.id}{'-medical' if medical else ''}.age",
+        etag=digest,
+        conditional=True,
+    )
+    response.headers["X-Content-SHA256"] = digest or ""
+    return response
+
+
+@blp.route("/<uuid:transfer_id>/package", methods=["GET"])
+@blp.doc(**_PACKAGE_DOC)
+@requires(*RECEIVING)
+def package(transfer_id: uuid.UUID) -> Response:
+    """Download the administrative package (encrypted to the département's receiver keys)."""
+    return _stream(transfer_id, medical=False)
+
+
+@blp.route("/<uuid:transfer_id>/medical-package", methods=["GET"])
+@blp.doc(**_PACKAGE_DOC)
+@requires("doctor")
+def medical_package(transfer_id: uuid.UUID) -> Response:
+    """Download the medical package (encrypted to the département's doctor keys only)."""
+    return _stream(transfer_id, medical=True)
+
+
+@blp.route("/<uuid:transfer_id>/receipt", methods=["POST"])
+@requires(*RECEIVING)
+@blp.arguments(ReceiptSchema)
+@blp.response(200, InboundTransferSchema)
+def receipt(body: dict[str, str], transfer_id: uuid.UUID) -> Any:
+    """Acknowledge receipt of the package whose SHA-256 is given."""
+    transfer = receiving.acknowledge(
+        session(), current_principal(), transfer_id, body["sha256_paquet"]
+    )
+    return presenters.inbound(transfer)
+
+
+@blp.route("/<uuid:transfer_id>/complete", methods=["POST"])
+@requires(*RECEIVING)
+@blp.arguments(CompletionSchema)
+@blp.response(200, InboundTransferSchema)
+def complete(body: dict[str, str], transfer_id: uuid.UUID) -> Any:
+    """Record that the file was integrated, under the receiving MDPH's own file number."""
+    numero = body["numero_dossier_destination"]
+    return presenters.inbound(
+        receiving.complete(session(), current_principal(), transfer_id, numero)
+    )
+
+
+@blp.route("/<uuid:transfer_id>/return", methods=["POST"])
+@requires(*RECEIVING)
+@blp.arguments(ReturnSchema)
+@blp.response(200, InboundTransferSchema)
+def return_(body: dict[str, str], transfer_id: uuid.UUID) -> Any:
+    """Send the transfer back to its origin, with the reason it will see."""
+    return presenters.inbound(
+        receiving.return_to_sender(session(), current_principal(), transfer_id, body)
+    )

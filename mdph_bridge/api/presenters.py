@@ -1,0 +1,81 @@
+"""Turn transfers into API documents (metadata only, French keys, stable state codes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+
+from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.models import Transfer
+
+
+def summary(transfer: Transfer, link: str) -> dict[str, Any]:
+    """Describe a transfer in a list."""
+    return {
+        "id": transfer.id,
+        "etat": transfer.state,
+        "etat_libelle": LABELS[State(transfer.state)],
+        "mdph_origine": transfer.origin_code,
+        "mdph_destination": transfer.dest_code,
+        "numero_dossier_origine": transfer.numero_dossier_origine,
+        "motif": transfer.motif,
+        "soumis_le": transfer.submitted_at,
+        "echeance": transfer.due_at,
+        "pret_le": transfer.ready_at,
+        "numero_dossier_destination": transfer.numero_dossier_destination,
+        "motif_retour": transfer.return_reason,
+        "lien": link,
+    }
+
+
+def packages(transfer: Transfer) -> dict[str, Any]:
+    """Describe the encrypted packages of a transfer, with their download links."""
+    main = medical = None
+    if transfer.package_key:
+        main = {
+            "taille": transfer.package_size,
+            "sha256": transfer.package_sha256,
+            "cles": transfer.package_key_ids,
+            "lien": url_for("inbound.package", transfer_id=transfer.id),
+        }
+    if transfer.medical_package_key:
+        medical = {
+            "taille": transfer.medical_package_size,
+            "sha256": transfer.medical_package_sha256,
+            "cles": transfer.medical_package_key_ids,
+            "lien": url_for("inbound.medical_package", transfer_id=transfer.id),
+        }
+    return {"paquet": main, "paquet_medical": medical}
+
+
+def outbound(transfer: Transfer) -> dict[str, Any]:
+    """Describe a transfer for its sender."""
+    return summary(transfer, url_for("transfers.detail", transfer_id=transfer.id))
+
+
+def outbound_detail(transfer: Transfer) -> dict[str, Any]:
+    """Describe a transfer for its sender, with timeline and problems to fix."""
+    return {
+        **outbound(transfer),
+        **packages(transfer),
+        "evenements": [
+            {
+                "date": event.at,
+                "de": event.from_state,
+                "vers": event.to_state,
+                "acteur": event.actor,
+                "detail": event.detail,
+            }
+            for event in transfer.events
+        ],
+        "erreurs": transfer.problems,
+    }
+
+
+def inbound(transfer: Transfer) -> dict[str, Any]:
+    """Describe a transfer for its receiver."""
+    return {
+        **summary(transfer, url_for("inbound.detail", transfer_id=transfer.id)),
+        **packages(transfer),
+    }

@@ -1,0 +1,128 @@
+"""Sending side: submit a transfer, follow its progress, cancel it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app, request, url_for
+from flask_smorest import Blueprint
+
+from mdph_bridge.api import presenters
+from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.uploads import MiB, UploadSink
+from mdph_bridge.extensions import backends, session
+from mdph_bridge.services import sending
+from mdph_bridge.services.errors import ServiceError
+from mdph_bridge.services.queue import wake_processing
+from mdph_bridge.services.submission import Submission, submit
+from schemas.api import OutboundPageSchema, OutboundQuerySchema, TransferDetailSchema
+
+blp = Blueprint(
+    "transfers",
+    __name__,
+    url_prefix="/api/v1/transfers",
+    description="MDPH d'origine : envoyer un dossier et suivre son transfert.",
+)
+
+_MULTIPART_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["dossier"],
+                    "properties": {
+                        "dossier": {
+                            "type": "string",
+                            "description": "Le dossier au format v1 (JSON).",
+                        },
+                    },
+                    "additionalProperties": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "Une partie par pièce, nommée comme son `nom_fichier`.",
+                    },
+                }
+            }
+        },
+    },
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 128},
+            "description": "Renvoyer la même clé rend le transfert déjà créé au lieu d'en créer un autre.",
+        }
+    ],
+}
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 128:
+        raise ServiceError.one(400, "Idempotency-Key", "requete.cle_idempotence")
+    return key
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(**_MULTIPART_DOC)
+@requires("caseworker")
+@blp.response(202, TransferDetailSchema)
+def create() -> Any:
+    """Submit a dossier and its documents; answered once the payload is sealed and recorded."""
+    cfg = current_app.config
+    b = backends()
+    key = _idempotency_key()
+    sink = UploadSink(b.storage, cfg["KEYRING"], cfg["MAX_FILE_BYTES"])
+    try:
+        form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])
+        submission = Submission(
+            dossier=sink.read_dossier(form, files, 4 * MiB),
+            uploads=sink.documents(files),
+            idempotency_key=key,
+        )
+        transfer, created = submit(
+            session(), b.storage, cfg["KEYRING"], cfg["SLA_DAYS"], current_principal(), submission
+        )
+    finally:
+        sink.cleanup()
+    if created:
+        wake_processing(b.celery, transfer.id)
+    location = url_for("transfers.detail", transfer_id=transfer.id)
+    return presenters.outbound_detail(transfer), 202, {"Location": location}
+
+
+@blp.route("", methods=["GET"])
+@requires("caseworker")
+@blp.arguments(OutboundQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, OutboundPageSchema)
+def index(etat: str | None = None, page: int = 1, par_page: int = 50) -> Any:
+    """List the département's outbound transfers, newest first."""
+    rows, total = sending.list_outbound(session(), current_principal(), etat, page, par_page)
+    return {
+        "transferts": [presenters.outbound(t) for t in rows],
+        "total": total,
+        "page": page,
+        "par_page": par_page,
+    }
+
+
+@blp.route("/<uuid:transfer_id>", methods=["GET"])
+@requires("caseworker")
+@blp.response(200, TransferDetailSchema)
+def detail(transfer_id: uuid.UUID) -> Any:
+    """Show a transfer's state, timeline, due date and the problems to fix."""
+    return presenters.outbound_detail(
+        sending.get_outbound(session(), current_principal(), transfer_id)
+    )
+
+
+@blp.route("/<uuid:transfer_id>/cancel", methods=["POST"])
+@requires("caseworker")
+@blp.response(200, TransferDetailSchema)
+def cancel(transfer_id: uuid.UUID) -> Any:
+    """Cancel a transfer the destination has not downloaded yet."""
+    return presenters.outbound_detail(sending.cancel(session(), current_principal(), transfer_id))

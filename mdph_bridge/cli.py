@@ -1,0 +1,347 @@
+"""The `mdph-bridge` command: run the service, set up the demo, administer the hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+from dotenv import load_dotenv
+from flask import Flask
+
+ENV_FILE = Path(".env")
+
+
+def _app() -> Flask:
+    from mdph_bridge import create_app
+
+    return create_app()
+
+
+@contextmanager
+def _session() -> Iterator[object]:
+    from mdph_bridge.extensions import session
+
+    with _app().app_context():
+        yield session()
+
+
+@click.group()
+def main() -> None:
+    """mdph_bridge: transfer MDPH files between départements."""
+    load_dotenv(ENV_FILE)
+
+
+@main.command("init-env")
+def init_env() -> None:
+    """Write a git-ignored .env with fresh local secrets if there is none."""
+    if ENV_FILE.exists():
+        click.echo(f"{ENV_FILE} exists; left unchanged.")
+        return
+    from mdph_bridge.domain.sealing import generate_staging_key
+
+    key_id = f"staging-{datetime.now():%Y%m%d}"
+    ENV_FILE.write_text(
+        f"MDPH_BRIDGE_SECRET_KEY={secrets.token_urlsafe(32)}\n"
+        f"MDPH_BRIDGE_STAGING_KEYS={generate_staging_key(key_id)}\n"
+    )
+    ENV_FILE.chmod(0o600)
+    load_dotenv(ENV_FILE)
+    click.echo(f"Wrote {ENV_FILE} with a new secret key and staging key.")
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version."""
+    from alembic import command
+
+    from mdph_bridge.config import load_config
+    from mdph_bridge.migrations import alembic_config
+
+    url = load_config()["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), "head")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def demo(as_json: bool) -> None:
+    """Create demo départements 59 and 62 with keys, and print one API token per role."""
+    from mdph_bridge.services.admin import create_demo
+
+    app = _app()
+    with app.app_context():
+        from mdph_bridge.extensions import session
+
+        result = create_demo(session(), Path(app.config["VAR_DIR"]) / "demo-keys")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for code, info in result.items():
+        click.echo(f"\n{code} {info['nom']}")
+        for role, token in info["jetons"].items():
+            click.echo(f"  jeton {role:<11} {token}")
+        for usage, key in info["cles"].items():
+            click.echo(f"  clé   {usage:<11} {key['id']}  (privée : {key['identity_file']})")
+
+
+def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", *args])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--web-workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, web_workers: int) -> None:
+    """Run web, worker and beat for the configured backends (embedded default: no server needed)."""
+    ctx = click.get_current_context()
+    if not os.environ.get("MDPH_BRIDGE_DATABASE_URL"):
+        ctx.invoke(init_env)
+        ctx.invoke(migrate)
+        from mdph_bridge.models import Departement
+
+        with _session() as session:
+            empty = session.get(Departement, "59") is None  # type: ignore[attr-defined]
+        if empty:
+            ctx.invoke(demo, as_json=False)
+    children = [
+        _spawn(
+            [
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-Q",
+                "transfers,maintenance",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+            ]
+        ),
+        _spawn(["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"]),
+        _spawn(
+            [
+                "gunicorn",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(web_workers),
+                "mdph_bridge.wsgi:app",
+            ]
+        ),
+    ]
+    click.echo(f"mdph_bridge : http://{host}:{port}/api/openapi.json  (Ctrl+C pour arrêter)")
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            child.wait(timeout=30)
+    sys.exit(max(child.returncode or 0 for child in children))
+
+
+@main.group()
+def departements() -> None:
+    """Manage the départements connected to the hub."""
+
+
+@departements.command("add")
+@click.argument("code")
+@click.argument("nom")
+def departements_add(code: str, nom: str) -> None:
+    """Connect a département (code such as 59, 2A, 974)."""
+    from mdph_bridge.services.admin import add_departement
+
+    with _session() as session:
+        add_departement(session, code, nom)  # type: ignore[arg-type]
+    click.echo(f"Département {code} ({nom}) enregistré.")
+
+
+@departements.command("list")
+def departements_list() -> None:
+    """List the connected départements."""
+    from sqlalchemy import select
+
+    from mdph_bridge.models import Departement
+
+    with _session() as session:
+        for dep in session.scalars(select(Departement).order_by(Departement.code)):  # type: ignore[attr-defined]
+            click.echo(f"{dep.code}\t{dep.nom}")
+
+
+@main.group()
+def keys() -> None:
+    """Manage départements' public keys."""
+
+
+@keys.command("generate")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def keys_generate(out: Path) -> None:
+    """Create a keypair on the MDPH's own machine; print the public key to register."""
+    from mdph_bridge.domain.age import generate_identity
+
+    identity, recipient = generate_identity()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"# public key: {recipient}\n{identity}\n")
+    click.echo(recipient)
+
+
+@keys.command("register")
+@click.argument("departement")
+@click.argument("usage", type=click.Choice(["receiver", "doctor"]))
+@click.argument("public_key")
+@click.option("--valid-until", type=click.DateTime(), default=None)
+def keys_register(
+    departement: str, usage: str, public_key: str, valid_until: datetime | None
+) -> None:
+    """Register a département's public key (the private key never leaves the MDPH)."""
+    from datetime import UTC
+
+    from mdph_bridge.services.keys import register_key
+
+    until = valid_until.replace(tzinfo=UTC) if valid_until else None
+    with _session() as session:
+        key = register_key(session, departement, usage, public_key, until)  # type: ignore[arg-type]
+    click.echo(key.id)
+
+
+@keys.command("list")
+@click.argument("departement")
+def keys_list(departement: str) -> None:
+    """List a département's keys with their validity."""
+    from sqlalchemy import select
+
+    from mdph_bridge.models import DepartementKey
+
+    with _session() as session:
+        query = select(DepartementKey).where(DepartementKey.departement_code == departement)
+        for key in session.scalars(query.order_by(DepartementKey.created_at)):  # type: ignore[attr-defined]
+            status = "révoquée" if key.revoked_at else f"valide jusqu'au {key.valid_until or '—'}"
+            click.echo(f"{key.id}\t{key.usage}\t{status}\t{key.public_key}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: no new package is encrypted to it."""
+    from mdph_bridge.services.keys import revoke_key
+
+    with _session() as session:
+        if not revoke_key(session, key_id):  # type: ignore[arg-type]
+            raise click.ClickException(f"Clé inconnue : {key_id}")
+    click.echo(f"Clé {key_id} révoquée.")
+
+
+@main.group()
+def tokens() -> None:
+    """Manage API tokens."""
+
+
+@tokens.command("issue")
+@click.argument("departement")
+@click.argument(
+    "role", type=click.Choice(["caseworker", "receiver", "doctor", "supervisor", "admin"])
+)
+@click.option("--label", default="", help="Who or what uses the token.")
+def tokens_issue(departement: str, role: str, label: str) -> None:
+    """Issue a token; it is printed once and only its hash is kept."""
+    from mdph_bridge.services.auth import issue_token
+
+    with _session() as session:
+        token, value = issue_token(session, departement, role, label)  # type: ignore[arg-type]
+    click.echo(f"{token.id}\t{value}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.UUID)
+def tokens_revoke(token_id: uuid.UUID) -> None:
+    """Revoke a token at once."""
+    from mdph_bridge.services.auth import revoke_token
+
+    with _session() as session:
+        if not revoke_token(session, token_id):  # type: ignore[arg-type]
+            raise click.ClickException(f"Jeton inconnu : {token_id}")
+    click.echo(f"Jeton {token_id} révoqué.")
+
+
+@main.group()
+def transfers() -> None:
+    """Operate on transfers."""
+
+
+@transfers.command("retry")
+@click.argument("transfer_id", type=click.UUID)
+def transfers_retry(transfer_id: uuid.UUID) -> None:
+    """Give a failed transfer new attempts once the cause is fixed."""
+    from mdph_bridge.extensions import backends
+    from mdph_bridge.services.queue import wake_processing
+    from mdph_bridge.services.sweeper import retry_failed
+
+    with _session() as session:
+        if not retry_failed(session, transfer_id, "admin:cli"):  # type: ignore[arg-type]
+            raise click.ClickException("Ce transfert n'est pas en échec.")
+        wake_processing(backends().celery, transfer_id)
+    click.echo("Transfert relancé.")
+
+
+@main.group()
+def client() -> None:
+    """Receiving-side tools, run on the MDPH's own machine."""
+
+
+@client.command("decrypt")
+@click.option(
+    "--identity", "-i", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def client_decrypt(identity: Path, out: Path, package: Path) -> None:
+    """Decrypt a downloaded package with the MDPH's private key and unpack it into OUT."""
+    from mdph_bridge.domain.age import AgeError, Decryptor
+
+    identities = [
+        line for line in identity.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-")
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with (
+            package.open("rb") as src,
+            tarfile.open(fileobj=Decryptor(src, identities), mode="r|") as tar,
+        ):
+            tar.extractall(out, filter="data")
+    except AgeError as exc:
+        raise click.ClickException(f"Déchiffrement impossible : {exc}") from exc
+    click.echo(f"Dossier déchiffré dans {out}")
+
+
+@main.command("error-codes")
+def error_codes() -> None:
+    """Print the table of stable error codes (Markdown), as published in docs/ERREURS.md."""
+    from schemas.errors import markdown_table
+
+    click.echo(markdown_table(), nl=False)

@@ -1,0 +1,64 @@
+"""Settings from MDPH_BRIDGE_* environment variables, with embedded defaults that need no server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from mdph_bridge.domain.sealing import Keyring
+
+PREFIX = "MDPH_BRIDGE_"
+MiB = 1024 * 1024
+
+# name -> (type, default); `None` default means "derived from VAR_DIR" or "required".
+_SETTINGS: dict[str, tuple[type, Any]] = {
+    "VAR_DIR": (str, "var"),
+    "SECRET_KEY": (str, None),
+    "DATABASE_URL": (str, None),
+    "BROKER_URL": (str, None),
+    "STORAGE_DIR": (str, None),
+    "STAGING_KEYS": (str, None),
+    "SLA_DAYS": (int, 15),
+    "WARNING_DAYS": (int, 10),
+    "STALE_AFTER_SECONDS": (int, 300),
+    "LEASE_SECONDS": (int, 900),
+    "TASK_TIME_LIMIT_SECONDS": (int, 600),
+    "MAX_ATTEMPTS": (int, 5),
+    "RETRY_BACKOFF_SECONDS": (int, 5),
+    "SWEEP_INTERVAL_SECONDS": (int, 60),
+    "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
+    "MAX_FILE_BYTES": (int, 20 * MiB),
+    "MAX_TRANSFER_BYTES": (int, 100 * MiB),
+    "PAGE_SIZE": (int, 50),
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read settings from the environment and fill the embedded defaults."""
+    env = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for name, (kind, default) in _SETTINGS.items():
+        raw = env.get(PREFIX + name)
+        settings[name] = default if raw in (None, "") else kind(raw)
+    var = Path(settings["VAR_DIR"]).resolve()
+    settings["VAR_DIR"] = str(var)
+    settings["EMBEDDED"] = not settings["DATABASE_URL"]
+    settings["DATABASE_URL"] = (
+        settings["DATABASE_URL"] or f"sqlite:///{var / 'mdph_bridge.sqlite3'}"
+    )
+    settings["BROKER_URL"] = settings["BROKER_URL"] or "filesystem://"
+    settings["STORAGE_DIR"] = settings["STORAGE_DIR"] or str(var / "blobs")
+    return settings
+
+
+def validate_config(config: MutableMapping[str, Any]) -> None:
+    """Refuse to start without the secrets the web app and the worker must share."""
+    missing = [name for name in ("SECRET_KEY", "STAGING_KEYS") if not config.get(name)]
+    if missing:
+        names = ", ".join(PREFIX + name for name in missing)
+        raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
+    config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
+    config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB
+    config["MAX_FORM_MEMORY_SIZE"] = 4 * MiB

@@ -1,0 +1,62 @@
+"""The states of a transfer and the transitions allowed between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Where a transfer stands; the values are stable API codes."""
+
+    RECEIVED = "received"
+    VALIDATING = "validating"
+    READY = "ready"
+    DOWNLOADED = "downloaded"
+    ACKNOWLEDGED = "acknowledged"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+LABELS: dict[State, str] = {
+    State.RECEIVED: "Reçu, en attente de traitement",
+    State.VALIDATING: "En cours de vérification",
+    State.READY: "Prêt à être téléchargé par la MDPH d'accueil",
+    State.DOWNLOADED: "Téléchargé par la MDPH d'accueil",
+    State.ACKNOWLEDGED: "Réception confirmée par la MDPH d'accueil",
+    State.COMPLETED: "Intégré par la MDPH d'accueil",
+    State.REJECTED: "Refusé : à corriger par la MDPH d'origine",
+    State.RETURNED: "Renvoyé par la MDPH d'accueil",
+    State.CANCELLED: "Annulé",
+    State.FAILED: "En échec : intervention nécessaire",
+}
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.RECEIVED: frozenset({State.VALIDATING, State.CANCELLED}),
+    State.VALIDATING: frozenset(
+        {State.VALIDATING, State.RECEIVED, State.READY, State.REJECTED, State.FAILED}
+    ),
+    State.READY: frozenset({State.DOWNLOADED, State.RETURNED, State.CANCELLED}),
+    State.DOWNLOADED: frozenset({State.ACKNOWLEDGED, State.RETURNED}),
+    State.ACKNOWLEDGED: frozenset({State.COMPLETED, State.RETURNED}),
+    State.REJECTED: frozenset({State.CANCELLED}),
+    State.FAILED: frozenset({State.RECEIVED, State.CANCELLED}),
+    State.COMPLETED: frozenset(),
+    State.RETURNED: frozenset(),
+    State.CANCELLED: frozenset(),
+}
+
+# The states a receiving MDPH sees: the package exists.
+INBOUND_VISIBLE: frozenset[State] = frozenset(
+    {State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED, State.RETURNED}
+)
+# The states the stale-transfer sweeper re-enqueues.
+IN_PROGRESS: frozenset[State] = frozenset({State.RECEIVED, State.VALIDATING})
+FINAL: frozenset[State] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+
+def can_move(source: State, target: State) -> bool:
+    """Tell whether a transfer in `source` may move to `target`."""
+    return target in TRANSITIONS[source]

@@ -1,0 +1,119 @@
+"""Database and Celery wiring, attached to the app in a fixed order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask, current_app
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from mdph_bridge.storage import LocalStorage
+
+
+@dataclass
+class Backends:
+    """What one app instance talks to: its engine, sessions, blob storage and Celery app."""
+
+    engine: Engine
+    sessions: scoped_session[Session]
+    storage: LocalStorage
+    celery: Celery
+
+
+def backends() -> Backends:
+    """Return the backends of the current app."""
+    return current_app.extensions["mdph_bridge"]
+
+
+def session() -> Session:
+    """Return the database session of the current app context."""
+    return backends().sessions()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself so it can be IMMEDIATE: a deferred transaction that
+        # later writes fails at once with "database is locked" instead of waiting.
+        # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Configure a Celery app whose tasks run inside the Flask app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    cfg = app.config
+    broker_options: dict[str, Any] = {
+        # Longer than any task or retry countdown, or Redis redelivers a running task.
+        # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+        "visibility_timeout": cfg["VISIBILITY_TIMEOUT_SECONDS"],
+    }
+    if cfg["BROKER_URL"].startswith("filesystem"):
+        folder = Path(cfg["VAR_DIR"]) / "broker"
+        folder.mkdir(parents=True, exist_ok=True)
+        broker_options |= {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=cfg["BROKER_URL"],
+        broker_transport_options=broker_options,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        task_default_queue="transfers",
+        task_routes={"maintenance.*": {"queue": "maintenance"}},
+        task_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"],
+        task_soft_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"] - 30,
+        # A submission must not hang when the broker is down: the sweeper sends it later.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        beat_schedule={
+            "requeue-stale-transfers": {
+                "task": "maintenance.requeue_stale",
+                "schedule": timedelta(seconds=cfg["SWEEP_INTERVAL_SECONDS"]),
+            }
+        },
+        beat_schedule_filename=str(Path(cfg["VAR_DIR"]) / "celerybeat-schedule"),
+    )
+    celery.set_default()
+    return celery
+
+
+def init_app(app: Flask) -> None:
+    """Attach the engine, the session registry, the blob storage and Celery to the app."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    sessions = scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
+    storage = LocalStorage(Path(app.config["STORAGE_DIR"]))
+    app.extensions["mdph_bridge"] = Backends(engine, sessions, storage, celery_init_app(app))
+    app.extensions["celery"] = app.extensions["mdph_bridge"].celery
+
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        sessions.remove()

@@ -1,0 +1,86 @@
+"""A transfer of one beneficiary file, its documents' metadata and its event timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mdph_bridge.models.base import Base, utcnow
+
+
+class Transfer(Base):
+    """Metadata of a transfer; the file itself is only ever stored encrypted, as blobs."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        UniqueConstraint("origin_code", "idempotency_key"),
+        UniqueConstraint("dest_code", "inbound_seq"),
+        Index("ix_transfers_state_changed", "state", "state_changed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    origin_code: Mapped[str] = mapped_column(ForeignKey("departements.code"))
+    dest_code: Mapped[str] = mapped_column(ForeignKey("departements.code"))
+    state: Mapped[str] = mapped_column(String(16))
+    numero_dossier_origine: Mapped[str] = mapped_column(String(40))
+    motif: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    submitted_by: Mapped[uuid.UUID | None]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    staging_key_id: Mapped[str] = mapped_column(String(64))
+    inbound_seq: Mapped[int | None]
+    ready_at: Mapped[datetime | None]
+    package_key: Mapped[str | None] = mapped_column(String(200))
+    package_size: Mapped[int | None]
+    package_sha256: Mapped[str | None] = mapped_column(String(64))
+    package_key_ids: Mapped[list[Any] | None]
+    medical_package_key: Mapped[str | None] = mapped_column(String(200))
+    medical_package_size: Mapped[int | None]
+    medical_package_sha256: Mapped[str | None] = mapped_column(String(64))
+    medical_package_key_ids: Mapped[list[Any] | None]
+    numero_dossier_destination: Mapped[str | None] = mapped_column(String(40))
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    return_reason: Mapped[dict[str, Any] | None]
+
+    documents: Mapped[list[TransferDocument]] = relationship(
+        order_by="TransferDocument.position", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[TransferEvent]] = relationship(
+        order_by="TransferEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class TransferDocument(Base):
+    """Size and hash of one attached document; its name and content stay in the sealed blobs."""
+
+    __tablename__ = "transfer_documents"
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    type_piece: Mapped[str] = mapped_column(String(32))
+    medical: Mapped[bool]
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class TransferEvent(Base):
+    """One step in a transfer's life, written in the same transaction as the state change."""
+
+    __tablename__ = "transfer_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None]

@@ -1,0 +1,1 @@
+"""Use cases: domain logic plus models; each owns its transaction's commit."""

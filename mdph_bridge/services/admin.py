@@ -1,0 +1,68 @@
+"""Hub administration: départements, and the demo set-up of Nord (59) and Pas-de-Calais (62)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.age import generate_identity, recipient_of
+from mdph_bridge.domain.codes import is_departement_code
+from mdph_bridge.models import ApiToken, Departement, utcnow
+from mdph_bridge.services.auth import issue_token
+from mdph_bridge.services.keys import USAGES, register_key, valid_keys
+
+DEMO_DEPARTEMENTS = {"59": "Nord", "62": "Pas-de-Calais"}
+DEMO_ROLES = ("caseworker", "receiver", "doctor", "supervisor")
+DEMO_LABEL = "démo"
+
+
+def add_departement(session: Session, code: str, nom: str) -> Departement:
+    """Connect a département to the hub (idempotent)."""
+    if not is_departement_code(code):
+        raise ValueError(f"invalid département code {code!r}")
+    departement = session.get(Departement, code)
+    if departement is None:
+        departement = Departement(code=code, nom=nom)
+        session.add(departement)
+        session.commit()
+    return departement
+
+
+def _demo_key(session: Session, code: str, usage: str, keys_dir: Path) -> dict[str, str]:
+    path = keys_dir / f"{code}-{usage}.agekey"
+    if path.exists():
+        identity = path.read_text().strip().splitlines()[-1]
+    else:
+        identity, _ = generate_identity()
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                f"# demo {usage} key of département {code}: keep it on the MDPH side\n{identity}\n"
+            )
+    recipient = recipient_of(identity)
+    registered = next(
+        (k for k in valid_keys(session, code, usage) if k.public_key == recipient), None
+    )
+    key = registered or register_key(session, code, usage, recipient)
+    return {"id": key.id, "public_key": recipient, "identity_file": str(path)}
+
+
+def create_demo(session: Session, keys_dir: Path) -> dict[str, Any]:
+    """Create the demo départements with keys, and fresh tokens per role (older demo ones revoked)."""
+    result: dict[str, Any] = {}
+    for old in session.scalars(
+        select(ApiToken).where(ApiToken.label == DEMO_LABEL, ApiToken.revoked_at.is_(None))
+    ):
+        old.revoked_at = utcnow()
+    session.commit()
+    for code, nom in DEMO_DEPARTEMENTS.items():
+        add_departement(session, code, nom)
+        keys = {usage: _demo_key(session, code, usage, keys_dir) for usage in USAGES}
+        tokens = {role: issue_token(session, code, role, DEMO_LABEL)[1] for role in DEMO_ROLES}
+        result[code] = {"nom": nom, "cles": keys, "jetons": tokens}
+    return result

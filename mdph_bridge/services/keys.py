@@ -1,0 +1,83 @@
+"""Départements' public keys: registration, revocation, and which ones a package is sealed to."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.age import check_recipient
+from mdph_bridge.models import Departement, DepartementKey, utcnow
+from schemas.dossier import has_medical_content
+from schemas.errors import error
+
+USAGES = ("receiver", "doctor")
+
+
+def key_id(departement: str, usage: str, public_key: str) -> str:
+    """Derive a short, stable key id from the public key."""
+    digest = hashlib.sha256(public_key.encode()).hexdigest()[:16]
+    return f"{departement}-{usage}-{digest}"
+
+
+def register_key(
+    session: Session,
+    departement: str,
+    usage: str,
+    public_key: str,
+    valid_until: datetime | None = None,
+) -> DepartementKey:
+    """Register a département's age public key for `usage`; the private key never reaches the hub."""
+    if usage not in USAGES:
+        raise ValueError(f"unknown key usage {usage!r}; expected one of {', '.join(USAGES)}")
+    if session.get(Departement, departement) is None:
+        raise ValueError(f"unknown département {departement!r}")
+    recipient = check_recipient(public_key)
+    key = DepartementKey(
+        id=key_id(departement, usage, recipient),
+        departement_code=departement,
+        usage=usage,
+        public_key=recipient,
+        valid_until=valid_until,
+    )
+    session.add(key)
+    session.commit()
+    return key
+
+
+def revoke_key(session: Session, identifier: str) -> bool:
+    """Revoke a key; packages already sealed to it stay readable by its owner."""
+    key = session.get(DepartementKey, identifier)
+    if key is None:
+        return False
+    key.revoked_at = key.revoked_at or utcnow()
+    session.commit()
+    return True
+
+
+def valid_keys(session: Session, departement: str, usage: str) -> list[DepartementKey]:
+    """Return the keys of `departement` usable now for `usage`."""
+    now = utcnow()
+    keys = session.scalars(
+        select(DepartementKey)
+        .where(DepartementKey.departement_code == departement, DepartementKey.usage == usage)
+        .order_by(DepartementKey.id)
+    )
+    return [key for key in keys if key.is_valid(now)]
+
+
+def destination_problems(session: Session, dossier: dict[str, Any]) -> list[dict[str, str]]:
+    """List why the dossier cannot be addressed to its destination now (empty if it can)."""
+    code = dossier["transfert"]["mdph_destination"]
+    chemin = "transfert.mdph_destination"
+    if session.get(Departement, code) is None:
+        return [error(chemin, "transfert.destination_inconnue", departement=code)]
+    problems = []
+    if not valid_keys(session, code, "receiver"):
+        problems.append(error(chemin, "transfert.destination_sans_cle", departement=code))
+    if has_medical_content(dossier) and not valid_keys(session, code, "doctor"):
+        problems.append(error(chemin, "transfert.destination_sans_cle_medicale", departement=code))
+    return problems

@@ -1,0 +1,63 @@
+"""Build a package: a tar stream encrypted in the age v1 format, written to storage in one pass."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from mdph_bridge.domain.age import Encryptor
+from mdph_bridge.domain.hashing import HashingWriter
+from mdph_bridge.storage import LocalStorage
+
+COPY_BUFFER = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of the package: its name in the archive, size, and how to open its content."""
+
+    name: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+
+@dataclass(frozen=True)
+class Package:
+    """A stored encrypted package."""
+
+    key: str
+    size: int
+    sha256: str
+    key_ids: list[str]
+
+
+def json_entry(name: str, data: Any) -> Entry:
+    """Make an archive entry holding `data` as pretty-printed UTF-8 JSON."""
+    raw = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode()
+    return Entry(name, len(raw), lambda: io.BytesIO(raw))
+
+
+def build_package(
+    storage: LocalStorage,
+    key: str,
+    recipients: dict[str, str],
+    entries: Iterable[Entry],
+) -> Package:
+    """Stream `entries` into a tar archive encrypted to `recipients` (key id -> age recipient)."""
+    with storage.writer(key) as blob:
+        hashing = HashingWriter(blob)
+        encryptor = Encryptor(hashing, list(recipients.values()))
+        with tarfile.open(fileobj=encryptor, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            tar.copybufsize = COPY_BUFFER
+            for entry in entries:
+                info = tarfile.TarInfo(entry.name)
+                info.size = entry.size
+                info.mode = 0o600
+                with entry.open() as src:
+                    tar.addfile(info, src)
+        encryptor.close()
+    return Package(key, hashing.size, hashing.hexdigest(), sorted(recipients))

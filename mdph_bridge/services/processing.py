@@ -1,0 +1,263 @@
+"""Process a transfer in a worker: claim it, check it again, package and encrypt it, mark it ready."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.filenames import safe_name
+from mdph_bridge.domain.sealing import Keyring, SealReader
+from mdph_bridge.domain.states import State
+from mdph_bridge.models import Departement, Transfer, utcnow
+from mdph_bridge.services.keys import destination_problems, valid_keys
+from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
+from mdph_bridge.services.submission import staging_prefix
+from mdph_bridge.services.transitions import move
+from mdph_bridge.storage import LocalStorage
+from schemas.dossier import DossierSchema, has_medical_content
+from schemas.errors import error, flatten
+
+log = logging.getLogger(__name__)
+ACTOR = "worker"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a worker may hold a transfer and how many attempts it gets."""
+
+    lease: timedelta
+    max_attempts: int
+
+
+class RetryLater(Exception):
+    """Processing failed in a way another attempt may fix; the transfer was released."""
+
+
+def package_prefix(transfer_id: uuid.UUID) -> str:
+    """Folder of a transfer's encrypted packages."""
+    return f"packages/{transfer_id}"
+
+
+def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> str | None:
+    """Take the transfer for processing; return the lease token, or None if there is nothing to do."""
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    now = utcnow()
+    if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
+        return None
+    if transfer.lease_until is not None and transfer.lease_until > now:
+        return None
+    state = State(transfer.state)
+    if transfer.attempts >= limits.max_attempts:
+        problems = [error("", "traitement.echec")]
+        move_failed = _move(session, transfer_id, state, State.FAILED, problems=problems)
+        session.commit()
+        if move_failed:
+            log.error("transfer %s failed after %d attempts", transfer_id, transfer.attempts)
+        return None
+    token = uuid.uuid4().hex
+    claimed = _move(
+        session,
+        transfer_id,
+        state,
+        State.VALIDATING,
+        guard=[or_(Transfer.lease_until.is_(None), Transfer.lease_until <= now)],
+        detail={"tentative": transfer.attempts + 1},
+        lease_token=token,
+        lease_until=now + limits.lease,
+        attempts=Transfer.attempts + 1,
+    )
+    session.commit()
+    return token if claimed else None
+
+
+def _move(
+    session: Session, transfer_id: uuid.UUID, source: State, target: State, **kwargs: Any
+) -> bool:
+    return move(session, transfer_id, [source], target, ACTOR, **kwargs) is not None
+
+
+def process_transfer(
+    session: Session,
+    storage: LocalStorage,
+    keyring: Keyring,
+    limits: Limits,
+    transfer_id: uuid.UUID,
+) -> State | None:
+    """Run one processing attempt; return the state reached, or None if there was nothing to do."""
+    token = claim(session, transfer_id, limits)
+    if token is None:
+        return None
+    try:
+        return _process_claimed(session, storage, keyring, transfer_id, token)
+    except Exception as exc:
+        session.rollback()
+        storage.delete_prefix(f"{package_prefix(transfer_id)}/{token}")
+        _release(session, transfer_id, token, type(exc).__name__)
+        log.warning("transfer %s attempt failed: %s", transfer_id, type(exc).__name__)
+        raise RetryLater(type(exc).__name__) from exc
+
+
+def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) -> None:
+    try:
+        _move(
+            session,
+            transfer_id,
+            State.VALIDATING,
+            State.RECEIVED,
+            guard=[Transfer.lease_token == token],
+            detail={"erreur": reason},
+            lease_token=None,
+            lease_until=None,
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.warning("transfer %s could not be released; its lease will expire", transfer_id)
+
+
+def _load_dossier(storage: LocalStorage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
+    with storage.open(f"{staging_prefix(transfer_id)}/dossier") as blob:
+        return SealReader(blob, keyring).read()
+
+
+def _process_claimed(
+    session: Session,
+    storage: LocalStorage,
+    keyring: Keyring,
+    transfer_id: uuid.UUID,
+    token: str,
+) -> State:
+    raw = _load_dossier(storage, keyring, transfer_id)
+    try:
+        dossier = DossierSchema().load(json.loads(raw))
+        problems = destination_problems(session, dossier)
+    except ValidationError as exc:
+        problems = flatten(exc.messages)
+    if problems:
+        return _reject(session, storage, transfer_id, token, problems)
+
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    prefix = f"{package_prefix(transfer_id)}/{token}"
+    admin, medical = _split(storage, keyring, transfer, dossier)
+    receivers = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "receiver")}
+    package = build_package(storage, f"{prefix}/dossier.age", receivers, admin)
+    medical_package: Package | None = None
+    if has_medical_content(dossier):
+        doctors = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "doctor")}
+        medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
+    session.commit()  # end the read transaction before taking the destination's sequence lock
+
+    if not _mark_ready(session, transfer, token, package, medical_package):
+        session.rollback()
+        storage.delete_prefix(prefix)
+        return State(transfer.state)
+    session.commit()
+    _drop_leftovers(storage, transfer_id, keep=prefix)
+    log.info("transfer %s ready for %s", transfer_id, transfer.dest_code)
+    return State.READY
+
+
+def _split(
+    storage: LocalStorage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
+) -> tuple[list[Entry], list[Entry]]:
+    """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
+    staging = staging_prefix(transfer.id)
+    admin_pieces, medical_pieces, admin_files, medical_files = [], [], [], []
+    for document, piece in zip(transfer.documents, dossier["pieces"], strict=True):
+        name = f"pieces/{safe_name(document.position, piece['nom_fichier'])}"
+        blob_key = f"{staging}/piece-{document.position}"
+        entry = Entry(name, document.size, _opener(storage, keyring, blob_key))
+        (medical_pieces if piece["medical"] else admin_pieces).append({**piece, "fichier": name})
+        (medical_files if piece["medical"] else admin_files).append(entry)
+    admin_dossier = {
+        key: value for key, value in dossier.items() if key not in ("evaluation_medicale", "pieces")
+    }
+    admin_dossier["pieces"] = admin_pieces
+    medical_part = {"evaluation_medicale": dossier["evaluation_medicale"], "pieces": medical_pieces}
+    return (
+        [json_entry("dossier.json", admin_dossier), *admin_files],
+        [json_entry("medical.json", medical_part), *medical_files],
+    )
+
+
+def _opener(storage: LocalStorage, keyring: Keyring, key: str) -> Any:
+    def open_plain() -> Any:
+        return SealReader(storage.open(key), keyring)
+
+    return open_plain
+
+
+def _mark_ready(
+    session: Session,
+    transfer: Transfer,
+    token: str,
+    package: Package,
+    medical: Package | None,
+) -> bool:
+    seq = session.execute(
+        update(Departement)
+        .where(Departement.code == transfer.dest_code)
+        .values(inbound_seq=Departement.inbound_seq + 1)
+        .returning(Departement.inbound_seq)
+    ).scalar_one()
+    return _move(
+        session,
+        transfer.id,
+        State.VALIDATING,
+        State.READY,
+        guard=[Transfer.lease_token == token],
+        lease_token=None,
+        lease_until=None,
+        inbound_seq=seq,
+        ready_at=utcnow(),
+        package_key=package.key,
+        package_size=package.size,
+        package_sha256=package.sha256,
+        package_key_ids=package.key_ids,
+        medical_package_key=medical and medical.key,
+        medical_package_size=medical and medical.size,
+        medical_package_sha256=medical and medical.sha256,
+        medical_package_key_ids=medical and medical.key_ids,
+    )
+
+
+def _reject(
+    session: Session,
+    storage: LocalStorage,
+    transfer_id: uuid.UUID,
+    token: str,
+    problems: list[dict[str, str]],
+) -> State:
+    rejected = _move(
+        session,
+        transfer_id,
+        State.VALIDATING,
+        State.REJECTED,
+        guard=[Transfer.lease_token == token],
+        detail={"codes": sorted({p["code"] for p in problems})},
+        lease_token=None,
+        lease_until=None,
+        problems=problems,
+    )
+    session.commit()
+    if rejected:
+        storage.delete_prefix(staging_prefix(transfer_id))
+        log.info("transfer %s rejected", transfer_id)
+    return State.REJECTED
+
+
+def _drop_leftovers(storage: LocalStorage, transfer_id: uuid.UUID, keep: str) -> None:
+    """Shred the staging payload and any package left by an interrupted attempt."""
+    storage.delete_prefix(staging_prefix(transfer_id))
+    for key in storage.list(package_prefix(transfer_id)):
+        if not key.startswith(f"{keep}/"):
+            storage.delete(key)

@@ -1,0 +1,165 @@
+"""The receiving MDPH's steps: poll, download, acknowledge, complete or return."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.states import State
+from mdph_bridge.models import Transfer
+from mdph_bridge.services.auth import Principal
+from mdph_bridge.services.errors import ServiceError, not_found
+from mdph_bridge.services.transitions import move
+
+DOWNLOADABLE = frozenset({State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED})
+
+
+def encode_cursor(seq: int) -> str:
+    """Make the opaque polling cursor for a position in the destination's inbound sequence."""
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """Read a polling cursor back; an absent cursor means the beginning."""
+    if not cursor:
+        return 0
+    try:
+        version, seq = (
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+        )
+        if version != "v1" or not seq.isdigit():
+            raise ValueError(cursor)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise ServiceError.one(400, "cursor", "requete.curseur") from exc
+
+
+@dataclass(frozen=True)
+class InboundPage:
+    """A page of inbound transfers and the cursor to poll from next."""
+
+    transfers: list[Transfer]
+    cursor: str
+
+
+def list_inbound(
+    session: Session, principal: Principal, cursor: str | None, limit: int
+) -> InboundPage:
+    """Return the next inbound transfers after `cursor`, in the order they became ready."""
+    after = decode_cursor(cursor)
+    rows = list(
+        session.scalars(
+            select(Transfer)
+            .where(Transfer.dest_code == principal.departement, Transfer.inbound_seq > after)
+            .order_by(Transfer.inbound_seq)
+            .limit(limit)
+        )
+    )
+    last = rows[-1].inbound_seq if rows else after
+    assert last is not None
+    return InboundPage(rows, encode_cursor(last))
+
+
+def get_inbound(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Transfer:
+    """Return an inbound transfer of the caller's département, or 404 whatever the reason."""
+    transfer = session.get(Transfer, transfer_id)
+    if (
+        transfer is None
+        or transfer.dest_code != principal.departement
+        or transfer.inbound_seq is None
+    ):
+        raise not_found()
+    return transfer
+
+
+def _refuse_state(transfer: Transfer) -> ServiceError:
+    return ServiceError.one(409, "", "transfert.etat", etat=transfer.state)
+
+
+def open_package(
+    session: Session, principal: Principal, transfer_id: uuid.UUID, medical: bool
+) -> Transfer:
+    """Check the caller may download the package now; the first download moves it to `downloaded`."""
+    transfer = get_inbound(session, principal, transfer_id)
+    if medical and principal.role != "doctor":
+        raise ServiceError.one(403, "", "auth.role")
+    if medical and transfer.medical_package_key is None:
+        raise not_found()
+    if State(transfer.state) not in DOWNLOADABLE:
+        raise _refuse_state(transfer)
+    if move(session, transfer_id, [State.READY], State.DOWNLOADED, principal.actor):
+        session.commit()
+        session.refresh(transfer)
+    return transfer
+
+
+def acknowledge(
+    session: Session, principal: Principal, transfer_id: uuid.UUID, sha256: str
+) -> Transfer:
+    """Record that the package with this SHA-256 was received intact."""
+    transfer = get_inbound(session, principal, transfer_id)
+    assert transfer.package_sha256 is not None
+    if not hmac.compare_digest(sha256.lower(), transfer.package_sha256):
+        raise ServiceError.one(422, "sha256_paquet", "transfert.sha256_paquet")
+    if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED):
+        return transfer
+    if not move(session, transfer_id, [State.DOWNLOADED], State.ACKNOWLEDGED, principal.actor):
+        raise _refuse_state(transfer)
+    session.commit()
+    session.refresh(transfer)
+    return transfer
+
+
+def complete(
+    session: Session, principal: Principal, transfer_id: uuid.UUID, numero: str
+) -> Transfer:
+    """Record that the receiving MDPH integrated the file under its own file number."""
+    transfer = get_inbound(session, principal, transfer_id)
+    if transfer.state == State.COMPLETED:
+        if transfer.numero_dossier_destination != numero:
+            raise ServiceError.one(409, "numero_dossier_destination", "transfert.numero_different")
+        return transfer
+    if not move(
+        session,
+        transfer_id,
+        [State.ACKNOWLEDGED],
+        State.COMPLETED,
+        principal.actor,
+        numero_dossier_destination=numero,
+    ):
+        raise _refuse_state(transfer)
+    session.commit()
+    session.refresh(transfer)
+    return transfer
+
+
+def return_to_sender(
+    session: Session, principal: Principal, transfer_id: uuid.UUID, reason: dict[str, Any]
+) -> Transfer:
+    """Refuse the transfer (e.g. jurisdiction) with a reason the sending MDPH will see."""
+    transfer = get_inbound(session, principal, transfer_id)
+    if transfer.state == State.RETURNED:
+        if transfer.return_reason != reason:
+            raise ServiceError.one(409, "motif", "transfert.motif_different")
+        return transfer
+    sources = [State.READY, State.DOWNLOADED, State.ACKNOWLEDGED]
+    if not move(
+        session,
+        transfer_id,
+        sources,
+        State.RETURNED,
+        principal.actor,
+        detail={"motif": reason["motif"]},
+        return_reason=reason,
+    ):
+        raise _refuse_state(transfer)
+    session.commit()
+    session.refresh(transfer)
+    return transfer

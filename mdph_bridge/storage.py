@@ -1,0 +1,104 @@
+"""Blob storage on the local disk: atomic writes, so a crash never leaves a half-written blob."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+_TMP_SUFFIX = ".partial"
+
+
+class BlobWriter:
+    """A blob being written: it appears under its key only on `commit`, flushed to disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+        self._file: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit/discard
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append bytes to the blob."""
+        return self._file.write(data)
+
+    def commit(self) -> None:
+        """Flush to disk and publish the blob under its key."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Drop what was written."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class LocalStorage:
+    """Store blobs under a root folder; keys are slash-separated names without `..`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key) or ".." in key:
+            raise ValueError(f"invalid blob key: {key!r}")
+        return self.root / key
+
+    def writer(self, key: str) -> BlobWriter:
+        """Start writing a blob (use as a context manager, or call commit/discard)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return BlobWriter(path)
+
+    def open(self, key: str) -> BinaryIO:
+        """Open a blob for reading."""
+        return open(self._path(key), "rb")
+
+    def exists(self, key: str) -> bool:
+        """Tell whether a blob exists."""
+        return self._path(key).is_file()
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename a blob (atomic on the same file system)."""
+        target = self._path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(src), target)
+
+    def delete(self, key: str) -> None:
+        """Delete a blob if it exists."""
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        """List the complete blobs under a folder prefix."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            f"{prefix}/{p.relative_to(folder).as_posix()}"
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.endswith(_TMP_SUFFIX)
+        )
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every blob under a folder prefix."""
+        shutil.rmtree(self._path(prefix), ignore_errors=True)

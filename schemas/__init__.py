@@ -1,0 +1,1 @@
+"""marshmallow schemas: the dossier wire format (versioned) and the API payloads."""

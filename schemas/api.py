@@ -1,0 +1,135 @@
+"""API payloads: query arguments, request bodies and documented responses."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from mdph_bridge.domain.states import State
+from schemas.base import WireSchema, between, length, matches, one_of
+
+RETURN_REASONS = (
+    "domicile_secours_non_acquis",
+    "hors_competence",
+    "dossier_incomplet",
+    "doublon",
+    "autre",
+)
+
+
+class OutboundQuerySchema(WireSchema):
+    """Filters and pagination of the outbound list."""
+
+    etat = fields.String(validate=one_of(s.value for s in State))
+    page = fields.Integer(load_default=1, validate=between(1, 1_000_000))
+    par_page = fields.Integer(load_default=50, validate=between(1, 200))
+
+
+class InboundQuerySchema(WireSchema):
+    """Polling position and page size of the inbound feed."""
+
+    cursor = fields.String(load_default=None, validate=length(1, 100))
+    limit = fields.Integer(load_default=100, validate=between(1, 500))
+
+
+class ReceiptSchema(WireSchema):
+    """Acknowledgement of a package received intact."""
+
+    sha256_paquet = fields.String(
+        required=True, validate=matches(r"[0-9a-fA-F]{64}", "piece.sha256")
+    )
+
+
+class CompletionSchema(WireSchema):
+    """Integration of the file by the receiving MDPH."""
+
+    numero_dossier_destination = fields.String(required=True, validate=length(1, 40))
+
+
+class ReturnSchema(WireSchema):
+    """Refusal of a transfer by the receiving MDPH, with its reason."""
+
+    motif = fields.String(required=True, validate=one_of(RETURN_REASONS))
+    commentaire = fields.String(load_default="", validate=length(0, 1000))
+
+
+class ErreurSchema(Schema):
+    """One problem: where, stable code, French message."""
+
+    chemin = fields.String()
+    code = fields.String()
+    message = fields.String()
+
+
+class ErreursSchema(Schema):
+    """Every error response: the list of problems."""
+
+    erreurs = fields.List(fields.Nested(ErreurSchema))
+
+
+class EvenementSchema(Schema):
+    """One step of the timeline."""
+
+    date = fields.DateTime()
+    de = fields.String(allow_none=True)
+    vers = fields.String()
+    acteur = fields.String()
+    detail = fields.Dict(allow_none=True)
+
+
+class PaquetSchema(Schema):
+    """An encrypted package: size, SHA-256 of the ciphertext, key ids it is encrypted to."""
+
+    taille = fields.Integer()
+    sha256 = fields.String()
+    cles = fields.List(fields.String())
+    lien = fields.String()
+
+
+class TransferSchema(Schema):
+    """A transfer's metadata; never any personal data."""
+
+    id = fields.UUID()
+    etat = fields.String()
+    etat_libelle = fields.String()
+    mdph_origine = fields.String()
+    mdph_destination = fields.String()
+    numero_dossier_origine = fields.String()
+    motif = fields.String()
+    soumis_le = fields.DateTime()
+    echeance = fields.DateTime()
+    pret_le = fields.DateTime(allow_none=True)
+    numero_dossier_destination = fields.String(allow_none=True)
+    motif_retour = fields.Dict(allow_none=True)
+    lien = fields.String()
+
+
+class TransferDetailSchema(TransferSchema):
+    """A transfer with its timeline, problems to fix and packages."""
+
+    evenements = fields.List(fields.Nested(EvenementSchema))
+    erreurs = fields.List(fields.Nested(ErreurSchema))
+    paquet = fields.Nested(PaquetSchema, allow_none=True)
+    paquet_medical = fields.Nested(PaquetSchema, allow_none=True)
+
+
+class InboundTransferSchema(TransferSchema):
+    """A transfer as its receiver sees it: metadata and packages."""
+
+    paquet = fields.Nested(PaquetSchema, allow_none=True)
+    paquet_medical = fields.Nested(PaquetSchema, allow_none=True)
+
+
+class OutboundPageSchema(Schema):
+    """A page of outbound transfers."""
+
+    transferts = fields.List(fields.Nested(TransferSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    par_page = fields.Integer()
+
+
+class InboundPageSchema(Schema):
+    """Inbound transfers after the given cursor, and the cursor to poll from next."""
+
+    transferts = fields.List(fields.Nested(InboundTransferSchema))
+    cursor = fields.String()

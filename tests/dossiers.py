@@ -1,0 +1,56 @@
+"""Build wire-format dossiers and multipart submissions for tests, from the published example."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dossier-59-vers-62.json"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+
+
+def piece(
+    name: str, content: bytes, type_piece: str = "piece_identite", medical: bool = False
+) -> dict[str, Any]:
+    """Describe a document as the dossier's `pieces` entry for `content`."""
+    return {
+        "nom_fichier": name,
+        "type_piece": type_piece,
+        "medical": medical,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "date": "2026-10-01",
+    }
+
+
+def dossier(
+    origin: str = "59",
+    dest: str = "62",
+    files: dict[str, bytes] | None = None,
+    medical: dict[str, bytes] | None = None,
+    evaluation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the example dossier, addressed from `origin` to `dest`, declaring the given files."""
+    data = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    data["transfert"]["mdph_origine"] = origin
+    data["transfert"]["mdph_destination"] = dest
+    files = {"piece_identite.pdf": PDF} if files is None else files
+    data["pieces"] = [piece(name, content) for name, content in files.items()]
+    data["pieces"] += [
+        piece(name, content, "certificat_medical", medical=True)
+        for name, content in (medical or {}).items()
+    ]
+    data["evaluation_medicale"] = evaluation
+    return data
+
+
+def multipart(data: dict[str, Any] | bytes, files: dict[str, bytes]) -> dict[str, Any]:
+    """Build the multipart body of a submission: the `dossier` part plus one part per file."""
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    body: dict[str, Any] = {"dossier": (io.BytesIO(raw), "dossier.json", "application/json")}
+    for name, content in files.items():
+        body[name] = (io.BytesIO(content), name, "application/pdf")
+    return body

@@ -1,0 +1,96 @@
+"""Integration fixtures: a migrated PostgreSQL database per test session, Redis DB 15, a fresh hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from alembic import command
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from mdph_bridge import create_app
+from mdph_bridge.domain.age import generate_identity
+from mdph_bridge.extensions import Backends
+from mdph_bridge.migrations import alembic_config
+from mdph_bridge.models import Base
+from mdph_bridge.services.admin import add_departement, create_demo
+from mdph_bridge.services.auth import issue_token
+from mdph_bridge.services.keys import register_key
+
+from support import PG_URL, REDIS_URL, create_database, drop_database, hub_settings
+
+REDIS_DB = 15
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A PostgreSQL database migrated to head for this test session."""
+    name = f"mdph_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = create_database(name)
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """The Redis database the test hub uses as broker, emptied after each test."""
+    client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str, redis_client: redis.Redis) -> Iterator[Flask]:
+    """A hub on the real PostgreSQL and Redis; every table is emptied after the test."""
+    app = create_app(hub_settings(tmp_path / "var", database_url, f"{REDIS_URL}/{REDIS_DB}"))
+    yield app
+    backends: Backends = app.extensions["mdph_bridge"]
+    backends.sessions.remove()
+    with backends.engine.begin() as conn:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    backends.engine.dispose()
+
+
+@pytest.fixture
+def backends(app: Flask) -> Iterator[Backends]:
+    """The app's backends, inside an app context."""
+    with app.app_context():
+        yield app.extensions["mdph_bridge"]
+
+
+@pytest.fixture
+def session(backends: Backends) -> Session:
+    """A database session of the app."""
+    return backends.sessions()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """HTTP client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def demo(session: Session, keys_dir: Path) -> dict[str, Any]:
+    """Départements 59 and 62 (demo set-up), plus 80 Somme with its own tokens and receiver key."""
+    result = create_demo(session, keys_dir)
+    add_departement(session, "80", "Somme")
+    _, recipient = generate_identity()
+    register_key(session, "80", "receiver", recipient)
+    result["80"] = {
+        "jetons": {
+            role: issue_token(session, "80", role, "test")[1] for role in ("caseworker", "receiver")
+        }
+    }
+    return result

@@ -1,0 +1,312 @@
+"""Submitting a transfer over HTTP: accepted and sealed, or refused with every problem and no trace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from dossiers import PDF, dossier, multipart
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer, TransferEvent
+from support import bearer, files_under
+
+pytestmark = pytest.mark.integration
+
+
+def post(
+    client: FlaskClient, token: str, data: Any, files: dict[str, bytes], **headers: str
+) -> Any:
+    return client.post(
+        "/api/v1/transfers",
+        data=multipart(data, files),
+        headers={**bearer(token), **headers},
+        content_type="multipart/form-data",
+    )
+
+
+def queued(redis_client: redis.Redis) -> list[dict[str, Any]]:
+    """Messages waiting in the `transfers` queue."""
+    return [json.loads(m) for m in redis_client.lrange("transfers", 0, -1)]
+
+
+def count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_submission_is_accepted_sealed_and_queued_after_commit(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+) -> None:
+    data = dossier(files={"piece_identite.pdf": PDF})
+    response = post(client, demo["59"]["jetons"]["caseworker"], data, {"piece_identite.pdf": PDF})
+
+    assert response.status_code == 202
+    body = response.get_json()
+    assert response.headers["Location"] == f"/api/v1/transfers/{body['id']}"
+    assert body["etat"] == "received"
+    assert (body["mdph_origine"], body["mdph_destination"]) == ("59", "62")
+    assert [e["vers"] for e in body["evenements"]] == ["received"]
+    messages = queued(redis_client)
+    assert len(messages) == 1
+    assert messages[0]["headers"]["task"] == "transfers.process"
+    assert messages[0]["headers"]["argsrepr"] == repr([body["id"]])
+    # At rest: only ciphertext, and no personal data in the database.
+    blobs = files_under(backends.storage.root)
+    assert sorted(p.name for p in blobs) == ["dossier", "piece-0"]
+    for blob in blobs:
+        content = blob.read_bytes()
+        assert content.startswith(b"MDPHSEAL1\n")
+        assert b"Camille" not in content
+        assert PDF not in content
+    dump = json.dumps(
+        [list(row) for row in session.execute(text("SELECT * FROM transfers")).all()], default=str
+    )
+    assert "Camille" not in dump
+    assert data["beneficiaire"]["nir"] not in dump
+
+
+def test_same_idempotency_key_returns_the_same_transfer(
+    client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
+) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    first = post(
+        client, token, dossier(), {"piece_identite.pdf": PDF}, **{"Idempotency-Key": "k-1"}
+    )
+    again = post(
+        client, token, dossier(), {"piece_identite.pdf": PDF}, **{"Idempotency-Key": "k-1"}
+    )
+    other = post(
+        client, token, dossier(), {"piece_identite.pdf": PDF}, **{"Idempotency-Key": "k-2"}
+    )
+
+    assert first.status_code == again.status_code == other.status_code == 202
+    assert first.get_json()["id"] == again.get_json()["id"] != other.get_json()["id"]
+    assert count(session, Transfer) == 2
+    assert len(queued(redis_client)) == 2
+
+
+def test_invalid_dossier_lists_every_problem_and_writes_nothing(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+) -> None:
+    data = dossier()
+    data["version_format"] = "2"
+    data["transfert"]["mdph_destination"] = "20"
+    del data["transfert"]["motif"]
+    data["inconnu"] = True
+
+    response = post(client, demo["59"]["jetons"]["caseworker"], data, {"piece_identite.pdf": PDF})
+
+    assert response.status_code == 422
+    problems = {(e["chemin"], e["code"]) for e in response.get_json()["erreurs"]}
+    assert problems == {
+        ("version_format", "format.version"),
+        ("transfert.mdph_destination", "departement.code"),
+        ("transfert.motif", "champ.obligatoire"),
+        ("inconnu", "champ.inconnu"),
+    }
+    assert all(e["message"] for e in response.get_json()["erreurs"])
+    assert count(session, Transfer) == 0
+    assert files_under(backends.storage.root) == []
+    assert queued(redis_client) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d["transfert"].update(mdph_origine="62", mdph_destination="59"),
+            ("transfert.mdph_origine", "transfert.origine"),
+        ),
+        (
+            lambda d: d["transfert"].update(mdph_destination="02"),
+            ("transfert.mdph_destination", "transfert.destination_inconnue"),
+        ),
+        (
+            lambda d: d["transfert"].update(mdph_destination="59"),
+            ("transfert.mdph_destination", "transfert.destination_identique"),
+        ),
+        (
+            lambda d: d["pieces"][0].update(sha256="0" * 64),
+            ("pieces[0].sha256", "piece.empreinte_differente"),
+        ),
+        (
+            lambda d: d["pieces"][0].update(nom_fichier="autre.pdf"),
+            ("pieces[0].nom_fichier", "piece.fichier_manquant"),
+        ),
+    ],
+)
+def test_refusals_name_the_field(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    change: Any,
+    expected: tuple[str, str],
+) -> None:
+    data = dossier()
+    change(data)
+    response = post(client, demo["59"]["jetons"]["caseworker"], data, {"piece_identite.pdf": PDF})
+
+    assert response.status_code == 422
+    assert expected in {(e["chemin"], e["code"]) for e in response.get_json()["erreurs"]}
+    assert count(session, Transfer) == 0
+    assert files_under(backends.storage.root) == []
+
+
+def test_undeclared_file_is_refused(client: FlaskClient, demo: dict[str, Any]) -> None:
+    response = post(
+        client,
+        demo["59"]["jetons"]["caseworker"],
+        dossier(),
+        {"piece_identite.pdf": PDF, "x.pdf": PDF},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["erreurs"][0]["code"] == "piece.fichier_non_declare"
+
+
+def test_destination_without_valid_key_cannot_be_chosen(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    from mdph_bridge.services.keys import revoke_key
+
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    response = post(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["erreurs"][0]["code"] == "transfert.destination_sans_cle"
+
+
+def test_medical_content_needs_a_doctor_key(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    from mdph_bridge.services.keys import revoke_key
+
+    revoke_key(session, demo["62"]["cles"]["doctor"]["id"])
+    files = {"piece_identite.pdf": PDF}
+    data = dossier(files=files, medical={"certificat.pdf": PDF + b"m"})
+    response = post(
+        client, demo["59"]["jetons"]["caseworker"], data, {**files, "certificat.pdf": PDF + b"m"}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["erreurs"][0]["code"] == "transfert.destination_sans_cle_medicale"
+
+
+def test_bad_json_and_missing_dossier(client: FlaskClient, demo: dict[str, Any]) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    bad = post(client, token, b"{not json", {})
+    assert bad.status_code == 422
+    assert bad.get_json()["erreurs"] == [
+        {
+            "chemin": "dossier",
+            "code": "requete.dossier_json",
+            "message": bad.get_json()["erreurs"][0]["message"],
+        }
+    ]
+    missing = client.post(
+        "/api/v1/transfers",
+        data={"x.pdf": (PDF, "x.pdf")},
+        headers=bearer(token),
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 422
+    assert missing.get_json()["erreurs"][0]["code"] == "requete.dossier_absent"
+    not_multipart = client.post("/api/v1/transfers", json=dossier(), headers=bearer(token))
+    assert not_multipart.status_code == 415
+    assert not_multipart.get_json()["erreurs"][0]["code"] == "requete.multipart"
+
+
+def test_too_large_file_is_refused_while_streaming_and_leaves_nothing(
+    app: Any, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    app.config["MAX_FILE_BYTES"] = 64 * 1024
+    big = b"\0" * (64 * 1024 + 1)
+    files = {"piece_identite.pdf": big}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    assert response.status_code == 413
+    assert response.get_json()["erreurs"][0]["code"] == "piece.trop_grande"
+    assert files_under(backends.storage.root) == []
+
+
+def test_authentication_and_roles(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    from mdph_bridge.services.auth import authenticate, revoke_token
+
+    no_token = client.get("/api/v1/transfers")
+    assert no_token.status_code == 401
+    assert no_token.headers["WWW-Authenticate"] == "Bearer"
+    assert no_token.get_json()["erreurs"][0]["code"] == "auth.jeton_absent"
+    assert client.get("/api/v1/transfers", headers=bearer("mdphb_nope")).status_code == 401
+    receiver = demo["62"]["jetons"]["receiver"]
+    assert (
+        client.get("/api/v1/transfers", headers=bearer(receiver)).get_json()["erreurs"][0]["code"]
+        == "auth.role"
+    )
+
+    token = demo["59"]["jetons"]["caseworker"]
+    principal = authenticate(session, token)
+    assert principal is not None
+    revoke_token(session, principal.token_id)
+    assert client.get("/api/v1/transfers", headers=bearer(token)).status_code == 401
+
+
+def test_database_failure_at_commit_answers_503_and_sends_nothing(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_commit(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    response = post(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    monkeypatch.undo()
+
+    assert response.status_code == 503
+    assert response.get_json()["erreurs"][0]["code"] == "service.indisponible"
+    session.rollback()
+    assert count(session, Transfer) == 0
+    assert count(session, TransferEvent) == 0
+    assert files_under(backends.storage.root) == []
+    assert queued(redis_client) == []
+
+
+def test_broker_down_still_accepts_the_submission(
+    app: Any, client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    app.extensions["celery"].conf.broker_url = "redis://127.0.0.1:1/0"
+    response = post(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert response.status_code == 202
+    assert count(session, Transfer) == 1
+
+
+def test_openapi_document_is_served(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    paths = spec["paths"]
+    assert {"/api/v1/transfers", "/api/v1/inbound", "/api/v1/inbound/{transfer_id}/package"} <= set(
+        paths
+    )
+    assert "multipart/form-data" in paths["/api/v1/transfers"]["post"]["requestBody"]["content"]

@@ -1,0 +1,54 @@
+"""Shared test helpers: where the real PostgreSQL and Redis are, and throwaway hub settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from mdph_bridge.domain.sealing import generate_staging_key
+
+PG_URL = os.environ.get("MDPH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("MDPH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def hub_settings(var_dir: Path, database_url: str, broker_url: str) -> dict[str, Any]:
+    """Settings of a hub instance used by a test, all state under `var_dir`."""
+    return {
+        "VAR_DIR": str(var_dir),
+        "DATABASE_URL": database_url,
+        "BROKER_URL": broker_url,
+        "STORAGE_DIR": str(var_dir / "blobs"),
+        "SECRET_KEY": "test-secret",
+        "STAGING_KEYS": generate_staging_key("test-staging"),
+    }
+
+
+def create_database(name: str) -> str:
+    """(Re)create an empty PostgreSQL database and return its URL."""
+    admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{PG_URL}/{name}"
+
+
+def drop_database(name: str) -> None:
+    """Drop a test database."""
+    admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every file below `root` (blobs, including partial ones)."""
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
