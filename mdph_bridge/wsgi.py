@@ -4,5 +4,5 @@ from dotenv import load_dotenv
 
 from mdph_bridge import create_app
 
-load_dotenv()
+load_dotenv(".env")  # the working directory's, as for the CLI
 app = create_app()

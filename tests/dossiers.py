@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dossier-59-vers-62.json"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
@@ -48,9 +51,14 @@ def dossier(
 
 
 def multipart(data: dict[str, Any] | bytes, files: dict[str, bytes]) -> dict[str, Any]:
-    """Build the multipart body of a submission: the `dossier` part plus one part per file."""
+    """Build the request arguments of a submission: the `dossier` part plus one part per file.
+
+    The body is encoded in memory: the test client would otherwise spool large bodies to a
+    temporary file that it never closes.
+    """
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    body: dict[str, Any] = {"dossier": (io.BytesIO(raw), "dossier.json", "application/json")}
+    parts = {"dossier": FileStorage(io.BytesIO(raw), "dossier.json", content_type="application/json")}
     for name, content in files.items():
-        body[name] = (io.BytesIO(content), name, "application/pdf")
-    return body
+        parts[name] = FileStorage(io.BytesIO(content), name, content_type="application/pdf")
+    boundary, body = encode_multipart(parts)
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}

@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
 
-load_dotenv()
+load_dotenv(".env")  # the working directory's, as for the CLI
 flask_app = create_app()
 app = flask_app.extensions["celery"]
 

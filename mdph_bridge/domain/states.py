@@ -34,7 +34,7 @@ LABELS: dict[State, str] = {
 }
 
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.RECEIVED: frozenset({State.VALIDATING, State.CANCELLED}),
+    State.RECEIVED: frozenset({State.VALIDATING, State.FAILED, State.CANCELLED}),
     State.VALIDATING: frozenset(
         {State.VALIDATING, State.RECEIVED, State.READY, State.REJECTED, State.FAILED}
     ),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from marshmallow import ValidationError
 from sqlalchemy import or_, update
@@ -189,9 +191,13 @@ def _split(
     )
 
 
-def _opener(storage: LocalStorage, keyring: Keyring, key: str) -> Any:
-    def open_plain() -> Any:
-        return SealReader(storage.open(key), keyring)
+def _opener(
+    storage: LocalStorage, keyring: Keyring, key: str
+) -> Callable[[], AbstractContextManager[BinaryIO]]:
+    @contextmanager
+    def open_plain() -> Iterator[BinaryIO]:
+        with storage.open(key) as blob:
+            yield SealReader(blob, keyring)  # type: ignore[misc]
 
     return open_plain
 

@@ -26,9 +26,8 @@ def post(
 ) -> Any:
     return client.post(
         "/api/v1/transfers",
-        data=multipart(data, files),
+        **multipart(data, files),
         headers={**bearer(token), **headers},
-        content_type="multipart/form-data",
     )
 
 

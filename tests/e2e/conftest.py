@@ -1,0 +1,187 @@
+"""End-to-end fixtures: a real `celery worker` process and one beat on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from alembic import command
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from mdph_bridge import create_app
+from mdph_bridge.extensions import Backends
+from mdph_bridge.migrations import alembic_config
+from mdph_bridge.models import Base
+from mdph_bridge.services.admin import add_departement, create_demo
+from mdph_bridge.services.auth import issue_token
+from support import REDIS_URL, create_database, drop_database, hub_settings
+
+REDIS_DB = 14
+NAME = "mdph_e2e"
+MiB = 1024 * 1024
+# Short lease and sweep so a killed worker's transfer is resumed within seconds.
+FAST_RECOVERY = {
+    "LEASE_SECONDS": 4,
+    "STALE_AFTER_SECONDS": 3,
+    "SWEEP_INTERVAL_SECONDS": 1,
+    "RETRY_BACKOFF_SECONDS": 1,
+    "VISIBILITY_TIMEOUT_SECONDS": 60,
+    "TASK_TIME_LIMIT_SECONDS": 120,
+    "MAX_FILE_BYTES": 400 * MiB,
+    "MAX_TRANSFER_BYTES": 410 * MiB,
+}
+
+
+@dataclass
+class Process:
+    """A Celery process started by the tests, stopped by its own pid."""
+
+    args: list[str]
+    env: dict[str, str]
+    cwd: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process, logging to its file."""
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "workers.celery_app", *self.args],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish, ack or clean up."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Warm shutdown with SIGTERM; SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A migrated database, an empty Redis DB 14 and a storage folder shared by test and worker."""
+    url = create_database(NAME)
+    command.upgrade(alembic_config(url), "head")
+    client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    client.flushdb()
+    settings = hub_settings(tmp_path_factory.mktemp("e2e"), url, f"{REDIS_URL}/{REDIS_DB}")
+    yield settings | FAST_RECOVERY
+    client.flushdb()
+    client.close()
+    drop_database(NAME)
+
+
+@pytest.fixture(scope="session")
+def hub(e2e_settings: dict[str, Any]) -> Iterator[Flask]:
+    """The web side, in process, on the same database, storage and broker as the worker."""
+    app = create_app(e2e_settings)
+    yield app
+    app.extensions["mdph_bridge"].engine.dispose()
+
+
+def _wait_for_worker(app: Flask, process: Process, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.proc is not None
+        if process.proc.poll() is not None:
+            pytest.fail(f"worker exited: {process.log.read_text()[-2000:]}")
+        if app.extensions["celery"].control.ping(timeout=0.5):
+            return
+    pytest.fail(f"worker did not answer ping: {process.log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def processes(hub: Flask, e2e_settings: dict[str, Any]) -> Iterator[dict[str, Process]]:
+    """One real worker (solo pool) and exactly one beat, with the hub's settings in their environment."""
+    var = Path(e2e_settings["VAR_DIR"])
+    env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in e2e_settings.items()}}
+    worker_args = [
+        "worker",
+        "--pool=solo",
+        "-Q",
+        "transfers,maintenance",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel=INFO",
+    ]
+    procs = {
+        "worker": Process(worker_args, env, var, var / "worker.log"),
+        "beat": Process(["beat", "--loglevel=INFO"], env, var, var / "beat.log"),
+    }
+    for process in procs.values():
+        process.start()
+    _wait_for_worker(hub, procs["worker"])
+    yield procs
+    for process in procs.values():
+        process.stop()
+
+
+@pytest.fixture
+def restart_worker(hub: Flask, processes: dict[str, Process]) -> Any:
+    """Start the worker again (after a test killed it) and wait until it answers."""
+
+    def restart() -> None:
+        processes["worker"].start()
+        _wait_for_worker(hub, processes["worker"])
+
+    return restart
+
+
+@pytest.fixture
+def backends(hub: Flask) -> Iterator[Backends]:
+    with hub.app_context():
+        yield hub.extensions["mdph_bridge"]
+        hub.extensions["mdph_bridge"].sessions.remove()
+
+
+@pytest.fixture
+def session(backends: Backends) -> Session:
+    return backends.sessions()
+
+
+@pytest.fixture
+def client(hub: Flask, processes: dict[str, Process]) -> FlaskClient:
+    return hub.test_client()
+
+
+@pytest.fixture
+def demo(session: Session, keys_dir: Path, backends: Backends) -> Iterator[dict[str, Any]]:
+    """Demo départements 59 and 62, and 80 with tokens but no keys; emptied after the test."""
+    result = create_demo(session, keys_dir)
+    add_departement(session, "80", "Somme")
+    result["80"] = {
+        "jetons": {
+            role: issue_token(session, "80", role, "test")[1] for role in ("caseworker", "receiver")
+        }
+    }
+    yield result
+    session.rollback()
+    with backends.engine.begin() as conn:
+        conn.execute(
+            text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
+        )

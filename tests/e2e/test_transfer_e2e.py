@@ -1,0 +1,174 @@
+"""A transfer from Nord (59) to Pas-de-Calais (62) through a real worker process, and its crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conftest import Process
+from dossiers import PDF, dossier, multipart
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer, TransferEvent
+from support import bearer
+
+pytestmark = pytest.mark.e2e
+CLI = str(Path(sys.executable).parent / "mdph-bridge")
+
+
+def submit(
+    client: FlaskClient, token: str, files: dict[str, bytes], key: str | None = None
+) -> uuid.UUID:
+    headers = bearer(token) | ({"Idempotency-Key": key} if key else {})
+    response = client.post(
+        "/api/v1/transfers",
+        **multipart(dossier(files=files), files),
+        headers=headers,
+    )
+    assert response.status_code == 202, response.get_json()
+    return uuid.UUID(response.get_json()["id"])
+
+
+def state(session: Session, transfer_id: uuid.UUID) -> str:
+    session.expire_all()
+    transfer = session.get(Transfer, transfer_id)
+    assert transfer is not None
+    session.commit()  # end the read transaction so the next poll sees new commits
+    return transfer.state
+
+
+def wait_for(session: Session, transfer_id: uuid.UUID, expected: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while (current := state(session, transfer_id)) != expected:
+        assert time.monotonic() < deadline, f"transfer still {current}, expected {expected}"
+        time.sleep(0.05)
+
+
+def event_states(session: Session, transfer_id: uuid.UUID) -> list[str]:
+    query = (
+        select(TransferEvent.to_state)
+        .where(TransferEvent.transfer_id == transfer_id)
+        .order_by(TransferEvent.id)
+    )
+    states = list(session.scalars(query))
+    session.commit()
+    return states
+
+
+def test_59_sends_to_62_who_downloads_decrypts_acknowledges_and_completes(
+    client: FlaskClient, demo: dict[str, Any], session: Session, tmp_path: Path
+) -> None:
+    document = os.urandom(3 * 1024 * 1024)
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], {"justificatif.pdf": document})
+    wait_for(session, transfer_id, "ready")
+
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    inbound = client.get("/api/v1/inbound", headers=receiver).get_json()
+    assert [t["id"] for t in inbound["transferts"]] == [str(transfer_id)]
+    with client.get(inbound["transferts"][0]["paquet"]["lien"], headers=receiver) as response:
+        assert response.status_code == 200
+        package = tmp_path / "paquet.age"
+        package.write_bytes(response.data)
+
+    # The receiving MDPH decrypts on its side with its private key, using the receiving client.
+    identity = demo["62"]["cles"]["receiver"]["identity_file"]
+    subprocess.run(
+        [CLI, "client", "decrypt", "-i", identity, "-o", str(tmp_path / "out"), str(package)],
+        check=True,
+        cwd=tmp_path,
+    )
+    assert (tmp_path / "out" / "pieces" / "01-justificatif.pdf").read_bytes() == document
+    received = json.loads((tmp_path / "out" / "dossier.json").read_text())
+    assert received["transfert"]["numero_dossier_origine"] == "59-2024-004217"
+
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    base = f"/api/v1/inbound/{transfer_id}"
+    assert (
+        client.post(f"{base}/receipt", json={"sha256_paquet": digest}, headers=receiver).status_code
+        == 200
+    )
+    done = client.post(
+        f"{base}/complete", json={"numero_dossier_destination": "62-2026-0001"}, headers=receiver
+    )
+    assert done.get_json()["etat"] == "completed"
+
+    timeline = client.get(
+        f"/api/v1/transfers/{transfer_id}", headers=bearer(demo["59"]["jetons"]["caseworker"])
+    )
+    assert [e["vers"] for e in timeline.get_json()["evenements"]] == [
+        "received",
+        "validating",
+        "ready",
+        "downloaded",
+        "acknowledged",
+        "completed",
+    ]
+    # 62 cannot see 59's outbound list; a third département sees nothing at all.
+    assert (
+        client.get(
+            "/api/v1/transfers", headers=bearer(demo["62"]["jetons"]["caseworker"])
+        ).get_json()["transferts"]
+        == []
+    )
+    outsider = bearer(demo["80"]["jetons"]["receiver"])
+    assert client.get("/api/v1/inbound", headers=outsider).get_json()["transferts"] == []
+    assert client.get(base, headers=outsider).status_code == 404
+
+
+def test_same_idempotency_key_twice_gives_one_transfer(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    first = submit(client, token, {"piece_identite.pdf": PDF}, key="export-2026-11-22-0042")
+    second = submit(client, token, {"piece_identite.pdf": PDF}, key="export-2026-11-22-0042")
+    assert first == second
+    wait_for(session, first, "ready")
+    assert session.scalar(select(func.count()).select_from(Transfer)) == 1
+    assert event_states(session, first) == ["received", "validating", "ready"]
+
+
+def test_worker_killed_during_processing_still_gives_exactly_one_ready(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    processes: dict[str, Process],
+    restart_worker: Any,
+) -> None:
+    document = os.urandom(300 * 1024 * 1024)
+    token = demo["59"]["jetons"]["caseworker"]
+    killed: uuid.UUID | None = None
+    for _ in range(5):  # retry if the worker finished before we could catch it mid-processing
+        transfer_id = submit(client, token, {"gros.pdf": document})
+        while (current := state(session, transfer_id)) == "received":
+            time.sleep(0.002)
+        if current == "validating":
+            processes["worker"].kill()
+            killed = transfer_id
+            break
+        wait_for(session, transfer_id, "ready")
+    assert killed is not None, "never caught the worker in the middle of processing"
+    assert state(session, killed) == "validating"
+
+    restart_worker()
+    wait_for(session, killed, "ready")
+    time.sleep(3)  # let a redelivered or re-swept message arrive: it must change nothing
+
+    assert event_states(session, killed).count("ready") == 1
+    transfer = session.get(Transfer, killed, populate_existing=True)
+    assert transfer is not None
+    assert transfer.attempts == 2
+    assert backends.storage.list(f"packages/{killed}") == [transfer.package_key]
+    assert backends.storage.list(f"staging/{killed}") == []
+    session.commit()

@@ -1,0 +1,44 @@
+"""Migrations on PostgreSQL: one head, up and down cleanly, and in step with the models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from mdph_bridge.migrations import alembic_config
+from mdph_bridge.models import Base
+from support import create_database, drop_database
+
+pytestmark = pytest.mark.integration
+NAME = "mdph_test_migrations"
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    yield create_database(NAME)
+    drop_database(NAME)
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    engine.dispose()
+    return names
+
+
+def test_single_head(empty_database: str) -> None:
+    assert len(ScriptDirectory.from_config(alembic_config(empty_database)).get_heads()) == 1
+
+
+def test_upgrade_downgrade_upgrade_matches_the_models(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "head")
+    assert tables(empty_database) == set(Base.metadata.tables)
+    command.downgrade(config, "base")
+    assert tables(empty_database) == set()
+    command.upgrade(config, "head")
+    command.check(config)  # raises if the models need a migration that does not exist

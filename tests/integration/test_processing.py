@@ -1,0 +1,240 @@
+"""The worker's use case on real PostgreSQL: package, encrypt, mark ready exactly once."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dossiers import PDF, dossier, multipart
+from mdph_bridge.domain.age import AgeError, Decryptor
+from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer, TransferEvent, utcnow
+from mdph_bridge.services.keys import revoke_key
+from mdph_bridge.services.processing import Limits, RetryLater, claim, process_transfer
+from mdph_bridge.services.sweeper import retry_failed, stale_transfers
+from support import bearer, files_under
+
+pytestmark = pytest.mark.integration
+LIMITS = Limits(lease=timedelta(minutes=5), max_attempts=3)
+MEDICAL_PDF = PDF + b"% certificat\n"
+
+
+def submit(
+    client: FlaskClient, token: str, data: dict[str, Any], files: dict[str, bytes]
+) -> uuid.UUID:
+    response = client.post("/api/v1/transfers", **multipart(data, files), headers=bearer(token))
+    assert response.status_code == 202, response.get_json()
+    return uuid.UUID(response.get_json()["id"])
+
+
+def identity(demo: dict[str, Any], code: str, usage: str) -> str:
+    return Path(demo[code]["cles"][usage]["identity_file"]).read_text().splitlines()[-1]
+
+
+def unpack(blob: bytes, identities: list[str]) -> dict[str, bytes]:
+    with tarfile.open(fileobj=Decryptor(io.BytesIO(blob), identities), mode="r|") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+
+
+def run(app: Flask, backends: Backends, transfer_id: uuid.UUID) -> State | None:
+    return process_transfer(
+        backends.sessions(), backends.storage, app.config["KEYRING"], LIMITS, transfer_id
+    )
+
+
+def events(session: Session, transfer_id: uuid.UUID) -> list[str]:
+    session.expire_all()
+    query = (
+        select(TransferEvent.to_state)
+        .where(TransferEvent.transfer_id == transfer_id)
+        .order_by(TransferEvent.id)
+    )
+    return list(session.scalars(query))
+
+
+def test_processing_makes_packages_only_the_destination_can_read(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    files = {"piece_identite.pdf": PDF}
+    data = dossier(
+        files=files, medical={"certificat.pdf": MEDICAL_PDF}, evaluation={"diagnostic": "G80.1"}
+    )
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], data, {**files, "certificat.pdf": MEDICAL_PDF}
+    )
+
+    assert run(app, backends, transfer_id) == State.READY
+
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    assert transfer.state == State.READY
+    assert events(session, transfer_id) == ["received", "validating", "ready"]
+    assert transfer.package_key_ids == [demo["62"]["cles"]["receiver"]["id"]]
+    assert transfer.medical_package_key_ids == [demo["62"]["cles"]["doctor"]["id"]]
+    admin_blob = (backends.storage.root / transfer.package_key).read_bytes()  # type: ignore[operator]
+    medical_blob = (backends.storage.root / transfer.medical_package_key).read_bytes()  # type: ignore[operator]
+    assert len(admin_blob) == transfer.package_size
+
+    admin = unpack(admin_blob, [identity(demo, "62", "receiver")])
+    assert set(admin) == {"dossier.json", "pieces/01-piece_identite.pdf"}
+    assert admin["pieces/01-piece_identite.pdf"] == PDF
+    sent = json.loads(admin["dossier.json"])
+    assert sent["beneficiaire"]["prenoms"] == ["Camille"]
+    assert "evaluation_medicale" not in sent
+    assert [p["nom_fichier"] for p in sent["pieces"]] == ["piece_identite.pdf"]
+
+    medical = unpack(medical_blob, [identity(demo, "62", "doctor")])
+    assert medical["pieces/02-certificat.pdf"] == MEDICAL_PDF
+    assert json.loads(medical["medical.json"])["evaluation_medicale"] == {"diagnostic": "G80.1"}
+    for wrong in (identity(demo, "62", "receiver"), identity(demo, "59", "doctor")):
+        with pytest.raises(AgeError):
+            unpack(medical_blob, [wrong])
+    with pytest.raises(AgeError):
+        unpack(admin_blob, [identity(demo, "59", "receiver")])
+
+    # The staging payload is shredded; only the two packages remain.
+    assert [
+        p.relative_to(backends.storage.root).parts[0] for p in files_under(backends.storage.root)
+    ] == [
+        "packages",
+        "packages",
+    ]
+
+
+def test_replaying_processing_is_a_no_op(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert run(app, backends, transfer_id) == State.READY
+    assert run(app, backends, transfer_id) is None
+    assert events(session, transfer_id) == ["received", "validating", "ready"]
+
+
+def test_concurrent_deliveries_process_once(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    results: list[State | None] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        with app.app_context():
+            barrier.wait()
+            results.append(run(app, backends, transfer_id))
+            backends.sessions.remove()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results, key=str) == [None, None, None, State.READY]
+    assert events(session, transfer_id).count("ready") == 1
+    assert len(backends.storage.list(f"packages/{transfer_id}")) == 1
+
+
+def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    token = claim(session, transfer_id, LIMITS)
+    assert token is not None
+    assert claim(session, transfer_id, LIMITS) is None  # lease still held
+    with backends.storage.writer(f"packages/{transfer_id}/{token}/dossier.age") as blob:
+        blob.write(b"half-written by a worker that died")
+    session.execute(
+        update(Transfer)
+        .where(Transfer.id == transfer_id)
+        .values(lease_until=utcnow() - timedelta(seconds=1))
+    )
+    session.commit()
+    assert stale_transfers(session, timedelta(minutes=5)) == [transfer_id]
+
+    assert run(app, backends, transfer_id) == State.READY
+    assert events(session, transfer_id) == ["received", "validating", "validating", "ready"]
+    remaining = backends.storage.list(f"packages/{transfer_id}")
+    assert len(remaining) == 1
+    assert token not in remaining[0]
+
+
+def test_failed_attempts_release_the_transfer_then_fail_it(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    staged = backends.storage.root / "staging" / str(transfer_id) / "piece-0"
+    good = staged.read_bytes()
+    staged.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # corrupt the sealed blob
+
+    for _ in range(LIMITS.max_attempts):
+        with pytest.raises(RetryLater):
+            run(app, backends, transfer_id)
+        transfer = session.get(Transfer, transfer_id, populate_existing=True)
+        assert transfer is not None
+        assert transfer.state == State.RECEIVED
+    assert run(app, backends, transfer_id) is None
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    assert transfer.state == State.FAILED
+    assert transfer.problems[0]["code"] == "traitement.echec"
+    assert backends.storage.list(f"packages/{transfer_id}") == []
+
+    staged.write_bytes(good)  # a human fixed the cause
+    assert retry_failed(session, transfer_id, "admin:test")
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_destination_key_revoked_before_processing_rejects_with_reasons(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+
+    assert run(app, backends, transfer_id) == State.REJECTED
+
+    detail = client.get(
+        f"/api/v1/transfers/{transfer_id}", headers=bearer(demo["59"]["jetons"]["caseworker"])
+    )
+    body = detail.get_json()
+    assert body["etat"] == "rejected"
+    assert body["erreurs"][0]["code"] == "transfert.destination_sans_cle"
+    assert backends.storage.list(f"staging/{transfer_id}") == []
+
+
+def test_stale_received_transfers_are_found_by_the_sweeper(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert stale_transfers(session, timedelta(minutes=5)) == []
+    session.execute(
+        update(Transfer)
+        .where(Transfer.id == transfer_id)
+        .values(state_changed_at=utcnow() - timedelta(minutes=6))
+    )
+    session.commit()
+    assert stale_transfers(session, timedelta(minutes=5)) == [transfer_id]
