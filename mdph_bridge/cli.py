@@ -98,7 +98,7 @@ def demo(as_json: bool) -> None:
 
 
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", *args])
+    return subprocess.Popen([sys.executable, "-m", *args])  # noqa: S603 - fixed module names
 
 
 @main.command()

@@ -27,7 +27,9 @@ CATALOGUE: dict[str, str] = {
     "departement.code": "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95 ou 971 à 976.",
     "transfert.origine": "La MDPH d'origine doit être la vôtre ({departement}).",
     "transfert.destination_identique": "La MDPH de destination doit être différente de l'origine.",
-    "transfert.destination_inconnue": "Le département {departement} n'est pas raccordé à la plateforme.",
+    "transfert.destination_inconnue": (
+        "Le département {departement} n'est pas raccordé à la plateforme."
+    ),
     "transfert.destination_sans_cle": (
         "Le département {departement} n'a pas de clé de réception valide : "
         "le transfert ne peut pas lui être adressé pour le moment."
@@ -36,21 +38,26 @@ CATALOGUE: dict[str, str] = {
         "Le département {departement} n'a pas de clé valide pour ses médecins : "
         "les pièces médicales ne peuvent pas lui être adressées pour le moment."
     ),
-    "transfert.date_demenagement": "La date de déménagement ne peut pas dépasser de plus de 30 jours la date du jour.",
+    "transfert.date_demenagement": (
+        "La date de déménagement ne peut pas dépasser de plus de 30 jours la date du jour."
+    ),
     "piece.sha256": "Empreinte SHA-256 attendue : 64 caractères hexadécimaux en minuscules.",
     "piece.medicale": "Une pièce de type « {type} » est toujours médicale (medical: true).",
     "piece.nom_double": "Deux pièces portent le même nom de fichier « {nom} ».",
     "piece.fichier_manquant": "Aucun fichier n'a été envoyé pour la pièce « {nom} ».",
-    "piece.fichier_non_declare": "Le fichier « {nom} » a été envoyé mais n'est pas déclaré dans « pieces ».",
+    "piece.fichier_non_declare": (
+        "Le fichier « {nom} » a été envoyé mais n'est pas déclaré dans « pieces »."
+    ),
     "piece.fichier_double": "Le fichier « {nom} » a été envoyé plusieurs fois.",
-    "piece.empreinte_differente": "Le contenu du fichier ne correspond pas à l'empreinte SHA-256 déclarée.",
+    "piece.empreinte_differente": (
+        "Le contenu du fichier ne correspond pas à l'empreinte SHA-256 déclarée."
+    ),
     "piece.trop_grande": "Le fichier dépasse la taille maximale autorisée de {max} Mo.",
     # Request
     "requete.dossier_absent": "La partie « dossier » (le fichier JSON du dossier) est absente.",
     "requete.dossier_json": "La partie « dossier » n'est pas un JSON valide en UTF-8.",
     "requete.dossier_trop_grand": "La partie « dossier » dépasse {max} Mo.",
     "requete.multipart": "La requête doit être envoyée en multipart/form-data.",
-    "requete.json": "Le corps de la requête doit être un objet JSON.",
     "requete.trop_grande": "L'envoi dépasse la taille maximale autorisée de {max} Mo.",
     "requete.cle_idempotence": "L'en-tête Idempotency-Key doit faire entre 1 et 128 caractères.",
     "requete.curseur": "Curseur de pagination invalide : reprenez celui renvoyé par la plateforme.",
@@ -62,15 +69,21 @@ CATALOGUE: dict[str, str] = {
     "transfert.introuvable": "Transfert introuvable.",
     "transfert.etat": "Action impossible : le transfert est à l'état « {etat} ».",
     "transfert.sha256_paquet": "L'empreinte SHA-256 ne correspond pas au paquet transmis.",
-    "transfert.numero_different": "Le transfert a déjà été intégré sous un autre numéro de dossier.",
+    "transfert.numero_different": (
+        "Le transfert a déjà été intégré sous un autre numéro de dossier."
+    ),
     "transfert.motif_different": "Le transfert a déjà été renvoyé avec un autre motif.",
     # Processing (recorded on the transfer by the worker)
-    "traitement.echec": "Le traitement a échoué après plusieurs tentatives : un administrateur doit intervenir.",
+    "traitement.echec": (
+        "Le traitement a échoué après plusieurs tentatives : un administrateur doit intervenir."
+    ),
     # Generic HTTP
     "http.introuvable": "Adresse introuvable.",
     "http.methode": "Méthode HTTP non autorisée pour cette adresse.",
     "http.erreur": "La requête n'a pas pu être traitée.",
-    "service.indisponible": "Service momentanément indisponible : réessayez dans quelques instants.",
+    "service.indisponible": (
+        "Service momentanément indisponible : réessayez dans quelques instants."
+    ),
     "erreur.interne": "Erreur interne : l'incident est enregistré, réessayez plus tard.",
 }
 
@@ -131,7 +144,8 @@ def markdown_table() -> str:
     lines = [
         "# Codes d'erreur",
         "",
-        "Généré par `mdph-bridge error-codes` depuis `schemas/errors.py` : ne pas modifier à la main.",
+        "Généré par `mdph-bridge error-codes` depuis `schemas/errors.py` : "
+        "ne pas modifier à la main.",
         "",
         "| code | message |",
         "| --- | --- |",

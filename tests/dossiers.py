@@ -57,7 +57,9 @@ def multipart(data: dict[str, Any] | bytes, files: dict[str, bytes]) -> dict[str
     temporary file that it never closes.
     """
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    parts = {"dossier": FileStorage(io.BytesIO(raw), "dossier.json", content_type="application/json")}
+    parts = {
+        "dossier": FileStorage(io.BytesIO(raw), "dossier.json", content_type="application/json")
+    }
     for name, content in files.items():
         parts[name] = FileStorage(io.BytesIO(content), name, content_type="application/pdf")
     boundary, body = encode_multipart(parts)

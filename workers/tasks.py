@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from flask import current_app
 
 from mdph_bridge.extensions import backends
-from mdph_bridge.services.processing import Limits, RetryLater, process_transfer
+from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.sweeper import stale_transfers
 
@@ -27,7 +27,7 @@ def process(self: Task, transfer_id: str) -> None:
     limits = Limits(timedelta(seconds=cfg["LEASE_SECONDS"]), cfg["MAX_ATTEMPTS"])
     try:
         process_transfer(b.sessions(), b.storage, cfg["KEYRING"], limits, uuid.UUID(transfer_id))
-    except RetryLater as exc:
+    except AttemptFailedError as exc:
         countdown = min(cfg["RETRY_BACKOFF_SECONDS"] * 2**self.request.retries, 300)
         raise self.retry(exc=exc, countdown=countdown) from exc
 

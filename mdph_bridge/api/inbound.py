@@ -59,19 +59,16 @@ def detail(transfer_id: uuid.UUID) -> Any:
 
 
 def _stream(transfer_id: uuid.UUID, medical: bool) -> Response:
-    transfer = receiving.open_package(session(), current_principal(), transfer_id, medical)
-    key = transfer.medical_package_key if medical else transfer.package_key
-    digest = transfer.medical_package_sha256 if medical else transfer.package_sha256
-    assert key is not None
+    blob = receiving.open_package(session(), current_principal(), transfer_id, medical)
     response = send_file(
-        backends().storage.open(key),
+        backends().storage.open(blob.key),
         mimetype="application/octet-stream",
         as_attachment=True,
-        download_name=f"{transfer.id}{'-medical' if medical else ''}.age",
-        etag=digest,
+        download_name=blob.filename,
+        etag=blob.sha256,
         conditional=True,
     )
-    response.headers["X-Content-SHA256"] = digest or ""
+    response.headers["X-Content-SHA256"] = blob.sha256
     return response
 
 

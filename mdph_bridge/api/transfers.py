@@ -54,7 +54,7 @@ _MULTIPART_DOC = {
             "name": "Idempotency-Key",
             "required": False,
             "schema": {"type": "string", "maxLength": 128},
-            "description": "Renvoyer la même clé rend le transfert déjà créé au lieu d'en créer un autre.",
+            "description": "La même clé renvoie le transfert déjà créé, sans en créer un autre.",
         }
     ],
 }

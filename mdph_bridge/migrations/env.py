@@ -13,7 +13,8 @@ config = context.config
 def run_migrations() -> None:
     """Run the migrations online, with a lock timeout so a busy table fails fast on PostgreSQL."""
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set: use mdph_bridge.migrations.alembic_config")
     engine = make_engine(url)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":

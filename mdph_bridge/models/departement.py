@@ -24,7 +24,7 @@ class Departement(Base):
 
 
 class DepartementKey(Base):
-    """A public key of a département: age X25519 recipient for packages, or Ed25519 for signatures."""
+    """A département's public key: an age X25519 recipient its packages are encrypted to."""
 
     __tablename__ = "departement_keys"
 

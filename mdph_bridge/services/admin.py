@@ -53,7 +53,7 @@ def _demo_key(session: Session, code: str, usage: str, keys_dir: Path) -> dict[s
 
 
 def create_demo(session: Session, keys_dir: Path) -> dict[str, Any]:
-    """Create the demo départements with keys, and fresh tokens per role (older demo ones revoked)."""
+    """Create the demo départements with keys, and fresh tokens per role (old demo ones revoked)."""
     result: dict[str, Any] = {}
     for old in session.scalars(
         select(ApiToken).where(ApiToken.label == DEMO_LABEL, ApiToken.revoked_at.is_(None))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from mdph_bridge.models import ApiToken, utcnow
 
 ROLES = ("caseworker", "receiver", "doctor", "supervisor", "admin")
-TOKEN_PREFIX = "mdphb_"
+TOKEN_PREFIX = "mdphb_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
 
 @dataclass(frozen=True)

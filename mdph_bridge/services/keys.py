@@ -30,7 +30,7 @@ def register_key(
     public_key: str,
     valid_until: datetime | None = None,
 ) -> DepartementKey:
-    """Register a département's age public key for `usage`; the private key never reaches the hub."""
+    """Register a département's age public key; the private key never reaches the hub."""
     if usage not in USAGES:
         raise ValueError(f"unknown key usage {usage!r}; expected one of {', '.join(USAGES)}")
     if session.get(Departement, departement) is None:

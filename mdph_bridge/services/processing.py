@@ -1,4 +1,4 @@
-"""Process a transfer in a worker: claim it, check it again, package and encrypt it, mark it ready."""
+"""Process a transfer in a worker: claim it, check it again, package and encrypt it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, BinaryIO
 
 from marshmallow import ValidationError
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.filenames import safe_name
@@ -39,7 +39,7 @@ class Limits:
     max_attempts: int
 
 
-class RetryLater(Exception):
+class AttemptFailedError(Exception):
     """Processing failed in a way another attempt may fix; the transfer was released."""
 
 
@@ -49,7 +49,7 @@ def package_prefix(transfer_id: uuid.UUID) -> str:
 
 
 def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> str | None:
-    """Take the transfer for processing; return the lease token, or None if there is nothing to do."""
+    """Take the transfer for processing; return the lease token, or None if nothing to do."""
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     now = utcnow()
     if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
@@ -104,7 +104,7 @@ def process_transfer(
         storage.delete_prefix(f"{package_prefix(transfer_id)}/{token}")
         _release(session, transfer_id, token, type(exc).__name__)
         log.warning("transfer %s attempt failed: %s", transfer_id, type(exc).__name__)
-        raise RetryLater(type(exc).__name__) from exc
+        raise AttemptFailedError(type(exc).__name__) from exc
 
 
 def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) -> None:
@@ -146,8 +146,9 @@ def _process_claimed(
     if problems:
         return _reject(session, storage, transfer_id, token, problems)
 
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
-    assert transfer is not None
+    transfer = session.execute(
+        select(Transfer).where(Transfer.id == transfer_id).execution_options(populate_existing=True)
+    ).scalar_one()
     prefix = f"{package_prefix(transfer_id)}/{token}"
     admin, medical = _split(storage, keyring, transfer, dossier)
     receivers = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "receiver")}

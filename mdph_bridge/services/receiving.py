@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
 from mdph_bridge.services.transitions import move
 
+_SEQ = re.compile(r"[0-9]{1,18}")
 DOWNLOADABLE = frozenset({State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED})
 
 
@@ -31,14 +33,13 @@ def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        version, seq = (
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
-        )
-        if version != "v1" or not seq.isdigit():
-            raise ValueError(cursor)
-        return int(seq)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error) as exc:
         raise ServiceError.one(400, "cursor", "requete.curseur") from exc
+    version, _, seq = text.partition(":")
+    if version != "v1" or not _SEQ.fullmatch(seq):
+        raise ServiceError.one(400, "cursor", "requete.curseur")
+    return int(seq)
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,8 @@ def list_inbound(
             .limit(limit)
         )
     )
-    last = rows[-1].inbound_seq if rows else after
-    assert last is not None
-    return InboundPage(rows, encode_cursor(last))
+    last = rows[-1].inbound_seq if rows else None
+    return InboundPage(rows, encode_cursor(last or after))
 
 
 def get_inbound(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Transfer:
@@ -83,21 +83,34 @@ def _refuse_state(transfer: Transfer) -> ServiceError:
     return ServiceError.one(409, "", "transfert.etat", etat=transfer.state)
 
 
+@dataclass(frozen=True)
+class PackageBlob:
+    """Where a package is stored, its SHA-256, and the file name to offer."""
+
+    key: str
+    sha256: str
+    filename: str
+
+
 def open_package(
     session: Session, principal: Principal, transfer_id: uuid.UUID, medical: bool
-) -> Transfer:
-    """Check the caller may download the package now; the first download moves it to `downloaded`."""
+) -> PackageBlob:
+    """Check the caller may download the package; the first download marks it `downloaded`."""
     transfer = get_inbound(session, principal, transfer_id)
     if medical and principal.role != "doctor":
         raise ServiceError.one(403, "", "auth.role")
-    if medical and transfer.medical_package_key is None:
+    key, sha256 = (
+        (transfer.medical_package_key, transfer.medical_package_sha256)
+        if medical
+        else (transfer.package_key, transfer.package_sha256)
+    )
+    if key is None or sha256 is None:
         raise not_found()
     if State(transfer.state) not in DOWNLOADABLE:
         raise _refuse_state(transfer)
     if move(session, transfer_id, [State.READY], State.DOWNLOADED, principal.actor):
         session.commit()
-        session.refresh(transfer)
-    return transfer
+    return PackageBlob(key, sha256, f"{transfer_id}{'-medical' if medical else ''}.age")
 
 
 def acknowledge(
@@ -105,8 +118,7 @@ def acknowledge(
 ) -> Transfer:
     """Record that the package with this SHA-256 was received intact."""
     transfer = get_inbound(session, principal, transfer_id)
-    assert transfer.package_sha256 is not None
-    if not hmac.compare_digest(sha256.lower(), transfer.package_sha256):
+    if not hmac.compare_digest(sha256.lower(), transfer.package_sha256 or ""):
         raise ServiceError.one(422, "sha256_paquet", "transfert.sha256_paquet")
     if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED):
         return transfer

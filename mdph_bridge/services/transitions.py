@@ -30,9 +30,11 @@ def move(
     concurrent step), so every step can be repeated safely. The caller commits.
     """
     guard = list(guard)
+    sources = list(sources)
     for source in sources:
         if not can_move(source, target):
             raise ValueError(f"transition {source} -> {target} is not allowed")
+    for source in sources:
         now = utcnow()
         result = session.execute(
             update(Transfer)

@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from support import REDIS_URL, create_database, drop_database, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
@@ -26,7 +27,6 @@ from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import Base
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
-from support import REDIS_URL, create_database, drop_database, hub_settings
 
 REDIS_DB = 14
 NAME = "mdph_e2e"
@@ -117,7 +117,7 @@ def _wait_for_worker(app: Flask, process: Process, timeout: float = 60) -> None:
 
 @pytest.fixture(scope="session")
 def processes(hub: Flask, e2e_settings: dict[str, Any]) -> Iterator[dict[str, Process]]:
-    """One real worker (solo pool) and exactly one beat, with the hub's settings in their environment."""
+    """One real worker (solo pool) and exactly one beat, with the hub's settings."""
     var = Path(e2e_settings["VAR_DIR"])
     env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in e2e_settings.items()}}
     worker_args = [

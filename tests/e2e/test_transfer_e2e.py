@@ -1,4 +1,4 @@
-"""A transfer from Nord (59) to Pas-de-Calais (62) through a real worker process, and its crashes."""
+"""A transfer from Nord (59) to Pas-de-Calais (62) through a real worker process."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Process
+from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from support import bearer
 
-from conftest import Process
-from dossiers import PDF, dossier, multipart
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent
-from support import bearer
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "mdph-bridge")

@@ -1,4 +1,4 @@
-"""Integration fixtures: a migrated PostgreSQL database per test session, Redis DB 15, a fresh hub."""
+"""Integration fixtures: a migrated PostgreSQL database, Redis DB 15, a fresh hub per test."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from support import REDIS_URL, create_database, drop_database, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.domain.age import generate_identity
@@ -23,8 +24,6 @@ from mdph_bridge.models import Base
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import register_key
-
-from support import PG_URL, REDIS_URL, create_database, drop_database, hub_settings
 
 REDIS_DB = 15
 

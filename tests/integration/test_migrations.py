@@ -8,10 +8,10 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
+from support import create_database, drop_database
 
 from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import Base
-from support import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 NAME = "mdph_test_migrations"

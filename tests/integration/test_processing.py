@@ -12,20 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dossiers import PDF, dossier, multipart
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from support import bearer, files_under
 
-from dossiers import PDF, dossier, multipart
 from mdph_bridge.domain.age import AgeError, Decryptor
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent, utcnow
 from mdph_bridge.services.keys import revoke_key
-from mdph_bridge.services.processing import Limits, RetryLater, claim, process_transfer
+from mdph_bridge.services.processing import AttemptFailedError, Limits, claim, process_transfer
 from mdph_bridge.services.sweeper import retry_failed, stale_transfers
-from support import bearer, files_under
 
 pytestmark = pytest.mark.integration
 LIMITS = Limits(lease=timedelta(minutes=5), max_attempts=3)
@@ -188,7 +188,7 @@ def test_failed_attempts_release_the_transfer_then_fail_it(
     staged.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # corrupt the sealed blob
 
     for _ in range(LIMITS.max_attempts):
-        with pytest.raises(RetryLater):
+        with pytest.raises(AttemptFailedError):
             run(app, backends, transfer_id)
         transfer = session.get(Transfer, transfer_id, populate_existing=True)
         assert transfer is not None

@@ -7,13 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
+from dossiers import PDF, dossier
 from flask import Flask
 from flask.testing import FlaskClient
-
-from dossiers import PDF, dossier
-from mdph_bridge.extensions import Backends
 from support import bearer
 from test_processing import MEDICAL_PDF, run, submit
+
+from mdph_bridge.extensions import Backends
 
 pytestmark = pytest.mark.integration
 

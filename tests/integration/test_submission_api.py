@@ -1,22 +1,21 @@
-"""Submitting a transfer over HTTP: accepted and sealed, or refused with every problem and no trace."""
+"""Submitting over HTTP: accepted and sealed, or refused with every problem and no trace."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from support import bearer, files_under
 
-from dossiers import PDF, dossier, multipart
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent
-from support import bearer, files_under
 
 pytestmark = pytest.mark.integration
 

@@ -292,13 +292,6 @@ def test_bad_departement_code_is_refused(example: dict[str, Any], field: str, co
     assert (f"transfert.{field}", "departement.code") in [(e["chemin"], e["code"]) for e in erreurs]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: mdph_bridge/domain/codes.py uses re.match with a `$` anchor, which also matches "
-        "before a trailing newline, so '59\\n' passes is_departement_code"
-    ),
-)
 @pytest.mark.parametrize("code", ["59\n", "2A\n"])
 def test_departement_code_with_trailing_newline_is_refused(
     example: dict[str, Any], code: str

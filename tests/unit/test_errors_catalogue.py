@@ -49,31 +49,58 @@ def _literals(node: ast.AST) -> Iterator[str]:
         yield from _literals(node.args[1])
 
 
+def codes_in(source: str) -> Iterator[tuple[str, int]]:
+    """Literal codes passed to error(), ServiceError.one(), problem() or matches(), with lines."""
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _called_name(node)
+        if name not in CODE_ARGUMENT:
+            continue
+        position = CODE_ARGUMENT[name]
+        if len(node.args) > position:
+            argument = node.args[position]
+        else:
+            keyword = [kw.value for kw in node.keywords if kw.arg == "code"]
+            if not keyword:
+                continue
+            argument = keyword[0]
+        for literal in _literals(argument):
+            yield literal, node.lineno
+
+
 def codes_used() -> dict[str, list[str]]:
-    """Every literal error code passed to error(), ServiceError.one(), problem() or matches()."""
+    """Every literal error code used in the source tree, with where it is used."""
     found: dict[str, list[str]] = {}
     for folder in SOURCE_DIRS:
         for path in sorted((ROOT / folder).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Call):
-                    continue
-                name = _called_name(node)
-                if name not in CODE_ARGUMENT:
-                    continue
-                position = CODE_ARGUMENT[name]
-                if len(node.args) > position:
-                    argument = node.args[position]
-                else:
-                    keyword = [kw.value for kw in node.keywords if kw.arg == "code"]
-                    if not keyword:
-                        continue
-                    argument = keyword[0]
-                for literal in _literals(argument):
-                    if CODE.fullmatch(literal):
-                        where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                        found.setdefault(literal, []).append(where)
+            for code, line in codes_in(path.read_text(encoding="utf-8")):
+                found.setdefault(code, []).append(f"{path.relative_to(ROOT)}:{line}")
     return found
+
+
+def test_scanner_sees_every_way_a_code_is_passed() -> None:
+    source = """
+error("pieces", "a.un")
+error(chemin, code="a.deux")
+ServiceError.one(409, "", "a.trois", etat=x)
+raise ValidationError(problem("a.quatre"))
+matches(r"[0-9]+", "a.cinq")
+error("", TABLE.get(status, "a.six"))
+error("", "a.sept" if flag else "a.huit")
+log.error("message %s", "pas.un_code")
+other.one(1, "", "pas.un_code")
+"""
+    assert sorted(codes_in(source), key=lambda found: found[1]) == [
+        ("a.un", 2),
+        ("a.deux", 3),
+        ("a.trois", 4),
+        ("a.quatre", 5),
+        ("a.cinq", 6),
+        ("a.six", 7),
+        ("a.sept", 8),
+        ("a.huit", 8),
+    ]
 
 
 def test_source_scan_finds_the_codes_it_is_meant_to_find() -> None:
@@ -119,14 +146,6 @@ def test_catalogue_entry_is_a_well_formed_code_with_a_french_sentence(code: str)
     assert message.endswith((".", "»", ")"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: docs/ERREURS.md is stale: it still shows {code} where schemas/errors.py uses "
-        "{departement} (transfert.origine, transfert.destination_inconnue, "
-        "transfert.destination_sans_cle, transfert.destination_sans_cle_medicale)"
-    ),
-)
 def test_erreurs_md_is_generated_from_the_catalogue() -> None:
     on_disk = (ROOT / "docs" / "ERREURS.md").read_text(encoding="utf-8")
 

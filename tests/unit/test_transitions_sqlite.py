@@ -21,11 +21,6 @@ pytestmark = pytest.mark.unit
 
 ACTOR = "token:test"
 LEASE = "lease-x"
-MIXED_SOURCES_BUG = (
-    "bug: move() checks can_move() source by source inside its loop, after the UPDATE of the "
-    "previous source, so a disallowed source listed after an allowed one is checked only when "
-    "the transfer is not in the earlier source (and never when it is)"
-)
 
 
 @pytest.fixture
@@ -188,11 +183,7 @@ def test_move_touches_only_the_named_transfer(session: Session) -> None:
         ([State.RECEIVED], State.READY),
         ([State.COMPLETED], State.RECEIVED),
         ([State.REJECTED], State.READY),
-        pytest.param(
-            [State.READY, State.CANCELLED],
-            State.DOWNLOADED,
-            marks=pytest.mark.xfail(strict=True, reason=MIXED_SOURCES_BUG),
-        ),
+        ([State.READY, State.CANCELLED], State.DOWNLOADED),
     ],
     ids=["received-ready", "completed-received", "rejected-ready", "second-source-final"],
 )
@@ -215,10 +206,6 @@ def test_disallowed_transition_raises_before_touching_the_database(
     assert event_count(session) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=MIXED_SOURCES_BUG,
-)
 def test_disallowed_source_is_refused_even_when_an_allowed_source_matches(
     session: Session,
 ) -> None:

@@ -1,0 +1,35 @@
+# mdph_bridge — `make serve` runs the service, `make test` runs every check. Both set themselves up.
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+serve: $(STAMP) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62)
+	$(VENV)/bin/mdph-bridge serve
+
+lint: $(STAMP) ## Check style with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint ## Lint, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
+	$(VENV)/bin/pytest
+
+docs: $(STAMP) ## Regenerate docs/ERREURS.md from the error catalogue
+	$(VENV)/bin/mdph-bridge error-codes > docs/ERREURS.md
+
+lock: ## Re-pin every dependency after a change to pyproject.toml
+	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
+	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
+
+.PHONY: help install serve lint test docs lock
