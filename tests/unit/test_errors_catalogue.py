@@ -211,8 +211,8 @@ def test_flatten_walks_lists_of_dicts() -> None:
 
 
 def test_flatten_top_level_list_and_empty_inputs() -> None:
-    assert flatten([problem("requete.json")], "corps") == [
-        {"chemin": "corps", "code": "requete.json", "message": CATALOGUE["requete.json"]}
+    assert flatten([problem("requete.dossier_json")], "corps") == [
+        {"chemin": "corps", "code": "requete.dossier_json", "message": CATALOGUE["requete.dossier_json"]}
     ]
     assert flatten({}) == []
     assert flatten([]) == []
