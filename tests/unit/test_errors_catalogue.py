@@ -212,7 +212,11 @@ def test_flatten_walks_lists_of_dicts() -> None:
 
 def test_flatten_top_level_list_and_empty_inputs() -> None:
     assert flatten([problem("requete.dossier_json")], "corps") == [
-        {"chemin": "corps", "code": "requete.dossier_json", "message": CATALOGUE["requete.dossier_json"]}
+        {
+            "chemin": "corps",
+            "code": "requete.dossier_json",
+            "message": CATALOGUE["requete.dossier_json"],
+        }
     ]
     assert flatten({}) == []
     assert flatten([]) == []
