@@ -19,25 +19,43 @@ from pathlib import Path
 import click
 from dotenv import load_dotenv
 from flask import Flask
+from sqlalchemy.orm import Session
 
 ENV_FILE = Path(".env")
 
 
-def _app() -> Flask:
+@contextmanager
+def _app() -> Iterator[Flask]:
+    """Create the app for one command, inside its context; close its connections afterwards."""
     from mdph_bridge import create_app
 
-    return create_app()
+    app = create_app()
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        app.extensions["mdph_bridge"].engine.dispose()
 
 
 @contextmanager
-def _session() -> Iterator[object]:
+def _session() -> Iterator[Session]:
     from mdph_bridge.extensions import session
 
-    with _app().app_context():
+    with _app():
         yield session()
 
 
-@click.group()
+class _Group(click.Group):
+    """Show refused admin operations as a one-line message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """mdph_bridge: transfer MDPH files between départements."""
     load_dotenv(ENV_FILE)
@@ -79,12 +97,10 @@ def migrate() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def demo(as_json: bool) -> None:
     """Create demo départements 59 and 62 with keys, and print one API token per role."""
+    from mdph_bridge.extensions import session
     from mdph_bridge.services.admin import create_demo
 
-    app = _app()
-    with app.app_context():
-        from mdph_bridge.extensions import session
-
+    with _app() as app:
         result = create_demo(session(), Path(app.config["VAR_DIR"]) / "demo-keys")
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -114,7 +130,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
         from mdph_bridge.models import Departement
 
         with _session() as session:
-            empty = session.get(Departement, "59") is None  # type: ignore[attr-defined]
+            empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
     children = [
@@ -177,7 +193,7 @@ def departements_add(code: str, nom: str) -> None:
     from mdph_bridge.services.admin import add_departement
 
     with _session() as session:
-        add_departement(session, code, nom)  # type: ignore[arg-type]
+        add_departement(session, code, nom)
     click.echo(f"Département {code} ({nom}) enregistré.")
 
 
@@ -189,7 +205,7 @@ def departements_list() -> None:
     from mdph_bridge.models import Departement
 
     with _session() as session:
-        for dep in session.scalars(select(Departement).order_by(Departement.code)):  # type: ignore[attr-defined]
+        for dep in session.scalars(select(Departement).order_by(Departement.code)):
             click.echo(f"{dep.code}\t{dep.nom}")
 
 
@@ -226,7 +242,7 @@ def keys_register(
 
     until = valid_until.replace(tzinfo=UTC) if valid_until else None
     with _session() as session:
-        key = register_key(session, departement, usage, public_key, until)  # type: ignore[arg-type]
+        key = register_key(session, departement, usage, public_key, until)
     click.echo(key.id)
 
 
@@ -240,7 +256,7 @@ def keys_list(departement: str) -> None:
 
     with _session() as session:
         query = select(DepartementKey).where(DepartementKey.departement_code == departement)
-        for key in session.scalars(query.order_by(DepartementKey.created_at)):  # type: ignore[attr-defined]
+        for key in session.scalars(query.order_by(DepartementKey.created_at)):
             status = "révoquée" if key.revoked_at else f"valide jusqu'au {key.valid_until or '—'}"
             click.echo(f"{key.id}\t{key.usage}\t{status}\t{key.public_key}")
 
@@ -252,7 +268,7 @@ def keys_revoke(key_id: str) -> None:
     from mdph_bridge.services.keys import revoke_key
 
     with _session() as session:
-        if not revoke_key(session, key_id):  # type: ignore[arg-type]
+        if not revoke_key(session, key_id):
             raise click.ClickException(f"Clé inconnue : {key_id}")
     click.echo(f"Clé {key_id} révoquée.")
 
@@ -273,7 +289,7 @@ def tokens_issue(departement: str, role: str, label: str) -> None:
     from mdph_bridge.services.auth import issue_token
 
     with _session() as session:
-        token, value = issue_token(session, departement, role, label)  # type: ignore[arg-type]
+        token, value = issue_token(session, departement, role, label)
     click.echo(f"{token.id}\t{value}")
 
 
@@ -284,7 +300,7 @@ def tokens_revoke(token_id: uuid.UUID) -> None:
     from mdph_bridge.services.auth import revoke_token
 
     with _session() as session:
-        if not revoke_token(session, token_id):  # type: ignore[arg-type]
+        if not revoke_token(session, token_id):
             raise click.ClickException(f"Jeton inconnu : {token_id}")
     click.echo(f"Jeton {token_id} révoqué.")
 
@@ -303,7 +319,7 @@ def transfers_retry(transfer_id: uuid.UUID) -> None:
     from mdph_bridge.services.sweeper import retry_failed
 
     with _session() as session:
-        if not retry_failed(session, transfer_id, "admin:cli"):  # type: ignore[arg-type]
+        if not retry_failed(session, transfer_id, "admin:cli"):
             raise click.ClickException("Ce transfert n'est pas en échec.")
         wake_processing(backends().celery, transfer_id)
     click.echo("Transfert relancé.")

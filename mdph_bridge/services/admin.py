@@ -23,7 +23,7 @@ DEMO_LABEL = "démo"
 def add_departement(session: Session, code: str, nom: str) -> Departement:
     """Connect a département to the hub (idempotent)."""
     if not is_departement_code(code):
-        raise ValueError(f"invalid département code {code!r}")
+        raise ValueError(f"Code département invalide : {code!r}.")
     departement = session.get(Departement, code)
     if departement is None:
         departement = Departement(code=code, nom=nom)

@@ -38,7 +38,7 @@ def hash_token(token: str) -> str:
 def issue_token(session: Session, departement: str, role: str, label: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret value, which is shown once and never stored."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        raise ValueError(f"Rôle inconnu {role!r} : attendu {', '.join(ROLES)}.")
     value = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         departement_code=departement, role=role, label=label, token_hash=hash_token(value)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.age import check_recipient
+from mdph_bridge.domain.age import AgeError, check_recipient
 from mdph_bridge.models import Departement, DepartementKey, utcnow
 from schemas.dossier import has_medical_content
 from schemas.errors import error
@@ -32,10 +32,13 @@ def register_key(
 ) -> DepartementKey:
     """Register a département's age public key; the private key never reaches the hub."""
     if usage not in USAGES:
-        raise ValueError(f"unknown key usage {usage!r}; expected one of {', '.join(USAGES)}")
+        raise ValueError(f"Usage de clé inconnu {usage!r} : attendu {', '.join(USAGES)}.")
     if session.get(Departement, departement) is None:
-        raise ValueError(f"unknown département {departement!r}")
-    recipient = check_recipient(public_key)
+        raise ValueError(f"Département non raccordé : {departement!r}.")
+    try:
+        recipient = check_recipient(public_key)
+    except AgeError as exc:
+        raise ValueError("Clé publique invalide : une clé age « age1… » est attendue.") from exc
     key = DepartementKey(
         id=key_id(departement, usage, recipient),
         departement_code=departement,

@@ -1,0 +1,109 @@
+"""The admin command line against PostgreSQL: départements, keys, tokens, demo, migrations."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy.orm import Session
+from support import bearer
+
+from mdph_bridge.cli import main
+from mdph_bridge.domain.age import recipient_of
+from mdph_bridge.models import ApiToken, DepartementKey
+from mdph_bridge.services.auth import authenticate, hash_token
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Run `mdph-bridge` with the test hub's settings in its environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "VAR_DIR",
+        "DATABASE_URL",
+        "BROKER_URL",
+        "STORAGE_DIR",
+        "SECRET_KEY",
+        "STAGING_KEYS",
+    ):
+        monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(app.config[name]))
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def test_departement_keys_and_tokens_lifecycle(cli: Any, session: Session, tmp_path: Path) -> None:
+    cli("departements", "add", "80", "Somme")
+    assert "80\tSomme" in cli("departements", "list")
+
+    recipient = cli("keys", "generate", "--out", str(tmp_path / "80.agekey")).strip()
+    identity = (tmp_path / "80.agekey").read_text().splitlines()[-1]
+    assert recipient_of(identity) == recipient
+    assert (
+        tmp_path / "80.agekey"
+    ).stat().st_mode & 0o077 == 0  # private key readable by owner only
+    key_id = cli("keys", "register", "80", "receiver", recipient).strip()
+    key = session.get(DepartementKey, key_id)
+    assert key is not None
+    assert key.public_key == recipient
+    assert key_id in cli("keys", "list", "80")
+    cli("keys", "revoke", key_id)
+    session.refresh(key)
+    assert key.revoked_at is not None
+
+    token_id, value = cli("tokens", "issue", "80", "caseworker", "--label", "SI MDPH 80").split()
+    stored = session.get(ApiToken, uuid.UUID(token_id))
+    assert stored is not None
+    assert stored.token_hash == hash_token(value)
+    assert value not in str(vars(stored))  # only the hash is kept
+    assert authenticate(session, value) is not None
+    cli("tokens", "revoke", token_id)
+    session.expire_all()
+    assert authenticate(session, value) is None
+
+
+def test_unknown_departement_or_bad_key_is_refused(cli: Any) -> None:
+    runner = CliRunner()
+    cli("departements", "add", "80", "Somme")
+    bad_key = runner.invoke(main, ["keys", "register", "80", "receiver", "age1notakey"])
+    assert bad_key.exit_code == 1
+    assert "Clé publique invalide" in bad_key.output
+    unknown = runner.invoke(main, ["keys", "register", "02", "receiver", "age1notakey"])
+    assert "Département non raccordé" in unknown.output
+    bad_code = runner.invoke(main, ["departements", "add", "20", "Corse"])
+    assert bad_code.exit_code == 1
+    assert "Code département invalide" in bad_code.output
+
+
+def test_demo_json_gives_working_tokens(cli: Any, client: Any) -> None:
+    demo = json.loads(cli("demo", "--json"))
+    assert set(demo) == {"59", "62"}
+    assert set(demo["59"]["jetons"]) == {"caseworker", "receiver", "doctor", "supervisor"}
+    assert Path(demo["62"]["cles"]["receiver"]["identity_file"]).exists()
+    response = client.get("/api/v1/transfers", headers=bearer(demo["59"]["jetons"]["caseworker"]))
+    assert response.status_code == 200
+    again = json.loads(cli("demo", "--json"))
+    assert again["62"]["cles"] == demo["62"]["cles"]  # keys are kept, tokens renewed
+    old = client.get("/api/v1/transfers", headers=bearer(demo["59"]["jetons"]["caseworker"]))
+    assert old.status_code == 401
+
+
+def test_migrate_is_idempotent(cli: Any) -> None:
+    cli("migrate")
+    cli("migrate")
+
+
+def test_error_codes_matches_docs(cli: Any) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "ERREURS.md"
+    assert cli("error-codes") == docs.read_text()
