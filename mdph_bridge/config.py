@@ -28,6 +28,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "MAX_ATTEMPTS": (int, 5),
     "RETRY_BACKOFF_SECONDS": (int, 5),
     "SWEEP_INTERVAL_SECONDS": (int, 60),
+    "ORPHAN_AGE_SECONDS": (int, 3600),
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),

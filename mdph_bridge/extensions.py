@@ -98,7 +98,11 @@ def celery_init_app(app: Flask) -> Celery:
             "requeue-stale-transfers": {
                 "task": "maintenance.requeue_stale",
                 "schedule": timedelta(seconds=cfg["SWEEP_INTERVAL_SECONDS"]),
-            }
+            },
+            "remove-orphan-blobs": {
+                "task": "maintenance.remove_orphans",
+                "schedule": timedelta(seconds=cfg["ORPHAN_AGE_SECONDS"]),
+            },
         },
         beat_schedule_filename=str(Path(cfg["VAR_DIR"]) / "celerybeat-schedule"),
     )

@@ -99,6 +99,20 @@ class LocalStorage:
             if p.is_file() and not p.name.endswith(_TMP_SUFFIX)
         )
 
+    def folders(self, prefix: str) -> dict[str, float]:
+        """Name and last-modified time (epoch seconds) of the folders directly under a prefix."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return {}
+        return {p.name: p.stat().st_mtime for p in folder.iterdir() if p.is_dir()}
+
+    def entries(self, prefix: str) -> dict[str, float]:
+        """Name and last-modified time of every entry directly under a prefix, partial files too."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return {}
+        return {p.name: p.stat().st_mtime for p in folder.iterdir()}
+
     def delete_prefix(self, prefix: str) -> None:
         """Delete every blob under a folder prefix."""
         shutil.rmtree(self._path(prefix), ignore_errors=True)

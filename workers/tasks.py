@@ -12,7 +12,7 @@ from flask import current_app
 from mdph_bridge.extensions import backends
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
-from mdph_bridge.services.sweeper import stale_transfers
+from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +43,14 @@ def requeue_stale() -> int:
     if ids:
         log.info("requeued %d stale transfer(s)", len(ids))
     return len(ids)
+
+
+@shared_task(name="maintenance.remove_orphans", ignore_result=True)
+def remove_orphan_blobs() -> int:
+    """Delete blobs a crash left behind (never recorded uploads, unused staging or packages)."""
+    b = backends()
+    older_than = timedelta(seconds=current_app.config["ORPHAN_AGE_SECONDS"])
+    removed = remove_orphans(b.sessions(), b.storage, older_than)
+    if removed:
+        log.info("removed %d orphan blob(s)", removed)
+    return removed

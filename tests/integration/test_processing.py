@@ -25,7 +25,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent, utcnow
 from mdph_bridge.services.keys import revoke_key
 from mdph_bridge.services.processing import AttemptFailedError, Limits, claim, process_transfer
-from mdph_bridge.services.sweeper import retry_failed, stale_transfers
+from mdph_bridge.services.sweeper import remove_orphans, retry_failed, stale_transfers
 
 pytestmark = pytest.mark.integration
 LIMITS = Limits(lease=timedelta(minutes=5), max_attempts=3)
@@ -238,3 +238,37 @@ def test_stale_received_transfers_are_found_by_the_sweeper(
     )
     session.commit()
     assert stale_transfers(session, timedelta(minutes=5)) == [transfer_id]
+
+
+def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    storage = backends.storage
+    done = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert run(app, backends, done) == State.READY
+    waiting = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    ghost = uuid.uuid4()  # blobs written, then the web process died before its commit
+    for key in (
+        f"incoming/{uuid.uuid4().hex}",
+        f"staging/{ghost}/dossier",
+        f"packages/{done}/dead/dossier.age",
+    ):
+        with storage.writer(key) as blob:
+            blob.write(b"ciphertext")
+    live = set(storage.list(f"packages/{done}")) - {f"packages/{done}/dead/dossier.age"}
+
+    assert remove_orphans(session, storage, timedelta(hours=1)) == 0  # too recent to judge
+    assert remove_orphans(session, storage, timedelta(seconds=-1)) == 3
+
+    assert storage.list("incoming") == []
+    assert storage.list(f"staging/{ghost}") == []
+    assert set(storage.list(f"packages/{done}")) == live
+    assert storage.list(f"staging/{waiting}") == [
+        f"staging/{waiting}/dossier",
+        f"staging/{waiting}/piece-0",
+    ]
+    assert run(app, backends, waiting) == State.READY
