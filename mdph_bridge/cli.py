@@ -124,7 +124,9 @@ def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
 def serve(host: str, port: int, web_workers: int) -> None:
     """Run web, worker and beat for the configured backends (embedded default: no server needed)."""
     ctx = click.get_current_context()
-    if not os.environ.get("MDPH_BRIDGE_DATABASE_URL"):
+    from mdph_bridge.config import load_config
+
+    if load_config()["EMBEDDED"]:
         ctx.invoke(init_env)
         ctx.invoke(migrate)
         from mdph_bridge.models import Departement
@@ -315,8 +317,8 @@ def transfers() -> None:
 def transfers_retry(transfer_id: uuid.UUID) -> None:
     """Give a failed transfer new attempts once the cause is fixed."""
     from mdph_bridge.extensions import backends
+    from mdph_bridge.services.processing import retry_failed
     from mdph_bridge.services.queue import wake_processing
-    from mdph_bridge.services.sweeper import retry_failed
 
     with _session() as session:
         if not retry_failed(session, transfer_id, "admin:cli"):

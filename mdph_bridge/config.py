@@ -32,7 +32,6 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
-    "PAGE_SIZE": (int, 50),
 }
 
 

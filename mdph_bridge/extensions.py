@@ -37,9 +37,10 @@ def session() -> Session:
 
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
+    # hide_parameters: SQL errors end up in logs, and parameters may hold submitted values.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -14,6 +14,15 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _TMP_SUFFIX = ".partial"
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable: the directory entry must reach the disk too."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class BlobWriter:
     """A blob being written: it appears under its key only on `commit`, flushed to disk."""
 
@@ -32,6 +41,7 @@ class BlobWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._tmp, self.path)
+        _fsync_dir(self.path.parent)
 
     def discard(self) -> None:
         """Drop what was written."""
@@ -83,6 +93,7 @@ class LocalStorage:
         target = self._path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._path(src), target)
+        _fsync_dir(target.parent)
 
     def delete(self, key: str) -> None:
         """Delete a blob if it exists."""

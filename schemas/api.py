@@ -27,16 +27,14 @@ class OutboundQuerySchema(WireSchema):
 class InboundQuerySchema(WireSchema):
     """Polling position and page size of the inbound feed."""
 
-    cursor = fields.String(load_default=None, validate=length(1, 100))
+    cursor = fields.String(load_default=None, validate=length(0, 100))
     limit = fields.Integer(load_default=100, validate=between(1, 500))
 
 
 class ReceiptSchema(WireSchema):
     """Acknowledgement of a package received intact."""
 
-    sha256_paquet = fields.String(
-        required=True, validate=matches(r"[0-9a-fA-F]{64}", "piece.sha256")
-    )
+    sha256_paquet = fields.String(required=True, validate=matches(r"[0-9a-f]{64}", "piece.sha256"))
 
 
 class CompletionSchema(WireSchema):

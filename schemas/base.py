@@ -21,7 +21,18 @@ _INVALID_BY_FIELD: list[tuple[type[fields.Field], str]] = [
 ]
 
 
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: str) -> None:
+    """Refuse control characters and lone surrogates: no database or file format stores them."""
+    if _FORBIDDEN_CHARACTERS.search(value):
+        raise ValidationError(problem("champ.caracteres"))
+
+
 def _frenchify(field: fields.Field) -> None:
+    if isinstance(field, fields.String):
+        field.validators.append(clean_text)
     field.error_messages["required"] = problem("champ.obligatoire")
     field.error_messages["null"] = problem("champ.nul")
     for kind, code in _INVALID_BY_FIELD:

@@ -22,6 +22,7 @@ CATALOGUE: dict[str, str] = {
     "champ.borne": "La valeur doit être comprise entre {min} et {max}.",
     "champ.choix": "Valeur non autorisée. Valeurs possibles : {choix}.",
     "champ.invalide": "Valeur invalide.",
+    "champ.caracteres": "Le texte contient un caractère de contrôle ou invalide (par exemple nul).",
     # Dossier format v1
     "format.version": "La version du format doit être « 1 ».",
     "departement.code": "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95 ou 971 à 976.",
@@ -57,9 +58,19 @@ CATALOGUE: dict[str, str] = {
     "requete.dossier_absent": "La partie « dossier » (le fichier JSON du dossier) est absente.",
     "requete.dossier_json": "La partie « dossier » n'est pas un JSON valide en UTF-8.",
     "requete.dossier_trop_grand": "La partie « dossier » dépasse {max} Mo.",
+    "requete.json": "Le corps de la requête n'est pas un JSON valide en UTF-8.",
     "requete.multipart": "La requête doit être envoyée en multipart/form-data.",
-    "requete.trop_grande": "L'envoi dépasse la taille maximale autorisée de {max} Mo.",
-    "requete.cle_idempotence": "L'en-tête Idempotency-Key doit faire entre 1 et 128 caractères.",
+    "requete.trop_grande": (
+        "L'envoi dépasse les limites : {max} Mo au total, {parties} fichiers au plus, "
+        "4 Mo pour la partie « dossier »."
+    ),
+    "requete.cle_idempotence": (
+        "L'en-tête Idempotency-Key doit faire 1 à 128 caractères ASCII visibles, sans espace."
+    ),
+    "requete.cle_idempotence_reutilisee": (
+        "Cette clé d'idempotence a déjà servi pour un autre dossier : "
+        "utilisez une nouvelle clé pour un nouvel envoi."
+    ),
     "requete.curseur": "Curseur de pagination invalide : reprenez celui renvoyé par la plateforme.",
     # Authentication and access
     "auth.jeton_absent": "Authentification requise : en-tête « Authorization: Bearer <jeton> ».",
@@ -67,7 +78,11 @@ CATALOGUE: dict[str, str] = {
     "auth.role": "Votre rôle ne permet pas cette action.",
     # Transfers
     "transfert.introuvable": "Transfert introuvable.",
-    "transfert.etat": "Action impossible : le transfert est à l'état « {etat} ».",
+    "transfert.etat": "Action impossible dans l'état actuel du transfert : « {etat} ».",
+    "transfert.destination_modifiee": (
+        "Une correction ne peut pas changer de MDPH de destination : annulez ce transfert "
+        "et créez-en un nouveau."
+    ),
     "transfert.sha256_paquet": "L'empreinte SHA-256 ne correspond pas au paquet transmis.",
     "transfert.numero_different": (
         "Le transfert a déjà été intégré sous un autre numéro de dossier."
@@ -84,7 +99,10 @@ CATALOGUE: dict[str, str] = {
     "service.indisponible": (
         "Service momentanément indisponible : réessayez dans quelques instants."
     ),
-    "erreur.interne": "Erreur interne : l'incident est enregistré, réessayez plus tard.",
+    "erreur.interne": (
+        "Erreur interne : réessayez plus tard ; si elle persiste, prévenez l'administrateur "
+        "de la plateforme."
+    ),
 }
 
 

@@ -28,6 +28,9 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if scheme.lower() != "bearer" or not value.strip():
                 raise ServiceError.one(401, "", "auth.jeton_absent")
             principal = authenticate(session(), value.strip())
+            # End the read transaction now: on SQLite it holds the database lock, and the view
+            # may stream a long upload before its own transaction.
+            session().commit()
             if principal is None:
                 raise ServiceError.one(401, "", "auth.jeton_invalide")
             if principal.role not in roles:

@@ -10,6 +10,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from mdph_bridge.api.uploads import MAX_PARTS
 from mdph_bridge.services.errors import ServiceError
 from schemas.api import ErreursSchema
 from schemas.errors import error, flatten
@@ -54,7 +55,8 @@ class BridgeApi(Api):
             return _payload(erreurs, status)
         if status == 413:
             max_mb = self._app.config["MAX_TRANSFER_BYTES"] // (1024 * 1024)
-            return _payload([error("", "requete.trop_grande", max=max_mb)], 413)
+            problem = error("", "requete.trop_grande", max=max_mb, parties=MAX_PARTS)
+            return _payload([problem], 413)
         return _payload([error("", _BY_STATUS.get(status, "http.erreur"))], status)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, send_file
-from flask_smorest import Blueprint
+from flask import Response, request, send_file
 
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.blueprint import BridgeBlueprint
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.services import receiving
 from schemas.api import (
@@ -21,7 +21,7 @@ from schemas.api import (
     ReturnSchema,
 )
 
-blp = Blueprint(
+blp = BridgeBlueprint(
     "inbound",
     __name__,
     url_prefix="/api/v1/inbound",
@@ -59,7 +59,8 @@ def detail(transfer_id: uuid.UUID) -> Any:
 
 
 def _stream(transfer_id: uuid.UUID, medical: bool) -> Response:
-    blob = receiving.open_package(session(), current_principal(), transfer_id, medical)
+    fetch = request.method == "GET"
+    blob = receiving.open_package(session(), current_principal(), transfer_id, medical, fetch)
     response = send_file(
         backends().storage.open(blob.key),
         mimetype="application/octet-stream",

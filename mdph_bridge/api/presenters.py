@@ -29,24 +29,34 @@ def summary(transfer: Transfer, link: str) -> dict[str, Any]:
     }
 
 
-def packages(transfer: Transfer) -> dict[str, Any]:
-    """Describe the encrypted packages of a transfer, with their download links."""
+def packages(transfer: Transfer, links: bool) -> dict[str, Any]:
+    """Describe the encrypted packages; download links only for the receiving side."""
     main = medical = None
     if transfer.package_key:
         main = {
             "taille": transfer.package_size,
             "sha256": transfer.package_sha256,
             "cles": transfer.package_key_ids,
-            "lien": url_for("inbound.package", transfer_id=transfer.id),
         }
+        if links:
+            main["lien"] = url_for("inbound.package", transfer_id=transfer.id)
     if transfer.medical_package_key:
         medical = {
             "taille": transfer.medical_package_size,
             "sha256": transfer.medical_package_sha256,
             "cles": transfer.medical_package_key_ids,
-            "lien": url_for("inbound.medical_package", transfer_id=transfer.id),
         }
+        if links:
+            medical["lien"] = url_for("inbound.medical_package", transfer_id=transfer.id)
     return {"paquet": main, "paquet_medical": medical}
+
+
+def public_actor(actor: str) -> str:
+    """Say who acted, at the level the other side may know: a département, not a token."""
+    departement, _, rest = actor.partition("/")
+    if rest:
+        return f"MDPH {departement}"
+    return {"worker": "plateforme"}.get(actor, "administrateur de la plateforme")
 
 
 def outbound(transfer: Transfer) -> dict[str, Any]:
@@ -58,13 +68,13 @@ def outbound_detail(transfer: Transfer) -> dict[str, Any]:
     """Describe a transfer for its sender, with timeline and problems to fix."""
     return {
         **outbound(transfer),
-        **packages(transfer),
+        **packages(transfer, links=False),
         "evenements": [
             {
                 "date": event.at,
                 "de": event.from_state,
                 "vers": event.to_state,
-                "acteur": event.actor,
+                "acteur": public_actor(event.actor),
                 "detail": event.detail,
             }
             for event in transfer.events
@@ -77,5 +87,5 @@ def inbound(transfer: Transfer) -> dict[str, Any]:
     """Describe a transfer for its receiver."""
     return {
         **summary(transfer, url_for("inbound.detail", transfer_id=transfer.id)),
-        **packages(transfer),
+        **packages(transfer, links=True),
     }

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, request, url_for
-from flask_smorest import Blueprint
 
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.blueprint import BridgeBlueprint
 from mdph_bridge.api.uploads import MiB, UploadSink
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.services import sending
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.queue import wake_processing
-from mdph_bridge.services.submission import Submission, submit
+from mdph_bridge.services.submission import Intake, Submission, correct, submit
 from schemas.api import OutboundPageSchema, OutboundQuerySchema, TransferDetailSchema
 
-blp = Blueprint(
+blp = BridgeBlueprint(
     "transfers",
     __name__,
     url_prefix="/api/v1/transfers",
@@ -60,9 +63,12 @@ _MULTIPART_DOC = {
 }
 
 
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+
+
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 128:
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ServiceError.one(400, "Idempotency-Key", "requete.cle_idempotence")
     return key
 
@@ -73,26 +79,48 @@ def _idempotency_key() -> str | None:
 @blp.response(202, TransferDetailSchema)
 def create() -> Any:
     """Submit a dossier and its documents; answered once the payload is sealed and recorded."""
-    cfg = current_app.config
-    b = backends()
     key = _idempotency_key()
-    sink = UploadSink(b.storage, cfg["KEYRING"], cfg["MAX_FILE_BYTES"])
+    intake = _intake()
+    with _received(intake, key) as submission:
+        transfer, created = submit(session(), intake, current_principal(), submission)
+    if created:
+        wake_processing(backends().celery, transfer.id)
+    location = url_for("transfers.detail", transfer_id=transfer.id)
+    return presenters.outbound_detail(transfer), 202, {"Location": location}
+
+
+@blp.route("/<uuid:transfer_id>/correction", methods=["POST"])
+@blp.doc(**_MULTIPART_DOC)
+@requires("caseworker")
+@blp.response(202, TransferDetailSchema)
+def correction(transfer_id: uuid.UUID) -> Any:
+    """Send a corrected dossier for a rejected transfer; it is checked again under the same id."""
+    intake = _intake()
+    with _received(intake, None) as submission:
+        transfer = correct(session(), intake, current_principal(), transfer_id, submission)
+    wake_processing(backends().celery, transfer.id)
+    return presenters.outbound_detail(transfer), 202
+
+
+def _intake() -> Intake:
+    cfg = current_app.config
+    return Intake(backends().storage, cfg["KEYRING"], cfg["SLA_DAYS"], cfg["SECRET_KEY"].encode())
+
+
+@contextmanager
+def _received(intake: Intake, key: str | None) -> Iterator[Submission]:
+    """Parse the multipart request, sealing each part; drop whatever the use case did not keep."""
+    cfg = current_app.config
+    sink = UploadSink(intake.storage, intake.keyring, cfg["MAX_FILE_BYTES"])
     try:
         form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])
-        submission = Submission(
+        yield Submission(
             dossier=sink.read_dossier(form, files, 4 * MiB),
             uploads=sink.documents(files),
             idempotency_key=key,
         )
-        transfer, created = submit(
-            session(), b.storage, cfg["KEYRING"], cfg["SLA_DAYS"], current_principal(), submission
-        )
     finally:
         sink.cleanup()
-    if created:
-        wake_processing(b.celery, transfer.id)
-    location = url_for("transfers.detail", transfer_id=transfer.id)
-    return presenters.outbound_detail(transfer), 202, {"Location": location}
 
 
 @blp.route("", methods=["GET"])

@@ -16,6 +16,7 @@ from mdph_bridge.storage import LocalStorage
 
 MiB = 1024 * 1024
 DOSSIER_PART = "dossier"
+MAX_PARTS = 200
 
 
 class SealedPart:
@@ -77,6 +78,7 @@ class UploadSink:
             stream_factory=self._new_part,  # type: ignore[arg-type]
             max_form_memory_size=max_form_memory_size,
             max_content_length=request.max_content_length,
+            max_form_parts=MAX_PARTS,  # each open part holds a file descriptor
         )
         _, form, files = parser.parse(
             request.stream, request.mimetype, request.content_length, request.mimetype_params

@@ -41,20 +41,15 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.READY: frozenset({State.DOWNLOADED, State.RETURNED, State.CANCELLED}),
     State.DOWNLOADED: frozenset({State.ACKNOWLEDGED, State.RETURNED}),
     State.ACKNOWLEDGED: frozenset({State.COMPLETED, State.RETURNED}),
-    State.REJECTED: frozenset({State.CANCELLED}),
+    State.REJECTED: frozenset({State.RECEIVED, State.CANCELLED}),
     State.FAILED: frozenset({State.RECEIVED, State.CANCELLED}),
     State.COMPLETED: frozenset(),
     State.RETURNED: frozenset(),
     State.CANCELLED: frozenset(),
 }
 
-# The states a receiving MDPH sees: the package exists.
-INBOUND_VISIBLE: frozenset[State] = frozenset(
-    {State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED, State.RETURNED}
-)
-# The states the stale-transfer sweeper re-enqueues.
-IN_PROGRESS: frozenset[State] = frozenset({State.RECEIVED, State.VALIDATING})
-FINAL: frozenset[State] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+# The states in which the sealed payload must be kept: the transfer may still be packaged.
+NEEDS_STAGING: frozenset[State] = frozenset({State.RECEIVED, State.VALIDATING, State.FAILED})
 
 
 def can_move(source: State, target: State) -> bool:

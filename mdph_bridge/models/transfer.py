@@ -29,12 +29,16 @@ class Transfer(Base):
     numero_dossier_origine: Mapped[str] = mapped_column(String(40))
     motif: Mapped[str] = mapped_column(String(32))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # HMAC of the submitted dossier: a retry under the same key must send the same dossier.
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     submitted_by: Mapped[uuid.UUID | None]
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime]
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_token: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None]
+    # Last time the sweeper woke a worker for this transfer, so it does not flood the queue.
+    woken_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     staging_key_id: Mapped[str] = mapped_column(String(64))
     inbound_seq: Mapped[int | None]

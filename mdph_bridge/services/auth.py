@@ -26,8 +26,8 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """Name the caller in events and logs without personal data."""
-        return f"token:{self.token_id}"
+        """Name the caller in events and logs without personal data: département/role/token."""
+        return f"{self.departement}/{self.role}/{self.token_id}"
 
 
 def hash_token(token: str) -> str:

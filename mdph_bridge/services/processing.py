@@ -97,14 +97,19 @@ def process_transfer(
     token = claim(session, transfer_id, limits)
     if token is None:
         return None
+    prefix = f"{package_prefix(transfer_id)}/{token}"
     try:
-        return _process_claimed(session, storage, keyring, transfer_id, token)
+        reached = _check_and_package(session, storage, keyring, transfer_id, token, prefix)
     except Exception as exc:
+        # The packages of this attempt are left to the orphan sweeper: deleting them here could
+        # destroy a package whose `ready` commit reached the database before the error.
         session.rollback()
-        storage.delete_prefix(f"{package_prefix(transfer_id)}/{token}")
         _release(session, transfer_id, token, type(exc).__name__)
         log.warning("transfer %s attempt failed: %s", transfer_id, type(exc).__name__)
         raise AttemptFailedError(type(exc).__name__) from exc
+    if reached == State.READY:
+        _drop_leftovers(storage, transfer_id, keep=prefix)
+    return reached
 
 
 def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) -> None:
@@ -130,13 +135,14 @@ def _load_dossier(storage: LocalStorage, keyring: Keyring, transfer_id: uuid.UUI
         return SealReader(blob, keyring).read()
 
 
-def _process_claimed(
+def _check_and_package(
     session: Session,
     storage: LocalStorage,
     keyring: Keyring,
     transfer_id: uuid.UUID,
     token: str,
-) -> State:
+    prefix: str,
+) -> State | None:
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
         dossier = DossierSchema().load(json.loads(raw))
@@ -149,22 +155,20 @@ def _process_claimed(
     transfer = session.execute(
         select(Transfer).where(Transfer.id == transfer_id).execution_options(populate_existing=True)
     ).scalar_one()
-    prefix = f"{package_prefix(transfer_id)}/{token}"
     admin, medical = _split(storage, keyring, transfer, dossier)
     receivers = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "receiver")}
+    doctors = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "doctor")}
+    session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
+
     package = build_package(storage, f"{prefix}/dossier.age", receivers, admin)
     medical_package: Package | None = None
     if has_medical_content(dossier):
-        doctors = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "doctor")}
         medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
-    session.commit()  # end the read transaction before taking the destination's sequence lock
-
     if not _mark_ready(session, transfer, token, package, medical_package):
         session.rollback()
-        storage.delete_prefix(prefix)
-        return State(transfer.state)
+        log.info("transfer %s was taken over by another attempt", transfer_id)
+        return None
     session.commit()
-    _drop_leftovers(storage, transfer_id, keep=prefix)
     log.info("transfer %s ready for %s", transfer_id, transfer.dest_code)
     return State.READY
 
@@ -243,7 +247,7 @@ def _reject(
     transfer_id: uuid.UUID,
     token: str,
     problems: list[dict[str, str]],
-) -> State:
+) -> State | None:
     rejected = _move(
         session,
         transfer_id,
@@ -256,15 +260,28 @@ def _reject(
         problems=problems,
     )
     session.commit()
-    if rejected:
-        storage.delete_prefix(staging_prefix(transfer_id))
-        log.info("transfer %s rejected", transfer_id)
+    if not rejected:
+        return None
+    storage.delete_prefix(staging_prefix(transfer_id))
+    log.info("transfer %s rejected", transfer_id)
     return State.REJECTED
 
 
 def _drop_leftovers(storage: LocalStorage, transfer_id: uuid.UUID, keep: str) -> None:
-    """Shred the staging payload and any package left by an interrupted attempt."""
-    storage.delete_prefix(staging_prefix(transfer_id))
-    for key in storage.list(package_prefix(transfer_id)):
-        if not key.startswith(f"{keep}/"):
-            storage.delete(key)
+    """Shred the staging payload and any package left by an interrupted attempt (best effort)."""
+    try:
+        storage.delete_prefix(staging_prefix(transfer_id))
+        for key in storage.list(package_prefix(transfer_id)):
+            if not key.startswith(f"{keep}/"):
+                storage.delete(key)
+    except Exception as exc:
+        log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
+
+
+def retry_failed(session: Session, transfer_id: uuid.UUID, actor: str) -> bool:
+    """Give a failed transfer a fresh set of attempts (after a human fixed the cause)."""
+    moved = move(
+        session, transfer_id, [State.FAILED], State.RECEIVED, actor, attempts=0, problems=[]
+    )
+    session.commit()
+    return moved is not None

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.states import State
+from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
@@ -80,7 +80,7 @@ def get_inbound(session: Session, principal: Principal, transfer_id: uuid.UUID) 
 
 
 def _refuse_state(transfer: Transfer) -> ServiceError:
-    return ServiceError.one(409, "", "transfert.etat", etat=transfer.state)
+    return ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class PackageBlob:
 
 
 def open_package(
-    session: Session, principal: Principal, transfer_id: uuid.UUID, medical: bool
+    session: Session, principal: Principal, transfer_id: uuid.UUID, medical: bool, fetch: bool
 ) -> PackageBlob:
     """Check the caller may download the package; the first download marks it `downloaded`."""
     transfer = get_inbound(session, principal, transfer_id)
@@ -108,7 +108,13 @@ def open_package(
         raise not_found()
     if State(transfer.state) not in DOWNLOADABLE:
         raise _refuse_state(transfer)
-    if move(session, transfer_id, [State.READY], State.DOWNLOADED, principal.actor):
+    if fetch and transfer.state == State.READY:
+        # Only a real download (not HEAD) counts; a concurrent cancel or return wins the race.
+        if not move(session, transfer_id, [State.READY], State.DOWNLOADED, principal.actor):
+            session.rollback()
+            session.refresh(transfer)
+            if State(transfer.state) not in DOWNLOADABLE:
+                raise _refuse_state(transfer)
         session.commit()
     return PackageBlob(key, sha256, f"{transfer_id}{'-medical' if medical else ''}.age")
 
@@ -118,7 +124,7 @@ def acknowledge(
 ) -> Transfer:
     """Record that the package with this SHA-256 was received intact."""
     transfer = get_inbound(session, principal, transfer_id)
-    if not hmac.compare_digest(sha256.lower(), transfer.package_sha256 or ""):
+    if not hmac.compare_digest(sha256, transfer.package_sha256 or ""):
         raise ServiceError.one(422, "sha256_paquet", "transfert.sha256_paquet")
     if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED):
         return transfer

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.states import State
+from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
@@ -46,7 +46,7 @@ def cancel(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Tr
     if transfer.state == State.CANCELLED:
         return transfer
     if not move(session, transfer_id, CANCELLABLE, State.CANCELLED, principal.actor):
-        raise ServiceError.one(409, "", "transfert.etat", etat=transfer.state)
+        raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
     session.commit()
     session.refresh(transfer)
     return transfer

@@ -1,7 +1,9 @@
-"""Submit a transfer: validate, seal the payload at rest, record it, then wake a worker."""
+"""Submit a transfer (or its correction): validate, seal the payload at rest, record it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import uuid
@@ -11,16 +13,18 @@ from datetime import timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.sealing import Keyring, SealWriter
-from mdph_bridge.domain.states import State
+from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.keys import destination_problems
+from mdph_bridge.services.sending import get_outbound
+from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import LocalStorage
 from schemas.dossier import DossierSchema
 from schemas.errors import error, flatten
@@ -43,7 +47,17 @@ class Submission:
 
     dossier: bytes
     uploads: Mapping[str, StagedUpload]
-    idempotency_key: str | None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """Where and how submissions are kept: storage, staging keys, deadline, digest key."""
+
+    storage: LocalStorage
+    keyring: Keyring
+    sla_days: int
+    digest_key: bytes
 
 
 def staging_prefix(transfer_id: uuid.UUID) -> str:
@@ -55,7 +69,9 @@ def parse_dossier(raw: bytes) -> dict[str, Any]:
     """Decode and validate the dossier JSON, listing every problem at once."""
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # `\ud800` escapes decode to lone surrogates, which no UTF-8 output can hold.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ServiceError.one(422, "dossier", "requete.dossier_json") from exc
     try:
         return DossierSchema().load(data)
@@ -83,27 +99,10 @@ def _documents_problems(
     return problems
 
 
-def find_by_idempotency_key(session: Session, origin: str, key: str) -> Transfer | None:
-    """Return the transfer an earlier submission with this key created, if any."""
-    return session.scalar(
-        select(Transfer).where(Transfer.origin_code == origin, Transfer.idempotency_key == key)
-    )
-
-
-def submit(
-    session: Session,
-    storage: LocalStorage,
-    keyring: Keyring,
-    sla_days: int,
-    principal: Principal,
-    submission: Submission,
-) -> tuple[Transfer, bool]:
-    """Create the transfer (or return the one this Idempotency-Key created); True if new."""
-    key = submission.idempotency_key
-    if key is not None and (
-        existing := find_by_idempotency_key(session, principal.departement, key)
-    ):
-        return existing, False
+def _accepted_dossier(
+    session: Session, principal: Principal, submission: Submission
+) -> dict[str, Any]:
+    """Return the validated dossier, or refuse it with every problem found."""
     dossier = parse_dossier(submission.dossier)
     problems = []
     if dossier["transfert"]["mdph_origine"] != principal.departement:
@@ -114,69 +113,139 @@ def submit(
     problems += _documents_problems(dossier, submission.uploads)
     if problems:
         raise ServiceError(422, problems)
+    return dossier
+
+
+def _digest(intake: Intake, submission: Submission) -> str:
+    """Keyed fingerprint of a request: tells a retry from a different dossier under the same key."""
+    return hmac.new(intake.digest_key, submission.dossier, hashlib.sha256).hexdigest()
+
+
+def _replay(existing: Transfer, intake: Intake, submission: Submission) -> Transfer:
+    if not hmac.compare_digest(existing.request_digest or "", _digest(intake, submission)):
+        raise ServiceError.one(422, "Idempotency-Key", "requete.cle_idempotence_reutilisee")
+    return existing
+
+
+def find_by_idempotency_key(session: Session, origin: str, key: str) -> Transfer | None:
+    """Return the transfer an earlier submission with this key created, if any."""
+    return session.scalar(
+        select(Transfer).where(Transfer.origin_code == origin, Transfer.idempotency_key == key)
+    )
+
+
+def submit(
+    session: Session, intake: Intake, principal: Principal, submission: Submission
+) -> tuple[Transfer, bool]:
+    """Create the transfer (or return the one this Idempotency-Key created); True if new."""
+    key = submission.idempotency_key
+    if key is not None and (
+        existing := find_by_idempotency_key(session, principal.departement, key)
+    ):
+        return _replay(existing, intake, submission), False
+    dossier = _accepted_dossier(session, principal, submission)
 
     transfer_id = uuid.uuid4()
     prefix = staging_prefix(transfer_id)
     try:
-        _stage(storage, keyring, prefix, submission, dossier)
-        transfer = _record(session, keyring, sla_days, principal, transfer_id, dossier, submission)
+        _stage(intake, prefix, submission, dossier)
+        now = utcnow()
+        transfer = Transfer(
+            id=transfer_id,
+            origin_code=principal.departement,
+            dest_code=dossier["transfert"]["mdph_destination"],
+            state=State.RECEIVED.value,
+            idempotency_key=key,
+            request_digest=_digest(intake, submission),
+            submitted_by=principal.token_id,
+            submitted_at=now,
+            due_at=now + timedelta(days=intake.sla_days),
+            state_changed_at=now,
+            problems=[],
+            events=[TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)],
+        )
+        _describe(transfer, intake, dossier, submission)
+        session.add(transfer)
         session.commit()
     except IntegrityError:
         session.rollback()
-        storage.delete_prefix(prefix)
+        storage_cleanup(intake, prefix)
         existing = key and find_by_idempotency_key(session, principal.departement, key)
         if not existing:
             raise
-        return existing, False
+        return _replay(existing, intake, submission), False
     except BaseException:
         session.rollback()
-        storage.delete_prefix(prefix)
+        storage_cleanup(intake, prefix)
         raise
     log.info("transfer %s received %s -> %s", transfer_id, transfer.origin_code, transfer.dest_code)
     return transfer, True
 
 
-def _stage(
-    storage: LocalStorage,
-    keyring: Keyring,
-    prefix: str,
+def correct(
+    session: Session,
+    intake: Intake,
+    principal: Principal,
+    transfer_id: uuid.UUID,
     submission: Submission,
-    dossier: dict[str, Any],
-) -> None:
-    with storage.writer(f"{prefix}/dossier") as blob:
-        sealer = SealWriter(blob, keyring)
+) -> Transfer:
+    """Replace the payload of a rejected transfer with a corrected one, under the same transfer."""
+    transfer = get_outbound(session, principal, transfer_id)
+    if transfer.state != State.REJECTED:
+        raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
+    dossier = _accepted_dossier(session, principal, submission)
+    if dossier["transfert"]["mdph_destination"] != transfer.dest_code:
+        raise ServiceError.one(422, "transfert.mdph_destination", "transfert.destination_modifiee")
+    prefix = staging_prefix(transfer_id)
+    try:
+        _stage(intake, prefix, submission, dossier)
+        session.execute(delete(TransferDocument).where(TransferDocument.transfer_id == transfer_id))
+        session.expire(transfer, ["documents"])
+        if not move(
+            session,
+            transfer_id,
+            [State.REJECTED],
+            State.RECEIVED,
+            principal.actor,
+            detail={"correction": True},
+            problems=[],
+            attempts=0,
+        ):
+            # A concurrent correction won; the except clause drops our staged payload.
+            raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State.RECEIVED])  # noqa: TRY301
+        _describe(transfer, intake, dossier, submission)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        storage_cleanup(intake, prefix)
+        raise
+    session.refresh(transfer)
+    log.info("transfer %s corrected", transfer_id)
+    return transfer
+
+
+def storage_cleanup(intake: Intake, prefix: str) -> None:
+    """Remove a payload that was staged for a transaction that did not commit."""
+    intake.storage.delete_prefix(prefix)
+
+
+def _stage(intake: Intake, prefix: str, submission: Submission, dossier: dict[str, Any]) -> None:
+    with intake.storage.writer(f"{prefix}/dossier") as blob:
+        sealer = SealWriter(blob, intake.keyring)
         sealer.write(submission.dossier)
         sealer.close()
     for index, piece in enumerate(dossier["pieces"]):
-        storage.move(submission.uploads[piece["nom_fichier"]].key, f"{prefix}/piece-{index}")
+        upload = submission.uploads[piece["nom_fichier"]]
+        intake.storage.move(upload.key, f"{prefix}/piece-{index}")
 
 
-def _record(
-    session: Session,
-    keyring: Keyring,
-    sla_days: int,
-    principal: Principal,
-    transfer_id: uuid.UUID,
-    dossier: dict[str, Any],
-    submission: Submission,
-) -> Transfer:
-    now = utcnow()
-    transfert = dossier["transfert"]
-    transfer = Transfer(
-        id=transfer_id,
-        origin_code=transfert["mdph_origine"],
-        dest_code=transfert["mdph_destination"],
-        state=State.RECEIVED.value,
-        numero_dossier_origine=transfert["numero_dossier_origine"],
-        motif=transfert["motif"],
-        idempotency_key=submission.idempotency_key,
-        submitted_by=principal.token_id,
-        submitted_at=now,
-        due_at=now + timedelta(days=sla_days),
-        state_changed_at=now,
-        staging_key_id=keyring.primary.key_id,
-        problems=[],
-    )
+def _describe(
+    transfer: Transfer, intake: Intake, dossier: dict[str, Any], submission: Submission
+) -> None:
+    """Copy into the transfer row the metadata it keeps (never personal data)."""
+    transfer.numero_dossier_origine = dossier["transfert"]["numero_dossier_origine"]
+    transfer.motif = dossier["transfert"]["motif"]
+    transfer.staging_key_id = intake.keyring.primary.key_id
     transfer.documents = [
         TransferDocument(
             position=index,
@@ -187,9 +256,3 @@ def _record(
         )
         for index, piece in enumerate(dossier["pieces"])
     ]
-    transfer.events = [
-        TransferEvent(at=now, from_state=None, to_state=State.RECEIVED.value, actor=principal.actor)
-    ]
-    session.add(transfer)
-    session.flush()
-    return transfer

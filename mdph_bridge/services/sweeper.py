@@ -5,43 +5,42 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.states import State
+from mdph_bridge.domain.states import NEEDS_STAGING, State
 from mdph_bridge.models import Transfer, utcnow
-from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import LocalStorage
 
 BATCH = 500
 
 
 def stale_transfers(session: Session, stale_after: timedelta) -> list[uuid.UUID]:
-    """Return transfers waiting in `received` too long, or in `validating` past their lease."""
+    """Claim the transfers to wake again: `received` too long, or `validating` past their lease.
+
+    Each is marked as woken, so that it is sent again only after another `stale_after`.
+    """
     now = utcnow()
+    quiet_since = now - stale_after
+    last_wake = func.coalesce(Transfer.woken_at, Transfer.state_changed_at)
     query = (
         select(Transfer.id)
         .where(
+            last_wake < quiet_since,
             or_(
-                and_(
-                    Transfer.state == State.RECEIVED, Transfer.state_changed_at < now - stale_after
-                ),
+                Transfer.state == State.RECEIVED,
                 and_(Transfer.state == State.VALIDATING, Transfer.lease_until < now),
-            )
+            ),
         )
         .order_by(Transfer.state_changed_at)
         .limit(BATCH)
+        .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(query))
-
-
-def retry_failed(session: Session, transfer_id: uuid.UUID, actor: str) -> bool:
-    """Give a failed transfer a fresh set of attempts (after a human fixed the cause)."""
-    moved = move(
-        session, transfer_id, [State.FAILED], State.RECEIVED, actor, attempts=0, problems=[]
-    )
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(update(Transfer).where(Transfer.id.in_(ids)).values(woken_at=now))
     session.commit()
-    return moved is not None
+    return ids
 
 
 def remove_orphans(session: Session, storage: LocalStorage, older_than: timedelta) -> int:
@@ -50,26 +49,29 @@ def remove_orphans(session: Session, storage: LocalStorage, older_than: timedelt
     Only blobs older than `older_than` are considered, so work in progress is never touched.
     """
     cutoff = (utcnow() - older_than).timestamp()
-    removed = 0
-    for name, mtime in storage.entries("incoming").items():
-        if mtime < cutoff:
-            storage.delete(f"incoming/{name}")
-            removed += 1
-    for kind in ("staging", "packages"):
-        for name, mtime in storage.folders(kind).items():
-            if mtime >= cutoff:
-                continue
+    old = {
+        kind: [name for name, mtime in storage.folders(kind).items() if mtime < cutoff]
+        for kind in ("staging", "packages")
+    }
+    ids = {_uuid_or_none(name) for names in old.values() for name in names} - {None}
+    transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.id.in_(ids)))}
+    session.commit()  # the file system walk below holds no transaction
+
+    doomed = [
+        f"incoming/{name}" for name, mtime in storage.entries("incoming").items() if mtime < cutoff
+    ]
+    for kind, names in old.items():
+        for name in names:
             transfer_id = _uuid_or_none(name)
-            transfer = session.get(Transfer, transfer_id) if transfer_id else None
-            keep = _blobs_in_use(transfer, kind)
-            for key in storage.list(f"{kind}/{name}"):
-                if not any(key.startswith(used) for used in keep):
-                    storage.delete(key)
-                    removed += 1
+            keep = _blobs_in_use(transfers.get(transfer_id) if transfer_id else None, kind)
+            doomed += [
+                k for k in storage.list(f"{kind}/{name}") if not any(k.startswith(u) for u in keep)
+            ]
             if not keep:
                 storage.delete_prefix(f"{kind}/{name}")
-    session.commit()
-    return removed
+    for key in doomed:
+        storage.delete(key)
+    return len(doomed)
 
 
 def _uuid_or_none(name: str) -> uuid.UUID | None:
@@ -84,8 +86,7 @@ def _blobs_in_use(transfer: Transfer | None, kind: str) -> set[str]:
     if transfer is None:
         return set()
     if kind == "staging":
-        in_progress = transfer.state in (State.RECEIVED, State.VALIDATING, State.FAILED)
-        return {f"staging/{transfer.id}/"} if in_progress else set()
+        return {f"staging/{transfer.id}/"} if transfer.state in NEEDS_STAGING else set()
     if transfer.state == State.VALIDATING:
         return {f"packages/{transfer.id}/"}  # the attempt under way writes here
     return {k for k in (transfer.package_key, transfer.medical_package_key) if k}

@@ -29,7 +29,7 @@ from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
 
 REDIS_DB = 14
-NAME = "mdph_e2e"
+NAME = f"mdph_e2e_{os.getpid()}"
 MiB = 1024 * 1024
 # Short lease and sweep so a killed worker's transfer is resumed within seconds.
 FAST_RECOVERY = {
@@ -37,7 +37,7 @@ FAST_RECOVERY = {
     "STALE_AFTER_SECONDS": 3,
     "SWEEP_INTERVAL_SECONDS": 1,
     "RETRY_BACKOFF_SECONDS": 1,
-    "VISIBILITY_TIMEOUT_SECONDS": 60,
+    "VISIBILITY_TIMEOUT_SECONDS": 8,  # the killed worker's message comes back within the test
     "TASK_TIME_LIMIT_SECONDS": 120,
     "MAX_FILE_BYTES": 400 * MiB,
     "MAX_TRANSFER_BYTES": 410 * MiB,

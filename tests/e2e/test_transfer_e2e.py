@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Process
+from conftest import FAST_RECOVERY, Process
 from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -161,9 +161,14 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     assert killed is not None, "never caught the worker in the middle of processing"
     assert state(session, killed) == "validating"
 
+    killed_at = time.monotonic()
     restart_worker()
     wait_for(session, killed, "ready")
-    time.sleep(3)  # let a redelivered or re-swept message arrive: it must change nothing
+    # Redis hands the unacknowledged message out again once its visibility timeout has passed;
+    # wait for that redelivery: it must change nothing.
+    time.sleep(
+        max(0.0, killed_at + FAST_RECOVERY["VISIBILITY_TIMEOUT_SECONDS"] + 3 - time.monotonic())
+    )
 
     assert event_states(session, killed).count("ready") == 1
     transfer = session.get(Transfer, killed, populate_existing=True)

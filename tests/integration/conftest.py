@@ -31,7 +31,8 @@ REDIS_DB = 15
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A PostgreSQL database migrated to head for this test session."""
-    name = f"mdph_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    # The process id keeps concurrent runs on one machine from dropping each other's database.
+    name = f"mdph_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     url = create_database(name)
     command.upgrade(alembic_config(url), "head")
     yield url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,7 @@ from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import Base
 
 pytestmark = pytest.mark.integration
-NAME = "mdph_test_migrations"
+NAME = f"mdph_test_migrations_{os.getpid()}"
 
 
 @pytest.fixture

@@ -24,8 +24,14 @@ from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent, utcnow
 from mdph_bridge.services.keys import revoke_key
-from mdph_bridge.services.processing import AttemptFailedError, Limits, claim, process_transfer
-from mdph_bridge.services.sweeper import remove_orphans, retry_failed, stale_transfers
+from mdph_bridge.services.processing import (
+    AttemptFailedError,
+    Limits,
+    claim,
+    process_transfer,
+    retry_failed,
+)
+from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
 
 pytestmark = pytest.mark.integration
 LIMITS = Limits(lease=timedelta(minutes=5), max_attempts=3)
@@ -168,7 +174,7 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
         .values(lease_until=utcnow() - timedelta(seconds=1))
     )
     session.commit()
-    assert stale_transfers(session, timedelta(minutes=5)) == [transfer_id]
+    assert stale_transfers(session, timedelta(0)) == [transfer_id]
 
     assert run(app, backends, transfer_id) == State.READY
     assert events(session, transfer_id) == ["received", "validating", "validating", "ready"]
@@ -235,6 +241,16 @@ def test_stale_received_transfers_are_found_by_the_sweeper(
         update(Transfer)
         .where(Transfer.id == transfer_id)
         .values(state_changed_at=utcnow() - timedelta(minutes=6))
+    )
+    session.commit()
+    assert stale_transfers(session, timedelta(minutes=5)) == [transfer_id]
+    # Woken once: not sent again before another quiet period, so a long outage does not
+    # flood the queue with copies.
+    assert stale_transfers(session, timedelta(minutes=5)) == []
+    session.execute(
+        update(Transfer)
+        .where(Transfer.id == transfer_id)
+        .values(woken_at=utcnow() - timedelta(minutes=6))
     )
     session.commit()
     assert stale_transfers(session, timedelta(minutes=5)) == [transfer_id]

@@ -26,7 +26,6 @@ INT_DEFAULTS = {
     "VISIBILITY_TIMEOUT_SECONDS": 7200,
     "MAX_FILE_BYTES": 20 * MiB,
     "MAX_TRANSFER_BYTES": 100 * MiB,
-    "PAGE_SIZE": 50,
 }
 
 
@@ -138,12 +137,12 @@ def test_non_integer_value_is_refused(in_tmp: Path) -> None:
 def test_process_environment_is_read_by_default(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MDPH_BRIDGE_PAGE_SIZE", "7")
+    monkeypatch.setenv("MDPH_BRIDGE_SLA_DAYS", "7")
     monkeypatch.delenv("MDPH_BRIDGE_DATABASE_URL", raising=False)
 
     config = load_config()
 
-    assert config["PAGE_SIZE"] == 7
+    assert config["SLA_DAYS"] == 7
     assert config["EMBEDDED"] is True
 
 

@@ -7,16 +7,15 @@ import itertools
 import pytest
 
 from mdph_bridge.domain.states import (
-    FINAL,
-    IN_PROGRESS,
-    INBOUND_VISIBLE,
     LABELS,
+    NEEDS_STAGING,
     TRANSITIONS,
     State,
     can_move,
 )
 
 pytestmark = pytest.mark.unit
+FINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
 HAPPY_PATH = [
     State.RECEIVED,
@@ -128,28 +127,20 @@ def test_every_non_final_state_can_still_end(state: State) -> None:
     assert seen & FINAL
 
 
-def test_inbound_visible_is_every_state_after_the_package_exists() -> None:
-    """The receiving MDPH sees a transfer once its package exists, including returned ones."""
-    assert (
-        frozenset(
-            {State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED, State.RETURNED}
-        )
-        == INBOUND_VISIBLE
+def _reaches_ready(state: State, seen: frozenset[State] = frozenset()) -> bool:
+    if state in seen or state == State.REJECTED:  # a rejected payload is replaced, not reused
+        return False
+    return any(
+        target == State.READY or _reaches_ready(target, seen | {state})
+        for target in TRANSITIONS[state]
     )
-    assert State.RECEIVED not in INBOUND_VISIBLE
-    assert State.VALIDATING not in INBOUND_VISIBLE
-    assert State.REJECTED not in INBOUND_VISIBLE
 
 
-def test_inbound_visible_states_are_reachable_only_through_ready() -> None:
-    """Nothing enters the visible set except by the ready step (the package is built then)."""
-    for source, targets in TRANSITIONS.items():
-        if source in INBOUND_VISIBLE:
-            continue
-        assert targets & INBOUND_VISIBLE <= {State.READY}, source
+def test_staging_is_kept_exactly_while_the_payload_can_still_be_packaged() -> None:
+    """The orphan sweeper keeps the sealed payload of these states and shreds the others'."""
+    can_still_be_packaged = {s for s in State if s != State.READY and _reaches_ready(s)}
+    assert can_still_be_packaged == NEEDS_STAGING
 
 
-def test_in_progress_is_what_the_sweeper_re_enqueues() -> None:
-    assert frozenset({State.RECEIVED, State.VALIDATING}) == IN_PROGRESS
-    assert not IN_PROGRESS & FINAL
-    assert not IN_PROGRESS & INBOUND_VISIBLE
+def test_a_rejected_transfer_can_only_be_corrected_or_cancelled() -> None:
+    assert TRANSITIONS[State.REJECTED] == {State.RECEIVED, State.CANCELLED}

@@ -1,0 +1,304 @@
+"""What the review asked to prove: ordering, races, hostile input, corrections."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+import redis
+from celery.signals import before_task_publish
+from dossiers import PDF, dossier, multipart
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+from support import bearer
+from test_processing import run, submit
+
+from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer
+from mdph_bridge.services import processing
+from mdph_bridge.services.keys import revoke_key
+
+pytestmark = pytest.mark.integration
+FILES = {"piece_identite.pdf": PDF}
+
+
+def post(
+    client: FlaskClient, token: str, data: Any, files: dict[str, bytes], **headers: str
+) -> Any:
+    return client.post(
+        "/api/v1/transfers", **multipart(data, files), headers={**bearer(token), **headers}
+    )
+
+
+def count(session: Session) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(Transfer)) or 0
+
+
+def test_the_task_is_published_only_once_the_transfer_is_committed(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], database_url: str
+) -> None:
+    observer = create_engine(database_url)  # another connection sees only committed rows
+    seen: list[int] = []
+
+    def check(headers: dict[str, Any], **_: Any) -> None:
+        transfer_id = uuid.UUID(eval(headers["argsrepr"])[0])  # noqa: S307 - repr of a list of str
+        with observer.connect() as conn:
+            seen.append(
+                len(conn.execute(select(Transfer.id).where(Transfer.id == transfer_id)).all())
+            )
+
+    before_task_publish.connect(check, weak=False)
+    try:
+        assert post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES).status_code == 202
+    finally:
+        before_task_publish.disconnect(check)
+        observer.dispose()
+    assert seen == [1]
+
+
+def test_concurrent_submissions_with_one_idempotency_key_make_one_transfer(
+    app: Flask, demo: dict[str, Any], session: Session, backends: Backends
+) -> None:
+    barrier = threading.Barrier(4)
+    ids: list[str] = []
+
+    def send() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = post(
+            client,
+            demo["59"]["jetons"]["caseworker"],
+            dossier(),
+            FILES,
+            **{"Idempotency-Key": "same"},
+        )
+        ids.append(response.get_json()["id"])
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 1
+    assert count(session) == 1
+    assert backends.storage.list("staging") == [
+        f"staging/{ids[0]}/dossier",
+        f"staging/{ids[0]}/piece-0",
+    ]
+
+
+def test_reusing_an_idempotency_key_for_another_dossier_is_refused(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    assert post(client, token, dossier(), FILES, **{"Idempotency-Key": "k"}).status_code == 202
+    other = dossier()
+    other["transfert"]["numero_dossier_origine"] = "59-2024-009999"
+    response = post(client, token, other, FILES, **{"Idempotency-Key": "k"})
+    assert response.status_code == 422
+    assert response.get_json()["erreurs"][0]["code"] == "requete.cle_idempotence_reutilisee"
+    assert count(session) == 1
+
+
+def test_a_failure_after_the_ready_commit_keeps_the_package(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    real_commit = Session.commit
+    calls = {"n": 0}
+
+    def commit_then_lose_connection(self: Session) -> None:
+        real_commit(self)
+        calls["n"] += 1
+        if calls["n"] == 3:  # claim, end of reads, then the `ready` commit
+            raise ConnectionResetError("connection lost after the server committed")
+
+    monkeypatch.setattr(Session, "commit", commit_then_lose_connection)
+    with pytest.raises(processing.AttemptFailedError):
+        run(app, backends, transfer_id)
+    monkeypatch.undo()
+
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    assert transfer.state == State.READY
+    assert backends.storage.list(f"packages/{transfer_id}") == [transfer.package_key]
+    assert run(app, backends, transfer_id) is None  # the retry finds nothing to do
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    with client.get(f"/api/v1/inbound/{transfer_id}/package", headers=receiver) as response:
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "chemin", "code"),
+    [
+        (
+            lambda d: d["transfert"].update(numero_dossier_origine="59\u0000"),
+            "transfert.numero_dossier_origine",
+            "champ.caracteres",
+        ),
+        (
+            lambda d: d["transfert"].update(numero_dossier_origine="\ud800"),
+            "dossier",
+            "requete.dossier_json",
+        ),
+        (
+            lambda d: d["beneficiaire"].update(nom_naissance="\udc00"),
+            "dossier",
+            "requete.dossier_json",
+        ),
+    ],
+)
+def test_unstorable_characters_are_refused_at_submission(
+    client: FlaskClient, demo: dict[str, Any], session: Session, change: Any, chemin: str, code: str
+) -> None:
+    data = dossier()
+    change(data)
+    raw = __import__("json").dumps(data).encode()  # escapes survive as \\u sequences
+    response = post(client, demo["59"]["jetons"]["caseworker"], raw, FILES)
+    assert response.status_code == 422
+    assert (
+        response.get_json()["erreurs"][0]["chemin"],
+        response.get_json()["erreurs"][0]["code"],
+    ) == (chemin, code)
+    assert count(session) == 0
+
+
+def test_hostile_headers_and_bodies_get_4xx(client: FlaskClient, demo: dict[str, Any]) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    spaced = post(client, token, dossier(), FILES, **{"Idempotency-Key": "a b"})
+    assert spaced.status_code == 400
+    assert spaced.get_json()["erreurs"][0]["code"] == "requete.cle_idempotence"
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    url = f"/api/v1/inbound/{uuid.uuid4()}/complete"
+    broken = client.post(url, data=b"{oops", headers=receiver, content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.get_json()["erreurs"][0]["code"] == "requete.json"
+    nul = client.post(url, json={"numero_dossier_destination": "62\u0000"}, headers=receiver)
+    assert nul.status_code == 422
+    assert nul.get_json()["erreurs"][0]["code"] == "champ.caracteres"
+    many = {f"f{i}.pdf": b"x" for i in range(250)}
+    too_many = post(client, token, dossier(files=many), many)
+    assert too_many.status_code == 413
+    assert too_many.get_json()["erreurs"][0]["code"] == "requete.trop_grande"
+
+
+def test_head_does_not_count_as_a_download(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    run(app, backends, transfer_id)
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    with client.head(f"/api/v1/inbound/{transfer_id}/package", headers=receiver) as head:
+        assert head.status_code == 200
+    assert (
+        client.get(f"/api/v1/inbound/{transfer_id}", headers=receiver).get_json()["etat"] == "ready"
+    )
+
+
+def test_a_doctor_of_another_departement_gets_404_on_the_medical_package(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    medical = {"certificat.pdf": PDF + b"m"}
+    transfer_id = submit(
+        client,
+        demo["59"]["jetons"]["caseworker"],
+        dossier(files=FILES, medical=medical),
+        {**FILES, **medical},
+    )
+    run(app, backends, transfer_id)
+    url = f"/api/v1/inbound/{transfer_id}/medical-package"
+    assert client.get(url, headers=bearer(demo["59"]["jetons"]["doctor"])).status_code == 404
+
+
+def test_a_rejected_transfer_is_corrected_under_the_same_id(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    url = f"/api/v1/transfers/{transfer_id}/correction"
+    too_early = client.post(url, **multipart(dossier(), FILES), headers=sender)
+    assert too_early.status_code == 409
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    assert run(app, backends, transfer_id) == State.REJECTED
+    from mdph_bridge.domain.age import generate_identity
+    from mdph_bridge.services.keys import register_key
+
+    _, recipient = generate_identity()
+    register_key(session, "62", "receiver", recipient)  # 62 fixed its key
+
+    elsewhere = dossier(dest="80")
+    moved = client.post(url, **multipart(elsewhere, FILES), headers=sender)
+    assert moved.status_code == 422
+    assert moved.get_json()["erreurs"][0]["code"] == "transfert.destination_modifiee"
+    fixed = dossier(files={"justificatif.pdf": PDF})
+    response = client.post(url, **multipart(fixed, {"justificatif.pdf": PDF}), headers=sender)
+    assert response.status_code == 202
+    assert response.get_json()["etat"] == "received"
+    assert response.get_json()["erreurs"] == []
+    assert run(app, backends, transfer_id) == State.READY
+    steps = [
+        e["vers"]
+        for e in client.get(f"/api/v1/transfers/{transfer_id}", headers=sender).get_json()[
+            "evenements"
+        ]
+    ]
+    assert steps == ["received", "validating", "rejected", "received", "validating", "ready"]
+
+
+def test_polling_while_transfers_become_ready_concurrently_sees_each_once(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    ids = [submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES) for _ in range(12)]
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    seen: list[str] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        poller = app.test_client()
+        cursor = ""
+        while True:
+            finished = done.is_set()
+            page = poller.get(
+                f"/api/v1/inbound?limit=3&cursor={cursor}", headers=receiver
+            ).get_json()
+            seen.extend(t["id"] for t in page["transferts"])
+            cursor = page["cursor"]
+            if finished and not page["transferts"]:
+                return
+
+    def work(chunk: list[uuid.UUID]) -> None:
+        with app.app_context():
+            for transfer_id in chunk:
+                run(app, backends, transfer_id)
+            backends.sessions.remove()
+
+    poller = threading.Thread(target=poll)
+    workers = [threading.Thread(target=work, args=(ids[i::3],)) for i in range(3)]
+    poller.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    done.set()
+    poller.join()
+    assert sorted(seen) == sorted(str(i) for i in ids)
+
+
+def test_redis_queue_holds_ids_only(
+    client: FlaskClient, demo: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    dump = b" ".join(redis_client.dump(k) or b"" for k in redis_client.keys("*"))
+    assert b"Camille" not in dump
+    assert dossier()["beneficiaire"]["nir"].encode() not in dump
