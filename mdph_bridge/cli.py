@@ -357,6 +357,40 @@ def client_decrypt(identity: Path, out: Path, package: Path) -> None:
     click.echo(f"Dossier déchiffré dans {out}")
 
 
+@main.group()
+def dossier() -> None:
+    """Check dossier files (format v1) before sending them."""
+
+
+@dossier.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def dossier_check(file: Path) -> None:
+    """Validate FILE with the hub's rules; print every problem in French (exit 1 if any)."""
+    from mdph_bridge.services.errors import ServiceError
+    from mdph_bridge.services.submission import parse_dossier
+
+    try:
+        parse_dossier(file.read_bytes())
+    except ServiceError as exc:
+        for problem in exc.erreurs:
+            click.echo(
+                f"{problem['chemin'] or '(dossier)'} : {problem['message']} [{problem['code']}]"
+            )
+        raise SystemExit(1) from exc
+    click.echo(
+        "Dossier conforme au format v1. À l'envoi, la plateforme vérifie aussi que le département "
+        "de destination est raccordé et que les pièces jointes correspondent."
+    )
+
+
+@dossier.command("schema")
+def dossier_schema() -> None:
+    """Print the JSON Schema of format v1, as published in docs/dossier-v1.schema.json."""
+    from mdph_bridge.api.dossier_schema import dossier_json_schema_text
+
+    click.echo(dossier_json_schema_text(), nl=False)
+
+
 @main.command("error-codes")
 def error_codes() -> None:
     """Print the table of stable error codes (Markdown), as published in docs/ERREURS.md."""

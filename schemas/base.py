@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from schemas.errors import problem
 
@@ -61,43 +60,35 @@ class WireSchema(Schema):
         _frenchify(field_obj)
 
 
-def one_of(choices: Iterable[str]) -> Callable[[Any], None]:
+class _FullMatch(validate.Regexp):
+    """Regexp validator that must match the whole value (and publishes an anchored pattern)."""
+
+    def __call__(self, value: str) -> str:  # type: ignore[override]
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+# marshmallow's own validators, so that apispec publishes enum, lengths, bounds and patterns in
+# the OpenAPI document and the JSON Schema; their messages are French problems with codes.
+
+
+def one_of(choices: Iterable[str]) -> validate.OneOf:
     """Validate that a value is one of `choices`."""
     allowed = tuple(choices)
-
-    def validate(value: Any) -> None:
-        if value not in allowed:
-            raise ValidationError(problem("champ.choix", choix=", ".join(allowed)))
-
-    return validate
+    return validate.OneOf(allowed, error=problem("champ.choix", choix=", ".join(allowed)))
 
 
-def length(low: int, high: int) -> Callable[[str], None]:
+def length(low: int, high: int) -> validate.Length:
     """Validate a string's length."""
-
-    def validate(value: str) -> None:
-        if not low <= len(value) <= high:
-            raise ValidationError(problem("champ.longueur", min=low, max=high))
-
-    return validate
+    return validate.Length(low, high, error=problem("champ.longueur", min=low, max=high))
 
 
-def matches(pattern: str, code: str) -> Callable[[str], None]:
-    """Validate a string against a regular expression; fail with `code`."""
-    compiled = re.compile(pattern)
-
-    def validate(value: str) -> None:
-        if not compiled.fullmatch(value):
-            raise ValidationError(problem(code))
-
-    return validate
+def matches(pattern: str, code: str) -> validate.Regexp:
+    """Validate a whole string against a regular expression; fail with `code`."""
+    return _FullMatch(f"^(?:{pattern})$", error=problem(code))
 
 
-def between(low: int, high: int) -> Callable[[int], None]:
+def between(low: int, high: int) -> validate.Range:
     """Validate that a number lies within bounds."""
-
-    def validate(value: int) -> None:
-        if not low <= value <= high:
-            raise ValidationError(problem("champ.borne", min=low, max=high))
-
-    return validate
+    return validate.Range(low, high, error=problem("champ.borne", min=low, max=high))

@@ -54,6 +54,182 @@ CATALOGUE: dict[str, str] = {
         "Le contenu du fichier ne correspond pas à l'empreinte SHA-256 déclarée."
     ),
     "piece.trop_grande": "Le fichier dépasse la taille maximale autorisée de {max} Mo.",
+    "piece.total_trop_grand": (
+        "Les pièces jointes dépassent ensemble la taille maximale autorisée de {max} Mo "
+        "par transfert."
+    ),
+    "piece.type_non_autorise": (
+        "Le fichier « {nom} » n'est pas d'un type accepté : seuls les PDF, JPEG et PNG le sont. "
+        "Le type est reconnu d'après le contenu du fichier, pas d'après son nom."
+    ),
+    "piece.nom_invalide": (
+        "Le nom de fichier doit être un simple nom, sans chemin : ni « / », ni « \\ », "
+        "ni « . » ou « .. » à lui seul ; sans caractère de contrôle ou invisible ; "
+        "de 255 octets au plus (un caractère accentué en compte deux)."
+    ),
+    # Dossier format v1: beneficiary, rights, requests
+    "champ.nombre": "Un nombre est attendu (par exemple 12 ou 12.5), sans guillemets.",
+    "champ.liste_vide": "La liste doit contenir au moins un élément.",
+    "personne.nom": (
+        "Un nom ou un prénom ne peut contenir que des lettres (accents compris), des espaces, "
+        "des traits d'union et des apostrophes."
+    ),
+    "beneficiaire.nir_format": (
+        "Le NIR doit compter 15 caractères sans espace : sexe (1 ou 2 ; 3, 4, 7 ou 8 pour un "
+        "numéro provisoire), année et mois de naissance, lieu de naissance (2A ou 2B pour la "
+        "Corse), numéro d'ordre et clé."
+    ),
+    "beneficiaire.nir_cle": (
+        "La clé du NIR (ses deux derniers chiffres) ne correspond pas au reste du numéro : "
+        "vérifiez la saisie."
+    ),
+    "beneficiaire.nir_sexe": (
+        "Le premier chiffre du NIR ne correspond pas au sexe indiqué ({sexe}) : 1 (ou 3, 7) pour "
+        "un homme, 2 (ou 4, 8) pour une femme. Vérifiez le NIR ou le sexe."
+    ),
+    "beneficiaire.nir_annee": (
+        "L'année de naissance inscrite dans le NIR ({nir}) ne correspond pas à la date de "
+        "naissance ({annee}). Vérifiez le NIR ou la date de naissance."
+    ),
+    "beneficiaire.nir_mois": (
+        "Le mois de naissance inscrit dans le NIR ({nir}) ne correspond pas à la date de "
+        "naissance ({mois}). Vérifiez le NIR ou la date de naissance."
+    ),
+    "beneficiaire.date_naissance": (
+        "La date de naissance doit être comprise entre le 01/01/1900 et aujourd'hui."
+    ),
+    "beneficiaire.code_insee": (
+        "Code INSEE de la commune de naissance attendu : 5 caractères, par exemple 59350 ou "
+        "2A004, ou 99 suivi du code du pays pour une naissance à l'étranger."
+    ),
+    "adresse.code_postal": (
+        "Code postal invalide : 5 chiffres d'une commune d'un département français (par exemple "
+        "62000)."
+    ),
+    "adresse.departement": (
+        "Le code postal {code_postal} est dans le département {departement}, pas dans celui de "
+        "la MDPH de destination ({destination}) : vérifiez la nouvelle adresse ou la MDPH de "
+        "destination."
+    ),
+    "finess.format": (
+        "Numéro FINESS attendu : 9 caractères, les deux premiers étant le département (2A ou 2B "
+        "pour la Corse, 97 ou 98 outre-mer)."
+    ),
+    "finess.cle": (
+        "La clé du numéro FINESS (son dernier chiffre) ne correspond pas au reste du numéro : "
+        "vérifiez la saisie."
+    ),
+    "transfert.demenagement_avant_naissance": (
+        "La date de déménagement ne peut pas précéder la date de naissance."
+    ),
+    "representant.obligatoire": (
+        "Un représentant légal est obligatoire, car la personne est mineure à la date du "
+        "déménagement ou un jugement de protection est joint : ajoutez-le dans "
+        "« representants_legaux »."
+    ),
+    "representant.jugement": (
+        "La référence du jugement est obligatoire pour un tuteur ou un curateur."
+    ),
+    "droit.type_inconnu": (
+        "Code de droit inconnu de la nomenclature TRE_R420 (par exemple 1.1 pour l'AAH, 5.1 pour "
+        "l'aide humaine de la PCH, 6.1 pour l'AEEH de base)."
+    ),
+    "droit.type_categorie": (
+        "Le type {type} n'appartient pas à la catégorie {categorie}. Types possibles : {types}."
+    ),
+    "droit.identifiant_double": (
+        "L'identifiant « {identifiant} » est déjà celui d'un autre droit du dossier."
+    ),
+    "droit.date_decision": (
+        "La décision de la CDAPH ne peut pas être postérieure de plus de 6 mois à l'ouverture "
+        "du droit : elle devait dater au plus tard du {date_max}."
+    ),
+    "droit.date_echeance": "La date d'échéance doit être postérieure à la date d'ouverture.",
+    "droit.echeance_obligatoire": (
+        "La date d'échéance est obligatoire, sauf pour un droit attribué sans limitation de "
+        "durée (sans_limitation_duree à true)."
+    ),
+    "droit.echeance_interdite": (
+        "Un droit sans limitation de durée n'a pas de date d'échéance : mettez date_echeance à "
+        "null, ou sans_limitation_duree à false."
+    ),
+    "droit.sans_limitation": (
+        "Ce droit ne peut pas être attribué sans limitation de durée : seuls l'AAH, la CMI "
+        "invalidité et l'AEEH de base avec un taux d'au moins 80 %, la RQTH et la PCH le peuvent."
+    ),
+    "droit.duree_max": (
+        "La durée dépasse le maximum légal pour ce droit ({limite}) : l'échéance doit être au "
+        "plus tard le {date_max}."
+    ),
+    "droit.trop_ancien": (
+        "Ce droit a pris fin plus de 12 mois avant le déménagement : retirez-le du dossier."
+    ),
+    "droit.taux_obligatoire": (
+        "Le taux d'incapacité est obligatoire pour l'AAH, l'AEEH et la CMI invalidité ou priorité."
+    ),
+    "droit.taux_incoherent": (
+        "Le taux d'incapacité « {taux} » ne permet pas ce droit ({type}). "
+        "Taux possibles : {taux_possibles}."
+    ),
+    "droit.pch_obligatoire": (
+        "Le bloc « pch » (heures, montant, département payeur) est obligatoire pour une PCH "
+        "(catégorie 5)."
+    ),
+    "droit.pch_interdit": (
+        "Le bloc « pch » ne concerne que la PCH (catégorie 5) : mettez-le à null pour ce droit."
+    ),
+    "droit.aeeh_complement": (
+        "Le type {type} est le complément {numero} de l'AEEH : indiquez aeeh_complement = {numero}."
+    ),
+    "droit.aeeh_complement_interdit": (
+        "Le champ aeeh_complement ne concerne que les compléments d'AEEH (types 6.2 à 6.7) : "
+        "mettez-le à null pour ce droit."
+    ),
+    "droit.aeeh_age": (
+        "L'AEEH ne peut être ouverte qu'avant les 20 ans de l'enfant, soit avant le {date_limite}."
+    ),
+    "droit.aah_age": (
+        "L'AAH ne peut pas être ouverte avant les 16 ans de la personne, soit avant le "
+        "{date_limite}."
+    ),
+    "droit.creton": (
+        "Cette orientation vers un établissement pour enfants se poursuit après les 20 ans de la "
+        "personne (le {date_limite}) : indiquez creton à true (amendement Creton) ou corrigez "
+        "l'échéance."
+    ),
+    "droit.cumul_aeeh_pch": (
+        "Ce droit est actif en même temps que le droit « {autre} » : un complément d'AEEH et "
+        "l'aide humaine de la PCH ne peuvent pas se cumuler (la famille choisit l'un ou "
+        "l'autre). Corrigez les dates ou le statut."
+    ),
+    "droit.cumul_actp_pch": (
+        "Ce droit est actif en même temps que le droit « {autre} » : l'allocation compensatrice "
+        "(ACTP ou ACFP) et la PCH ne peuvent pas se cumuler (la personne choisit l'une ou "
+        "l'autre). Corrigez les dates ou le statut."
+    ),
+    "demande.date_depot": (
+        "La date de dépôt doit être comprise entre la date de naissance et aujourd'hui."
+    ),
+    "demande.certificat_ancien": (
+        "Le certificat médical avait plus de 12 mois au dépôt de la demande : il devait dater "
+        "du {date_min} ou après."
+    ),
+    "avertissement.droit_echeance_proche": (
+        "Ce droit arrive à échéance le {date}, moins de 6 mois après le déménagement : son "
+        "renouvellement sera à traiter par la MDPH de destination."
+    ),
+    "avertissement.droit_echu": (
+        "Ce droit a pris fin avant le déménagement : la MDPH de destination le reçoit pour "
+        "information, pas comme un droit en cours."
+    ),
+    "avertissement.demande_rejet_implicite": (
+        "Cette demande, déposée le {date}, attend une décision depuis plus de 4 mois : le silence "
+        "vaut rejet (article R241-33 du CASF). Informez la personne de ses voies de recours."
+    ),
+    "avertissement.nir_non_certifie": (
+        "Le NIR n'est pas certifié alors qu'un droit est versé par la CAF ou la MSA : faites-le "
+        "certifier pour que la caisse retrouve la personne sans interrompre les paiements."
+    ),
     # Request
     "requete.dossier_absent": "La partie « dossier » (le fichier JSON du dossier) est absente.",
     "requete.dossier_json": "La partie « dossier » n'est pas un JSON valide en UTF-8.",

@@ -29,6 +29,19 @@ def piece(
     }
 
 
+def postcode_in(departement: str) -> str:
+    """A postcode of `departement`, so that an address agrees with the MDPH it is sent to."""
+    return {"2A": "20000", "2B": "20200"}.get(departement, departement.ljust(5, "0"))
+
+
+def readdress(data: dict[str, Any], origin: str, dest: str) -> None:
+    """Address the dossier from `origin` to `dest`, with the person's addresses in them."""
+    data["transfert"]["mdph_origine"] = origin
+    data["transfert"]["mdph_destination"] = dest
+    data["beneficiaire"]["adresse_precedente"]["code_postal"] = postcode_in(origin)
+    data["beneficiaire"]["adresse_nouvelle"]["code_postal"] = postcode_in(dest)
+
+
 def dossier(
     origin: str = "59",
     dest: str = "62",
@@ -38,8 +51,7 @@ def dossier(
 ) -> dict[str, Any]:
     """Return the example dossier, addressed from `origin` to `dest`, declaring the given files."""
     data = copy.deepcopy(json.loads(EXAMPLE.read_text()))
-    data["transfert"]["mdph_origine"] = origin
-    data["transfert"]["mdph_destination"] = dest
+    readdress(data, origin, dest)
     files = {"piece_identite.pdf": PDF} if files is None else files
     data["pieces"] = [piece(name, content) for name, content in files.items()]
     data["pieces"] += [

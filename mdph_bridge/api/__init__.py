@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
+from mdph_bridge.api.dossier_schema import dossier_json_schema
 from mdph_bridge.api.errors import BridgeApi
+from schemas.dossier import DossierSchema
 
 
 def register_api(app: Flask) -> None:
@@ -29,5 +33,11 @@ def register_api(app: Flask) -> None:
             "security": [{"jeton": []}],
         },
     )
+    api.spec.components.schema("DossierV1", schema=DossierSchema)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)
+
+    @app.get("/api/dossier-v1.schema.json")
+    def dossier_schema() -> Any:
+        """Serve the JSON Schema of the dossier format v1 (public: it holds no data)."""
+        return dossier_json_schema()

@@ -13,7 +13,7 @@ from flask import current_app, request, url_for
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
-from mdph_bridge.api.uploads import MiB, UploadSink
+from mdph_bridge.api.uploads import UploadSink
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.services import sending
 from mdph_bridge.services.errors import ServiceError
@@ -38,16 +38,20 @@ _MULTIPART_DOC = {
                     "required": ["dossier"],
                     "properties": {
                         "dossier": {
-                            "type": "string",
+                            "$ref": "#/components/schemas/DossierV1",
                             "description": "Le dossier au format v1 (JSON).",
                         },
                     },
                     "additionalProperties": {
                         "type": "string",
                         "format": "binary",
-                        "description": "Une partie par pièce, nommée comme son `nom_fichier`.",
+                        "description": (
+                            "Une partie par pièce (PDF, JPEG ou PNG), "
+                            "nommée comme son `nom_fichier`."
+                        ),
                     },
-                }
+                },
+                "encoding": {"dossier": {"contentType": "application/json"}},
             }
         },
     },
@@ -111,11 +115,13 @@ def _intake() -> Intake:
 def _received(intake: Intake, key: str | None) -> Iterator[Submission]:
     """Parse the multipart request, sealing each part; drop whatever the use case did not keep."""
     cfg = current_app.config
-    sink = UploadSink(intake.storage, intake.keyring, cfg["MAX_FILE_BYTES"])
+    sink = UploadSink(
+        intake.storage, intake.keyring, cfg["MAX_FILE_BYTES"], cfg["MAX_TRANSFER_BYTES"]
+    )
     try:
         form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])
         yield Submission(
-            dossier=sink.read_dossier(form, files, 4 * MiB),
+            dossier=sink.read_dossier(form, files),
             uploads=sink.documents(files),
             idempotency_key=key,
         )

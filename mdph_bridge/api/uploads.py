@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from contextlib import suppress
+from typing import IO
 
 from flask import Request
 from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import MultiPartParser
+from werkzeug.sansio.multipart import File
 
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.services.errors import ServiceError
@@ -16,23 +18,41 @@ from mdph_bridge.storage import LocalStorage
 
 MiB = 1024 * 1024
 DOSSIER_PART = "dossier"
+MAX_DOSSIER_BYTES = 4 * MiB
 MAX_PARTS = 200
+
+# Accepted document types, recognised by their first bytes: a file's name or declared content
+# type proves nothing. PDF (ISO 32000 header), PNG (its 8-byte signature), JPEG (SOI + a marker).
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+SNIFF_BYTES = max(len(magic) for magic, _ in SIGNATURES)
+
+
+def detect_mime(head: bytes) -> str | None:
+    """Name the accepted type a file's first bytes announce; None refuses the file."""
+    return next((mime for magic, mime in SIGNATURES if head.startswith(magic)), None)
 
 
 class SealedPart:
-    """Sink for one uploaded part: encrypts as it writes and stops past the size limit."""
+    """Sink for one uploaded part: encrypts as it writes, keeps its first bytes to type it."""
 
-    def __init__(self, storage: LocalStorage, keyring: Keyring, max_bytes: int) -> None:
+    def __init__(self, sink: UploadSink, name: str) -> None:
+        self.name = name
         self.key = f"incoming/{uuid.uuid4().hex}"
-        self._max_bytes = max_bytes
-        self._blob = storage.writer(self.key)
-        self._sealer = SealWriter(self._blob, keyring)
+        self._sink = sink
+        self._blob = sink.storage.writer(self.key)
+        self._sealer = SealWriter(self._blob, sink.keyring)
+        self._head = b""
         self._done = False
 
     def write(self, data: bytes) -> int:
-        """Seal the next bytes of the part."""
-        if self._sealer.size + len(data) > self._max_bytes:
-            raise ServiceError.one(413, "", "piece.trop_grande", max=self._max_bytes // MiB)
+        """Seal the next bytes of the part, unless they break a size limit."""
+        self._sink.admit(self.name, self._sealer.size, len(data))
+        if len(self._head) < SNIFF_BYTES:
+            self._head += data[: SNIFF_BYTES - len(self._head)]
         return self._sealer.write(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -45,7 +65,9 @@ class SealedPart:
             self._sealer.close()
             self._blob.commit()
             self._done = True
-        return StagedUpload(self.key, self._sealer.size, self._sealer.sha256)
+        return StagedUpload(
+            self.key, self._sealer.size, self._sealer.sha256, detect_mime(self._head)
+        )
 
     def discard(self) -> None:
         """Drop the part if it was not published."""
@@ -54,19 +76,53 @@ class SealedPart:
             self._done = True
 
 
+class _PartParser(MultiPartParser):
+    """Werkzeug's streaming multipart parser, telling the sink which part each file stream is."""
+
+    def __init__(self, sink: UploadSink, max_form_memory_size: int) -> None:
+        # Each open part holds a file descriptor: cap their number.
+        super().__init__(max_form_memory_size=max_form_memory_size, max_form_parts=MAX_PARTS)
+        self._sink = sink
+
+    def start_file_streaming(self, event: File, total_content_length: int | None) -> IO[bytes]:
+        """Open the sealed sink of a file part: its limits depend on its name."""
+        return self._sink.open_part(event.name)  # type: ignore[return-value]
+
+
 class UploadSink:
     """Collect the parts of one request and clean up whatever the submission did not keep."""
 
-    def __init__(self, storage: LocalStorage, keyring: Keyring, max_file_bytes: int) -> None:
-        self._storage = storage
-        self._keyring = keyring
+    def __init__(
+        self, storage: LocalStorage, keyring: Keyring, max_file_bytes: int, max_transfer_bytes: int
+    ) -> None:
+        self.storage = storage
+        self.keyring = keyring
         self._max_file_bytes = max_file_bytes
+        self._max_transfer_bytes = max_transfer_bytes
+        self._documents_bytes = 0
         self._parts: list[SealedPart] = []
 
-    def _new_part(self, *_args: Any, **_kwargs: Any) -> SealedPart:
-        part = SealedPart(self._storage, self._keyring, self._max_file_bytes)
+    def open_part(self, name: str) -> SealedPart:
+        """Start sealing the file part called `name`."""
+        part = SealedPart(self, name)
         self._parts.append(part)
         return part
+
+    def admit(self, name: str, written: int, size: int) -> None:
+        """Refuse the next `size` bytes of a part past its own limit or the documents' total."""
+        if name == DOSSIER_PART:
+            if written + size > MAX_DOSSIER_BYTES:
+                raise ServiceError.one(
+                    413, DOSSIER_PART, "requete.dossier_trop_grand", max=MAX_DOSSIER_BYTES // MiB
+                )
+            return
+        if written + size > self._max_file_bytes:
+            raise ServiceError.one(413, name, "piece.trop_grande", max=self._max_file_bytes // MiB)
+        self._documents_bytes += size
+        if self._documents_bytes > self._max_transfer_bytes:
+            raise ServiceError.one(
+                413, "pieces", "piece.total_trop_grand", max=self._max_transfer_bytes // MiB
+            )
 
     def parse(
         self, request: Request, max_form_memory_size: int
@@ -74,32 +130,27 @@ class UploadSink:
         """Parse a multipart request, sealing every file part."""
         if request.mimetype != "multipart/form-data":
             raise ServiceError.one(415, "", "requete.multipart")
-        parser = FormDataParser(
-            stream_factory=self._new_part,  # type: ignore[arg-type]
-            max_form_memory_size=max_form_memory_size,
-            max_content_length=request.max_content_length,
-            max_form_parts=MAX_PARTS,  # each open part holds a file descriptor
-        )
-        _, form, files = parser.parse(
-            request.stream, request.mimetype, request.content_length, request.mimetype_params
-        )
-        return form, files
+        boundary = request.mimetype_params.get("boundary", "")
+        parser = _PartParser(self, max_form_memory_size)
+        if boundary and boundary.isascii():
+            # A malformed body carries no usable part, as werkzeug's own form parser treats it.
+            with suppress(ValueError):
+                return parser.parse(request.stream, boundary.encode(), request.content_length)
+        return MultiDict(), MultiDict()
 
-    def read_dossier(
-        self, form: MultiDict[str, str], files: MultiDict[str, FileStorage], max_bytes: int
-    ) -> bytes:
+    def read_dossier(self, form: MultiDict[str, str], files: MultiDict[str, FileStorage]) -> bytes:
         """Return the dossier JSON, sent either as a plain field or as a file part."""
         if DOSSIER_PART in form:
-            return form[DOSSIER_PART].encode()
+            text = form[DOSSIER_PART]
+            # Werkzeug decodes plain fields replacing invalid UTF-8 with U+FFFD: refuse it there.
+            if "\ufffd" in text:
+                raise ServiceError.one(422, DOSSIER_PART, "requete.dossier_json")
+            return text.encode()
         if DOSSIER_PART not in files:
             raise ServiceError.one(422, DOSSIER_PART, "requete.dossier_absent")
         staged = files[DOSSIER_PART].stream.finish()  # type: ignore[attr-defined]
-        if staged.size > max_bytes:
-            raise ServiceError.one(
-                413, DOSSIER_PART, "requete.dossier_trop_grand", max=max_bytes // MiB
-            )
-        with self._storage.open(staged.key) as blob:
-            return SealReader(blob, self._keyring).read()
+        with self.storage.open(staged.key) as blob:
+            return SealReader(blob, self.keyring).read()
 
     def documents(self, files: MultiDict[str, FileStorage]) -> dict[str, StagedUpload]:
         """Publish every document part, keyed by part name (its `nom_fichier`)."""
@@ -116,4 +167,4 @@ class UploadSink:
         """Delete every part the submission did not move into its staging folder."""
         for part in self._parts:
             part.discard()
-            self._storage.delete(part.key)
+            self.storage.delete(part.key)

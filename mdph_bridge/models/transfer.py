@@ -74,6 +74,7 @@ class TransferDocument(Base):
     medical: Mapped[bool]
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(40))  # recognised from the bytes, not the name
 
 
 class TransferEvent(Base):

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class StagedUpload:
     key: str
     size: int
     sha256: str
+    mime: str | None  # type recognised from the first bytes; None if not an accepted one
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,18 @@ def parse_dossier(raw: bytes) -> dict[str, Any]:
         raise ServiceError(422, flatten(exc.messages)) from exc
 
 
+_MAX_NAME_BYTES = 255  # what common file systems accept
+
+
+def _plain_file_name(name: str) -> bool:
+    """Tell a bare file name from one that could leave its folder, hide characters or not fit."""
+    return (
+        name not in {".", ".."}
+        and not any(c in "/\\" or unicodedata.category(c) in {"Cc", "Cf"} for c in name)
+        and len(name.encode()) <= _MAX_NAME_BYTES
+    )
+
+
 def _documents_problems(
     dossier: dict[str, Any], uploads: Mapping[str, StagedUpload]
 ) -> list[dict[str, str]]:
@@ -88,14 +102,23 @@ def _documents_problems(
         name = piece["nom_fichier"]
         declared.add(name)
         upload = uploads.get(name)
-        if upload is None:
+        if not _plain_file_name(name):
+            problems.append(error(f"pieces[{index}].nom_fichier", "piece.nom_invalide"))
+        elif upload is None:
             problems.append(
                 error(f"pieces[{index}].nom_fichier", "piece.fichier_manquant", nom=name)
             )
-        elif upload.sha256 != piece["sha256"]:
-            problems.append(error(f"pieces[{index}].sha256", "piece.empreinte_differente"))
+        else:
+            if upload.mime is None:
+                problems.append(
+                    error(f"pieces[{index}].nom_fichier", "piece.type_non_autorise", nom=name)
+                )
+            if upload.sha256 != piece["sha256"]:
+                problems.append(error(f"pieces[{index}].sha256", "piece.empreinte_differente"))
     for name in sorted(set(uploads) - declared):
         problems.append(error("pieces", "piece.fichier_non_declare", nom=name))
+        if uploads[name].mime is None:
+            problems.append(error(name, "piece.type_non_autorise", nom=name))
     return problems
 
 
@@ -253,6 +276,7 @@ def _describe(
             medical=piece["medical"],
             size=submission.uploads[piece["nom_fichier"]].size,
             sha256=piece["sha256"],
+            mime=submission.uploads[piece["nom_fichier"]].mime,
         )
         for index, piece in enumerate(dossier["pieces"])
     ]

@@ -69,7 +69,7 @@ def event_states(session: Session, transfer_id: uuid.UUID) -> list[str]:
 def test_59_sends_to_62_who_downloads_decrypts_acknowledges_and_completes(
     client: FlaskClient, demo: dict[str, Any], session: Session, tmp_path: Path
 ) -> None:
-    document = os.urandom(3 * 1024 * 1024)
+    document = PDF + os.urandom(3 * 1024 * 1024)  # only PDF, JPEG or PNG bytes are accepted
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], {"justificatif.pdf": document})
     wait_for(session, transfer_id, "ready")
 
@@ -146,7 +146,7 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     processes: dict[str, Process],
     restart_worker: Any,
 ) -> None:
-    document = os.urandom(300 * 1024 * 1024)
+    document = PDF + os.urandom(300 * 1024 * 1024)
     token = demo["59"]["jetons"]["caseworker"]
     killed: uuid.UUID | None = None
     for _ in range(5):  # retry if the worker finished before we could catch it mid-processing

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import redis
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, multipart, readdress
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
@@ -127,11 +127,11 @@ def test_invalid_dossier_lists_every_problem_and_writes_nothing(
     ("change", "expected"),
     [
         (
-            lambda d: d["transfert"].update(mdph_origine="62", mdph_destination="59"),
+            lambda d: readdress(d, "62", "59"),
             ("transfert.mdph_origine", "transfert.origine"),
         ),
         (
-            lambda d: d["transfert"].update(mdph_destination="02"),
+            lambda d: readdress(d, "59", "02"),
             ("transfert.mdph_destination", "transfert.destination_inconnue"),
         ),
         (

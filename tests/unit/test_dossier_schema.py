@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dossiers import postcode_in
 from marshmallow import ValidationError
 
+from schemas.clock import today
 from schemas.dossier import DossierSchema, has_medical_content
 from schemas.errors import CATALOGUE, flatten
 
@@ -31,11 +33,6 @@ def example() -> dict[str, Any]:
     assert dossier["pieces"][0]["sha256"] == "SHA256_OF_THE_FILE"
     dossier["pieces"][0]["sha256"] = SHA
     return dossier
-
-
-def today_utc() -> date:
-    """Today's date as the schema sees it."""
-    return datetime.now(UTC).date()
 
 
 def load(dossier: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +146,7 @@ INVALID_CASES: list[Any] = [
         setter("transfert.motif", "mutation"), "transfert.motif", "champ.choix", id="motif-unknown"
     ),
     pytest.param(
-        setter("transfert.date_demenagement", (today_utc() + timedelta(days=31)).isoformat()),
+        setter("transfert.date_demenagement", (today() + timedelta(days=31)).isoformat()),
         "transfert.date_demenagement",
         "transfert.date_demenagement",
         id="move-31-days-ahead",
@@ -306,14 +303,18 @@ def test_departement_code_with_trailing_newline_is_refused(
 @pytest.mark.parametrize("code", ["01", "09", "19", "21", "2A", "2B", "95", "971", "976"])
 @pytest.mark.parametrize("field", ["mdph_origine", "mdph_destination"])
 def test_valid_departement_code_is_accepted(example: dict[str, Any], field: str, code: str) -> None:
-    loaded = load(edited(example, setter(f"transfert.{field}", code)))
+    dossier = edited(example, setter(f"transfert.{field}", code))
+    address = "adresse_nouvelle" if field == "mdph_destination" else "adresse_precedente"
+    dossier["beneficiaire"][address]["code_postal"] = postcode_in(code)
+
+    loaded = load(dossier)
 
     assert loaded["transfert"][field] == code
 
 
 @pytest.mark.parametrize("days", [-365, 0, 30])
 def test_move_date_up_to_30_days_ahead_is_accepted(example: dict[str, Any], days: int) -> None:
-    moved = (today_utc() + timedelta(days=days)).isoformat()
+    moved = (today() + timedelta(days=days)).isoformat()
 
     loaded = load(edited(example, setter("transfert.date_demenagement", moved)))
 

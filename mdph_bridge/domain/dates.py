@@ -1,0 +1,30 @@
+"""Calendar arithmetic for legal durations and ages: months and years, not days."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+
+def add_months(day: date, months: int) -> date:
+    """Move by whole months, keeping the day or the month's last one (31 Jan + 1 month = 28 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def add_years(day: date, years: int) -> date:
+    """Move by whole years (29 Feb falls back to 28 Feb in a common year)."""
+    return add_months(day, 12 * years)
+
+
+def age_on(birth: date, day: date) -> int:
+    """Age in completed years on `day` for someone born on `birth`."""
+    years = day.year - birth.year
+    return years - 1 if add_years(birth, years) > day else years
+
+
+def overlaps(start: date, end: date | None, other_start: date, other_end: date | None) -> bool:
+    """Tell whether two periods share a day; a missing end means the period has none."""
+    return (other_end is None or start <= other_end) and (end is None or other_start <= end)

@@ -1,0 +1,42 @@
+"""The person and who represents them: names as civil status writes them, minority, protection."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+from mdph_bridge.domain.dates import age_on
+
+MAJORITY_AGE = 18
+# Qualities of a representative appointed by a judge: the person is under legal protection.
+PROTECTIVE_QUALITIES = frozenset({"tuteur", "curateur", "mandataire_special"})
+# Qualities whose mandate must quote the judgement that gave it.
+JUDGEMENT_QUALITIES = frozenset({"tuteur", "curateur"})
+
+_SEPARATORS = frozenset(" -'’")
+
+
+def is_person_name(text: str) -> bool:
+    """Tell whether `text` holds only letters (accents included), spaces, hyphens, apostrophes.
+
+    Accents may come composed (é) or as combining marks after a letter (e then U+0301); at
+    least one letter is required, so that a lone hyphen or space is not a name.
+    """
+    previous_is_letter = False
+    has_letter = False
+    for char in text:
+        category = unicodedata.category(char)
+        if category.startswith("L"):
+            previous_is_letter = has_letter = True
+        elif category.startswith("M") and previous_is_letter:
+            continue
+        elif char in _SEPARATORS:
+            previous_is_letter = False
+        else:
+            return False
+    return has_letter
+
+
+def is_minor_on(birth: date, day: date) -> bool:
+    """Tell whether someone born on `birth` is under 18 on `day`."""
+    return age_on(birth, day) < MAJORITY_AGE
