@@ -98,6 +98,7 @@ class TransferSchema(Schema):
     pret_le = fields.DateTime(allow_none=True)
     numero_dossier_destination = fields.String(allow_none=True)
     motif_retour = fields.Dict(allow_none=True)
+    avertissements = fields.List(fields.Nested(ErreurSchema))
     lien = fields.String()
 
 

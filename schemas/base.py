@@ -32,6 +32,9 @@ def clean_text(value: str) -> None:
 def _frenchify(field: fields.Field) -> None:
     if isinstance(field, fields.String):
         field.validators.append(clean_text)
+    if isinstance(field, fields.Boolean):  # JSON true/false only, not "oui", 1 or "1"
+        field.truthy = {True}
+        field.falsy = {False}
     field.error_messages["required"] = problem("champ.obligatoire")
     field.error_messages["null"] = problem("champ.nul")
     for kind, code in _INVALID_BY_FIELD:

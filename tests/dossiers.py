@@ -12,7 +12,8 @@ from typing import Any
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dossier-59-vers-62.json"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
 

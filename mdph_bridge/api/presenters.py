@@ -25,6 +25,7 @@ def summary(transfer: Transfer, link: str) -> dict[str, Any]:
         "pret_le": transfer.ready_at,
         "numero_dossier_destination": transfer.numero_dossier_destination,
         "motif_retour": transfer.return_reason,
+        "avertissements": transfer.warnings,
         "lien": link,
     }
 

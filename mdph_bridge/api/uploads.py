@@ -11,6 +11,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import File
 
+from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.submission import StagedUpload
@@ -20,20 +21,6 @@ MiB = 1024 * 1024
 DOSSIER_PART = "dossier"
 MAX_DOSSIER_BYTES = 4 * MiB
 MAX_PARTS = 200
-
-# Accepted document types, recognised by their first bytes: a file's name or declared content
-# type proves nothing. PDF (ISO 32000 header), PNG (its 8-byte signature), JPEG (SOI + a marker).
-SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
-SNIFF_BYTES = max(len(magic) for magic, _ in SIGNATURES)
-
-
-def detect_mime(head: bytes) -> str | None:
-    """Name the accepted type a file's first bytes announce; None refuses the file."""
-    return next((mime for magic, mime in SIGNATURES if head.startswith(magic)), None)
 
 
 class SealedPart:

@@ -53,6 +53,8 @@ class Transfer(Base):
     medical_package_key_ids: Mapped[list[Any] | None]
     numero_dossier_destination: Mapped[str | None] = mapped_column(String(40))
     problems: Mapped[list[Any]] = mapped_column(default=list)
+    # Non-blocking remarks on the dossier (codes, paths, dates; never personal data).
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
     return_reason: Mapped[dict[str, Any] | None]
 
     documents: Mapped[list[TransferDocument]] = relationship(

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
@@ -18,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
@@ -27,8 +29,10 @@ from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import LocalStorage
+from schemas.clock import today
 from schemas.dossier import DossierSchema
 from schemas.errors import error, flatten
+from schemas.warnings import dossier_warnings
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +97,10 @@ def _plain_file_name(name: str) -> bool:
     )
 
 
-def _documents_problems(
+def documents_problems(
     dossier: dict[str, Any], uploads: Mapping[str, StagedUpload]
 ) -> list[dict[str, str]]:
+    """Check that each declared document was sent once, intact, of an accepted type, well named."""
     problems = []
     declared = set()
     for index, piece in enumerate(dossier["pieces"]):
@@ -122,6 +127,22 @@ def _documents_problems(
     return problems
 
 
+def folder_uploads(folder: Path) -> dict[str, StagedUpload]:
+    """Describe a local folder's files as if uploaded: an integrator checks them before sending."""
+    uploads = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+            digest.update(head)
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+        uploads[path.name] = StagedUpload(
+            str(path), path.stat().st_size, digest.hexdigest(), detect_mime(head)
+        )
+    return uploads
+
+
 def _accepted_dossier(
     session: Session, principal: Principal, submission: Submission
 ) -> dict[str, Any]:
@@ -133,7 +154,7 @@ def _accepted_dossier(
             error("transfert.mdph_origine", "transfert.origine", departement=principal.departement)
         )
     problems += destination_problems(session, dossier)
-    problems += _documents_problems(dossier, submission.uploads)
+    problems += documents_problems(dossier, submission.uploads)
     if problems:
         raise ServiceError(422, problems)
     return dossier
@@ -267,6 +288,7 @@ def _describe(
 ) -> None:
     """Copy into the transfer row the metadata it keeps (never personal data)."""
     transfer.numero_dossier_origine = dossier["transfert"]["numero_dossier_origine"]
+    transfer.warnings = dossier_warnings(dossier, today())
     transfer.motif = dossier["transfert"]["motif"]
     transfer.staging_key_id = intake.keyring.primary.key_id
     transfer.documents = [

@@ -1366,14 +1366,14 @@ INVALID: list[Any] = [
     pytest.param(
         dossier,
         lambda d: d["droits"].append(right("T1", "2.2", payeur="departement")),
-        "droits[3]",
+        "droits[4]",  # after the four rights of the published adult example
         "droit.cumul_actp_pch",
         id="actp-and-pch",
     ),
     pytest.param(
         dossier,
         lambda d: d["droits"].append(right("T1", "2.1", payeur="departement")),
-        "droits[3]",
+        "droits[4]",
         "droit.cumul_actp_pch",
         id="acfp-and-pch",
     ),

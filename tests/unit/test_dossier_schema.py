@@ -6,11 +6,10 @@ import copy
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import postcode_in
+from dossiers import EXAMPLE, postcode_in
 from marshmallow import ValidationError
 
 from schemas.clock import today
@@ -19,7 +18,6 @@ from schemas.errors import CATALOGUE, flatten
 
 pytestmark = pytest.mark.unit
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dossier-59-vers-62.json"
 SHA = "0123456789abcdef" * 4
 ENGLISH_DEFAULTS = ("Missing data", "Not a valid", "Unknown field", "Field may not be null")
 
@@ -28,10 +26,11 @@ Edit = Callable[[dict[str, Any]], None]
 
 @pytest.fixture(scope="module")
 def example() -> dict[str, Any]:
-    """The published example, with a real-looking hash instead of its placeholder."""
+    """The published adult example, with a single declared document."""
     dossier = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    assert dossier["pieces"][0]["sha256"] == "SHA256_OF_THE_FILE"
+    dossier["pieces"] = dossier["pieces"][:1]
     dossier["pieces"][0]["sha256"] = SHA
+    dossier["evaluation_medicale"] = None
     return dossier
 
 
