@@ -58,3 +58,32 @@ def test_docs_json_schema_is_generated_from_the_schemas() -> None:
     assert PUBLISHED.read_text(encoding="utf-8") == dossier_json_schema_text(), (
         "regenerate with: mdph-bridge dossier schema > docs/dossier-v1.schema.json"
     )
+
+
+def test_dossier_check_command_accepts_an_example_and_lists_problems_in_french(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from mdph_bridge.cli import main
+
+    folder = EXAMPLES / "majeur-sous-tutelle"
+    ok = CliRunner().invoke(
+        main, ["dossier", "check", str(folder / "dossier.json"), "--pieces", str(folder / "pieces")]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "conformes au format v1" in ok.output
+
+    broken = example("majeur-sous-tutelle")
+    broken["representants_legaux"][0].pop("reference_jugement")
+    broken["beneficiaire"]["nir"] = broken["beneficiaire"]["nir"][:-2] + "00"
+    path = tmp_path / "dossier.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    refused = CliRunner().invoke(main, ["dossier", "check", str(path)])
+    assert refused.exit_code == 1
+    lines = refused.output.splitlines()
+    assert any(
+        line.startswith("beneficiaire.nir : ") and "[beneficiaire.nir_cle]" in line
+        for line in lines
+    )
+    assert any("[representant.jugement]" in line for line in lines)
