@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dossiers import EXAMPLES
 from jsonschema import Draft202012Validator
 
-from dossiers import EXAMPLES
 from mdph_bridge.api.dossier_schema import dossier_json_schema, dossier_json_schema_text
 from mdph_bridge.services.submission import documents_problems, folder_uploads
 from schemas.dossier import DossierSchema
