@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import subprocess
@@ -68,15 +67,17 @@ def init_env() -> None:
         click.echo(f"{ENV_FILE} exists; left unchanged.")
         return
     from mdph_bridge.domain.sealing import generate_staging_key
+    from mdph_bridge.domain.signing import generate_hub_key
 
-    key_id = f"staging-{datetime.now():%Y%m%d}"
+    suffix = f"{datetime.now():%Y%m%d}"
     ENV_FILE.write_text(
         f"MDPH_BRIDGE_SECRET_KEY={secrets.token_urlsafe(32)}\n"
-        f"MDPH_BRIDGE_STAGING_KEYS={generate_staging_key(key_id)}\n"
+        f"MDPH_BRIDGE_STAGING_KEYS={generate_staging_key(f'staging-{suffix}')}\n"
+        f"MDPH_BRIDGE_SIGNING_KEYS={generate_hub_key(f'hub-{suffix}')}\n"
     )
     ENV_FILE.chmod(0o600)
     load_dotenv(ENV_FILE)
-    click.echo(f"Wrote {ENV_FILE} with a new secret key and staging key.")
+    click.echo(f"Wrote {ENV_FILE} with a new secret key, staging key and signing key.")
 
 
 @main.command()
@@ -218,20 +219,26 @@ def keys() -> None:
 
 @keys.command("generate")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def keys_generate(out: Path) -> None:
+@click.option(
+    "--usage",
+    type=click.Choice(["receiver", "doctor", "signing"]),
+    default="receiver",
+    show_default=True,
+)
+def keys_generate(out: Path, usage: str) -> None:
     """Create a keypair on the MDPH's own machine; print the public key to register."""
-    from mdph_bridge.domain.age import generate_identity
+    from mdph_bridge.domain.keyfiles import create_key_file
 
-    identity, recipient = generate_identity()
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"# public key: {recipient}\n{identity}\n")
-    click.echo(recipient)
+    try:
+        click.echo(create_key_file(out, usage))
+    except FileExistsError as exc:
+        message = f"Le fichier {out} existe déjà : il n'est jamais écrasé."
+        raise click.ClickException(message) from exc
 
 
 @keys.command("register")
 @click.argument("departement")
-@click.argument("usage", type=click.Choice(["receiver", "doctor"]))
+@click.argument("usage", type=click.Choice(["receiver", "doctor", "signing"]))
 @click.argument("public_key")
 @click.option("--valid-until", type=click.DateTime(), default=None)
 def keys_register(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mdph_bridge.domain.sealing import Keyring
+from mdph_bridge.domain.signing import HubSigner
 
 PREFIX = "MDPH_BRIDGE_"
 MiB = 1024 * 1024
@@ -20,6 +21,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "BROKER_URL": (str, None),
     "STORAGE_DIR": (str, None),
     "STAGING_KEYS": (str, None),
+    "SIGNING_KEYS": (str, None),
     "SLA_DAYS": (int, 15),
     "WARNING_DAYS": (int, 10),
     "STALE_AFTER_SECONDS": (int, 300),
@@ -55,10 +57,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def validate_config(config: MutableMapping[str, Any]) -> None:
     """Refuse to start without the secrets the web app and the worker must share."""
-    missing = [name for name in ("SECRET_KEY", "STAGING_KEYS") if not config.get(name)]
+    required = ("SECRET_KEY", "STAGING_KEYS", "SIGNING_KEYS")
+    missing = [name for name in required if not config.get(name)]
     if missing:
         names = ", ".join(PREFIX + name for name in missing)
         raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
+    config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB
     config["MAX_FORM_MEMORY_SIZE"] = 4 * MiB

@@ -31,10 +31,53 @@ class InboundQuerySchema(WireSchema):
     limit = fields.Integer(load_default=100, validate=between(1, 500))
 
 
-class ReceiptSchema(WireSchema):
-    """Acknowledgement of a package received intact."""
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
-    sha256_paquet = fields.String(required=True, validate=matches(r"[0-9a-f]{64}", "piece.sha256"))
+
+class RecuSchema(WireSchema):
+    """What the receiving MDPH signs; kept as sent, so the signature can be checked again later."""
+
+    transfert = fields.String(required=True, validate=matches(UUID_PATTERN, "recu.transfert"))
+    sha256_manifeste = fields.String(
+        required=True, validate=matches(r"[0-9a-f]{64}", "recu.manifeste")
+    )
+    date = fields.String(required=True, validate=length(1, 40))
+
+
+class ReceiptSchema(WireSchema):
+    """A receipt signed with the receiving département's registered Ed25519 key."""
+
+    recu = fields.Nested(RecuSchema, required=True)
+    cle = fields.String(required=True, validate=length(1, 64))
+    signature = fields.String(required=True, validate=length(1, 200))
+
+
+class SignedReceiptSchema(ReceiptSchema):
+    """A receipt as the sender fetches it, with the public key to verify it offline."""
+
+    algorithme = fields.String()
+    cle_publique = fields.String()
+
+
+class HubKeySchema(Schema):
+    """One of the hub's public signing keys."""
+
+    id = fields.String()
+    algorithme = fields.String()
+    cle_publique = fields.String()
+
+
+class HubKeysSchema(Schema):
+    """The hub's public signing keys: the first signs new manifests."""
+
+    cles = fields.List(fields.Nested(HubKeySchema))
+
+
+class SignedManifestSchema(Schema):
+    """The manifest of a transfer's packages and the hub's signature of it."""
+
+    manifeste = fields.Dict()
+    signature = fields.Dict()
 
 
 class CompletionSchema(WireSchema):

@@ -259,6 +259,20 @@ CATALOGUE: dict[str, str] = {
         "Une correction ne peut pas changer de MDPH de destination : annulez ce transfert "
         "et créez-en un nouveau."
     ),
+    "recu.transfert": "Le reçu doit porter l'identifiant de ce transfert.",
+    "recu.manifeste": (
+        "Le reçu doit porter l'empreinte SHA-256 du manifeste de ce transfert "
+        "(téléchargez le manifeste et vérifiez-le)."
+    ),
+    "recu.date": (
+        "La date du reçu doit être une date et heure ISO 8601 avec fuseau, proche de maintenant."
+    ),
+    "recu.cle": (
+        "Clé de signature inconnue, révoquée, expirée ou d'un autre département : "
+        "signez avec la clé de signature enregistrée pour votre MDPH."
+    ),
+    "recu.signature": "La signature du reçu ne correspond pas à son contenu et à la clé indiquée.",
+    "transfert.recu_absent": "La MDPH d'accueil n'a pas encore accusé réception de ce transfert.",
     "transfert.sha256_paquet": "L'empreinte SHA-256 ne correspond pas au paquet transmis.",
     "transfert.numero_different": (
         "Le transfert a déjà été intégré sous un autre numéro de dossier."
@@ -291,6 +305,10 @@ class Problem(str):
         obj = super().__new__(cls, message)
         obj.code = code
         return obj
+
+    def __reduce__(self) -> tuple[type[Problem], tuple[str, str]]:
+        """Keep the code when marshmallow deep-copies fields (and when pickled)."""
+        return Problem, (self.code, str(self))
 
     def format(self, *args: Any, **kwargs: Any) -> Problem:
         """Keep the code when marshmallow formats the message."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from mdph_bridge.domain.keyfiles import read_secret
+from mdph_bridge.domain.manifest import receipt
 from mdph_bridge.domain.sealing import generate_staging_key
+from mdph_bridge.domain.signing import digest, generate_hub_key, sign
 
 PG_URL = os.environ.get("MDPH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("MDPH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -23,6 +27,7 @@ def hub_settings(var_dir: Path, database_url: str, broker_url: str) -> dict[str,
         "STORAGE_DIR": str(var_dir / "blobs"),
         "SECRET_KEY": "test-secret",
         "STAGING_KEYS": generate_staging_key("test-staging"),
+        "SIGNING_KEYS": generate_hub_key("test-hub"),
     }
 
 
@@ -52,3 +57,14 @@ def bearer(token: str) -> dict[str, str]:
 def files_under(root: Path) -> list[Path]:
     """Every file below `root` (blobs, including partial ones)."""
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def signed_receipt(
+    manifest: dict[str, Any], key: dict[str, str], at: datetime | None = None
+) -> dict[str, Any]:
+    """Sign a receipt of `manifest` with a demo signing key (`demo[code]["cles"]["signing"]`)."""
+    body = receipt(
+        manifest["manifeste"]["transfert"], digest(manifest["manifeste"]), at or datetime.now(UTC)
+    )
+    secret = read_secret(Path(key["identity_file"]))
+    return {"recu": body, "cle": key["id"], "signature": sign(secret, body)}

@@ -26,7 +26,9 @@ def process(self: Task, transfer_id: str) -> None:
     b = backends()
     limits = Limits(timedelta(seconds=cfg["LEASE_SECONDS"]), cfg["MAX_ATTEMPTS"])
     try:
-        process_transfer(b.sessions(), b.storage, cfg["KEYRING"], limits, uuid.UUID(transfer_id))
+        process_transfer(
+            b.sessions(), b.storage, cfg["KEYRING"], cfg["SIGNER"], limits, uuid.UUID(transfer_id)
+        )
     except AttemptFailedError as exc:
         countdown = min(cfg["RETRY_BACKOFF_SECONDS"] * 2**self.request.retries, 300)
         raise self.retry(exc=exc, countdown=countdown) from exc

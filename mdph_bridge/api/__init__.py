@@ -8,6 +8,7 @@ from flask import Flask
 
 from mdph_bridge.api.dossier_schema import dossier_json_schema
 from mdph_bridge.api.errors import BridgeApi
+from mdph_bridge.domain.signing import ALGORITHM, HubSigner
 from schemas.dossier import DossierSchema
 
 
@@ -36,6 +37,15 @@ def register_api(app: Flask) -> None:
     api.spec.components.schema("DossierV1", schema=DossierSchema)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)
+
+    @app.get("/api/v1/keys")
+    def hub_keys() -> Any:
+        """Publish the hub's public signing keys, to verify manifests offline (public)."""
+        signer: HubSigner = app.config["SIGNER"]
+        keys = [
+            {"id": k.key_id, "algorithme": ALGORITHM, "cle_publique": k.public} for k in signer.keys
+        ]
+        return {"cles": keys}
 
     @app.get("/api/dossier-v1.schema.json")
     def dossier_schema() -> Any:

@@ -19,6 +19,7 @@ from schemas.api import (
     InboundTransferSchema,
     ReceiptSchema,
     ReturnSchema,
+    SignedManifestSchema,
 )
 
 blp = BridgeBlueprint(
@@ -93,12 +94,18 @@ def medical_package(transfer_id: uuid.UUID) -> Response:
 @requires(*RECEIVING)
 @blp.arguments(ReceiptSchema)
 @blp.response(200, InboundTransferSchema)
-def receipt(body: dict[str, str], transfer_id: uuid.UUID) -> Any:
-    """Acknowledge receipt of the package whose SHA-256 is given."""
-    transfer = receiving.acknowledge(
-        session(), current_principal(), transfer_id, body["sha256_paquet"]
-    )
+def receipt(body: dict[str, Any], transfer_id: uuid.UUID) -> Any:
+    """Acknowledge receipt with a receipt of the manifest signed by the département's key."""
+    transfer = receiving.acknowledge(session(), current_principal(), transfer_id, body)
     return presenters.inbound(transfer)
+
+
+@blp.route("/<uuid:transfer_id>/manifest", methods=["GET"])
+@requires(*RECEIVING)
+@blp.response(200, SignedManifestSchema)
+def manifest(transfer_id: uuid.UUID) -> Any:
+    """The signed manifest of the packages: hashes to check, and what the receipt must quote."""
+    return receiving.signed_manifest(session(), current_principal(), transfer_id)
 
 
 @blp.route("/<uuid:transfer_id>/complete", methods=["POST"])

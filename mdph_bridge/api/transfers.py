@@ -15,11 +15,17 @@ from mdph_bridge.api.auth import current_principal, requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
 from mdph_bridge.api.uploads import UploadSink
 from mdph_bridge.extensions import backends, session
-from mdph_bridge.services import sending
+from mdph_bridge.services import receiving, sending
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.submission import Intake, Submission, correct, submit
-from schemas.api import OutboundPageSchema, OutboundQuerySchema, TransferDetailSchema
+from schemas.api import (
+    OutboundPageSchema,
+    OutboundQuerySchema,
+    SignedManifestSchema,
+    SignedReceiptSchema,
+    TransferDetailSchema,
+)
 
 blp = BridgeBlueprint(
     "transfers",
@@ -160,3 +166,19 @@ def detail(transfer_id: uuid.UUID) -> Any:
 def cancel(transfer_id: uuid.UUID) -> Any:
     """Cancel a transfer the destination has not downloaded yet."""
     return presenters.outbound_detail(sending.cancel(session(), current_principal(), transfer_id))
+
+
+@blp.route("/<uuid:transfer_id>/manifest", methods=["GET"])
+@requires("caseworker")
+@blp.response(200, SignedManifestSchema)
+def manifest(transfer_id: uuid.UUID) -> Any:
+    """The signed manifest of what was sent: proof of the content, by hash."""
+    return receiving.signed_manifest(session(), current_principal(), transfer_id)
+
+
+@blp.route("/<uuid:transfer_id>/receipt", methods=["GET"])
+@requires("caseworker")
+@blp.response(200, SignedReceiptSchema)
+def receipt(transfer_id: uuid.UUID) -> Any:
+    """The receiver's signed receipt, with the public key to verify it offline."""
+    return receiving.receipt_of(session(), current_principal(), transfer_id)

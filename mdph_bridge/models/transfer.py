@@ -51,6 +51,9 @@ class Transfer(Base):
     medical_package_size: Mapped[int | None]
     medical_package_sha256: Mapped[str | None] = mapped_column(String(64))
     medical_package_key_ids: Mapped[list[Any] | None]
+    # The signed manifest of the packages, and the receiver's signed receipt (ids and hashes only).
+    manifest: Mapped[dict[str, Any] | None]
+    receipt: Mapped[dict[str, Any] | None]
     numero_dossier_destination: Mapped[str | None] = mapped_column(String(40))
     problems: Mapped[list[Any]] = mapped_column(default=list)
     # Non-blocking remarks on the dossier (codes, paths, dates; never personal data).

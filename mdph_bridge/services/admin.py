@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.age import generate_identity, recipient_of
 from mdph_bridge.domain.codes import is_departement_code
+from mdph_bridge.domain.keyfiles import SUFFIXES, create_key_file, public_key_of, read_secret
 from mdph_bridge.models import ApiToken, Departement, utcnow
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys
@@ -33,23 +32,17 @@ def add_departement(session: Session, code: str, nom: str) -> Departement:
 
 
 def _demo_key(session: Session, code: str, usage: str, keys_dir: Path) -> dict[str, str]:
-    path = keys_dir / f"{code}-{usage}.agekey"
+    """Reuse or create a demo key file (one folder per département) and register it."""
+    folder = keys_dir / code
+    path = folder / f"{usage}{SUFFIXES[usage]}"
     if path.exists():
-        identity = path.read_text().strip().splitlines()[-1]
+        public = public_key_of(read_secret(path))
     else:
-        identity, _ = generate_identity()
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(
-                f"# demo {usage} key of département {code}: keep it on the MDPH side\n{identity}\n"
-            )
-    recipient = recipient_of(identity)
-    registered = next(
-        (k for k in valid_keys(session, code, usage) if k.public_key == recipient), None
-    )
-    key = registered or register_key(session, code, usage, recipient)
-    return {"id": key.id, "public_key": recipient, "identity_file": str(path)}
+        folder.mkdir(parents=True, exist_ok=True)
+        public = create_key_file(path, usage)
+    registered = next((k for k in valid_keys(session, code, usage) if k.public_key == public), None)
+    key = registered or register_key(session, code, usage, public)
+    return {"id": key.id, "public_key": public, "identity_file": str(path)}
 
 
 def create_demo(session: Session, keys_dir: Path) -> dict[str, Any]:

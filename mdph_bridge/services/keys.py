@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -10,17 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.age import AgeError, check_recipient
+from mdph_bridge.domain.keyids import key_id
+from mdph_bridge.domain.signing import check_public_key
 from mdph_bridge.models import Departement, DepartementKey, utcnow
 from schemas.dossier import has_medical_content
 from schemas.errors import error
 
-USAGES = ("receiver", "doctor")
-
-
-def key_id(departement: str, usage: str, public_key: str) -> str:
-    """Derive a short, stable key id from the public key."""
-    digest = hashlib.sha256(public_key.encode()).hexdigest()[:16]
-    return f"{departement}-{usage}-{digest}"
+ENCRYPTION_USAGES = ("receiver", "doctor")
+USAGES = (*ENCRYPTION_USAGES, "signing")  # signing: the Ed25519 key its receipts are signed with
 
 
 def register_key(
@@ -35,10 +31,12 @@ def register_key(
         raise ValueError(f"Usage de clé inconnu {usage!r} : attendu {', '.join(USAGES)}.")
     if session.get(Departement, departement) is None:
         raise ValueError(f"Département non raccordé : {departement!r}.")
+    encryption = usage in ENCRYPTION_USAGES
     try:
-        recipient = check_recipient(public_key)
-    except AgeError as exc:
-        raise ValueError("Clé publique invalide : une clé age « age1… » est attendue.") from exc
+        recipient = check_recipient(public_key) if encryption else check_public_key(public_key)
+    except (AgeError, ValueError) as exc:
+        expected = "une clé age « age1… »" if encryption else "une clé Ed25519 (base64)"
+        raise ValueError(f"Clé publique invalide : {expected} est attendue.") from exc
     key = DepartementKey(
         id=key_id(departement, usage, recipient),
         departement_code=departement,

@@ -33,6 +33,8 @@ class Package:
     key: str
     size: int
     sha256: str
+    plain_size: int
+    plain_sha256: str
     key_ids: list[str]
 
 
@@ -52,7 +54,8 @@ def build_package(
     with storage.writer(key) as blob:
         hashing = HashingWriter(blob)
         encryptor = Encryptor(hashing, list(recipients.values()))
-        with tarfile.open(fileobj=encryptor, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        plain = HashingWriter(encryptor)
+        with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             tar.copybufsize = COPY_BUFFER
             for entry in entries:
                 info = tarfile.TarInfo(entry.name)
@@ -61,4 +64,6 @@ def build_package(
                 with entry.open() as src:
                     tar.addfile(info, src)
         encryptor.close()
-    return Package(key, hashing.size, hashing.hexdigest(), sorted(recipients))
+    return Package(
+        key, hashing.size, hashing.hexdigest(), plain.size, plain.hexdigest(), sorted(recipients)
+    )

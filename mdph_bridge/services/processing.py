@@ -16,7 +16,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.filenames import safe_name
+from mdph_bridge.domain.manifest import manifest, part
 from mdph_bridge.domain.sealing import Keyring, SealReader
+from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, utcnow
 from mdph_bridge.services.keys import destination_problems, valid_keys
@@ -90,6 +92,7 @@ def process_transfer(
     session: Session,
     storage: LocalStorage,
     keyring: Keyring,
+    signer: HubSigner,
     limits: Limits,
     transfer_id: uuid.UUID,
 ) -> State | None:
@@ -99,7 +102,7 @@ def process_transfer(
         return None
     prefix = f"{package_prefix(transfer_id)}/{token}"
     try:
-        reached = _check_and_package(session, storage, keyring, transfer_id, token, prefix)
+        reached = _check_and_package(session, storage, keyring, signer, transfer_id, token, prefix)
     except Exception as exc:
         # The packages of this attempt are left to the orphan sweeper: deleting them here could
         # destroy a package whose `ready` commit reached the database before the error.
@@ -139,6 +142,7 @@ def _check_and_package(
     session: Session,
     storage: LocalStorage,
     keyring: Keyring,
+    signer: HubSigner,
     transfer_id: uuid.UUID,
     token: str,
     prefix: str,
@@ -164,7 +168,8 @@ def _check_and_package(
     medical_package: Package | None = None
     if has_medical_content(dossier):
         medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
-    if not _mark_ready(session, transfer, token, package, medical_package):
+    signed = _signed_manifest(signer, transfer, package, medical_package)
+    if not _mark_ready(session, transfer, token, package, medical_package, signed):
         session.rollback()
         log.info("transfer %s was taken over by another attempt", transfer_id)
         return None
@@ -207,12 +212,34 @@ def _opener(
     return open_plain
 
 
+def _signed_manifest(
+    signer: HubSigner, transfer: Transfer, package: Package, medical: Package | None
+) -> dict[str, Any]:
+    """Describe both envelopes and sign the description with the hub's current key."""
+    parts = [
+        part(
+            name,
+            f"{transfer.id}{suffix}.age",
+            p.sha256,
+            p.size,
+            p.plain_sha256,
+            p.plain_size,
+            p.key_ids,
+        )
+        for name, suffix, p in (("dossier", "", package), ("medical", "-medical", medical))
+        if p is not None
+    ]
+    body = manifest(str(transfer.id), transfer.origin_code, transfer.dest_code, utcnow(), parts)
+    return {"manifeste": body, "signature": signer.sign(body)}
+
+
 def _mark_ready(
     session: Session,
     transfer: Transfer,
     token: str,
     package: Package,
     medical: Package | None,
+    signed_manifest: dict[str, Any],
 ) -> bool:
     seq = session.execute(
         update(Departement)
@@ -238,6 +265,7 @@ def _mark_ready(
         medical_package_size=medical and medical.size,
         medical_package_sha256=medical and medical.sha256,
         medical_package_key_ids=medical and medical.key_ids,
+        manifest=signed_manifest,
     )
 
 

@@ -8,15 +8,18 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.signing import ALGORITHM, digest, verify
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import Transfer
+from mdph_bridge.models import DepartementKey, Transfer, utcnow
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
+from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.transitions import move
 
 _SEQ = re.compile(r"[0-9]{1,18}")
@@ -119,20 +122,86 @@ def open_package(
     return PackageBlob(key, sha256, f"{transfer_id}{'-medical' if medical else ''}.age")
 
 
+RECEIPT_CLOCK_SKEW = timedelta(minutes=10)
+
+
 def acknowledge(
-    session: Session, principal: Principal, transfer_id: uuid.UUID, sha256: str
+    session: Session, principal: Principal, transfer_id: uuid.UUID, signed: dict[str, Any]
 ) -> Transfer:
-    """Record that the package with this SHA-256 was received intact."""
+    """Record the receiver's signed receipt of the manifest, after checking it against its key."""
     transfer = get_inbound(session, principal, transfer_id)
-    if not hmac.compare_digest(sha256, transfer.package_sha256 or ""):
-        raise ServiceError.one(422, "sha256_paquet", "transfert.sha256_paquet")
-    if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED):
+    if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED) and transfer.receipt == signed:
         return transfer
-    if not move(session, transfer_id, [State.DOWNLOADED], State.ACKNOWLEDGED, principal.actor):
+    _check_receipt(session, transfer, signed)
+    if not move(
+        session,
+        transfer_id,
+        [State.DOWNLOADED],
+        State.ACKNOWLEDGED,
+        principal.actor,
+        receipt=signed,
+    ):
         raise _refuse_state(transfer)
     session.commit()
     session.refresh(transfer)
     return transfer
+
+
+def _check_receipt(session: Session, transfer: Transfer, signed: dict[str, Any]) -> None:
+    recu = signed["recu"]
+    if recu["transfert"] != str(transfer.id):
+        raise ServiceError.one(422, "recu.transfert", "recu.transfert")
+    if not hmac.compare_digest(recu["sha256_manifeste"], manifest_digest(transfer)):
+        raise ServiceError.one(422, "recu.sha256_manifeste", "recu.manifeste")
+    try:
+        signed_at = datetime.fromisoformat(recu["date"])
+    except ValueError:
+        signed_at = None
+    now = utcnow()
+    if (
+        signed_at is None
+        or signed_at.tzinfo is None
+        or not transfer.state_changed_at - RECEIPT_CLOCK_SKEW
+        <= signed_at
+        <= now + RECEIPT_CLOCK_SKEW
+    ):
+        raise ServiceError.one(422, "recu.date", "recu.date")
+    key = session.get(DepartementKey, signed["cle"])
+    if (
+        key is None
+        or key.departement_code != transfer.dest_code
+        or key.usage != "signing"
+        or not key.is_valid(now)
+    ):
+        raise ServiceError.one(422, "cle", "recu.cle")
+    if not verify(key.public_key, signed["signature"], recu):
+        raise ServiceError.one(422, "signature", "recu.signature")
+
+
+def receipt_of(session: Session, principal: Principal, transfer_id: uuid.UUID) -> dict[str, Any]:
+    """Give the sender the receipt with the public key that verifies it offline."""
+    transfer = get_outbound(session, principal, transfer_id)
+    if transfer.receipt is None:
+        raise ServiceError.one(404, "", "transfert.recu_absent")
+    key = session.get(DepartementKey, transfer.receipt["cle"])  # revoked keys are kept
+    public = key.public_key if key else ""
+    return {**transfer.receipt, "algorithme": ALGORITHM, "cle_publique": public}
+
+
+def manifest_digest(transfer: Transfer) -> str:
+    """SHA-256 of the transfer's manifest body, as a receipt must quote it."""
+    return digest(transfer.manifest["manifeste"]) if transfer.manifest else ""
+
+
+def signed_manifest(
+    session: Session, principal: Principal, transfer_id: uuid.UUID
+) -> dict[str, Any]:
+    """Return the signed manifest to the sending or the receiving side (404 before `ready`)."""
+    sender = principal.role == "caseworker"
+    transfer = (get_outbound if sender else get_inbound)(session, principal, transfer_id)
+    if transfer.manifest is None:
+        raise not_found()
+    return transfer.manifest
 
 
 def complete(

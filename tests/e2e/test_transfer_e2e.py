@@ -18,7 +18,7 @@ from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, signed_receipt
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent
@@ -92,12 +92,14 @@ def test_59_sends_to_62_who_downloads_decrypts_acknowledges_and_completes(
     received = json.loads((tmp_path / "out" / "dossier.json").read_text())
     assert received["transfert"]["numero_dossier_origine"] == "59-2024-004217"
 
-    digest = hashlib.sha256(package.read_bytes()).hexdigest()
     base = f"/api/v1/inbound/{transfer_id}"
+    manifest = client.get(f"{base}/manifest", headers=receiver).get_json()
     assert (
-        client.post(f"{base}/receipt", json={"sha256_paquet": digest}, headers=receiver).status_code
-        == 200
+        manifest["manifeste"]["parties"][0]["sha256_chiffre"]
+        == hashlib.sha256(package.read_bytes()).hexdigest()
     )
+    signed = signed_receipt(manifest, demo["62"]["cles"]["signing"])
+    assert client.post(f"{base}/receipt", json=signed, headers=receiver).status_code == 200
     done = client.post(
         f"{base}/complete", json={"numero_dossier_destination": "62-2026-0001"}, headers=receiver
     )

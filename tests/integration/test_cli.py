@@ -32,6 +32,7 @@ def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         "STORAGE_DIR",
         "SECRET_KEY",
         "STAGING_KEYS",
+        "SIGNING_KEYS",
     ):
         monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(app.config[name]))
 

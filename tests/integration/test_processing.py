@@ -57,7 +57,12 @@ def unpack(blob: bytes, identities: list[str]) -> dict[str, bytes]:
 
 def run(app: Flask, backends: Backends, transfer_id: uuid.UUID) -> State | None:
     return process_transfer(
-        backends.sessions(), backends.storage, app.config["KEYRING"], LIMITS, transfer_id
+        backends.sessions(),
+        backends.storage,
+        app.config["KEYRING"],
+        app.config["SIGNER"],
+        LIMITS,
+        transfer_id,
     )
 
 

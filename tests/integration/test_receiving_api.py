@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from dossiers import PDF, dossier
 from flask import Flask
 from flask.testing import FlaskClient
-from support import bearer
+from support import bearer, signed_receipt
 from test_processing import MEDICAL_PDF, run, submit
 
+from mdph_bridge.domain.signing import digest, verify
 from mdph_bridge.extensions import Backends
 
 pytestmark = pytest.mark.integration
+RECEIPT_SHAPE = {
+    "recu": {
+        "transfert": str(uuid.UUID(int=0)),
+        "sha256_manifeste": "0" * 64,
+        "date": "2026-01-01",
+    },
+    "cle": "x",
+    "signature": "x",
+}
 
 
 def ready(
@@ -37,7 +48,10 @@ def test_receiver_lifecycle_download_acknowledge_complete(
     base = f"/api/v1/inbound/{transfer_id}"
 
     listed = client.get(base, headers=receiver).get_json()["paquet"]["sha256"]
-    early = client.post(f"{base}/receipt", json={"sha256_paquet": listed}, headers=receiver)
+    manifest = client.get(f"{base}/manifest", headers=receiver).get_json()
+    signing = demo["62"]["cles"]["signing"]
+    good = signed_receipt(manifest, signing)
+    early = client.post(f"{base}/receipt", json=good, headers=receiver)
     assert early.status_code == 409  # download first
     with client.get(f"{base}/package", headers=receiver) as package:
         assert package.status_code == 200
@@ -45,9 +59,10 @@ def test_receiver_lifecycle_download_acknowledge_complete(
         assert package.headers["X-Content-SHA256"] == digest
     assert client.get(base, headers=receiver).get_json()["etat"] == "downloaded"
 
-    wrong = client.post(f"{base}/receipt", json={"sha256_paquet": "0" * 64}, headers=receiver)
+    forged = {**good, "recu": {**good["recu"], "sha256_manifeste": "0" * 64}}
+    wrong = client.post(f"{base}/receipt", json=forged, headers=receiver)
     assert wrong.status_code == 422
-    assert wrong.get_json()["erreurs"][0]["code"] == "transfert.sha256_paquet"
+    assert wrong.get_json()["erreurs"][0]["code"] == "recu.manifeste"
     too_soon = client.post(
         f"{base}/complete", json={"numero_dossier_destination": "62-1"}, headers=receiver
     )
@@ -55,8 +70,10 @@ def test_receiver_lifecycle_download_acknowledge_complete(
     assert too_soon.get_json()["erreurs"][0]["code"] == "transfert.etat"
 
     assert digest == listed
+    dossier_part = manifest["manifeste"]["parties"][0]
+    assert (dossier_part["nom"], dossier_part["sha256_chiffre"]) == ("dossier", digest)
     for _ in range(2):  # replaying a step is a no-op
-        ack = client.post(f"{base}/receipt", json={"sha256_paquet": digest}, headers=receiver)
+        ack = client.post(f"{base}/receipt", json=good, headers=receiver)
         assert ack.status_code == 200
         assert ack.get_json()["etat"] == "acknowledged"
     for _ in range(2):
@@ -184,7 +201,7 @@ def test_no_departement_can_read_or_change_another_departements_transfer(
             responses = [
                 client.get(base, headers=headers),
                 client.get(f"{base}/package", headers=headers),
-                client.post(f"{base}/receipt", json={"sha256_paquet": "0" * 64}, headers=headers),
+                client.post(f"{base}/receipt", json=RECEIPT_SHAPE, headers=headers),
                 client.post(
                     f"{base}/complete", json={"numero_dossier_destination": "x"}, headers=headers
                 ),
@@ -224,3 +241,58 @@ def test_sender_lists_filters_paginates_and_cancels(
     assert cancelled.get_json()["etat"] == "cancelled"
     assert client.post(f"/api/v1/transfers/{waiting}/cancel", headers=sender).status_code == 200
     assert run(app, backends, waiting) is None  # the worker leaves a cancelled transfer alone
+
+
+def test_receipts_are_checked_against_the_departements_signing_key(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    transfer_id = ready(app, client, demo, backends)
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    base = f"/api/v1/inbound/{transfer_id}"
+    with client.get(f"{base}/package", headers=receiver):
+        pass
+    manifest = client.get(f"{base}/manifest", headers=receiver).get_json()
+    good = signed_receipt(manifest, demo["62"]["cles"]["signing"])
+
+    def code_of(body: dict[str, Any]) -> str:
+        response = client.post(f"{base}/receipt", json=body, headers=receiver)
+        assert response.status_code == 422, response.get_json()
+        return response.get_json()["erreurs"][0]["code"]
+
+    other_departement = signed_receipt(manifest, demo["59"]["cles"]["signing"])
+    tampered = {**good, "recu": {**good["recu"], "date": "2026-11-22T00:00:00+00:00"}}
+    stale = signed_receipt(
+        manifest, demo["62"]["cles"]["signing"], datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    elsewhere = {**good, "recu": {**good["recu"], "transfert": str(uuid.uuid4())}}
+    assert code_of(other_departement) == "recu.cle"
+    assert code_of({**good, "cle": demo["62"]["cles"]["receiver"]["id"]}) == "recu.cle"
+    assert code_of(tampered) in {"recu.signature", "recu.date"}
+    assert code_of({**good, "signature": other_departement["signature"]}) == "recu.signature"
+    assert code_of(stale) == "recu.date"
+    assert code_of(elsewhere) == "recu.transfert"
+
+    assert client.post(f"{base}/receipt", json=good, headers=receiver).status_code == 200
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    fetched = client.get(f"/api/v1/transfers/{transfer_id}/receipt", headers=sender).get_json()
+    assert fetched["recu"] == good["recu"]
+    assert verify(fetched["cle_publique"], fetched["signature"], fetched["recu"])  # offline check
+    sent = client.get(f"/api/v1/transfers/{transfer_id}/manifest", headers=sender).get_json()
+    hub = client.get("/api/v1/keys").get_json()["cles"]
+    key = next(k for k in hub if k["id"] == sent["signature"]["cle"])
+    assert verify(key["cle_publique"], sent["signature"]["valeur"], sent["manifeste"])
+    assert fetched["recu"]["sha256_manifeste"] == digest(sent["manifeste"])
+
+
+def test_a_transfer_without_receipt_has_none_to_show(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    transfer_id = ready(app, client, demo, backends)
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    missing = client.get(f"/api/v1/transfers/{transfer_id}/receipt", headers=sender)
+    assert missing.status_code == 404
+    assert missing.get_json()["erreurs"][0]["code"] == "transfert.recu_absent"
+    outsider = bearer(demo["80"]["jetons"]["caseworker"])
+    assert (
+        client.get(f"/api/v1/transfers/{transfer_id}/manifest", headers=outsider).status_code == 404
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from mdph_bridge.config import MiB, load_config, validate_config
 from mdph_bridge.domain.sealing import Keyring, SealError, generate_staging_key
+from mdph_bridge.domain.signing import generate_hub_key
 
 pytestmark = pytest.mark.unit
 
@@ -37,9 +38,13 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def valid_settings(**changes: Any) -> dict[str, Any]:
-    """Embedded defaults plus the two required secrets."""
+    """Embedded defaults plus the three required secrets."""
     settings = load_config({})
-    settings |= {"SECRET_KEY": SECRET, "STAGING_KEYS": generate_staging_key("k1")}
+    settings |= {
+        "SECRET_KEY": SECRET,
+        "STAGING_KEYS": generate_staging_key("k1"),
+        "SIGNING_KEYS": generate_hub_key("h1"),
+    }
     return settings | changes
 
 
@@ -151,9 +156,10 @@ def test_process_environment_is_read_by_default(
     [
         (("SECRET_KEY",), ["MDPH_BRIDGE_SECRET_KEY"]),
         (("STAGING_KEYS",), ["MDPH_BRIDGE_STAGING_KEYS"]),
+        (("SIGNING_KEYS",), ["MDPH_BRIDGE_SIGNING_KEYS"]),
         (("SECRET_KEY", "STAGING_KEYS"), ["MDPH_BRIDGE_SECRET_KEY", "MDPH_BRIDGE_STAGING_KEYS"]),
     ],
-    ids=["secret", "staging", "both"],
+    ids=["secret", "staging", "signing", "two"],
 )
 @pytest.mark.parametrize("absent", [None, ""], ids=["none", "empty"])
 def test_validate_config_names_every_missing_secret(
@@ -167,7 +173,8 @@ def test_validate_config_names_every_missing_secret(
     message = str(caught.value)
     for name in named:
         assert name in message
-    for other in {"MDPH_BRIDGE_SECRET_KEY", "MDPH_BRIDGE_STAGING_KEYS"} - set(named):
+    every = {"MDPH_BRIDGE_SECRET_KEY", "MDPH_BRIDGE_STAGING_KEYS", "MDPH_BRIDGE_SIGNING_KEYS"}
+    for other in every - set(named):
         assert other not in message
     assert "KEYRING" not in config
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:57:28.725506
+Create Date: 2026-11-22 05:04:00.221208
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def upgrade() -> None:
     sa.Column('medical_package_size', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('medical_package_sha256', sa.String(length=64), nullable=True),
     sa.Column('medical_package_key_ids', sa.JSON(), nullable=True),
+    sa.Column('manifest', sa.JSON(), nullable=True),
+    sa.Column('receipt', sa.JSON(), nullable=True),
     sa.Column('numero_dossier_destination', sa.String(length=40), nullable=True),
     sa.Column('problems', sa.JSON(), nullable=False),
     sa.Column('warnings', sa.JSON(), nullable=False),
