@@ -282,6 +282,40 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"Clé {key_id} révoquée.")
 
 
+@keys.command("expiring")
+@click.option("--days", default=30, show_default=True, type=int)
+def keys_expiring(days: int) -> None:
+    """List the keys whose validity ends within DAYS days: new ones must be registered first."""
+    from datetime import timedelta
+
+    from mdph_bridge.services.keys import expiring_keys
+
+    with _session() as session:
+        soon = expiring_keys(session, timedelta(days=days))
+        for key in soon:
+            click.echo(f"{key.id}\t{key.usage}\texpire le {key.valid_until:%Y-%m-%d}")
+    if not soon:
+        click.echo(f"Aucune clé n'expire dans les {days} jours.")
+
+
+@main.group()
+def staging() -> None:
+    """Manage the hub's staging keys."""
+
+
+@staging.command("reseal")
+def staging_reseal() -> None:
+    """Re-seal staged payloads with the first staging key, before an older key is removed."""
+    from mdph_bridge.extensions import backends, session
+    from mdph_bridge.services.staging import reseal_staging
+
+    with _app() as app:
+        count = reseal_staging(session(), backends().storage, app.config["KEYRING"])
+    click.echo(
+        f"{count} fichier(s) rechiffré(s) avec la clé {app.config['KEYRING'].primary.key_id}."
+    )
+
+
 @main.group()
 def tokens() -> None:
     """Manage API tokens."""

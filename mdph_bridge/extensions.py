@@ -100,6 +100,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.requeue_stale",
                 "schedule": timedelta(seconds=cfg["SWEEP_INTERVAL_SECONDS"]),
             },
+            "warn-expiring-keys": {
+                "task": "maintenance.key_expiry",
+                "schedule": timedelta(days=1),
+            },
             "remove-orphan-blobs": {
                 "task": "maintenance.remove_orphans",
                 "schedule": timedelta(seconds=cfg["ORPHAN_AGE_SECONDS"]),

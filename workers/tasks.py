@@ -10,11 +10,13 @@ from celery import Task, shared_task
 from flask import current_app
 
 from mdph_bridge.extensions import backends
+from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
 
 log = logging.getLogger(__name__)
+KEY_NOTICE_DAYS = 30
 
 
 @shared_task(
@@ -56,3 +58,18 @@ def remove_orphan_blobs() -> int:
     if removed:
         log.info("removed %d orphan blob(s)", removed)
     return removed
+
+
+@shared_task(name="maintenance.key_expiry", ignore_result=True)
+def warn_expiring_keys() -> int:
+    """Log a warning for each département key ending within 30 days (ids only)."""
+    soon = expiring_keys(backends().sessions(), timedelta(days=KEY_NOTICE_DAYS))
+    for key in soon:
+        log.warning(
+            "key %s of département %s (%s) expires on %s: register its successor",
+            key.id,
+            key.departement_code,
+            key.usage,
+            key.valid_until,
+        )
+    return len(soon)

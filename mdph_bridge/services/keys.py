@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -82,3 +82,18 @@ def destination_problems(session: Session, dossier: dict[str, Any]) -> list[dict
     if has_medical_content(dossier) and not valid_keys(session, code, "doctor"):
         problems.append(error(chemin, "transfert.destination_sans_cle_medicale", departement=code))
     return problems
+
+
+def expiring_keys(session: Session, within: timedelta) -> list[DepartementKey]:
+    """Return the valid keys ending within `within`: their MDPH must register new ones first."""
+    now = utcnow()
+    keys = session.scalars(
+        select(DepartementKey)
+        .where(
+            DepartementKey.revoked_at.is_(None),
+            DepartementKey.valid_until.is_not(None),
+            DepartementKey.valid_until <= now + within,
+        )
+        .order_by(DepartementKey.valid_until)
+    )
+    return [key for key in keys if key.is_valid(now)]

@@ -108,3 +108,13 @@ def test_migrate_is_idempotent(cli: Any) -> None:
 def test_error_codes_matches_docs(cli: Any) -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "ERREURS.md"
     assert cli("error-codes") == docs.read_text()
+
+
+def test_keys_expiring_and_staging_reseal_commands(cli: Any, session: Session) -> None:
+    assert "Aucune clé n'expire" in cli("keys", "expiring")
+    cli("departements", "add", "80", "Somme")
+    public = cli("keys", "generate", "--usage", "signing", "--out", "80.signkey").strip()
+    key_id = cli("keys", "register", "80", "signing", public, "--valid-until", "2099-01-01").strip()
+    assert key_id.startswith("80-signing-")
+    assert key_id in cli("keys", "expiring", "--days", "40000")
+    assert "0 fichier(s) rechiffré(s)" in cli("staging", "reseal")

@@ -1,0 +1,43 @@
+"""Re-seal staged payloads under the current staging key, so an old key can be retired."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
+from mdph_bridge.domain.states import NEEDS_STAGING
+from mdph_bridge.models import Transfer
+from mdph_bridge.services.submission import staging_prefix
+from mdph_bridge.storage import LocalStorage
+
+log = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
+
+
+def reseal_staging(session: Session, storage: LocalStorage, keyring: Keyring) -> int:
+    """Re-encrypt every staged blob not sealed with the primary key; return how many were."""
+    primary = keyring.primary.key_id
+    ids = list(session.scalars(select(Transfer.id).where(Transfer.state.in_(NEEDS_STAGING))))
+    session.commit()
+    resealed = 0
+    for transfer_id in ids:
+        for key in storage.list(staging_prefix(transfer_id)):
+            with storage.open(key) as blob:
+                reader = SealReader(blob, keyring)
+                if reader.key_id == primary:
+                    continue
+                with storage.writer(key) as out:
+                    sealer = SealWriter(out, keyring)
+                    while chunk := reader.read(CHUNK):
+                        sealer.write(chunk)
+                    sealer.close()
+            resealed += 1
+        session.execute(
+            update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
+        )
+        session.commit()
+    log.info("resealed %d staged blob(s) under key %s", resealed, primary)
+    return resealed

@@ -1,0 +1,85 @@
+"""Key rotation: departments' keys that expire, and the hub's staging keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from dossiers import PDF, dossier
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from test_processing import submit
+
+from mdph_bridge.domain.age import generate_identity
+from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
+from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer, utcnow
+from mdph_bridge.services.keys import expiring_keys, register_key, revoke_key
+from mdph_bridge.services.processing import Limits, process_transfer
+from mdph_bridge.services.staging import reseal_staging
+
+pytestmark = pytest.mark.integration
+
+
+def test_keys_ending_soon_are_listed_and_old_keys_can_be_rotated(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
+) -> None:
+    _, recipient = generate_identity()
+    soon = register_key(session, "62", "receiver", recipient, utcnow() + timedelta(days=10))
+    assert [k.id for k in expiring_keys(session, timedelta(days=30))] == [soon.id]
+    assert expiring_keys(session, timedelta(days=5)) == []
+
+    # Both keys valid: new packages are encrypted to both, so either private key opens them.
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    limits = Limits(timedelta(minutes=5), 3)
+    cfg = app.config
+
+    def run(tid: uuid.UUID) -> State | None:
+        return process_transfer(
+            backends.sessions(), backends.storage, cfg["KEYRING"], cfg["SIGNER"], limits, tid
+        )
+
+    assert run(transfer_id) == State.READY
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    later = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert run(later) == State.READY
+
+    first = session.get(Transfer, transfer_id, populate_existing=True)
+    second = session.get(Transfer, later, populate_existing=True)
+    assert first is not None
+    assert second is not None
+    assert sorted(first.package_key_ids or []) == sorted(
+        [demo["62"]["cles"]["receiver"]["id"], soon.id]
+    )
+    assert second.package_key_ids == [soon.id]
+
+
+def test_staging_blobs_are_resealed_under_the_new_key(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    old = app.config["STAGING_KEYS"]
+    rotated = Keyring.parse(f"{generate_staging_key('next')},{old}")
+
+    assert reseal_staging(session, backends.storage, rotated) == 2
+    assert reseal_staging(session, backends.storage, rotated) == 0  # idempotent
+    for key in backends.storage.list(f"staging/{transfer_id}"):
+        with backends.storage.open(key) as blob:
+            assert SealReader(blob, rotated).key_id == "next"
+    # The old key can now be dropped: the worker processes with the new key alone.
+    only_next = Keyring([rotated.get("next")])
+    limits = Limits(timedelta(minutes=5), 3)
+    state = process_transfer(
+        backends.sessions(), backends.storage, only_next, app.config["SIGNER"], limits, transfer_id
+    )
+    assert state == State.READY
