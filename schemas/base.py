@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -29,20 +30,28 @@ def clean_text(value: str) -> None:
         raise ValidationError(problem("champ.caracteres"))
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false, and nothing else: not "oui", "1", 1 or 0 (1 == True in Python)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def _frenchify(field: fields.Field) -> None:
-    if isinstance(field, fields.String):
-        field.validators.append(clean_text)
-    if isinstance(field, fields.Boolean):  # JSON true/false only, not "oui", 1 or "1"
-        field.truthy = {True}
-        field.falsy = {False}
-    field.error_messages["required"] = problem("champ.obligatoire")
-    field.error_messages["null"] = problem("champ.nul")
+    # Fields of a schema instance are shallow copies of the declared ones: assign new lists and
+    # dicts rather than mutating the shared ones, or every new schema would add to all of them.
+    if isinstance(field, fields.String) and clean_text not in field.validators:
+        field.validators = [*field.validators, clean_text]
+    messages = {"required": problem("champ.obligatoire"), "null": problem("champ.nul")}
     for kind, code in _INVALID_BY_FIELD:
         if isinstance(field, kind):
-            field.error_messages["invalid"] = problem(code)
+            messages["invalid"] = problem(code)
             if isinstance(field, fields.Nested):
-                field.error_messages["type"] = problem(code)
+                messages["type"] = problem(code)
             break
+    field.error_messages = {**field.error_messages, **messages}
     if isinstance(field, fields.List):
         _frenchify(field.inner)
 

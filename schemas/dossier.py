@@ -53,7 +53,7 @@ from mdph_bridge.domain.rights import (
     may_be_unlimited,
     needs_rate,
 )
-from schemas.base import WireSchema, between, length, matches, one_of
+from schemas.base import StrictBoolean, WireSchema, between, length, matches, one_of
 from schemas.clock import today
 from schemas.errors import Problem, problem
 
@@ -284,7 +284,7 @@ class BeneficiaireSchema(WireSchema):
     nir = fields.String(
         required=True, validate=[matches(NIR_PATTERN, "beneficiaire.nir_format"), _nir_key]
     )
-    nir_certifie = fields.Boolean(required=True)
+    nir_certifie = StrictBoolean(required=True)
     nom_naissance = _name(required=True)
     prenoms = Items(_name(), required=True, validate=_NOT_EMPTY)
     nom_usage = _name(required=True, allow_none=True)
@@ -468,12 +468,12 @@ class DroitSchema(WireSchema):
     date_decision = fields.Date(required=True)
     date_ouverture = fields.Date(required=True)
     date_echeance = fields.Date(required=True, allow_none=True)
-    sans_limitation_duree = fields.Boolean(required=True)
+    sans_limitation_duree = StrictBoolean(required=True)
     taux_incapacite = fields.String(required=True, allow_none=True, validate=one_of(RATES))
     payeur = fields.String(required=True, validate=one_of(PAYEURS))
     statut = fields.String(required=True, validate=one_of(STATUTS))
     etablissement_finess = _finess(required=True)
-    creton = fields.Boolean(required=True)
+    creton = StrictBoolean(required=True)
     pch = fields.Nested(PchSchema, required=True, allow_none=True)
     aeeh_complement = WholeNumber(required=True, allow_none=True, validate=between(1, 6))
 
@@ -519,7 +519,7 @@ class PieceSchema(WireSchema):
 
     nom_fichier = fields.String(required=True, validate=length(1, 255))
     type_piece = fields.String(required=True, validate=one_of(TYPES_PIECE))
-    medical = fields.Boolean(required=True)
+    medical = StrictBoolean(required=True)
     sha256 = fields.String(required=True, validate=matches(r"[0-9a-f]{64}", "piece.sha256"))
     date = fields.Date(required=True)
 

@@ -337,6 +337,11 @@ def flatten(messages: Mapping[str | int, Any] | list[Any], path: str = "") -> li
     items = []
     for key, value in messages.items():
         if key == "_schema":
+            # marshmallow's bucket of object-level errors; an unknown key literally named
+            # `_schema` lands there too, and belongs at its own path.
+            unknown = [m for m in value if getattr(m, "code", None) == "champ.inconnu"]
+            items.extend(_item(f"{path}._schema" if path else "_schema", m) for m in unknown)
+            value = [m for m in value if m not in unknown]
             sub = path
         elif isinstance(key, int):
             sub = f"{path}[{key}]"
