@@ -512,6 +512,50 @@ def dossier_schema() -> None:
     click.echo(dossier_json_schema_text(), nl=False)
 
 
+@main.group()
+def receipt() -> None:
+    """Check, offline, what the receiving MDPH acknowledged."""
+
+
+@receipt.command("verify")
+@click.argument("receipt_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--manifest", "manifest_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--hub-keys", "hub_keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def receipt_verify(
+    receipt_file: Path, manifest_file: Path | None, hub_keys_file: Path | None
+) -> None:
+    """Verify a receipt (GET …/transfers/ID/receipt) and, with --manifest, what it acknowledges."""
+    from mdph_bridge.domain.signing import digest, verify
+
+    signed = json.loads(receipt_file.read_text())
+    if not verify(signed["cle_publique"], signed["signature"], signed["recu"]):
+        raise click.ClickException("La signature du reçu est invalide.")
+    click.echo(
+        f"Reçu signé par la clé {signed['cle']} le {signed['recu']['date']} : signature valide."
+    )
+    if manifest_file is None:
+        return
+    manifest = json.loads(manifest_file.read_text())
+    if digest(manifest["manifeste"]) != signed["recu"]["sha256_manifeste"]:
+        raise click.ClickException("Le reçu ne porte pas sur ce manifeste.")
+    if hub_keys_file is not None:
+        keys = {k["id"]: k["cle_publique"] for k in json.loads(hub_keys_file.read_text())["cles"]}
+        block = manifest["signature"]
+        public = keys.get(block["cle"], "")
+        if not verify(public, block["valeur"], manifest["manifeste"]):
+            raise click.ClickException(
+                "La signature de la plateforme sur le manifeste est invalide."
+            )
+    click.echo(
+        "Le reçu porte sur ce manifeste : "
+        + ", ".join(f"{p['nom']} ({p['sha256_chiffre']})" for p in manifest["manifeste"]["parties"])
+    )
+
+
 @main.command("error-codes")
 def error_codes() -> None:
     """Print the table of stable error codes (Markdown), as published in docs/ERREURS.md."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -296,3 +297,53 @@ def test_a_transfer_without_receipt_has_none_to_show(
     assert (
         client.get(f"/api/v1/transfers/{transfer_id}/manifest", headers=outsider).status_code == 404
     )
+
+
+def test_sender_verifies_the_receipt_offline_with_the_cli(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from mdph_bridge.cli import main
+
+    transfer_id = ready(app, client, demo, backends)
+    receiver = bearer(demo["62"]["jetons"]["receiver"])
+    base = f"/api/v1/inbound/{transfer_id}"
+    with client.get(f"{base}/package", headers=receiver):
+        pass
+    manifest = client.get(f"{base}/manifest", headers=receiver).get_json()
+    client.post(
+        f"{base}/receipt",
+        json=signed_receipt(manifest, demo["62"]["cles"]["signing"]),
+        headers=receiver,
+    )
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    files = {
+        "recu.json": client.get(
+            f"/api/v1/transfers/{transfer_id}/receipt", headers=sender
+        ).get_json(),
+        "manifeste.json": client.get(
+            f"/api/v1/transfers/{transfer_id}/manifest", headers=sender
+        ).get_json(),
+        "cles.json": client.get("/api/v1/keys").get_json(),
+    }
+    for name, body in files.items():
+        (tmp_path / name).write_text(json.dumps(body))
+    args = [
+        "receipt",
+        "verify",
+        str(tmp_path / "recu.json"),
+        "--manifest",
+        str(tmp_path / "manifeste.json"),
+    ]
+    ok = CliRunner().invoke(main, [*args, "--hub-keys", str(tmp_path / "cles.json")])
+    assert ok.exit_code == 0, ok.output
+    assert "signature valide" in ok.output
+    forged = {
+        **files["recu.json"],
+        "recu": {**files["recu.json"]["recu"], "date": "2030-01-01T00:00:00+00:00"},
+    }
+    (tmp_path / "recu.json").write_text(json.dumps(forged))
+    bad = CliRunner().invoke(main, args)
+    assert bad.exit_code == 1
+    assert "signature du reçu est invalide" in bad.output
