@@ -8,6 +8,7 @@ from flask import Flask
 
 from mdph_bridge.api.dossier_schema import dossier_json_schema
 from mdph_bridge.api.errors import BridgeApi
+from mdph_bridge.api.health import blp as health
 from mdph_bridge.domain.signing import ALGORITHM, HubSigner
 from schemas.dossier import DossierSchema
 
@@ -35,6 +36,7 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.schema("DossierV1", schema=DossierSchema)
+    app.register_blueprint(health)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)
 
