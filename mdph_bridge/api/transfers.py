@@ -105,6 +105,8 @@ def create() -> Any:
 @blp.response(202, TransferDetailSchema)
 def correction(transfer_id: uuid.UUID) -> Any:
     """Send a corrected dossier for a rejected transfer; it is checked again under the same id."""
+    sending.get_outbound(session(), current_principal(), transfer_id)  # 404 before any upload
+    session().commit()  # end the read transaction before the upload streams in
     intake = _intake()
     with _received(intake, None) as submission:
         transfer = correct(session(), intake, current_principal(), transfer_id, submission)
