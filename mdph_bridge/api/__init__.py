@@ -8,6 +8,7 @@ from flask import Flask
 
 from mdph_bridge.api.dossier_schema import dossier_json_schema
 from mdph_bridge.api.errors import BridgeApi
+from mdph_bridge.api.headers import add_security_headers
 from mdph_bridge.api.health import blp as health
 from mdph_bridge.domain.signing import ALGORITHM, HubSigner
 from schemas.dossier import DossierSchema
@@ -36,6 +37,7 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.schema("DossierV1", schema=DossierSchema)
+    add_security_headers(app)
     app.register_blueprint(health)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)

@@ -25,3 +25,15 @@ def test_readyz_is_503_when_the_broker_is_unreachable(app: Flask, client: FlaskC
     assert ready.status_code == 503
     assert ready.get_json()["verifications"]["file_de_messages"] == "indisponible"
     assert ready.get_json()["verifications"]["base_de_donnees"] == "ok"
+
+
+def test_every_response_carries_the_security_headers(client: FlaskClient) -> None:
+    for url in ("/healthz", "/api/v1/transfers", "/api/openapi.json", "/nowhere"):
+        headers = client.get(url).headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["Cache-Control"] == "no-store"
+        assert "Strict-Transport-Security" not in headers
+    secure = client.get("/healthz", base_url="https://hub.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
