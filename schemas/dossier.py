@@ -232,10 +232,15 @@ def french_date(day: date) -> str:
 # Transfer
 
 
+def _not_in_future(value: date) -> None:
+    if value > today():
+        raise ValidationError(problem("date.future"))
+
+
 class ConsentementSchema(WireSchema):
     """The person's request or consent that lets the new MDPH read the file (CASF R146-41)."""
 
-    date = fields.Date(required=True)
+    date = fields.Date(required=True, validate=_not_in_future)
     reference = fields.String(required=True, validate=length(1, 100))
 
 
@@ -465,7 +470,7 @@ class DroitSchema(WireSchema):
     categorie = fields.String(required=True, validate=one_of(TYPES_BY_CATEGORY))
     type = fields.String(required=True, validate=_R420_TYPE)
     nature = fields.String(required=True, validate=one_of(NATURES))
-    date_decision = fields.Date(required=True)
+    date_decision = fields.Date(required=True, validate=_not_in_future)
     date_ouverture = fields.Date(required=True)
     date_echeance = fields.Date(required=True, allow_none=True)
     sans_limitation_duree = StrictBoolean(required=True)
@@ -521,7 +526,7 @@ class PieceSchema(WireSchema):
     type_piece = fields.String(required=True, validate=one_of(TYPES_PIECE))
     medical = StrictBoolean(required=True)
     sha256 = fields.String(required=True, validate=matches(r"[0-9a-f]{64}", "piece.sha256"))
-    date = fields.Date(required=True)
+    date = fields.Date(required=True, validate=_not_in_future)
 
     @validates_schema(skip_on_field_errors=False)
     def _medical_types(self, data: Data, **_: Any) -> None:
@@ -609,6 +614,10 @@ def _age_conditions(right: Data, birth: date) -> Iterator[Finding]:
         return
     category = category_of(type_)
     aeeh_end = add_years(birth, AEEH_END_AGE)
+    if right.get("date_decision") is not None and right["date_decision"] < birth:
+        yield ("date_decision",), problem("droit.avant_naissance")
+    if opened < birth:
+        yield ("date_ouverture",), problem("droit.avant_naissance")
     if category == AEEH and opened >= aeeh_end:
         yield ("date_ouverture",), problem("droit.aeeh_age", date_limite=french_date(aeeh_end))
     aah_start = add_years(birth, AAH_START_AGE)

@@ -207,6 +207,8 @@ CATALOGUE: dict[str, str] = {
         "(ACTP ou ACFP) et la PCH ne peuvent pas se cumuler (la personne choisit l'une ou "
         "l'autre). Corrigez les dates ou le statut."
     ),
+    "date.future": "Cette date est dans le futur : vérifiez-la.",
+    "droit.avant_naissance": "Cette date est antérieure à la naissance de la personne.",
     "demande.date_depot": (
         "La date de dépôt doit être comprise entre la date de naissance et aujourd'hui."
     ),

@@ -163,6 +163,13 @@ def digits(count: int) -> st.SearchStrategy[str]:
 
 SHA256 = st.text("0123456789abcdef", min_size=64, max_size=64)
 ISO_DATE = st.dates(date(1990, 1, 1), date(2040, 12, 31)).map(date.isoformat)
+
+
+def past_date(today: date) -> st.SearchStrategy[str]:
+    """A date no later than `today` (decisions, consents and documents cannot be in the future)."""
+    return st.dates(date(1990, 1, 1), today).map(date.isoformat)
+
+
 FILE_NAME = st.tuples(
     st.text("abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=40),
     st.sampled_from((".pdf", ".jpg", ".jpeg", ".png")),
@@ -294,11 +301,12 @@ def pch_blocks(draw: st.DrawFn) -> Dossier:
 
 
 @st.composite
-def extra_rights(draw: st.DrawFn, moved: date) -> Dossier:
+def extra_rights(draw: st.DrawFn, moved: date, today: date) -> Dossier:
     """A right without rate nor age condition, running at the move, within its legal maximum."""
     type_ = draw(st.sampled_from(EXTRA_RIGHT_TYPES))
     opened = moved - timedelta(days=draw(st.integers(0, 4 * 365)))
     decided = opened + timedelta(days=draw(st.integers(-2 * 365, 150)))  # ≤ opening + 6 months
+    decided = min(decided, today)
     unlimited = type_ == "12" and draw(st.booleans())
     ends = None
     if not unlimited:  # after the move, under 10 years after the opening
@@ -392,7 +400,7 @@ def valid_dossiers(draw: st.DrawFn) -> Case:
         numero_dossier_origine=draw(free_text(1, 40)),
         motif=motif,
         date_demenagement=moved.isoformat(),
-        consentement={"date": draw(ISO_DATE), "reference": draw(free_text(1, 100))},
+        consentement={"date": draw(past_date(today)), "reference": draw(free_text(1, 100))},
     )
 
     # The person: names, NIR agreeing with sex and birth, addresses, establishment.
@@ -417,7 +425,7 @@ def valid_dossiers(draw: st.DrawFn) -> Case:
     data["representants_legaux"] = draw(st.lists(representatives(), min_size=count, max_size=count))
 
     # Rights: the example's with new identifiants, nature, payer, status…, plus extra ones.
-    rights = data["droits"] + draw(st.lists(extra_rights(moved), max_size=2))
+    rights = data["droits"] + draw(st.lists(extra_rights(moved, today), max_size=2))
     ids = draw(st.lists(free_text(1, 64), min_size=len(rights), max_size=len(rights), unique=True))
     for right, identifiant in zip(rights, ids, strict=True):
         right.update(
@@ -444,7 +452,7 @@ def valid_dossiers(draw: st.DrawFn) -> Case:
         piece.update(
             nom_fichier=name,
             sha256=draw(SHA256),
-            date=draw(ISO_DATE),
+            date=draw(past_date(today)),
             medical=True if always_medical else draw(st.booleans()),
         )
     data["pieces"] = draw(st.permutations(pieces))

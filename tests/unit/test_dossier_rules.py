@@ -1365,6 +1365,41 @@ INVALID: list[Any] = [
     ),
     pytest.param(
         dossier,
+        at("droits.0.date_decision", "1984-06-01"),
+        "droits[0].date_decision",
+        "droit.avant_naissance",
+        id="decided-before-birth",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.0.date_ouverture", "1985-01-01"),
+        "droits[0].date_ouverture",
+        "droit.avant_naissance",
+        id="opened-before-birth",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.0.date_decision", "2026-11-21"),
+        "droits[0].date_decision",
+        "date.future",
+        id="decided-in-the-future",
+    ),
+    pytest.param(
+        dossier,
+        at("transfert.consentement.date", "2026-12-01"),
+        "transfert.consentement.date",
+        "date.future",
+        id="consent-in-the-future",
+    ),
+    pytest.param(
+        dossier,
+        at("pieces.0.date", "2099-01-01"),
+        "pieces[0].date",
+        "date.future",
+        id="document-from-the-future",
+    ),
+    pytest.param(
+        dossier,
         lambda d: d["droits"].append(right("T1", "2.2", payeur="departement")),
         "droits[4]",  # after the four rights of the published adult example
         "droit.cumul_actp_pch",
