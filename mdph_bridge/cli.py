@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from dotenv import load_dotenv
@@ -520,40 +521,61 @@ def receipt() -> None:
 @receipt.command("verify")
 @click.argument("receipt_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--manifest", "manifest_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "--manifest",
+    "manifest_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Le manifeste signé (GET …/transfers/ID/manifest).",
 )
 @click.option(
-    "--hub-keys", "hub_keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "--hub-keys",
+    "hub_keys_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Les clés publiques de la plateforme (GET /api/v1/keys), vérifiées par ailleurs.",
 )
-def receipt_verify(
-    receipt_file: Path, manifest_file: Path | None, hub_keys_file: Path | None
-) -> None:
-    """Verify a receipt (GET …/transfers/ID/receipt) and, with --manifest, what it acknowledges."""
+def receipt_verify(receipt_file: Path, manifest_file: Path, hub_keys_file: Path) -> None:
+    """Prove offline what the receiving MDPH acknowledged: both signatures, and their binding."""
+    try:
+        lines = verify_receipt(
+            json.loads(receipt_file.read_text()),
+            json.loads(manifest_file.read_text()),
+            json.loads(hub_keys_file.read_text()),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise click.ClickException(f"Vérification impossible : {exc}") from exc
+    for line in lines:
+        click.echo(line)
+
+
+def verify_receipt(
+    signed: dict[str, Any], manifest: dict[str, Any], hub_keys: dict[str, Any]
+) -> list[str]:
+    """Check the hub signed the manifest, and the destination's key signed a receipt of it."""
+    from mdph_bridge.domain.keyids import key_id
     from mdph_bridge.domain.signing import digest, verify
 
-    signed = json.loads(receipt_file.read_text())
+    body = manifest["manifeste"]
+    keys = {k["id"]: k["cle_publique"] for k in hub_keys["cles"]}
+    block = manifest["signature"]
+    if not verify(keys.get(block["cle"], ""), block["valeur"], body):
+        raise ValueError("la signature de la plateforme sur le manifeste est invalide")
+    expected = key_id(body["mdph_destination"], "signing", signed["cle_publique"])
+    if signed["cle"] != expected:
+        raise ValueError("la clé du reçu n'est pas une clé de signature de la MDPH d'accueil")
     if not verify(signed["cle_publique"], signed["signature"], signed["recu"]):
-        raise click.ClickException("La signature du reçu est invalide.")
-    click.echo(
-        f"Reçu signé par la clé {signed['cle']} le {signed['recu']['date']} : signature valide."
-    )
-    if manifest_file is None:
-        return
-    manifest = json.loads(manifest_file.read_text())
-    if digest(manifest["manifeste"]) != signed["recu"]["sha256_manifeste"]:
-        raise click.ClickException("Le reçu ne porte pas sur ce manifeste.")
-    if hub_keys_file is not None:
-        keys = {k["id"]: k["cle_publique"] for k in json.loads(hub_keys_file.read_text())["cles"]}
-        block = manifest["signature"]
-        public = keys.get(block["cle"], "")
-        if not verify(public, block["valeur"], manifest["manifeste"]):
-            raise click.ClickException(
-                "La signature de la plateforme sur le manifeste est invalide."
-            )
-    click.echo(
-        "Le reçu porte sur ce manifeste : "
-        + ", ".join(f"{p['nom']} ({p['sha256_chiffre']})" for p in manifest["manifeste"]["parties"])
-    )
+        raise ValueError("la signature du reçu est invalide")
+    if signed["recu"]["transfert"] != body["transfert"]:
+        raise ValueError("le reçu porte sur un autre transfert")
+    if signed["recu"]["sha256_manifeste"] != digest(body):
+        raise ValueError("le reçu ne porte pas sur ce manifeste")
+    parts = ", ".join(f"{p['nom']} ({p['sha256_chiffre']})" for p in body["parties"])
+    return [
+        f"Manifeste signé par la plateforme (clé {block['cle']}) : signature valide.",
+        f"Reçu signé par la MDPH {body['mdph_destination']} (clé {signed['cle']}) "
+        f"le {signed['recu']['date']} : signature valide.",
+        f"Le reçu porte sur : {parts}.",
+    ]
 
 
 @main.command("error-codes")

@@ -22,3 +22,9 @@ def safe_name(position: int, name: str) -> str:
     extension = match.group(0) if match else ""
     stem = _truncate(base[: len(base) - len(extension)], MAX_BYTES - len(extension)).strip(" .")
     return f"{position + 1:02d}-{stem or 'piece'}{extension}"
+
+
+def with_type_extension(name: str, extension: str) -> str:
+    """Replace whatever extension a safe name has with the one of the document's real type."""
+    match = _EXTENSION.search(name)
+    return (name[: match.start()] if match else name) + extension

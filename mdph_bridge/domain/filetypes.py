@@ -9,6 +9,9 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
 )
 SNIFF_BYTES = max(len(magic) for magic, _ in SIGNATURES)
+# The extension a document gets in a package comes from its detected type, never from its sender:
+# a PDF named "certificat.hta" would otherwise run as a script on the receiving workstation.
+EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 
 
 def detect_mime(head: bytes) -> str | None:

@@ -8,8 +8,6 @@ from datetime import date
 from mdph_bridge.domain.dates import age_on
 
 MAJORITY_AGE = 18
-# Qualities of a representative appointed by a judge: the person is under legal protection.
-PROTECTIVE_QUALITIES = frozenset({"tuteur", "curateur", "mandataire_special"})
 # Qualities whose mandate must quote the judgement that gave it.
 JUDGEMENT_QUALITIES = frozenset({"tuteur", "curateur"})
 

@@ -44,6 +44,8 @@ def register_key(
         public_key=recipient,
         valid_until=valid_until,
     )
+    if session.get(DepartementKey, key.id) is not None:
+        raise ValueError(f"Cette clé est déjà enregistrée (identifiant {key.id}).")
     session.add(key)
     session.commit()
     return key

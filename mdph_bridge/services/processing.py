@@ -15,7 +15,8 @@ from marshmallow import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.filenames import safe_name
+from mdph_bridge.domain.filenames import safe_name, with_type_extension
+from mdph_bridge.domain.filetypes import EXTENSIONS
 from mdph_bridge.domain.manifest import manifest, part
 from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
@@ -185,7 +186,8 @@ def _split(
     staging = staging_prefix(transfer.id)
     admin_pieces, medical_pieces, admin_files, medical_files = [], [], [], []
     for document, piece in zip(transfer.documents, dossier["pieces"], strict=True):
-        name = f"pieces/{safe_name(document.position, piece['nom_fichier'])}"
+        safe = safe_name(document.position, piece["nom_fichier"])
+        name = f"pieces/{with_type_extension(safe, EXTENSIONS[document.mime])}"
         blob_key = f"{staging}/piece-{document.position}"
         entry = Entry(name, document.size, _opener(storage, keyring, blob_key))
         (medical_pieces if piece["medical"] else admin_pieces).append({**piece, "fichier": name})

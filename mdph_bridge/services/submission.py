@@ -71,13 +71,18 @@ def staging_prefix(transfer_id: uuid.UUID) -> str:
     return f"staging/{transfer_id}"
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_dossier(raw: bytes) -> dict[str, Any]:
     """Decode and validate the dossier JSON, listing every problem at once."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         # `\ud800` escapes decode to lone surrogates, which no UTF-8 output can hold.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except (UnicodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError also covers integers past Python's digit limit and NaN/Infinity.
+    except (UnicodeError, ValueError, RecursionError) as exc:
         raise ServiceError.one(422, "dossier", "requete.dossier_json") from exc
     try:
         return DossierSchema().load(data)

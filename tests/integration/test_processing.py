@@ -293,3 +293,18 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
         f"staging/{waiting}/piece-0",
     ]
     assert run(app, backends, waiting) == State.READY
+
+
+def test_documents_are_named_by_their_real_type_in_the_package(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    files = {"certificat.hta": PDF}  # a PDF disguised as an HTML application
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    assert run(app, backends, transfer_id) == State.READY
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    blob = (backends.storage.root / transfer.package_key).read_bytes()  # type: ignore[operator]
+    assert set(unpack(blob, [identity(demo, "62", "receiver")])) == {
+        "dossier.json",
+        "pieces/01-certificat.pdf",
+    }

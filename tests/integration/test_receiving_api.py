@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from support import bearer, signed_receipt
 from test_processing import MEDICAL_PDF, run, submit
 
-from mdph_bridge.domain.signing import digest, verify
+from mdph_bridge.domain.keyids import key_id
+from mdph_bridge.domain.signing import digest, generate_signing_key, sign, verify
 from mdph_bridge.extensions import Backends
 
 pytestmark = pytest.mark.integration
@@ -335,8 +336,10 @@ def test_sender_verifies_the_receipt_offline_with_the_cli(
         str(tmp_path / "recu.json"),
         "--manifest",
         str(tmp_path / "manifeste.json"),
+        "--hub-keys",
+        str(tmp_path / "cles.json"),
     ]
-    ok = CliRunner().invoke(main, [*args, "--hub-keys", str(tmp_path / "cles.json")])
+    ok = CliRunner().invoke(main, args)
     assert ok.exit_code == 0, ok.output
     assert "signature valide" in ok.output
     forged = {
@@ -347,3 +350,25 @@ def test_sender_verifies_the_receipt_offline_with_the_cli(
     bad = CliRunner().invoke(main, args)
     assert bad.exit_code == 1
     assert "signature du reçu est invalide" in bad.output
+
+    # A receipt signed with any other key, however self-consistent, proves nothing.
+    secret, public = generate_signing_key()
+    impostor = {
+        "recu": files["recu.json"]["recu"],
+        "cle": key_id("62", "signing", public),
+        "signature": sign(secret, files["recu.json"]["recu"]),
+        "cle_publique": public,
+        "algorithme": "Ed25519",
+    }
+    assert verify(public, impostor["signature"], impostor["recu"])
+    (tmp_path / "recu.json").write_text(json.dumps({**impostor, "cle": "62-signing-autre"}))
+    assert "pas une clé de signature" in CliRunner().invoke(main, args).output
+    (tmp_path / "recu.json").write_text(json.dumps(files["recu.json"]))
+    (tmp_path / "manifeste.json").write_text(
+        json.dumps({**files["manifeste.json"], "signature": {"cle": "x", "valeur": "x"}})
+    )
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 1
+    assert "signature de la plateforme" in refused.output
+    (tmp_path / "recu.json").write_text("{}")
+    assert CliRunner().invoke(main, args).exit_code == 1  # a French message, not a traceback

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from mdph_bridge.domain.filenames import safe_name
+from mdph_bridge.domain.filenames import safe_name, with_type_extension
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.receiving import decode_cursor, encode_cursor
 from schemas.errors import CATALOGUE
@@ -189,3 +189,19 @@ def test_safe_name_keeps_the_extension_of_a_long_name() -> None:
 
 def test_safe_name_fits_a_file_system_name_in_utf8() -> None:
     assert len(safe_name(0, "漢" * 200).encode("utf-8")) <= 255
+
+
+@pytest.mark.parametrize(
+    ("name", "extension", "expected"),
+    [
+        ("01-certificat.hta", ".pdf", "01-certificat.pdf"),
+        ("01-page.html", ".pdf", "01-page.pdf"),
+        ("01-scan", ".png", "01-scan.png"),
+        ("01-photo.JPEG", ".jpg", "01-photo.jpg"),
+        ("01-rapport.v2.pdf", ".pdf", "01-rapport.v2.pdf"),
+    ],
+)
+def test_the_extension_comes_from_the_detected_type(
+    name: str, extension: str, expected: str
+) -> None:
+    assert with_type_extension(name, extension) == expected
