@@ -228,7 +228,7 @@ def keys() -> None:
 )
 def keys_generate(out: Path, usage: str) -> None:
     """Create a keypair on the MDPH's own machine; print the public key to register."""
-    from mdph_bridge.domain.keyfiles import create_key_file
+    from mdph_bridge.keyfiles import create_key_file
 
     try:
         click.echo(create_key_file(out, usage))

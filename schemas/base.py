@@ -39,6 +39,17 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class StrictDate(fields.Date):
+    """A date written AAAA-MM-JJ only (Python would also read 20230601 or 2023-W22-4)."""
+
+    _PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _frenchify(field: fields.Field) -> None:
     # Fields of a schema instance are shallow copies of the declared ones: assign new lists and
     # dicts rather than mutating the shared ones, or every new schema would add to all of them.

@@ -53,7 +53,15 @@ from mdph_bridge.domain.rights import (
     may_be_unlimited,
     needs_rate,
 )
-from schemas.base import StrictBoolean, WireSchema, between, length, matches, one_of
+from schemas.base import (
+    StrictBoolean,
+    StrictDate,
+    WireSchema,
+    between,
+    length,
+    matches,
+    one_of,
+)
 from schemas.clock import today
 from schemas.errors import Problem, problem
 
@@ -240,7 +248,7 @@ def _not_in_future(value: date) -> None:
 class ConsentementSchema(WireSchema):
     """The person's request or consent that lets the new MDPH read the file (CASF R146-41)."""
 
-    date = fields.Date(required=True, validate=_not_in_future)
+    date = StrictDate(required=True, validate=_not_in_future)
     reference = fields.String(required=True, validate=length(1, 100))
 
 
@@ -251,7 +259,7 @@ class TransfertSchema(WireSchema):
     mdph_destination = fields.String(required=True, validate=_departement)
     numero_dossier_origine = fields.String(required=True, validate=length(1, 40))
     motif = fields.String(required=True, validate=one_of(MOTIFS))
-    date_demenagement = fields.Date(required=True)
+    date_demenagement = StrictDate(required=True)
     consentement = fields.Nested(ConsentementSchema, required=True)
 
     @validates("date_demenagement")
@@ -293,7 +301,7 @@ class BeneficiaireSchema(WireSchema):
     nom_naissance = _name(required=True)
     prenoms = Items(_name(), required=True, validate=_NOT_EMPTY)
     nom_usage = _name(required=True, allow_none=True)
-    date_naissance = fields.Date(required=True)
+    date_naissance = StrictDate(required=True)
     sexe = fields.String(required=True, validate=one_of(SEXES))
     code_insee_naissance = fields.String(
         required=True, validate=matches(INSEE_COMMUNE_PATTERN, "beneficiaire.code_insee")
@@ -332,7 +340,7 @@ class RepresentantSchema(WireSchema):
     qualite = fields.String(required=True, validate=one_of(QUALITES))
     nom = _name(required=True)
     prenoms = Items(_name(), required=True, validate=_NOT_EMPTY)
-    date_naissance = fields.Date(load_default=None, allow_none=True)
+    date_naissance = StrictDate(load_default=None, allow_none=True)
     reference_jugement = fields.String(load_default=None, allow_none=True, validate=length(1, 100))
     adresse = fields.Nested(AdresseSchema, load_default=None, allow_none=True)
 
@@ -363,7 +371,7 @@ class PchSchema(WireSchema):
         load_default=None, allow_none=True, validate=between(0, MAX_HOURLY_RATE)
     )
     payeur_departement = fields.String(required=True, validate=_departement)
-    payee_jusquau = fields.Date(load_default=None, allow_none=True)
+    payee_jusquau = StrictDate(load_default=None, allow_none=True)
 
 
 def _type_in_category(right: Data) -> Iterator[Finding]:
@@ -470,9 +478,9 @@ class DroitSchema(WireSchema):
     categorie = fields.String(required=True, validate=one_of(TYPES_BY_CATEGORY))
     type = fields.String(required=True, validate=_R420_TYPE)
     nature = fields.String(required=True, validate=one_of(NATURES))
-    date_decision = fields.Date(required=True, validate=_not_in_future)
-    date_ouverture = fields.Date(required=True)
-    date_echeance = fields.Date(required=True, allow_none=True)
+    date_decision = StrictDate(required=True, validate=_not_in_future)
+    date_ouverture = StrictDate(required=True)
+    date_echeance = StrictDate(required=True, allow_none=True)
     sans_limitation_duree = StrictBoolean(required=True)
     taux_incapacite = fields.String(required=True, allow_none=True, validate=one_of(RATES))
     payeur = fields.String(required=True, validate=one_of(PAYEURS))
@@ -494,9 +502,9 @@ class DemandeSchema(WireSchema):
     """A request lodged and not yet decided."""
 
     type = fields.String(required=True, validate=_R420_TYPE)
-    date_depot = fields.Date(required=True)
+    date_depot = StrictDate(required=True)
     etape = fields.String(required=True, validate=one_of(ETAPES))
-    date_certificat_medical = fields.Date(required=True)
+    date_certificat_medical = StrictDate(required=True)
 
     @validates("date_depot")
     def _not_in_future(self, value: date, **_: Any) -> None:
@@ -526,7 +534,7 @@ class PieceSchema(WireSchema):
     type_piece = fields.String(required=True, validate=one_of(TYPES_PIECE))
     medical = StrictBoolean(required=True)
     sha256 = fields.String(required=True, validate=matches(r"[0-9a-f]{64}", "piece.sha256"))
-    date = fields.Date(required=True, validate=_not_in_future)
+    date = StrictDate(required=True, validate=_not_in_future)
 
     @validates_schema(skip_on_field_errors=False)
     def _medical_types(self, data: Data, **_: Any) -> None:
@@ -728,7 +736,9 @@ _DOSSIER_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
 class DossierSchema(WireSchema):
     """A transferable file, format v1."""
 
-    version_format = fields.String(required=True)
+    version_format = fields.String(
+        required=True, validate=validate.OneOf(["1"], error=problem("format.version"))
+    )
     transfert = fields.Nested(TransfertSchema, required=True)
     beneficiaire = fields.Nested(BeneficiaireSchema, required=True)
     representants_legaux = Items(fields.Nested(RepresentantSchema), load_default=list)
@@ -737,11 +747,6 @@ class DossierSchema(WireSchema):
     pieces = Items(fields.Nested(PieceSchema), load_default=list)
     # Medical content (GEVA medical part, diagnoses): free, but an object.
     evaluation_medicale = fields.Dict(load_default=None, allow_none=True)
-
-    @validates("version_format")
-    def _version(self, value: str, **_: Any) -> None:
-        if value != "1":
-            raise ValidationError(problem("format.version"))
 
     @validates_schema(skip_on_field_errors=False)
     def _rules(self, data: Data, **_: Any) -> None:

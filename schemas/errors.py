@@ -221,8 +221,8 @@ CATALOGUE: dict[str, str] = {
         "renouvellement sera à traiter par la MDPH de destination."
     ),
     "avertissement.droit_echu": (
-        "Ce droit a pris fin avant le déménagement : la MDPH de destination le reçoit pour "
-        "information, pas comme un droit en cours."
+        "Ce droit est échu (ou prend fin avant le déménagement) : la MDPH de destination le "
+        "reçoit pour information, pas comme un droit en cours."
     ),
     "avertissement.demande_rejet_implicite": (
         "Cette demande, déposée le {date}, attend une décision depuis plus de 4 mois : le silence "

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from mdph_bridge.domain.keyfiles import read_secret
 from mdph_bridge.domain.manifest import receipt
 from mdph_bridge.domain.sealing import generate_staging_key
 from mdph_bridge.domain.signing import digest, generate_hub_key, sign
+from mdph_bridge.keyfiles import read_secret
 
 PG_URL = os.environ.get("MDPH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("MDPH_TEST_REDIS_URL", "redis://127.0.0.1:6379")

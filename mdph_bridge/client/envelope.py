@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import json
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -80,3 +81,22 @@ def unpack(
         raise PullError(f"le contenu déchiffré de {what} diffère du manifeste signé.")
     if not (dest / required).is_file():
         raise PullError(f"{what} ne contient pas {required}.")
+    _check_documents(dest, required, what)
+
+
+def _check_documents(dest: Path, required: str, what: str) -> None:
+    """Check each document against the SHA-256 the sending MDPH declared: end to end, not hub."""
+    try:
+        pieces = json.loads((dest / required).read_text(encoding="utf-8"))["pieces"]
+        for number, piece in enumerate(pieces, 1):
+            digest = hashlib.sha256()
+            with (dest / piece["fichier"]).open("rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+            if not hmac.compare_digest(digest.hexdigest(), piece["sha256"]):
+                raise PullError(
+                    f"la pièce n°{number} de {what} ne correspond pas à l'empreinte déclarée "
+                    "par la MDPH d'origine."
+                )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PullError(f"{what} décrit mal ses pièces : archive refusée.") from exc

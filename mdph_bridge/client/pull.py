@@ -26,10 +26,10 @@ from urllib.parse import urlencode
 from mdph_bridge.client.envelope import label, unpack
 from mdph_bridge.client.hub import Hub, HubError, PullError
 from mdph_bridge.domain.age import AgeError
-from mdph_bridge.domain.keyfiles import public_key_of, read_secret
 from mdph_bridge.domain.keyids import key_id
 from mdph_bridge.domain.manifest import receipt
 from mdph_bridge.domain.signing import ALGORITHM, SECRET_PREFIX, digest, sign, verify
+from mdph_bridge.keyfiles import public_key_of, read_secret
 
 STATE = "etat-reception.json"
 LOCK = ".verrou-reception"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.codes import is_departement_code
-from mdph_bridge.domain.keyfiles import SUFFIXES, create_key_file, public_key_of, read_secret
+from mdph_bridge.keyfiles import SUFFIXES, create_key_file, public_key_of, read_secret
 from mdph_bridge.models import ApiToken, Departement, utcnow
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys

@@ -368,3 +368,12 @@ def test_has_medical_content(
 
 def test_has_medical_content_on_the_example_is_false(example: dict[str, Any]) -> None:
     assert has_medical_content(load(example)) is False
+
+
+@pytest.mark.parametrize("written", ["20261102", "2026-W44-1", "2026-11-2", "02/11/2026"])
+def test_dates_must_be_written_aaaa_mm_jj(example: dict[str, Any], written: str) -> None:
+    dossier = copy.deepcopy(example)
+    dossier["transfert"]["date_demenagement"] = written
+    assert ("transfert.date_demenagement", "champ.date") in {
+        (e["chemin"], e["code"]) for e in errors_of(dossier)
+    }
