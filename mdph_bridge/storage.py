@@ -14,9 +14,9 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _TMP_SUFFIX = ".partial"
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable: the directory entry must reach the disk too."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file or folder to disk (a folder: so that a rename in it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -42,7 +42,7 @@ class BlobWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_path(self.path.parent)
 
     def discard(self) -> None:
         """Drop what was written."""
@@ -94,7 +94,7 @@ class LocalStorage:
         target = self._path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._path(src), target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
 
     def delete(self, key: str) -> None:
         """Delete a blob if it exists."""

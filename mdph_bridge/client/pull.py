@@ -30,6 +30,7 @@ from mdph_bridge.domain.keyids import key_id
 from mdph_bridge.domain.manifest import receipt
 from mdph_bridge.domain.signing import ALGORITHM, SECRET_PREFIX, digest, sign, verify
 from mdph_bridge.keyfiles import public_key_of, read_secret
+from mdph_bridge.storage import fsync_path
 
 STATE = "etat-reception.json"
 LOCK = ".verrou-reception"
@@ -100,21 +101,12 @@ def hub_keys(hub: Hub, pinned: Path | None) -> dict[str, str]:
         raise PullError(f"clés publiques de la plateforme illisibles ({where}).") from exc
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sync_tree(root: Path) -> None:
     """Flush every file and folder, so a power cut after the rename cannot leave them empty."""
     for folder, _, files in os.walk(root):
         for name in files:
-            _fsync(Path(folder) / name)
-        _fsync(Path(folder))
+            fsync_path(Path(folder) / name)
+        fsync_path(Path(folder))
 
 
 def read_cursor(out: Path) -> str:
@@ -142,7 +134,7 @@ def _write_cursor(out: Path, cursor: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, out / STATE)
-    _fsync(out)
+    fsync_path(out)
 
 
 @contextmanager
@@ -258,7 +250,7 @@ class Receiver:
             (content / MANIFEST).write_bytes(raw)
             _sync_tree(content)
             os.rename(content, folder)
-            _fsync(self.out)
+            fsync_path(self.out)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         extra = " avec son volet médical" if with_medical else ""
