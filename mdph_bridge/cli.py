@@ -241,18 +241,23 @@ def keys_generate(out: Path, usage: str) -> None:
 @click.argument("departement")
 @click.argument("usage", type=click.Choice(["receiver", "doctor", "signing"]))
 @click.argument("public_key")
-@click.option("--valid-until", type=click.DateTime(), default=None)
+@click.option("--valid-from", type=click.DateTime(), default=None, help="UTC; default: now")
+@click.option("--valid-until", type=click.DateTime(), default=None, help="UTC; default: none")
 def keys_register(
-    departement: str, usage: str, public_key: str, valid_until: datetime | None
+    departement: str,
+    usage: str,
+    public_key: str,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
 ) -> None:
     """Register a département's public key (the private key never leaves the MDPH)."""
     from datetime import UTC
 
     from mdph_bridge.services.keys import register_key
 
-    until = valid_until.replace(tzinfo=UTC) if valid_until else None
+    start, until = (d.replace(tzinfo=UTC) if d else None for d in (valid_from, valid_until))
     with _session() as session:
-        key = register_key(session, departement, usage, public_key, until)
+        key = register_key(session, departement, usage, public_key, until, start)
     click.echo(key.id)
 
 

@@ -25,6 +25,7 @@ def register_key(
     usage: str,
     public_key: str,
     valid_until: datetime | None = None,
+    valid_from: datetime | None = None,
 ) -> DepartementKey:
     """Register a département's age public key; the private key never reaches the hub."""
     if usage not in USAGES:
@@ -42,6 +43,7 @@ def register_key(
         departement_code=departement,
         usage=usage,
         public_key=recipient,
+        valid_from=valid_from or utcnow(),
         valid_until=valid_until,
     )
     if session.get(DepartementKey, key.id) is not None:

@@ -15,7 +15,7 @@ from support import bearer
 
 from mdph_bridge.cli import main
 from mdph_bridge.domain.age import recipient_of
-from mdph_bridge.models import ApiToken, DepartementKey
+from mdph_bridge.models import ApiToken, DepartementKey, utcnow
 from mdph_bridge.services.auth import authenticate, hash_token
 
 pytestmark = pytest.mark.integration
@@ -117,4 +117,8 @@ def test_keys_expiring_and_staging_reseal_commands(cli: Any, session: Session) -
     key_id = cli("keys", "register", "80", "signing", public, "--valid-until", "2099-01-01").strip()
     assert key_id.startswith("80-signing-")
     assert key_id in cli("keys", "expiring", "--days", "40000")
+    later = cli("keys", "generate", "--usage", "receiver", "--out", "80-next.agekey").strip()
+    future = cli("keys", "register", "80", "receiver", later, "--valid-from", "2099-01-01").strip()
+    assert session.get(DepartementKey, future) is not None
+    assert not session.get(DepartementKey, future).is_valid(utcnow())  # not before its date
     assert "0 fichier(s) rechiffré(s)" in cli("staging", "reseal")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import uuid
 from typing import Any
@@ -164,7 +166,7 @@ def test_unstorable_characters_are_refused_at_submission(
 ) -> None:
     data = dossier()
     change(data)
-    raw = __import__("json").dumps(data).encode()  # escapes survive as \\u sequences
+    raw = json.dumps(data).encode()  # escapes survive as \\u sequences
     response = post(client, demo["59"]["jetons"]["caseworker"], raw, FILES)
     assert response.status_code == 422
     assert (
@@ -298,7 +300,11 @@ def test_polling_while_transfers_become_ready_concurrently_sees_each_once(
 def test_redis_queue_holds_ids_only(
     client: FlaskClient, demo: dict[str, Any], redis_client: redis.Redis
 ) -> None:
-    post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
-    dump = b" ".join(redis_client.dump(k) or b"" for k in redis_client.keys("*"))
-    assert b"Camille" not in dump
-    assert dossier()["beneficiaire"]["nir"].encode() not in dump
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    (message,) = redis_client.lrange("transfers", 0, -1)
+    envelope = json.loads(message)
+    body = base64.b64decode(envelope["body"])
+    assert json.loads(body)[0] == [response.get_json()["id"]]  # args: the transfer id, nothing else
+    everything = message + body + b"".join(redis_client.keys("*"))
+    assert b"Camille" not in everything
+    assert dossier()["beneficiaire"]["nir"].encode() not in everything
