@@ -59,20 +59,6 @@ class SignedReceiptSchema(ReceiptSchema):
     cle_publique = fields.String()
 
 
-class HubKeySchema(Schema):
-    """One of the hub's public signing keys."""
-
-    id = fields.String()
-    algorithme = fields.String()
-    cle_publique = fields.String()
-
-
-class HubKeysSchema(Schema):
-    """The hub's public signing keys: the first signs new manifests."""
-
-    cles = fields.List(fields.Nested(HubKeySchema))
-
-
 class SignedManifestSchema(Schema):
     """The manifest of a transfer's packages and the hub's signature of it."""
 

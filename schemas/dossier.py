@@ -660,16 +660,22 @@ def _rights_recent_enough(data: Data) -> Iterator[Finding]:
             yield ("droits", index, "date_echeance"), problem("droit.trop_ancien")
 
 
+def _repeated(data: Data, items: str, key: str) -> Iterator[tuple[int, Any]]:
+    """Index and value of each item whose `key` repeats an earlier item's."""
+    seen: set[Any] = set()
+    for index, item in _indexed(data, items):
+        value = item.get(key)
+        if value in seen:
+            yield index, value
+        if value is not None:
+            seen.add(value)
+
+
 def _unique_right_ids(data: Data) -> Iterator[Finding]:
     """Rights are referred to by identifiant, so two cannot share one."""
-    seen: set[str] = set()
-    for index, right in _indexed(data, "droits"):
-        identifiant = right.get("identifiant")
-        if identifiant in seen:
-            message = problem("droit.identifiant_double", identifiant=identifiant)
-            yield ("droits", index, "identifiant"), message
-        if identifiant is not None:
-            seen.add(identifiant)
+    for index, identifiant in _repeated(data, "droits", "identifiant"):
+        message = problem("droit.identifiant_double", identifiant=identifiant)
+        yield ("droits", index, "identifiant"), message
 
 
 def _active_period(right: Data) -> tuple[str, date, date | None] | None:
@@ -711,13 +717,8 @@ def _requests_after_birth(data: Data) -> Iterator[Finding]:
 
 def _unique_file_names(data: Data) -> Iterator[Finding]:
     """Each document is matched to its uploaded part by name."""
-    seen: set[str] = set()
-    for index, piece in _indexed(data, "pieces"):
-        name = piece.get("nom_fichier")
-        if name in seen:
-            yield ("pieces", index, "nom_fichier"), problem("piece.nom_double", nom=name)
-        if name is not None:
-            seen.add(name)
+    for index, name in _repeated(data, "pieces", "nom_fichier"):
+        yield ("pieces", index, "nom_fichier"), problem("piece.nom_double", nom=name)
 
 
 _DOSSIER_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
