@@ -28,7 +28,7 @@ from mdph_bridge.models import Base
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
 
-REDIS_DB = 14
+REDIS_DB = int(os.environ.get("MDPH_TEST_E2E_REDIS_DB", "14"))
 NAME = f"mdph_e2e_{os.getpid()}"
 MiB = 1024 * 1024
 # Short lease and sweep so a killed worker's transfer is resumed within seconds.

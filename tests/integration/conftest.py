@@ -25,7 +25,7 @@ from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import register_key
 
-REDIS_DB = 15
+REDIS_DB = int(os.environ.get("MDPH_TEST_REDIS_DB", "15"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,201 @@
+"""Hub administration: départements, keys, staging key, API tokens, stuck transfers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from mdph_bridge.cli.base import hub_app, hub_session, main
+
+
+@main.group()
+def departements() -> None:
+    """Manage the départements connected to the hub."""
+
+
+@departements.command("add")
+@click.argument("code")
+@click.argument("nom")
+def departements_add(code: str, nom: str) -> None:
+    """Connect a département (code such as 59, 2A, 974)."""
+    from mdph_bridge.services.admin import add_departement
+
+    with hub_session() as session:
+        add_departement(session, code, nom)
+    click.echo(f"Département {code} ({nom}) enregistré.")
+
+
+@departements.command("list")
+def departements_list() -> None:
+    """List the connected départements."""
+    from sqlalchemy import select
+
+    from mdph_bridge.models import Departement
+
+    with hub_session() as session:
+        for dep in session.scalars(select(Departement).order_by(Departement.code)):
+            click.echo(f"{dep.code}\t{dep.nom}")
+
+
+@main.group()
+def keys() -> None:
+    """Manage départements' public keys."""
+
+
+@keys.command("generate")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--usage",
+    type=click.Choice(["receiver", "doctor", "signing"]),
+    default="receiver",
+    show_default=True,
+)
+def keys_generate(out: Path, usage: str) -> None:
+    """Create a keypair on the MDPH's own machine; print the public key to register."""
+    from mdph_bridge.keyfiles import create_key_file
+
+    try:
+        click.echo(create_key_file(out, usage))
+    except FileExistsError as exc:
+        message = f"Le fichier {out} existe déjà : il n'est jamais écrasé."
+        raise click.ClickException(message) from exc
+
+
+@keys.command("register")
+@click.argument("departement")
+@click.argument("usage", type=click.Choice(["receiver", "doctor", "signing"]))
+@click.argument("public_key")
+@click.option("--valid-from", type=click.DateTime(), default=None, help="UTC; default: now")
+@click.option("--valid-until", type=click.DateTime(), default=None, help="UTC; default: none")
+def keys_register(
+    departement: str,
+    usage: str,
+    public_key: str,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+) -> None:
+    """Register a département's public key (the private key never leaves the MDPH)."""
+    from datetime import UTC
+
+    from mdph_bridge.services.keys import register_key
+
+    start, until = (d.replace(tzinfo=UTC) if d else None for d in (valid_from, valid_until))
+    with hub_session() as session:
+        key = register_key(session, departement, usage, public_key, until, start)
+    click.echo(key.id)
+
+
+@keys.command("list")
+@click.argument("departement")
+def keys_list(departement: str) -> None:
+    """List a département's keys with their validity."""
+    from sqlalchemy import select
+
+    from mdph_bridge.models import DepartementKey
+
+    with hub_session() as session:
+        query = select(DepartementKey).where(DepartementKey.departement_code == departement)
+        for key in session.scalars(query.order_by(DepartementKey.created_at)):
+            status = "révoquée" if key.revoked_at else f"valide jusqu'au {key.valid_until or '—'}"
+            click.echo(f"{key.id}\t{key.usage}\t{status}\t{key.public_key}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: no new package is encrypted to it."""
+    from mdph_bridge.services.keys import revoke_key
+
+    with hub_session() as session:
+        if not revoke_key(session, key_id):
+            raise click.ClickException(f"Clé inconnue : {key_id}")
+    click.echo(f"Clé {key_id} révoquée.")
+
+
+@keys.command("expiring")
+@click.option("--days", default=30, show_default=True, type=int)
+def keys_expiring(days: int) -> None:
+    """List the keys whose validity ends within DAYS days: new ones must be registered first."""
+    from datetime import timedelta
+
+    from mdph_bridge.services.keys import expiring_keys
+
+    with hub_session() as session:
+        soon = expiring_keys(session, timedelta(days=days))
+        for key in soon:
+            click.echo(f"{key.id}\t{key.usage}\texpire le {key.valid_until:%Y-%m-%d}")
+    if not soon:
+        click.echo(f"Aucune clé n'expire dans les {days} jours.")
+
+
+@main.group()
+def staging() -> None:
+    """Manage the hub's staging keys."""
+
+
+@staging.command("reseal")
+def staging_reseal() -> None:
+    """Re-seal staged payloads with the first staging key, before an older key is removed."""
+    from mdph_bridge.extensions import backends, session
+    from mdph_bridge.services.staging import reseal_staging
+
+    with hub_app() as app:
+        count = reseal_staging(session(), backends().storage, app.config["KEYRING"])
+    click.echo(
+        f"{count} fichier(s) rechiffré(s) avec la clé {app.config['KEYRING'].primary.key_id}."
+    )
+
+
+@main.group()
+def tokens() -> None:
+    """Manage API tokens."""
+
+
+@tokens.command("issue")
+@click.argument("departement")
+@click.argument(
+    "role", type=click.Choice(["caseworker", "receiver", "doctor", "supervisor", "admin"])
+)
+@click.option("--label", default="", help="Who or what uses the token.")
+def tokens_issue(departement: str, role: str, label: str) -> None:
+    """Issue a token; it is printed once and only its hash is kept."""
+    from mdph_bridge.services.auth import issue_token
+
+    with hub_session() as session:
+        token, value = issue_token(session, departement, role, label)
+    click.echo(f"{token.id}\t{value}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.UUID)
+def tokens_revoke(token_id: uuid.UUID) -> None:
+    """Revoke a token at once."""
+    from mdph_bridge.services.auth import revoke_token
+
+    with hub_session() as session:
+        if not revoke_token(session, token_id):
+            raise click.ClickException(f"Jeton inconnu : {token_id}")
+    click.echo(f"Jeton {token_id} révoqué.")
+
+
+@main.group()
+def transfers() -> None:
+    """Operate on transfers."""
+
+
+@transfers.command("retry")
+@click.argument("transfer_id", type=click.UUID)
+def transfers_retry(transfer_id: uuid.UUID) -> None:
+    """Give a failed transfer new attempts once the cause is fixed."""
+    from mdph_bridge.extensions import backends
+    from mdph_bridge.services.processing import retry_failed
+    from mdph_bridge.services.queue import wake_processing
+
+    with hub_session() as session:
+        if not retry_failed(session, transfer_id, "admin:cli"):
+            raise click.ClickException("Ce transfert n'est pas en échec.")
+        wake_processing(backends().celery, transfer_id)
+    click.echo("Transfert relancé.")
