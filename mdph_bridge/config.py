@@ -9,6 +9,7 @@ from typing import Any
 
 from mdph_bridge.domain.sealing import Keyring
 from mdph_bridge.domain.signing import HubSigner
+from mdph_bridge.rulebook import RULES_DIR, load_rulebook
 
 PREFIX = "MDPH_BRIDGE_"
 MiB = 1024 * 1024
@@ -20,6 +21,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "DATABASE_URL": (str, None),
     "BROKER_URL": (str, None),
     "STORAGE_DIR": (str, None),
+    "RULES_DIR": (str, None),
     "STAGING_KEYS": (str, None),
     "SIGNING_KEYS": (str, None),
     "SLA_DAYS": (int, 15),
@@ -64,5 +66,6 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
         raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
+    config["RULES"] = load_rulebook(Path(config.get("RULES_DIR") or RULES_DIR))
     config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB
     config["MAX_FORM_MEMORY_SIZE"] = 4 * MiB

@@ -112,6 +112,25 @@ class PaquetSchema(Schema):
     lien = fields.String()
 
 
+class AlerteSchema(Schema):
+    """Something the receiving MDPH must do, and by when (stable `code`)."""
+
+    code = fields.String()
+    reference = fields.String()
+    date_limite = fields.String(metadata={"format": "date"})
+    message = fields.String()
+
+
+class HarmonisationSchema(Schema):
+    """Summary of the rights mapping (the full report travels in the encrypted package)."""
+
+    version_rapport = fields.Integer()
+    versions_regles = fields.List(fields.String())
+    resultats = fields.Dict(keys=fields.String(), values=fields.Integer())
+    bascule_payeur = fields.String(allow_none=True, metadata={"format": "date"})
+    alertes = fields.List(fields.Nested(AlerteSchema))
+
+
 class TransferSchema(Schema):
     """A transfer's metadata; never any personal data."""
 
@@ -128,6 +147,7 @@ class TransferSchema(Schema):
     numero_dossier_destination = fields.String(allow_none=True)
     motif_retour = fields.Dict(allow_none=True)
     avertissements = fields.List(fields.Nested(ErreurSchema))
+    harmonisation = fields.Nested(HarmonisationSchema, allow_none=True)
     lien = fields.String()
 
 

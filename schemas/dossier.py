@@ -542,6 +542,21 @@ class PieceSchema(WireSchema):
             raise ValidationError(problem("piece.medicale", type=data["type_piece"]), "medical")
 
 
+class AideExtraLegaleSchema(WireSchema):
+    """An aid the origin département grants beyond the law (its code comes from its rule file)."""
+
+    identifiant = fields.String(required=True, validate=length(1, 40))
+    code = fields.String(required=True, validate=matches(r"[a-z0-9_]{3,60}", "champ.invalide"))
+    date_ouverture = StrictDate(required=True)
+    date_echeance = StrictDate(required=True, allow_none=True)
+
+    @validates_schema
+    def _ends_after_opening(self, data: Data, **_: Any) -> None:
+        ends = data["date_echeance"]
+        if ends is not None and ends <= data["date_ouverture"]:
+            raise ValidationError(problem("aide.dates"), "date_echeance")
+
+
 # Rules across the dossier
 
 
@@ -678,6 +693,13 @@ def _unique_right_ids(data: Data) -> Iterator[Finding]:
         yield ("droits", index, "identifiant"), message
 
 
+def _unique_aid_ids(data: Data) -> Iterator[Finding]:
+    """Aids are referred to by identifiant in the mapping report."""
+    for index, identifiant in _repeated(data, "aides_extra_legales", "identifiant"):
+        message = problem("aide.identifiant_double", identifiant=identifiant)
+        yield ("aides_extra_legales", index, "identifiant"), message
+
+
 def _active_period(right: Data) -> tuple[str, date, date | None] | None:
     """Type and period of an active right, None if it is not active or its dates are unknown."""
     if right.get("statut") != "actif" or right.get("type") is None:
@@ -728,6 +750,7 @@ _DOSSIER_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
     _rights_fit_the_person,
     _rights_recent_enough,
     _unique_right_ids,
+    _unique_aid_ids,
     _no_overlapping_alternatives,
     _requests_after_birth,
     _unique_file_names,
@@ -745,6 +768,7 @@ class DossierSchema(WireSchema):
     representants_legaux = Items(fields.Nested(RepresentantSchema), load_default=list)
     droits = Items(fields.Nested(DroitSchema), required=True, validate=_NOT_EMPTY)
     demandes_en_cours = Items(fields.Nested(DemandeSchema), load_default=list)
+    aides_extra_legales = Items(fields.Nested(AideExtraLegaleSchema), load_default=list)
     pieces = Items(fields.Nested(PieceSchema), load_default=list)
     # Medical content (GEVA medical part, diagnoses): free, but an object.
     evaluation_medicale = fields.Dict(load_default=None, allow_none=True)

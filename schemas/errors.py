@@ -280,6 +280,27 @@ CATALOGUE: dict[str, str] = {
         "Le transfert a déjà été intégré sous un autre numéro de dossier."
     ),
     "transfert.motif_different": "Le transfert a déjà été renvoyé avec un autre motif.",
+    # Extra-legal aids in a dossier (checked against the origin's rule set)
+    "aide.inconnue": (
+        "Aide extra-légale « {code} » inconnue des règles du département {departement} : "
+        "codes possibles : {codes}."
+    ),
+    "aide.identifiant_double": "Deux aides extra-légales portent l'identifiant « {identifiant} ».",
+    "aide.dates": "La date d'échéance doit être postérieure à la date d'ouverture.",
+    # Rule files of the départements (mdph_bridge/rules/*.toml)
+    "regles.date": "Une date sans guillemets au format AAAA-MM-JJ est attendue.",
+    "regles.montant": "Un montant positif en euros est attendu (par exemple 22.00).",
+    "regles.portee": 'Le fichier doit porter « departement » ou « portee = "national" ».',
+    "regles.nom_fichier": "Le fichier {fichier} doit décrire le département {attendu}.",
+    "regles.ordre": "Les versions doivent être dans l'ordre de leurs dates d'effet, sans doublon.",
+    "regles.incomplet": "La première version doit donner une valeur à « {champ} ».",
+    "regles.plancher": (
+        "Le tarif prestataire ({tarif} €) est sous le plancher national en vigueur au "
+        "{date} ({plancher} €)."
+    ),
+    "regles.aide_double": "Deux aides extra-légales portent le code « {code} ».",
+    "regles.national_absent": "Le fichier des tarifs nationaux (national.toml) est absent.",
+    "regles.lecture": "Fichier illisible : {detail}.",
     # Processing (recorded on the transfer by the worker)
     "traitement.echec": (
         "Le traitement a échoué après plusieurs tentatives : un administrateur doit intervenir."

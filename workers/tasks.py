@@ -29,7 +29,13 @@ def process(self: Task, transfer_id: str) -> None:
     limits = Limits(timedelta(seconds=cfg["LEASE_SECONDS"]), cfg["MAX_ATTEMPTS"])
     try:
         process_transfer(
-            b.sessions(), b.storage, cfg["KEYRING"], cfg["SIGNER"], limits, uuid.UUID(transfer_id)
+            b.sessions(),
+            b.storage,
+            cfg["KEYRING"],
+            cfg["SIGNER"],
+            cfg["RULES"],
+            limits,
+            uuid.UUID(transfer_id),
         )
     except AttemptFailedError as exc:
         countdown = min(cfg["RETRY_BACKOFF_SECONDS"] * 2**self.request.retries, 300)

@@ -26,6 +26,7 @@ def summary(transfer: Transfer, link: str) -> dict[str, Any]:
         "numero_dossier_destination": transfer.numero_dossier_destination,
         "motif_retour": transfer.return_reason,
         "avertissements": transfer.warnings,
+        "harmonisation": transfer.harmonisation,
         "lien": link,
     }
 

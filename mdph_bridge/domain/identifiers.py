@@ -88,3 +88,17 @@ def departement_of_postcode(code_postal: str) -> str | None:
         return _CORSICA_BY_THIRD_DIGIT.get(code_postal[2])
     code = code_postal[:3] if code_postal.startswith("97") else code_postal[:2]
     return code if is_departement_code(code) else None
+
+
+def departement_of_finess(finess: str) -> str | None:
+    """Return the département an establishment is in, from its FINESS number's first digits.
+
+    Positions 1 and 2 (2A and 2B for Corsica); overseas 971 to 975 on three digits; 98 is
+    Mayotte (976).
+    """
+    if not finess_well_formed(finess):
+        return None
+    code = (
+        "976" if finess.startswith("98") else finess[:3] if finess.startswith("97") else finess[:2]
+    )
+    return code if is_departement_code(code) else None

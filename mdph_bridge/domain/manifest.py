@@ -36,7 +36,7 @@ def manifest(
     destination: str,
     created_at: datetime,
     parts: list[dict[str, Any]],
-    rules_version: str | None = None,
+    rule_versions: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build the manifest body that the hub signs (no personal data: ids, codes, hashes)."""
     return {
@@ -45,7 +45,7 @@ def manifest(
         "mdph_origine": origin,
         "mdph_destination": destination,
         "version_format": FORMAT_VERSION,
-        "version_regles": rules_version,
+        "version_regles": rule_versions or [],
         "cree_le": created_at.isoformat(),
         "parties": parts,
     }

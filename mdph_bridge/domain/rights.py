@@ -156,3 +156,61 @@ def compensatrice_pch_conflict(type_a: str, type_b: str) -> bool:
     """Tell whether two rights are an allocation compensatrice (ACTP, ACFP) and a PCH: the
     person keeps one or the other."""
     return {category_of(type_a), category_of(type_b)} == {ALLOCATION_COMPENSATRICE, PCH}
+
+
+# Short French names of the rights, as agents call them (DOMAIN.md §2).
+CATEGORY_LABELS: dict[str, str] = {
+    "1": "AAH",
+    "2": "Allocation compensatrice",
+    "3": "Assurance vieillesse de l'aidant (AVA)",
+    "4": "Carte mobilité inclusion (CMI)",
+    "5": "PCH",
+    "6": "AEEH",
+    "7": "Orientation vers un établissement ou service pour enfants",
+    "8": "Orientation scolaire",
+    "9": "Matériel pédagogique adapté",
+    "10": "Accompagnement par un AESH",
+    "11": "Orientation professionnelle",
+    "12": "RQTH",
+    "13": "Orientation vers un établissement ou service pour adultes",
+    "14": "PCPE",
+}
+TYPE_LABELS: dict[str, str] = {
+    "1.1": "AAH (taux d'au moins 80 %)",
+    "1.2": "AAH (taux de 50 à 79 %)",
+    "2.1": "ACFP",
+    "2.2": "ACTP",
+    "4.1": "CMI stationnement",
+    "4.2": "CMI invalidité",
+    "4.3": "CMI priorité",
+    "5.1": "PCH aide humaine",
+    "5.2": "PCH aides techniques",
+    "5.3": "PCH aménagement du logement",
+    "5.4": "PCH aménagement du véhicule",
+    "5.5": "PCH surcoûts de transport",
+    "5.6": "PCH charges spécifiques",
+    "5.7": "PCH charges exceptionnelles",
+    "5.8": "PCH aide animalière",
+    "5.9": "PCH aide humaine à la parentalité",
+    "5.10": "PCH aides techniques à la parentalité",
+    "6.1": "AEEH de base",
+    "11.4": "Orientation en ESAT",
+    "13.1": "Orientation en établissement d'accueil non médicalisé",
+    "13.2": "Orientation en établissement d'accueil médicalisé",
+    "13.3": "Orientation en MAS",
+    "13.4": "Accompagnement par un SAVS",
+    "13.5": "Accompagnement par un SAMSAH",
+}
+
+
+def label(type_: str) -> str:
+    """French name of a right type, e.g. « PCH aide humaine » or « AEEH complément 2 »."""
+    if type_ in TYPE_LABELS:
+        return TYPE_LABELS[type_]
+    complement = complement_number(type_)
+    if complement is not None:
+        return f"AEEH complément {complement}"
+    category = category_of(type_)
+    return (
+        CATEGORY_LABELS[category] if type_ == category else f"{CATEGORY_LABELS[category]} ({type_})"
+    )

@@ -54,6 +54,8 @@ class Transfer(Base):
     # The signed manifest of the packages, and the receiver's signed receipt (ids and hashes only).
     manifest: Mapped[dict[str, Any] | None]
     receipt: Mapped[dict[str, Any] | None]
+    # Summary of the rights mapping: counts per outcome, alerts with dates; no personal data.
+    harmonisation: Mapped[dict[str, Any] | None]
     numero_dossier_destination: Mapped[str | None] = mapped_column(String(40))
     problems: Mapped[list[Any]] = mapped_column(default=list)
     # Non-blocking remarks on the dossier (codes, paths, dates; never personal data).

@@ -44,6 +44,12 @@ def json_entry(name: str, data: Any) -> Entry:
     return Entry(name, len(raw), lambda: io.BytesIO(raw))
 
 
+def text_entry(name: str, text: str) -> Entry:
+    """Make an archive entry holding `text` in UTF-8."""
+    raw = text.encode()
+    return Entry(name, len(raw), lambda: io.BytesIO(raw))
+
+
 def build_package(
     storage: LocalStorage,
     key: str,

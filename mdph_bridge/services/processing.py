@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from mdph_bridge.domain.filenames import safe_name, with_type_extension
 from mdph_bridge.domain.filetypes import EXTENSIONS
 from mdph_bridge.domain.manifest import manifest, part
+from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, utcnow
+from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, valid_keys
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.submission import staging_prefix
@@ -94,6 +96,7 @@ def process_transfer(
     storage: LocalStorage,
     keyring: Keyring,
     signer: HubSigner,
+    rules: RuleBook,
     limits: Limits,
     transfer_id: uuid.UUID,
 ) -> State | None:
@@ -103,7 +106,9 @@ def process_transfer(
         return None
     prefix = f"{package_prefix(transfer_id)}/{token}"
     try:
-        reached = _check_and_package(session, storage, keyring, signer, transfer_id, token, prefix)
+        reached = _check_and_package(
+            session, storage, keyring, signer, rules, transfer_id, token, prefix
+        )
     except Exception as exc:
         # The packages of this attempt are left to the orphan sweeper: deleting them here could
         # destroy a package whose `ready` commit reached the database before the error.
@@ -144,6 +149,7 @@ def _check_and_package(
     storage: LocalStorage,
     keyring: Keyring,
     signer: HubSigner,
+    rules: RuleBook,
     transfer_id: uuid.UUID,
     token: str,
     prefix: str,
@@ -151,11 +157,12 @@ def _check_and_package(
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
         dossier = DossierSchema().load(json.loads(raw))
-        problems = destination_problems(session, dossier)
+        problems = destination_problems(session, dossier) + aid_problems(rules, dossier)
     except ValidationError as exc:
         problems = flatten(exc.messages)
     if problems:
         return _reject(session, storage, transfer_id, token, problems)
+    report, brief = mapping(rules, dossier)
 
     transfer = session.execute(
         select(Transfer).where(Transfer.id == transfer_id).execution_options(populate_existing=True)
@@ -165,12 +172,14 @@ def _check_and_package(
     doctors = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "doctor")}
     session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
-    package = build_package(storage, f"{prefix}/dossier.age", receivers, admin)
+    package = build_package(
+        storage, f"{prefix}/dossier.age", receivers, [*admin, *report_entries(report)]
+    )
     medical_package: Package | None = None
     if has_medical_content(dossier):
         medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
-    signed = _signed_manifest(signer, transfer, package, medical_package)
-    if not _mark_ready(session, transfer, token, package, medical_package, signed):
+    signed = _signed_manifest(signer, transfer, package, medical_package, report["versions_regles"])
+    if not _mark_ready(session, transfer, token, package, medical_package, signed, brief):
         session.rollback()
         log.info("transfer %s was taken over by another attempt", transfer_id)
         return None
@@ -215,7 +224,11 @@ def _opener(
 
 
 def _signed_manifest(
-    signer: HubSigner, transfer: Transfer, package: Package, medical: Package | None
+    signer: HubSigner,
+    transfer: Transfer,
+    package: Package,
+    medical: Package | None,
+    rule_versions: list[str],
 ) -> dict[str, Any]:
     """Describe both envelopes and sign the description with the hub's current key."""
     parts = [
@@ -231,7 +244,9 @@ def _signed_manifest(
         for name, suffix, p in (("dossier", "", package), ("medical", "-medical", medical))
         if p is not None
     ]
-    body = manifest(str(transfer.id), transfer.origin_code, transfer.dest_code, utcnow(), parts)
+    body = manifest(
+        str(transfer.id), transfer.origin_code, transfer.dest_code, utcnow(), parts, rule_versions
+    )
     return {"manifeste": body, "signature": signer.sign(body)}
 
 
@@ -242,6 +257,7 @@ def _mark_ready(
     package: Package,
     medical: Package | None,
     signed_manifest: dict[str, Any],
+    harmonisation: dict[str, Any],
 ) -> bool:
     seq = session.execute(
         update(Departement)
@@ -268,6 +284,7 @@ def _mark_ready(
         medical_package_sha256=medical and medical.sha256,
         medical_package_key_ids=medical and medical.key_ids,
         manifest=signed_manifest,
+        harmonisation=harmonisation,
     )
 
 

@@ -20,11 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
+from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError
+from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.transitions import move
@@ -64,6 +66,7 @@ class Intake:
     keyring: Keyring
     sla_days: int
     digest_key: bytes
+    rules: RuleBook
 
 
 def staging_prefix(transfer_id: uuid.UUID) -> str:
@@ -149,7 +152,7 @@ def folder_uploads(folder: Path) -> dict[str, StagedUpload]:
 
 
 def _accepted_dossier(
-    session: Session, principal: Principal, submission: Submission
+    session: Session, intake: Intake, principal: Principal, submission: Submission
 ) -> dict[str, Any]:
     """Return the validated dossier, or refuse it with every problem found."""
     dossier = parse_dossier(submission.dossier)
@@ -159,6 +162,7 @@ def _accepted_dossier(
             error("transfert.mdph_origine", "transfert.origine", departement=principal.departement)
         )
     problems += destination_problems(session, dossier)
+    problems += aid_problems(intake.rules, dossier)
     problems += documents_problems(dossier, submission.uploads)
     if problems:
         raise ServiceError(422, problems)
@@ -192,7 +196,7 @@ def submit(
         existing := find_by_idempotency_key(session, principal.departement, key)
     ):
         return _replay(existing, intake, submission), False
-    dossier = _accepted_dossier(session, principal, submission)
+    dossier = _accepted_dossier(session, intake, principal, submission)
 
     transfer_id = uuid.uuid4()
     prefix = staging_prefix(transfer_id)
@@ -242,7 +246,7 @@ def correct(
     transfer = get_outbound(session, principal, transfer_id)
     if transfer.state != State.REJECTED:
         raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
-    dossier = _accepted_dossier(session, principal, submission)
+    dossier = _accepted_dossier(session, intake, principal, submission)
     if dossier["transfert"]["mdph_destination"] != transfer.dest_code:
         raise ServiceError.one(422, "transfert.mdph_destination", "transfert.destination_modifiee")
     prefix = staging_prefix(transfer_id)

@@ -127,6 +127,8 @@ def test_doctor_gets_medical_content_receiver_does_not(
         "medical/medical.json",
         "medical/pieces/02-certificat.pdf",
         "pieces/01-piece_identite.pdf",
+        "rapport_harmonisation.html",
+        "rapport_harmonisation.json",
     ]
     assert files["pieces/01-piece_identite.pdf"] == PDF
     assert files["medical/pieces/02-certificat.pdf"] == MEDICAL_PDF
@@ -152,6 +154,8 @@ def test_doctor_gets_medical_content_receiver_does_not(
         "dossier.json",
         "manifeste.json",
         "pieces/01-piece_identite.pdf",
+        "rapport_harmonisation.html",
+        "rapport_harmonisation.json",
     ]
     assert "réservé aux médecins" in receiver.output
     assert state(session, transfer_id) == "acknowledged"

@@ -42,7 +42,13 @@ def test_keys_ending_soon_are_listed_and_old_keys_can_be_rotated(
 
     def run(tid: uuid.UUID) -> State | None:
         return process_transfer(
-            backends.sessions(), backends.storage, cfg["KEYRING"], cfg["SIGNER"], limits, tid
+            backends.sessions(),
+            backends.storage,
+            cfg["KEYRING"],
+            cfg["SIGNER"],
+            cfg["RULES"],
+            limits,
+            tid,
         )
 
     assert run(transfer_id) == State.READY
@@ -80,6 +86,12 @@ def test_staging_blobs_are_resealed_under_the_new_key(
     only_next = Keyring([rotated.get("next")])
     limits = Limits(timedelta(minutes=5), 3)
     state = process_transfer(
-        backends.sessions(), backends.storage, only_next, app.config["SIGNER"], limits, transfer_id
+        backends.sessions(),
+        backends.storage,
+        only_next,
+        app.config["SIGNER"],
+        app.config["RULES"],
+        limits,
+        transfer_id,
     )
     assert state == State.READY

@@ -61,6 +61,7 @@ def run(app: Flask, backends: Backends, transfer_id: uuid.UUID) -> State | None:
         backends.storage,
         app.config["KEYRING"],
         app.config["SIGNER"],
+        app.config["RULES"],
         LIMITS,
         transfer_id,
     )
@@ -100,7 +101,12 @@ def test_processing_makes_packages_only_the_destination_can_read(
     assert len(admin_blob) == transfer.package_size
 
     admin = unpack(admin_blob, [identity(demo, "62", "receiver")])
-    assert set(admin) == {"dossier.json", "pieces/01-piece_identite.pdf"}
+    assert set(admin) == {
+        "dossier.json",
+        "pieces/01-piece_identite.pdf",
+        "rapport_harmonisation.json",
+        "rapport_harmonisation.html",
+    }
     assert admin["pieces/01-piece_identite.pdf"] == PDF
     sent = json.loads(admin["dossier.json"])
     assert sent["beneficiaire"]["prenoms"] == ["Camille"]
@@ -307,4 +313,6 @@ def test_documents_are_named_by_their_real_type_in_the_package(
     assert set(unpack(blob, [identity(demo, "62", "receiver")])) == {
         "dossier.json",
         "pieces/01-certificat.pdf",
+        "rapport_harmonisation.json",
+        "rapport_harmonisation.html",
     }

@@ -1,0 +1,122 @@
+"""Départements' rule sets as data: each value with its source, versioned by date of effect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+# How an extra-legal aid of the origin ends after a move: on the move date, or when the domicile
+# de secours is acquired in the destination (move + 3 months).
+ENDS_ON_MOVE = "demenagement"
+ENDS_ON_DOMICILE = "domicile_secours"
+AID_ENDS = (ENDS_ON_MOVE, ENDS_ON_DOMICILE)
+PAYMENT_MODES = ("cesu", "virement")
+
+
+@dataclass(frozen=True)
+class Sourced(Generic[T]):
+    """A rule value with where it comes from; `to_confirm` marks a placeholder."""
+
+    value: T
+    source: str
+    to_confirm: bool = False
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where the other MDPH reaches the département's transfer service."""
+
+    service: str
+    email: str
+    phone: str
+    source: str
+    to_confirm: bool = False
+
+
+@dataclass(frozen=True)
+class ExtraLegalAid:
+    """An aid a département grants beyond the law; `category` tells what is equivalent elsewhere."""
+
+    code: str
+    label: str
+    category: str
+    ends: str
+    source: str
+    to_confirm: bool = False
+
+
+@dataclass(frozen=True)
+class NationalRules:
+    """The PCH human-help rates set nationally, from `effective`."""
+
+    effective: date
+    direct_employment_rate: Sourced[Decimal]
+    mandatary_rate: Sourced[Decimal]
+    family_carer_rate: Sourced[Decimal]
+    home_service_floor: Sourced[Decimal]
+
+    @property
+    def version(self) -> str:
+        """Identifier of this version in reports."""
+        return f"national@{self.effective.isoformat()}"
+
+
+@dataclass(frozen=True)
+class DepartementRules:
+    """One département's rules from `effective` until its next version."""
+
+    code: str
+    name: str
+    effective: date
+    home_service_rate: Sourced[Decimal]
+    payment_mode: Sourced[str]
+    certificate_max_months: Sourced[int]
+    urgent_pch_days: Sourced[int]
+    contact: Contact
+    aids: tuple[ExtraLegalAid, ...] = ()
+
+    @property
+    def version(self) -> str:
+        """Identifier of this version in reports."""
+        return f"{self.code}@{self.effective.isoformat()}"
+
+    def aid(self, code: str) -> ExtraLegalAid | None:
+        """The extra-legal aid with this code, if the département has it."""
+        return next((aid for aid in self.aids if aid.code == code), None)
+
+    def equivalent_of(self, aid: ExtraLegalAid) -> ExtraLegalAid | None:
+        """This département's aid of the same category as `aid`, if any."""
+        return next((own for own in self.aids if own.category == aid.category), None)
+
+
+def _in_force(versions: tuple[T, ...], dates: list[date], day: date) -> T | None:
+    """The last version whose date of effect is on or before `day`."""
+    current = None
+    for version, effective in zip(versions, dates, strict=True):
+        if effective <= day:
+            current = version
+    return current
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """Every rule set known to the hub, each as a list of versions in date order."""
+
+    national: tuple[NationalRules, ...]
+    departements: dict[str, tuple[DepartementRules, ...]] = field(default_factory=dict)
+
+    def national_at(self, day: date) -> NationalRules:
+        """National rates in force on `day` (the earliest version before any is in force)."""
+        found = _in_force(self.national, [v.effective for v in self.national], day)
+        return found or self.national[0]
+
+    def departement_at(self, code: str, day: date) -> DepartementRules | None:
+        """The département's rules in force on `day`, or None if it has no rule set yet."""
+        versions = self.departements.get(code, ())
+        if not versions:
+            return None
+        return _in_force(versions, [v.effective for v in versions], day) or versions[0]
