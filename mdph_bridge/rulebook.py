@@ -20,7 +20,12 @@ from mdph_bridge.domain.rulesets import (
     Sourced,
 )
 from schemas.errors import error, flatten
-from schemas.rules import DepartementRulesSchema, NationalRulesSchema
+from schemas.rules import (
+    DepartementRulesSchema,
+    DepartementVersionSchema,
+    NationalRulesSchema,
+    NationalVersionSchema,
+)
 
 RULES_DIR = Path(__file__).parent / "rules"
 NATIONAL = "national"
@@ -46,7 +51,8 @@ def load_rulebook(directory: Path = RULES_DIR) -> RuleBook:
         data = _read(path, schema, problems)
         if data is None:
             continue
-        merged = _merged(path.name, data["versions"], problems)
+        version_schema = NationalVersionSchema if is_national else DepartementVersionSchema
+        merged = _merged(path.name, data["versions"], _required(version_schema()), problems)
         if is_national:
             national = tuple(_national(v) for v in merged)
         elif data["departement"] != path.stem:
@@ -80,13 +86,19 @@ def _read(path: Path, schema: Schema, problems: list[dict[str, str]]) -> dict[st
     return None
 
 
+def _required(version: Schema) -> list[str]:
+    """Values the first version must give (a département may have no extra-legal aid)."""
+    return [name for name in version.fields if name != "aides_extra_legales"]
+
+
 def _merged(
-    filename: str, versions: list[dict[str, Any]], problems: list[dict[str, str]]
+    filename: str,
+    versions: list[dict[str, Any]],
+    required: list[str],
+    problems: list[dict[str, str]],
 ) -> list[dict[str, Any]]:
     """Complete each version with the values it does not change; the first must give them all."""
-    first = versions[0]
-    fields = set(first) | {k for v in versions for k in v}
-    missing = sorted(f for f in fields if f not in first and f != "aides_extra_legales")
+    missing = [name for name in required if name not in versions[0]]
     for name in missing:
         problems.append(error(f"{filename}:versions[0]", "regles.incomplet", champ=name))
     merged, current = [], {"aides_extra_legales": []}

@@ -282,7 +282,7 @@ CATALOGUE: dict[str, str] = {
     "transfert.motif_different": "Le transfert a déjà été renvoyé avec un autre motif.",
     # Extra-legal aids in a dossier (checked against the origin's rule set)
     "aide.inconnue": (
-        "Aide extra-légale « {code} » inconnue des règles du département {departement} : "
+        "Aide extra-légale « {aide} » inconnue des règles du département {departement} : "
         "codes possibles : {codes}."
     ),
     "aide.identifiant_double": "Deux aides extra-légales portent l'identifiant « {identifiant} ».",
@@ -298,7 +298,7 @@ CATALOGUE: dict[str, str] = {
         "Le tarif prestataire ({tarif} €) est sous le plancher national en vigueur au "
         "{date} ({plancher} €)."
     ),
-    "regles.aide_double": "Deux aides extra-légales portent le code « {code} ».",
+    "regles.aide_double": "Deux aides extra-légales portent le code « {aide} ».",
     "regles.national_absent": "Le fichier des tarifs nationaux (national.toml) est absent.",
     "regles.lecture": "Fichier illisible : {detail}.",
     # Processing (recorded on the transfer by the worker)

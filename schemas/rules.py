@@ -88,7 +88,7 @@ class DepartementVersionSchema(WireSchema):
     def _unique_aids(self, data: dict[str, Any], **_: Any) -> None:
         codes = [aid["code"] for aid in data.get("aides_extra_legales", [])]
         for code in {c for c in codes if codes.count(c) > 1}:
-            raise ValidationError(problem("regles.aide_double", code=code), "aides_extra_legales")
+            raise ValidationError(problem("regles.aide_double", aide=code), "aides_extra_legales")
 
 
 class NationalVersionSchema(WireSchema):

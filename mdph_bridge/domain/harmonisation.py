@@ -86,9 +86,10 @@ def fr(day: date | None) -> str:
     return "sans limitation de durée" if day is None else day.strftime("%d/%m/%Y")
 
 
-def euros(amount: Decimal) -> str:
-    """An amount as French agents read it, 1 471,20 €."""
-    return f"{amount:,.2f} €".replace(",", " ").replace(".", ",")
+def euros(amount: Decimal, signed: bool = False) -> str:
+    """An amount as French agents read it, 1 471,20 € (or +60,00 € for a difference)."""
+    text = f"{amount:{'+' if signed else ''},.2f} €"
+    return text.replace(",", "\u202f").replace(".", ",")
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def harmonise(dossier: dict[str, Any], book: RuleBook, destination: str | None =
         aids.append(outcome)
         alerts += aid_alerts
     alerts += request_alerts(dossier["demandes_en_cours"], move)
-    alerts.sort(key=lambda a: (a["date_limite"], a["code"]))
+    alerts.sort(key=lambda a: (a["date_limite"], a["code"], a["reference"]))
     return {
         "version_rapport": REPORT_VERSION,
         "mdph_origine": move.origin,
@@ -239,7 +240,8 @@ def map_right(right: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[d
         reasons.append("Maintien au-delà de 20 ans au titre de l'amendement Creton.")
     alerts += _renewal(right, move, name)
     outcome = {**outcome, "resultat": result, "payeurs": payers, "motifs": reasons}
-    if category == PCH and type_ in PCH_HUMAN_HELP and right["pch"] and result == PAYER_SWITCH:
+    destination_pays = payers[-1]["payeur"]["departement"] == move.destination
+    if type_ in PCH_HUMAN_HELP and right["pch"] and destination_pays:
         outcome["recalcul_pch"] = pch_amounts(right["pch"], move, payers)
     return outcome, alerts
 
@@ -388,7 +390,7 @@ def pch_amounts(pch: dict[str, Any], move: Move, payers: list[dict[str, Any]]) -
         "explication": (
             f"Les heures décidées par la CDAPH sont conservées ; au tarif de "
             f"{move.name(move.destination)}, le montant mensuel passe de {euros(at_origin)} à "
-            f"{euros(at_destination)} (écart {euros(at_destination - at_origin)})."
+            f"{euros(at_destination)} (écart {euros(at_destination - at_origin, signed=True)})."
             + (" Tarif du département à confirmer." if to_confirm else "")
         ),
     }

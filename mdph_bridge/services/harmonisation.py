@@ -39,7 +39,7 @@ def aid_problems(rules: RuleBook, dossier: dict[str, Any]) -> list[dict[str, str
         error(
             f"aides_extra_legales[{index}].code",
             "aide.inconnue",
-            code=aid["code"],
+            aide=aid["code"],
             departement=origin,
             codes=", ".join(codes) or "aucune",
         )

@@ -1,0 +1,193 @@
+"""Commands on the départements' rule sets: check the files, compare two, explain a mapping."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mdph_bridge.cli.base import main
+from mdph_bridge.domain.rulesets import DepartementRules, RuleBook, Sourced
+
+
+def _rules_dir() -> Path:
+    from mdph_bridge.config import load_config
+    from mdph_bridge.rulebook import RULES_DIR
+
+    return Path(load_config()["RULES_DIR"] or RULES_DIR)
+
+
+def _book() -> RuleBook:
+    from mdph_bridge.rulebook import RulesError, load_rulebook
+
+    try:
+        return load_rulebook(_rules_dir())
+    except RulesError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def rules() -> None:
+    """Check, compare and try out the départements' rule sets (mdph_bridge/rules/*.toml)."""
+
+
+@rules.command("check")
+def rules_check() -> None:
+    """Validate every rule file; list each département's versions and values to confirm."""
+    book = _book()
+    click.echo(f"Règles valides ({_rules_dir()}).")
+    national = book.national
+    click.echo(
+        f"  national : {len(national)} version(s), la dernière du {_fr(national[-1].effective)}"
+    )
+    for code, versions in sorted(book.departements.items()):
+        latest = versions[-1]
+        pending = sum(value.to_confirm for value in _values(latest)) + sum(
+            aid.to_confirm for aid in latest.aids
+        )
+        click.echo(
+            f"  {code} {latest.name} : {len(versions)} version(s), la dernière du "
+            f"{_fr(latest.effective)} ; {pending} valeur(s) à confirmer par le département"
+        )
+
+
+def _values(rules: DepartementRules) -> list[Sourced[Any] | Any]:
+    return [
+        rules.home_service_rate,
+        rules.payment_mode,
+        rules.certificate_max_months,
+        rules.urgent_pch_days,
+        rules.contact,
+    ]
+
+
+def _fr(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _shown(value: Sourced[Any]) -> str:
+    return f"{value.value}{' (à confirmer)' if value.to_confirm else ''}"
+
+
+@rules.command("diff")
+@click.argument("first")
+@click.argument("second")
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="AAAA-MM-JJ ; défaut : aujourd'hui."
+)
+def rules_diff(first: str, second: str, day: Any) -> None:
+    """Show what differs between two départements' rules in force on a date."""
+    book = _book()
+    on = day.date() if day else date.today()
+    a, b = book.departement_at(first, on), book.departement_at(second, on)
+    if a is None or b is None:
+        missing = first if a is None else second
+        raise click.ClickException(f"Aucune règle pour le département {missing}.")
+    click.echo(f"Règles en vigueur le {_fr(on)} : {a.version} et {b.version}")
+    rows = [
+        ("Tarif PCH prestataire (€/h)", a.home_service_rate, b.home_service_rate),
+        ("Versement de la PCH", a.payment_mode, b.payment_mode),
+        (
+            "Âge maximal du certificat médical (mois)",
+            a.certificate_max_months,
+            b.certificate_max_months,
+        ),
+        ("Délai de la PCH en urgence (jours)", a.urgent_pch_days, b.urgent_pch_days),
+    ]
+    same = []
+    for name, left, right in rows:
+        if left.value == right.value:
+            same.append(name)
+            continue
+        click.echo(f"\n{name}\n  {a.code} : {_shown(left)}\n  {b.code} : {_shown(right)}")
+    for own, other in ((a, b), (b, a)):
+        for aid in own.aids:
+            equivalent = other.equivalent_of(aid)
+            found = f"équivalent « {equivalent.label} »" if equivalent else "sans équivalent"
+            click.echo(
+                f"\nAide extra-légale du {own.code} « {aid.label} » : {found} dans le {other.code}"
+            )
+    click.echo(
+        f"\nContacts\n  {a.code} : {a.contact.service}, {a.contact.email}\n"
+        f"  {b.code} : {b.contact.service}, {b.contact.email}"
+    )
+    if same:
+        click.echo(f"\nIdentique des deux côtés : {', '.join(same)}.")
+
+
+@rules.command("explain")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "destination", help="Département d'accueil (défaut : celui du dossier).")
+@click.option("--json", "as_json", is_flag=True, help="Afficher le rapport complet en JSON.")
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Écrire aussi le rapport lisible (HTML) dans ce fichier.",
+)
+def rules_explain(
+    file: Path, destination: str | None, as_json: bool, html_out: Path | None
+) -> None:
+    """Run the rights mapping locally on a dossier file and print the report."""
+    from mdph_bridge.domain.harmonisation import harmonise
+    from mdph_bridge.services.errors import ServiceError
+    from mdph_bridge.services.harmonisation import aid_problems, report_html
+    from mdph_bridge.services.submission import parse_dossier
+
+    book = _book()
+    try:
+        data = parse_dossier(file.read_bytes())
+    except ServiceError as exc:
+        for problem in exc.erreurs:
+            click.echo(f"{problem['chemin'] or '(dossier)'} : {problem['message']}", err=True)
+        raise SystemExit(1) from exc
+    problems = aid_problems(book, data)
+    if problems:
+        for problem in problems:
+            click.echo(f"{problem['chemin']} : {problem['message']}", err=True)
+        raise SystemExit(1)
+    if (
+        destination
+        and book.departement_at(destination, data["transfert"]["date_demenagement"]) is None
+    ):
+        raise click.ClickException(f"Aucune règle pour le département {destination}.")
+    report = harmonise(data, book, destination)
+    if html_out:
+        html_out.write_text(report_html(report), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for line in report_lines(report):
+        click.echo(line)
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The mapping report as plain French text, for a terminal."""
+    from mdph_bridge.services.harmonisation import OUTCOME_LABELS
+
+    lines = [
+        f"Transfert {report['mdph_origine']} → {report['mdph_destination']}, déménagement le "
+        f"{_iso_fr(report['date_demenagement'])} ; règles : {', '.join(report['versions_regles'])}",
+        "Résultats : "
+        + ", ".join(
+            f"{OUTCOME_LABELS[k].lower()} {v}" for k, v in report["resultats"].items() if v
+        ),
+    ]
+    for item in report["droits"] + report["aides_extra_legales"]:
+        lines.append(
+            f"\n{item['identifiant']} {item['libelle']} : {OUTCOME_LABELS[item['resultat']]}"
+        )
+        lines += [f"  - {reason}" for reason in item["motifs"]]
+        if "recalcul_pch" in item:
+            lines.append(f"  - {item['recalcul_pch']['explication']}")
+    if report["alertes"]:
+        lines.append("\nAlertes pour la MDPH d'accueil :")
+        lines += [f"  {_iso_fr(a['date_limite'])}  {a['message']}" for a in report["alertes"]]
+    return lines
+
+
+def _iso_fr(value: str) -> str:
+    return _fr(date.fromisoformat(value))

@@ -1,0 +1,128 @@
+"""The worker maps the rights: report inside the package, summary on the transfer for both sides."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from dossiers import PDF, dossier, multipart
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from support import bearer
+from test_processing import identity, run, submit, unpack
+
+from mdph_bridge.domain.harmonisation import harmonise
+from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer
+from schemas.dossier import DossierSchema
+
+pytestmark = pytest.mark.integration
+FILES = {"piece_identite.pdf": PDF}
+# What the example dossier says about the person: none of it may reach the transfer's metadata.
+PERSONAL = ("Exemple", "Camille", "285035935012357", "rue de l'Exemple", "Arras", "1985-03-14")
+
+
+def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    data = dossier(files=FILES)
+    data["aides_extra_legales"] = [
+        {
+            "identifiant": "A1",
+            "code": "59_aide_menagere_ph",
+            "date_ouverture": "2025-01-01",
+            "date_echeance": None,
+        }
+    ]
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], data, FILES)
+    assert run(app, backends, transfer_id) == State.READY
+
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    blob = (backends.storage.root / transfer.package_key).read_bytes()  # type: ignore[operator]
+    files = unpack(blob, [identity(demo, "62", "receiver")])
+    report = json.loads(files["rapport_harmonisation.json"])
+    expected = harmonise(DossierSchema().load(data), app.config["RULES"])
+    assert report == json.loads(json.dumps(expected))
+    assert report["resultats"] == {
+        "maintenu": 3,
+        "maintenu_changement_payeur": 1,
+        "a_instruire": 1,
+        "non_transferable": 0,
+        "echu": 0,
+    }
+    page = files["rapport_harmonisation.html"].decode()
+    assert "Rapport d'harmonisation des droits" in page
+    assert "PCH aide humaine" in page
+    assert transfer.manifest is not None
+    assert transfer.manifest["manifeste"]["version_regles"] == report["versions_regles"]
+
+    sender = client.get(
+        f"/api/v1/transfers/{transfer_id}", headers=bearer(demo["59"]["jetons"]["caseworker"])
+    ).get_json()
+    receiver = client.get(
+        f"/api/v1/inbound/{transfer_id}", headers=bearer(demo["62"]["jetons"]["receiver"])
+    ).get_json()
+    polled = client.get(
+        "/api/v1/inbound?cursor=", headers=bearer(demo["62"]["jetons"]["receiver"])
+    ).get_json()
+    brief = sender["harmonisation"]
+    assert brief == receiver["harmonisation"] == polled["transferts"][0]["harmonisation"]
+    assert brief["resultats"] == report["resultats"]
+    assert brief["bascule_payeur"] == "2027-02-02"
+    assert brief["versions_regles"] == ["national@2024-06-01", "59@2022-01-01", "62@2022-01-01"]
+    assert [(a["code"], a["reference"], a["date_limite"]) for a in brief["alertes"]] == [
+        ("demande_en_cours", "demandes_en_cours[0]", "2027-01-15"),
+        ("aide_equivalente", "A1", "2027-02-01"),
+        ("bascule_payeur", "D2", "2027-02-02"),
+    ]
+    metadata = json.dumps(sender, ensure_ascii=False) + json.dumps(receiver, ensure_ascii=False)
+    assert not [marker for marker in PERSONAL if marker in metadata]
+
+
+def test_before_processing_the_transfer_has_no_summary_yet(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(files=FILES), FILES)
+
+    body = client.get(
+        f"/api/v1/transfers/{transfer_id}", headers=bearer(demo["59"]["jetons"]["caseworker"])
+    ).get_json()
+
+    assert body["harmonisation"] is None
+
+
+def test_an_aid_unknown_to_the_origin_rules_is_refused_at_submission(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    data = dossier(files=FILES)
+    data["aides_extra_legales"] = [
+        {
+            "identifiant": "A1",
+            "code": "62_aide_menagere",  # 62's aid, not one of 59's
+            "date_ouverture": "2025-01-01",
+            "date_echeance": None,
+        }
+    ]
+
+    response = client.post(
+        "/api/v1/transfers",
+        **multipart(data, FILES),
+        headers=bearer(demo["59"]["jetons"]["caseworker"]),
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["erreurs"] == [
+        {
+            "chemin": "aides_extra_legales[0].code",
+            "code": "aide.inconnue",
+            "message": (
+                "Aide extra-légale « 62_aide_menagere » inconnue des règles du département 59 : "
+                "codes possibles : 59_aide_menagere_ph, 59_transport_adapte."
+            ),
+        }
+    ]
+    assert session.query(Transfer).count() == 0

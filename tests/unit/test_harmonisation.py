@@ -1,0 +1,369 @@
+"""Worked examples of the rights mapping, 59→62 and 62→59, with the shipped rule files."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from harmonisation_cases import FINESS_59, FINESS_62, MOVE, aid, loaded, pch, request, right
+
+from mdph_bridge.domain.harmonisation import harmonise, school_deadline, summary
+from mdph_bridge.domain.rulesets import (
+    Contact,
+    DepartementRules,
+    ExtraLegalAid,
+    NationalRules,
+    RuleBook,
+    Sourced,
+)
+from mdph_bridge.rulebook import load_rulebook
+
+pytestmark = pytest.mark.unit
+BOOK = load_rulebook()
+DS_59_TO_62 = date(2027, 2, 2)  # 02/11/2026 + 3 months: the domicile de secours moves
+
+
+def by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["identifiant"]: item for item in report["droits"] + report["aides_extra_legales"]}
+
+
+def payers(item: dict[str, Any]) -> list[tuple[str, str | None, str, str | None]]:
+    return [
+        (p["du"], p["au"], p["payeur"]["organisme"], p["payeur"]["departement"])
+        for p in item["payeurs"]
+    ]
+
+
+def alerts(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(a["code"], a["reference"], a["date_limite"]) for a in report["alertes"]]
+
+
+# One right of every category of DOMAIN.md §2 (and two orientations, towards each side).
+EVERY_CATEGORY = [
+    right("AAH", "1.1"),
+    right("ACTP", "2.2", payeur="departement"),
+    right("AVA", "3"),
+    right("CMI", "4.1", payeur="etat"),
+    right("PCH", "5.1", payeur="departement", pch_block=pch()),
+    right("PCH-LOGT", "5.3", payeur="departement"),
+    right("AEEH", "6.1"),
+    right("IME-59", "7.1", payeur="assurance_maladie", finess=FINESS_59),
+    right("IME-62", "7.2", payeur="assurance_maladie", finess=FINESS_62),
+    right("ULIS", "8.2", payeur="education_nationale"),
+    right("MPA", "9", payeur="education_nationale"),
+    right("AESH", "10.1", payeur="education_nationale"),
+    right("ESAT", "11.4", payeur="assurance_maladie"),
+    right("RQTH", "12", payeur="autre", echeance=None),
+    right("FOYER", "13.1", payeur="departement"),
+    right("PCPE", "14", payeur="assurance_maladie"),
+    right("ANCIEN", "1.2", echeance=date(2026, 6, 30), statut="echu"),
+]
+OUTCOMES_59_TO_62 = {
+    "AAH": "maintenu",
+    "ACTP": "maintenu_changement_payeur",
+    "AVA": "maintenu",
+    "CMI": "maintenu",
+    "PCH": "maintenu_changement_payeur",
+    "PCH-LOGT": "maintenu_changement_payeur",
+    "AEEH": "maintenu",
+    "IME-59": "a_instruire",  # a place in the new area, or keep going across the border
+    "IME-62": "maintenu",  # the establishment is already in the destination
+    "ULIS": "a_instruire",
+    "MPA": "a_instruire",
+    "AESH": "a_instruire",
+    "ESAT": "a_instruire",
+    "RQTH": "maintenu",
+    "FOYER": "a_instruire",
+    "PCPE": "maintenu",
+    "ANCIEN": "echu",
+}
+
+
+def test_every_category_from_59_to_62_gets_its_outcome_and_payers() -> None:
+    report = harmonise(loaded(EVERY_CATEGORY), BOOK)
+    items = by_id(report)
+
+    assert {k: v["resultat"] for k, v in items.items()} == OUTCOMES_59_TO_62
+    assert report["resultats"] == {
+        "maintenu": 7,
+        "maintenu_changement_payeur": 3,
+        "a_instruire": 6,
+        "non_transferable": 0,
+        "echu": 1,
+    }
+    assert report["versions_regles"] == ["national@2024-06-01", "59@2022-01-01", "62@2022-01-01"]
+    # AAH, AVA, AEEH: the family fund of the new address, from the move to the right's end.
+    for family_fund in ("AAH", "AVA", "AEEH"):
+        assert payers(items[family_fund]) == [("2026-11-02", "2029-12-31", "caf", "62")]
+    # PCH, ACTP and the département's social aid for a home: 59 until the domicile de secours
+    # is acquired, 62 from that day; the decision keeps its end date.
+    for by_departement in ("ACTP", "PCH", "PCH-LOGT", "FOYER"):
+        assert payers(items[by_departement]) == [
+            ("2026-11-02", "2027-02-01", "departement", "59"),
+            ("2027-02-02", "2029-12-31", "departement", "62"),
+        ]
+        assert items[by_departement]["valable_jusquau"] == "2029-12-31"
+    assert payers(items["CMI"]) == [("2026-11-02", "2029-12-31", "etat", None)]
+    assert payers(items["RQTH"]) == [("2026-11-02", None, "autre", None)]
+    assert items["RQTH"]["valable_jusquau"] is None
+    assert items["ANCIEN"]["payeurs"] == []
+    assert "recalcul_pch" in items["PCH"]
+    assert "recalcul_pch" not in items["PCH-LOGT"]  # an amount, not hours at a tariff
+
+
+def test_alerts_from_59_to_62_say_what_to_do_and_by_when() -> None:
+    report = harmonise(loaded(EVERY_CATEGORY), BOOK)
+
+    assert alerts(report) == [
+        ("etablissement_autre_departement", "IME-59", "2026-11-02"),
+        ("orientation_place", "ESAT", "2026-11-02"),
+        ("orientation_place", "FOYER", "2026-11-02"),
+        ("orientation_place", "IME-59", "2026-11-02"),
+        ("scolarite", "AESH", "2026-11-02"),
+        ("scolarite", "MPA", "2026-11-02"),
+        ("scolarite", "ULIS", "2026-11-02"),
+        ("bascule_payeur", "ACTP", "2027-02-02"),
+        ("bascule_payeur", "PCH", "2027-02-02"),
+        ("bascule_payeur", "PCH-LOGT", "2027-02-02"),
+    ]
+    border = next(a for a in report["alertes"] if a["code"] == "etablissement_autre_departement")
+    assert "Nord (59)" in border["message"]
+    assert "reste valable" in border["message"]
+    switch = next(a for a in report["alertes"] if a["reference"] == "PCH")
+    assert switch["message"] == (
+        "PCH aide humaine : Pas-de-Calais (62) devient payeur le 02/02/2027 ; mettre en place "
+        "le versement par virement avant cette date."
+    )
+
+
+def test_from_62_to_59_the_sides_swap() -> None:
+    rights = [
+        right("PCH", "5.1", payeur="departement", pch_block=pch(payeur="62", tarif=None)),
+        right("MAS-59", "13.3", payeur="assurance_maladie", finess=FINESS_59),
+        right("IME-62", "7.1", payeur="assurance_maladie", finess=FINESS_62, creton=True),
+        right("AAH", "1.1", payeur="msa"),
+    ]
+    report = harmonise(
+        loaded(rights, origin="62", dest="59", aids=[aid("A1", "62_aide_menagere")]), BOOK
+    )
+    items = by_id(report)
+
+    assert payers(items["PCH"]) == [
+        ("2026-11-02", "2027-02-01", "departement", "62"),
+        ("2027-02-02", "2029-12-31", "departement", "59"),
+    ]
+    assert items["MAS-59"]["resultat"] == "maintenu"
+    assert items["IME-62"]["resultat"] == "a_instruire"
+    assert any("Creton" in reason for reason in items["IME-62"]["motifs"])
+    assert payers(items["AAH"]) == [("2026-11-02", "2029-12-31", "msa", "59")]
+    assert items["A1"]["resultat"] == "a_instruire"
+    assert "Aide ménagère aux personnes handicapées du Nord" in items["A1"]["motifs"][1]
+    assert report["versions_regles"] == ["national@2024-06-01", "62@2022-01-01", "59@2022-01-01"]
+    assert ("etablissement_autre_departement", "IME-62", "2026-11-02") in alerts(report)
+
+
+def test_in_an_establishment_the_origin_keeps_paying_the_pch_for_good() -> None:
+    rights = [right("PCH", "5.1", payeur="departement", pch_block=pch())]
+    report = harmonise(
+        loaded(rights, establishment=FINESS_62, aids=[aid("A1", "59_aide_menagere_ph")]), BOOK
+    )
+    items = by_id(report)
+
+    assert items["PCH"]["resultat"] == "maintenu_changement_payeur"
+    assert payers(items["PCH"]) == [("2026-11-02", "2029-12-31", "departement", "59")]
+    assert "recalcul_pch" not in items["PCH"]
+    assert any("réside en établissement" in reason for reason in items["PCH"]["motifs"])
+    assert report["domicile_secours_acquis_le"] is None
+    assert summary(report)["bascule_payeur"] is None
+    assert "bascule_payeur" not in [a["code"] for a in report["alertes"]]
+    # The aid that ends with the domicile de secours goes on too: it never moves.
+    assert payers(items["A1"]) == [("2026-11-02", None, "departement", "59")]
+
+
+def test_when_the_domicile_de_secours_is_already_the_destination_it_pays_from_the_move() -> None:
+    rights = [right("PCH", "5.1", payeur="departement", pch_block=pch())]
+    report = harmonise(loaded(rights, motif="domicile_secours"), BOOK)
+
+    assert payers(by_id(report)["PCH"]) == [("2026-11-02", "2029-12-31", "departement", "62")]
+
+
+def test_a_pch_ending_before_the_switch_stays_with_the_origin() -> None:
+    rights = [
+        right("PCH", "5.1", payeur="departement", pch_block=pch(), echeance=date(2027, 1, 15))
+    ]
+    report = harmonise(loaded(rights), BOOK)
+
+    assert payers(by_id(report)["PCH"]) == [("2026-11-02", "2027-01-15", "departement", "59")]
+    assert alerts(report) == [("renouvellement", "PCH", "2026-11-02")]
+
+
+def test_a_right_opening_after_the_move_is_covered_from_its_opening() -> None:
+    rights = [right("AAH", "1.1", ouverture=date(2026, 12, 1))]
+    report = harmonise(loaded(rights), BOOK)
+
+    assert payers(by_id(report)["AAH"]) == [("2026-12-01", "2029-12-31", "caf", "62")]
+
+
+def test_renewal_alert_gives_the_cdaph_its_four_months() -> None:
+    rights = [
+        right("SOON", "1.1", echeance=date(2027, 3, 31)),
+        right("VERY-SOON", "4.1", payeur="etat", echeance=date(2027, 1, 15)),
+        right("LATER", "12", payeur="autre", echeance=date(2027, 6, 1)),
+    ]
+    report = harmonise(loaded(rights), BOOK)
+
+    assert alerts(report) == [
+        ("renouvellement", "VERY-SOON", "2026-11-02"),  # already late: act on arrival
+        ("renouvellement", "SOON", "2026-11-30"),  # 31/03/2027 - 4 months
+    ]
+
+
+def test_pending_requests_implicit_rejection_and_old_certificate() -> None:
+    requests = [
+        request("4.3", date(2026, 9, 15), date(2026, 9, 1)),
+        request("1.1", date(2026, 5, 1), date(2025, 10, 1)),
+    ]
+    report = harmonise(loaded([right("AAH", "1.1")], requests=requests), BOOK)
+
+    assert alerts(report) == [
+        ("certificat_medical", "demandes_en_cours[1]", "2026-11-02"),
+        ("rejet_implicite", "demandes_en_cours[1]", "2026-11-02"),
+        ("demande_en_cours", "demandes_en_cours[0]", "2027-01-15"),
+    ]
+    certificate = report["alertes"][0]["message"]
+    assert "plus de 12 mois" in certificate
+    assert "Pas-de-Calais (62)" in certificate
+
+
+def test_extra_legal_aids_an_equivalent_to_open_or_none() -> None:
+    aids = [aid("MENAGE", "59_aide_menagere_ph"), aid("TRANSPORT", "59_transport_adapte")]
+    report = harmonise(loaded([right("AAH", "1.1")], aids=aids), BOOK)
+    items = by_id(report)
+
+    assert items["MENAGE"]["resultat"] == "a_instruire"
+    assert payers(items["MENAGE"]) == [("2026-11-02", "2027-02-01", "departement", "59")]
+    assert ("aide_equivalente", "MENAGE", "2027-02-01") in alerts(report)
+    assert items["TRANSPORT"]["resultat"] == "non_transferable"
+    assert items["TRANSPORT"]["payeurs"] == []  # it ends the day before the move
+    assert "sans équivalent" in items["TRANSPORT"]["motifs"][0]
+    assert report["resultats"]["non_transferable"] == 1
+
+
+def test_school_orientation_waits_for_september_only_in_summer() -> None:
+    assert school_deadline(date(2026, 7, 15)) == date(2026, 9, 1)
+    assert school_deadline(date(2026, 8, 31)) == date(2026, 9, 1)
+    assert school_deadline(date(2026, 11, 2)) == date(2026, 11, 2)
+    report = harmonise(
+        loaded([right("ULIS", "8.2", payeur="education_nationale")], moved_on=date(2026, 7, 15)),
+        BOOK,
+    )
+    assert alerts(report) == [("scolarite", "ULIS", "2026-09-01")]
+
+
+def _rules(code: str, rate: str) -> DepartementRules:
+    return DepartementRules(
+        code=code,
+        name=f"Test {code}",
+        effective=date(2022, 1, 1),
+        home_service_rate=Sourced(Decimal(rate), "test"),
+        payment_mode=Sourced("virement", "test"),
+        certificate_max_months=Sourced(12, "test"),
+        urgent_pch_days=Sourced(15, "test"),
+        contact=Contact("service", "a@b.invalid", "0", "test"),
+        aids=(ExtraLegalAid("x_aide", "Aide", "aide", "demenagement", "test"),),
+    )
+
+
+TARIFFS = RuleBook(
+    national=(
+        NationalRules(
+            effective=date(2024, 6, 1),
+            direct_employment_rate=Sourced(Decimal("18.96"), "test"),
+            mandatary_rate=Sourced(Decimal("20.86"), "test"),
+            family_carer_rate=Sourced(Decimal("7.04"), "test"),
+            home_service_floor=Sourced(Decimal("22.00"), "test"),
+        ),
+    ),
+    departements={"59": (_rules("59", "23.00"),), "62": (_rules("62", "25.50"),)},
+)
+
+
+def test_pch_hours_are_kept_and_the_amount_recomputed_at_the_destination_tariffs() -> None:
+    block = pch(
+        emploi_direct=10, mandataire=5, prestataire=60, aidant=30, tarif=None, montant=1885.1
+    )
+    report = harmonise(
+        loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), TARIFFS
+    )
+    amounts = by_id(report)["PCH"]["recalcul_pch"]
+
+    # Worked by hand: 10 × 18.96 + 5 × 20.86 + 60 × 23.00 + 30 × 7.04 = 1 885.10 at 59's tariffs;
+    # with 62's home-service rate of 25.50 instead: 1 885.10 + 60 × 2.50 = 2 035.10.
+    assert amounts["heures_maintenues"] == "105"
+    assert amounts["montant_mensuel_tarifs_origine"] == "1885.10"
+    assert amounts["montant_mensuel_tarifs_destination"] == "2035.10"
+    assert amounts["ecart_mensuel"] == "150.00"
+    assert amounts["a_partir_du"] == DS_59_TO_62.isoformat()
+    assert amounts["tarifs_a_confirmer"] is False
+    assert {line["mode"]: line["tarif_destination"] for line in amounts["lignes"]} == {
+        "emploi_direct": "18.96",
+        "mandataire": "20.86",
+        "prestataire": "25.50",
+        "aidant_familial": "7.04",
+    }
+    assert "+150,00 €" in amounts["explication"]
+
+
+def test_the_declared_home_service_rate_is_the_origin_side_of_the_comparison() -> None:
+    block = pch(prestataire=60, aidant=0, tarif=21.0, montant=1260)
+    report = harmonise(
+        loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), TARIFFS
+    )
+    amounts = by_id(report)["PCH"]["recalcul_pch"]
+
+    assert amounts["montant_mensuel_tarifs_origine"] == "1260.00"  # 60 × 21.00
+    assert amounts["montant_mensuel_tarifs_destination"] == "1530.00"  # 60 × 25.50
+    assert amounts["ecart_mensuel"] == "270.00"
+
+
+def test_shipped_placeholder_tariffs_are_flagged_in_the_report() -> None:
+    block = pch()
+    report = harmonise(loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), BOOK)
+    amounts = by_id(report)["PCH"]["recalcul_pch"]
+
+    assert amounts["tarifs_a_confirmer"] is True  # 62 has published no rate: floor, to confirm
+    assert amounts["montant_mensuel_tarifs_destination"] == "1531.20"  # 60 × 22.00 + 30 × 7.04
+
+
+def test_a_destination_without_rule_set_uses_the_national_floor() -> None:
+    block = pch()
+    report = harmonise(
+        loaded([right("PCH", "5.1", payeur="departement", pch_block=block)], dest="75"), BOOK
+    )
+    amounts = by_id(report)["PCH"]["recalcul_pch"]
+
+    assert report["versions_regles"] == ["national@2024-06-01", "59@2022-01-01"]
+    assert {line["mode"]: line["tarif_destination"] for line in amounts["lignes"]}[
+        "prestataire"
+    ] == "22.00"
+    assert payers(by_id(report)["PCH"])[-1][3] == "75"
+
+
+def test_summary_keeps_counts_alerts_and_switch_date_only() -> None:
+    report = harmonise(loaded(EVERY_CATEGORY), BOOK)
+    brief = summary(report)
+
+    assert set(brief) == {
+        "version_rapport",
+        "versions_regles",
+        "resultats",
+        "bascule_payeur",
+        "alertes",
+    }
+    assert brief["bascule_payeur"] == "2027-02-02"
+    assert brief["resultats"] == report["resultats"]
+    assert all(set(a) == {"code", "reference", "date_limite", "message"} for a in brief["alertes"])
+    assert not any(FINESS_59 in a["message"] for a in brief["alertes"])
+    assert MOVE.isoformat() not in str(brief["versions_regles"])
