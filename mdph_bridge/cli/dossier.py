@@ -24,7 +24,9 @@ def dossier() -> None:
 )
 def dossier_check(file: Path, pieces_dir: Path | None) -> None:
     """Validate FILE with the hub's rules; print every problem in French (exit 1 if any)."""
+    from mdph_bridge.cli.rules import configured_rules
     from mdph_bridge.services.errors import ServiceError
+    from mdph_bridge.services.harmonisation import aid_problems
     from mdph_bridge.services.submission import documents_problems, folder_uploads, parse_dossier
     from schemas.clock import today
     from schemas.warnings import dossier_warnings
@@ -34,7 +36,9 @@ def dossier_check(file: Path, pieces_dir: Path | None) -> None:
     except ServiceError as exc:
         _print_problems(exc.erreurs)
         raise SystemExit(1) from exc
-    problems = documents_problems(data, folder_uploads(pieces_dir)) if pieces_dir else []
+    problems = aid_problems(configured_rules(), data)
+    if pieces_dir:
+        problems += documents_problems(data, folder_uploads(pieces_dir))
     _print_problems(problems)
     _print_problems(dossier_warnings(data, today()), prefix="Avertissement : ")
     if problems:

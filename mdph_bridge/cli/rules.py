@@ -20,7 +20,8 @@ def _rules_dir() -> Path:
     return Path(load_config()["RULES_DIR"] or RULES_DIR)
 
 
-def _book() -> RuleBook:
+def configured_rules() -> RuleBook:
+    """The rule book of MDPH_BRIDGE_RULES_DIR (or the shipped one); a broken file is an error."""
     from mdph_bridge.rulebook import RulesError, load_rulebook
 
     try:
@@ -37,7 +38,7 @@ def rules() -> None:
 @rules.command("check")
 def rules_check() -> None:
     """Validate every rule file; list each département's versions and values to confirm."""
-    book = _book()
+    book = configured_rules()
     click.echo(f"Règles valides ({_rules_dir()}).")
     national = book.national
     click.echo(
@@ -80,7 +81,7 @@ def _shown(value: Sourced[Any]) -> str:
 )
 def rules_diff(first: str, second: str, day: Any) -> None:
     """Show what differs between two départements' rules in force on a date."""
-    book = _book()
+    book = configured_rules()
     on = day.date() if day else date.today()
     a, b = book.departement_at(first, on), book.departement_at(second, on)
     if a is None or b is None:
@@ -137,7 +138,7 @@ def rules_explain(
     from mdph_bridge.services.harmonisation import aid_problems, report_html
     from mdph_bridge.services.submission import parse_dossier
 
-    book = _book()
+    book = configured_rules()
     try:
         data = parse_dossier(file.read_bytes())
     except ServiceError as exc:

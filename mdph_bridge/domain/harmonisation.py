@@ -157,10 +157,32 @@ def harmonise(dossier: dict[str, Any], book: RuleBook, destination: str | None =
         "date_demenagement": moved_on.isoformat(),
         "domicile_secours_acquis_le": domicile_on and domicile_on.isoformat(),
         "versions_regles": versions(move),
+        "informations_accueil": receiving_side(move.destination_rules),
         "droits": rights,
         "aides_extra_legales": aids,
         "alertes": alerts,
         "resultats": counts(rights + aids),
+    }
+
+
+def receiving_side(rules: DepartementRules | None) -> dict[str, Any] | None:
+    """The destination's local procedures and contact point, for the report's readers."""
+    if rules is None:
+        return None
+    values = {
+        "mode_versement_pch": rules.payment_mode,
+        "certificat_age_max_mois": rules.certificate_max_months,
+        "pch_urgence_delai_jours": rules.urgent_pch_days,
+    }
+    return {
+        **{name: value.value for name, value in values.items()},
+        "valeurs_a_confirmer": sorted(name for name, value in values.items() if value.to_confirm),
+        "contact": {
+            "service": rules.contact.service,
+            "courriel": rules.contact.email,
+            "telephone": rules.contact.phone,
+            "a_confirmer": rules.contact.to_confirm,
+        },
     }
 
 

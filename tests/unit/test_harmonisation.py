@@ -40,27 +40,31 @@ def alerts(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(a["code"], a["reference"], a["date_limite"]) for a in report["alertes"]]
 
 
-# One right of every category of DOMAIN.md §2 (and two orientations, towards each side).
-EVERY_CATEGORY = [
-    right("AAH", "1.1"),
-    right("ACTP", "2.2", payeur="departement"),
-    right("AVA", "3"),
-    right("CMI", "4.1", payeur="etat"),
-    right("PCH", "5.1", payeur="departement", pch_block=pch()),
-    right("PCH-LOGT", "5.3", payeur="departement"),
-    right("AEEH", "6.1"),
-    right("IME-59", "7.1", payeur="assurance_maladie", finess=FINESS_59),
-    right("IME-62", "7.2", payeur="assurance_maladie", finess=FINESS_62),
-    right("ULIS", "8.2", payeur="education_nationale"),
-    right("MPA", "9", payeur="education_nationale"),
-    right("AESH", "10.1", payeur="education_nationale"),
-    right("ESAT", "11.4", payeur="assurance_maladie"),
-    right("RQTH", "12", payeur="autre", echeance=None),
-    right("FOYER", "13.1", payeur="departement"),
-    right("PCPE", "14", payeur="assurance_maladie"),
-    right("ANCIEN", "1.2", echeance=date(2026, 6, 30), statut="echu"),
-]
-OUTCOMES_59_TO_62 = {
+def every_category(origin: str) -> list[dict[str, Any]]:
+    """One right of every category of DOMAIN.md §2, and orientations towards each side."""
+    return [
+        right("AAH", "1.1"),
+        right("ACTP", "2.2", payeur="departement"),
+        right("AVA", "3"),
+        right("CMI", "4.1", payeur="etat"),
+        right("PCH", "5.1", payeur="departement", pch_block=pch(payeur=origin)),
+        right("PCH-LOGT", "5.3", payeur="departement"),
+        right("AEEH", "6.1"),
+        right("IME-59", "7.1", payeur="assurance_maladie", finess=FINESS_59),
+        right("IME-62", "7.2", payeur="assurance_maladie", finess=FINESS_62),
+        right("ULIS", "8.2", payeur="education_nationale"),
+        right("MPA", "9", payeur="education_nationale"),
+        right("AESH", "10.1", payeur="education_nationale"),
+        right("ESAT", "11.4", payeur="assurance_maladie"),
+        right("RQTH", "12", payeur="autre", echeance=None),
+        right("FOYER", "13.1", payeur="departement"),
+        right("PCPE", "14", payeur="assurance_maladie"),
+        right("ANCIEN", "1.2", echeance=date(2026, 6, 30), statut="echu"),
+    ]
+
+
+EVERY_CATEGORY = every_category("59")
+OUTCOMES = {
     "AAH": "maintenu",
     "ACTP": "maintenu_changement_payeur",
     "AVA": "maintenu",
@@ -68,8 +72,6 @@ OUTCOMES_59_TO_62 = {
     "PCH": "maintenu_changement_payeur",
     "PCH-LOGT": "maintenu_changement_payeur",
     "AEEH": "maintenu",
-    "IME-59": "a_instruire",  # a place in the new area, or keep going across the border
-    "IME-62": "maintenu",  # the establishment is already in the destination
     "ULIS": "a_instruire",
     "MPA": "a_instruire",
     "AESH": "a_instruire",
@@ -81,11 +83,15 @@ OUTCOMES_59_TO_62 = {
 }
 
 
-def test_every_category_from_59_to_62_gets_its_outcome_and_payers() -> None:
-    report = harmonise(loaded(EVERY_CATEGORY), BOOK)
+@pytest.mark.parametrize(("origin", "dest"), [("59", "62"), ("62", "59")])
+def test_every_category_gets_its_outcome_and_payers(origin: str, dest: str) -> None:
+    report = harmonise(loaded(every_category(origin), origin=origin, dest=dest), BOOK)
     items = by_id(report)
 
-    assert {k: v["resultat"] for k, v in items.items()} == OUTCOMES_59_TO_62
+    # An establishment already in the destination keeps the place; one on the origin's side
+    # needs a place in the new area (or the person keeps going across the border).
+    expected = {**OUTCOMES, f"IME-{dest}": "maintenu", f"IME-{origin}": "a_instruire"}
+    assert {k: v["resultat"] for k, v in items.items()} == expected
     assert report["resultats"] == {
         "maintenu": 7,
         "maintenu_changement_payeur": 3,
@@ -93,16 +99,20 @@ def test_every_category_from_59_to_62_gets_its_outcome_and_payers() -> None:
         "non_transferable": 0,
         "echu": 1,
     }
-    assert report["versions_regles"] == ["national@2024-06-01", "59@2022-01-01", "62@2022-01-01"]
+    assert report["versions_regles"] == [
+        "national@2024-06-01",
+        f"{origin}@2022-01-01",
+        f"{dest}@2022-01-01",
+    ]
     # AAH, AVA, AEEH: the family fund of the new address, from the move to the right's end.
     for family_fund in ("AAH", "AVA", "AEEH"):
-        assert payers(items[family_fund]) == [("2026-11-02", "2029-12-31", "caf", "62")]
-    # PCH, ACTP and the département's social aid for a home: 59 until the domicile de secours
-    # is acquired, 62 from that day; the decision keeps its end date.
+        assert payers(items[family_fund]) == [("2026-11-02", "2029-12-31", "caf", dest)]
+    # PCH, ACTP and the département's social aid for a home: the origin until the domicile de
+    # secours is acquired, the destination from that day; the decision keeps its end date.
     for by_departement in ("ACTP", "PCH", "PCH-LOGT", "FOYER"):
         assert payers(items[by_departement]) == [
-            ("2026-11-02", "2027-02-01", "departement", "59"),
-            ("2027-02-02", "2029-12-31", "departement", "62"),
+            ("2026-11-02", "2027-02-01", "departement", origin),
+            ("2027-02-02", "2029-12-31", "departement", dest),
         ]
         assert items[by_departement]["valable_jusquau"] == "2029-12-31"
     assert payers(items["CMI"]) == [("2026-11-02", "2029-12-31", "etat", None)]
@@ -111,6 +121,9 @@ def test_every_category_from_59_to_62_gets_its_outcome_and_payers() -> None:
     assert items["ANCIEN"]["payeurs"] == []
     assert "recalcul_pch" in items["PCH"]
     assert "recalcul_pch" not in items["PCH-LOGT"]  # an amount, not hours at a tariff
+    assert report["informations_accueil"]["contact"]["courriel"] == (
+        f"a-confirmer@mdph{dest}.invalid"
+    )
 
 
 def test_alerts_from_59_to_62_say_what_to_do_and_by_when() -> None:

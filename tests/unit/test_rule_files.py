@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 from datetime import date
@@ -256,3 +257,24 @@ def test_rules_explain_to_another_departement_uses_its_rules() -> None:
     assert result.exit_code == 0, result.output
     assert '"mdph_destination": "80"' in result.output
     assert '"80@2022-01-01"' in result.output
+
+
+def test_dossier_check_refuses_an_aid_the_origin_does_not_grant(tmp_path: Path) -> None:
+    data = json.loads((EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json").read_text())
+    data["aides_extra_legales"] = [
+        {
+            "identifiant": "A1",
+            "code": "62_aide_menagere",
+            "date_ouverture": "2025-01-01",
+            "date_echeance": None,
+        }
+    ]
+    path = tmp_path / "dossier.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    result = CliRunner().invoke(main, ["dossier", "check", str(path)])
+
+    assert result.exit_code == 1
+    assert "aides_extra_legales[0].code : Aide extra-légale « 62_aide_menagere » inconnue" in (
+        result.output
+    )
