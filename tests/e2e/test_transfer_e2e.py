@@ -91,6 +91,16 @@ def test_59_sends_to_62_who_downloads_decrypts_acknowledges_and_completes(
     assert (tmp_path / "out" / "pieces" / "01-justificatif.pdf").read_bytes() == document
     received = json.loads((tmp_path / "out" / "dossier.json").read_text())
     assert received["transfert"]["numero_dossier_origine"] == "59-2024-004217"
+    # The worker mapped the rights: the report is in the package, its summary on the transfer.
+    report = json.loads((tmp_path / "out" / "rapport_harmonisation.json").read_text())
+    assert [r["resultat"] for r in report["droits"]] == [
+        "maintenu",
+        "maintenu_changement_payeur",
+        "maintenu",
+        "maintenu",
+    ]
+    assert inbound["transferts"][0]["harmonisation"]["resultats"] == report["resultats"]
+    assert inbound["transferts"][0]["harmonisation"]["bascule_payeur"] == "2027-02-02"
 
     base = f"/api/v1/inbound/{transfer_id}"
     manifest = client.get(f"{base}/manifest", headers=receiver).get_json()
