@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -372,6 +373,41 @@ def flatten(messages: Mapping[str | int, Any] | list[Any], path: str = "") -> li
             sub = f"{path}.{key}" if path else str(key)
         items.extend(flatten(value, sub) if isinstance(value, dict | list) else [_item(sub, value)])
     return items
+
+
+# Parameters of messages that quote the person's data (a file name may hold a name; dates may be
+# a birth date or give it away). The hub keeps such messages masked (`for_storage`).
+PERSONAL_PARAMS = frozenset(
+    {
+        "nom",
+        "nir",
+        "annee",
+        "mois",
+        "sexe",
+        "code_postal",
+        "date",
+        "date_min",
+        "date_max",
+        "date_limite",
+    }
+)
+
+
+class _Masked(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def for_storage(problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Problems to keep on the hub: a message quoting personal data is kept with it masked."""
+    kept = []
+    for item in problems:
+        template = CATALOGUE.get(item["code"], "")
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        if names & PERSONAL_PARAMS:
+            item = {**item, "message": template.format_map(_Masked())}
+        kept.append(item)
+    return kept
 
 
 def _item(path: str, message: Any) -> dict[str, str]:

@@ -30,7 +30,7 @@ from mdph_bridge.services.submission import staging_prefix
 from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import LocalStorage
 from schemas.dossier import DossierSchema, has_medical_content
-from schemas.errors import error, flatten
+from schemas.errors import error, flatten, for_storage
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
@@ -304,7 +304,7 @@ def _reject(
         detail={"codes": sorted({p["code"] for p in problems})},
         lease_token=None,
         lease_until=None,
-        problems=problems,
+        problems=for_storage(problems),
     )
     session.commit()
     if not rejected:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from support import bearer, files_under
 
 from mdph_bridge.domain.age import AgeError, Decryptor
+from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent, utcnow
@@ -239,6 +240,34 @@ def test_destination_key_revoked_before_processing_rejects_with_reasons(
     assert body["etat"] == "rejected"
     assert body["erreurs"][0]["code"] == "transfert.destination_sans_cle"
     assert backends.storage.list(f"staging/{transfer_id}") == []
+
+
+def test_a_worker_rejection_keeps_no_personal_data_on_the_hub(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    # The staged dossier no longer passes (as if the rules had changed since the submission):
+    # its NIR gives another birth year, and a file name, a person's name, is declared twice.
+    changed = dossier(files={"dupont_jeanne.pdf": PDF})
+    changed["pieces"] *= 2
+    changed["beneficiaire"]["date_naissance"] = "1984-03-14"
+    with backends.storage.writer(f"staging/{transfer_id}/dossier") as blob:
+        sealer = SealWriter(blob, app.config["KEYRING"])
+        sealer.write(json.dumps(changed).encode())
+        sealer.close()
+
+    assert run(app, backends, transfer_id) == State.REJECTED
+
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    codes = {p["code"] for p in transfer.problems}
+    assert {"beneficiaire.nir_annee", "piece.nom_double"} <= codes
+    stored = json.dumps(transfer.problems, ensure_ascii=False)
+    for personal in ("285035935012357", "85", "1984", "dupont", "piece_identite.pdf"):
+        assert personal not in stored, personal
+    assert "L'année de naissance inscrite dans le NIR (…)" in stored
 
 
 def test_stale_received_transfers_are_found_by_the_sweeper(
