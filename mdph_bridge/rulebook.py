@@ -66,7 +66,9 @@ def load_rulebook(directory: Path = RULES_DIR) -> RuleBook:
             )
         else:
             code = data["departement"]
-            departements[code] = tuple(_departement(code, data["nom"], v) for v in merged)
+            departements[code] = tuple(
+                _departement(code, data["nom"], data["article"], v) for v in merged
+            )
     if not national and not any(p["chemin"].startswith(f"{NATIONAL}.toml") for p in problems):
         problems.append(error(f"{NATIONAL}.toml", "regles.national_absent"))
     if national:
@@ -122,11 +124,12 @@ def _national(version: dict[str, Any]) -> NationalRules:
     )
 
 
-def _departement(code: str, name: str, version: dict[str, Any]) -> DepartementRules:
+def _departement(code: str, name: str, article: str, version: dict[str, Any]) -> DepartementRules:
     contact = version["contact"]
     return DepartementRules(
         code=code,
         name=name,
+        article=article,
         effective=version["date_effet"],
         home_service_rate=_sourced(version["pch_tarif_prestataire"]),
         payment_mode=_sourced(version["pch_mode_versement"]),
@@ -176,7 +179,7 @@ def _rates_and_floors(
     for day in days:
         floors = [n for n in national if n.effective <= day]
         rules = book.departement_at("x", day)
-        if floors and rules is not None and rules.effective <= day:
+        if floors and rules is not None:
             yield (
                 versions.index(rules),
                 day,

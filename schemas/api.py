@@ -113,12 +113,12 @@ class PaquetSchema(Schema):
 
 
 class AlerteSchema(Schema):
-    """Something the receiving MDPH must do, and by when (stable `code`)."""
+    """Something the receiving MDPH must do, and by when (stable `code`; details in the report)."""
 
     code = fields.String()
-    reference = fields.String()
+    chemin = fields.String()
     date_limite = fields.String(metadata={"format": "date"})
-    message = fields.String()
+    libelle = fields.String()
 
 
 class HarmonisationSchema(Schema):

@@ -39,6 +39,7 @@ from mdph_bridge.domain.rights import (
     ALL_TYPES,
     CHILD_ESTABLISHMENT,
     CRETON_AGE,
+    PAYERS_BY_CATEGORY,
     PCH,
     RATES,
     TYPES_BY_CATEGORY,
@@ -459,6 +460,17 @@ def _complement_matches_type(right: Data) -> Iterator[Finding]:
         yield ("aeeh_complement",), problem("droit.aeeh_complement_interdit")
 
 
+def _paid_by_who_the_law_says(right: Data) -> Iterator[Finding]:
+    """PCH and allocation compensatrice are paid by a département, AAH and AEEH by the CAF or MSA
+    (DOMAIN.md L4, L10): the mapping of who pays after the move relies on it."""
+    type_, payer = right.get("type"), right.get("payeur")
+    if type_ is None or payer is None:
+        return
+    expected = PAYERS_BY_CATEGORY.get(category_of(type_))
+    if expected is not None and payer not in expected:
+        yield ("payeur",), problem("droit.payeur", payeurs=", ".join(expected))
+
+
 _RIGHT_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
     _type_in_category,
     _decided_soon_after_opening,
@@ -468,6 +480,7 @@ _RIGHT_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
     _rate_given_and_fitting,
     _pch_block_for_pch_only,
     _complement_matches_type,
+    _paid_by_who_the_law_says,
 )
 
 
@@ -675,6 +688,17 @@ def _rights_recent_enough(data: Data) -> Iterator[Finding]:
             yield ("droits", index, "date_echeance"), problem("droit.trop_ancien")
 
 
+def _ended_before_the_move(data: Data) -> Iterator[Finding]:
+    """A right marked `echu` is not carried: its end date must say it ended before the move."""
+    moved = _dig(data, "transfert", "date_demenagement")
+    if moved is None:
+        return
+    for index, right in _indexed(data, "droits"):
+        ends = right.get("date_echeance", moved)
+        if right.get("statut") == "echu" and (ends is None or ends >= moved):
+            yield ("droits", index, "statut"), problem("droit.statut_echu")
+
+
 def _repeated(data: Data, items: str, key: str) -> Iterator[tuple[int, Any]]:
     """Index and value of each item whose `key` repeats an earlier item's."""
     seen: set[Any] = set()
@@ -749,6 +773,7 @@ _DOSSIER_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
     _representative_when_needed,
     _rights_fit_the_person,
     _rights_recent_enough,
+    _ended_before_the_move,
     _unique_right_ids,
     _unique_aid_ids,
     _no_overlapping_alternatives,

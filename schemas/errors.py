@@ -162,6 +162,11 @@ CATALOGUE: dict[str, str] = {
         "La durée dépasse le maximum légal pour ce droit ({limite}) : l'échéance doit être au "
         "plus tard le {date_max}."
     ),
+    "droit.payeur": "Ce droit est versé par : {payeurs}. Corrigez le payeur.",
+    "droit.statut_echu": (
+        "Un droit échu doit avoir une date d'échéance antérieure au déménagement ; "
+        "s'il a pris fin plus tôt, indiquez cette date comme échéance."
+    ),
     "droit.trop_ancien": (
         "Ce droit a pris fin plus de 12 mois avant le déménagement : retirez-le du dossier."
     ),

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from mdph_bridge.domain.codes import is_departement_code
+from mdph_bridge.domain.places import ARTICLES
 from mdph_bridge.domain.rulesets import AID_ENDS, PAYMENT_MODES
 from schemas.base import StrictBoolean, WireSchema, between, length, matches, one_of
 from schemas.errors import problem
@@ -113,6 +114,7 @@ def _dated_in_order(versions: list[dict[str, Any]]) -> None:
 class DepartementRulesSchema(WireSchema):
     departement = fields.String(required=True, validate=departement_code)
     nom = fields.String(required=True, validate=length(2, 100))
+    article = fields.String(required=True, validate=one_of(ARTICLES))
     versions = fields.List(
         fields.Nested(DepartementVersionSchema), required=True, validate=_NOT_EMPTY
     )

@@ -86,7 +86,7 @@ def rules_diff(first: str, second: str, day: Any) -> None:
     a, b = book.departement_at(first, on), book.departement_at(second, on)
     if a is None or b is None:
         missing = first if a is None else second
-        raise click.ClickException(f"Aucune règle pour le département {missing}.")
+        raise click.ClickException(f"Aucune règle en vigueur le {_fr(on)} pour le {missing}.")
     click.echo(f"Règles en vigueur le {_fr(on)} : {a.version} et {b.version}")
     rows = [
         ("Tarif PCH prestataire (€/h)", a.home_service_rate, b.home_service_rate),

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 from mdph_bridge.domain.dates import add_months
 from mdph_bridge.domain.identifiers import departement_of_finess
-from mdph_bridge.domain.rights import (
-    ALLOCATION_COMPENSATRICE,
-    PCH,
-    PCH_HUMAN_HELP,
-    category_of,
-    label,
+from mdph_bridge.domain.payers import (
+    DEPARTEMENT_RIGHTS,
+    ONE_DAY,
+    Sides,
+    payer_periods,
+    pch_amounts,
 )
+from mdph_bridge.domain.places import Place, of_right
+from mdph_bridge.domain.rights import AEEH_COMPLEMENTS, PCH_HUMAN_HELP, category_of, label
 from mdph_bridge.domain.rulesets import (
     ENDS_ON_MOVE,
     DepartementRules,
@@ -47,38 +48,28 @@ IMPLICIT_REJECTION_MONTHS = 4  # R241-33: 4 months of silence are a rejection
 ESTABLISHMENT_ORIENTATIONS = frozenset({"7", "11", "13"})
 SCHOOL_RIGHTS = frozenset({"8", "9", "10"})
 SUMMER_MONTHS = (7, 8)  # a school orientation can wait for the September term
-DEPARTEMENT_PAYERS = frozenset({"departement"})
-FAMILY_FUNDS = {"caf": "CAF", "msa": "MSA"}
-NATIONAL_PAYERS = {
-    "etat": "l'État (carte valable sur tout le territoire)",
-    "assurance_maladie": "l'Assurance maladie",
-    "education_nationale": "l'Éducation nationale",
-    "autre": "l'organisme national compétent (France Travail, Cap emploi…)",
+PAYMENT_LABELS = {"cesu": "CESU", "virement": "virement"}
+PCH_ELEMENT_NOTES = {
+    "5.2": "Aides techniques : vérifier ce qui a déjà été utilisé du plafond sur 10 ans.",
+    "5.3": "Aménagement du logement : un nouveau devis peut être nécessaire à la nouvelle adresse.",
 }
-HOUR_MODES = ("emploi_direct", "mandataire", "prestataire", "aidant_familial")
-CENT = Decimal("0.01")
 
-# Alert codes, stable: receiving MDPHs may sort and filter on them (docs/HARMONISATION.md).
-ALERT_RENEWAL = "renouvellement"
-ALERT_PAYER_SWITCH = "bascule_payeur"
-ALERT_PLACE = "orientation_place"
-ALERT_OTHER_DEPARTEMENT = "etablissement_autre_departement"
-ALERT_SCHOOL = "scolarite"
-ALERT_PENDING = "demande_en_cours"
-ALERT_IMPLICIT_REJECTION = "rejet_implicite"
-ALERT_CERTIFICATE = "certificat_medical"
-ALERT_EQUIVALENT_AID = "aide_equivalente"
-ALERT_CODES = (
-    ALERT_RENEWAL,
-    ALERT_PAYER_SWITCH,
-    ALERT_PLACE,
-    ALERT_OTHER_DEPARTEMENT,
-    ALERT_SCHOOL,
-    ALERT_PENDING,
-    ALERT_IMPLICIT_REJECTION,
-    ALERT_CERTIFICATE,
-    ALERT_EQUIVALENT_AID,
-)
+# Alert codes, stable (docs/HARMONISATION.md), with the label the hub keeps (no personal data).
+ALERT_LABELS = {
+    "renouvellement": "Droit arrivant à échéance : renouvellement à engager",
+    "bascule_payeur": "Changement de payeur : versement à mettre en place",
+    "versement_a_ajuster": "Versements à ajuster entre les deux départements",
+    "orientation_place": "Orientation : place à trouver dans le nouveau territoire",
+    "etablissement_autre_departement": (
+        "Orientation vers un établissement d'un autre département : valable, à vérifier"
+    ),
+    "scolarite": "Décision à transmettre à la DSDEN",
+    "demande_en_cours": "Demande en cours à reprendre",
+    "rejet_implicite": "Demande sans décision depuis plus de 4 mois (rejet implicite)",
+    "certificat_medical": "Certificat médical à renouveler",
+    "aide_equivalente": "Aide extra-légale équivalente à ouvrir",
+}
+ALERT_CODES = tuple(ALERT_LABELS)
 
 
 def fr(day: date | None) -> str:
@@ -86,30 +77,30 @@ def fr(day: date | None) -> str:
     return "sans limitation de durée" if day is None else day.strftime("%d/%m/%Y")
 
 
-def euros(amount: Decimal, signed: bool = False) -> str:
-    """An amount as French agents read it, 1 471,20 € (or +60,00 € for a difference)."""
-    text = f"{amount:{'+' if signed else ''},.2f} €"
-    return text.replace(",", "\u202f").replace(".", ",")
-
-
 @dataclass(frozen=True)
 class Move:
     """What the mapping needs to know about the move and the rules in force."""
 
-    origin: str
-    destination: str
+    sides: Sides
     moved_on: date
-    domicile_on: date | None  # None: the person lives in an establishment, the DS does not move
     national: NationalRules
     origin_rules: DepartementRules | None
     destination_rules: DepartementRules | None
 
-    def name(self, code: str) -> str:
-        """A département's name as the reports write it."""
-        for rules in (self.origin_rules, self.destination_rules):
-            if rules is not None and rules.code == code:
-                return f"{rules.name} ({code})"
-        return f"département {code}"
+    @property
+    def origin(self) -> Place:
+        """The sending département."""
+        return self.sides.origin
+
+    @property
+    def destination(self) -> Place:
+        """The receiving département."""
+        return self.sides.destination
+
+    @property
+    def domicile_on(self) -> date | None:
+        """When the domicile de secours passes to the destination (None: it does not)."""
+        return self.sides.domicile_on
 
 
 def domicile_date(dossier: dict[str, Any]) -> date | None:
@@ -122,40 +113,45 @@ def domicile_date(dossier: dict[str, Any]) -> date | None:
     return add_months(moved_on, DOMICILE_MONTHS)
 
 
-def harmonise(dossier: dict[str, Any], book: RuleBook, destination: str | None = None) -> dict:
-    """Build the mapping report of a dossier loaded by `DossierSchema` (JSON-ready)."""
+def _move(dossier: dict[str, Any], book: RuleBook, destination: str | None) -> Move:
     transfert = dossier["transfert"]
     moved_on = transfert["date_demenagement"]
-    dest = destination or transfert["mdph_destination"]
+    origin_code = transfert["mdph_origine"]
+    dest_code = destination or transfert["mdph_destination"]
     domicile_on = domicile_date(dossier)
     switch_day = domicile_on or moved_on
-    move = Move(
-        origin=transfert["mdph_origine"],
-        destination=dest,
-        moved_on=moved_on,
+    origin_rules = book.departement_at(origin_code, moved_on)
+    dest_rules = book.departement_at(dest_code, switch_day)
+    places = {code: versions[-1].place for code, versions in book.departements.items() if versions}
+    sides = Sides(
+        origin=places.get(origin_code, Place(origin_code)),
+        destination=places.get(dest_code, Place(dest_code)),
         domicile_on=domicile_on,
-        national=book.national_at(switch_day),
-        origin_rules=book.departement_at(transfert["mdph_origine"], moved_on),
-        destination_rules=book.departement_at(dest, switch_day),
+        places=places,
     )
-    rights, alerts = [], []
-    for right in dossier["droits"]:
-        outcome, right_alerts = map_right(right, move)
+    return Move(sides, moved_on, book.national_at(switch_day), origin_rules, dest_rules)
+
+
+def harmonise(dossier: dict[str, Any], book: RuleBook, destination: str | None = None) -> dict:
+    """Build the mapping report of a dossier loaded by `DossierSchema` (JSON-ready)."""
+    move = _move(dossier, book, destination)
+    rights, aids, alerts = [], [], []
+    for index, right in enumerate(dossier["droits"]):
+        outcome, found = map_right(right, move)
         rights.append(outcome)
-        alerts += right_alerts
-    aids = []
-    for aid in dossier.get("aides_extra_legales", []):
-        outcome, aid_alerts = map_aid(aid, move)
+        alerts += [{**alert, "chemin": f"droits[{index}]"} for alert in found]
+    for index, aid in enumerate(dossier.get("aides_extra_legales", [])):
+        outcome, found = map_aid(aid, move)
         aids.append(outcome)
-        alerts += aid_alerts
+        alerts += [{**alert, "chemin": f"aides_extra_legales[{index}]"} for alert in found]
     alerts += request_alerts(dossier["demandes_en_cours"], move)
-    alerts.sort(key=lambda a: (a["date_limite"], a["code"], a["reference"]))
+    alerts.sort(key=lambda a: (a["date_limite"], a["code"]))  # then in the dossier's order
     return {
         "version_rapport": REPORT_VERSION,
-        "mdph_origine": move.origin,
-        "mdph_destination": move.destination,
-        "date_demenagement": moved_on.isoformat(),
-        "domicile_secours_acquis_le": domicile_on and domicile_on.isoformat(),
+        "mdph_origine": move.origin.code,
+        "mdph_destination": move.destination.code,
+        "date_demenagement": move.moved_on.isoformat(),
+        "domicile_secours_acquis_le": move.domicile_on and move.domicile_on.isoformat(),
         "versions_regles": versions(move),
         "informations_accueil": receiving_side(move.destination_rules),
         "droits": rights,
@@ -199,20 +195,24 @@ def counts(outcomes: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """What both sides see on the transfer: counts, alerts, payer switch; no personal data."""
-    switches = [
-        p["du"]
-        for right in report["droits"]
-        for p in right["payeurs"][1:]
-        if right["resultat"] == PAYER_SWITCH
-    ]
+    """What the hub keeps for both sides: counts, dated alerts by code, payer switch.
+
+    No personal data: an alert is named by its code and position in the dossier, never by the
+    right's nature or the sender's identifiant; the messages stay in the encrypted report.
+    """
+    switches = [p["du"] for right in report["droits"] for p in right["payeurs"][1:]]
     return {
         "version_rapport": report["version_rapport"],
         "versions_regles": report["versions_regles"],
         "resultats": report["resultats"],
         "bascule_payeur": min(switches, default=None),
         "alertes": [
-            {key: alert[key] for key in ("code", "reference", "date_limite", "message")}
+            {
+                "code": alert["code"],
+                "chemin": alert["chemin"],
+                "date_limite": alert["date_limite"],
+                "libelle": ALERT_LABELS[alert["code"]],
+            }
             for alert in report["alertes"]
         ],
     }
@@ -230,12 +230,11 @@ def _alert(code: str, reference: str, deadline: date, message: str) -> dict[str,
 def map_right(right: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Give one CDAPH right its outcome, payers, reasons and alerts."""
     type_ = right["type"]
-    name = label(type_)
     end = right["date_echeance"]
     outcome: dict[str, Any] = {
         "identifiant": right["identifiant"],
         "type": type_,
-        "libelle": name,
+        "libelle": label(type_),
         "valable_jusquau": end and end.isoformat(),
         "sans_limitation_duree": right["sans_limitation_duree"],
     }
@@ -244,72 +243,45 @@ def map_right(right: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[d
         return {**outcome, "resultat": ENDED, "payeurs": [], "motifs": [reason]}, []
 
     start = max(move.moved_on, right["date_ouverture"])
-    payers = payer_periods(right, move, start, end)
+    payers = payer_periods(right, move.sides, start, end)
     category = category_of(type_)
-    if category in (PCH, ALLOCATION_COMPENSATRICE):
-        result, reasons, alerts = _payer_switch(right, move, payers)
+    reasons = [_continues(end)]
+    if category in DEPARTEMENT_RIGHTS:
+        result = PAYER_SWITCH
+        reasons.append(_domicile_reason(payers, move))
     elif category in ESTABLISHMENT_ORIENTATIONS:
-        result, reasons, alerts = _establishment(right, move)
+        result = _establishment(right, move, reasons)
     elif category in SCHOOL_RIGHTS:
-        result, reasons, alerts = _school(right, move)
+        result = TO_ACT_ON
+        reasons.append(
+            f"À transmettre à la DSDEN {move.destination.of()} avant le "
+            f"{fr(school_deadline(move.moved_on))}, pour la scolarité."
+        )
     else:
-        result, reasons, alerts = MAINTAINED, [_continues(end)], []
-    if category not in (PCH, ALLOCATION_COMPENSATRICE):
-        reasons.append(_paid_by(payers))
-    if right["statut"] == "suspendu":
-        reasons.append("Droit suspendu par la MDPH d'origine : la suspension est transmise.")
-    if right["creton"]:
-        reasons.append("Maintien au-delà de 20 ans au titre de l'amendement Creton.")
-    alerts += _renewal(right, move, name)
+        result = MAINTAINED
+    reasons += _notes(right, payers)
     outcome = {**outcome, "resultat": result, "payeurs": payers, "motifs": reasons}
-    destination_pays = payers[-1]["payeur"]["departement"] == move.destination
-    if type_ in PCH_HUMAN_HELP and right["pch"] and destination_pays:
-        outcome["recalcul_pch"] = pch_amounts(right["pch"], move, payers)
-    return outcome, alerts
+    if type_ in PCH_HUMAN_HELP and right["pch"] and _destination_pays(payers, move):
+        outcome["recalcul_pch"] = pch_amounts(
+            right["pch"],
+            move.national,
+            move.origin_rules,
+            move.destination_rules,
+            move.sides,
+            payers[-1]["du"],
+        )
+    return outcome, right_alerts(right, payers, move)
+
+
+def _destination_pays(payers: list[dict[str, Any]], move: Move) -> bool:
+    last = payers[-1]["payeur"]
+    return last["organisme"] == "departement" and last["departement"] == move.destination.code
 
 
 def _continues(end: date | None) -> str:
     if end is None:
         return "La décision de la CDAPH reste valable sans limitation de durée."
     return f"La décision de la CDAPH reste valable jusqu'au {fr(end)}."
-
-
-def payer_periods(
-    right: dict[str, Any], move: Move, start: date, end: date | None
-) -> list[dict[str, Any]]:
-    """Who pays, period by period, from `start` to the right's end, leaving no day uncovered."""
-    kind = right["payeur"]
-    if kind in DEPARTEMENT_PAYERS:
-        current = (right["pch"] or {}).get("payeur_departement") or move.origin
-        switch = move.domicile_on
-        if switch is None or current == move.destination or (end is not None and switch > end):
-            return [_period(start, end, _departement_payer(current, move))]
-        if switch <= start:
-            return [_period(start, end, _departement_payer(move.destination, move))]
-        return [
-            _period(start, switch - timedelta(days=1), _departement_payer(current, move)),
-            _period(switch, end, _departement_payer(move.destination, move)),
-        ]
-    if kind in FAMILY_FUNDS:
-        payer = {
-            "organisme": kind,
-            "departement": move.destination,
-            "libelle": f"la {FAMILY_FUNDS[kind]} de la nouvelle adresse ({move.destination})",
-        }
-        return [_period(start, end, payer)]
-    return [
-        _period(
-            start, end, {"organisme": kind, "departement": None, "libelle": NATIONAL_PAYERS[kind]}
-        )
-    ]
-
-
-def _departement_payer(code: str, move: Move) -> dict[str, Any]:
-    return {"organisme": "departement", "departement": code, "libelle": move.name(code)}
-
-
-def _period(start: date, end: date | None, payer: dict[str, Any]) -> dict[str, Any]:
-    return {"du": start.isoformat(), "au": end and end.isoformat(), "payeur": payer}
 
 
 def _paid_by(payers: list[dict[str, Any]]) -> str:
@@ -323,146 +295,63 @@ def _paid_by(payers: list[dict[str, Any]]) -> str:
     return "Payeurs : " + ", puis ".join(parts) + "."
 
 
-def _payer_switch(
-    right: dict[str, Any], move: Move, payers: list[dict[str, Any]]
-) -> tuple[str, list[str], list[dict[str, str]]]:
-    """PCH and ACTP: the domicile de secours decides who pays (CASF L122-2, L245-2)."""
-    name = label(right["type"])
-    reasons = [_continues(right["date_echeance"])]
-    alerts = []
+def _domicile_reason(payers: list[dict[str, Any]], move: Move) -> str:
+    """Why the département paying a PCH or an ACTP changes, or does not (CASF L122-2, L245-2)."""
     first = payers[0]["payeur"]["libelle"]
     if len(payers) == 2:
-        switch = date.fromisoformat(payers[1]["du"])
         last_day = date.fromisoformat(payers[0]["au"])
-        reasons.append(
-            f"{first} continue de verser jusqu'au {fr(last_day)}, veille de l'acquisition du "
-            f"domicile de secours (déménagement + {DOMICILE_MONTHS} mois) ; "
-            f"{move.name(move.destination)} verse à partir du {fr(switch)}."
+        return (
+            f"{first[0].upper()}{first[1:]} verse jusqu'au {fr(last_day)}, veille de l'acquisition "
+            f"du domicile de secours ; {move.destination.council()} verse à partir du "
+            f"{fr(last_day + ONE_DAY)}."
         )
-        mode = move.destination_rules and move.destination_rules.payment_mode.value
-        how = f" par {mode}" if mode else ""
-        alerts.append(
-            _alert(
-                ALERT_PAYER_SWITCH,
-                right["identifiant"],
-                switch,
-                f"{name} : {move.name(move.destination)} devient payeur le {fr(switch)} ; "
-                f"mettre en place le versement{how} avant cette date.",
-            )
-        )
-    elif move.domicile_on is None:
-        reasons.append(
+    if move.domicile_on is None:
+        return (
             f"La personne réside en établissement : le domicile de secours ne change pas, "
             f"{first} continue de verser jusqu'à la fin du droit."
         )
-    else:
-        reasons.append(f"Pris en charge par {first} jusqu'à la fin du droit.")
-    return PAYER_SWITCH, reasons, alerts
+    return f"Payeur jusqu'à la fin du droit : {first}."
 
 
-def pch_amounts(pch: dict[str, Any], move: Move, payers: list[dict[str, Any]]) -> dict[str, Any]:
-    """The monthly human-help amount at the destination's tariffs, beside the origin's."""
-    national = move.national
-    floor = national.home_service_floor
-    declared_rate = pch.get("tarif_horaire_prestataire")
-    origin_home = (
-        Decimal(str(declared_rate)).quantize(CENT)
-        if declared_rate is not None
-        else (move.origin_rules.home_service_rate if move.origin_rules else floor).value
-    )
-    dest_home = move.destination_rules.home_service_rate if move.destination_rules else floor
-    rates = {
-        "emploi_direct": (national.direct_employment_rate.value,) * 2,
-        "mandataire": (national.mandatary_rate.value,) * 2,
-        "prestataire": (origin_home, dest_home.value),
-        "aidant_familial": (national.family_carer_rate.value,) * 2,
-    }
-    lines, at_origin, at_destination = [], Decimal(0), Decimal(0)
-    for mode in HOUR_MODES:
-        hours = Decimal(str(pch["heures_mensuelles"][mode]))
-        before, after = rates[mode]
-        at_origin += hours * before
-        at_destination += hours * after
-        lines.append(
-            {
-                "mode": mode,
-                "heures": str(hours.normalize()),
-                "tarif_origine": str(before),
-                "tarif_destination": str(after),
-            }
+def _notes(right: dict[str, Any], payers: list[dict[str, Any]]) -> list[str]:
+    notes = [] if category_of(right["type"]) in DEPARTEMENT_RIGHTS else [_paid_by(payers)]
+    if right["type"] in PCH_ELEMENT_NOTES:
+        notes.append(PCH_ELEMENT_NOTES[right["type"]])
+    if right["type"] in AEEH_COMPLEMENTS:
+        notes.append(
+            "Option entre complément d'AEEH et PCH : le choix de la famille est transmis avec "
+            "le dossier."
         )
-    at_origin, at_destination = at_origin.quantize(CENT), at_destination.quantize(CENT)
-    to_confirm = dest_home.to_confirm or any(
-        r.to_confirm
-        for r in (
-            national.direct_employment_rate,
-            national.mandatary_rate,
-            national.family_carer_rate,
-        )
-    )
-    return {
-        "a_partir_du": payers[-1]["du"],
-        "heures_maintenues": str(sum(Decimal(str(h)) for h in pch["heures_mensuelles"].values())),
-        "lignes": lines,
-        "montant_mensuel_declare": str(Decimal(str(pch["montant_mensuel"])).quantize(CENT)),
-        "montant_mensuel_tarifs_origine": str(at_origin),
-        "montant_mensuel_tarifs_destination": str(at_destination),
-        "ecart_mensuel": str(at_destination - at_origin),
-        "tarifs_a_confirmer": to_confirm,
-        "explication": (
-            f"Les heures décidées par la CDAPH sont conservées ; au tarif de "
-            f"{move.name(move.destination)}, le montant mensuel passe de {euros(at_origin)} à "
-            f"{euros(at_destination)} (écart {euros(at_destination - at_origin, signed=True)})."
-            + (" Tarif du département à confirmer." if to_confirm else "")
-        ),
-    }
+    if right["statut"] == "suspendu":
+        notes.append("Droit suspendu par la MDPH d'origine : la suspension est transmise.")
+    if right["creton"]:
+        notes.append("Maintien au-delà de 20 ans au titre de l'amendement Creton.")
+    return notes
 
 
-def _establishment(
-    right: dict[str, Any], move: Move
-) -> tuple[str, list[str], list[dict[str, str]]]:
-    """An orientation stays valid; a place is needed in the new area unless it is already there."""
+def _establishment(right: dict[str, Any], move: Move, reasons: list[str]) -> str:
+    """An orientation stays valid; without a named establishment, a place is needed nearby."""
     finess = right["etablissement_finess"]
     where = departement_of_finess(finess) if finess else None
-    name = label(right["type"])
-    reasons = [_continues(right["date_echeance"])]
-    alerts = []
-    if where == move.destination:
-        reasons.append(
-            f"L'établissement désigné (FINESS {finess}) est situé dans {move.name(where)} : "
-            "la place est déjà dans le nouveau territoire."
-        )
-        result = MAINTAINED
-    else:
+    if where is None:
         reasons.append(
             "Une place doit être trouvée dans le nouveau territoire (ViaTrajectoire) ; "
             "en attendant, l'orientation reste valable."
         )
-        alerts.append(
-            _alert(
-                ALERT_PLACE,
-                right["identifiant"],
-                move.moved_on,
-                f"{name} : rechercher une place dans le nouveau territoire dès l'arrivée.",
-            )
-        )
-        result = TO_ACT_ON
-    if where is not None and where != move.destination:
+        return TO_ACT_ON
+    place = move.sides.place(where)
+    if where == move.destination.code:
         reasons.append(
-            f"L'établissement désigné (FINESS {finess}) est situé dans {move.name(where)} : "
-            "l'orientation reste valable, l'accueil peut se poursuivre de l'autre côté de la "
-            "limite départementale."
+            f"L'établissement désigné (FINESS {finess}) est situé {place.in_()} : "
+            "la place est déjà dans le nouveau territoire."
         )
-        alerts.append(
-            _alert(
-                ALERT_OTHER_DEPARTEMENT,
-                right["identifiant"],
-                move.moved_on,
-                f"{name} : l'établissement désigné est situé dans {move.name(where)} ; "
-                "l'orientation reste valable, vérifier avec la famille la poursuite de l'accueil.",
-            )
+    else:
+        reasons.append(
+            f"L'établissement désigné (FINESS {finess}) est situé {place.in_()} : "
+            "l'orientation reste valable et l'accueil peut s'y poursuivre ; à vérifier avec la "
+            "personne ou sa famille."
         )
-    return result, reasons, alerts
+    return MAINTAINED
 
 
 def school_deadline(moved_on: date) -> date:
@@ -470,16 +359,73 @@ def school_deadline(moved_on: date) -> date:
     return date(moved_on.year, 9, 1) if moved_on.month in SUMMER_MONTHS else moved_on
 
 
-def _school(right: dict[str, Any], move: Move) -> tuple[str, list[str], list[dict[str, str]]]:
-    deadline = school_deadline(move.moved_on)
-    dsden = f"la DSDEN de {move.name(move.destination)}"
-    name = label(right["type"])
-    reasons = [
-        _continues(right["date_echeance"]),
-        f"À transmettre à {dsden} avant le {fr(deadline)} pour la scolarité.",
+def right_alerts(
+    right: dict[str, Any], payers: list[dict[str, Any]], move: Move
+) -> list[dict[str, str]]:
+    """What the receiving MDPH must do for this right, and by when."""
+    name, ref = label(right["type"]), right["identifiant"]
+    category = category_of(right["type"])
+    alerts = []
+    if len(payers) == 2 and right["statut"] != "suspendu":
+        switch = date.fromisoformat(payers[1]["du"])
+        mode = move.destination_rules and move.destination_rules.payment_mode.value
+        how = f" par {PAYMENT_LABELS[mode]}" if mode else ""
+        alerts.append(
+            _alert(
+                "bascule_payeur",
+                ref,
+                switch,
+                f"{name} : {move.destination.council()} devient payeur le {fr(switch)} ; "
+                f"mettre en place le versement{how} avant cette date.",
+            )
+        )
+        alerts += _paid_until(right, payers, move)
+    if category in ESTABLISHMENT_ORIENTATIONS:
+        alerts += _establishment_alerts(right, move, name)
+    if category in SCHOOL_RIGHTS:
+        deadline = school_deadline(move.moved_on)
+        message = (
+            f"{name} : transmettre la décision à la DSDEN {move.destination.of()} avant le "
+            f"{fr(deadline)}."
+        )
+        alerts.append(_alert("scolarite", ref, deadline, message))
+    return alerts + _renewal(right, move, name)
+
+
+def _paid_until(
+    right: dict[str, Any], payers: list[dict[str, Any]], move: Move
+) -> list[dict[str, str]]:
+    """The origin's payments must stop the day before the switch: no double payment, no gap."""
+    paid_until = (right["pch"] or {}).get("payee_jusquau")
+    last_day = date.fromisoformat(payers[0]["au"])
+    if paid_until is None or paid_until == last_day:
+        return []
+    effect = "un double paiement" if paid_until > last_day else "une interruption"
+    return [
+        _alert(
+            "versement_a_ajuster",
+            right["identifiant"],
+            last_day,
+            f"{label(right['type'])} : versée jusqu'au {fr(paid_until)} selon le dossier, alors "
+            f"que {payers[0]['payeur']['libelle']} paie jusqu'au {fr(last_day)} ; ajuster les "
+            f"versements entre les deux départements pour éviter {effect}.",
+        )
     ]
-    message = f"{name} : transmettre la décision à {dsden} avant le {fr(deadline)}."
-    return TO_ACT_ON, reasons, [_alert(ALERT_SCHOOL, right["identifiant"], deadline, message)]
+
+
+def _establishment_alerts(right: dict[str, Any], move: Move, name: str) -> list[dict[str, str]]:
+    finess = right["etablissement_finess"]
+    where = departement_of_finess(finess) if finess else None
+    if where is None:
+        message = f"{name} : rechercher une place dans le nouveau territoire dès l'arrivée."
+        return [_alert("orientation_place", right["identifiant"], move.moved_on, message)]
+    if where == move.destination.code:
+        return []
+    message = (
+        f"{name} : l'établissement désigné est situé {move.sides.place(where).in_()} ; "
+        "l'orientation reste valable, vérifier avec la famille la poursuite de l'accueil."
+    )
+    return [_alert("etablissement_autre_departement", right["identifiant"], move.moved_on, message)]
 
 
 def _renewal(right: dict[str, Any], move: Move, name: str) -> list[dict[str, str]]:
@@ -491,11 +437,11 @@ def _renewal(right: dict[str, Any], move: Move, name: str) -> list[dict[str, str
         f"{name} : le droit prend fin le {fr(end)} ; engager le renouvellement avant le "
         f"{fr(deadline)} pour éviter une rupture."
     )
-    return [_alert(ALERT_RENEWAL, right["identifiant"], deadline, message)]
+    return [_alert("renouvellement", right["identifiant"], deadline, message)]
 
 
 def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """An extra-legal aid of the origin: an equivalent to open, or the plain end of it."""
+    """An extra-legal aid of the origin: kept, an equivalent to open, or its plain end."""
     rules = move.origin_rules and move.origin_rules.aid(aid["code"])
     end = aid["date_echeance"]
     outcome: dict[str, Any] = {
@@ -508,44 +454,56 @@ def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[
         reason = f"Aide échue le {fr(end)}, avant le déménagement : signalée, non reprise."
         return {**outcome, "resultat": ENDED, "payeurs": [], "motifs": [reason]}, []
     if rules is None:
-        reason = f"Aide inconnue des règles de {move.name(move.origin)} : non transférable."
+        reason = f"Aide inconnue des règles {move.origin.of()} : non transférable."
         return {**outcome, "resultat": NOT_TRANSFERABLE, "payeurs": [], "motifs": [reason]}, []
-    last_day = _aid_last_day(rules, move, end)
     start = max(move.moved_on, aid["date_ouverture"])
+    origin_pays = {
+        "organisme": "departement",
+        "departement": move.origin.code,
+        "libelle": move.origin.council(),
+    }
+    own = f"« {rules.label} » est une aide propre {move.origin.to()}"
+    if rules.ends != ENDS_ON_MOVE and move.domicile_on is None:
+        payers = [{"du": start.isoformat(), "au": end and end.isoformat(), "payeur": origin_pays}]
+        reason = (
+            f"{own} ; la personne réside en établissement, le domicile de secours ne change pas : "
+            "l'aide continue d'être versée par le département d'origine."
+        )
+        return {**outcome, "resultat": MAINTAINED, "payeurs": payers, "motifs": [reason]}, []
+    last_day = _aid_last_day(rules, move, end)
     payers = []
-    if last_day is None or last_day >= start:
-        payers = [_period(start, last_day, _departement_payer(move.origin, move))]
-    ends = f"elle prend fin le {fr(last_day)}" if last_day else "elle se poursuit"
+    if last_day >= start:
+        payers = [{"du": start.isoformat(), "au": last_day.isoformat(), "payeur": origin_pays}]
     equivalent = move.destination_rules and move.destination_rules.equivalent_of(rules)
     if equivalent:
+        opens = max(move.moved_on, last_day + ONE_DAY)
         reasons = [
-            f"« {rules.label} » est une aide propre à {move.name(move.origin)} ; {ends}.",
-            f"Aide équivalente à ouvrir : « {equivalent.label} » de {move.name(move.destination)}.",
+            f"{own} ; elle prend fin le {fr(last_day)}.",
+            f"Aide équivalente à ouvrir {move.destination.of()} à compter du {fr(opens)} : "
+            f"« {equivalent.label} ».",
         ]
-        deadline = max(move.moved_on, last_day) if last_day else move.moved_on
         alert = _alert(
-            ALERT_EQUIVALENT_AID,
+            "aide_equivalente",
             aid["identifiant"],
-            deadline,
-            f"Aide extra-légale : ouvrir « {equivalent.label} » avant le {fr(deadline)}, "
-            f"équivalent de l'aide « {rules.label} » de {move.name(move.origin)}.",
+            opens,
+            f"Aide extra-légale : ouvrir « {equivalent.label} » à compter du {fr(opens)}, "
+            f"à la suite de « {rules.label} » {move.origin.of()}.",
         )
         return {**outcome, "resultat": TO_ACT_ON, "payeurs": payers, "motifs": reasons}, [alert]
     reasons = [
-        f"« {rules.label} » est une aide propre à {move.name(move.origin)}, sans équivalent "
-        f"dans {move.name(move.destination)} : {ends}, elle n'est pas transférable."
+        f"{own}, sans équivalent {move.destination.in_()} : elle prend fin le {fr(last_day)} "
+        "et n'est pas transférable."
     ]
     return {**outcome, "resultat": NOT_TRANSFERABLE, "payeurs": payers, "motifs": reasons}, []
 
 
-def _aid_last_day(aid: ExtraLegalAid, move: Move, end: date | None) -> date | None:
-    """The origin's own aid stops with the move, or when the domicile de secours changes."""
-    if aid.ends == ENDS_ON_MOVE:
-        stop = move.moved_on - timedelta(days=1)
-    elif move.domicile_on is not None:
-        stop = move.domicile_on - timedelta(days=1)
-    else:
-        return end  # in an establishment the domicile de secours stays: so does the aid
+def _aid_last_day(aid: ExtraLegalAid, move: Move, end: date | None) -> date:
+    """The origin's own aid stops with the move, or when the domicile de secours moves."""
+    stop = (
+        move.moved_on - ONE_DAY
+        if aid.ends == ENDS_ON_MOVE or move.domicile_on is None
+        else move.domicile_on - ONE_DAY
+    )
     return stop if end is None else min(stop, end)
 
 
@@ -554,36 +512,28 @@ def request_alerts(requests: list[dict[str, Any]], move: Move) -> list[dict[str,
     alerts = []
     for index, request in enumerate(requests):
         reference = f"demandes_en_cours[{index}]"
-        name = label(request["type"])
+        what = f"Demande {of_right(label(request['type']))}"
         lodged = request["date_depot"]
         silence = add_months(lodged, IMPLICIT_REJECTION_MONTHS)
         if silence <= move.moved_on:
-            alerts.append(
-                _alert(
-                    ALERT_IMPLICIT_REJECTION,
-                    reference,
-                    move.moved_on,
-                    f"Demande de {name} déposée le {fr(lodged)} : sans décision depuis plus de "
-                    f"{IMPLICIT_REJECTION_MONTHS} mois, elle vaut rejet implicite (CASF R241-33) ; "
-                    "la réexaminer avec la personne.",
-                )
+            message = (
+                f"{what} déposée le {fr(lodged)} : sans décision depuis plus de "
+                f"{IMPLICIT_REJECTION_MONTHS} mois, elle vaut rejet implicite (CASF R241-33) ; "
+                "la réexaminer avec la personne."
             )
+            alerts.append(_alert("rejet_implicite", reference, move.moved_on, message))
         else:
-            alerts.append(
-                _alert(
-                    ALERT_PENDING,
-                    reference,
-                    silence,
-                    f"Demande de {name} déposée le {fr(lodged)} : à reprendre ; sans décision au "
-                    f"{fr(silence)}, elle vaudra rejet implicite.",
-                )
+            message = (
+                f"{what} déposée le {fr(lodged)} : à reprendre ; sans décision au "
+                f"{fr(silence)}, elle vaudra rejet implicite."
             )
-        alerts += _certificate(request, move, reference, name)
-    return alerts
+            alerts.append(_alert("demande_en_cours", reference, silence, message))
+        alerts += _certificate(request, move, reference, what)
+    return [{**alert, "chemin": alert["reference"]} for alert in alerts]
 
 
 def _certificate(
-    request: dict[str, Any], move: Move, reference: str, name: str
+    request: dict[str, Any], move: Move, reference: str, what: str
 ) -> list[dict[str, str]]:
     rules = move.destination_rules
     certified = request["date_certificat_medical"]
@@ -592,12 +542,8 @@ def _certificate(
     months = rules.certificate_max_months.value
     if add_months(certified, months) >= move.moved_on:
         return []
-    return [
-        _alert(
-            ALERT_CERTIFICATE,
-            reference,
-            move.moved_on,
-            f"Demande de {name} : le certificat médical du {fr(certified)} a plus de {months} "
-            f"mois, durée demandée par {move.name(move.destination)} ; en demander un nouveau.",
-        )
-    ]
+    message = (
+        f"{what} : le certificat médical du {fr(certified)} a plus de {months} mois, durée "
+        f"demandée par {move.destination.the()} ; en demander un nouveau."
+    )
+    return [_alert("certificat_medical", reference, move.moved_on, message)]

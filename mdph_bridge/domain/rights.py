@@ -56,6 +56,13 @@ AEEH_END_AGE = 20  # AEEH is for children: it stops at 20
 AAH_START_AGE = 16  # AAH from 20, or from 16 for a young person no longer a dependent child
 CRETON_AGE = 20  # past 20, a child establishment needs the Creton amendment
 FAMILY_FUND_PAYERS = frozenset({"caf", "msa"})  # they match the person on a certified NIR
+# Who may pay each kind of right (DOMAIN.md L4, L10); other categories have no fixed payer.
+PAYERS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    "1": ("caf", "msa"),  # AAH
+    "2": ("departement",),  # allocation compensatrice
+    "5": ("departement",),  # PCH
+    "6": ("caf", "msa"),  # AEEH
+}
 
 # Default ceiling for the rights whose maximum DOMAIN.md §2 does not source (orientations,
 # allocation compensatrice, AVA, RQTH with a term…): 10 years, the longest term its table quotes

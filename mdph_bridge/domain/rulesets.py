@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Generic, TypeVar
 
+from mdph_bridge.domain.places import Place
+
 T = TypeVar("T")
 
 # How an extra-legal aid of the origin ends after a move: on the move date, or when the domicile
@@ -71,6 +73,7 @@ class DepartementRules:
 
     code: str
     name: str
+    article: str
     effective: date
     home_service_rate: Sourced[Decimal]
     payment_mode: Sourced[str]
@@ -83,6 +86,11 @@ class DepartementRules:
     def version(self) -> str:
         """Identifier of this version in reports."""
         return f"{self.code}@{self.effective.isoformat()}"
+
+    @property
+    def place(self) -> Place:
+        """How reports name the département."""
+        return Place(self.code, self.name, self.article)
 
     def aid(self, code: str) -> ExtraLegalAid | None:
         """The extra-legal aid with this code, if the département has it."""
@@ -115,8 +123,6 @@ class RuleBook:
         return found or self.national[0]
 
     def departement_at(self, code: str, day: date) -> DepartementRules | None:
-        """The département's rules in force on `day`, or None if it has no rule set yet."""
+        """The département's rules in force on `day`, or None if none is (yet) in force."""
         versions = self.departements.get(code, ())
-        if not versions:
-            return None
-        return _in_force(versions, [v.effective for v in versions], day) or versions[0]
+        return _in_force(versions, [v.effective for v in versions], day)

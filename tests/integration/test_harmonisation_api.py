@@ -74,11 +74,16 @@ def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer
     assert brief["resultats"] == report["resultats"]
     assert brief["bascule_payeur"] == "2027-02-02"
     assert brief["versions_regles"] == ["national@2024-06-01", "59@2022-01-01", "62@2022-01-01"]
-    assert [(a["code"], a["reference"], a["date_limite"]) for a in brief["alertes"]] == [
+    assert [(a["code"], a["chemin"], a["date_limite"]) for a in brief["alertes"]] == [
         ("demande_en_cours", "demandes_en_cours[0]", "2027-01-15"),
-        ("aide_equivalente", "A1", "2027-02-01"),
-        ("bascule_payeur", "D2", "2027-02-02"),
+        # The example says 59 pays the PCH until 28/02/2027: one month too many.
+        ("versement_a_ajuster", "droits[1]", "2027-02-01"),
+        ("aide_equivalente", "aides_extra_legales[0]", "2027-02-02"),
+        ("bascule_payeur", "droits[1]", "2027-02-02"),
     ]
+    assert {a["libelle"] for a in brief["alertes"]} >= {
+        "Changement de payeur : versement à mettre en place"
+    }
     metadata = json.dumps(sender, ensure_ascii=False) + json.dumps(receiver, ensure_ascii=False)
     assert not [marker for marker in PERSONAL if marker in metadata]
 

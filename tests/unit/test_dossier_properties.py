@@ -52,7 +52,16 @@ EXAMPLE_DATA: dict[str, Dossier] = {
 MOTIFS = ("demenagement", "domicile_secours", "demande_usager")
 NATURES = ("attribution", "renouvellement", "revision")
 PAYEURS = ("caf", "msa", "departement", "assurance_maladie", "education_nationale", "etat", "autre")
-STATUTS = ("actif", "echu", "suspendu")
+# Every right drawn here still runs at the move: `echu` would be refused (droit.statut_echu).
+STATUTS = ("actif", "suspendu")
+# Who pays what (DOMAIN.md L4 and L10): PCH and allocation compensatrice a département, AAH and
+# AEEH the CAF or MSA; any payer for the other categories.
+PAYEURS_BY_CATEGORY = {
+    "1": ("caf", "msa"),
+    "2": ("departement",),
+    "5": ("departement",),
+    "6": ("caf", "msa"),
+}
 ETAPES = ("recevabilite", "evaluation", "decision")
 QUALITES = ("parent", "tuteur", "curateur", "mandataire_special", "autre")
 RATES = ("<50", "50-79", ">=80")
@@ -321,7 +330,7 @@ def extra_rights(draw: st.DrawFn, moved: date, today: date) -> Dossier:
         "date_echeance": None if ends is None else ends.isoformat(),
         "sans_limitation_duree": unlimited,
         "taux_incapacite": draw(st.none() | st.sampled_from(RATES)),
-        "payeur": draw(st.sampled_from(PAYEURS)),
+        "payeur": draw(st.sampled_from(PAYEURS_BY_CATEGORY.get(type_.split(".")[0], PAYEURS))),
         "statut": draw(st.sampled_from(STATUTS)),
         "etablissement_finess": draw(st.none() | finess_numbers()),
         "creton": draw(st.booleans()),
@@ -431,7 +440,7 @@ def valid_dossiers(draw: st.DrawFn) -> Case:
         right.update(
             identifiant=identifiant,
             nature=draw(st.sampled_from(NATURES)),
-            payeur=draw(st.sampled_from(PAYEURS)),
+            payeur=draw(st.sampled_from(PAYEURS_BY_CATEGORY.get(right["categorie"], PAYEURS))),
             statut=draw(st.sampled_from(STATUTS)),
             etablissement_finess=draw(st.none() | finess_numbers()),
         )

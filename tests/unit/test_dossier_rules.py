@@ -76,7 +76,7 @@ def right(identifiant: str, type_: str, **changes: Any) -> dict[str, Any]:
         "date_echeance": "2027-08-31",
         "sans_limitation_duree": False,
         "taux_incapacite": None,
-        "payeur": "caf",
+        "payeur": "departement" if category_of(type_) in ("2", "5") else "caf",
         "statut": "actif",
         "etablissement_finess": None,
         "creton": False,
@@ -413,7 +413,9 @@ VALID: list[Any] = [
     ),
     pytest.param(
         child,
-        rights(aeeh(), complement("E2", statut="echu"), right("P1", "5.1")),
+        rights(
+            aeeh(), complement("E2", statut="echu", date_echeance="2026-10-31"), right("P1", "5.1")
+        ),
         id="ended-complement-and-pch",
     ),
     pytest.param(child, rights(aeeh(), right("P1", "5.1")), id="aeeh-base-and-pch"),
@@ -1404,6 +1406,27 @@ INVALID: list[Any] = [
         "droits[4]",  # after the four rights of the published adult example
         "droit.cumul_actp_pch",
         id="actp-and-pch",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.1.payeur", "caf"),
+        "droits[1].payeur",
+        "droit.payeur",
+        id="pch-paid-by-the-caf",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.0.payeur", "departement"),
+        "droits[0].payeur",
+        "droit.payeur",
+        id="aah-paid-by-the-departement",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.0.statut", "echu"),
+        "droits[0].statut",
+        "droit.statut_echu",
+        id="ended-right-running-after-the-move",
     ),
     pytest.param(
         dossier,

@@ -63,14 +63,14 @@ def test_example_has_no_warning() -> None:
             id="ended-day-before-move",
         ),
         pytest.param(
-            right_update(0, statut="echu"),
+            right_update(0, statut="echu", date_echeance="2026-10-31"),
             [("droits[0]", "avertissement.droit_echu")],
             id="status-ended",
         ),
         pytest.param(
-            right_update(2, statut="echu"),
+            right_update(2, statut="echu", date_echeance="2026-10-31", sans_limitation_duree=False),
             [("droits[2]", "avertissement.droit_echu")],
-            id="unlimited-right-ended",
+            id="unlimited-right-closed-before-move",
         ),
         pytest.param(
             lambda d: d["demandes_en_cours"][0].update(date_depot="2026-07-19"),
@@ -122,6 +122,7 @@ def test_warnings_follow_the_order_of_the_file() -> None:
         data["beneficiaire"]["nir_certifie"] = False
         data["droits"][0]["date_echeance"] = "2027-01-31"
         data["droits"][1]["statut"] = "echu"
+        data["droits"][1]["date_echeance"] = "2026-10-31"
         data["demandes_en_cours"][0]["date_depot"] = "2026-06-01"
         data["demandes_en_cours"][0]["date_certificat_medical"] = "2026-05-01"
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from harmonisation_cases import FINESS_59, FINESS_62, MOVE, aid, loaded, pch, request, right
+from harmonisation_cases import FINESS_59, FINESS_62, aid, loaded, pch, request, right
 
 from mdph_bridge.domain.harmonisation import harmonise, school_deadline, summary
 from mdph_bridge.domain.rulesets import (
@@ -88,14 +88,14 @@ def test_every_category_gets_its_outcome_and_payers(origin: str, dest: str) -> N
     report = harmonise(loaded(every_category(origin), origin=origin, dest=dest), BOOK)
     items = by_id(report)
 
-    # An establishment already in the destination keeps the place; one on the origin's side
-    # needs a place in the new area (or the person keeps going across the border).
-    expected = {**OUTCOMES, f"IME-{dest}": "maintenu", f"IME-{origin}": "a_instruire"}
+    # A named establishment keeps the orientation valid on either side of the border (the one
+    # in the origin is flagged); without one, a place is needed in the new area.
+    expected = {**OUTCOMES, "IME-59": "maintenu", "IME-62": "maintenu"}
     assert {k: v["resultat"] for k, v in items.items()} == expected
     assert report["resultats"] == {
-        "maintenu": 7,
+        "maintenu": 8,
         "maintenu_changement_payeur": 3,
-        "a_instruire": 6,
+        "a_instruire": 5,
         "non_transferable": 0,
         "echu": 1,
     }
@@ -133,21 +133,21 @@ def test_alerts_from_59_to_62_say_what_to_do_and_by_when() -> None:
         ("etablissement_autre_departement", "IME-59", "2026-11-02"),
         ("orientation_place", "ESAT", "2026-11-02"),
         ("orientation_place", "FOYER", "2026-11-02"),
-        ("orientation_place", "IME-59", "2026-11-02"),
-        ("scolarite", "AESH", "2026-11-02"),
-        ("scolarite", "MPA", "2026-11-02"),
         ("scolarite", "ULIS", "2026-11-02"),
+        ("scolarite", "MPA", "2026-11-02"),
+        ("scolarite", "AESH", "2026-11-02"),
         ("bascule_payeur", "ACTP", "2027-02-02"),
         ("bascule_payeur", "PCH", "2027-02-02"),
         ("bascule_payeur", "PCH-LOGT", "2027-02-02"),
+        ("bascule_payeur", "FOYER", "2027-02-02"),
     ]
     border = next(a for a in report["alertes"] if a["code"] == "etablissement_autre_departement")
-    assert "Nord (59)" in border["message"]
+    assert "situé dans le Nord (59)" in border["message"]
     assert "reste valable" in border["message"]
     switch = next(a for a in report["alertes"] if a["reference"] == "PCH")
     assert switch["message"] == (
-        "PCH aide humaine : Pas-de-Calais (62) devient payeur le 02/02/2027 ; mettre en place "
-        "le versement par virement avant cette date."
+        "PCH aide humaine : le département du Pas-de-Calais (62) devient payeur le 02/02/2027 ; "
+        "mettre en place le versement par virement avant cette date."
     )
 
 
@@ -168,7 +168,7 @@ def test_from_62_to_59_the_sides_swap() -> None:
         ("2027-02-02", "2029-12-31", "departement", "59"),
     ]
     assert items["MAS-59"]["resultat"] == "maintenu"
-    assert items["IME-62"]["resultat"] == "a_instruire"
+    assert items["IME-62"]["resultat"] == "maintenu"  # valid across the border, flagged
     assert any("Creton" in reason for reason in items["IME-62"]["motifs"])
     assert payers(items["AAH"]) == [("2026-11-02", "2029-12-31", "msa", "59")]
     assert items["A1"]["resultat"] == "a_instruire"
@@ -191,8 +191,11 @@ def test_in_an_establishment_the_origin_keeps_paying_the_pch_for_good() -> None:
     assert report["domicile_secours_acquis_le"] is None
     assert summary(report)["bascule_payeur"] is None
     assert "bascule_payeur" not in [a["code"] for a in report["alertes"]]
-    # The aid that ends with the domicile de secours goes on too: it never moves.
+    # The aid that ends with the domicile de secours goes on too: it never moves, and no
+    # equivalent is opened on the other side (no double payment).
+    assert items["A1"]["resultat"] == "maintenu"
     assert payers(items["A1"]) == [("2026-11-02", None, "departement", "59")]
+    assert "aide_equivalente" not in [a["code"] for a in report["alertes"]]
 
 
 def test_when_the_domicile_de_secours_is_already_the_destination_it_pays_from_the_move() -> None:
@@ -257,7 +260,7 @@ def test_extra_legal_aids_an_equivalent_to_open_or_none() -> None:
 
     assert items["MENAGE"]["resultat"] == "a_instruire"
     assert payers(items["MENAGE"]) == [("2026-11-02", "2027-02-01", "departement", "59")]
-    assert ("aide_equivalente", "MENAGE", "2027-02-01") in alerts(report)
+    assert ("aide_equivalente", "MENAGE", "2027-02-02") in alerts(report)
     assert items["TRANSPORT"]["resultat"] == "non_transferable"
     assert items["TRANSPORT"]["payeurs"] == []  # it ends the day before the move
     assert "sans équivalent" in items["TRANSPORT"]["motifs"][0]
@@ -279,6 +282,7 @@ def _rules(code: str, rate: str) -> DepartementRules:
     return DepartementRules(
         code=code,
         name=f"Test {code}",
+        article="le",
         effective=date(2022, 1, 1),
         home_service_rate=Sourced(Decimal(rate), "test"),
         payment_mode=Sourced("virement", "test"),
@@ -364,8 +368,9 @@ def test_a_destination_without_rule_set_uses_the_national_floor() -> None:
     assert payers(by_id(report)["PCH"])[-1][3] == "75"
 
 
-def test_summary_keeps_counts_alerts_and_switch_date_only() -> None:
-    report = harmonise(loaded(EVERY_CATEGORY), BOOK)
+def test_summary_keeps_counts_dated_alert_codes_and_switch_date_only() -> None:
+    rights = [*EVERY_CATEGORY, right("NOM-DUPONT", "1.1", echeance=date(2027, 3, 31))]
+    report = harmonise(loaded(rights), BOOK)
     brief = summary(report)
 
     assert set(brief) == {
@@ -377,6 +382,12 @@ def test_summary_keeps_counts_alerts_and_switch_date_only() -> None:
     }
     assert brief["bascule_payeur"] == "2027-02-02"
     assert brief["resultats"] == report["resultats"]
-    assert all(set(a) == {"code", "reference", "date_limite", "message"} for a in brief["alertes"])
-    assert not any(FINESS_59 in a["message"] for a in brief["alertes"])
-    assert MOVE.isoformat() not in str(brief["versions_regles"])
+    assert all(set(a) == {"code", "chemin", "date_limite", "libelle"} for a in brief["alertes"])
+    assert ("renouvellement", "droits[17]", "2026-11-30") in [
+        (a["code"], a["chemin"], a["date_limite"]) for a in brief["alertes"]
+    ]
+    # Neither the sender's identifiants nor the nature of the rights reach the hub's copy.
+    kept = str(brief)
+    secrets = ("NOM-DUPONT", "IME-59", "AAH", "PCH aide humaine", "Orientation en ESAT", FINESS_59)
+    for secret in secrets:
+        assert secret not in kept, secret

@@ -37,6 +37,13 @@ TYPES = (
     "14",
 )  # fmt: skip
 PAYERS = ("caf", "msa", "departement", "assurance_maladie", "education_nationale", "etat", "autre")
+# Who pays what (DOMAIN.md L4 and L10), as the dossier schema requires it.
+LEGAL_PAYERS = {
+    "1": ("caf", "msa"),
+    "2": ("departement",),
+    "5": ("departement",),
+    "6": ("caf", "msa"),
+}
 CODES = ("59", "62", "02", "60", "80", "75")  # 75 has no rule set
 AIDS = {"59": ("59_aide_menagere_ph", "59_transport_adapte"), "62": ("62_aide_menagere",)}
 DAYS = st.dates(date(2018, 1, 1), date(2036, 12, 31))
@@ -44,10 +51,15 @@ ONE_DAY = timedelta(days=1)
 
 
 @st.composite
-def rights(draw: st.DrawFn, index: int, origin: str) -> dict[str, Any]:
+def rights(draw: st.DrawFn, index: int, origin: str, moved_on: date) -> dict[str, Any]:
     type_ = draw(st.sampled_from(TYPES))
     opening = draw(DAYS)
     end = draw(st.none() | st.dates(opening + ONE_DAY, opening + timedelta(days=3700)))
+    ended = end is not None and end < moved_on
+    # The schema accepts `echu` only for a right that ended before the move.
+    status = draw(
+        st.sampled_from(("actif", "suspendu", "echu") if ended else ("actif", "suspendu"))
+    )
     block = None
     if type_.startswith("5."):
         block = pch(
@@ -61,10 +73,10 @@ def rights(draw: st.DrawFn, index: int, origin: str) -> dict[str, Any]:
     return right(
         f"D{index}",
         type_,
-        payeur=draw(st.sampled_from(PAYERS)),
+        payeur=draw(st.sampled_from(LEGAL_PAYERS.get(type_.split(".")[0], PAYERS))),
         ouverture=opening,
         echeance=end,
-        statut=draw(st.sampled_from(("actif", "actif", "suspendu", "echu"))),
+        statut=status,
         finess=draw(st.none() | st.sampled_from((FINESS_59, FINESS_62))),
         pch_block=block,
         creton=draw(st.booleans()),
@@ -94,12 +106,12 @@ def dossiers(draw: st.DrawFn) -> dict[str, Any]:
         else []
     )
     return loaded(
-        [draw(rights(i, origin)) for i in range(count)],
+        [draw(rights(i, origin, moved_on)) for i in range(count)],
         origin=origin,
         dest=dest,
         moved_on=moved_on,
         motif=draw(st.sampled_from(("demenagement", "domicile_secours", "demande_usager"))),
-        establishment=draw(st.none() | st.just(FINESS_62)),
+        establishment=draw(st.none() | st.sampled_from((FINESS_59, FINESS_62))),
         requests=requests,
         aids=aids,
     )
@@ -110,8 +122,9 @@ def _day(value: str | None) -> date | None:
 
 
 def _is_active(source: dict[str, Any], moved_on: date) -> bool:
+    """Running on the move day, by its dates alone."""
     end = source["date_echeance"]
-    return source["statut"] != "echu" and (end is None or end >= moved_on)
+    return end is None or end >= moved_on
 
 
 @SETTINGS
@@ -151,8 +164,58 @@ def test_no_active_right_is_dropped_shortened_or_left_without_payer(
             assert period["payeur"]["organisme"]
             assert period["payeur"]["libelle"]
             assert _day(period["au"]) is None or _day(period["au"]) >= _day(period["du"])
-        if source["type"].split(".")[0] in ("2", "5"):
+        # Who pays is who the law says: a département for PCH and ACTP, switching only on the
+        # day the domicile de secours moves; the family fund of the new address for AAH, AEEH.
+        category = source["type"].split(".")[0]
+        kinds = {p["payeur"]["organisme"] for p in periods}
+        if category in ("2", "5"):
             assert outcome["resultat"] == "maintenu_changement_payeur"
+            assert kinds == {"departement"}
+        if category in ("1", "6"):
+            assert kinds <= {"caf", "msa"}
+            assert {p["payeur"]["departement"] for p in periods} == {
+                dossier["transfert"]["mdph_destination"]
+            }
+        if len(periods) == 2:
+            assert _day(periods[1]["du"]) == _domicile_day(dossier)
+            assert periods[1]["payeur"]["departement"] == dossier["transfert"]["mdph_destination"]
+
+
+@SETTINGS
+@given(dossiers())
+def test_an_extra_legal_aid_is_never_paid_twice(dossier: dict[str, Any]) -> None:
+    report = harmonise(dossier, BOOK)
+
+    for outcome in report["aides_extra_legales"]:
+        origin_pays = [p for p in outcome["payeurs"] if p["payeur"]["organisme"] == "departement"]
+        assert all(
+            p["payeur"]["departement"] == dossier["transfert"]["mdph_origine"] for p in origin_pays
+        )
+        if outcome["resultat"] == "a_instruire":
+            # The equivalent opens the day after the origin's aid has stopped, not before.
+            opening = next(
+                date.fromisoformat(a["date_limite"])
+                for a in report["alertes"]
+                if a["code"] == "aide_equivalente" and a["reference"] == outcome["identifiant"]
+            )
+            assert all(_day(p["au"]) is not None and _day(p["au"]) < opening for p in origin_pays)
+        if outcome["resultat"] == "maintenu":
+            assert dossier["beneficiaire"]["etablissement_accueil_finess"] is not None
+
+
+def _domicile_day(dossier: dict[str, Any]) -> date:
+    """Move + 3 months (the domicile de secours), or the move day itself for that motif."""
+    moved_on = dossier["transfert"]["date_demenagement"]
+    if dossier["transfert"]["motif"] == "domicile_secours":
+        return moved_on
+    month = moved_on.month + 2
+    year, month = moved_on.year + month // 12, month % 12 + 1
+    for day in range(moved_on.day, 0, -1):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError(moved_on)
 
 
 @SETTINGS

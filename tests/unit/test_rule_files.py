@@ -227,7 +227,8 @@ def test_rules_diff_refuses_a_departement_without_rules() -> None:
     result = CliRunner().invoke(main, ["rules", "diff", "59", "75"])
 
     assert result.exit_code == 1
-    assert "Aucune règle pour le département 75" in result.output
+    assert "Aucune règle en vigueur le" in result.output
+    assert "pour le 75" in result.output
 
 
 def test_rules_explain_prints_the_report_of_a_dossier_file(tmp_path: Path) -> None:
@@ -240,8 +241,9 @@ def test_rules_explain_prints_the_report_of_a_dossier_file(tmp_path: Path) -> No
 
     assert result.exit_code == 0, result.output
     assert "D2 PCH aide humaine : Maintenu, changement de payeur" in result.output
-    assert "Nord (59) continue de verser jusqu'au 01/02/2027" in result.output
+    assert "Le département du Nord (59) verse jusqu'au 01/02/2027" in result.output
     assert "passe de 1\u202f471,20 € à 1\u202f531,20 €" in result.output
+    assert "Demande de CMI priorité déposée le 15/09/2026" in result.output
     assert "Alertes pour la MDPH d'accueil" in result.output
     page = html.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")

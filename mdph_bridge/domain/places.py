@@ -1,0 +1,47 @@
+"""Départements as French sentences name them: « du Nord », « dans l'Aisne », « à la Somme »."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ARTICLES = ("le", "la", "l'")
+_OF = {"le": "du ", "la": "de la ", "l'": "de l'"}
+_TO = {"le": "au ", "la": "à la ", "l'": "à l'"}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A département as a report writes it; an unknown one is « le département 75 »."""
+
+    code: str
+    name: str = ""
+    article: str = "le"
+
+    @property
+    def _label(self) -> str:
+        return f"{self.name} ({self.code})" if self.name else f"département {self.code}"
+
+    def the(self) -> str:
+        """« le Nord (59) », « l'Aisne (02) »."""
+        return f"{self.article}{'' if self.article.endswith(chr(39)) else ' '}{self._label}"
+
+    def of(self) -> str:
+        """« du Nord (59) », « de la Somme (80) »."""
+        return _OF[self.article] + self._label
+
+    def to(self) -> str:
+        """« au Nord (59) », « à l'Oise (60) »."""
+        return _TO[self.article] + self._label
+
+    def in_(self) -> str:
+        """« dans le Nord (59) »."""
+        return f"dans {self.the()}"
+
+    def council(self) -> str:
+        """The payer of the PCH: « le département du Nord (59) »."""
+        return f"le département {self.of()}" if self.name else self.the()
+
+
+def of_right(label: str) -> str:
+    """« d'AAH », « de PCH »: French elision before a vowel."""
+    return f"d'{label}" if label[:1].lower() in "aeiouyéh" else f"de {label}"
