@@ -7,6 +7,7 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from mdph_bridge.domain.clock import CALENDAR, WORKING, ClockRules, Policy
 from mdph_bridge.domain.sealing import Keyring
 from mdph_bridge.domain.signing import HubSigner
 
@@ -24,6 +25,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SIGNING_KEYS": (str, None),
     "SLA_DAYS": (int, 15),
     "WARNING_DAYS": (int, 10),
+    "SLA_DAY_KIND": (str, CALENDAR),
+    "SLA_PAIRS": (str, ""),
     "STALE_AFTER_SECONDS": (int, 300),
     "LEASE_SECONDS": (int, 900),
     "TASK_TIME_LIMIT_SECONDS": (int, 600),
@@ -62,7 +65,20 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
     if missing:
         names = ", ".join(PREFIX + name for name in missing)
         raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
+    config["CLOCK_RULES"] = clock_rules(config)
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB
     config["MAX_FORM_MEMORY_SIZE"] = 4 * MiB
+
+
+def clock_rules(config: Mapping[str, Any]) -> ClockRules:
+    """Build the deadline policies: the default one and those agreed per département pair."""
+    kind = config["SLA_DAY_KIND"]
+    if kind not in (CALENDAR, WORKING):
+        raise RuntimeError(f"{PREFIX}SLA_DAY_KIND: attendu {CALENDAR} ou {WORKING}, pas {kind!r}.")
+    try:
+        default = Policy(config["SLA_DAYS"], config["WARNING_DAYS"], kind == WORKING)
+        return ClockRules.parse(config["SLA_PAIRS"], default)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc

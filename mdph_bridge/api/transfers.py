@@ -116,7 +116,9 @@ def correction(transfer_id: uuid.UUID) -> Any:
 
 def _intake() -> Intake:
     cfg = current_app.config
-    return Intake(backends().storage, cfg["KEYRING"], cfg["SLA_DAYS"], cfg["SECRET_KEY"].encode())
+    return Intake(
+        backends().storage, cfg["KEYRING"], cfg["CLOCK_RULES"], cfg["SECRET_KEY"].encode()
+    )
 
 
 @contextmanager
