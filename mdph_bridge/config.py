@@ -10,6 +10,7 @@ from typing import Any
 from mdph_bridge.domain.clock import CALENDAR, WORKING, ClockRules, Policy
 from mdph_bridge.domain.sealing import Keyring
 from mdph_bridge.domain.signing import HubSigner
+from mdph_bridge.services.alerts import parse_recipients
 
 PREFIX = "MDPH_BRIDGE_"
 MiB = 1024 * 1024
@@ -35,6 +36,12 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SWEEP_INTERVAL_SECONDS": (int, 60),
     "ORPHAN_AGE_SECONDS": (int, 3600),
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
+    "ALERT_INTERVAL_SECONDS": (int, 300),
+    "ALERT_EMAILS": (str, ""),
+    "ALERT_FROM": (str, "mdph-bridge@localhost"),
+    "ALERT_WEBHOOK_URL": (str, ""),
+    "SMTP_URL": (str, "smtp://127.0.0.1:25"),
+    "PUBLIC_URL": (str, "http://127.0.0.1:8000"),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
 }
@@ -66,6 +73,10 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
         names = ", ".join(PREFIX + name for name in missing)
         raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
     config["CLOCK_RULES"] = clock_rules(config)
+    try:
+        config["ALERT_RECIPIENTS"] = parse_recipients(config["ALERT_EMAILS"])
+    except ValueError as exc:
+        raise RuntimeError(f"{PREFIX}ALERT_EMAILS : {exc}") from exc
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB

@@ -100,6 +100,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.requeue_stale",
                 "schedule": timedelta(seconds=cfg["SWEEP_INTERVAL_SECONDS"]),
             },
+            "deadline-alerts": {
+                "task": "maintenance.deadline_alerts",
+                "schedule": timedelta(seconds=cfg["ALERT_INTERVAL_SECONDS"]),
+            },
             "warn-expiring-keys": {
                 "task": "maintenance.key_expiry",
                 "schedule": timedelta(days=1),
