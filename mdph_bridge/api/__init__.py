@@ -17,6 +17,7 @@ from schemas.dossier import DossierSchema
 def register_api(app: Flask) -> None:
     """Register the API blueprints and the OpenAPI document (/api/openapi.json)."""
     from mdph_bridge.api.inbound import blp as inbound
+    from mdph_bridge.api.metrics import blp as metrics
     from mdph_bridge.api.transfers import blp as transfers
 
     app.config.update(
@@ -41,6 +42,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(health)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)
+    api.register_blueprint(metrics)
 
     @app.get("/api/v1/keys")
     def hub_keys() -> Any:
