@@ -42,6 +42,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "ALERT_WEBHOOK_URL": (str, ""),
     "SMTP_URL": (str, "smtp://127.0.0.1:25"),
     "PUBLIC_URL": (str, "http://127.0.0.1:8000"),
+    "WORKER_METRICS_PORT": (int, 0),
+    "WORKER_METRICS_ADDRESS": (str, "127.0.0.1"),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
 }

@@ -49,6 +49,7 @@ RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "metrics.index": (("supervisor",), None),
     "metrics.export": (("supervisor",), None),
     "metrics.transfer": (("supervisor",), BOTH),
+    "prometheus.metrics": (("admin",), None),  # hub operators; tested in test_prometheus.py
 }
 ROLES = ("caseworker", "receiver", "doctor", "supervisor")
 # Well-formed bodies, so that what is tested is access, not validation.
