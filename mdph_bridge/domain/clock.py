@@ -40,8 +40,10 @@ LEVEL_LABELS: dict[Level, str] = {
     Level.LATE: "En retard",
 }
 
-# The clock stops when the receiving MDPH has integrated the file, or when the sender cancels.
-STOPPED: frozenset[State] = frozenset({State.COMPLETED, State.CANCELLED})
+# The clock stops when the receiving MDPH has integrated the file, when the sender cancels, and
+# when the receiver returns it (refused jurisdiction: no step of this transfer can complete it, the
+# sender must address the right MDPH). These transfers are closed: no alert, not in the open list.
+STOPPED: frozenset[State] = frozenset({State.COMPLETED, State.CANCELLED, State.RETURNED})
 
 SIDE_TO_ACT: dict[State, Side | None] = {
     State.RECEIVED: Side.HUB,
@@ -171,7 +173,7 @@ class Reading:
 
     elapsed: timedelta  # submission to completion (or to now): pauses included, never hidden
     waiting_for_sender: timedelta  # time in `rejected`, until the sender sent a correction
-    returned: timedelta  # time since the receiver returned the file to the sender
+    returned: timedelta  # time since the receiver returned the file to the sender, up to now
     level: Level  # at the clock's stop, or now if it still runs
     stopped_at: datetime | None
     side: Side | None
@@ -195,8 +197,10 @@ def read(history: Sequence[tuple[datetime, State]], deadline: Deadlines, now: da
     if state in STOPPED:
         stopped_at = since
     end = stopped_at or now
-    if state in paused:
+    if state == State.REJECTED:
         paused[state] += end - since
+    if state == State.RETURNED:
+        paused[state] += now - since
     steps: dict[str, timedelta | None] = {}
     for name, start_state, end_state in STEPS:
         start = submitted_at if start_state is None else first.get(start_state)

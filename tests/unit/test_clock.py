@@ -168,10 +168,13 @@ def test_time_in_returned_is_reported_apart_from_the_wait_for_a_correction() -> 
         (at(0.2), State.READY),
         (at(3), State.RETURNED),
     ]
-    reading = read(history, DEADLINE, now=at(9))
-    assert reading.returned == timedelta(days=6)
+    reading = read(history, DEADLINE, now=at(16))
+    assert reading.returned == timedelta(days=13)
     assert reading.waiting_for_sender == timedelta()
     assert reading.side == Side.ORIGIN
+    assert reading.stopped_at == at(3)  # closed: no step of this transfer can complete it
+    assert reading.elapsed == timedelta(days=3)
+    assert reading.level == Level.ON_TIME
     assert reading.steps["pret_telecharge"] is None
 
 
