@@ -24,7 +24,15 @@ from sqlalchemy import case, exists, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.clock import LEVEL_LABELS, SIDE_TO_ACT, STOPPED, Level, Side, days
+from mdph_bridge.domain.clock import (
+    LEVEL_LABELS,
+    OPEN,
+    SIDE_TO_ACT,
+    STOPPED,
+    Level,
+    Side,
+    days,
+)
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferAlert
 
@@ -84,7 +92,7 @@ def decide(session: Session, now: datetime) -> int:
     )
     due = select(Transfer.id, level, Transfer.state, _side_case(), literal(now), literal(0)).where(
         Transfer.warn_at <= now,
-        Transfer.state.not_in([s.value for s in STOPPED]),
+        Transfer.state.in_([s.value for s in OPEN]),  # few rows, found by the state index
         ~already,  # once late, an at-risk alert would come after the fact
     )
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -74,10 +74,8 @@ def _y_axis(top: float, label: str, x: float = LEFT, anchor: str = "end") -> lis
             f'<text x="{x + dx}" y="{y + 4:.1f}" text-anchor="{anchor}" fill="{GREY}">'
             f"{fr_number(value)}</text>"
         )
-    parts.append(
-        f'<text x="{x}" y="{TOP - 8}" text-anchor="{"end" if anchor == "end" else "start"}" '
-        f'fill="{GREY}">{escape(label)}</text>'
-    )
+    if anchor == "end":
+        parts.append(f'<text x="4" y="{TOP - 8}" fill="{GREY}">{escape(label)}</text>')
     return parts
 
 
@@ -149,17 +147,13 @@ def monthly_trend(
     )
     parts = _open(chart_id, title, description)
     top = _nice_max(max(max(p["mediane_jours"] for p in points), target_days))
-    parts += _y_axis(top, "jours (délai médian)")
+    parts += _y_axis(top, "jours")
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     for index in range(5):
         y = HEIGHT - BOTTOM - plot_h * index / 4
         parts.append(
             f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" fill="{RED}">{25 * index} %</text>'
         )
-    parts.append(
-        f'<text x="{WIDTH - RIGHT}" y="{TOP - 8}" text-anchor="start" fill="{RED}">'
-        "dans les délais</text>"
-    )
     slot = plot_w / len(points)
 
     def x_of(i: int) -> float:
@@ -202,6 +196,19 @@ def monthly_trend(
             f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
             f'fill="{GREY}">{escape(points[i]["mois"])}</text>'
         )
+    legend = (
+        (BLUE, "", "délai médian (jours, à gauche)"),
+        (RED, "", "dans les délais (%, à droite)"),
+        (BLUE, ' stroke-dasharray="6 4"', f"objectif {target_days} jours"),
+    )
+    x = LEFT
+    for colour, dash, label in legend:
+        parts += [
+            f'<line x1="{x}" x2="{x + 18}" y1="{HEIGHT - 12}" y2="{HEIGHT - 12}" '
+            f'stroke="{colour}" stroke-width="2"{dash}/>',
+            f'<text x="{x + 22}" y="{HEIGHT - 8}" fill="{GREY}">{escape(label)}</text>',
+        ]
+        x += 200
     parts.append("</svg>")
     return "".join(parts)
 
@@ -260,3 +267,13 @@ def step_breakdown(
 def _short(label: str) -> str:
     """The part of a step's label before its parenthesis, which fits beside a bar."""
     return label.split(" (")[0]
+
+
+def dashboard_charts(figures: dict[str, Any]) -> dict[str, str]:
+    """Draw the three dashboard charts from `services.metrics.dashboard`'s result."""
+    target = int(figures.get("objectif_jours", 15))
+    return {
+        "histogramme": delay_histogram(figures["histogramme"], target),
+        "tendance": monthly_trend(figures["par_mois"], target),
+        "etapes": step_breakdown(figures["etapes"]),
+    }

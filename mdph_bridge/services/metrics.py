@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mdph_bridge.domain.clock import (
     LEVEL_LABELS,
+    OPEN,
     SIDE_TO_ACT,
     STEP_LABELS,
     STOPPED,
@@ -216,7 +217,7 @@ def steps(
 
 
 def _open() -> ColumnElement[bool]:
-    return Transfer.state.not_in([s.value for s in STOPPED])
+    return Transfer.state.in_([s.value for s in OPEN])  # few rows, found by the state index
 
 
 def _side_case() -> Any:
