@@ -174,6 +174,30 @@ class InboundTransferSchema(TransferSchema):
     paquet_medical = fields.Nested(PaquetSchema, allow_none=True)
 
 
+class EtapeSuivieSchema(Schema):
+    """One step of the timeline as a supervisor sees it (no detail)."""
+
+    date = fields.DateTime()
+    de = fields.String(allow_none=True)
+    vers = fields.String()
+    acteur = fields.String()
+
+
+class SupervisedTransferSchema(Schema):
+    """A transfer as a supervisor sees it: codes, dates, clock and timeline, no file number."""
+
+    id = fields.UUID()
+    mdph_origine = fields.String()
+    mdph_destination = fields.String()
+    etat = fields.String()
+    etat_libelle = fields.String()
+    soumis_le = fields.DateTime()
+    a_risque_le = fields.DateTime()
+    echeance = fields.DateTime()
+    horloge = fields.Nested(HorlogeSchema)
+    evenements = fields.List(fields.Nested(EtapeSuivieSchema))
+
+
 class OutboundPageSchema(Schema):
     """A page of outbound transfers."""
 

@@ -15,6 +15,7 @@ from mdph_bridge.extensions import session
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import metrics
 from mdph_bridge.services.errors import ServiceError
+from schemas.api import SupervisedTransferSchema
 
 blp = BridgeBlueprint(
     "metrics",
@@ -60,26 +61,23 @@ def export(section: str) -> Any:
 
 @blp.route("/transfers/<uuid:transfer_id>", methods=["GET"])
 @requires("supervisor")
-@blp.response(200)
+@blp.response(200, SupervisedTransferSchema)
 def transfer(transfer_id: uuid.UUID) -> Any:
     """The timeline and clock of a transfer from or to the supervisor's département."""
     found = metrics.supervised_transfer(session(), _departements(), transfer_id)
     return {
-        "id": str(found.id),
+        "id": found.id,
         "mdph_origine": found.origin_code,
         "mdph_destination": found.dest_code,
         "etat": found.state,
         "etat_libelle": LABELS[State(found.state)],
-        "soumis_le": found.submitted_at.isoformat(),
-        "a_risque_le": found.warn_at.isoformat(),
-        "echeance": found.due_at.isoformat(),
-        "horloge": {
-            k: v.isoformat() if hasattr(v, "isoformat") else v
-            for k, v in presenters.clock(found).items()
-        },
+        "soumis_le": found.submitted_at,
+        "a_risque_le": found.warn_at,
+        "echeance": found.due_at,
+        "horloge": presenters.clock(found),
         "evenements": [
             {
-                "date": event.at.isoformat(),
+                "date": event.at,
                 "de": event.from_state,
                 "vers": event.to_state,
                 "acteur": presenters.public_actor(event.actor),

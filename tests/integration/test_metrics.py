@@ -307,3 +307,19 @@ def test_csv_exports_hold_the_same_figures(
         assert client.get(f"/api/v1/metrics/{section}.csv", headers=headers).status_code == 200
     unknown = client.get("/api/v1/metrics/noms.csv", headers=headers)
     assert unknown.status_code == 404
+
+
+def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(
+    client: FlaskClient, demo: dict[str, Any], made: list[dict[str, Any]]
+) -> None:
+    headers = bearer(demo["59"]["jetons"]["supervisor"])
+    row = client.get("/api/v1/metrics", headers=headers).get_json()["alertes"][0]
+    response = client.get(row["lien"], headers=headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["id"] == row["id"]
+    assert body["horloge"]["niveau"] in ("a_risque", "en_retard")
+    assert body["evenements"][0]["vers"] == "received"
+    assert "detail" not in body["evenements"][0]
+    assert "59-2026-0001" not in response.get_data(as_text=True)
+    assert "numero_dossier_origine" not in body
