@@ -310,12 +310,24 @@ def dashboard(
 ) -> dict[str, Any]:
     """Every figure of the supervisors' dashboard, for the given départements at `now`."""
     use_sort_memory(session)
+    counts = states(session, departements, now)
+    overall = delays(session, departements, target_days)
+    before = delays(session, departements, target_days, historical=True)
     return {
         "departements": list(departements),
         "calcule_le": now.isoformat(),
         "objectif_jours": target_days,
-        **states(session, departements, now),
-        "delais": delays(session, departements, target_days),
+        "en_bref": {
+            "part_dans_les_delais": overall["part_dans_les_delais"],
+            "delai_median_jours": overall["mediane_jours"],
+            **counts["ouverts"],
+            "avant_la_plateforme": {
+                "part_dans_les_delais": before["part_dans_les_delais"],
+                "delai_median_jours": before["mediane_jours"],
+            },
+        },
+        **counts,
+        "delais": overall,
         "histogramme": histogram(session, departements),
         "par_paire": delays_by_pair(session, departements, target_days),
         "par_mois": delays_by_month(session, departements, target_days),
@@ -323,7 +335,7 @@ def dashboard(
         "etapes_par_paire": steps(session, departements, by_pair=True),
         "alertes": open_alerts(session, departements, now),
         "historique": {
-            "delais": delays(session, departements, target_days, historical=True),
+            "delais": before,
             "histogramme": histogram(session, departements, historical=True),
             "par_paire": delays_by_pair(session, departements, target_days, historical=True),
             "par_mois": delays_by_month(session, departements, target_days, historical=True),

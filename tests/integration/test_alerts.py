@@ -215,3 +215,36 @@ def test_the_webhook_gets_each_alert_once_without_personal_data(
         "alerte", "transfert", "niveau", "etat", "cote_a_agir", "mdph_origine",
         "mdph_destination", "age_jours", "echeance", "lien",
     }  # fmt: skip
+
+
+def test_two_beats_at_once_still_send_each_alert_once(
+    app: Flask, session: Session, history: dict[str, Any], smtp: tuple[Inbox, str], tmp_path: Path
+) -> None:
+    inbox, url = smtp
+    for _ in range(20):  # more alerts, so that the two runs overlap
+        add_transfer(
+            session, "59", "62", NOW - timedelta(days=12), {State.READY: NOW - timedelta(days=11)}
+        )
+    session.commit()
+    others = [restarted(app, tmp_path / str(i)) for i in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, int]] = []
+
+    def beat(other: Flask) -> None:
+        with other.app_context():
+            barrier.wait()
+            results.append(
+                alerts.run(other.extensions["mdph_bridge"].sessions(), settings(url), NOW)
+            )
+            other.extensions["mdph_bridge"].sessions.remove()
+
+    threads = [threading.Thread(target=beat, args=(other,)) for other in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for other in others:
+        other.extensions["mdph_bridge"].engine.dispose()
+    assert sum(decided for decided, _ in results) == 22
+    assert sum(mailed for _, mailed in results) == 22
+    assert len(inbox.messages) == 22

@@ -192,6 +192,15 @@ def test_figures_match_the_history_computed_independently(
     assert got["ouverts"]["en_retard"] > 0
 
     assert_close(got["delais"], expected_delays(mine))
+    assert got["en_bref"] == {
+        "part_dans_les_delais": got["delais"]["part_dans_les_delais"],
+        "delai_median_jours": got["delais"]["mediane_jours"],
+        **got["ouverts"],
+        "avant_la_plateforme": {
+            "part_dans_les_delais": got["historique"]["delais"]["part_dans_les_delais"],
+            "delai_median_jours": got["historique"]["delais"]["mediane_jours"],
+        },
+    }
     by_pair = grouped(mine, lambda t: (t["origin"], t["dest"]))
     assert {(r["mdph_origine"], r["mdph_destination"]) for r in got["par_paire"]} == set(by_pair)
     for row in got["par_paire"]:
