@@ -20,16 +20,16 @@ def _level(transfer: Transfer) -> str:
 
 def clock(transfer: Transfer) -> dict[str, Any]:
     """Describe a transfer's clock from its timeline; pauses are figures of their own."""
-    now = reading(transfer, utcnow())
+    current = reading(transfer, utcnow())
     return {
-        "niveau": now.level.value,
-        "niveau_libelle": LEVEL_LABELS[now.level],
-        "age_jours": days(now.elapsed),
-        "attente_expediteur_jours": days(now.waiting_for_sender),
-        "renvoye_jours": days(now.returned),
-        "cote_a_agir": now.side,
-        "arrete_le": now.stopped_at,
-        "etapes": {k: None if v is None else days(v) for k, v in now.steps.items()},
+        "niveau": current.level.value,
+        "niveau_libelle": LEVEL_LABELS[current.level],
+        "age_jours": days(current.elapsed),
+        "attente_expediteur_jours": days(current.waiting_for_sender),
+        "renvoye_jours": days(current.returned),
+        "cote_a_agir": current.side,
+        "arrete_le": current.stopped_at,
+        "etapes": {k: None if v is None else days(v) for k, v in current.steps.items()},
     }
 
 
