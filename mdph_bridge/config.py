@@ -7,9 +7,11 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from mdph_bridge.domain.clock import CALENDAR, WORKING, ClockRules, Policy
 from mdph_bridge.domain.sealing import Keyring
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.rulebook import RULES_DIR, load_rulebook
+from mdph_bridge.services.alerts import parse_recipients
 
 PREFIX = "MDPH_BRIDGE_"
 MiB = 1024 * 1024
@@ -26,6 +28,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SIGNING_KEYS": (str, None),
     "SLA_DAYS": (int, 15),
     "WARNING_DAYS": (int, 10),
+    "SLA_DAY_KIND": (str, CALENDAR),
+    "SLA_PAIRS": (str, ""),
     "STALE_AFTER_SECONDS": (int, 300),
     "LEASE_SECONDS": (int, 900),
     "TASK_TIME_LIMIT_SECONDS": (int, 600),
@@ -34,6 +38,14 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SWEEP_INTERVAL_SECONDS": (int, 60),
     "ORPHAN_AGE_SECONDS": (int, 3600),
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
+    "ALERT_INTERVAL_SECONDS": (int, 300),
+    "ALERT_EMAILS": (str, ""),
+    "ALERT_FROM": (str, "mdph-bridge@localhost"),
+    "ALERT_WEBHOOK_URL": (str, ""),
+    "SMTP_URL": (str, "smtp://127.0.0.1:25"),
+    "PUBLIC_URL": (str, "http://127.0.0.1:8000"),
+    "WORKER_METRICS_PORT": (int, 0),
+    "WORKER_METRICS_ADDRESS": (str, "127.0.0.1"),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
 }
@@ -64,8 +76,25 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
     if missing:
         names = ", ".join(PREFIX + name for name in missing)
         raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
+    config["CLOCK_RULES"] = clock_rules(config)
+    try:
+        config["ALERT_RECIPIENTS"] = parse_recipients(config["ALERT_EMAILS"])
+    except ValueError as exc:
+        raise RuntimeError(f"{PREFIX}ALERT_EMAILS : {exc}") from exc
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["RULES"] = load_rulebook(Path(config.get("RULES_DIR") or RULES_DIR))
     config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB
     config["MAX_FORM_MEMORY_SIZE"] = 4 * MiB
+
+
+def clock_rules(config: Mapping[str, Any]) -> ClockRules:
+    """Build the deadline policies: the default one and those agreed per département pair."""
+    kind = config["SLA_DAY_KIND"]
+    if kind not in (CALENDAR, WORKING):
+        raise RuntimeError(f"{PREFIX}SLA_DAY_KIND: attendu {CALENDAR} ou {WORKING}, pas {kind!r}.")
+    try:
+        default = Policy(config["SLA_DAYS"], config["WARNING_DAYS"], kind == WORKING)
+        return ClockRules.parse(config["SLA_PAIRS"], default)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc

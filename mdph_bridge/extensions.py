@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from mdph_bridge.services.sqlstats import register_sqlite_functions
 from mdph_bridge.storage import LocalStorage
 
 
@@ -52,6 +53,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
@@ -99,6 +101,10 @@ def celery_init_app(app: Flask) -> Celery:
             "requeue-stale-transfers": {
                 "task": "maintenance.requeue_stale",
                 "schedule": timedelta(seconds=cfg["SWEEP_INTERVAL_SECONDS"]),
+            },
+            "deadline-alerts": {
+                "task": "maintenance.deadline_alerts",
+                "schedule": timedelta(seconds=cfg["ALERT_INTERVAL_SECONDS"]),
             },
             "warn-expiring-keys": {
                 "task": "maintenance.key_expiry",

@@ -131,6 +131,29 @@ class HarmonisationSchema(Schema):
     alertes = fields.List(fields.Nested(AlerteSchema))
 
 
+class EtapesSchema(Schema):
+    """Days spent in each step of the clock (null: step not reached)."""
+
+    soumis_pret = fields.Float(allow_none=True)
+    pret_telecharge = fields.Float(allow_none=True)
+    telecharge_accuse = fields.Float(allow_none=True)
+    accuse_termine = fields.Float(allow_none=True)
+    attente_expediteur = fields.Float(allow_none=True)
+
+
+class HorlogeSchema(Schema):
+    """The fifteen-day clock of a transfer: age, pauses shown apart, who must act."""
+
+    niveau = fields.String()
+    niveau_libelle = fields.String()
+    age_jours = fields.Float()
+    attente_expediteur_jours = fields.Float()
+    renvoye_jours = fields.Float()
+    cote_a_agir = fields.String(allow_none=True)
+    arrete_le = fields.DateTime(allow_none=True)
+    etapes = fields.Nested(EtapesSchema)
+
+
 class TransferSchema(Schema):
     """A transfer's metadata; never any personal data."""
 
@@ -143,6 +166,8 @@ class TransferSchema(Schema):
     motif = fields.String()
     soumis_le = fields.DateTime()
     echeance = fields.DateTime()
+    a_risque_le = fields.DateTime()
+    niveau = fields.String()
     pret_le = fields.DateTime(allow_none=True)
     numero_dossier_destination = fields.String(allow_none=True)
     motif_retour = fields.Dict(allow_none=True)
@@ -152,8 +177,9 @@ class TransferSchema(Schema):
 
 
 class TransferDetailSchema(TransferSchema):
-    """A transfer with its timeline, problems to fix and packages."""
+    """A transfer with its timeline, clock, problems to fix and packages."""
 
+    horloge = fields.Nested(HorlogeSchema)
     evenements = fields.List(fields.Nested(EvenementSchema))
     erreurs = fields.List(fields.Nested(ErreurSchema))
     paquet = fields.Nested(PaquetSchema, allow_none=True)
@@ -163,8 +189,33 @@ class TransferDetailSchema(TransferSchema):
 class InboundTransferSchema(TransferSchema):
     """A transfer as its receiver sees it: metadata and packages."""
 
+    horloge = fields.Nested(HorlogeSchema)
     paquet = fields.Nested(PaquetSchema, allow_none=True)
     paquet_medical = fields.Nested(PaquetSchema, allow_none=True)
+
+
+class EtapeSuivieSchema(Schema):
+    """One step of the timeline as a supervisor sees it (no detail)."""
+
+    date = fields.DateTime()
+    de = fields.String(allow_none=True)
+    vers = fields.String()
+    acteur = fields.String()
+
+
+class SupervisedTransferSchema(Schema):
+    """A transfer as a supervisor sees it: codes, dates, clock and timeline, no file number."""
+
+    id = fields.UUID()
+    mdph_origine = fields.String()
+    mdph_destination = fields.String()
+    etat = fields.String()
+    etat_libelle = fields.String()
+    soumis_le = fields.DateTime()
+    a_risque_le = fields.DateTime()
+    echeance = fields.DateTime()
+    horloge = fields.Nested(HorlogeSchema)
+    evenements = fields.List(fields.Nested(EtapeSuivieSchema))
 
 
 class OutboundPageSchema(Schema):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 from dotenv import load_dotenv
 
 from mdph_bridge import create_app
@@ -15,6 +16,7 @@ flask_app = create_app()
 app = flask_app.extensions["celery"]
 
 import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`
+from workers import metrics  # noqa: E402 - measures the tasks once they are registered
 
 
 @worker_process_init.connect
@@ -22,3 +24,20 @@ def _fresh_connections(**_: Any) -> None:
     """Never share the parent's database connections with forked children (celery#3238)."""
     backends: Backends = flask_app.extensions["mdph_bridge"]
     backends.engine.dispose(close=False)
+
+
+@worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    """Serve task durations and failures for Prometheus if a port is configured."""
+    port = flask_app.config["WORKER_METRICS_PORT"]
+    if port:
+        metrics.serve(port, flask_app.config["WORKER_METRICS_ADDRESS"])
+
+
+@worker_process_shutdown.connect
+def _forget_child(pid: int, **_: Any) -> None:
+    """Drop a finished child's live gauges in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -10,6 +10,8 @@ from celery import Task, shared_task
 from flask import current_app
 
 from mdph_bridge.extensions import backends
+from mdph_bridge.models import utcnow
+from mdph_bridge.services import alerts
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
@@ -79,3 +81,14 @@ def warn_expiring_keys() -> int:
             key.valid_until,
         )
     return len(soon)
+
+
+@shared_task(name="maintenance.deadline_alerts", ignore_result=True)
+def deadline_alerts() -> int:
+    """Alert the side that must act about transfers at risk or late, each alert once."""
+    decided, mailed = alerts.run(
+        backends().sessions(), alerts.settings_from(current_app.config), utcnow()
+    )
+    if decided or mailed:
+        log.info("deadline alerts: %d decided, %d mailed", decided, mailed)
+    return mailed

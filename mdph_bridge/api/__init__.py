@@ -17,6 +17,8 @@ from schemas.dossier import DossierSchema
 def register_api(app: Flask) -> None:
     """Register the API blueprints and the OpenAPI document (/api/openapi.json)."""
     from mdph_bridge.api.inbound import blp as inbound
+    from mdph_bridge.api.metrics import blp as metrics
+    from mdph_bridge.api.prometheus import blp as prometheus
     from mdph_bridge.api.transfers import blp as transfers
 
     app.config.update(
@@ -39,8 +41,10 @@ def register_api(app: Flask) -> None:
     api.spec.components.schema("DossierV1", schema=DossierSchema)
     add_security_headers(app)
     app.register_blueprint(health)
+    app.register_blueprint(prometheus)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)
+    api.register_blueprint(metrics)
 
     @app.get("/api/v1/keys")
     def hub_keys() -> Any:

@@ -48,7 +48,10 @@ _PACKAGE_DOC = {
 def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""
     page = receiving.list_inbound(session(), current_principal(), cursor, limit)
-    return {"transferts": [presenters.inbound(t) for t in page.transfers], "cursor": page.cursor}
+    return {
+        "transferts": [presenters.inbound(t, with_clock=False) for t in page.transfers],
+        "cursor": page.cursor,
+    }
 
 
 @blp.route("/<uuid:transfer_id>", methods=["GET"])

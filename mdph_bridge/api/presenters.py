@@ -6,8 +6,31 @@ from typing import Any
 
 from flask import url_for
 
+from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, days, level_at
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import Transfer
+from mdph_bridge.models import Transfer, utcnow
+from mdph_bridge.services.clock import reading
+
+
+def _level(transfer: Transfer) -> str:
+    """Where the transfer stands against its deadlines, now or when its clock stopped."""
+    end = transfer.state_changed_at if transfer.state in STOPPED else utcnow()
+    return level_at(Deadlines(transfer.warn_at, transfer.due_at), end).value
+
+
+def clock(transfer: Transfer) -> dict[str, Any]:
+    """Describe a transfer's clock from its timeline; pauses are figures of their own."""
+    current = reading(transfer, utcnow())
+    return {
+        "niveau": current.level.value,
+        "niveau_libelle": LEVEL_LABELS[current.level],
+        "age_jours": days(current.elapsed),
+        "attente_expediteur_jours": days(current.waiting_for_sender),
+        "renvoye_jours": days(current.returned),
+        "cote_a_agir": current.side,
+        "arrete_le": current.stopped_at,
+        "etapes": {k: None if v is None else days(v) for k, v in current.steps.items()},
+    }
 
 
 def summary(transfer: Transfer, link: str) -> dict[str, Any]:
@@ -22,6 +45,8 @@ def summary(transfer: Transfer, link: str) -> dict[str, Any]:
         "motif": transfer.motif,
         "soumis_le": transfer.submitted_at,
         "echeance": transfer.due_at,
+        "a_risque_le": transfer.warn_at,
+        "niveau": _level(transfer),
         "pret_le": transfer.ready_at,
         "numero_dossier_destination": transfer.numero_dossier_destination,
         "motif_retour": transfer.return_reason,
@@ -71,6 +96,7 @@ def outbound_detail(transfer: Transfer) -> dict[str, Any]:
     return {
         **outbound(transfer),
         **packages(transfer, links=False),
+        "horloge": clock(transfer),
         "evenements": [
             {
                 "date": event.at,
@@ -85,9 +111,12 @@ def outbound_detail(transfer: Transfer) -> dict[str, Any]:
     }
 
 
-def inbound(transfer: Transfer) -> dict[str, Any]:
-    """Describe a transfer for its receiver."""
-    return {
+def inbound(transfer: Transfer, with_clock: bool = True) -> dict[str, Any]:
+    """Describe a transfer for its receiver (lists leave out the clock, read from the timeline)."""
+    document = {
         **summary(transfer, url_for("inbound.detail", transfer_id=transfer.id)),
         **packages(transfer, links=True),
     }
+    if with_clock:
+        document["horloge"] = clock(transfer)
+    return document

@@ -119,7 +119,7 @@ def _intake() -> Intake:
     return Intake(
         backends().storage,
         cfg["KEYRING"],
-        cfg["SLA_DAYS"],
+        cfg["CLOCK_RULES"],
         cfg["SECRET_KEY"].encode(),
         cfg["RULES"],
     )

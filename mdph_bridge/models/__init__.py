@@ -1,7 +1,9 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
+from mdph_bridge.models.alert import TransferAlert
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
+from mdph_bridge.models.history import HistoricalTransfer
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
@@ -10,7 +12,9 @@ __all__ = [
     "Base",
     "Departement",
     "DepartementKey",
+    "HistoricalTransfer",
     "Transfer",
+    "TransferAlert",
     "TransferDocument",
     "TransferEvent",
     "utcnow",

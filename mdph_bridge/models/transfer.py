@@ -20,6 +20,7 @@ class Transfer(Base):
         UniqueConstraint("origin_code", "idempotency_key"),
         UniqueConstraint("dest_code", "inbound_seq"),
         Index("ix_transfers_state_changed", "state", "state_changed_at"),
+        Index("ix_transfers_warn_at", "warn_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -33,6 +34,8 @@ class Transfer(Base):
     request_digest: Mapped[str | None] = mapped_column(String(64))
     submitted_by: Mapped[uuid.UUID | None]
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The clock (see domain/clock.py): at risk from `warn_at`, late from `due_at`.
+    warn_at: Mapped[datetime]
     due_at: Mapped[datetime]
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_token: Mapped[str | None] = mapped_column(String(32))
@@ -42,7 +45,13 @@ class Transfer(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     staging_key_id: Mapped[str] = mapped_column(String(64))
     inbound_seq: Mapped[int | None]
+    # Milestones, each reached at most once, so that metrics aggregate steps without the events.
     ready_at: Mapped[datetime | None]
+    downloaded_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    # Time spent in `rejected`, waiting for the sender's correction, added up when it leaves.
+    sender_wait_seconds: Mapped[int] = mapped_column(default=0)
     package_key: Mapped[str | None] = mapped_column(String(200))
     package_size: Mapped[int | None]
     package_sha256: Mapped[str | None] = mapped_column(String(64))

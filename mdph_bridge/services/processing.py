@@ -274,7 +274,6 @@ def _mark_ready(
         lease_token=None,
         lease_until=None,
         inbound_seq=seq,
-        ready_at=utcnow(),
         package_key=package.key,
         package_size=package.size,
         package_sha256=package.sha256,

@@ -10,7 +10,6 @@ import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.clock import ClockRules
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
 from mdph_bridge.services.auth import Principal
+from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
@@ -60,11 +61,11 @@ class Submission:
 
 @dataclass(frozen=True)
 class Intake:
-    """Where and how submissions are kept: storage, staging keys, deadline, digest key."""
+    """Where and how submissions are kept: storage, staging keys, deadlines, digest key."""
 
     storage: LocalStorage
     keyring: Keyring
-    sla_days: int
+    clock: ClockRules
     digest_key: bytes
     rules: RuleBook
 
@@ -203,16 +204,19 @@ def submit(
     try:
         _stage(intake, prefix, submission, dossier)
         now = utcnow()
+        dest = dossier["transfert"]["mdph_destination"]
+        deadline = transfer_deadlines(intake.clock, principal.departement, dest, now)
         transfer = Transfer(
             id=transfer_id,
             origin_code=principal.departement,
-            dest_code=dossier["transfert"]["mdph_destination"],
+            dest_code=dest,
             state=State.RECEIVED.value,
             idempotency_key=key,
             request_digest=_digest(intake, submission),
             submitted_by=principal.token_id,
             submitted_at=now,
-            due_at=now + timedelta(days=intake.sla_days),
+            warn_at=deadline.warn_at,
+            due_at=deadline.due_at,
             state_changed_at=now,
             problems=[],
             events=[TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)],

@@ -6,11 +6,19 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import State, can_move
 from mdph_bridge.models import Transfer, TransferEvent, utcnow
+
+# Columns recording the first (and only) time a transfer reached a milestone of the clock.
+MILESTONES = {
+    State.READY: "ready_at",
+    State.DOWNLOADED: "downloaded_at",
+    State.ACKNOWLEDGED: "acknowledged_at",
+    State.COMPLETED: "completed_at",
+}
 
 
 def move(
@@ -36,10 +44,27 @@ def move(
             raise ValueError(f"transition {source} -> {target} is not allowed")
     for source in sources:
         now = utcnow()
+        clock: dict[str, Any] = {}
+        if target in MILESTONES:
+            clock[MILESTONES[target]] = values.get(MILESTONES[target], now)
+        source_guard = list(guard)
+        if source == State.REJECTED:
+            # Add the time spent waiting for the sender's correction; the guard on the instant
+            # read makes a concurrent step lose the race rather than count it twice.
+            since = session.scalar(
+                select(Transfer.state_changed_at).where(
+                    Transfer.id == transfer_id, Transfer.state == source.value
+                )
+            )
+            if since is None:
+                continue
+            waited = round((now - since).total_seconds())
+            clock["sender_wait_seconds"] = Transfer.sender_wait_seconds + waited
+            source_guard.append(Transfer.state_changed_at == since)
         result = session.execute(
             update(Transfer)
-            .where(Transfer.id == transfer_id, Transfer.state == source.value, *guard)
-            .values(state=target.value, state_changed_at=now, **values)
+            .where(Transfer.id == transfer_id, Transfer.state == source.value, *source_guard)
+            .values(state=target.value, state_changed_at=now, **{**values, **clock})
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:

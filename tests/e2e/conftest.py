@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,13 @@ FAST_RECOVERY = {
     "MAX_FILE_BYTES": 400 * MiB,
     "MAX_TRANSFER_BYTES": 410 * MiB,
 }
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass
@@ -90,7 +98,12 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
     client.flushdb()
     settings = hub_settings(tmp_path_factory.mktemp("e2e"), url, f"{REDIS_URL}/{REDIS_DB}")
-    yield settings | FAST_RECOVERY
+    observability = {
+        "WORKER_METRICS_PORT": free_port(),
+        "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "ALERT_EMAILS": "59=cellule@mdph59.example; 62=accueil@mdph62.example",
+    }
+    yield settings | FAST_RECOVERY | observability
     client.flushdb()
     client.close()
     drop_database(NAME)

@@ -90,7 +90,8 @@ def demo(session: Session, keys_dir: Path) -> dict[str, Any]:
     register_key(session, "80", "receiver", recipient)
     result["80"] = {
         "jetons": {
-            role: issue_token(session, "80", role, "test")[1] for role in ("caseworker", "receiver")
+            role: issue_token(session, "80", role, "test")[1]
+            for role in ("caseworker", "receiver", "supervisor")
         }
     }
     return result

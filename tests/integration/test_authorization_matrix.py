@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 PUBLIC = "public"
 SENDER = "sender"  # the transfer belongs to the origin département (59)
 RECEIVER = "receiver"  # the transfer belongs to the destination département (62)
+BOTH = "both"  # the transfer concerns both its origin (59) and its destination (62)
 
 # endpoint -> (roles allowed, whose transfer it addresses: SENDER / RECEIVER / None for lists)
 RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -45,6 +46,10 @@ RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "inbound.receipt": (("receiver", "doctor"), RECEIVER),
     "inbound.complete": (("receiver", "doctor"), RECEIVER),
     "inbound.return_": (("receiver", "doctor"), RECEIVER),
+    "metrics.index": (("supervisor",), None),
+    "metrics.export": (("supervisor",), None),
+    "metrics.transfer": (("supervisor",), BOTH),
+    "prometheus.metrics": (("admin",), None),  # hub operators; tested in test_prometheus.py
 }
 ROLES = ("caseworker", "receiver", "doctor", "supervisor")
 # Well-formed bodies, so that what is tested is access, not validation.
@@ -57,8 +62,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "inbound.complete": {"numero_dossier_destination": "62-0001"},
     "inbound.return_": {"motif": "autre"},
 }
-OWNER = {SENDER: "59", RECEIVER: "62"}
-OTHER = {SENDER: "62", RECEIVER: "59"}
+OWNERS = {SENDER: {"59"}, RECEIVER: {"62"}, BOTH: {"59", "62"}}
+# Placeholders of the URL rules other than the transfer id, with a value to call them with.
+PLACEHOLDERS = {"<section>": "delais"}
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -79,7 +85,10 @@ def test_matrix(app: Flask, client: FlaskClient, demo: dict[str, Any], backends:
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], data, files)
     run(app, backends, transfer_id)
     tokens = {(code, role): demo[code]["jetons"][role] for code in ("59", "62") for role in ROLES}
-    tokens |= {("80", role): demo["80"]["jetons"][role] for role in ("caseworker", "receiver")}
+    tokens |= {
+        ("80", role): demo["80"]["jetons"][role]
+        for role in ("caseworker", "receiver", "supervisor")
+    }
     failures = []
 
     for endpoint, method, rule in routes(app):
@@ -87,6 +96,8 @@ def test_matrix(app: Flask, client: FlaskClient, demo: dict[str, Any], backends:
         if endpoint == "static":
             continue  # no static folder: nothing is served there
         url = rule.replace("<uuid:transfer_id>", str(transfer_id))
+        for placeholder, value in PLACEHOLDERS.items():
+            url = url.replace(placeholder, value)
 
         def call(
             headers: dict[str, str], target: str = url, method: str = method, body: Any = None
@@ -107,7 +118,7 @@ def test_matrix(app: Flask, client: FlaskClient, demo: dict[str, Any], backends:
             status = response.status_code
             if role not in allowed:
                 expected = 403
-            elif side is not None and code != OWNER[side]:
+            elif side is not None and code not in OWNERS[side]:
                 expected = 404
             else:
                 expected = None  # own data: anything but an access refusal
@@ -121,8 +132,36 @@ def test_matrix(app: Flask, client: FlaskClient, demo: dict[str, Any], backends:
         if side is not None:  # an unknown transfer looks exactly like another département's
             unknown = url.replace(str(transfer_id), str(uuid.uuid4()))
             owner_role = next(r for r in allowed if r in ROLES)
-            owner = bearer(tokens[(OWNER[side], owner_role)])
+            owner = bearer(tokens[(min(OWNERS[side]), owner_role)])
             response = call(owner, unknown, body=BODIES.get(endpoint))
             if response.status_code != 404:
                 failures.append(f"{method} {rule} unknown id: {response.status_code}")
     assert failures == []
+
+
+def test_a_supervisor_sees_no_figure_of_another_departement(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    run(app, backends, transfer_id)
+
+    def figures(code: str) -> dict[str, Any]:
+        token = demo[code]["jetons"]["supervisor"]
+        return client.get("/api/v1/metrics", headers=bearer(token)).get_json()
+
+    for code, count in (("59", 1), ("62", 1), ("80", 0)):
+        body = figures(code)
+        assert sum(row["nombre"] for row in body["etats"]) == count, code
+        assert body["ouverts"]["total"] == count, code
+        assert body["departements"] == [code]
+    for code, ready in (("59", "1"), ("80", "0")):
+        export = client.get(
+            "/api/v1/metrics/etats.csv", headers=bearer(demo[code]["jetons"]["supervisor"])
+        )
+        rows = {
+            line.split(";")[0]: line.split(";")[-1]
+            for line in export.get_data(as_text=True).splitlines()
+        }
+        assert rows["ready"] == ready

@@ -65,6 +65,7 @@ def add_transfer(session: Session, state: State, **values: Any) -> uuid.UUID:
         state=state.value,
         numero_dossier_origine="59-2024-004217",
         motif="demenagement",
+        warn_at=now + timedelta(days=10),
         due_at=now + timedelta(days=15),
         staging_key_id="k1",
         state_changed_at=now - timedelta(hours=1),
@@ -302,3 +303,26 @@ def test_rolled_back_move_leaves_neither_state_nor_event(session: Session) -> No
 
     assert current(session, transfer_id).state == "ready"
     assert event_count(session) == 0
+
+
+def test_reaching_a_milestone_records_its_instant_once(session: Session) -> None:
+    transfer_id = add_transfer(session, State.READY)
+    assert move(session, transfer_id, [State.READY], State.DOWNLOADED, "62/receiver/t")
+    session.commit()
+    transfer = current(session, transfer_id)
+    assert (
+        transfer.downloaded_at == transfer.state_changed_at == events_of(session, transfer_id)[0].at
+    )
+    assert transfer.acknowledged_at is None
+    assert transfer.completed_at is None
+
+
+def test_leaving_rejected_adds_the_time_waited_for_the_sender(session: Session) -> None:
+    transfer_id = add_transfer(session, State.REJECTED, sender_wait_seconds=600)
+    rejected_since = current(session, transfer_id).state_changed_at
+    assert move(session, transfer_id, [State.REJECTED], State.RECEIVED, "59/caseworker/t")
+    session.commit()
+    transfer = current(session, transfer_id)
+    waited = (transfer.state_changed_at - rejected_since).total_seconds()
+    assert waited > 3000  # the helper put the transfer in `rejected` an hour ago
+    assert transfer.sender_wait_seconds == 600 + round(waited)

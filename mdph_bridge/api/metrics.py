@@ -1,0 +1,87 @@
+"""Supervisors: delay figures, transfers at risk, CSV exports; never any personal data."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, current_app, url_for
+
+from mdph_bridge.api import presenters
+from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.blueprint import BridgeBlueprint
+from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.extensions import session
+from mdph_bridge.models import utcnow
+from mdph_bridge.services import metrics
+from mdph_bridge.services.errors import ServiceError
+from schemas.api import SupervisedTransferSchema
+
+blp = BridgeBlueprint(
+    "metrics",
+    __name__,
+    url_prefix="/api/v1/metrics",
+    description="Superviseurs : délais, étapes et transferts à risque (sans donnée personnelle).",
+)
+
+
+def _departements() -> list[str]:
+    """The départements the supervisor watches: transfers from or to them."""
+    return [current_principal().departement]
+
+
+@blp.route("", methods=["GET"])
+@requires("supervisor")
+@blp.response(200)
+def index() -> Any:
+    """Every figure: states, delays (overall, per pair, per month), steps, alerts, history."""
+    figures = metrics.dashboard(
+        session(), _departements(), utcnow(), current_app.config["SLA_DAYS"]
+    )
+    for row in figures["alertes"]:
+        row["lien"] = url_for("metrics.transfer", transfer_id=row["id"])
+    return figures
+
+
+@blp.route("/<section>.csv", methods=["GET"])
+@requires("supervisor")
+def export(section: str) -> Any:
+    """Export one section as CSV (`;` separator, decimal comma): etats, delais, paires, …"""
+    produce = metrics.SECTIONS.get(section)
+    if produce is None:
+        raise ServiceError.one(404, "", "http.introuvable")
+    metrics.use_sort_memory(session())
+    rows = produce(session(), _departements(), utcnow(), current_app.config["SLA_DAYS"])
+    return Response(
+        metrics.to_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="mdph-bridge-{section}.csv"'},
+    )
+
+
+@blp.route("/transfers/<uuid:transfer_id>", methods=["GET"])
+@requires("supervisor")
+@blp.response(200, SupervisedTransferSchema)
+def transfer(transfer_id: uuid.UUID) -> Any:
+    """The timeline and clock of a transfer from or to the supervisor's département."""
+    found = metrics.supervised_transfer(session(), _departements(), transfer_id)
+    return {
+        "id": found.id,
+        "mdph_origine": found.origin_code,
+        "mdph_destination": found.dest_code,
+        "etat": found.state,
+        "etat_libelle": LABELS[State(found.state)],
+        "soumis_le": found.submitted_at,
+        "a_risque_le": found.warn_at,
+        "echeance": found.due_at,
+        "horloge": presenters.clock(found),
+        "evenements": [
+            {
+                "date": event.at,
+                "de": event.from_state,
+                "vers": event.to_state,
+                "acteur": presenters.public_actor(event.actor),
+            }
+            for event in found.events
+        ],
+    }

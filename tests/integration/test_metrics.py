@@ -1,0 +1,334 @@
+"""Supervisors' figures checked against values computed here from a generated history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from histories import add_transfer
+from sqlalchemy.orm import Session
+from support import bearer
+
+from mdph_bridge.domain.clock import PARIS
+from mdph_bridge.domain.states import State
+from mdph_bridge.models import HistoricalTransfer
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+PAIRS = [("59", "62"), ("62", "59"), ("59", "80"), ("80", "62")]
+DAY = 86400
+OPEN_STATES = [State.RECEIVED, State.READY, State.DOWNLOADED, State.REJECTED, State.RETURNED]
+
+
+def pct(values: list[float], fraction: float) -> float:
+    """Percentile with linear interpolation between closest ranks, as written in textbooks."""
+    ordered = sorted(values)
+    rank = fraction * (len(ordered) - 1)
+    below, above = ordered[math.floor(rank)], ordered[math.ceil(rank)]
+    return below + (above - below) * (rank - math.floor(rank))
+
+
+def plus_days_paris(at: datetime, days: int) -> datetime:
+    return (at.astimezone(PARIS) + timedelta(days=days)).astimezone(UTC)
+
+
+def generate(session: Session) -> list[dict[str, Any]]:
+    """A seeded history of 400 transfers over six months, with the facts the test needs."""
+    rng = random.Random(20261201)  # noqa: S311 - a reproducible history, not a secret
+    made = []
+    for _ in range(400):
+        origin, dest = rng.choice(PAIRS)
+        submitted = NOW - timedelta(days=rng.uniform(0.5, 180))
+        wait = timedelta(days=rng.choice([0, 0, 0, rng.uniform(0.5, 6)]))
+        spans = [timedelta(days=rng.uniform(0.01, x)) for x in (2, 8, 3, 10)]
+        milestones = [State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED]
+        steps, at = {}, submitted + wait
+        reach = rng.choice([0, 1, 2, 4, 4, 4, 4])
+        for state, span in zip(milestones[:reach], spans, strict=False):
+            at += span
+            if at >= NOW:
+                break
+            steps[state] = at
+        final = State.COMPLETED if State.COMPLETED in steps else None
+        if final is None:
+            final = rng.choice([*OPEN_STATES, State.CANCELLED])
+            if final in (State.RECEIVED, State.REJECTED):
+                steps = {}
+            if final == State.READY and State.DOWNLOADED in steps:
+                final = State.DOWNLOADED if State.ACKNOWLEDGED not in steps else State.ACKNOWLEDGED
+        transfer_id = add_transfer(
+            session,
+            origin,
+            dest,
+            submitted,
+            steps,
+            state=final,
+            sender_wait=wait if steps else timedelta(),
+        )
+        made.append(
+            {
+                "id": str(transfer_id),
+                "origin": origin,
+                "dest": dest,
+                "state": final,
+                "submitted": submitted,
+                "steps": steps,
+                "wait": (wait if steps else timedelta()).total_seconds() / DAY,
+                "warn": plus_days_paris(submitted, 10),
+                "due": plus_days_paris(submitted, 15),
+            }
+        )
+    for index in range(60):
+        origin, dest = rng.choice(PAIRS)
+        submitted = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 300))
+        completed = submitted + timedelta(days=rng.uniform(20, 150)) if index % 6 else None
+        session.add(
+            HistoricalTransfer(
+                reference=f"H{index}",
+                origin_code=origin,
+                dest_code=dest,
+                submitted_at=submitted,
+                completed_at=completed,
+            )
+        )
+        made.append(
+            {
+                "historical": True,
+                "origin": origin,
+                "dest": dest,
+                "submitted": submitted,
+                "completed": completed,
+            }
+        )
+    session.commit()
+    return made
+
+
+def visible(
+    made: list[dict[str, Any]], code: str, historical: bool = False
+) -> list[dict[str, Any]]:
+    return [
+        t
+        for t in made
+        if bool(t.get("historical")) == historical and code in (t["origin"], t["dest"])
+    ]
+
+
+def figures(delays: list[float], within: list[bool]) -> dict[str, Any]:
+    return {
+        "nombre": len(delays),
+        "mediane_jours": statistics.median(delays),
+        "p90_jours": pct(delays, 0.9),
+        "p95_jours": pct(delays, 0.95),
+        "max_jours": max(delays),
+        "moyenne_jours": statistics.fmean(delays),
+        "part_dans_les_delais": sum(within) / len(within),
+    }
+
+
+def expected_delays(transfers: list[dict[str, Any]]) -> dict[str, Any]:
+    done = [t for t in transfers if State.COMPLETED in t["steps"]]
+    delays = [(t["steps"][State.COMPLETED] - t["submitted"]).total_seconds() / DAY for t in done]
+    return figures(delays, [t["steps"][State.COMPLETED] <= t["due"] for t in done])
+
+
+def grouped(
+    transfers: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]
+) -> dict[Any, dict[str, Any]]:
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for t in transfers:
+        if State.COMPLETED in t["steps"]:
+            groups[key(t)].append(t)
+    return {k: expected_delays(v) for k, v in groups.items()}
+
+
+def assert_close(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, abs=0.011), name
+
+
+@pytest.fixture
+def made(session: Session, demo: dict[str, Any]) -> list[dict[str, Any]]:
+    return generate(session)
+
+
+def dashboard(client: FlaskClient, demo: dict[str, Any], code: str) -> dict[str, Any]:
+    response = client.get("/api/v1/metrics", headers=bearer(demo[code]["jetons"]["supervisor"]))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_figures_match_the_history_computed_independently(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    made: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mdph_bridge.api.metrics.utcnow", lambda: NOW)
+    got = dashboard(client, demo, "59")
+    mine = visible(made, "59")
+    assert got["departements"] == ["59"]
+
+    counts = {row["etat"]: row["nombre"] for row in got["etats"]}
+    for state in State:
+        assert counts[state.value] == sum(t["state"] == state for t in mine), state
+    closed = (State.COMPLETED, State.CANCELLED, State.RETURNED)
+    open_ = [t for t in mine if t["state"] not in closed]
+    assert got["ouverts"] == {
+        "total": len(open_),
+        "a_risque": sum(t["warn"] <= NOW < t["due"] for t in open_),
+        "en_retard": sum(t["due"] <= NOW for t in open_),
+    }
+    assert got["ouverts"]["a_risque"] > 0
+    assert got["ouverts"]["en_retard"] > 0
+
+    assert_close(got["delais"], expected_delays(mine))
+    assert got["en_bref"] == {
+        "part_dans_les_delais": got["delais"]["part_dans_les_delais"],
+        "delai_median_jours": got["delais"]["mediane_jours"],
+        **got["ouverts"],
+        "avant_la_plateforme": {
+            "part_dans_les_delais": got["historique"]["delais"]["part_dans_les_delais"],
+            "delai_median_jours": got["historique"]["delais"]["mediane_jours"],
+        },
+    }
+    by_pair = grouped(mine, lambda t: (t["origin"], t["dest"]))
+    assert {(r["mdph_origine"], r["mdph_destination"]) for r in got["par_paire"]} == set(by_pair)
+    for row in got["par_paire"]:
+        assert_close(row, by_pair[(row["mdph_origine"], row["mdph_destination"])])
+    by_month = grouped(
+        mine, lambda t: t["steps"][State.COMPLETED].astimezone(PARIS).strftime("%Y-%m")
+    )
+    assert [r["mois"] for r in got["par_mois"]] == sorted(by_month)
+    for row in got["par_mois"]:
+        assert_close(row, by_month[row["mois"]])
+
+    done = [t for t in mine if State.COMPLETED in t["steps"]]
+    whole_days = defaultdict(int)
+    for t in done:
+        whole_days[
+            min(int((t["steps"][State.COMPLETED] - t["submitted"]).total_seconds() // DAY), 60)
+        ] += 1
+    assert {r["jours"]: r["nombre"] for r in got["histogramme"]} == whole_days
+
+    def span(t: dict[str, Any], start: State | None, end: State) -> float | None:
+        begin = t["submitted"] if start is None else t["steps"].get(start)
+        stop = t["steps"].get(end)
+        if begin is None or stop is None:
+            return None
+        return (stop - begin).total_seconds() / DAY - (t["wait"] if start is None else 0)
+
+    expected_steps = {
+        "soumis_pret": [span(t, None, State.READY) for t in mine],
+        "pret_telecharge": [span(t, State.READY, State.DOWNLOADED) for t in mine],
+        "telecharge_accuse": [span(t, State.DOWNLOADED, State.ACKNOWLEDGED) for t in mine],
+        "accuse_termine": [span(t, State.ACKNOWLEDGED, State.COMPLETED) for t in mine],
+        "attente_expediteur": [t["wait"] if State.READY in t["steps"] else None for t in mine],
+    }
+    assert [r["etape"] for r in got["etapes"]] == list(expected_steps)
+    for row in got["etapes"]:
+        values = [v for v in expected_steps[row["etape"]] if v is not None]
+        assert row["nombre"] == len(values)
+        assert_close(
+            row,
+            {
+                "moyenne_jours": statistics.fmean(values),
+                "mediane_jours": statistics.median(values),
+                "p90_jours": pct(values, 0.9),
+            },
+        )
+    assert {r["cote"] for r in got["etapes"]} == {"plateforme", "destination", "origine"}
+
+    alerting = sorted((t for t in open_ if t["warn"] <= NOW), key=lambda t: (t["due"], t["id"]))
+    assert [r["id"] for r in got["alertes"]] == [t["id"] for t in alerting]
+    first = got["alertes"][0]
+    assert first["niveau"] == "en_retard"
+    assert first["age_jours"] == pytest.approx(
+        (NOW - alerting[0]["submitted"]).total_seconds() / DAY, abs=0.01
+    )
+    assert first["lien"] == f"/api/v1/metrics/transfers/{first['id']}"
+    assert set(first) == {
+        "id", "mdph_origine", "mdph_destination", "etat", "etat_libelle", "age_jours",
+        "attente_expediteur_jours", "niveau", "niveau_libelle", "cote_a_agir", "echeance", "lien",
+    }  # fmt: skip
+
+    past = [t for t in visible(made, "59", historical=True) if t["completed"]]
+    past_delays = [(t["completed"] - t["submitted"]).total_seconds() / DAY for t in past]
+    assert_close(got["historique"]["delais"], figures(past_delays, [d <= 15 for d in past_delays]))
+    assert got["historique"]["delais"]["part_dans_les_delais"] == 0
+
+
+def test_a_supervisor_sees_only_transfers_from_or_to_its_departement(
+    client: FlaskClient, demo: dict[str, Any], made: list[dict[str, Any]]
+) -> None:
+    for code in ("59", "62", "80"):
+        got = dashboard(client, demo, code)
+        assert sum(r["nombre"] for r in got["etats"]) == len(visible(made, code))
+        pairs = {(r["mdph_origine"], r["mdph_destination"]) for r in got["par_paire"]}
+        assert all(code in pair for pair in pairs)
+        assert got["delais"]["nombre"] == expected_delays(visible(made, code))["nombre"]
+    other = next(t for t in made if (t["origin"], t["dest"]) == ("80", "62") and "id" in t)
+    for code, status in (("59", 404), ("62", 200), ("80", 200)):
+        response = client.get(
+            f"/api/v1/metrics/transfers/{other['id']}",
+            headers=bearer(demo[code]["jetons"]["supervisor"]),
+        )
+        assert response.status_code == status
+
+
+def test_csv_exports_hold_the_same_figures(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    made: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mdph_bridge.api.metrics.utcnow", lambda: NOW)
+    headers = bearer(demo["59"]["jetons"]["supervisor"])
+    got = dashboard(client, demo, "59")
+    for section, rows in (
+        ("paires", got["par_paire"]),
+        ("mois", got["par_mois"]),
+        ("alertes", got["alertes"]),
+    ):
+        response = client.get(f"/api/v1/metrics/{section}.csv", headers=headers)
+        assert response.status_code == 200
+        assert response.mimetype == "text/csv"
+        text = response.get_data(as_text=True)
+        assert text.startswith("\ufeff")
+        table = list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
+        assert len(table) == len(rows)
+        for line, row in zip(table, rows, strict=True):
+            for key, value in row.items():
+                if key == "lien":
+                    continue
+                shown = str(value).replace(".", ",") if isinstance(value, float) else str(value)
+                assert line[key] == ("" if value is None else shown), key
+    for section in ("etats", "delais", "histogramme", "etapes", "historique"):
+        assert client.get(f"/api/v1/metrics/{section}.csv", headers=headers).status_code == 200
+    unknown = client.get("/api/v1/metrics/noms.csv", headers=headers)
+    assert unknown.status_code == 404
+
+
+def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(
+    client: FlaskClient, demo: dict[str, Any], made: list[dict[str, Any]]
+) -> None:
+    headers = bearer(demo["59"]["jetons"]["supervisor"])
+    row = client.get("/api/v1/metrics", headers=headers).get_json()["alertes"][0]
+    response = client.get(row["lien"], headers=headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["id"] == row["id"]
+    assert body["horloge"]["niveau"] in ("a_risque", "en_retard")
+    assert body["evenements"][0]["vers"] == "received"
+    assert "detail" not in body["evenements"][0]
+    assert "59-2026-0001" not in response.get_data(as_text=True)
+    assert "numero_dossier_origine" not in body

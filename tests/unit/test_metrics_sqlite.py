@@ -1,0 +1,98 @@
+"""Metrics and alerts also run on the embedded SQLite database (percentiles by an aggregate)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from histories import add_transfer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import make_engine
+from mdph_bridge.models import Base, Departement, TransferAlert
+from mdph_bridge.services import alerts
+from mdph_bridge.services.alerts import AlertSettings
+from mdph_bridge.services.charts import dashboard_charts
+from mdph_bridge.services.metrics import dashboard
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    engine = make_engine(f"sqlite:///{tmp_path}/m.db")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all(
+            [Departement(code="59", nom="Nord"), Departement(code="62", nom="Pas-de-Calais")]
+        )
+        yield session
+    engine.dispose()
+
+
+def test_dashboard_on_sqlite(session: Session) -> None:
+    start = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+    for delay in (2, 4, 6, 20):  # days to completion
+        done = start + timedelta(days=delay)
+        add_transfer(
+            session,
+            "59",
+            "62",
+            start,
+            {
+                State.READY: start + timedelta(days=1),
+                State.DOWNLOADED: done - timedelta(hours=2),
+                State.ACKNOWLEDGED: done - timedelta(hours=1),
+                State.COMPLETED: done,
+            },
+        )
+    add_transfer(session, "62", "59", NOW - timedelta(days=12), state=State.REJECTED)
+    session.commit()
+
+    got = dashboard(session, ["59"], NOW)
+    assert got["delais"] == {
+        "nombre": 4,
+        "mediane_jours": 5.0,
+        "p90_jours": 15.8,  # 6 + 0.7 × (20 − 6)
+        "p95_jours": 17.9,
+        "max_jours": 20.0,
+        "moyenne_jours": 8.0,
+        "part_dans_les_delais": 0.75,
+    }
+    assert got["histogramme"] == [{"jours": d, "nombre": 1} for d in (2, 4, 6, 20)]
+    assert [row["mois"] for row in got["par_mois"]] == ["2026-04"]
+    assert got["ouverts"] == {"total": 1, "a_risque": 1, "en_retard": 0}
+    assert got["alertes"][0]["cote_a_agir"] == "origine"
+    assert got["etapes"][0]["mediane_jours"] == 1.0
+
+
+def test_alerts_are_decided_once_on_sqlite_and_skipped_without_addresses(session: Session) -> None:
+    add_transfer(
+        session, "59", "62", NOW - timedelta(days=16), {State.READY: NOW - timedelta(days=15)}
+    )
+    session.commit()
+    quiet = AlertSettings({}, "smtp://127.0.0.1:1", "hub@example.fr", "https://hub.example.fr")
+    assert alerts.run(session, quiet, NOW) == (1, 0)  # no address for 62: logged, not mailed
+    assert alerts.run(session, quiet, NOW) == (0, 0)
+    (alert,) = session.scalars(select(TransferAlert))
+    assert (alert.level, alert.side, alert.mailed_at) == ("en_retard", "destination", NOW)
+
+
+def test_the_dashboard_charts_draw_from_the_dashboard_figures(session: Session) -> None:
+    start = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+    add_transfer(
+        session,
+        "59",
+        "62",
+        start,
+        {State.READY: start + timedelta(days=1), State.COMPLETED: start + timedelta(days=3)},
+    )
+    session.commit()
+    charts = dashboard_charts(dashboard(session, ["59"], NOW))
+    assert set(charts) == {"histogramme", "tendance", "etapes"}
+    assert all(svg.startswith("<svg") and "Aucune donnée" not in svg for svg in charts.values())
