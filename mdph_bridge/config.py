@@ -34,6 +34,9 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
+    "SIGN_IN_MAX_FAILURES": (int, 5),
+    "SIGN_IN_LOCK_MINUTES": (int, 15),
+    "SESSION_HOURS": (int, 8),
 }
 
 

@@ -1,11 +1,14 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
+from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
 __all__ = [
+    "Account",
+    "AccountDepartement",
     "ApiToken",
     "Base",
     "Departement",
