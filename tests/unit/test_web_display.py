@@ -1,0 +1,74 @@
+"""How pages place a refusal's problems and show dates and the harmonisation summary."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from mdph_bridge import create_app
+from mdph_bridge.domain.sealing import generate_staging_key
+from mdph_bridge.domain.signing import generate_hub_key
+from mdph_bridge.web.display import date_fr, date_if_iso, place_errors
+from schemas.errors import error
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return create_app(
+        {
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "SECRET_KEY": "x",
+            "STAGING_KEYS": generate_staging_key("s"),
+            "SIGNING_KEYS": generate_hub_key("h"),
+        }
+    )
+
+
+def test_problems_go_next_to_the_dossier_or_the_document_they_concern() -> None:
+    raw = json.dumps({"pieces": [{"nom_fichier": "a.pdf"}, {"nom_fichier": "b.pdf"}]}).encode()
+    problems = [
+        error("pieces[1].sha256", "piece.empreinte_differente"),
+        error("transfert.mdph_destination", "departement.code"),
+        error("dossier", "requete.dossier_json"),
+        error("autre.pdf", "piece.type_non_autorise", nom="autre.pdf"),
+        error("pieces", "piece.fichier_non_declare", nom="autre.pdf"),
+        error("Idempotency-Key", "requete.cle_idempotence"),
+    ]
+    placed = place_errors(problems, raw)
+    assert [p["ou"] for p in placed["pieces"]] == ["Pièce « b.pdf »", "Fichier « autre.pdf »", ""]
+    assert [p["ou"] for p in placed["dossier"]] == ["transfert.mdph_destination", ""]
+    assert [p["code"] for p in placed["general"]] == ["requete.cle_idempotence"]
+
+
+def test_dates_are_french_in_paris_time() -> None:
+    assert date_fr(datetime(2026, 12, 1, 17, 5, tzinfo=UTC)) == "1 déc. 2026 à 18 h 05"
+    assert date_fr(datetime(2026, 7, 14, 10, 0, tzinfo=UTC), with_time=False) == "14 juil. 2026"
+    assert date_if_iso("2027-02-15") == "15 févr. 2027"
+    assert date_if_iso("62-2026-0001") == "62-2026-0001"
+
+
+def test_harmonisation_summary_shows_counts_alerts_and_payer_switch(app: Flask) -> None:
+    summary: dict[str, Any] = {
+        "issues": {"maintenu": 3, "maintenu_changement_payeur": 1, "echu": 0},
+        "alertes": [{"message": "Renouvellement de l'AAH à préparer", "date": "2027-03-31"}],
+        "date_changement_payeur": "2027-02-15",
+    }
+    with app.test_request_context():
+        macros = app.jinja_env.get_template("macros.html").module
+        html = str(macros.harmonisation(summary))  # type: ignore[attr-defined]
+        absent = str(macros.harmonisation(None))  # type: ignore[attr-defined]
+    text = " ".join(html.split())
+    assert "Harmonisation des droits" in text
+    assert "<dt>Maintenus, avec changement de payeur</dt><dd>1</dd>" in text
+    assert "Renouvellement de l&#39;AAH à préparer" in text
+    assert "31 mars 2027" in text
+    assert "<dt>Date du changement de payeur</dt><dd>15 févr. 2027</dd>" in text
+    assert absent.strip() == ""
