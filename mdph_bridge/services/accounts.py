@@ -8,6 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,8 +24,12 @@ MIN_PASSWORD_LENGTH = 12
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 # RFC 9106's second recommended option (argon2id, 64 MiB, 3 passes), argon2-cffi's default.
 _HASHER = PasswordHasher()
-# Verified against when the login is unknown, so that the answer takes as long as for a real one.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the login is unknown: the answer takes as long as usual."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def account_event(kind: str, account_id: uuid.UUID | None, **detail: object) -> None:
@@ -151,7 +156,7 @@ def sign_in(session: Session, login: str, password: str, lockout: Lockout) -> Ac
     """Check a login and password; count failures in the database and lock at the limit."""
     account = find_account(session, login)
     if account is None or account.disabled_at is not None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         account_event("sign_in_refused", account.id if account else None, reason="unknown")
         raise SignInError("compte.identifiants")
     now = utcnow()

@@ -20,8 +20,11 @@ from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, csrf_token, files_under, sign_in
 from test_processing import run
 
+from mdph_bridge.domain.age import generate_identity
+from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Account, Transfer, utcnow
+from mdph_bridge.services.keys import register_key, revoke_key
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +237,57 @@ def test_receiver_acknowledges_completes_and_the_sender_sees_it(
     )
     assert api.status_code == 404
     assert api.get_json()["erreurs"][0]["code"] == "transfert.recu_agent"
+
+
+def test_a_rejected_transfer_is_corrected_from_its_page(
+    app: Flask,
+    web: Flask,
+    demo: dict[str, Any],
+    agents: dict[tuple[str, str], str],
+    backends: Backends,
+    session: Session,
+) -> None:
+    client = web.test_client()
+    token = sign_in(client, agents[("59", "caseworker")])
+    files = {"piece_identite.pdf": PDF}
+    sent = upload(client, token, dossier(files=files), files, "/envois/nouveau")
+    transfer_id = uuid.UUID(sent.location.rsplit("/", 1)[1])
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    assert run(app, backends, transfer_id) == State.REJECTED
+
+    page = unescape(client.get(sent.location).text)
+    assert "Erreurs à corriger" in page
+    assert "n'a pas de clé de réception valide" in page
+    listing = client.get("/envois").text
+    assert "Action requise" in listing
+
+    _, recipient = generate_identity()
+    register_key(session, "62", "receiver", recipient)  # 62 fixed its key
+    url = f"/envois/{transfer_id}/correction"
+    moved = upload(client, token, dossier(dest="80", files=files), files, url)
+    assert moved.status_code == 422
+    assert "Une correction ne peut pas changer de MDPH de destination" in messages(
+        moved.text, "erreurs-dossier"
+    )
+    fixed = upload(client, token, dossier(files=files), files, url)
+    assert fixed.status_code == 303
+    assert fixed.location == f"/envois/{transfer_id}"
+    assert run(app, backends, transfer_id) == State.READY
+    page = unescape(client.get(fixed.location).text)
+    assert "Version corrigée envoyée" in page
+    assert "Erreurs à corriger" not in page
+
+
+def test_an_account_of_two_departements_chooses_which_it_acts_for(
+    web: Flask, demo: dict[str, Any], session: Session
+) -> None:
+    from mdph_bridge.services.accounts import create_account
+
+    create_account(session, "binome", "caseworker", ["59", "62"], AGENT_PASSWORD)
+    client = web.test_client()
+    token = sign_in(client, "binome")
+    assert "MDPH 59" in client.get("/envois").text
+    client.post("/departement", data={"csrf_token": token, "departement": "62"})
+    assert "MDPH 62" in client.get("/envois").text
+    client.post("/departement", data={"csrf_token": token, "departement": "80"})  # not its own
+    assert "MDPH 62" in client.get("/envois").text
