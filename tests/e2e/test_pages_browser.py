@@ -154,6 +154,18 @@ def people(browser: Browser, served: str) -> Iterator[Any]:
         agent.close()
 
 
+# Records whether the progress bar was shown and how far it went (attributes it sets).
+WATCH_PROGRESS = """() => {
+    const box = document.querySelector("[data-progression]");
+    const bar = box.querySelector("progress");
+    window.progressSeen = {shown: false, max: 0};
+    new MutationObserver(() => {
+        if (!box.hidden) { window.progressSeen.shown = true; }
+        window.progressSeen.max = Math.max(window.progressSeen.max, Number(bar.value));
+    }).observe(box, {attributes: true, subtree: true});
+}"""
+
+
 def drop_files(page: Page, selector: str, files: dict[str, bytes], mime: str) -> None:
     """Drag and drop files onto an element, as a person would from their file manager."""
     transfer = page.evaluate_handle(
@@ -187,6 +199,7 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
     expect(page.get_by_role("heading", name="Nouveau transfert")).to_be_visible()
     page.set_input_files("#dossier", file("dossier.json", data, "application/json"))
     page.set_input_files("#pieces", file("piece_identite.pdf", PDF, "application/pdf"))
+    page.evaluate(WATCH_PROGRESS)
     page.get_by_role("button", name="Envoyer le dossier").click()
 
     # Refused: the problem is shown next to the documents, in French; the files stay chosen.
@@ -196,6 +209,8 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
     )
     expect(page.locator("#resume-erreurs")).to_be_focused()
     assert page.eval_on_selector("#dossier", "input => input.files.length") == 1
+    # The progress bar was shown during the upload and reached 100 %.
+    assert page.evaluate("window.progressSeen") == {"shown": True, "max": 100}
     sender.shot("1-erreur")
 
     # Fixed by dropping the missing document: nothing chosen before has to be chosen again.
