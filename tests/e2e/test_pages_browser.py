@@ -103,6 +103,11 @@ def accounts(session: Session, demo: dict[str, Any]) -> dict[str, str]:
     }
 
 
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# The WCAG 2.1 A and AA rules that axe checks automatically (RGAA 4 follows WCAG 2.1 AA).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
 class Agent:
     """One person in their own browser context; keeps the page's console errors."""
 
@@ -110,6 +115,8 @@ class Agent:
         self.context: BrowserContext = browser.new_context(
             base_url=base, locale="fr-FR", accept_downloads=True
         )
+        # Loaded by the browser itself before each page's scripts, so the page's CSP still holds.
+        self.context.add_init_script(path=AXE)
         self.page: Page = self.context.new_page()
         self.name = name
         self.console_errors: list[str] = []
@@ -132,6 +139,15 @@ class Agent:
         self.page.keyboard.type(AGENT_PASSWORD)
         self.page.keyboard.press("Enter")
         expect(self.page.locator("#agent-connecte")).to_contain_text(login)
+
+    def accessibility_problems(self) -> list[str]:
+        """Run axe-core's WCAG 2.1 AA checks on the current page; describe each violation."""
+        found = self.page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+            ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' ')))",
+            AXE_TAGS,
+        )
+        return [f"{self.page.url} {problem}" for problem in found]
 
     def shot(self, step: str) -> None:
         SCREENSHOTS.mkdir(exist_ok=True)
@@ -211,6 +227,7 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
     assert page.eval_on_selector("#dossier", "input => input.files.length") == 1
     # The progress bar was shown during the upload and reached 100 %.
     assert page.evaluate("window.progressSeen") == {"shown": True, "max": 100}
+    problems = sender.accessibility_problems()
     sender.shot("1-erreur")
 
     # Fixed by dropping the missing document: nothing chosen before has to be chosen again.
@@ -230,6 +247,7 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
         assert time.monotonic() < deadline, page.locator("#etat").inner_text()
         time.sleep(0.5)
         page.reload()
+    problems += sender.accessibility_problems()
     sender.shot("2-envoye")
 
     receiver = people("2-accueil-62")
@@ -239,6 +257,7 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
     row = page.get_by_role("row").filter(has_text="59-2024-004217")
     expect(row).to_contain_text("Nouveau")
     expect(row).to_contain_text("14 j")
+    problems += receiver.accessibility_problems()
     receiver.shot("1-liste")
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("reçu de la MDPH 59")
@@ -262,6 +281,7 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
     page.get_by_label("Numéro du dossier dans votre MDPH").fill("62-2026-0001")
     page.get_by_role("button", name="Marquer comme intégré").click()
     expect(page.locator("#etat")).to_have_text("Intégré par la MDPH d'accueil")
+    problems += receiver.accessibility_problems()
     receiver.shot("2-integre")
 
     sender.page.goto(transfer_url)
@@ -270,6 +290,17 @@ def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes
     expect(steps.last).to_contain_text("Intégré par la MDPH d'accueil")
     expect(sender.page.locator("body")).to_contain_text("62-2026-0001")
     sender.shot("3-suivi")
+    sender.page.goto("/envois")
+    expect(sender.page.get_by_role("row").filter(has_text="59-2024-004217")).to_contain_text(
+        "Intégré"
+    )
+    problems += sender.accessibility_problems()
+    sender.shot("4-liste")
+    visitor = people("0-visiteur")
+    visitor.page.goto("/connexion")
+    problems += visitor.accessibility_problems()
+    # No violation of the WCAG 2.1 AA rules that can be checked automatically (RGAA's base).
+    assert problems == []
     # The pages ran under their Content-Security-Policy with no script error; the one error
     # logged is the refused form's 422 answer, read by the page's script.
     assert sender.console_errors == [
