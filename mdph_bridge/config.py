@@ -37,6 +37,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SIGN_IN_MAX_FAILURES": (int, 5),
     "SIGN_IN_LOCK_MINUTES": (int, 15),
     "SESSION_HOURS": (int, 8),
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (TLS ends there).
+    "TRUSTED_PROXIES": (int, 0),
 }
 
 

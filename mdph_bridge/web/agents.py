@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Request, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
 from mdph_bridge.extensions import session as db_session
@@ -29,7 +30,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def init_sessions(app: Flask) -> None:
-    """Set the session cookie (HttpOnly, SameSite=Lax, Secure behind TLS) and CSRF checks."""
+    """Set the session cookie (HttpOnly, SameSite=Lax, Secure over TLS) and the CSRF checks."""
     app.config.update(
         SESSION_COOKIE_NAME="mdph_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -41,6 +42,12 @@ def init_sessions(app: Flask) -> None:
     )
     app.session_interface = _SessionInterface()
     csrf.init_app(app)
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # Behind a TLS-terminating proxy, let requests know they came over HTTPS (Secure cookie,
+        # HSTS, CSRF origin check). Only as many hops as configured are believed.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
 
 def check_csrf(token: str | None = None) -> None:

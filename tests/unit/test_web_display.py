@@ -19,17 +19,34 @@ from schemas.errors import error
 pytestmark = pytest.mark.unit
 
 
+def settings(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "x",
+        "STAGING_KEYS": generate_staging_key("s"),
+        "SIGNING_KEYS": generate_hub_key("h"),
+    }
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    return create_app(
-        {
-            "VAR_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "SECRET_KEY": "x",
-            "STAGING_KEYS": generate_staging_key("s"),
-            "SIGNING_KEYS": generate_hub_key("h"),
-        }
-    )
+    return create_app(settings(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "secure"),
+    [(0, "http", False), (0, "https", False), (1, "http", False), (1, "https", True)],
+)
+def test_session_cookie_is_secure_when_a_trusted_proxy_says_tls(
+    tmp_path: Path, proxies: int, forwarded: str, secure: bool
+) -> None:
+    app = create_app(settings(tmp_path) | {"TRUSTED_PROXIES": proxies})
+    response = app.test_client().get("/connexion", headers={"X-Forwarded-Proto": forwarded})
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("mdph_session=")
+    assert "HttpOnly" in cookie
+    assert ("Secure" in cookie) is secure
 
 
 def test_problems_go_next_to_the_dossier_or_the_document_they_concern() -> None:
