@@ -37,12 +37,17 @@ def attempt(client: FlaskClient, login: str, password: str) -> Any:
 
 
 def upload(
-    client: FlaskClient, token: str, data: dict[str, Any] | bytes, files: dict[str, bytes], url: str
+    client: FlaskClient,
+    token: str,
+    data: dict[str, Any] | bytes,
+    files: dict[str, bytes],
+    url: str,
+    key: uuid.UUID | None = None,
 ) -> Any:
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
     form = {
         "csrf_token": token,
-        "cle_envoi": str(uuid.uuid4()),
+        "cle_envoi": str(key or uuid.uuid4()),
         "dossier": (io.BytesIO(raw), "dossier.json"),
         "pieces": [(io.BytesIO(content), name) for name, content in files.items()],
     }
@@ -291,3 +296,16 @@ def test_an_account_of_two_departements_chooses_which_it_acts_for(
     assert "MDPH 62" in client.get("/envois").text
     client.post("/departement", data={"csrf_token": token, "departement": "80"})  # not its own
     assert "MDPH 62" in client.get("/envois").text
+
+
+def test_the_same_form_sent_twice_gives_one_transfer(
+    web: Flask, agents: dict[tuple[str, str], str], session: Session
+) -> None:
+    client = web.test_client()
+    token = sign_in(client, agents[("59", "caseworker")])
+    files = {"piece_identite.pdf": PDF}
+    key = uuid.uuid4()  # the form's hidden key: a double click or a resend is not a new transfer
+    first = upload(client, token, dossier(files=files), files, "/envois/nouveau", key)
+    second = upload(client, token, dossier(files=files), files, "/envois/nouveau", key)
+    assert first.location == second.location
+    assert session.scalar(select(func.count()).select_from(Transfer)) == 1
