@@ -15,7 +15,7 @@ import pytest
 from dossiers import PDF, dossier
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, csrf_token, files_under, sign_in
 from test_processing import run
@@ -309,3 +309,54 @@ def test_the_same_form_sent_twice_gives_one_transfer(
     second = upload(client, token, dossier(files=files), files, "/envois/nouveau", key)
     assert first.location == second.location
     assert session.scalar(select(func.count()).select_from(Transfer)) == 1
+
+
+def test_lists_put_what_needs_action_first(
+    app: Flask,
+    web: Flask,
+    agents: dict[tuple[str, str], str],
+    backends: Backends,
+    session: Session,
+) -> None:
+    sender = web.test_client()
+    token = sign_in(sender, agents[("59", "caseworker")])
+    ids = []
+    for number in ("59-A", "59-B", "59-C", "59-D"):
+        data = dossier(files={"piece_identite.pdf": PDF})
+        data["transfert"]["numero_dossier_origine"] = number
+        sent = upload(sender, token, data, {"piece_identite.pdf": PDF}, "/envois/nouveau")
+        ids.append(uuid.UUID(sent.location.rsplit("/", 1)[1]))
+        assert run(app, backends, ids[-1]) == State.READY
+    now = utcnow()
+    # A is late, B at risk (3 days left), C new; D was returned and waits for the sender.
+    for transfer_id, due in zip(ids[:3], (-1, 3, 14), strict=False):
+        session.execute(
+            update(Transfer)
+            .where(Transfer.id == transfer_id)
+            .values(due_at=now + timedelta(days=due))
+        )
+    session.commit()
+    receiver = web.test_client()
+    rx_token = sign_in(receiver, agents[("62", "receiver")])
+    returned = receiver.post(
+        f"/recus/{ids[3]}/renvoi", data={"csrf_token": rx_token, "motif": "doublon"}
+    )
+    assert returned.status_code == 303
+
+    rows = re.findall(
+        r"<tr>\s*<td><a [^>]*>(59-[A-D])</a></td>\s*<td><p [^>]*>([^<]+)<",
+        receiver.get("/recus").text,
+    )
+    assert rows == [
+        ("59-A", "En retard"),
+        ("59-B", "À risque"),
+        ("59-C", "Nouveau"),
+        ("59-D", "Terminé"),
+    ]
+    sent_rows = re.findall(r">(59-[A-D])</a>", sender.get("/envois").text)
+    assert sent_rows == ["59-D", "59-C", "59-B", "59-A"]  # returned first, then newest first
+    filtered = re.findall(r">(59-[A-D])</a>", sender.get("/envois?etat=returned").text)
+    assert filtered == ["59-D"]
+    page = unescape(sender.get(f"/envois/{ids[3]}").text)
+    assert "Renvoyé par la MDPH 62" in page
+    assert "Doublon d'un dossier déjà reçu" in page
