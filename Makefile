@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+# The pages' design system (@gouvfr/dsfr), copied from the locked npm package: no network at run time.
+DSFR := node_modules/@gouvfr/dsfr/dist
+ASSETS := mdph_bridge/web/static/dsfr
+ASSETS_STAMP := $(ASSETS)/.built-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,14 +19,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies
 
-serve: $(STAMP) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62)
+$(ASSETS_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(ASSETS) && mkdir -p $(ASSETS)/utility/icons
+	cp -R $(DSFR)/dsfr.min.css $(DSFR)/dsfr.module.min.js $(DSFR)/fonts $(DSFR)/icons $(DSFR)/favicon $(ASSETS)/
+	cp $(DSFR)/utility/icons/icons.min.css $(ASSETS)/utility/icons/
+	touch $@
+
+assets: $(ASSETS_STAMP) ## Bundle the pages' design system (DSFR) from the locked npm package
+
+serve: $(STAMP) $(ASSETS_STAMP) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62)
 	$(VENV)/bin/mdph-bridge serve
 
 lint: $(STAMP) ## Check style with ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint ## Lint, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
+test: lint $(ASSETS_STAMP) ## Lint, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
 	$(VENV)/bin/pytest
 
 docs: $(STAMP) ## Regenerate docs/ERREURS.md from the error catalogue
@@ -32,4 +45,4 @@ lock: ## Re-pin every dependency after a change to pyproject.toml
 	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
 	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
 
-.PHONY: help install serve lint test docs lock
+.PHONY: help install assets serve lint test docs lock

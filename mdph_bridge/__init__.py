@@ -17,6 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mdph_bridge import extensions
     from mdph_bridge.api import register_api
     from mdph_bridge.config import load_config, validate_config
+    from mdph_bridge.web import register_web
 
     app = Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -26,4 +27,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     validate_config(app.config)
     extensions.init_app(app)
     register_api(app)
+    register_web(app)
     return app

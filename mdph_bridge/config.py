@@ -48,6 +48,11 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "WORKER_METRICS_ADDRESS": (str, "127.0.0.1"),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
+    "SIGN_IN_MAX_FAILURES": (int, 5),
+    "SIGN_IN_LOCK_MINUTES": (int, 15),
+    "SESSION_HOURS": (int, 8),
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (TLS ends there).
+    "TRUSTED_PROXIES": (int, 0),
 }
 
 

@@ -260,6 +260,17 @@ CATALOGUE: dict[str, str] = {
     "auth.jeton_absent": "Authentification requise : en-tête « Authorization: Bearer <jeton> ».",
     "auth.jeton_invalide": "Jeton d'accès inconnu ou révoqué.",
     "auth.role": "Votre rôle ne permet pas cette action.",
+    # Accounts and pages (agents signed in)
+    "compte.identifiants": "Identifiant ou mot de passe incorrect.",
+    "compte.verrouille": (
+        "Trop d'essais infructueux : ce compte est verrouillé jusqu'au {heure}. Réessayez ensuite, "
+        "ou demandez à un administrateur de la plateforme de le déverrouiller."
+    ),
+    "compte.formulaire_expire": (
+        "Le formulaire a expiré ou ne vient pas de cette plateforme : rechargez la page et "
+        "recommencez."
+    ),
+    "compte.session_expiree": "Votre session a pris fin : connectez-vous à nouveau.",
     # Transfers
     "transfert.introuvable": "Transfert introuvable.",
     "transfert.etat": "Action impossible dans l'état actuel du transfert : « {etat} ».",
@@ -281,6 +292,10 @@ CATALOGUE: dict[str, str] = {
     ),
     "recu.signature": "La signature du reçu ne correspond pas à son contenu et à la clé indiquée.",
     "transfert.recu_absent": "La MDPH d'accueil n'a pas encore accusé réception de ce transfert.",
+    "transfert.recu_agent": (
+        "La réception a été confirmée par un agent de la MDPH d'accueil sur la plateforme, "
+        "sans reçu signé par la clé du département."
+    ),
     "transfert.sha256_paquet": "L'empreinte SHA-256 ne correspond pas au paquet transmis.",
     "transfert.numero_different": (
         "Le transfert a déjà été intégré sous un autre numéro de dossier."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,24 @@ def signed_receipt(
     )
     secret = read_secret(Path(key["identity_file"]))
     return {"recu": body, "cle": key["id"], "signature": sign(secret, body)}
+
+
+AGENT_PASSWORD = "mot-de-passe-de-test"  # noqa: S105 - test accounts only
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = _CSRF.search(html)
+    assert match is not None, "no form with a CSRF token on this page"
+    return match.group(1)
+
+
+def sign_in(client: Any, login: str, password: str = AGENT_PASSWORD) -> str:
+    """Sign in through the sign-in page; return the CSRF token of the new session."""
+    token = csrf_token(client.get("/connexion").text)
+    response = client.post(
+        "/connexion", data={"identifiant": login, "mot_de_passe": password, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    return csrf_token(client.get("/", follow_redirects=True).text)

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
-from mdph_bridge.api.uploads import UploadSink
+from mdph_bridge.api.uploads import new_intake, received
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.services import receiving, sending
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.queue import wake_processing
-from mdph_bridge.services.submission import Intake, Submission, correct, submit
+from mdph_bridge.services.submission import correct, submit
 from schemas.api import (
     OutboundPageSchema,
     OutboundQuerySchema,
@@ -90,9 +88,9 @@ def _idempotency_key() -> str | None:
 def create() -> Any:
     """Submit a dossier and its documents; answered once the payload is sealed and recorded."""
     key = _idempotency_key()
-    intake = _intake()
-    with _received(intake, key) as submission:
-        transfer, created = submit(session(), intake, current_principal(), submission)
+    intake = new_intake()
+    with received(intake) as upload:
+        transfer, created = submit(session(), intake, current_principal(), upload.submission(key))
     if created:
         wake_processing(backends().celery, transfer.id)
     location = url_for("transfers.detail", transfer_id=transfer.id)
@@ -107,40 +105,13 @@ def correction(transfer_id: uuid.UUID) -> Any:
     """Send a corrected dossier for a rejected transfer; it is checked again under the same id."""
     sending.get_outbound(session(), current_principal(), transfer_id)  # 404 before any upload
     session().commit()  # end the read transaction before the upload streams in
-    intake = _intake()
-    with _received(intake, None) as submission:
-        transfer = correct(session(), intake, current_principal(), transfer_id, submission)
+    intake = new_intake()
+    with received(intake) as upload:
+        transfer = correct(
+            session(), intake, current_principal(), transfer_id, upload.submission(None)
+        )
     wake_processing(backends().celery, transfer.id)
     return presenters.outbound_detail(transfer), 202
-
-
-def _intake() -> Intake:
-    cfg = current_app.config
-    return Intake(
-        backends().storage,
-        cfg["KEYRING"],
-        cfg["CLOCK_RULES"],
-        cfg["SECRET_KEY"].encode(),
-        cfg["RULES"],
-    )
-
-
-@contextmanager
-def _received(intake: Intake, key: str | None) -> Iterator[Submission]:
-    """Parse the multipart request, sealing each part; drop whatever the use case did not keep."""
-    cfg = current_app.config
-    sink = UploadSink(
-        intake.storage, intake.keyring, cfg["MAX_FILE_BYTES"], cfg["MAX_TRANSFER_BYTES"]
-    )
-    try:
-        form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])
-        yield Submission(
-            dossier=sink.read_dossier(form, files),
-            uploads=sink.documents(files),
-            idempotency_key=key,
-        )
-    finally:
-        sink.cleanup()
 
 
 @blp.route("", methods=["GET"])

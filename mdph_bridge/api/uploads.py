@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import IO
 
-from flask import Request
+from flask import Request, current_app, request
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import File
 
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
+from mdph_bridge.extensions import backends
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.submission import StagedUpload
+from mdph_bridge.services.submission import Intake, StagedUpload, Submission
 from mdph_bridge.storage import LocalStorage
 
 MiB = 1024 * 1024
@@ -26,8 +29,9 @@ MAX_PARTS = 200
 class SealedPart:
     """Sink for one uploaded part: encrypts as it writes, keeps its first bytes to type it."""
 
-    def __init__(self, sink: UploadSink, name: str) -> None:
+    def __init__(self, sink: UploadSink, name: str, empty: bool = False) -> None:
         self.name = name
+        self.empty = empty  # a file input left empty on a page: the browser sends a blank part
         self.key = f"incoming/{uuid.uuid4().hex}"
         self._sink = sink
         self._blob = sink.storage.writer(self.key)
@@ -73,25 +77,36 @@ class _PartParser(MultiPartParser):
 
     def start_file_streaming(self, event: File, total_content_length: int | None) -> IO[bytes]:
         """Open the sealed sink of a file part: its limits depend on its name."""
-        return self._sink.open_part(event.name)  # type: ignore[return-value]
+        return self._sink.open_part(event.name, event.filename)  # type: ignore[return-value]
 
 
 class UploadSink:
     """Collect the parts of one request and clean up whatever the submission did not keep."""
 
     def __init__(
-        self, storage: LocalStorage, keyring: Keyring, max_file_bytes: int, max_transfer_bytes: int
+        self,
+        storage: LocalStorage,
+        keyring: Keyring,
+        max_file_bytes: int,
+        max_transfer_bytes: int,
+        documents_field: str | None = None,
     ) -> None:
         self.storage = storage
+        # The API names each document part after its `nom_fichier`; a page's file input sends
+        # every document under one field name, each named by its file name.
+        self._documents_field = documents_field
         self.keyring = keyring
         self._max_file_bytes = max_file_bytes
         self._max_transfer_bytes = max_transfer_bytes
         self._documents_bytes = 0
         self._parts: list[SealedPart] = []
 
-    def open_part(self, name: str) -> SealedPart:
-        """Start sealing the file part called `name`."""
-        part = SealedPart(self, name)
+    def open_part(self, name: str, filename: str | None = None) -> SealedPart:
+        """Start sealing the file part called `name` (or its file name, for a page's field)."""
+        empty = self._documents_field is not None and not filename
+        if name == self._documents_field and filename:
+            name = filename
+        part = SealedPart(self, name, empty)
         self._parts.append(part)
         return part
 
@@ -133,7 +148,7 @@ class UploadSink:
             if "\ufffd" in text:
                 raise ServiceError.one(422, DOSSIER_PART, "requete.dossier_json")
             return text.encode()
-        if DOSSIER_PART not in files:
+        if DOSSIER_PART not in files or files[DOSSIER_PART].stream.empty:  # type: ignore[attr-defined]
             raise ServiceError.one(422, DOSSIER_PART, "requete.dossier_absent")
         staged = files[DOSSIER_PART].stream.finish()  # type: ignore[attr-defined]
         with self.storage.open(staged.key) as blob:
@@ -142,12 +157,14 @@ class UploadSink:
     def documents(self, files: MultiDict[str, FileStorage]) -> dict[str, StagedUpload]:
         """Publish every document part, keyed by part name (its `nom_fichier`)."""
         staged: dict[str, StagedUpload] = {}
-        for name, storage in files.items(multi=True):
-            if name == DOSSIER_PART:
+        for field, storage in files.items(multi=True):
+            part: SealedPart = storage.stream  # type: ignore[assignment]
+            if field == DOSSIER_PART or part.empty:
                 continue
+            name = part.name
             if name in staged:
                 raise ServiceError.one(422, "pieces", "piece.fichier_double", nom=name)
-            staged[name] = storage.stream.finish()  # type: ignore[attr-defined]
+            staged[name] = part.finish()
         return staged
 
     def cleanup(self) -> None:
@@ -155,3 +172,50 @@ class UploadSink:
         for part in self._parts:
             part.discard()
             self.storage.delete(part.key)
+
+
+def new_intake() -> Intake:
+    """Where and how the current app keeps submissions."""
+    cfg = current_app.config
+    return Intake(
+        backends().storage,
+        cfg["KEYRING"],
+        cfg["CLOCK_RULES"],
+        cfg["SECRET_KEY"].encode(),
+        cfg["RULES"],
+    )
+
+
+@dataclass(frozen=True)
+class Received:
+    """A parsed multipart request: its plain fields and its sealed file parts."""
+
+    form: MultiDict[str, str]
+    files: MultiDict[str, FileStorage]
+    sink: UploadSink
+
+    def submission(self, idempotency_key: str | None) -> Submission:
+        """The submission the request carries: the dossier JSON and the documents."""
+        return Submission(
+            dossier=self.sink.read_dossier(self.form, self.files),
+            uploads=self.sink.documents(self.files),
+            idempotency_key=idempotency_key,
+        )
+
+
+@contextmanager
+def received(intake: Intake, documents_field: str | None = None) -> Iterator[Received]:
+    """Parse the multipart request, sealing each part; drop whatever the use case did not keep."""
+    cfg = current_app.config
+    sink = UploadSink(
+        intake.storage,
+        intake.keyring,
+        cfg["MAX_FILE_BYTES"],
+        cfg["MAX_TRANSFER_BYTES"],
+        documents_field,
+    )
+    try:
+        form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])
+        yield Received(form, files, sink)
+    finally:
+        sink.cleanup()

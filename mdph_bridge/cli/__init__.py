@@ -1,6 +1,6 @@
 """The `mdph-bridge` command: run the service, set up the demo, administer the hub."""
 
-from mdph_bridge.cli import admin, dossier, history, receiving, rules, service
+from mdph_bridge.cli import accounts, admin, dossier, history, receiving, rules, service
 from mdph_bridge.cli.base import main
 
-__all__ = ["admin", "dossier", "history", "main", "receiving", "rules", "service"]
+__all__ = ["accounts", "admin", "dossier", "history", "main", "receiving", "rules", "service"]

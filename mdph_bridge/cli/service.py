@@ -54,12 +54,12 @@ def migrate() -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def demo(as_json: bool) -> None:
-    """Create demo départements 59 and 62 with keys, and print one API token per role."""
+    """Create demo départements 59 and 62 with keys; print one API token and account per role."""
     from mdph_bridge.extensions import session
     from mdph_bridge.services.admin import create_demo
 
     with hub_app() as app:
-        result = create_demo(session(), Path(app.config["VAR_DIR"]) / "demo-keys")
+        result = create_demo(session(), Path(app.config["VAR_DIR"]) / "demo-keys", accounts=True)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -67,6 +67,11 @@ def demo(as_json: bool) -> None:
         click.echo(f"\n{code} {info['nom']}")
         for role, token in info["jetons"].items():
             click.echo(f"  jeton {role:<11} {token}")
+        for role, account in info["comptes"].items():
+            click.echo(
+                f"  compte {role:<10} identifiant {account['identifiant']:<16} "
+                f"mot de passe {account['mot_de_passe']}"
+            )
         for usage, key in info["cles"].items():
             click.echo(f"  clé   {usage:<11} {key['id']}  (privée : {key['identity_file']})")
 
@@ -120,7 +125,10 @@ def serve(host: str, port: int, web_workers: int) -> None:
             ]
         ),
     ]
-    click.echo(f"mdph_bridge : http://{host}:{port}/api/openapi.json  (Ctrl+C pour arrêter)")
+    click.echo(
+        f"mdph_bridge : pages http://{host}:{port}/ , API http://{host}:{port}/api/openapi.json"
+        "  (Ctrl+C pour arrêter)"
+    )
 
     def stop(*_: object) -> None:
         for child in children:

@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
+from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.alert import TransferAlert
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
@@ -8,6 +9,8 @@ from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
 __all__ = [
+    "Account",
+    "AccountDepartement",
     "ApiToken",
     "Base",
     "Departement",

@@ -11,6 +11,13 @@ from sqlalchemy.orm import Session
 from mdph_bridge.domain.codes import is_departement_code
 from mdph_bridge.keyfiles import SUFFIXES, create_key_file, public_key_of, read_secret
 from mdph_bridge.models import ApiToken, Departement, utcnow
+from mdph_bridge.services.accounts import (
+    create_account,
+    enable_account,
+    find_account,
+    generate_password,
+    set_password,
+)
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys
 
@@ -45,8 +52,23 @@ def _demo_key(session: Session, code: str, usage: str, keys_dir: Path) -> dict[s
     return {"id": key.id, "public_key": public, "identity_file": str(path)}
 
 
-def create_demo(session: Session, keys_dir: Path) -> dict[str, Any]:
-    """Create the demo départements with keys, and fresh tokens per role (old demo ones revoked)."""
+def _demo_account(session: Session, code: str, role: str) -> dict[str, str]:
+    """Create or reset the demo account of a role, with a fresh password shown once."""
+    login, password = f"{role}-{code}", generate_password()
+    account = find_account(session, login)
+    if account is None:
+        create_account(session, login, role, [code], password)
+    else:
+        set_password(session, account, password)
+        enable_account(session, account)
+    return {"identifiant": login, "mot_de_passe": password}
+
+
+def create_demo(session: Session, keys_dir: Path, accounts: bool = False) -> dict[str, Any]:
+    """Create the demo départements with keys, and fresh tokens per role (old demo ones revoked).
+
+    With `accounts`, also one account per role and département, with a fresh password.
+    """
     result: dict[str, Any] = {}
     for old in session.scalars(
         select(ApiToken).where(ApiToken.label == DEMO_LABEL, ApiToken.revoked_at.is_(None))
@@ -58,4 +80,7 @@ def create_demo(session: Session, keys_dir: Path) -> dict[str, Any]:
         keys = {usage: _demo_key(session, code, usage, keys_dir) for usage in USAGES}
         tokens = {role: issue_token(session, code, role, DEMO_LABEL)[1] for role in DEMO_ROLES}
         result[code] = {"nom": nom, "cles": keys, "jetons": tokens}
+        if accounts:
+            comptes = {role: _demo_account(session, code, role) for role in DEMO_ROLES}
+            result[code]["comptes"] = comptes
     return result

@@ -18,16 +18,18 @@ TOKEN_PREFIX = "mdphb_"  # noqa: S105 - a marker that makes leaked tokens easy t
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a token's id, département and role."""
+    """Who is calling: a token's (or a signed-in account's) id, département and role."""
 
-    token_id: uuid.UUID
+    token_id: uuid.UUID  # the API token's id, or the account's when `agent` is true
     departement: str
     role: str
+    agent: bool = False  # a person signed in to the pages, not an information system's token
 
     @property
     def actor(self) -> str:
-        """Name the caller in events and logs without personal data: département/role/token."""
-        return f"{self.departement}/{self.role}/{self.token_id}"
+        """Name the caller in events and logs without personal data: département/role/id."""
+        who = f"compte-{self.token_id}" if self.agent else str(self.token_id)
+        return f"{self.departement}/{self.role}/{who}"
 
 
 def hash_token(token: str) -> str:

@@ -70,6 +70,48 @@ def list_inbound(
     return InboundPage(rows, encode_cursor(last or after))
 
 
+ACTIVE = (State.READY, State.DOWNLOADED, State.ACKNOWLEDGED)
+# Most urgent first; within a group, the nearest due date first.
+URGENCY = ("late", "at_risk", "new", "in_progress", "done")
+
+
+def urgency(transfer: Transfer, now: datetime, warn_before: timedelta) -> str:
+    """Say how urgent an inbound transfer is for its receiver: late, at risk, new, …, done."""
+    if State(transfer.state) not in ACTIVE:
+        return "done"
+    if now > transfer.due_at:
+        return "late"
+    if transfer.due_at - now <= warn_before:
+        return "at_risk"
+    return "new" if transfer.state == State.READY else "in_progress"
+
+
+def worklist(
+    session: Session, principal: Principal, warn_before: timedelta, done_within: timedelta
+) -> list[Transfer]:
+    """The département's inbound transfers for its agents: late, at risk and new ones first.
+
+    Finished ones (completed, returned, cancelled) are kept while they changed within
+    `done_within`.
+    """
+    now = utcnow()
+    rows = session.scalars(
+        select(Transfer).where(
+            Transfer.dest_code == principal.departement,
+            Transfer.inbound_seq.is_not(None),
+            Transfer.state.in_([s.value for s in ACTIVE])
+            | (Transfer.state_changed_at > now - done_within),
+        )
+    )
+
+    def key(transfer: Transfer) -> tuple[int, float]:
+        group = URGENCY.index(urgency(transfer, now, warn_before))
+        moment = transfer.due_at if group < URGENCY.index("done") else transfer.state_changed_at
+        return group, moment.timestamp() * (1 if group < URGENCY.index("done") else -1)
+
+    return sorted(rows, key=key)
+
+
 def get_inbound(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Transfer:
     """Return an inbound transfer of the caller's département, or 404 whatever the reason."""
     transfer = session.get(Transfer, transfer_id)
@@ -147,6 +189,37 @@ def acknowledge(
     return transfer
 
 
+def acknowledge_by_agent(
+    session: Session, principal: Principal, transfer_id: uuid.UUID
+) -> Transfer:
+    """Record an acknowledgement made on the pages by a signed-in agent of the destination.
+
+    The département's signing key stays on its own machines, so this is not a signed receipt:
+    the event says it was an agent's confirmation, with the manifest digest it confirms.
+    """
+    if not principal.agent:
+        raise ServiceError.one(403, "", "auth.role")
+    transfer = get_inbound(session, principal, transfer_id)
+    if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED):
+        return transfer
+    detail = {"accuse": "agent", "sha256_manifeste": manifest_digest(transfer)}
+    if not move(
+        session, transfer_id, [State.DOWNLOADED], State.ACKNOWLEDGED, principal.actor, detail=detail
+    ):
+        raise _refuse_state(transfer)
+    session.commit()
+    session.refresh(transfer)
+    return transfer
+
+
+def acknowledged_by_agent(transfer: Transfer) -> bool:
+    """Tell whether the acknowledgement was an agent's confirmation rather than a signed receipt."""
+    return any(
+        e.to_state == State.ACKNOWLEDGED and (e.detail or {}).get("accuse") == "agent"
+        for e in transfer.events
+    )
+
+
 def _check_receipt(session: Session, transfer: Transfer, signed: dict[str, Any]) -> None:
     recu = signed["recu"]
     if recu["transfert"] != str(transfer.id):
@@ -182,7 +255,10 @@ def receipt_of(session: Session, principal: Principal, transfer_id: uuid.UUID) -
     """Give the sender the receipt with the public key that verifies it offline."""
     transfer = get_outbound(session, principal, transfer_id)
     if transfer.receipt is None:
-        raise ServiceError.one(404, "", "transfert.recu_absent")
+        code = (
+            "transfert.recu_agent" if acknowledged_by_agent(transfer) else "transfert.recu_absent"
+        )
+        raise ServiceError.one(404, "", code)
     key = session.get(DepartementKey, transfer.receipt["cle"])  # revoked keys are kept
     public = key.public_key if key else ""
     return {**transfer.receipt, "algorithme": ALGORITHM, "cle_publique": public}

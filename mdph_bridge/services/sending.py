@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import LABELS, State
@@ -16,19 +16,33 @@ from mdph_bridge.services.transitions import move
 CANCELLABLE = (State.RECEIVED, State.REJECTED, State.FAILED, State.READY)
 
 
+# What the sender must act on: correct and resend, or see why it came back.
+NEEDS_ACTION = (State.REJECTED, State.RETURNED, State.FAILED)
+
+
 def list_outbound(
-    session: Session, principal: Principal, state: str | None, page: int, per_page: int
+    session: Session,
+    principal: Principal,
+    state: str | None,
+    page: int,
+    per_page: int,
+    dest: str | None = None,
+    action_first: bool = False,
 ) -> tuple[list[Transfer], int]:
-    """Return one page of the caller's outbound transfers, newest first, and the total count."""
+    """Return one page of the caller's outbound transfers, newest first, and the total count.
+
+    With `action_first`, those waiting for the sender (rejected, returned, failed) come first.
+    """
     query = select(Transfer).where(Transfer.origin_code == principal.departement)
     if state:
         query = query.where(Transfer.state == state)
+    if dest:
+        query = query.where(Transfer.dest_code == dest)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Transfer.submitted_at.desc(), Transfer.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
+    order = [Transfer.submitted_at.desc(), Transfer.id]
+    if action_first:
+        order.insert(0, case((Transfer.state.in_([s.value for s in NEEDS_ACTION]), 0), else_=1))
+    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
     return list(rows), total
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,8 +12,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from dossiers import PDF, dossier, multipart
@@ -41,6 +44,17 @@ def call(
         return exc.code, exc.read()
 
 
+def sign_in_page(base: str, login: str, password: str) -> str:
+    """Sign in on the served pages like a browser (cookies, CSRF token); return the page reached."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with opener.open(f"{base}/connexion", timeout=10) as response:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode())
+    assert token is not None
+    form = {"identifiant": login, "mot_de_passe": password, "csrf_token": token.group(1)}
+    with opener.open(f"{base}/connexion", urlencode(form).encode(), timeout=10) as response:
+        return response.read().decode()
+
+
 def test_serve_runs_web_worker_and_beat_without_any_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MDPH_BRIDGE_")}
     port = free_port()
@@ -64,7 +78,12 @@ def test_serve_runs_web_worker_and_beat_without_any_server(tmp_path: Path) -> No
                 assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
                 time.sleep(0.2)
         assert (tmp_path / ".env").exists()
-        assert "jeton caseworker" in (tmp_path / "serve.log").read_text()
+        log_text = (tmp_path / "serve.log").read_text()
+        assert "jeton caseworker" in log_text
+        # An agent signs in at once with the demo account printed at start.
+        password = re.search(r"identifiant caseworker-59 +mot de passe (\S+)", log_text)
+        assert password is not None, log_text
+        assert "Transferts envoyés" in sign_in_page(base, "caseworker-59", password.group(1))
         demo: dict[str, Any] = json.loads(
             subprocess.run(
                 [BIN / "mdph-bridge", "demo", "--json"],

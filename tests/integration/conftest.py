@@ -14,13 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import REDIS_URL, create_database, drop_database, hub_settings
+from support import AGENT_PASSWORD, REDIS_URL, create_database, drop_database, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.extensions import Backends
 from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import Base
+from mdph_bridge.services.accounts import create_account
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import register_key
@@ -95,3 +96,32 @@ def demo(session: Session, keys_dir: Path) -> dict[str, Any]:
         }
     }
     return result
+
+
+@pytest.fixture
+def agents(session: Session, demo: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Accounts per role for 59 and 62 (caseworker, receiver for 80): (code, role) -> login."""
+    wanted = [
+        (c, r) for c in ("59", "62") for r in ("caseworker", "receiver", "doctor", "supervisor")
+    ]
+    wanted += [("80", "caseworker"), ("80", "receiver")]
+    logins = {}
+    for code, role in wanted:
+        logins[(code, role)] = create_account(
+            session, f"{role}-{code}", role, [code], AGENT_PASSWORD
+        ).login
+    return logins
+
+
+@pytest.fixture
+def web(app: Flask) -> Iterator[Flask]:
+    """The same hub (database, storage, keys) as a second app, for page tests.
+
+    The `backends` fixture keeps an app context of `app` pushed for the whole test, and requests
+    would share its `g` (where the CSRF token of a request is cached); requests to this twin each
+    get their own app context, as in production.
+    """
+    names = ("VAR_DIR", "DATABASE_URL", "BROKER_URL", "STORAGE_DIR", "SECRET_KEY", "STAGING_KEYS")
+    twin = create_app({name: app.config[name] for name in (*names, "SIGNING_KEYS")})
+    yield twin
+    twin.extensions["mdph_bridge"].engine.dispose()

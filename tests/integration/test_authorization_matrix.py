@@ -1,10 +1,12 @@
 """Every route, for every role of its own or another département and anonymously: who may do what.
 
-A route missing from RULES fails the build, so a new endpoint cannot ship without a declared rule.
+A route missing from RULES (API, bearer tokens) or PAGES (pages, signed-in agents) fails the build,
+so a new endpoint cannot ship without a declared rule.
 """
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from dossiers import PDF, dossier
 from flask import Flask
 from flask.testing import FlaskClient
-from support import bearer
+from support import bearer, csrf_token, sign_in
 from test_processing import MEDICAL_PDF, run, submit
 
 from mdph_bridge.extensions import Backends
@@ -51,6 +53,32 @@ RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "metrics.transfer": (("supervisor",), BOTH),
     "prometheus.metrics": (("admin",), None),  # hub operators; tested in test_prometheus.py
 }
+# Pages: endpoint -> (roles allowed, whose transfer it addresses). PUBLIC pages need no account
+# (they answer anything but an error); the others send anonymous visitors to the sign-in page.
+PAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "web.static": ((PUBLIC,), None),
+    "web.accueil": ((PUBLIC,), None),
+    "compte.connexion": ((PUBLIC,), None),
+    "compte.deconnexion": ((PUBLIC,), None),
+    "compte.departement": ((PUBLIC,), None),
+    "envois.index": (("caseworker",), None),
+    "envois.nouveau_envoi": (("caseworker",), None),
+    "envois.transfert": (("caseworker",), SENDER),
+    "envois.correction": (("caseworker",), SENDER),
+    "envois.annulation": (("caseworker",), SENDER),
+    "recus.index": (("receiver", "doctor"), None),
+    "recus.transfert": (("receiver", "doctor"), RECEIVER),
+    "recus.paquet": (("receiver", "doctor"), RECEIVER),
+    "recus.paquet_medical": (("doctor",), RECEIVER),
+    "recus.accuse": (("receiver", "doctor"), RECEIVER),
+    "recus.integration": (("receiver", "doctor"), RECEIVER),
+    "recus.renvoi": (("receiver", "doctor"), RECEIVER),
+}
+PAGE_FORMS: dict[str, dict[str, Any]] = {
+    "recus.integration": {"numero_dossier_destination": "62-0001"},
+    "recus.renvoi": {"motif": "autre"},
+}
+UPLOADS = {"envois.nouveau_envoi", "envois.correction"}
 ROLES = ("caseworker", "receiver", "doctor", "supervisor")
 # Well-formed bodies, so that what is tested is access, not validation.
 BODIES: dict[str, dict[str, Any]] = {
@@ -76,7 +104,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
 
 
 def test_every_route_has_a_declared_rule(app: Flask) -> None:
-    assert {endpoint for endpoint, _, _ in routes(app)} == set(RULES)
+    assert {endpoint for endpoint, _, _ in routes(app)} == set(RULES) | set(PAGES)
 
 
 def test_matrix(app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends) -> None:
@@ -92,6 +120,8 @@ def test_matrix(app: Flask, client: FlaskClient, demo: dict[str, Any], backends:
     failures = []
 
     for endpoint, method, rule in routes(app):
+        if endpoint in PAGES:
+            continue  # test_pages_matrix
         allowed, side = RULES[endpoint]
         if endpoint == "static":
             continue  # no static folder: nothing is served there
@@ -165,3 +195,74 @@ def test_a_supervisor_sees_no_figure_of_another_departement(
             for line in export.get_data(as_text=True).splitlines()
         }
         assert rows["ready"] == ready
+
+
+def test_pages_matrix(
+    app: Flask,
+    web: Flask,
+    demo: dict[str, Any],
+    agents: dict[tuple[str, str], str],
+    backends: Backends,
+) -> None:
+    api = app.test_client()
+    files = {"piece_identite.pdf": PDF, "certificat.pdf": MEDICAL_PDF}
+    data = dossier(files={"piece_identite.pdf": PDF}, medical={"certificat.pdf": MEDICAL_PDF})
+    transfer_id = submit(api, demo["59"]["jetons"]["caseworker"], data, files)
+    run(app, backends, transfer_id)
+    anonymous = web.test_client()
+    clients = {}
+    for key, login in agents.items():
+        clients[key] = web.test_client()
+        clients[key].token = sign_in(clients[key], login)  # type: ignore[attr-defined]
+    failures = []
+
+    def call(client: FlaskClient, token: str, endpoint: str, method: str, url: str) -> Any:
+        if method == "GET":
+            response = client.get(url)
+        elif endpoint in UPLOADS:
+            parts = {"csrf_token": token, "dossier": (io.BytesIO(b"{}"), "dossier.json")}
+            response = client.post(url, data=parts, content_type="multipart/form-data")
+        else:
+            response = client.post(url, data={"csrf_token": token, **PAGE_FORMS.get(endpoint, {})})
+        response.close()
+        return response
+
+    for endpoint, method, rule in routes(app):
+        if endpoint not in PAGES or endpoint == "web.static":
+            continue
+        allowed, side = PAGES[endpoint]
+        url = rule.replace("<uuid:transfer_id>", str(transfer_id))
+        # A fresh token each time: signing out (even anonymously) ends the session and its token.
+        anonymous_token = csrf_token(anonymous.get("/connexion").text)
+        response = call(anonymous, anonymous_token, endpoint, method, url)
+        if PUBLIC in allowed:
+            # The sign-in form answers 401 to wrong credentials: that is not an access refusal.
+            if response.status_code >= 400 and (endpoint, response.status_code) != (
+                "compte.connexion",
+                401,
+            ):
+                failures.append(f"{method} {rule} anonymous: {response.status_code}")
+            continue
+        if response.status_code != 302 or not response.location.endswith("/connexion"):
+            failures.append(f"{method} {rule} anonymous: {response.status_code} (expected sign-in)")
+        for (code, role), client in clients.items():
+            response = call(client, client.token, endpoint, method, url)  # type: ignore[attr-defined]
+            status = response.status_code
+            if role not in allowed:
+                expected = 403
+            elif side is not None and code not in OWNERS[side]:
+                expected = 404
+            else:
+                expected = None  # own data: anything but an access refusal
+            if expected is None:
+                if status in (302, 403, 404):
+                    failures.append(f"{method} {rule} {code}/{role}: {status}")
+            elif status != expected:
+                failures.append(f"{method} {rule} {code}/{role}: {status} (expected {expected})")
+        if side is not None:  # an unknown transfer looks exactly like another département's
+            unknown = url.replace(str(transfer_id), str(uuid.uuid4()))
+            owner = clients[(min(OWNERS[side]), next(r for r in allowed if r in ROLES))]
+            response = call(owner, owner.token, endpoint, method, unknown)  # type: ignore[attr-defined]
+            if response.status_code != 404:
+                failures.append(f"{method} {rule} unknown id: {response.status_code}")
+    assert failures == []

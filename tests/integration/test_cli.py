@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, csrf_token, sign_in
 
 from mdph_bridge.cli import main
 from mdph_bridge.domain.age import recipient_of
@@ -122,3 +122,58 @@ def test_keys_expiring_and_staging_reseal_commands(cli: Any, session: Session) -
     assert session.get(DepartementKey, future) is not None
     assert not session.get(DepartementKey, future).is_valid(utcnow())  # not before its date
     assert "0 fichier(s) rechiffré(s)" in cli("staging", "reseal")
+
+
+def test_accounts_create_list_disable_enable(cli: Any, web: Flask, demo: dict[str, Any]) -> None:
+    created = cli("accounts", "create", "m.dupont", "--role", "caseworker", "--departement", "59")
+    password = created.split("une seule fois) : ")[1].strip()
+    assert "m.dupont\tcaseworker\t59\tactif" in cli("accounts", "list", "--departement", "59")
+    assert "m.dupont" not in cli("accounts", "list", "--departement", "62")
+    sign_in(web.test_client(), "m.dupont", password)
+
+    cli("accounts", "disable", "m.dupont")
+    assert "m.dupont\tcaseworker\t59\tdésactivé" in cli("accounts", "list")
+    client = web.test_client()
+    token = csrf_token(client.get("/connexion").text)
+    refused = client.post(
+        "/connexion",
+        data={"identifiant": "m.dupont", "mot_de_passe": password, "csrf_token": token},
+    )
+    assert refused.status_code == 401
+    cli("accounts", "enable", "m.dupont")
+    sign_in(web.test_client(), "m.dupont", password)
+
+
+def test_accounts_create_refuses_a_short_password_and_an_unknown_departement(cli: Any) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "accounts",
+            "create",
+            "x.y",
+            "--role",
+            "receiver",
+            "--departement",
+            "62",
+            "--password-stdin",
+        ],
+        input="court\n",
+    )
+    assert result.exit_code != 0
+    assert "Mot de passe trop court" in result.output
+    result = CliRunner().invoke(
+        main, ["accounts", "create", "x.y", "--role", "receiver", "--departement", "99"]
+    )
+    assert result.exit_code != 0
+    assert "Département inconnu : 99" in result.output
+
+
+def test_demo_prints_one_account_per_role_that_can_sign_in(cli: Any, web: Flask) -> None:
+    demo = json.loads(cli("demo", "--json"))
+    for code in ("59", "62"):
+        assert set(demo[code]["comptes"]) == {"caseworker", "receiver", "doctor", "supervisor"}
+    account = demo["62"]["comptes"]["receiver"]
+    sign_in(web.test_client(), account["identifiant"], account["mot_de_passe"])
+    again = json.loads(cli("demo", "--json"))  # passwords are renewed, like tokens
+    assert again["62"]["comptes"]["receiver"]["mot_de_passe"] != account["mot_de_passe"]
+    assert "compte receiver" in cli("demo")

@@ -1,0 +1,21 @@
+"""Pages for MDPH agents, in French: sign in, send and follow transfers, receive them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mdph_bridge.web.agents import init_sessions
+from mdph_bridge.web.display import install_filters
+
+
+def register_web(app: Flask) -> None:
+    """Register the pages, their session cookie, CSRF checks and template helpers."""
+    from mdph_bridge.web.pages import bp as pages
+    from mdph_bridge.web.receiving import bp as recus
+    from mdph_bridge.web.sending import bp as envois
+    from mdph_bridge.web.signin import bp as compte
+
+    init_sessions(app)
+    install_filters(app)
+    for blueprint in (pages, compte, envois, recus):
+        app.register_blueprint(blueprint)

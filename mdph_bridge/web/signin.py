@@ -1,0 +1,69 @@
+"""Sign in, sign out, and choose the département to act for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from mdph_bridge.extensions import session as db_session
+from mdph_bridge.services.accounts import Lockout, SignInError, sign_in, sign_out
+from mdph_bridge.web.agents import current_account, open_session
+from mdph_bridge.web.display import date_fr
+from mdph_bridge.web.pages import install
+from schemas.errors import error
+
+bp = Blueprint("compte", __name__)
+install(bp)
+
+
+def _lockout() -> Lockout:
+    from datetime import timedelta
+
+    cfg = current_app.config
+    return Lockout(cfg["SIGN_IN_MAX_FAILURES"], timedelta(minutes=cfg["SIGN_IN_LOCK_MINUTES"]))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def connexion() -> Any:
+    """Sign in with a login and password; repeated failures lock the account for a while."""
+    if request.method == "GET":
+        if current_account() is not None:
+            return redirect(url_for("web.accueil"))
+        return render_template("connexion.html", erreurs=[], identifiant="")
+    login = request.form.get("identifiant", "")[:64]
+    password = request.form.get("mot_de_passe", "")[:1024]
+    try:
+        account = sign_in(db_session(), login, password, _lockout())
+    except SignInError as exc:
+        params = {"heure": date_fr(exc.locked_until)} if exc.locked_until else {}
+        erreurs = [error("", exc.code, **params)]
+        return render_template("connexion.html", erreurs=erreurs, identifiant=login), 401
+    after = session.get("apres_connexion") or ""
+    open_session(account)
+    # Only a path of this site (never `//host`): no open redirect.
+    if not after.startswith("/") or after.startswith("//"):
+        after = url_for("web.accueil")
+    return redirect(after, 303)
+
+
+@bp.post("/deconnexion")
+def deconnexion() -> Any:
+    """Sign out: end every open session of the account."""
+    account = current_account()
+    if account is not None:
+        sign_out(db_session(), account.id)
+    session.clear()
+    return render_template("deconnexion.html")
+
+
+@bp.post("/departement")
+def departement() -> Any:
+    """Act for another of the account's départements."""
+    account = current_account()
+    if account is None:
+        return redirect(url_for("compte.connexion"))
+    code = request.form.get("departement", "")
+    if code in account.codes:
+        session["departement"] = code
+    return redirect(url_for("web.accueil"), 303)

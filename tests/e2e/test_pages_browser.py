@@ -1,0 +1,344 @@
+"""The agents' pages in headless Chromium, against a served app and a real worker process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dossiers import PDF, dossier
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy.orm import Session
+from support import AGENT_PASSWORD
+
+from mdph_bridge.services.accounts import create_account
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served(e2e_settings: dict[str, Any], processes: dict[str, Any]) -> Iterator[str]:
+    """The app served by gunicorn on the e2e database, storage and broker; its base URL."""
+    port = free_port()
+    var = Path(e2e_settings["VAR_DIR"])
+    env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in e2e_settings.items()}}
+    with (var / "gunicorn.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                BIN / "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--threads",
+                "4",
+                "mdph_bridge.wsgi:app",
+            ],
+            env=env,
+            cwd=var,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (var / "gunicorn.log").read_text()[-2000:]
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1).close()  # noqa: S310 - local
+            break
+        except OSError:
+            assert time.monotonic() < deadline, (var / "gunicorn.log").read_text()[-2000:]
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def accounts(session: Session, demo: dict[str, Any]) -> dict[str, str]:
+    """Agents of 59 and 62 (emptied with the demo after the test)."""
+    wanted = {
+        "cw59": ("59", "caseworker"),
+        "rx62": ("62", "receiver"),
+        "cw62": ("62", "caseworker"),
+    }
+    return {
+        name: create_account(session, f"{role}-{code}", role, [code], AGENT_PASSWORD).login
+        for name, (code, role) in wanted.items()
+    }
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# The WCAG 2.1 A and AA rules that axe checks automatically (RGAA 4 follows WCAG 2.1 AA).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+class Agent:
+    """One person in their own browser context; keeps the page's console errors."""
+
+    def __init__(self, browser: Browser, base: str, name: str) -> None:
+        self.context: BrowserContext = browser.new_context(
+            base_url=base, locale="fr-FR", accept_downloads=True
+        )
+        # Loaded by the browser itself before each page's scripts, so the page's CSP still holds.
+        self.context.add_init_script(path=AXE)
+        self.page: Page = self.context.new_page()
+        self.name = name
+        self.console_errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+        self.page.on(
+            "console",
+            lambda message: (
+                self.console_errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+
+    def sign_in(self, login: str) -> None:
+        """Sign in with the keyboard only: field to field with Tab, Enter to send."""
+        self.page.goto("/")
+        expect(self.page).to_have_url("/connexion")
+        self.page.focus("#identifiant")
+        self.page.keyboard.type(login)
+        self.page.keyboard.press("Tab")
+        assert self.page.evaluate("document.activeElement.id") == "mot_de_passe"
+        self.page.keyboard.type(AGENT_PASSWORD)
+        self.page.keyboard.press("Enter")
+        expect(self.page.locator("#agent-connecte")).to_contain_text(login)
+
+    def accessibility_problems(self) -> list[str]:
+        """Run axe-core's WCAG 2.1 AA checks on the current page; describe each violation."""
+        found = self.page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+            ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' ')))",
+            AXE_TAGS,
+        )
+        return [f"{self.page.url} {problem}" for problem in found]
+
+    def shot(self, step: str) -> None:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=SCREENSHOTS / f"{self.name}-{step}.png", full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def people(browser: Browser, served: str) -> Iterator[Any]:
+    opened: list[Agent] = []
+
+    def open_(name: str) -> Agent:
+        opened.append(Agent(browser, served, name))
+        return opened[-1]
+
+    yield open_
+    for agent in opened:
+        agent.close()
+
+
+# Records whether the progress bar was shown and how far it went (attributes it sets).
+WATCH_PROGRESS = """() => {
+    const box = document.querySelector("[data-progression]");
+    const bar = box.querySelector("progress");
+    window.progressSeen = {shown: false, max: 0};
+    new MutationObserver(() => {
+        if (!box.hidden) { window.progressSeen.shown = true; }
+        window.progressSeen.max = Math.max(window.progressSeen.max, Number(bar.value));
+    }).observe(box, {attributes: true, subtree: true});
+}"""
+
+
+def drop_files(page: Page, selector: str, files: dict[str, bytes], mime: str) -> None:
+    """Drag and drop files onto an element, as a person would from their file manager."""
+    transfer = page.evaluate_handle(
+        """([files, mime]) => {
+            const transfer = new DataTransfer();
+            for (const [name, bytes] of files) {
+                transfer.items.add(new File([new Uint8Array(bytes)], name, {type: mime}));
+            }
+            return transfer;
+        }""",
+        [[[name, list(content)] for name, content in files.items()], mime],
+    )
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def file(name: str, content: bytes, mime: str) -> dict[str, Any]:
+    return {"name": name, "mimeType": mime, "buffer": content}
+
+
+def test_59_sends_with_a_mistake_fixes_it_and_62_receives_acknowledges_completes(
+    people: Any, accounts: dict[str, str], demo: dict[str, Any], tmp_path: Path
+) -> None:
+    justificatif = PDF + os.urandom(2 * 1024 * 1024)
+    files = {"piece_identite.pdf": PDF, "justificatif_domicile.pdf": justificatif}
+    data = json.dumps(dossier(files=files)).encode()
+
+    sender = people("1-instructeur-59")
+    sender.sign_in(accounts["cw59"])
+    page = sender.page
+    page.get_by_role("link", name="Nouveau transfert").first.click()
+    expect(page.get_by_role("heading", name="Nouveau transfert")).to_be_visible()
+    page.set_input_files("#dossier", file("dossier.json", data, "application/json"))
+    page.set_input_files("#pieces", file("piece_identite.pdf", PDF, "application/pdf"))
+    page.evaluate(WATCH_PROGRESS)
+    page.get_by_role("button", name="Envoyer le dossier").click()
+
+    # Refused: the problem is shown next to the documents, in French; the files stay chosen.
+    errors = page.locator("#erreurs-pieces")
+    expect(errors).to_contain_text(
+        "Pièce « justificatif_domicile.pdf » : Aucun fichier n'a été envoyé pour la pièce"
+    )
+    expect(page.locator("#resume-erreurs")).to_be_focused()
+    assert page.eval_on_selector("#dossier", "input => input.files.length") == 1
+    # The progress bar was shown during the upload and reached 100 %.
+    assert page.evaluate("window.progressSeen") == {"shown": True, "max": 100}
+    problems = sender.accessibility_problems()
+    sender.shot("1-erreur")
+
+    # Fixed by dropping the missing document: nothing chosen before has to be chosen again.
+    drop_files(
+        page, "#formulaire-envoi", {"justificatif_domicile.pdf": justificatif}, "application/pdf"
+    )
+    assert page.eval_on_selector("#pieces", "input => input.files.length") == 2
+    page.get_by_role("button", name="Envoyer le dossier").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        "Transfert du dossier 59-2024-004217"
+    )
+    expect(page.get_by_role("status")).to_contain_text("Dossier envoyé")
+    transfer_url = page.url
+    transfer_id = uuid.UUID(transfer_url.rsplit("/", 1)[1])
+    deadline = time.monotonic() + 60
+    while "Prêt à être téléchargé" not in page.locator("#etat").inner_text():
+        assert time.monotonic() < deadline, page.locator("#etat").inner_text()
+        time.sleep(0.5)
+        page.reload()
+    problems += sender.accessibility_problems()
+    sender.shot("2-envoye")
+
+    receiver = people("2-accueil-62")
+    receiver.sign_in(accounts["rx62"])
+    page = receiver.page
+    expect(page.get_by_role("heading", name="Transferts reçus")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="59-2024-004217")
+    expect(row).to_contain_text("Nouveau")
+    expect(row).to_contain_text("14 j")
+    problems += receiver.accessibility_problems()
+    receiver.shot("1-liste")
+    row.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("reçu de la MDPH 59")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Paquet administratif").click()
+    package = tmp_path / "paquet.age"
+    download.value.save_as(package)
+    identity = demo["62"]["cles"]["receiver"]["identity_file"]
+    subprocess.run(
+        [BIN / "mdph-bridge", "client", "decrypt", "-i", identity, "-o", tmp_path / "out", package],
+        check=True,
+        cwd=tmp_path,
+    )
+    assert (
+        tmp_path / "out" / "pieces" / "02-justificatif_domicile.pdf"
+    ).read_bytes() == justificatif
+
+    page.reload()
+    page.get_by_role("button", name="Confirmer la réception").click()
+    expect(page.get_by_role("status")).to_contain_text("Réception confirmée")
+    page.get_by_label("Numéro du dossier dans votre MDPH").fill("62-2026-0001")
+    page.get_by_role("button", name="Marquer comme intégré").click()
+    expect(page.locator("#etat")).to_have_text("Intégré par la MDPH d'accueil")
+    problems += receiver.accessibility_problems()
+    receiver.shot("2-integre")
+
+    sender.page.goto(transfer_url)
+    steps = sender.page.locator(".chronologie li")
+    expect(steps).to_have_count(6)
+    expect(steps.last).to_contain_text("Intégré par la MDPH d'accueil")
+    expect(sender.page.locator("body")).to_contain_text("62-2026-0001")
+    sender.shot("3-suivi")
+    sender.page.goto("/envois")
+    expect(sender.page.get_by_role("row").filter(has_text="59-2024-004217")).to_contain_text(
+        "Intégré"
+    )
+    problems += sender.accessibility_problems()
+    sender.shot("4-liste")
+    visitor = people("0-visiteur")
+    visitor.page.goto("/connexion")
+    problems += visitor.accessibility_problems()
+    # No violation of the WCAG 2.1 AA rules that can be checked automatically (RGAA's base).
+    assert problems == []
+    # The pages ran under their Content-Security-Policy with no script error; the one error
+    # logged is the refused form's 422 answer, read by the page's script.
+    assert sender.console_errors == [
+        "Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"
+    ]
+    assert receiver.console_errors == []
+    assert str(transfer_id) in transfer_url
+
+
+def test_62_agents_typing_a_59_only_address_get_nothing(
+    people: Any, accounts: dict[str, str], demo: dict[str, Any], session: Session
+) -> None:
+    sender = people("3-instructeur-59")
+    sender.sign_in(accounts["cw59"])
+    page = sender.page
+    page.goto("/envois/nouveau")
+    data = json.dumps(dossier(files={"piece_identite.pdf": PDF})).encode()
+    page.set_input_files("#dossier", file("dossier.json", data, "application/json"))
+    page.set_input_files("#pieces", file("piece_identite.pdf", PDF, "application/pdf"))
+    page.get_by_role("button", name="Envoyer le dossier").click()
+    expect(page.get_by_role("status")).to_contain_text("Dossier envoyé")
+    private_url = page.url
+
+    other = people("4-instructeur-62")
+    other.sign_in(accounts["cw62"])
+    response = other.page.goto(private_url)
+    assert response is not None
+    assert response.status == 404
+    expect(other.page.get_by_role("heading", level=1)).to_have_text("Page introuvable")
+    expect(other.page.locator("main")).not_to_contain_text("59-2024-004217")
+    other.shot("1-introuvable")
+    other.page.goto("/envois")
+    expect(other.page.locator("main")).to_contain_text("Aucun transfert")
+
+    receiver = people("5-accueil-62")
+    receiver.sign_in(accounts["rx62"])
+    response = receiver.page.goto(private_url)
+    assert response is not None
+    assert response.status == 403
+    expect(receiver.page.locator("main")).not_to_contain_text("59-2024-004217")
+    receiver.shot("1-refuse")
