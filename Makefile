@@ -25,6 +25,9 @@ lint: $(STAMP) ## Check style with ruff
 test: lint ## Lint, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
 	$(VENV)/bin/pytest
 
+audit: $(STAMP) ## Scan the pinned dependencies for known vulnerabilities (pip-audit)
+	$(VENV)/bin/python .ci/audit_dependencies.py
+
 docs: $(STAMP) ## Regenerate docs/ERREURS.md from the error catalogue
 	$(VENV)/bin/mdph-bridge error-codes > docs/ERREURS.md
 
@@ -32,4 +35,4 @@ lock: ## Re-pin every dependency after a change to pyproject.toml
 	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
 	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
 
-.PHONY: help install serve lint test docs lock
+.PHONY: help install serve lint test audit docs lock

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 
+from mdph_bridge.api.auth import init_failure_limit
 from mdph_bridge.api.dossier_schema import dossier_json_schema
 from mdph_bridge.api.errors import BridgeApi
 from mdph_bridge.api.headers import add_security_headers
@@ -38,6 +39,7 @@ def register_api(app: Flask) -> None:
     )
     api.spec.components.schema("DossierV1", schema=DossierSchema)
     add_security_headers(app)
+    init_failure_limit(app)
     app.register_blueprint(health)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)

@@ -1,16 +1,65 @@
-"""Bearer-token authentication and role checks for API views."""
+"""Bearer-token authentication, role checks, failed-attempt limits and the audit of API calls."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import g, request
+from flask import Flask, current_app, g, request
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import HTTPException
 
 from mdph_bridge.extensions import session
+from mdph_bridge.services.audit import record
 from mdph_bridge.services.auth import Principal, authenticate
 from mdph_bridge.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+# What an endpoint's last part says it touches; anything else is the transfer itself.
+OBJECT_TYPES = {
+    "package": "package",
+    "medical_package": "package",
+    "manifest": "manifest",
+    "receipt": "receipt",
+}
+
+
+@dataclass(frozen=True)
+class FailureLimit:
+    """How many failed authentications a client may make, counted in Redis (memory if embedded)."""
+
+    limiter: MovingWindowRateLimiter
+    item: RateLimitItem
+
+
+def init_failure_limit(app: Flask) -> None:
+    """Attach the failed-authentication limiter to the app (no connection is opened yet)."""
+    limiter = MovingWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URL"]))
+    app.extensions["mdph_bridge_auth_limit"] = FailureLimit(
+        limiter, parse(app.config["AUTH_FAILURE_LIMIT"])
+    )
+
+
+def _client_key() -> str:
+    """Key the client by a keyed hash of its address: no address is written to Redis."""
+    address = (request.remote_addr or "inconnu").encode()
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
+
+
+def _refuse_if_limited(limit: FailureLimit, client: str) -> None:
+    if not limit.limiter.test(limit.item, "auth-echec", client):
+        stats = limit.limiter.get_window_stats(limit.item, "auth-echec", client)
+        retry = max(1, int(stats.reset_time - time.time()))
+        raise ServiceError.one(429, "", "auth.trop_d_echecs", secondes=retry)
 
 
 def current_principal() -> Principal:
@@ -18,25 +67,58 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def _authenticate() -> Principal:
+    limit: FailureLimit = current_app.extensions["mdph_bridge_auth_limit"]
+    client = _client_key()
+    _refuse_if_limited(limit, client)
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ServiceError.one(401, "", "auth.jeton_absent")
+    principal = authenticate(session(), value.strip())
+    # End the read transaction now (it may record the last use): on SQLite it holds the database
+    # lock, and the view may stream a long upload before its own transaction.
+    session().commit()
+    if principal is None:
+        limit.limiter.hit(limit.item, "auth-echec", client)  # only a wrong token counts
+        log.warning("authentication failed on %s", request.endpoint)
+        raise ServiceError.one(401, "", "auth.jeton_invalide")
+    return principal
+
+
+def _audit(principal: Principal, status: int) -> None:
+    """Record the call with its outcome, in its own short transaction."""
+    db = session()
+    db.rollback()  # whatever the view left open; its own work is already committed
+    endpoint = request.endpoint or ""
+    object_type = OBJECT_TYPES.get(endpoint.rpartition(".")[2], "transfer")
+    object_id = (request.view_args or {}).get("transfer_id") or g.get("audit_object_id")
+    record(db, principal.audit_actor, endpoint, object_type, object_id, str(status))
+    db.commit()
+
+
 def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Let the view run only for a valid token of one of `roles`."""
+    """Let the view run only for a valid token of one of `roles`; audit every authenticated call."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise ServiceError.one(401, "", "auth.jeton_absent")
-            principal = authenticate(session(), value.strip())
-            # End the read transaction now: on SQLite it holds the database lock, and the view
-            # may stream a long upload before its own transaction.
-            session().commit()
-            if principal is None:
-                raise ServiceError.one(401, "", "auth.jeton_invalide")
-            if principal.role not in roles:
-                raise ServiceError.one(403, "", "auth.role")
-            g.principal = principal
-            return view(*args, **kwargs)
+            principal = _authenticate()
+            status = 500
+            try:
+                if principal.role not in roles:
+                    raise ServiceError.one(403, "", "auth.role")
+                g.principal = principal
+                response = view(*args, **kwargs)
+                status = response.status_code
+            except ServiceError as exc:
+                status = exc.status
+                raise
+            except HTTPException as exc:
+                status = exc.code or 500
+                raise
+            finally:
+                _audit(principal, status)
+            return response
 
         return wrapper
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import current_app, g, request, url_for
 
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
@@ -93,6 +93,7 @@ def create() -> Any:
     intake = _intake()
     with _received(intake, key) as submission:
         transfer, created = submit(session(), intake, current_principal(), submission)
+    g.audit_object_id = transfer.id
     if created:
         wake_processing(backends().celery, transfer.id)
     location = url_for("transfers.detail", transfer_id=transfer.id)

@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
+from mdph_bridge.models.audit import AuditChain, AuditEntry
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.token import ApiToken
@@ -7,6 +8,8 @@ from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEven
 
 __all__ = [
     "ApiToken",
+    "AuditChain",
+    "AuditEntry",
     "Base",
     "Departement",
     "DepartementKey",

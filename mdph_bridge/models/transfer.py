@@ -54,6 +54,10 @@ class Transfer(Base):
     # The signed manifest of the packages, and the receiver's signed receipt (ids and hashes only).
     manifest: Mapped[dict[str, Any] | None]
     receipt: Mapped[dict[str, Any] | None]
+    # Retention: when the packages were deleted (sizes and hashes stay), and when the destination
+    # was flagged for leaving a ready transfer undownloaded.
+    packages_deleted_at: Mapped[datetime | None]
+    undownloaded_alert_at: Mapped[datetime | None]
     numero_dossier_destination: Mapped[str | None] = mapped_column(String(40))
     problems: Mapped[list[Any]] = mapped_column(default=list)
     # Non-blocking remarks on the dossier (codes, paths, dates; never personal data).

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mdph_bridge.domain.codes import is_departement_code
 from mdph_bridge.keyfiles import SUFFIXES, create_key_file, public_key_of, read_secret
 from mdph_bridge.models import ApiToken, Departement, utcnow
+from mdph_bridge.services.audit import CLI, record
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys
 
@@ -52,6 +53,7 @@ def create_demo(session: Session, keys_dir: Path) -> dict[str, Any]:
         select(ApiToken).where(ApiToken.label == DEMO_LABEL, ApiToken.revoked_at.is_(None))
     ):
         old.revoked_at = utcnow()
+        record(session, CLI, "token.revoke", "token", old.id)
     session.commit()
     for code, nom in DEMO_DEPARTEMENTS.items():
         add_departement(session, code, nom)
