@@ -14,6 +14,7 @@ from dossiers import PDF, dossier
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 from support import bearer
 from test_processing import run, submit
@@ -42,10 +43,24 @@ def chain(session: Session, count: int, start: datetime = T0) -> None:
 
 
 def sql(session: Session, statement: str, **params: str) -> None:
-    """Tamper as someone with direct access to the database would."""
+    """Tamper as the database's owner could: first disable the append-only trigger."""
+    session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
     for part in statement.split(";"):
         session.execute(text(part), params)
+    session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
     session.commit()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_entries SET outcome = '500' WHERE seq = 2", "DELETE FROM audit_entries"],
+)
+def test_postgresql_refuses_to_change_or_delete_entries(session: Session, statement: str) -> None:
+    chain(session, 3)
+    with pytest.raises(ProgrammingError, match="append-only"):
+        session.execute(text(statement))
+    session.rollback()
+    assert verify(session).checked == 3
 
 
 def test_api_calls_are_recorded_by_token_id_with_outcome(
@@ -66,11 +81,12 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
     rows = [
         (e.role, e.departement, e.action, e.object_type, e.object_id, e.outcome)
         for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
-        if e.action.startswith(("transfers.", "inbound."))
+        if e.action.startswith(("transfers.", "inbound.", "transfer."))
     ]
     tid = str(transfer_id)
     assert rows == [
         ("caseworker", "59", "transfers.create", "transfer", tid, "202"),
+        (None, None, "transfer.process", "transfer", tid, "ready"),  # the worker, as "systeme"
         ("receiver", "62", "inbound.package", "package", tid, "200"),
         ("receiver", "80", "inbound.detail", "transfer", tid, "404"),
         ("caseworker", "62", "inbound.detail", "transfer", tid, "403"),

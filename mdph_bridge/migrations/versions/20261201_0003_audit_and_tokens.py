@@ -19,6 +19,19 @@ branch_labels = None
 depends_on = None
 
 BIGINT = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+# PostgreSQL refuses to change or delete audit entries; only the retention purge may delete, and it
+# says so with a transaction-local setting (services.audit.purge). The hash chain detects the rest.
+APPEND_ONLY = """
+CREATE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('mdph.audit_purge', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit_entries is append-only (% refused)', TG_OP;
+END $$;
+CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries
+    FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only();
+"""
 
 
 def upgrade() -> None:
@@ -45,6 +58,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_entries'))
     )
     op.create_index(op.f('ix_audit_entries_at'), 'audit_entries', ['at'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(APPEND_ONLY)
     with op.batch_alter_table('api_tokens') as batch_op:
         batch_op.add_column(sa.Column('expires_at', mdph_bridge.models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('last_used_at', mdph_bridge.models.base.UTCDateTime(timezone=True), nullable=True))
@@ -60,6 +75,9 @@ def downgrade() -> None:
     with op.batch_alter_table('api_tokens') as batch_op:
         batch_op.drop_column('last_used_at')
         batch_op.drop_column('expires_at')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP TRIGGER audit_entries_append_only ON audit_entries')
+        op.execute('DROP FUNCTION audit_entries_append_only()')
     op.drop_index(op.f('ix_audit_entries_at'), table_name='audit_entries')
     op.drop_table('audit_entries')
     op.drop_table('audit_chain')
