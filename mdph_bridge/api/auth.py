@@ -59,7 +59,9 @@ def _refuse_if_limited(limit: FailureLimit, client: str) -> None:
     if not limit.limiter.test(limit.item, "auth-echec", client):
         stats = limit.limiter.get_window_stats(limit.item, "auth-echec", client)
         retry = max(1, int(stats.reset_time - time.time()))
-        raise ServiceError.one(429, "", "auth.trop_d_echecs", secondes=retry)
+        refusal = ServiceError.one(429, "", "auth.trop_d_echecs", secondes=retry)
+        refusal.headers["Retry-After"] = str(retry)
+        raise refusal
 
 
 def current_principal() -> Principal:

@@ -80,8 +80,8 @@ class BridgeApi(Api):
 
 
 def _handle_service_error(exc: ServiceError) -> Any:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return _payload(exc.erreurs, exc.status, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    return _payload(exc.erreurs, exc.status, headers | exc.headers)
 
 
 def _handle_database_down(exc: OperationalError) -> Any:

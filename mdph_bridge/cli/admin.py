@@ -95,12 +95,15 @@ def keys_list(departement: str) -> None:
     from sqlalchemy import select
 
     from mdph_bridge.models import DepartementKey
+    from mdph_bridge.services.audit import CLI, record
 
     with hub_session() as session:
         query = select(DepartementKey).where(DepartementKey.departement_code == departement)
         for key in session.scalars(query.order_by(DepartementKey.created_at)):
             status = "révoquée" if key.revoked_at else f"valide jusqu'au {key.valid_until or '—'}"
             click.echo(f"{key.id}\t{key.usage}\t{status}\t{key.public_key}")
+        record(session, CLI, "key.list", "departement", departement)
+        session.commit()
 
 
 @keys.command("revoke")
@@ -187,6 +190,8 @@ def tokens_list(departement: str) -> None:
     def when(value: datetime | None) -> str:
         return f"{value:%Y-%m-%d %H:%M}" if value else "—"
 
+    from mdph_bridge.services.audit import CLI, record
+
     with hub_session() as session:
         query = select(ApiToken).where(ApiToken.departement_code == departement)
         for t in session.scalars(query.order_by(ApiToken.created_at)):
@@ -195,6 +200,8 @@ def tokens_list(departement: str) -> None:
                 f"{t.id}\t{t.role}\t{t.label}\t{status}\texpire : {when(t.expires_at)}"
                 f"\tdernier usage : {when(t.last_used_at)}"
             )
+        record(session, CLI, "token.list", "departement", departement)
+        session.commit()
 
 
 @tokens.command("revoke")

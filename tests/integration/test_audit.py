@@ -204,10 +204,12 @@ def test_cli_verify_names_the_entry_and_export_filters_dates(cli: Any, session: 
 def test_admin_operations_on_keys_and_tokens_are_recorded(cli: Any, session: Session) -> None:
     cli("departements", "add", "80", "Somme")
     token_id = cli("tokens", "issue", "80", "receiver").split("\t")[0]
+    cli("tokens", "list", "80")
     cli("tokens", "revoke", token_id)
+    cli("keys", "list", "80")
     actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)))
-    assert actions == ["token.issue", "token.revoke"]
-    assert session.scalar(select(func.count()).select_from(AuditEntry)) == 2
+    assert actions == ["token.issue", "token.list", "token.revoke", "key.list"]
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == 4
     assert session.scalar(select(AuditEntry.object_id).where(AuditEntry.seq == 1)) == token_id
     record(session, SYSTEM, "x", "y")
     session.commit()

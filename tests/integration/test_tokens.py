@@ -77,6 +77,7 @@ def test_failed_authentications_are_limited_per_client_in_redis(
     assert blocked.status_code == 429
     problem = blocked.get_json()["erreurs"][0]
     assert problem["code"] == "auth.trop_d_echecs"
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
     # the counter lives in Redis, keyed without the client's address
     keys = [k.decode() for k in redis_client.keys("*")]
     assert keys
