@@ -13,8 +13,10 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from mdph_bridge.extensions import session
@@ -34,10 +36,32 @@ OBJECT_TYPES = {
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """How many failed authentications a client may make, counted in Redis (memory if embedded)."""
+    """How many failed authentications a client may make, counted in Redis (memory if embedded).
+
+    If the counter's store is unreachable the limit is not applied (and a warning is logged):
+    tokens are still checked, and a Redis outage must not stop the MDPHs' work.
+    """
 
     limiter: MovingWindowRateLimiter
     item: RateLimitItem
+
+    def wait_for(self, client: str) -> int:
+        """Return the seconds `client` must wait before trying again, 0 if it may try now."""
+        try:
+            if self.limiter.test(self.item, "auth-echec", client):
+                return 0
+            stats = self.limiter.get_window_stats(self.item, "auth-echec", client)
+        except (RedisError, StorageError) as exc:
+            log.warning("failed-authentication limit not checked: %s", type(exc).__name__)
+            return 0
+        return max(1, int(stats.reset_time - time.time()))
+
+    def count(self, client: str) -> None:
+        """Count one failed authentication of `client`."""
+        try:
+            self.limiter.hit(self.item, "auth-echec", client)
+        except (RedisError, StorageError) as exc:
+            log.warning("failed authentication not counted: %s", type(exc).__name__)
 
 
 def init_failure_limit(app: Flask) -> None:
@@ -55,15 +79,6 @@ def _client_key() -> str:
     return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
 
 
-def _refuse_if_limited(limit: FailureLimit, client: str) -> None:
-    if not limit.limiter.test(limit.item, "auth-echec", client):
-        stats = limit.limiter.get_window_stats(limit.item, "auth-echec", client)
-        retry = max(1, int(stats.reset_time - time.time()))
-        refusal = ServiceError.one(429, "", "auth.trop_d_echecs", secondes=retry)
-        refusal.headers["Retry-After"] = str(retry)
-        raise refusal
-
-
 def current_principal() -> Principal:
     """Return the caller authenticated by `requires`."""
     return g.principal
@@ -72,7 +87,10 @@ def current_principal() -> Principal:
 def _authenticate() -> Principal:
     limit: FailureLimit = current_app.extensions["mdph_bridge_auth_limit"]
     client = _client_key()
-    _refuse_if_limited(limit, client)
+    if wait := limit.wait_for(client):
+        refusal = ServiceError.one(429, "", "auth.trop_d_echecs", secondes=wait)
+        refusal.headers["Retry-After"] = str(wait)
+        raise refusal
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ServiceError.one(401, "", "auth.jeton_absent")
@@ -81,7 +99,7 @@ def _authenticate() -> Principal:
     # lock, and the view may stream a long upload before its own transaction.
     session().commit()
     if principal is None:
-        limit.limiter.hit(limit.item, "auth-echec", client)  # only a wrong token counts
+        limit.count(client)  # only a wrong token counts, not a missing one
         log.warning("authentication failed on %s", request.endpoint)
         raise ServiceError.one(401, "", "auth.jeton_invalide")
     return principal
@@ -94,7 +112,9 @@ def _audit(principal: Principal, status: int) -> None:
     endpoint = request.endpoint or ""
     object_type = OBJECT_TYPES.get(endpoint.rpartition(".")[2], "transfer")
     object_id = (request.view_args or {}).get("transfer_id") or g.get("audit_object_id")
-    record(db, principal.audit_actor, endpoint, object_type, object_id, str(status))
+    # A HEAD only asks whether a package is there: say so, it is not a download.
+    action = f"{endpoint}:head" if request.method == "HEAD" else endpoint
+    record(db, principal.audit_actor, action, object_type, object_id, str(status))
     db.commit()
 
 

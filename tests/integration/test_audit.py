@@ -73,6 +73,8 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
     rx = demo["62"]["jetons"]["receiver"]
     with client.get(f"/api/v1/inbound/{transfer_id}/package", headers=bearer(rx)) as download:
         assert download.status_code == 200
+    with client.head(f"/api/v1/inbound/{transfer_id}/package", headers=bearer(rx)) as head:
+        assert head.status_code == 200
     other = demo["80"]["jetons"]["receiver"]
     assert client.get(f"/api/v1/inbound/{transfer_id}", headers=bearer(other)).status_code == 404
     cw62 = demo["62"]["jetons"]["caseworker"]
@@ -88,6 +90,7 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
         ("caseworker", "59", "transfers.create", "transfer", tid, "202"),
         (None, None, "transfer.process", "transfer", tid, "ready"),  # the worker, as "systeme"
         ("receiver", "62", "inbound.package", "package", tid, "200"),
+        ("receiver", "62", "inbound.package:head", "package", tid, "200"),
         ("receiver", "80", "inbound.detail", "transfer", tid, "404"),
         ("caseworker", "62", "inbound.detail", "transfer", tid, "403"),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ import redis
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, hub_settings
 
+from mdph_bridge import create_app
 from mdph_bridge.models import ApiToken, utcnow
 from mdph_bridge.services.auth import authenticate, hash_token, issue_token
 
@@ -88,3 +90,16 @@ def test_failed_authentications_are_limited_per_client_in_redis(
     # emptying Redis lifts the block: the state is there, shared by every web process
     redis_client.delete(*redis_client.keys("*"))
     assert client.get("/api/v1/transfers", headers=good, environ_base=attacker).status_code == 200
+
+
+def test_tokens_are_still_checked_when_the_counter_store_is_down(
+    tmp_path: Path, database_url: str, demo: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = hub_settings(tmp_path, database_url, "filesystem://")
+    app = create_app(settings | {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"})
+    client = app.test_client()
+    good = client.get("/api/v1/transfers", headers=bearer(demo["59"]["jetons"]["caseworker"]))
+    assert good.status_code == 200
+    assert client.get("/api/v1/transfers", headers=bearer("mdphb_x")).status_code == 401
+    assert "failed-authentication limit not checked: ConnectionError" in caplog.text
+    app.extensions["mdph_bridge"].engine.dispose()
