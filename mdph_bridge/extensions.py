@@ -108,6 +108,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.package_retention",
                 "schedule": timedelta(hours=1),
             },
+            "verify-audit-log": {
+                "task": "maintenance.verify_audit",
+                "schedule": timedelta(days=1),
+            },
             "purge-audit-log": {
                 "task": "maintenance.purge_audit",
                 "schedule": timedelta(days=1),

@@ -11,7 +11,7 @@ from flask import current_app
 
 from mdph_bridge.extensions import backends
 from mdph_bridge.models import utcnow
-from mdph_bridge.services.audit import purge
+from mdph_bridge.services.audit import purge, verify
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
@@ -101,3 +101,14 @@ def package_retention() -> int:
     if deleted:
         log.info("deleted the packages of %d finished transfer(s)", len(deleted))
     return len(deleted)
+
+
+@shared_task(name="maintenance.verify_audit", ignore_result=True)
+def verify_audit() -> bool:
+    """Check the audit chain every day, so that tampering is noticed without waiting for a DPO."""
+    result = verify(backends().sessions())
+    if result.ok:
+        log.info("audit chain intact: %d entries", result.checked)
+    else:
+        log.error("audit chain broken at entry %s: %s", result.bad_seq, result.problem)
+    return result.ok

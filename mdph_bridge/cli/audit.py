@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from datetime import UTC, datetime, timedelta
+from typing import TextIO
 
 import click
 
@@ -41,9 +41,7 @@ def _day(value: datetime | None) -> datetime | None:
 @click.option("--to", "until", type=click.DateTime(), default=None, help="UTC, exclu.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-")
-def audit_export(
-    since: datetime | None, until: datetime | None, fmt: str, out: click.utils.LazyFile
-) -> None:
+def audit_export(since: datetime | None, until: datetime | None, fmt: str, out: TextIO) -> None:
     """Export the entries of a period as CSV or JSON lines (ids only, no personal data)."""
     from mdph_bridge.services.audit import as_row, entries
 
@@ -74,4 +72,3 @@ def audit_purge() -> None:
         days = app.config["AUDIT_RETENTION_DAYS"]
         deleted = purge(session(), utcnow() - timedelta(days=days))
     click.echo(f"{deleted} entrée(s) de plus de {days} jours supprimée(s).")
-    sys.stdout.flush()

@@ -22,8 +22,18 @@ from mdph_bridge.models import AuditChain, AuditEntry, utcnow
 GENESIS = "0" * 64
 CHAIN_ID = 1
 LOCK_KEY = 0x6D647068_61756474  # "mdphaudt": the advisory lock of the audit chain
-FIELDS = ("seq", "at", "actor", "role", "departement", "action", "object_type", "object_id")
-FIELDS += ("outcome",)
+# What each entry's hash covers, after the previous entry's hash, in this order.
+FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "departement",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+)
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,12 @@ def test_admin_operations_on_keys_and_tokens_are_recorded(cli: Any, session: Ses
     record(session, SYSTEM, "x", "y")
     session.commit()
     assert verify(session).ok
+
+
+def test_cli_purge_follows_the_configured_retention(
+    cli: Any, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain(session, 6)  # January 2026, more than 92 days before today
+    monkeypatch.setenv("MDPH_BRIDGE_AUDIT_RETENTION_DAYS", "92")
+    assert "6 entrée(s) de plus de 92 jours supprimée(s)" in cli("audit", "purge")
+    assert "1 entrée(s) vérifiée(s)" in cli("audit", "verify")  # the purge's own entry
