@@ -111,10 +111,14 @@ def _audit(principal: Principal, status: int) -> None:
     db.rollback()  # whatever the view left open; its own work is already committed
     endpoint = request.endpoint or ""
     object_type = OBJECT_TYPES.get(endpoint.rpartition(".")[2], "transfer")
-    object_id = (request.view_args or {}).get("transfer_id") or g.get("audit_object_id")
+    # Views name what they created or listed in `g`; taken here so nothing outlives the request.
+    created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
+    object_id = (request.view_args or {}).get("transfer_id") or created
     # A HEAD only asks whether a package is there: say so, it is not a download.
     action = f"{endpoint}:head" if request.method == "HEAD" else endpoint
-    record(db, principal.audit_actor, action, object_type, object_id, str(status))
+    # A list reads every transfer it shows: one entry each, so each transfer's readers are known.
+    for oid in listed or [object_id]:
+        record(db, principal.audit_actor, action, object_type, oid, str(status))
     db.commit()
 
 

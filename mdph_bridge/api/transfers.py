@@ -145,6 +145,7 @@ def _received(intake: Intake, key: str | None) -> Iterator[Submission]:
 def index(etat: str | None = None, page: int = 1, par_page: int = 50) -> Any:
     """List the département's outbound transfers, newest first."""
     rows, total = sending.list_outbound(session(), current_principal(), etat, page, par_page)
+    g.audit_object_ids = [t.id for t in rows]
     return {
         "transferts": [presenters.outbound(t) for t in rows],
         "total": total,

@@ -71,6 +71,7 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
     )
     run(app, backends, transfer_id)
     rx = demo["62"]["jetons"]["receiver"]
+    assert client.get("/api/v1/inbound", headers=bearer(rx)).status_code == 200
     with client.get(f"/api/v1/inbound/{transfer_id}/package", headers=bearer(rx)) as download:
         assert download.status_code == 200
     with client.head(f"/api/v1/inbound/{transfer_id}/package", headers=bearer(rx)) as head:
@@ -89,6 +90,7 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
     assert rows == [
         ("caseworker", "59", "transfers.create", "transfer", tid, "202"),
         (None, None, "transfer.process", "transfer", tid, "ready"),  # the worker, as "systeme"
+        ("receiver", "62", "inbound.index", "transfer", tid, "200"),  # one entry per listed
         ("receiver", "62", "inbound.package", "package", tid, "200"),
         ("receiver", "62", "inbound.package:head", "package", tid, "200"),
         ("receiver", "80", "inbound.detail", "transfer", tid, "404"),
@@ -226,3 +228,24 @@ def test_cli_purge_follows_the_configured_retention(
     monkeypatch.setenv("MDPH_BRIDGE_AUDIT_RETENTION_DAYS", "92")
     assert "6 entrée(s) de plus de 92 jours supprimée(s)" in cli("audit", "purge")
     assert "1 entrée(s) vérifiée(s)" in cli("audit", "verify")  # the purge's own entry
+
+
+def test_a_list_records_each_transfer_it_shows(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    cw = demo["59"]["jetons"]["caseworker"]
+    files = {"piece_identite.pdf": PDF}
+    ids = {str(submit(client, cw, dossier(), files)) for _ in range(2)}
+    assert client.get("/api/v1/transfers", headers=bearer(cw)).status_code == 200
+    assert (
+        client.get("/api/v1/inbound", headers=bearer(demo["80"]["jetons"]["receiver"])).status_code
+        == 200
+    )
+    listed = session.scalars(
+        select(AuditEntry.object_id).where(AuditEntry.action == "transfers.index")
+    )
+    assert set(listed) == ids
+    empty = session.scalars(
+        select(AuditEntry.object_id).where(AuditEntry.action == "inbound.index")
+    )
+    assert list(empty) == [None]  # an empty list is one entry
