@@ -38,6 +38,9 @@ lint: $(STAMP) ## Check style with ruff
 test: lint $(ASSETS_STAMP) ## Lint, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
 	$(VENV)/bin/pytest
 
+audit: $(STAMP) ## Scan the pinned dependencies for known vulnerabilities (pip-audit)
+	$(VENV)/bin/python .ci/audit_dependencies.py
+
 docs: $(STAMP) ## Regenerate docs/ERREURS.md from the error catalogue
 	$(VENV)/bin/mdph-bridge error-codes > docs/ERREURS.md
 
@@ -45,4 +48,4 @@ lock: ## Re-pin every dependency after a change to pyproject.toml
 	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
 	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
 
-.PHONY: help install assets serve lint test docs lock
+.PHONY: help install assets serve lint test audit docs lock

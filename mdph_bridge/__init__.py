@@ -12,19 +12,23 @@ if TYPE_CHECKING:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app; settings come from the environment, overridden by `config`."""
     # Imported here so that `schemas` and `domain` can import this package without Flask set-up.
-    from flask import Flask
-
     from mdph_bridge import extensions
     from mdph_bridge.api import register_api
+    from mdph_bridge.api.errors import BridgeFlask
     from mdph_bridge.config import load_config, validate_config
     from mdph_bridge.web import register_web
 
-    app = Flask(__name__)
+    app = BridgeFlask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(load_config())
     if config:
         app.config.update(config)
     validate_config(app.config)
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # The client's address (failed-login limit) and https (HSTS) as the proxy saw them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     extensions.init_app(app)
     register_api(app)
     register_web(app)

@@ -51,9 +51,20 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SIGN_IN_MAX_FAILURES": (int, 5),
     "SIGN_IN_LOCK_MINUTES": (int, 15),
     "SESSION_HOURS": (int, 8),
-    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (TLS ends there).
+    "MAX_JSON_BYTES": (int, 64 * 1024),
+    "MAX_JSON_DEPTH": (int, 32),
+    # Failed authentications allowed per client; counted in Redis when the broker is Redis.
+    "AUTH_FAILURE_LIMIT": (str, "10/minute"),
+    "RATELIMIT_STORAGE_URL": (str, None),
+    "AUDIT_RETENTION_DAYS": (int, 365),
+    "PACKAGE_RETENTION_DAYS": (int, 30),
+    "UNDOWNLOADED_ALERT_DAYS": (int, 5),
+    "TOKEN_VALID_DAYS": (int, 365),
+    # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto are trusted (0: none).
     "TRUSTED_PROXIES": (int, 0),
 }
+# R146-46/47 CASF: lookups and writes are kept at least 3 months (DOMAIN.md §5).
+MIN_AUDIT_RETENTION_DAYS = 92
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -86,6 +97,15 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
         config["ALERT_RECIPIENTS"] = parse_recipients(config["ALERT_EMAILS"])
     except ValueError as exc:
         raise RuntimeError(f"{PREFIX}ALERT_EMAILS : {exc}") from exc
+    if config["AUDIT_RETENTION_DAYS"] < MIN_AUDIT_RETENTION_DAYS:
+        raise RuntimeError(
+            f"{PREFIX}AUDIT_RETENTION_DAYS must be at least {MIN_AUDIT_RETENTION_DAYS} days: "
+            "the law keeps lookups and writes 3 months (CASF R146-46)."
+        )
+    broker = config["BROKER_URL"]
+    config["RATELIMIT_STORAGE_URL"] = config.get("RATELIMIT_STORAGE_URL") or (
+        broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+    )
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["RULES"] = load_rulebook(Path(config.get("RULES_DIR") or RULES_DIR))

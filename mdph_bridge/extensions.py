@@ -110,6 +110,18 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.key_expiry",
                 "schedule": timedelta(days=1),
             },
+            "package-retention": {
+                "task": "maintenance.package_retention",
+                "schedule": timedelta(hours=1),
+            },
+            "verify-audit-log": {
+                "task": "maintenance.verify_audit",
+                "schedule": timedelta(days=1),
+            },
+            "purge-audit-log": {
+                "task": "maintenance.purge_audit",
+                "schedule": timedelta(days=1),
+            },
             "remove-orphan-blobs": {
                 "task": "maintenance.remove_orphans",
                 "schedule": timedelta(seconds=cfg["ORPHAN_AGE_SECONDS"]),

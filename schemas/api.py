@@ -232,3 +232,17 @@ class InboundPageSchema(Schema):
 
     transferts = fields.List(fields.Nested(InboundTransferSchema))
     cursor = fields.String()
+
+
+class HubKeySchema(Schema):
+    """One of the hub's public Ed25519 keys that sign manifests."""
+
+    id = fields.String(required=True)
+    algorithme = fields.String(required=True)
+    cle_publique = fields.String(required=True)
+
+
+class HubKeysSchema(Schema):
+    """The hub's public signing keys; pin them out of band."""
+
+    cles = fields.List(fields.Nested(HubKeySchema), required=True)

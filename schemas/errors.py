@@ -243,6 +243,10 @@ CATALOGUE: dict[str, str] = {
     "requete.dossier_json": "La partie « dossier » n'est pas un JSON valide en UTF-8.",
     "requete.dossier_trop_grand": "La partie « dossier » dépasse {max} Mo.",
     "requete.json": "Le corps de la requête n'est pas un JSON valide en UTF-8.",
+    "requete.json_trop_grand": "Le corps JSON de la requête dépasse {max} Ko.",
+    "requete.json_profondeur": (
+        "Le corps JSON de la requête imbrique plus de {max} niveaux de listes ou d'objets."
+    ),
     "requete.multipart": "La requête doit être envoyée en multipart/form-data.",
     "requete.trop_grande": (
         "L'envoi dépasse les limites : {max} Mo au total, {parties} fichiers au plus, "
@@ -258,7 +262,10 @@ CATALOGUE: dict[str, str] = {
     "requete.curseur": "Curseur de pagination invalide : reprenez celui renvoyé par la plateforme.",
     # Authentication and access
     "auth.jeton_absent": "Authentification requise : en-tête « Authorization: Bearer <jeton> ».",
-    "auth.jeton_invalide": "Jeton d'accès inconnu ou révoqué.",
+    "auth.jeton_invalide": "Jeton d'accès inconnu, expiré ou révoqué.",
+    "auth.trop_d_echecs": (
+        "Trop d'essais de jeton refusés depuis votre poste : réessayez dans {secondes} secondes."
+    ),
     "auth.role": "Votre rôle ne permet pas cette action.",
     # Accounts and pages (agents signed in)
     "compte.identifiants": "Identifiant ou mot de passe incorrect.",

@@ -12,9 +12,11 @@ from flask import current_app
 from mdph_bridge.extensions import backends
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import alerts
+from mdph_bridge.services.audit import purge, verify
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
+from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
 from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
 
 log = logging.getLogger(__name__)
@@ -92,3 +94,39 @@ def deadline_alerts() -> int:
     if decided or mailed:
         log.info("deadline alerts: %d decided, %d mailed", decided, mailed)
     return mailed
+
+
+@shared_task(name="maintenance.purge_audit", ignore_result=True)
+def purge_audit() -> int:
+    """Delete audit entries past retention; the chain stays verifiable from its anchor."""
+    days = current_app.config["AUDIT_RETENTION_DAYS"]
+    deleted = purge(backends().sessions(), utcnow() - timedelta(days=days))
+    if deleted:
+        log.info("purged %d audit entr(y/ies) older than %d days", deleted, days)
+    return deleted
+
+
+@shared_task(name="maintenance.package_retention", ignore_result=True)
+def package_retention() -> int:
+    """Delete packages kept past retention, and flag ready transfers left undownloaded."""
+    cfg = current_app.config
+    b = backends()
+    now = utcnow()
+    deleted = delete_expired_packages(
+        b.sessions(), b.storage, timedelta(days=cfg["PACKAGE_RETENTION_DAYS"]), now
+    )
+    flag_undownloaded(b.sessions(), timedelta(days=cfg["UNDOWNLOADED_ALERT_DAYS"]), now)
+    if deleted:
+        log.info("deleted the packages of %d finished transfer(s)", len(deleted))
+    return len(deleted)
+
+
+@shared_task(name="maintenance.verify_audit", ignore_result=True)
+def verify_audit() -> bool:
+    """Check the audit chain every day, so that tampering is noticed without waiting for a DPO."""
+    result = verify(backends().sessions())
+    if result.ok:
+        log.info("audit chain intact: %d entries", result.checked)
+    else:
+        log.error("audit chain broken at entry %s: %s", result.bad_seq, result.problem)
+    return result.ok

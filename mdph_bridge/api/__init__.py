@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 
-from mdph_bridge.api.dossier_schema import dossier_json_schema
+from mdph_bridge.api.auth import init_failure_limit
 from mdph_bridge.api.errors import BridgeApi
 from mdph_bridge.api.headers import add_security_headers
 from mdph_bridge.api.health import blp as health
-from mdph_bridge.domain.signing import ALGORITHM, HubSigner
 from schemas.dossier import DossierSchema
 
 
@@ -19,6 +16,7 @@ def register_api(app: Flask) -> None:
     from mdph_bridge.api.inbound import blp as inbound
     from mdph_bridge.api.metrics import blp as metrics
     from mdph_bridge.api.prometheus import blp as prometheus
+    from mdph_bridge.api.public import blp as public
     from mdph_bridge.api.transfers import blp as transfers
 
     app.config.update(
@@ -40,22 +38,10 @@ def register_api(app: Flask) -> None:
     )
     api.spec.components.schema("DossierV1", schema=DossierSchema)
     add_security_headers(app)
+    init_failure_limit(app)
     app.register_blueprint(health)
     app.register_blueprint(prometheus)
     api.register_blueprint(transfers)
     api.register_blueprint(inbound)
     api.register_blueprint(metrics)
-
-    @app.get("/api/v1/keys")
-    def hub_keys() -> Any:
-        """Publish the hub's public signing keys, to verify manifests offline (public)."""
-        signer: HubSigner = app.config["SIGNER"]
-        keys = [
-            {"id": k.key_id, "algorithme": ALGORITHM, "cle_publique": k.public} for k in signer.keys
-        ]
-        return {"cles": keys}
-
-    @app.get("/api/dossier-v1.schema.json")
-    def dossier_schema() -> Any:
-        """Serve the JSON Schema of the dossier format v1 (public: it holds no data)."""
-        return dossier_json_schema()
+    api.register_blueprint(public)

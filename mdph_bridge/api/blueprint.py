@@ -1,16 +1,48 @@
-"""Blueprint whose request parsing reports malformed JSON bodies in the hub's error shape."""
+"""Blueprint whose request parsing bounds JSON bodies and reports them in the hub's error shape."""
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from flask import current_app
 from flask_smorest import Blueprint
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from mdph_bridge.services.errors import ServiceError
 
 
+def json_depth(value: Any) -> int:
+    """Return how deeply lists and objects nest in a decoded JSON value (a scalar is 0)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class _Parser(FlaskParser):
+    def _raw_load_json(self, req: Any) -> Any:
+        """Refuse JSON bodies that are too large or too deeply nested before using them."""
+        if not is_json_request(req):
+            return core.missing
+        cfg = current_app.config
+        limit = cfg["MAX_JSON_BYTES"]
+        if (req.content_length or 0) > limit or len(req.get_data(cache=True)) > limit:
+            raise ServiceError.one(413, "", "requete.json_trop_grand", max=limit // 1024)
+        try:
+            value = core.parse_json(req.get_data(cache=True))
+        except RecursionError as exc:
+            raise ServiceError.one(
+                400, "", "requete.json_profondeur", max=cfg["MAX_JSON_DEPTH"]
+            ) from exc
+        if json_depth(value) > cfg["MAX_JSON_DEPTH"]:
+            raise ServiceError.one(400, "", "requete.json_profondeur", max=cfg["MAX_JSON_DEPTH"])
+        return value
+
     def _handle_invalid_json_error(
         self, error: Exception, req: Any, *args: Any, **kwargs: Any
     ) -> NoReturn:
@@ -18,6 +50,6 @@ class _Parser(FlaskParser):
 
 
 class BridgeBlueprint(Blueprint):
-    """A flask-smorest blueprint with French errors for unreadable JSON bodies."""
+    """A flask-smorest blueprint with bounded JSON bodies and French errors for unreadable ones."""
 
     ARGUMENTS_PARSER = _Parser()

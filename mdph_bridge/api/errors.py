@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from types import TracebackType
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -29,6 +31,23 @@ def _payload(
     erreurs: list[dict[str, str]], status: int, headers: dict[str, str] | None = None
 ) -> Any:
     return {"erreurs": erreurs}, status, headers or {}
+
+
+class BridgeFlask(Flask):
+    """Flask app whose crash logs name the exception type and frames, never its message."""
+
+    def log_exception(
+        self,
+        exc_info: tuple[type[BaseException], BaseException, TracebackType]
+        | tuple[None, None, None],
+    ) -> None:
+        """Log where an unhandled error happened; its message may quote submitted data."""
+        kind, _, tb = exc_info
+        frames = "".join(traceback.format_list(traceback.extract_tb(tb)))
+        name = kind.__name__ if kind else "?"
+        self.logger.error(
+            "Exception on %s [%s]: %s\n%s", request.path, request.method, name, frames
+        )
 
 
 class BridgeApi(Api):
@@ -61,8 +80,8 @@ class BridgeApi(Api):
 
 
 def _handle_service_error(exc: ServiceError) -> Any:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return _payload(exc.erreurs, exc.status, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    return _payload(exc.erreurs, exc.status, headers | exc.headers)
 
 
 def _handle_database_down(exc: OperationalError) -> Any:

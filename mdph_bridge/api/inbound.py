@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, request, send_file
+from flask import Response, g, request, send_file
 
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
@@ -48,6 +48,7 @@ _PACKAGE_DOC = {
 def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""
     page = receiving.list_inbound(session(), current_principal(), cursor, limit)
+    g.audit_object_ids = [t.id for t in page.transfers]
     return {
         "transferts": [presenters.inbound(t, with_clock=False) for t in page.transfers],
         "cursor": page.cursor,

@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any
 
-from flask import request, url_for
+from flask import g, request, url_for
 
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
@@ -91,6 +91,7 @@ def create() -> Any:
     intake = new_intake()
     with received(intake) as upload:
         transfer, created = submit(session(), intake, current_principal(), upload.submission(key))
+    g.audit_object_id = transfer.id
     if created:
         wake_processing(backends().celery, transfer.id)
     location = url_for("transfers.detail", transfer_id=transfer.id)
@@ -121,6 +122,7 @@ def correction(transfer_id: uuid.UUID) -> Any:
 def index(etat: str | None = None, page: int = 1, par_page: int = 50) -> Any:
     """List the département's outbound transfers, newest first."""
     rows, total = sending.list_outbound(session(), current_principal(), etat, page, par_page)
+    g.audit_object_ids = [t.id for t in rows]
     return {
         "transferts": [presenters.outbound(t) for t in rows],
         "total": total,

@@ -95,12 +95,15 @@ def keys_list(departement: str) -> None:
     from sqlalchemy import select
 
     from mdph_bridge.models import DepartementKey
+    from mdph_bridge.services.audit import CLI, record
 
     with hub_session() as session:
         query = select(DepartementKey).where(DepartementKey.departement_code == departement)
         for key in session.scalars(query.order_by(DepartementKey.created_at)):
             status = "révoquée" if key.revoked_at else f"valide jusqu'au {key.valid_until or '—'}"
             click.echo(f"{key.id}\t{key.usage}\t{status}\t{key.public_key}")
+        record(session, CLI, "key.list", "departement", departement)
+        session.commit()
 
 
 @keys.command("revoke")
@@ -160,13 +163,45 @@ def tokens() -> None:
     "role", type=click.Choice(["caseworker", "receiver", "doctor", "supervisor", "admin"])
 )
 @click.option("--label", default="", help="Who or what uses the token.")
-def tokens_issue(departement: str, role: str, label: str) -> None:
+@click.option("--days", type=int, default=None, help="Validity (MDPH_BRIDGE_TOKEN_VALID_DAYS).")
+def tokens_issue(departement: str, role: str, label: str, days: int | None) -> None:
     """Issue a token; it is printed once and only its hash is kept."""
+    from datetime import timedelta
+
+    from mdph_bridge.extensions import session
+    from mdph_bridge.models import utcnow
     from mdph_bridge.services.auth import issue_token
 
-    with hub_session() as session:
-        token, value = issue_token(session, departement, role, label)
+    with hub_app() as app:
+        validity = timedelta(days=days if days is not None else app.config["TOKEN_VALID_DAYS"])
+        token, value = issue_token(session(), departement, role, label, utcnow() + validity)
     click.echo(f"{token.id}\t{value}")
+    click.echo(f"Valide jusqu'au {token.expires_at:%Y-%m-%d %H:%M} UTC.", err=True)
+
+
+@tokens.command("list")
+@click.argument("departement")
+def tokens_list(departement: str) -> None:
+    """List a département's tokens: role, label, expiry, revocation and last use."""
+    from sqlalchemy import select
+
+    from mdph_bridge.models import ApiToken
+
+    def when(value: datetime | None) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value else "—"
+
+    from mdph_bridge.services.audit import CLI, record
+
+    with hub_session() as session:
+        query = select(ApiToken).where(ApiToken.departement_code == departement)
+        for t in session.scalars(query.order_by(ApiToken.created_at)):
+            status = f"révoqué le {when(t.revoked_at)}" if t.revoked_at else "actif"
+            click.echo(
+                f"{t.id}\t{t.role}\t{t.label}\t{status}\texpire : {when(t.expires_at)}"
+                f"\tdernier usage : {when(t.last_used_at)}"
+            )
+        record(session, CLI, "token.list", "departement", departement)
+        session.commit()
 
 
 @tokens.command("revoke")

@@ -7,9 +7,17 @@ from datetime import date
 
 
 def add_months(day: date, months: int) -> date:
-    """Move by whole months, keeping the day or the month's last one (31 Jan + 1 month = 28 Feb)."""
+    """Move by whole months, keeping the day or the month's last one (31 Jan + 1 month = 28 Feb).
+
+    Past the calendar's ends (year 1, year 9999) the result stays at date.min or date.max, so a
+    hostile date in a dossier gives a comparison, not a crash.
+    """
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
+    if year < date.min.year:
+        return date.min
+    if year > date.max.year:
+        return date.max
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last))
 

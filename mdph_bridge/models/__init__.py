@@ -2,6 +2,7 @@
 
 from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.alert import TransferAlert
+from mdph_bridge.models.audit import AuditChain, AuditEntry
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.history import HistoricalTransfer
@@ -12,6 +13,8 @@ __all__ = [
     "Account",
     "AccountDepartement",
     "ApiToken",
+    "AuditChain",
+    "AuditEntry",
     "Base",
     "Departement",
     "DepartementKey",

@@ -23,3 +23,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    # Updated at most once a minute (see services.auth), so that reads stay cheap.
+    last_used_at: Mapped[datetime | None]
+
+    def is_usable(self, at: datetime) -> bool:
+        """Tell whether the token may authenticate at `at`: not revoked, not expired."""
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)

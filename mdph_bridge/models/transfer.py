@@ -65,6 +65,10 @@ class Transfer(Base):
     receipt: Mapped[dict[str, Any] | None]
     # Summary of the rights mapping: counts per outcome, alerts with dates; no personal data.
     harmonisation: Mapped[dict[str, Any] | None]
+    # Retention: when the packages were deleted (sizes and hashes stay), and when the destination
+    # was flagged for leaving a ready transfer undownloaded.
+    packages_deleted_at: Mapped[datetime | None]
+    undownloaded_alert_at: Mapped[datetime | None]
     numero_dossier_destination: Mapped[str | None] = mapped_column(String(40))
     problems: Mapped[list[Any]] = mapped_column(default=list)
     # Non-blocking remarks on the dossier (codes, paths, dates; never personal data).

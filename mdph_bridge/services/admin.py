@@ -18,6 +18,7 @@ from mdph_bridge.services.accounts import (
     generate_password,
     set_password,
 )
+from mdph_bridge.services.audit import CLI, record
 from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys
 
@@ -74,6 +75,7 @@ def create_demo(session: Session, keys_dir: Path, accounts: bool = False) -> dic
         select(ApiToken).where(ApiToken.label == DEMO_LABEL, ApiToken.revoked_at.is_(None))
     ):
         old.revoked_at = utcnow()
+        record(session, CLI, "token.revoke", "token", old.id)
     session.commit()
     for code, nom in DEMO_DEPARTEMENTS.items():
         add_departement(session, code, nom)

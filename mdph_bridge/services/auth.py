@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.models import ApiToken, utcnow
+from mdph_bridge.services.audit import CLI, Actor, record
 
 ROLES = ("caseworker", "receiver", "doctor", "supervisor", "admin")
 TOKEN_PREFIX = "mdphb_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
+LAST_USE_PRECISION = timedelta(minutes=1)  # at most one write per token per minute
 
 
 @dataclass(frozen=True)
@@ -31,38 +35,64 @@ class Principal:
         who = f"compte-{self.token_id}" if self.agent else str(self.token_id)
         return f"{self.departement}/{self.role}/{who}"
 
+    @property
+    def audit_actor(self) -> Actor:
+        """The caller as the audit log names it: by token id, never by name."""
+        return Actor(str(self.token_id), self.role, self.departement)
+
 
 def hash_token(token: str) -> str:
     """Hash a token; tokens are 256-bit random so a fast hash is enough."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, departement: str, role: str, label: str) -> tuple[ApiToken, str]:
+def issue_token(
+    session: Session,
+    departement: str,
+    role: str,
+    label: str,
+    expires_at: datetime | None = None,
+    actor: Actor = CLI,
+) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret value, which is shown once and never stored."""
     if role not in ROLES:
         raise ValueError(f"Rôle inconnu {role!r} : attendu {', '.join(ROLES)}.")
     value = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        departement_code=departement, role=role, label=label, token_hash=hash_token(value)
+        id=uuid.uuid4(),
+        departement_code=departement,
+        role=role,
+        label=label,
+        token_hash=hash_token(value),
+        expires_at=expires_at,
     )
     session.add(token)
+    record(session, actor, "token.issue", "token", token.id)
     session.commit()
     return token, value
 
 
-def revoke_token(session: Session, token_id: uuid.UUID) -> bool:
+def revoke_token(session: Session, token_id: uuid.UUID, actor: Actor = CLI) -> bool:
     """Revoke a token; return False if it does not exist."""
     token = session.get(ApiToken, token_id)
     if token is None:
         return False
     token.revoked_at = token.revoked_at or utcnow()
+    record(session, actor, "token.revoke", "token", token_id)
     session.commit()
     return True
 
 
-def authenticate(session: Session, value: str) -> Principal | None:
-    """Resolve a bearer token to its principal, or None if unknown or revoked."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(value)))
-    if token is None or token.revoked_at is not None:
+def authenticate(session: Session, value: str, now: datetime | None = None) -> Principal | None:
+    """Resolve a bearer token to its principal, or None if unknown, revoked or expired."""
+    now = now or utcnow()
+    hashed = hash_token(value)
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hashed))
+    # The lookup is by a hash the caller cannot steer; compare again in constant time anyway.
+    if token is None or not hmac.compare_digest(token.token_hash, hashed):
         return None
+    if not token.is_usable(now):
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION:
+        token.last_used_at = now
     return Principal(token.id, token.departement_code, token.role)

@@ -10,10 +10,13 @@ from schemas.errors import error
 class ServiceError(Exception):
     """A refused request: HTTP status plus the list of problems, each with path, code, message."""
 
-    def __init__(self, status: int, erreurs: list[dict[str, str]]) -> None:
+    def __init__(
+        self, status: int, erreurs: list[dict[str, str]], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(", ".join(e["code"] for e in erreurs))
         self.status = status
         self.erreurs = erreurs
+        self.headers = headers or {}
 
     @classmethod
     def one(cls, status: int, chemin: str, code: str, **params: Any) -> ServiceError:

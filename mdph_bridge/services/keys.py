@@ -12,6 +12,7 @@ from mdph_bridge.domain.age import AgeError, check_recipient
 from mdph_bridge.domain.keyids import key_id
 from mdph_bridge.domain.signing import check_public_key
 from mdph_bridge.models import Departement, DepartementKey, utcnow
+from mdph_bridge.services.audit import CLI, Actor, record
 from schemas.dossier import has_medical_content
 from schemas.errors import error
 
@@ -26,6 +27,7 @@ def register_key(
     public_key: str,
     valid_until: datetime | None = None,
     valid_from: datetime | None = None,
+    actor: Actor = CLI,
 ) -> DepartementKey:
     """Register a département's age public key; the private key never reaches the hub."""
     if usage not in USAGES:
@@ -49,16 +51,18 @@ def register_key(
     if session.get(DepartementKey, key.id) is not None:
         raise ValueError(f"Cette clé est déjà enregistrée (identifiant {key.id}).")
     session.add(key)
+    record(session, actor, "key.register", "key", key.id)
     session.commit()
     return key
 
 
-def revoke_key(session: Session, identifier: str) -> bool:
+def revoke_key(session: Session, identifier: str, actor: Actor = CLI) -> bool:
     """Revoke a key; packages already sealed to it stay readable by its owner."""
     key = session.get(DepartementKey, identifier)
     if key is None:
         return False
     key.revoked_at = key.revoked_at or utcnow()
+    record(session, actor, "key.revoke", "key", identifier)
     session.commit()
     return True
 

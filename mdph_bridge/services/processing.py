@@ -23,6 +23,7 @@ from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, utcnow
+from mdph_bridge.services.audit import CLI, SYSTEM, record
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, valid_keys
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
@@ -34,6 +35,7 @@ from schemas.errors import error, flatten, for_storage
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
+OUTCOMES = (State.READY, State.REJECTED, State.FAILED)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,10 @@ def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> str | Non
 def _move(
     session: Session, transfer_id: uuid.UUID, source: State, target: State, **kwargs: Any
 ) -> bool:
-    return move(session, transfer_id, [source], target, ACTOR, **kwargs) is not None
+    moved = move(session, transfer_id, [source], target, ACTOR, **kwargs) is not None
+    if moved and target in OUTCOMES:  # the hub's own writes are audited too, in the same commit
+        record(session, SYSTEM, "transfer.process", "transfer", transfer_id, target.value)
+    return moved
 
 
 def process_transfer(
@@ -329,5 +334,7 @@ def retry_failed(session: Session, transfer_id: uuid.UUID, actor: str) -> bool:
     moved = move(
         session, transfer_id, [State.FAILED], State.RECEIVED, actor, attempts=0, problems=[]
     )
+    if moved:
+        record(session, CLI, "transfer.retry", "transfer", transfer_id)
     session.commit()
     return moved is not None

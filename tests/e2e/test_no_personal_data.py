@@ -85,6 +85,24 @@ def test_full_transfer_leaves_no_personal_data_in_clear(
     manifest = client.get(f"{base}/manifest", headers=receiver).get_json()
     signed = signed_receipt(manifest, demo["62"]["cles"]["signing"])
     assert client.post(f"{base}/receipt", json=signed, headers=receiver).status_code == 200
+    # refusals must not log what was sent either: a bad file, a wrong token, a hostile body
+    refused = dossier(files={"piece.pdf": document})
+    refused["beneficiaire"]["date_naissance"] = SURNAME
+    refused["beneficiaire"]["nom_naissance"] = SURNAME
+    bad = client.post(
+        "/api/v1/transfers",
+        **multipart(refused, {"piece.pdf": document}),
+        headers=bearer(demo["59"]["jetons"]["caseworker"]),
+    )
+    assert bad.status_code == 422
+    assert client.get(base, headers=bearer(f"mdphb_{SURNAME}")).status_code == 401
+    hostile = client.post(
+        f"{base}/return",
+        data="{" + f'"motif": "{SURNAME}", ' * 3000 + "}",
+        content_type="application/json",
+        headers=receiver,
+    )
+    assert hostile.status_code in (400, 413)
 
     needles = [
         SURNAME.encode(),
@@ -110,6 +128,7 @@ def test_full_transfer_leaves_no_personal_data_in_clear(
     haystacks["web logs"] = caplog.text.encode()
 
     assert any(name.startswith("blob packages/") for name in haystacks)  # the scan saw the package
+    assert str(transfer_id).encode() in haystacks["table audit_entries"]  # and the audit log
     assert session.get(Transfer, transfer_id) is not None
     found = [
         (where, needle) for where, hay in haystacks.items() for needle in needles if needle in hay

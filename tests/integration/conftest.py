@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 from alembic import command
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, REDIS_URL, create_database, drop_database, hub_settings
 
 from mdph_bridge import create_app
+from mdph_bridge.cli import main
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.extensions import Backends
 from mdph_bridge.migrations import alembic_config
@@ -125,3 +127,26 @@ def web(app: Flask) -> Iterator[Flask]:
     twin = create_app({name: app.config[name] for name in (*names, "SIGNING_KEYS")})
     yield twin
     twin.extensions["mdph_bridge"].engine.dispose()
+
+
+@pytest.fixture
+def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Run `mdph-bridge` with the test hub's settings in its environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "VAR_DIR",
+        "DATABASE_URL",
+        "BROKER_URL",
+        "STORAGE_DIR",
+        "SECRET_KEY",
+        "STAGING_KEYS",
+        "SIGNING_KEYS",
+    ):
+        monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(app.config[name]))
+
+    def run(*args: str, status: int = 0) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == status, result.output
+        return result.output
+
+    return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +20,6 @@ from mdph_bridge.models import ApiToken, DepartementKey, utcnow
 from mdph_bridge.services.auth import authenticate, hash_token
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """Run `mdph-bridge` with the test hub's settings in its environment."""
-    monkeypatch.chdir(tmp_path)
-    for name in (
-        "VAR_DIR",
-        "DATABASE_URL",
-        "BROKER_URL",
-        "STORAGE_DIR",
-        "SECRET_KEY",
-        "STAGING_KEYS",
-        "SIGNING_KEYS",
-    ):
-        monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(app.config[name]))
-
-    def run(*args: str) -> str:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    return run
 
 
 def test_departement_keys_and_tokens_lifecycle(cli: Any, session: Session, tmp_path: Path) -> None:
@@ -63,12 +41,18 @@ def test_departement_keys_and_tokens_lifecycle(cli: Any, session: Session, tmp_p
     session.refresh(key)
     assert key.revoked_at is not None
 
-    token_id, value = cli("tokens", "issue", "80", "caseworker", "--label", "SI MDPH 80").split()
+    issued = cli("tokens", "issue", "80", "caseworker", "--label", "SI MDPH 80", "--days", "90")
+    token_id, value = issued.splitlines()[0].split()
     stored = session.get(ApiToken, uuid.UUID(token_id))
     assert stored is not None
     assert stored.token_hash == hash_token(value)
     assert value not in str(vars(stored))  # only the hash is kept
     assert authenticate(session, value) is not None
+    assert timedelta(days=89) < stored.expires_at - utcnow() <= timedelta(days=90)
+    session.commit()  # the last use recorded by authenticate
+    listed = cli("tokens", "list", "80")
+    assert f"{token_id}\tcaseworker\tSI MDPH 80\tactif\texpire : " in listed
+    assert "dernier usage : —" not in listed
     cli("tokens", "revoke", token_id)
     session.expire_all()
     assert authenticate(session, value) is None

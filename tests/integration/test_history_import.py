@@ -6,14 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support import bearer
 
-from mdph_bridge.cli import main
 from mdph_bridge.models import HistoricalTransfer
 
 pytestmark = pytest.mark.integration
@@ -33,18 +30,13 @@ B-2023-002;62;59;2023-06-01;;;;;
 
 
 @pytest.fixture
-def cli(app: Flask, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """Run `mdph-bridge` with the test hub's settings; return click's result."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("VAR_DIR", "DATABASE_URL", "BROKER_URL", "STORAGE_DIR", "SECRET_KEY"):
-        monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(app.config[name]))
-    monkeypatch.setenv("MDPH_BRIDGE_STAGING_KEYS", app.config["STAGING_KEYS"])
-    monkeypatch.setenv("MDPH_BRIDGE_SIGNING_KEYS", app.config["SIGNING_KEYS"])
+def import_csv(cli: Any, demo: dict[str, Any], tmp_path: Path) -> Any:
+    """Import a CSV text with `mdph-bridge history import`; return what it printed."""
 
-    def run(text: str) -> Result:
+    def run(text: str, status: int = 0) -> str:
         path = tmp_path / "historique.csv"
         path.write_text(text, encoding="utf-8")
-        return CliRunner().invoke(main, ["history", "import", str(path)])
+        return cli("history", "import", str(path), status=status)
 
     return run
 
@@ -55,13 +47,12 @@ def count(session: Session) -> int:
 
 
 def test_a_good_file_is_imported_once_and_shows_in_the_figures(
-    cli: Any, session: Session, client: FlaskClient, demo: dict[str, Any]
+    import_csv: Any, session: Session, client: FlaskClient, demo: dict[str, Any]
 ) -> None:
-    result = cli(GOOD)
-    assert result.exit_code == 0, result.output
-    assert "4 transfert(s) historique(s) importé(s), 0 déjà présent(s)." in result.output
-    again = cli(GOOD)
-    assert "0 transfert(s) historique(s) importé(s), 4 déjà présent(s)." in again.output
+    output = import_csv(GOOD)
+    assert "4 transfert(s) historique(s) importé(s), 0 déjà présent(s)." in output
+    again = import_csv(GOOD)
+    assert "0 transfert(s) historique(s) importé(s), 4 déjà présent(s)." in again
     assert count(session) == 4
     second = session.scalar(
         select(HistoricalTransfer).where(HistoricalTransfer.reference == "A-2023-002")
@@ -87,7 +78,7 @@ def test_a_good_file_is_imported_once_and_shows_in_the_figures(
 
 
 def test_a_bad_file_is_refused_whole_with_french_errors_per_line(
-    cli: Any, session: Session
+    import_csv: Any, session: Session
 ) -> None:
     bad = (
         "reference,mdph_origine,mdph_destination,soumis_le,termine_le\n"
@@ -97,9 +88,8 @@ def test_a_bad_file_is_refused_whole_with_french_errors_per_line(
         "X1,59,62,2023-01-03,\n"
         ",59,62,2099-01-01,\n"
     )
-    result = cli(bad)
-    assert result.exit_code == 1
-    lines = result.output.splitlines()
+    output = import_csv(bad, status=1)
+    lines = output.splitlines()
     assert "ligne 3 : département '75' inconnu de la plateforme (mdph_destination)." in lines
     assert any(
         line.startswith("ligne 3 : date '2023-13-01' illisible dans soumis_le") for line in lines
@@ -109,15 +99,12 @@ def test_a_bad_file_is_refused_whole_with_french_errors_per_line(
     assert "ligne 5 : référence 'X1' déjà vue ligne 2." in lines
     assert "ligne 6 : la colonne reference est vide." in lines
     assert "ligne 6 : soumis_le (2099-01-01) est dans le futur." in lines
-    assert "Fichier refusé : 7 problème(s), rien n'a été importé." in result.output
+    assert "Fichier refusé : 7 problème(s), rien n'a été importé." in output
     assert count(session) == 0
 
 
-def test_a_wrong_header_is_explained(cli: Any, session: Session) -> None:
-    result = cli("ref;origine;mdph_destination;soumis_le\nA;59;62;2023-01-01\n")
-    assert result.exit_code == 1
-    assert (
-        "ligne 1 : colonne(s) obligatoire(s) absente(s) : reference, mdph_origine." in result.output
-    )
-    assert "ligne 1 : colonne(s) inconnue(s) : ref, origine" in result.output
+def test_a_wrong_header_is_explained(import_csv: Any, session: Session) -> None:
+    output = import_csv("ref;origine;mdph_destination;soumis_le\nA;59;62;2023-01-01\n", status=1)
+    assert "ligne 1 : colonne(s) obligatoire(s) absente(s) : reference, mdph_origine." in output
+    assert "ligne 1 : colonne(s) inconnue(s) : ref, origine" in output
     assert count(session) == 0

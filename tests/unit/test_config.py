@@ -224,3 +224,30 @@ def test_validate_config_refuses_a_malformed_keyring_without_echoing_it(
         validate_config(valid_settings(STAGING_KEYS=keys))
 
     assert "SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(91, False), (92, True), (365, True)])
+def test_audit_retention_below_three_months_is_refused(
+    in_tmp: Path, days: int, accepted: bool
+) -> None:
+    config = valid_settings(AUDIT_RETENTION_DAYS=days)
+    if accepted:
+        validate_config(config)
+    else:
+        with pytest.raises(RuntimeError, match="AUDIT_RETENTION_DAYS must be at least 92"):
+            validate_config(config)
+
+
+@pytest.mark.parametrize(
+    ("broker", "expected"),
+    [
+        ("redis://127.0.0.1:6379/3", "redis://127.0.0.1:6379/3"),
+        ("filesystem://", "memory://"),
+    ],
+)
+def test_failed_logins_are_counted_in_the_broker_redis_else_in_memory(
+    in_tmp: Path, broker: str, expected: str
+) -> None:
+    config = valid_settings(BROKER_URL=broker)
+    validate_config(config)
+    assert config["RATELIMIT_STORAGE_URL"] == expected

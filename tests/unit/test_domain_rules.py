@@ -259,6 +259,8 @@ def test_minor_until_the_18th_birthday(birth: date, day: date, minor: bool) -> N
         (date(2026, 11, 2), -12, date(2025, 11, 2)),
         (date(2026, 3, 31), -1, date(2026, 2, 28)),
         (date(2026, 12, 15), 1, date(2027, 1, 15)),
+        (date(1, 3, 1), -12, date.min),  # a hostile date saturates instead of crashing
+        (date(9999, 6, 1), 12, date.max),
     ],
 )
 def test_add_months_keeps_the_day_or_the_month_end(day: date, months: int, expected: date) -> None:

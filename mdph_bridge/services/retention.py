@@ -1,0 +1,82 @@
+"""Package retention: delete envelopes some days after a transfer ends; flag undownloaded ones.
+
+The transfer row keeps its dates, sizes and hashes, so statistics and proofs survive the deletion.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.states import State
+from mdph_bridge.models import Transfer
+from mdph_bridge.services.audit import SYSTEM, record
+from mdph_bridge.services.processing import package_prefix
+from mdph_bridge.storage import LocalStorage
+
+log = logging.getLogger(__name__)
+FINISHED = (State.COMPLETED, State.RETURNED, State.CANCELLED)
+BATCH = 200
+
+
+def delete_expired_packages(
+    session: Session, storage: LocalStorage, keep: timedelta, now: datetime
+) -> list[uuid.UUID]:
+    """Delete the packages of transfers finished more than `keep` ago; return their ids.
+
+    The row is updated and audited first, then the files go: a crash in between leaves only
+    files no transfer points to, which the orphan sweeper removes.
+    """
+    rows = session.execute(
+        select(Transfer.id, Transfer.package_key, Transfer.medical_package_key)
+        .where(
+            Transfer.state.in_([s.value for s in FINISHED]),
+            Transfer.state_changed_at < now - keep,
+            Transfer.packages_deleted_at.is_(None),
+            Transfer.package_key.is_not(None) | Transfer.medical_package_key.is_not(None),
+        )
+        .order_by(Transfer.state_changed_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for transfer_id, *_ in rows:
+        session.execute(
+            update(Transfer)
+            .where(Transfer.id == transfer_id)
+            .values(package_key=None, medical_package_key=None, packages_deleted_at=now)
+        )
+        record(session, SYSTEM, "package.delete", "package", transfer_id, "ok", at=now)
+    session.commit()
+    for transfer_id, *_ in rows:
+        storage.delete_prefix(package_prefix(transfer_id))
+    return [row[0] for row in rows]
+
+
+def flag_undownloaded(session: Session, after: timedelta, now: datetime) -> list[uuid.UUID]:
+    """Flag, once, the transfers ready for more than `after` and never downloaded; return them."""
+    ids = list(
+        session.scalars(
+            select(Transfer.id)
+            .where(
+                Transfer.state == State.READY,
+                Transfer.ready_at < now - after,
+                Transfer.undownloaded_alert_at.is_(None),
+            )
+            .order_by(Transfer.ready_at)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for transfer_id in ids:
+        session.execute(
+            update(Transfer).where(Transfer.id == transfer_id).values(undownloaded_alert_at=now)
+        )
+        record(session, SYSTEM, "package.undownloaded", "package", transfer_id, "alerte", at=now)
+    session.commit()
+    for transfer_id in ids:
+        log.warning("transfer %s ready for %s and never downloaded", transfer_id, after)
+    return ids

@@ -1,0 +1,50 @@
+"""The audit and retention tasks run by the real worker: the daily chain check names tampering."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Process
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from mdph_bridge.extensions import Backends
+
+pytestmark = pytest.mark.e2e
+
+
+def run_task(backends: Backends, log: Path, name: str) -> str:
+    """Send a maintenance task by name, wait until the worker logs its success, return the log."""
+    before = len(log.read_text())
+    task_id = backends.celery.send_task(name).id
+    deadline = time.monotonic() + 60
+    while f"{name}[{task_id}] succeeded" not in (new := log.read_text()[before:]):
+        assert time.monotonic() < deadline, new
+        time.sleep(0.2)
+    return new
+
+
+def test_worker_checks_the_audit_chain_and_names_a_tampered_entry(
+    backends: Backends,
+    session: Session,
+    demo: dict[str, Any],
+    processes: dict[str, Process],
+    e2e_settings: dict[str, Any],
+) -> None:
+    log = Path(e2e_settings["VAR_DIR"]) / "worker.log"
+    entries = session.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
+    session.commit()
+    assert entries > 0  # the demo's tokens, issued and audited
+    done = run_task(backends, log, "maintenance.verify_audit")
+    assert f"audit chain intact: {entries} entries" in done
+    run_task(backends, log, "maintenance.package_retention")
+    run_task(backends, log, "maintenance.purge_audit")
+    session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+    session.execute(text("UPDATE audit_entries SET departement = '80' WHERE seq = 3"))
+    session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
+    session.commit()
+    broken = run_task(backends, log, "maintenance.verify_audit")
+    assert "audit chain broken at entry 3: entrée modifiée" in broken

@@ -1,0 +1,75 @@
+"""Package retention with a controllable clock: envelopes deleted after the delay, statistics
+metadata kept, undownloaded packages flagged once, every deletion audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from support import bearer, files_under
+from test_processing import MEDICAL_PDF
+from test_receiving_api import ready
+
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import AuditEntry, Transfer
+from mdph_bridge.services.audit import verify
+from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
+
+pytestmark = pytest.mark.integration
+KEEP = timedelta(days=30)
+
+
+def audited(session: Session, action: str) -> list[str | None]:
+    query = select(AuditEntry.object_id).where(AuditEntry.action == action)
+    return list(session.scalars(query.order_by(AuditEntry.seq)))
+
+
+def test_packages_are_deleted_after_the_delay_and_metadata_stays(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = ready(app, client, demo, backends, medical={"certificat.pdf": MEDICAL_PDF})
+    kept = ready(app, client, demo, backends)  # still ready: never deleted
+    cancel = client.post(
+        f"/api/v1/transfers/{transfer_id}/cancel",
+        headers=bearer(demo["59"]["jetons"]["caseworker"]),
+    )
+    assert cancel.status_code == 200
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    finished_at, size, sha = (
+        transfer.state_changed_at,
+        transfer.package_size,
+        transfer.package_sha256,
+    )
+    packages = backends.storage.root / "packages"
+    assert {p.parent.parent.name for p in files_under(packages)} == {str(transfer_id), str(kept)}
+
+    assert delete_expired_packages(session, backends.storage, KEEP, finished_at + KEEP / 2) == []
+    late = finished_at + KEEP + timedelta(seconds=1)
+    assert delete_expired_packages(session, backends.storage, KEEP, late) == [transfer_id]
+    assert {p.parent.parent.name for p in files_under(packages)} == {str(kept)}
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert (transfer.package_key, transfer.medical_package_key) == (None, None)
+    assert (transfer.package_size, transfer.package_sha256) == (size, sha)  # for statistics
+    assert transfer.packages_deleted_at == late
+    assert delete_expired_packages(session, backends.storage, KEEP, late + KEEP) == []
+    assert audited(session, "package.delete") == [str(transfer_id)]
+    assert verify(session).ok
+
+
+def test_a_package_never_downloaded_is_flagged_once(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    transfer_id = ready(app, client, demo, backends)
+    ready_at = session.get(Transfer, transfer_id).ready_at
+    after = timedelta(days=5)
+    assert flag_undownloaded(session, after, ready_at + after - timedelta(minutes=1)) == []
+    assert flag_undownloaded(session, after, ready_at + after + timedelta(minutes=1)) == [
+        transfer_id
+    ]
+    assert flag_undownloaded(session, after, ready_at + 2 * after) == []
+    assert audited(session, "package.undownloaded") == [str(transfer_id)]

@@ -1,0 +1,105 @@
+"""API tokens: expiry, revocation, last use; failed authentications limited per client in Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from support import bearer, hub_settings
+
+from mdph_bridge import create_app
+from mdph_bridge.models import ApiToken, utcnow
+from mdph_bridge.services.auth import authenticate, hash_token, issue_token
+
+pytestmark = pytest.mark.integration
+LIMIT = 10  # AUTH_FAILURE_LIMIT's default: 10/minute
+
+
+def token_row(session: Session, value: str) -> ApiToken:
+    return session.scalars(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(value))
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def test_a_token_stops_working_when_it_expires(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    now = utcnow()
+    token, value = issue_token(
+        session, "59", "caseworker", "SI", expires_at=now + timedelta(days=1)
+    )
+    assert authenticate(session, value, now=now + timedelta(hours=23)) is not None
+    assert authenticate(session, value, now=now + timedelta(days=1)) is None
+    session.rollback()
+    assert client.get("/api/v1/transfers", headers=bearer(value)).status_code == 200
+    session.execute(
+        update(ApiToken).where(ApiToken.id == token.id).values(expires_at=now - timedelta(1))
+    )
+    session.commit()
+    refused = client.get("/api/v1/transfers", headers=bearer(value))
+    assert refused.status_code == 401
+    assert refused.get_json()["erreurs"][0]["code"] == "auth.jeton_invalide"
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    value = demo["59"]["jetons"]["caseworker"]
+    assert token_row(session, value).last_used_at is None
+    client.get("/api/v1/transfers", headers=bearer(value))
+    first = token_row(session, value).last_used_at
+    assert first is not None
+    client.get("/api/v1/transfers", headers=bearer(value))
+    assert token_row(session, value).last_used_at == first
+    later = first + timedelta(minutes=2)
+    assert authenticate(session, value, now=later) is not None
+    session.commit()
+    assert token_row(session, value).last_used_at == later
+
+
+def test_failed_authentications_are_limited_per_client_in_redis(
+    client: FlaskClient, demo: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    good = bearer(demo["59"]["jetons"]["caseworker"])
+    attacker = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(5):  # no token at all is not a guess: it does not count
+        assert client.get("/api/v1/transfers", environ_base=attacker).status_code == 401
+    for _ in range(LIMIT):
+        wrong = client.get("/api/v1/transfers", headers=bearer("mdphb_x"), environ_base=attacker)
+        assert wrong.status_code == 401
+    blocked = client.get("/api/v1/transfers", headers=good, environ_base=attacker)
+    assert blocked.status_code == 429
+    problem = blocked.get_json()["erreurs"][0]
+    assert problem["code"] == "auth.trop_d_echecs"
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    # the counter lives in Redis, keyed without the client's address
+    keys = [k.decode() for k in redis_client.keys("*")]
+    assert keys
+    assert all("198.51.100.7" not in k for k in keys)
+    # another client is not affected
+    other = client.get("/api/v1/transfers", headers=good, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert other.status_code == 200
+    # emptying Redis lifts the block: the state is there, shared by every web process
+    redis_client.delete(*redis_client.keys("*"))
+    assert client.get("/api/v1/transfers", headers=good, environ_base=attacker).status_code == 200
+
+
+def test_tokens_are_still_checked_when_the_counter_store_is_down(
+    tmp_path: Path, database_url: str, demo: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = hub_settings(tmp_path, database_url, "filesystem://")
+    app = create_app(settings | {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"})
+    client = app.test_client()
+    good = client.get("/api/v1/transfers", headers=bearer(demo["59"]["jetons"]["caseworker"]))
+    assert good.status_code == 200
+    assert client.get("/api/v1/transfers", headers=bearer("mdphb_x")).status_code == 401
+    assert "failed-authentication limit not checked: ConnectionError" in caplog.text
+    app.extensions["mdph_bridge"].engine.dispose()
