@@ -26,11 +26,15 @@ from mdph_bridge.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 # What an endpoint's last part says it touches; anything else is the transfer itself.
+# What a route reads or writes, by the last part of its endpoint (API and pages); else a transfer.
 OBJECT_TYPES = {
     "package": "package",
     "medical_package": "package",
     "manifest": "manifest",
     "receipt": "receipt",
+    "paquet": "package",
+    "paquet_medical": "package",
+    "accuse": "receipt",
 }
 
 
@@ -105,8 +109,8 @@ def _authenticate() -> Principal:
     return principal
 
 
-def _audit(principal: Principal, status: int) -> None:
-    """Record the call with its outcome, in its own short transaction."""
+def audit_call(principal: Principal, status: int) -> None:
+    """Record the call (API or page) with its outcome, in its own short transaction."""
     db = session()
     db.rollback()  # whatever the view left open; its own work is already committed
     endpoint = request.endpoint or ""
@@ -143,7 +147,7 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 status = exc.code or 500
                 raise
             finally:
-                _audit(principal, status)
+                audit_call(principal, status)
             return response
 
         return wrapper

@@ -16,6 +16,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.models import Account, AccountDepartement, Departement, utcnow
+from mdph_bridge.services.audit import CLI, Actor, record
 from mdph_bridge.services.auth import ROLES, Principal
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,23 @@ def _dummy_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
-def account_event(kind: str, account_id: uuid.UUID | None, **detail: object) -> None:
-    """Report an account event (ids and codes only), in one shape an audit trail can take over."""
+def account_event(
+    session: Session,
+    kind: str,
+    account_id: uuid.UUID | None,
+    actor: Actor | None = None,
+    outcome: str = "ok",
+    **detail: object,
+) -> None:
+    """Log an account event and add it to the audit chain (ids and codes only).
+
+    `actor` is who acted (an administrator's command); by default the account itself.
+    """
     extra = "".join(f" {key}={value}" for key, value in sorted(detail.items()))
-    log.info("account.%s account=%s%s", kind, account_id or "-", extra)
+    log.info("account.%s account=%s outcome=%s%s", kind, account_id or "-", outcome, extra)
+    who = actor or Actor(f"compte-{account_id}" if account_id else "anonyme")
+    record(session, who, f"account.{kind}", "account", account_id, outcome)
+    session.commit()
 
 
 def generate_password() -> str:
@@ -80,7 +94,7 @@ def create_account(
     )
     session.add(account)
     session.commit()
-    account_event("created", account.id, role=role, departements=",".join(codes))
+    account_event(session, "created", account.id, CLI, role=role, departements=",".join(codes))
     return account
 
 
@@ -97,7 +111,7 @@ def set_password(session: Session, account: Account, password: str) -> None:
     account.locked_until = None
     account.sessions_valid_after = utcnow()
     session.commit()
-    account_event("password_set", account.id)
+    account_event(session, "password_set", account.id, CLI)
 
 
 def disable_account(session: Session, account: Account) -> None:
@@ -106,7 +120,7 @@ def disable_account(session: Session, account: Account) -> None:
     account.disabled_at = account.disabled_at or now
     account.sessions_valid_after = now
     session.commit()
-    account_event("disabled", account.id)
+    account_event(session, "disabled", account.id, CLI)
 
 
 def enable_account(session: Session, account: Account) -> None:
@@ -115,7 +129,7 @@ def enable_account(session: Session, account: Account) -> None:
     account.failed_attempts = 0
     account.locked_until = None
     session.commit()
-    account_event("enabled", account.id)
+    account_event(session, "enabled", account.id, CLI)
 
 
 def list_accounts(session: Session, departement: str | None = None) -> list[Account]:
@@ -157,18 +171,22 @@ def sign_in(session: Session, login: str, password: str, lockout: Lockout) -> Ac
     account = find_account(session, login)
     if account is None or account.disabled_at is not None:
         _verify(_dummy_hash(), password)
-        account_event("sign_in_refused", account.id if account else None, reason="unknown")
+        account_event(
+            session, "sign_in", account.id if account else None, outcome="refused_unknown"
+        )
         raise SignInError("compte.identifiants")
     now = utcnow()
     if account.locked_until is not None and account.locked_until > now:
-        account_event("sign_in_refused", account.id, reason="locked")
+        account_event(session, "sign_in", account.id, outcome="refused_locked")
         raise SignInError("compte.verrouille", account.locked_until)
     if not _verify(account.password_hash, password):
         _count_failure(session, account, now, lockout)
         if account.locked_until is not None and account.locked_until > now:
-            account_event("locked", account.id, failures=account.failed_attempts)
+            account_event(
+                session, "locked", account.id, outcome="locked", failures=account.failed_attempts
+            )
             raise SignInError("compte.verrouille", account.locked_until)
-        account_event("sign_in_refused", account.id, reason="password")
+        account_event(session, "sign_in", account.id, outcome="refused_password")
         raise SignInError("compte.identifiants")
     if _HASHER.check_needs_rehash(account.password_hash):
         account.password_hash = _HASHER.hash(password)
@@ -176,7 +194,7 @@ def sign_in(session: Session, login: str, password: str, lockout: Lockout) -> Ac
     account.locked_until = None
     account.last_sign_in_at = now
     session.commit()
-    account_event("signed_in", account.id)
+    account_event(session, "sign_in", account.id)
     return account
 
 
@@ -205,7 +223,7 @@ def sign_out(session: Session, account_id: uuid.UUID) -> None:
     if account is not None:
         account.sessions_valid_after = utcnow()
         session.commit()
-    account_event("signed_out", account_id)
+    account_event(session, "sign_out", account_id)
 
 
 def signed_in_account(session: Session, account_id: uuid.UUID, since: datetime) -> Account | None:

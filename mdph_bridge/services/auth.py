@@ -37,8 +37,9 @@ class Principal:
 
     @property
     def audit_actor(self) -> Actor:
-        """The caller as the audit log names it: by token id, never by name."""
-        return Actor(str(self.token_id), self.role, self.departement)
+        """The caller as the audit log names it: by token or account id, never by name."""
+        who = f"compte-{self.token_id}" if self.agent else str(self.token_id)
+        return Actor(who, self.role, self.departement)
 
 
 def hash_token(token: str) -> str:

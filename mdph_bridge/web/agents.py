@@ -8,16 +8,19 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Request, abort, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, g, make_response, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
+from mdph_bridge.api.auth import audit_call
 from mdph_bridge.extensions import session as db_session
 from mdph_bridge.models import Account, utcnow
 from mdph_bridge.services.accounts import principal_of, signed_in_account
 from mdph_bridge.services.auth import Principal
+from mdph_bridge.services.errors import ServiceError
 
 csrf = CSRFProtect()
 
@@ -117,7 +120,19 @@ def agent_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
                 departement = account.codes[0]
                 session["departement"] = departement
             g.principal = principal_of(account, departement)
-            return view(*args, **kwargs)
+            status = 500
+            try:
+                response = make_response(view(*args, **kwargs))
+                status = response.status_code
+            except ServiceError as exc:
+                status = exc.status
+                raise
+            except HTTPException as exc:
+                status = exc.code or 500
+                raise
+            finally:
+                audit_call(g.principal, status)
+            return response
 
         return wrapper
 

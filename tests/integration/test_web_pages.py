@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, multipart
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -24,6 +24,7 @@ from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Account, Transfer, utcnow
+from mdph_bridge.services.audit import entries, verify
 from mdph_bridge.services.keys import register_key, revoke_key
 
 pytestmark = pytest.mark.integration
@@ -360,3 +361,50 @@ def test_lists_put_what_needs_action_first(
     page = unescape(sender.get(f"/envois/{ids[3]}").text)
     assert "Renvoyé par la MDPH 62" in page
     assert "Doublon d'un dossier déjà reçu" in page
+
+
+def test_pages_and_account_events_are_in_the_audit_chain(
+    app: Flask,
+    web: Flask,
+    demo: dict[str, Any],
+    agents: dict[tuple[str, str], str],
+    backends: Backends,
+    session: Session,
+) -> None:
+    login = agents[("62", "receiver")]
+    account = session.scalar(select(Account).where(Account.login == login))
+    assert account is not None
+    api = app.test_client()
+    transfer_id = uuid.UUID(
+        api.post(
+            "/api/v1/transfers",
+            **multipart(dossier(), {"piece_identite.pdf": PDF}),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        ).get_json()["id"]
+    )
+    run(app, backends, transfer_id)
+    receiver = web.test_client()
+    assert attempt(receiver, login, "mauvais mot de passe").status_code == 401
+    sign_in(receiver, login)
+    with receiver.get(f"/recus/{transfer_id}/paquet") as package:
+        assert package.status_code == 200
+    outsider = web.test_client()
+    sign_in(outsider, agents[("80", "receiver")])
+    assert outsider.get(f"/recus/{transfer_id}").status_code == 404
+
+    session.expire_all()
+    rows = [
+        (e.actor, e.action, e.object_type, e.object_id, e.outcome)
+        for e in entries(session)
+        if e.action.startswith(("account.", "recus."))
+    ]
+    who = f"compte-{account.id}"
+    assert (who, "account.sign_in", "account", str(account.id), "refused_password") in rows
+    assert (who, "account.sign_in", "account", str(account.id), "ok") in rows
+    assert (who, "recus.paquet", "package", str(transfer_id), "200") in rows
+    assert [r for r in rows if r[1] == "recus.transfert" and r[4] == "404"]
+    assert verify(session).ok
+    # Ids and codes only: never a login, a name or a password.
+    text = " ".join(str(value) for row in rows for value in row)
+    assert login not in text
+    assert "mauvais" not in text
