@@ -270,10 +270,22 @@ def _short(label: str) -> str:
 
 
 def dashboard_charts(figures: dict[str, Any]) -> dict[str, str]:
-    """Draw the three dashboard charts from `services.metrics.dashboard`'s result."""
+    """Draw the dashboard charts from `services.metrics.dashboard`'s result.
+
+    The histogram of the transfers made before the hub is drawn only when history was imported.
+    """
     target = int(figures.get("objectif_jours", 15))
-    return {
+    charts = {
         "histogramme": delay_histogram(figures["histogramme"], target),
         "tendance": monthly_trend(figures["par_mois"], target),
         "etapes": step_breakdown(figures["etapes"]),
     }
+    before = figures["historique"]
+    if before["delais"]["nombre"]:
+        charts["avant"] = delay_histogram(
+            before["histogramme"],
+            target,
+            chart_id="histogramme-avant",
+            title="Délais des transferts faits avant la plateforme",
+        )
+    return charts
