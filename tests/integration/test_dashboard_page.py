@@ -11,11 +11,12 @@ from dossiers import PDF, dossier
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from support import bearer, sign_in
+from support import AGENT_PASSWORD, bearer, sign_in
 from test_metrics import NOW, generate
 from test_processing import run, submit
 
 from mdph_bridge.extensions import Backends
+from mdph_bridge.services.accounts import create_account
 from mdph_bridge.web.display import days_fr, percent_fr
 
 pytestmark = pytest.mark.integration
@@ -205,3 +206,29 @@ def test_a_supervisor_of_80_sees_nothing_of_59_and_62(
         assert timeline.status_code == (404 if code == "80" else 200), code
         if code == "80":
             assert str(transfer_id) not in html
+
+
+def test_a_supervisor_of_two_departements_sees_the_one_it_acts_for(
+    app: Flask,
+    web: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    run(app, backends, transfer_id)
+    create_account(session, "c.martin", "supervisor", ["80", "59"], AGENT_PASSWORD)
+    page = web.test_client()
+    token = sign_in(page, "c.martin")
+    html = page.get("/tableau-de-bord").text
+    assert "Tableau de bord — MDPH 59" in html
+    assert headline(html)["ouverts"] == "1"
+    assert 'name="departement"' in html  # the choice of département is offered on the page
+    page.post("/departement", data={"csrf_token": token, "departement": "80"})
+    html = page.get("/tableau-de-bord").text
+    assert "Tableau de bord — MDPH 80" in html
+    assert headline(html)["ouverts"] == "0"
+    assert str(transfer_id) not in html
