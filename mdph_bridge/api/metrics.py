@@ -10,11 +10,9 @@ from flask import Response, current_app, url_for
 from mdph_bridge.api import presenters
 from mdph_bridge.api.auth import current_principal, requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
-from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.extensions import session
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import metrics
-from mdph_bridge.services.errors import ServiceError
 from schemas.api import SupervisedTransferSchema
 
 blp = BridgeBlueprint(
@@ -47,13 +45,11 @@ def index() -> Any:
 @requires("supervisor")
 def export(section: str) -> Any:
     """Export one section as CSV (`;` separator, decimal comma): etats, delais, paires, …"""
-    produce = metrics.SECTIONS.get(section)
-    if produce is None:
-        raise ServiceError.one(404, "", "http.introuvable")
-    metrics.use_sort_memory(session())
-    rows = produce(session(), _departements(), utcnow(), current_app.config["SLA_DAYS"])
+    text = metrics.export(
+        session(), _departements(), section, utcnow(), current_app.config["SLA_DAYS"]
+    )
     return Response(
-        metrics.to_csv(rows),
+        text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="mdph-bridge-{section}.csv"'},
     )
@@ -65,23 +61,4 @@ def export(section: str) -> Any:
 def transfer(transfer_id: uuid.UUID) -> Any:
     """The timeline and clock of a transfer from or to the supervisor's département."""
     found = metrics.supervised_transfer(session(), _departements(), transfer_id)
-    return {
-        "id": found.id,
-        "mdph_origine": found.origin_code,
-        "mdph_destination": found.dest_code,
-        "etat": found.state,
-        "etat_libelle": LABELS[State(found.state)],
-        "soumis_le": found.submitted_at,
-        "a_risque_le": found.warn_at,
-        "echeance": found.due_at,
-        "horloge": presenters.clock(found),
-        "evenements": [
-            {
-                "date": event.at,
-                "de": event.from_state,
-                "vers": event.to_state,
-                "acteur": presenters.public_actor(event.actor),
-            }
-            for event in found.events
-        ],
-    }
+    return presenters.supervised(found)

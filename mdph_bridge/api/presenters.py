@@ -120,3 +120,27 @@ def inbound(transfer: Transfer, with_clock: bool = True) -> dict[str, Any]:
     if with_clock:
         document["horloge"] = clock(transfer)
     return document
+
+
+def supervised(transfer: Transfer) -> dict[str, Any]:
+    """Describe a transfer for a supervisor: codes, dates, clock and timeline, no file number."""
+    return {
+        "id": transfer.id,
+        "mdph_origine": transfer.origin_code,
+        "mdph_destination": transfer.dest_code,
+        "etat": transfer.state,
+        "etat_libelle": LABELS[State(transfer.state)],
+        "soumis_le": transfer.submitted_at,
+        "a_risque_le": transfer.warn_at,
+        "echeance": transfer.due_at,
+        "horloge": clock(transfer),
+        "evenements": [
+            {
+                "date": event.at,
+                "de": event.from_state,
+                "vers": event.to_state,
+                "acteur": public_actor(event.actor),
+            }
+            for event in transfer.events
+        ],
+    }

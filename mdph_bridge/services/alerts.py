@@ -39,6 +39,10 @@ from mdph_bridge.models import Transfer, TransferAlert
 log = logging.getLogger(__name__)
 HUB = Side.HUB.value
 TIMEOUT_SECONDS = 10
+# The page where the side that must act finds the transfer (routes of `mdph_bridge.web`): the
+# receiver's for the destination, the sender's otherwise (the hub's operators follow it from there).
+PAGES = {Side.DESTINATION.value: "/recus/{id}"}
+SENDER_PAGE = "/envois/{id}"
 SIDE_NAMES = {
     Side.ORIGIN: "MDPH d'origine",
     Side.DESTINATION: "MDPH d'accueil",
@@ -180,11 +184,7 @@ def describe(
     alert: TransferAlert, transfer: Transfer, settings: AlertSettings, now: datetime
 ) -> dict[str, Any]:
     """The facts of an alert: ids, codes, dates and figures only, never personal data."""
-    path = (
-        f"/api/v1/inbound/{transfer.id}"
-        if alert.side == Side.DESTINATION.value
-        else f"/api/v1/transfers/{transfer.id}"
-    )
+    path = PAGES.get(alert.side, SENDER_PAGE).format(id=transfer.id)
     return {
         "alerte": alert.id,
         "transfert": str(transfer.id),

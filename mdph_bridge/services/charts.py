@@ -120,13 +120,22 @@ def delay_histogram(
     parts += [
         f'<line x1="{target_x:.1f}" x2="{target_x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
         f'stroke="{RED}" stroke-width="2" stroke-dasharray="6 4" class="objectif"/>',
-        f'<text x="{target_x + 4:.1f}" y="{TOP + 12}" fill="{RED}">objectif {target_days} jours'
-        "</text>",
+        _target_label(target_x, target_days),
         f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 8}" text-anchor="middle" fill="{GREY}">'
         "jours entre le dépôt et l'intégration</text>",
         "</svg>",
     ]
     return "".join(parts)
+
+
+def _target_label(x: float, target_days: int) -> str:
+    """The target line's label, on the side of the line where it fits inside the chart."""
+    near_edge = x > WIDTH - RIGHT - 100
+    anchor, dx = ("end", -4) if near_edge else ("start", 4)
+    return (
+        f'<text x="{x + dx:.1f}" y="{TOP + 12}" text-anchor="{anchor}" fill="{RED}">'
+        f"objectif {target_days} jours</text>"
+    )
 
 
 def monthly_trend(
@@ -270,10 +279,22 @@ def _short(label: str) -> str:
 
 
 def dashboard_charts(figures: dict[str, Any]) -> dict[str, str]:
-    """Draw the three dashboard charts from `services.metrics.dashboard`'s result."""
+    """Draw the dashboard charts from `services.metrics.dashboard`'s result.
+
+    The histogram of the transfers made before the hub is drawn only when history was imported.
+    """
     target = int(figures.get("objectif_jours", 15))
-    return {
+    charts = {
         "histogramme": delay_histogram(figures["histogramme"], target),
         "tendance": monthly_trend(figures["par_mois"], target),
         "etapes": step_breakdown(figures["etapes"]),
     }
+    before = figures["historique"]
+    if before["delais"]["nombre"]:
+        charts["avant"] = delay_histogram(
+            before["histogramme"],
+            target,
+            chart_id="histogramme-avant",
+            title="Délais des transferts faits avant la plateforme",
+        )
+    return charts

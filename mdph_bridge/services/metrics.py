@@ -360,6 +360,17 @@ SECTIONS: dict[str, Callable[[Session, Sequence[str], datetime, int], list[dict[
 }
 
 
+def export(
+    session: Session, departements: Sequence[str], section: str, now: datetime, target_days: int
+) -> str:
+    """One section of the figures as CSV (API and pages); an unknown section is a 404."""
+    produce = SECTIONS.get(section)
+    if produce is None:
+        raise ServiceError.one(404, "", "http.introuvable")
+    use_sort_memory(session)
+    return to_csv(produce(session, departements, now, target_days))
+
+
 def to_csv(rows: Iterable[dict[str, Any]]) -> str:
     """Write rows as a CSV a French spreadsheet opens as is: `;` separator, decimal comma, BOM."""
     rows = list(rows)

@@ -1,4 +1,4 @@
-"""Pages for MDPH agents, in French: sign in, send and follow transfers, receive them."""
+"""Pages for MDPH agents, in French: sign in, send, follow and receive transfers, supervise."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ def register_web(app: Flask) -> None:
     from mdph_bridge.web.receiving import bp as recus
     from mdph_bridge.web.sending import bp as envois
     from mdph_bridge.web.signin import bp as compte
+    from mdph_bridge.web.supervision import bp as supervision
 
     init_sessions(app)
     install_filters(app)
-    for blueprint in (pages, compte, envois, recus):
+    for blueprint in (pages, compte, envois, recus, supervision):
         app.register_blueprint(blueprint)

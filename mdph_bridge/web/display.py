@@ -9,8 +9,10 @@ from typing import Any
 
 from flask import Flask
 
+from mdph_bridge.domain.clock import STEP_LABELS
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, utcnow
+from mdph_bridge.services.charts import fr_number
 from schemas.clock import PARIS
 from schemas.dossier import DossierSchema
 
@@ -69,6 +71,11 @@ ROLES = {
     "supervisor": "supervision",
     "admin": "administration de la plateforme",
 }
+SIDE_LABELS = {
+    "origine": "MDPH d'origine",
+    "destination": "MDPH d'accueil",
+    "plateforme": "plateforme",
+}
 FINISHED = (State.COMPLETED, State.RETURNED, State.CANCELLED)
 # Labels of the harmonisation summary's keys, where a plain reading of the key is not enough.
 KEY_LABELS = {
@@ -120,6 +127,16 @@ def days_left(transfer: Transfer) -> int:
     """Whole days before the due date (negative once late)."""
     seconds = (transfer.due_at - utcnow()).total_seconds()
     return int(seconds // 86400)
+
+
+def days_fr(value: float | None) -> str:
+    """Write a number of days the French way, « 3,2 j », or « — » when there is none."""
+    return "—" if value is None else f"{fr_number(value)} j"
+
+
+def percent_fr(share: float | None) -> str:
+    """Write a share (0 to 1) as a French percentage, « 87 % », or « — » when there is none."""
+    return "—" if share is None else f"{fr_number(100 * share, 0)} %"
 
 
 def event_text(event: dict[str, Any]) -> str:
@@ -178,6 +195,9 @@ def install_filters(app: Flask) -> None:
         evenement=event_text,
         libelle=label,
         date_si_iso=date_if_iso,
+        jours_fr=days_fr,
+        pourcent=percent_fr,
+        nombre_fr=fr_number,
     )
     app.jinja_env.globals.update(
         LABELS={s.value: label for s, label in LABELS.items()},
@@ -187,4 +207,6 @@ def install_filters(app: Flask) -> None:
         MOTIFS=MOTIFS,
         RETURN_REASONS=RETURN_REASONS,
         ROLE_LABELS=ROLES,
+        SIDE_LABELS=SIDE_LABELS,
+        STEP_LABELS=STEP_LABELS,
     )

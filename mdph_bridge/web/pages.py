@@ -96,7 +96,7 @@ install(bp)
 
 @bp.get("/")
 def accueil() -> Any:
-    """Send agents to their main page; other roles get a short explanation."""
+    """Send agents to their main page; other roles (hub admins) get a short explanation."""
     account = current_account()
     if account is None:
         return wants_sign_in(request)
@@ -104,4 +104,6 @@ def accueil() -> Any:
         return redirect(url_for("envois.index"))
     if account.role in ("receiver", "doctor"):
         return redirect(url_for("recus.index"))
+    if account.role == "supervisor":
+        return redirect(url_for("supervision.index"))
     return render_template("accueil.html")

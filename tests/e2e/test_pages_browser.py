@@ -11,15 +11,19 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dossiers import PDF, dossier
+from histories import add_transfer
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD
 
+from mdph_bridge.domain.states import State
+from mdph_bridge.models import utcnow
 from mdph_bridge.services.accounts import create_account
 
 pytestmark = pytest.mark.e2e
@@ -96,6 +100,7 @@ def accounts(session: Session, demo: dict[str, Any]) -> dict[str, str]:
         "cw59": ("59", "caseworker"),
         "rx62": ("62", "receiver"),
         "cw62": ("62", "caseworker"),
+        "sv59": ("59", "supervisor"),
     }
     return {
         name: create_account(session, f"{role}-{code}", role, [code], AGENT_PASSWORD).login
@@ -342,3 +347,134 @@ def test_62_agents_typing_a_59_only_address_get_nothing(
     assert response.status == 403
     expect(receiver.page.locator("main")).not_to_contain_text("59-2024-004217")
     receiver.shot("1-refuse")
+
+
+HEADLINE = {
+    "part-dans-les-delais": "part_dans_les_delais",
+    "delai-median": "delai_median_jours",
+    "ouverts": "total",
+    "a-risque": "a_risque",
+    "en-retard": "en_retard",
+}
+
+
+def api_figures(base: str, token: str) -> dict[str, Any]:
+    """The supervisor's figures from the metrics API of the same served hub."""
+    request = urllib.request.Request(  # noqa: S310 - the local test server
+        f"{base}/api/v1/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.load(response)
+
+
+def shown_figures(page: Page) -> dict[str, str]:
+    """The headline figures of the dashboard, as the page states them for machines."""
+    return {name: page.locator(f"#{name}").get_attribute("data-valeur") or "" for name in HEADLINE}
+
+
+def expected_figures(figures: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: "" if figures["en_bref"][key] is None else str(figures["en_bref"][key])
+        for name, key in HEADLINE.items()
+    }
+
+
+def test_a_supervisor_sees_the_figures_change(
+    people: Any, accounts: dict[str, str], demo: dict[str, Any], session: Session, served: str
+) -> None:
+    token = demo["59"]["jetons"]["supervisor"]
+    # A transfer sent eleven days ago and still not downloaded: at risk.
+    waiting = add_transfer(
+        session,
+        "59",
+        "62",
+        utcnow() - timedelta(days=11),
+        {State.READY: utcnow() - timedelta(days=11) + timedelta(hours=1)},
+    )
+    session.commit()
+    sender = people("7-instructeur-59")
+    sender.sign_in(accounts["cw59"])
+    page = sender.page
+    page.goto("/envois/nouveau")
+    data = json.dumps(dossier(files={"piece_identite.pdf": PDF})).encode()
+    page.set_input_files("#dossier", file("dossier.json", data, "application/json"))
+    page.set_input_files("#pieces", file("piece_identite.pdf", PDF, "application/pdf"))
+    page.get_by_role("button", name="Envoyer le dossier").click()
+    expect(page.get_by_role("status")).to_contain_text("Dossier envoyé")
+    transfer_id = page.url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 60
+    while "Prêt à être téléchargé" not in page.locator("#etat").inner_text():
+        assert time.monotonic() < deadline, page.locator("#etat").inner_text()
+        time.sleep(0.5)
+        page.reload()
+
+    supervisor = people("8-superviseur-59")
+    supervisor.sign_in(accounts["sv59"])
+    page = supervisor.page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord — MDPH 59")
+    expect(page.get_by_role("link", name="Tableau de bord", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    before = shown_figures(page)
+    assert before == expected_figures(api_figures(served, token))
+    assert before == {
+        "part-dans-les-delais": "",
+        "delai-median": "",
+        "ouverts": "2",
+        "a-risque": "1",
+        "en-retard": "0",
+    }
+    expect(page.locator("#part-dans-les-delais")).to_have_text("—")
+    at_risk = page.locator(f'tr[data-transfert="{waiting}"]')
+    expect(at_risk).to_contain_text("59 → 62")
+    expect(at_risk).to_contain_text("À risque")
+    expect(at_risk).to_contain_text("MDPH d'accueil")
+    expect(page.locator("#graphique-histogramme svg title").first).to_have_text(
+        "Délais des transferts terminés"
+    )
+    problems = supervisor.accessibility_problems()
+    supervisor.shot("1-tableau-de-bord")
+
+    at_risk.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Transfert de la MDPH 59 vers la MDPH 62"
+    )
+    expect(page.locator("#niveau")).to_have_text("À risque")
+    expect(page.locator("#cote")).to_have_text("MDPH d'accueil")
+    expect(page.locator(".chronologie li")).to_have_count(2)
+    expect(page.locator("main")).not_to_contain_text("59-2026-0001")  # no file number
+    problems += supervisor.accessibility_problems()
+    supervisor.shot("2-transfert-a-risque")
+
+    receiver = people("9-accueil-62")
+    receiver.sign_in(accounts["rx62"])
+    page = receiver.page
+    page.goto(f"/recus/{transfer_id}")
+    with page.expect_download():
+        page.get_by_role("link", name="Paquet administratif").click()
+    page.reload()
+    page.get_by_role("button", name="Confirmer la réception").click()
+    page.get_by_label("Numéro du dossier dans votre MDPH").fill("62-2026-0002")
+    page.get_by_role("button", name="Marquer comme intégré").click()
+    expect(page.locator("#etat")).to_have_text("Intégré par la MDPH d'accueil")
+
+    page = supervisor.page
+    page.goto("/tableau-de-bord")
+    after = shown_figures(page)
+    assert after == expected_figures(api_figures(served, token))
+    assert after["part-dans-les-delais"] == "1.0"
+    assert after["delai-median"] != ""
+    assert (after["ouverts"], after["a-risque"]) == ("1", "1")
+    expect(page.locator("#part-dans-les-delais")).to_have_text("100 %")
+    expect(page.locator('#table-etats tr[data-etat="completed"] td').last).to_have_text("1")
+    expect(page.locator('#table-histogramme tr[data-jours="0"] td').last).to_have_text("1")
+    page.get_by_text("Données du graphique : transferts terminés par jour de délai").click()
+    expect(page.locator("#table-histogramme")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Transferts par état").click()
+    assert download.value.suggested_filename == "mdph-bridge-etats.csv"
+    problems += supervisor.accessibility_problems()
+    supervisor.shot("3-chiffres-a-jour")
+    assert problems == []
+    # The inline SVG charts ran under the pages' Content-Security-Policy: nothing was refused.
+    assert supervisor.console_errors == []

@@ -102,11 +102,11 @@ def demo(session: Session, keys_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def agents(session: Session, demo: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """Accounts per role for 59 and 62 (caseworker, receiver for 80): (code, role) -> login."""
+    """Accounts per role for 59 and 62 (some roles for 80): (code, role) -> login."""
     wanted = [
         (c, r) for c in ("59", "62") for r in ("caseworker", "receiver", "doctor", "supervisor")
     ]
-    wanted += [("80", "caseworker"), ("80", "receiver")]
+    wanted += [("80", "caseworker"), ("80", "receiver"), ("80", "supervisor")]
     logins = {}
     for code, role in wanted:
         logins[(code, role)] = create_account(

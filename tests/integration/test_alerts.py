@@ -135,12 +135,16 @@ def test_each_alert_goes_once_to_the_side_that_must_act_across_beats_and_a_resta
     body = risk.get_content()
     assert risk["Subject"] == "[mdph_bridge] À risque : transfert 59 → 62, jour 11"
     assert str(history["at_risk"]) in body
-    assert f"https://hub.example/api/v1/inbound/{history['at_risk']}" in body
+    assert f"Lien : https://hub.example/recus/{history['at_risk']}\r\n" in body
     assert "MDPH d'accueil" in body
     assert "59-2026-0001" not in body  # not even the origin's file number
     late = by_recipients[RECIPIENTS["59"]]
     assert late["Subject"] == "[mdph_bridge] En retard : transfert 59 → 62, jour 16"
-    assert f"https://hub.example/api/v1/transfers/{history['late']}" in late.get_content()
+    assert f"Lien : https://hub.example/envois/{history['late']}\r\n" in late.get_content()
+    # Each link opens the transfer's page of the side that must act.
+    pages = app.url_map.bind("hub.example")
+    assert pages.match(f"/recus/{history['at_risk']}")[0] == "recus.transfert"
+    assert pages.match(f"/envois/{history['late']}")[0] == "envois.transfert"
 
     # Five days later the first transfer is late too: one more alert, once.
     later = NOW + timedelta(days=5)

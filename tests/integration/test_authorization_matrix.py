@@ -73,6 +73,9 @@ PAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "recus.accuse": (("receiver", "doctor"), RECEIVER),
     "recus.integration": (("receiver", "doctor"), RECEIVER),
     "recus.renvoi": (("receiver", "doctor"), RECEIVER),
+    "supervision.index": (("supervisor",), None),
+    "supervision.export": (("supervisor",), None),
+    "supervision.transfert": (("supervisor",), BOTH),
 }
 PAGE_FORMS: dict[str, dict[str, Any]] = {
     "recus.integration": {"numero_dossier_destination": "62-0001"},
@@ -232,6 +235,8 @@ def test_pages_matrix(
             continue
         allowed, side = PAGES[endpoint]
         url = rule.replace("<uuid:transfer_id>", str(transfer_id))
+        for placeholder, value in PLACEHOLDERS.items():
+            url = url.replace(placeholder, value)
         # A fresh token each time: signing out (even anonymously) ends the session and its token.
         anonymous_token = csrf_token(anonymous.get("/connexion").text)
         response = call(anonymous, anonymous_token, endpoint, method, url)

@@ -65,6 +65,19 @@ def test_histogram_has_one_bar_per_day_and_the_target_line_at_fifteen_days() -> 
     assert root.get("aria-labelledby") == "h1-titre h1-desc"
 
 
+@pytest.mark.parametrize(("last_day", "anchor"), [(30, "start"), (3, "end")])
+def test_the_target_label_stays_inside_the_chart(last_day: int, anchor: str) -> None:
+    root = parse(delay_histogram([{"jours": last_day, "nombre": 1}], target_days=15))
+    (label,) = [t for t in root.iter(f"{SVG}text") if "".join(t.itertext()).startswith("objectif")]
+    (target,) = [line for line in root.iter(f"{SVG}line") if line.get("class") == "objectif"]
+    assert label.get("text-anchor") == anchor
+    # About 100 units of text on the free side of the line, which must fit before the edge.
+    if anchor == "start":
+        assert float(label.get("x", 0)) + 100 <= WIDTH - RIGHT
+    else:
+        assert float(label.get("x", 0)) < float(target.get("x1", 0))
+
+
 def test_monthly_trend_draws_the_median_and_the_share_per_month() -> None:
     months = [
         {"mois": "2026-01", "mediane_jours": 40.0, "part_dans_les_delais": 0.1},

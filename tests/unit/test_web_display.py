@@ -13,7 +13,7 @@ from flask import Flask
 from mdph_bridge import create_app
 from mdph_bridge.domain.sealing import generate_staging_key
 from mdph_bridge.domain.signing import generate_hub_key
-from mdph_bridge.web.display import date_fr, date_if_iso, place_errors
+from mdph_bridge.web.display import date_fr, date_if_iso, days_fr, percent_fr, place_errors
 from schemas.errors import error
 
 pytestmark = pytest.mark.unit
@@ -103,3 +103,12 @@ def test_harmonisation_summary_shows_counts_alerts_and_payer_switch(app: Flask) 
     )
     assert "59@2022-01-01" in text
     assert absent.strip() == ""
+
+
+def test_dashboard_figures_read_the_french_way() -> None:
+    assert days_fr(3.25) == "3,2 j"
+    assert days_fr(0.0) == "0 j"
+    assert days_fr(None) == "—"
+    assert percent_fr(0.875) == "88 %"
+    assert percent_fr(1.0) == "100 %"
+    assert percent_fr(None) == "—"

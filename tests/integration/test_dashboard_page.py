@@ -1,0 +1,234 @@
+"""The supervisors' dashboard page shows the metrics API's figures, for its département only."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import pytest
+from dossiers import PDF, dossier
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from support import AGENT_PASSWORD, bearer, sign_in
+from test_metrics import NOW, generate
+from test_processing import run, submit
+
+from mdph_bridge.extensions import Backends
+from mdph_bridge.services.accounts import create_account
+from mdph_bridge.web.display import days_fr, percent_fr
+
+pytestmark = pytest.mark.integration
+HEADLINE = {
+    "part-dans-les-delais": "part_dans_les_delais",
+    "delai-median": "delai_median_jours",
+    "ouverts": "total",
+    "a-risque": "a_risque",
+    "en-retard": "en_retard",
+}
+
+
+def text(html: str) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def rows(html: str, attribute: str) -> dict[str, list[str]]:
+    """The cells' text of the rows marked `data-<attribute>`, by the attribute's value."""
+    found = re.findall(rf'<tr {attribute}="([^"]+)">(.*?)</tr>', html, re.S)
+    return {
+        key: [text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)] for key, row in found
+    }
+
+
+def headline(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<dd id="([a-z-]+)" data-valeur="([^"]*)"', html))
+
+
+def raw(value: Any) -> str:
+    """A figure as the page writes it in its `data-valeur` attribute."""
+    return "" if value is None else str(value)
+
+
+@pytest.fixture
+def supervisor_page(web: Flask, agents: dict[tuple[str, str], str]) -> Any:
+    def open_(code: str) -> FlaskClient:
+        client = web.test_client()
+        sign_in(client, agents[(code, "supervisor")])
+        return client
+
+    return open_
+
+
+def test_the_page_shows_the_api_figures(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    supervisor_page: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generate(session)
+    monkeypatch.setattr("mdph_bridge.api.metrics.utcnow", lambda: NOW)
+    monkeypatch.setattr("mdph_bridge.web.supervision.utcnow", lambda: NOW)
+    api = client.get("/api/v1/metrics", headers=bearer(demo["59"]["jetons"]["supervisor"]))
+    figures = api.get_json()
+    page = supervisor_page("59")
+    home = page.get("/")
+    assert home.status_code == 302
+    assert home.location.endswith("/tableau-de-bord")
+    response = page.get("/tableau-de-bord")
+    assert response.status_code == 200
+    html = response.text
+
+    assert "Tableau de bord — MDPH 59" in html
+    assert 'aria-current="page">Tableau de bord</a>' in html
+    assert headline(html) == {name: raw(figures["en_bref"][key]) for name, key in HEADLINE.items()}
+    assert figures["en_bref"]["a_risque"] > 0
+    assert figures["en_bref"]["en_retard"] > 0
+    # The at-risk table: the same transfers in the same order, each linked to its timeline.
+    listed = re.findall(r'<tr data-transfert="([0-9a-f-]+)">', html)
+    assert listed == [row["id"] for row in figures["alertes"]]
+    for row in figures["alertes"][:3]:
+        assert f'href="/tableau-de-bord/transferts/{row["id"]}"' in html
+    # The charts' text alternatives hold the API's figures.
+    assert {k: int(v[1]) for k, v in rows(html, "data-jours").items()} == {
+        str(b["jours"]): b["nombre"] for b in figures["histogramme"]
+    }
+    assert rows(html, "data-mois") == {
+        m["mois"]: [
+            m["mois"],
+            str(m["nombre"]),
+            days_fr(m["mediane_jours"]),
+            percent_fr(m["part_dans_les_delais"]),
+        ]
+        for m in figures["par_mois"]
+    }
+    assert {k: v[2:] for k, v in rows(html, "data-etape").items()} == {
+        s["etape"]: [
+            str(s["nombre"]),
+            days_fr(s["moyenne_jours"]),
+            days_fr(s["mediane_jours"]),
+            days_fr(s["p90_jours"]),
+        ]
+        for s in figures["etapes"]
+    }
+    assert {k: int(v[1]) for k, v in rows(html, "data-etat").items()} == {
+        e["etat"]: e["nombre"] for e in figures["etats"]
+    }
+    # Before and after: the imported history beside the hub's transfers.
+    before, after = figures["historique"]["delais"], figures["delais"]
+    assert before["nombre"] > 0
+    comparison = re.search(r'id="table-avant-apres">(.*?)</table>', html, re.S)
+    assert comparison is not None
+    assert re.findall(r'data-valeur="([^"]*)"', comparison.group(1)) == [
+        raw(before["mediane_jours"]),
+        raw(before["part_dans_les_delais"]),
+        raw(after["mediane_jours"]),
+        raw(after["part_dans_les_delais"]),
+    ]
+    # Four charts, each with a title and a description, drawn without inline style or script.
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4
+    assert html.count("<title id=") == 4
+    assert html.count("<desc id=") == 4
+    assert "style=" not in html
+    assert "<script>" not in html
+    assert "59-2026-0001" not in html  # no file number (nor anything else of a dossier)
+
+
+def test_page_exports_are_the_api_exports(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    supervisor_page: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generate(session)
+    monkeypatch.setattr("mdph_bridge.api.metrics.utcnow", lambda: NOW)
+    monkeypatch.setattr("mdph_bridge.web.supervision.utcnow", lambda: NOW)
+    headers = bearer(demo["62"]["jetons"]["supervisor"])
+    page = supervisor_page("62")
+    html = page.get("/tableau-de-bord").text
+    sections = re.findall(r'href="/tableau-de-bord/([a-z]+)\.csv"', html)
+    assert sections == [
+        "etats", "delais", "histogramme", "paires", "mois", "etapes", "alertes", "historique"
+    ]  # fmt: skip
+    for section in sections:
+        mine = page.get(f"/tableau-de-bord/{section}.csv")
+        assert mine.status_code == 200
+        assert mine.mimetype == "text/csv"
+        assert mine.headers["Content-Disposition"] == (
+            f'attachment; filename="mdph-bridge-{section}.csv"'
+        )
+        theirs = client.get(f"/api/v1/metrics/{section}.csv", headers=headers)
+        assert mine.get_data() == theirs.get_data(), section
+        assert len(mine.get_data(as_text=True).splitlines()) > 1, section
+    assert page.get("/tableau-de-bord/noms.csv").status_code == 404
+
+
+def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(
+    session: Session, supervisor_page: Any, demo: dict[str, Any]
+) -> None:
+    generate(session)
+    page = supervisor_page("59")
+    html = page.get("/tableau-de-bord").text
+    first = re.search(r'<tr data-transfert="([0-9a-f-]+)">', html)
+    assert first is not None
+    response = page.get(f"/tableau-de-bord/transferts/{first.group(1)}")
+    assert response.status_code == 200
+    shown = text(response.text)
+    assert first.group(1) in shown
+    assert re.search(r"Délai (À risque|En retard)", shown)
+    assert "Chronologie" in shown
+    assert "Reçu, en attente de traitement" in shown
+    assert "59-2026-0001" not in response.text
+    assert "style=" not in response.text
+
+
+def test_a_supervisor_of_80_sees_nothing_of_59_and_62(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    supervisor_page: Any,
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    run(app, backends, transfer_id)
+    for code, count in (("59", "1"), ("62", "1"), ("80", "0")):
+        page = supervisor_page(code)
+        html = page.get("/tableau-de-bord").text
+        assert headline(html)["ouverts"] == count, code
+        assert rows(html, "data-etat")["ready"][1] == count, code
+        export = page.get("/tableau-de-bord/etats.csv").get_data(as_text=True)
+        assert f"ready;Prêt à être téléchargé par la MDPH d'accueil;{count}" in export, code
+        timeline = page.get(f"/tableau-de-bord/transferts/{transfer_id}")
+        assert timeline.status_code == (404 if code == "80" else 200), code
+        if code == "80":
+            assert str(transfer_id) not in html
+
+
+def test_a_supervisor_of_two_departements_sees_the_one_it_acts_for(
+    app: Flask,
+    web: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+) -> None:
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    run(app, backends, transfer_id)
+    create_account(session, "c.martin", "supervisor", ["80", "59"], AGENT_PASSWORD)
+    page = web.test_client()
+    token = sign_in(page, "c.martin")
+    html = page.get("/tableau-de-bord").text
+    assert "Tableau de bord — MDPH 59" in html
+    assert headline(html)["ouverts"] == "1"
+    assert 'name="departement"' in html  # the choice of département is offered on the page
+    page.post("/departement", data={"csrf_token": token, "departement": "80"})
+    html = page.get("/tableau-de-bord").text
+    assert "Tableau de bord — MDPH 80" in html
+    assert headline(html)["ouverts"] == "0"
+    assert str(transfer_id) not in html
