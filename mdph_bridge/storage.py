@@ -111,19 +111,16 @@ class LocalStorage:
             if p.is_file() and not p.name.endswith(_TMP_SUFFIX)
         )
 
-    def folders(self, prefix: str) -> dict[str, float]:
-        """Name and last-modified time (epoch seconds) of the folders directly under a prefix."""
+    def stamps(self, prefix: str) -> dict[str, float]:
+        """Every blob under a folder prefix, unfinished ones too, with its last-modified time."""
         folder = self._path(prefix)
         if not folder.is_dir():
             return {}
-        return {p.name: p.stat().st_mtime for p in folder.iterdir() if p.is_dir()}
-
-    def entries(self, prefix: str) -> dict[str, float]:
-        """Name and last-modified time of every entry directly under a prefix, partial files too."""
-        folder = self._path(prefix)
-        if not folder.is_dir():
-            return {}
-        return {p.name: p.stat().st_mtime for p in folder.iterdir()}
+        return {
+            f"{prefix}/{p.relative_to(folder).as_posix()}": p.stat().st_mtime
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete every blob under a folder prefix."""

@@ -25,6 +25,7 @@ from mdph_bridge.models import Departement, Transfer, utcnow
 from mdph_bridge.services.keys import destination_problems, valid_keys
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.submission import staging_prefix
+from mdph_bridge.services.sweeper import attempt_folders
 from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import LocalStorage
 from schemas.dossier import DossierSchema, has_medical_content
@@ -298,12 +299,12 @@ def _reject(
 
 
 def _drop_leftovers(storage: LocalStorage, transfer_id: uuid.UUID, keep: str) -> None:
-    """Shred the staging payload and any package left by an interrupted attempt (best effort)."""
+    """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))
-        for key in storage.list(package_prefix(transfer_id)):
-            if not key.startswith(f"{keep}/"):
-                storage.delete(key)
+        for folder in attempt_folders(list(storage.stamps(package_prefix(transfer_id)))):
+            if folder != keep:
+                storage.delete_prefix(folder)
     except Exception as exc:
         log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
 

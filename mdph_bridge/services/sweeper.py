@@ -46,32 +46,33 @@ def stale_transfers(session: Session, stale_after: timedelta) -> list[uuid.UUID]
 def remove_orphans(session: Session, storage: LocalStorage, older_than: timedelta) -> int:
     """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses.
 
-    Only blobs older than `older_than` are considered, so work in progress is never touched.
+    Only folders untouched for `older_than` are considered, so work in progress is never touched;
+    unfinished blobs (a worker killed while writing) go with their folder.
+    Return how many uploads and folders were deleted.
     """
     cutoff = (utcnow() - older_than).timestamp()
-    old = {
-        kind: [name for name, mtime in storage.folders(kind).items() if mtime < cutoff]
-        for kind in ("staging", "packages")
-    }
-    ids = {_uuid_or_none(name) for names in old.values() for name in names} - {None}
+    uploads = [key for key, mtime in storage.stamps("incoming").items() if mtime < cutoff]
+    newest: dict[str, float] = {}
+    keys: dict[str, list[str]] = {}
+    for kind in ("staging", "packages"):
+        for key, mtime in storage.stamps(kind).items():
+            folder = "/".join(key.split("/")[:2])
+            newest[folder] = max(newest.get(folder, mtime), mtime)
+            keys.setdefault(folder, []).append(key)
+    old = [folder for folder, mtime in newest.items() if mtime < cutoff]
+    ids = {_uuid_or_none(folder.split("/")[1]) for folder in old} - {None}
     transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.id.in_(ids)))}
-    session.commit()  # the file system walk below holds no transaction
+    session.commit()  # the storage walk below holds no transaction
 
-    doomed = [
-        f"incoming/{name}" for name, mtime in storage.entries("incoming").items() if mtime < cutoff
-    ]
-    for kind, names in old.items():
-        for name in names:
-            transfer_id = _uuid_or_none(name)
-            keep = _blobs_in_use(transfers.get(transfer_id) if transfer_id else None, kind)
-            doomed += [
-                k for k in storage.list(f"{kind}/{name}") if not any(k.startswith(u) for u in keep)
-            ]
-            if not keep:
-                storage.delete_prefix(f"{kind}/{name}")
-    for key in doomed:
+    doomed: set[str] = set()
+    for folder in old:
+        transfer_id = _uuid_or_none(folder.split("/")[1])
+        doomed |= _unused(transfers.get(transfer_id) if transfer_id else None, folder, keys[folder])
+    for key in uploads:
         storage.delete(key)
-    return len(doomed)
+    for prefix in doomed:
+        storage.delete_prefix(prefix)
+    return len(uploads) + len(doomed)
 
 
 def _uuid_or_none(name: str) -> uuid.UUID | None:
@@ -81,12 +82,18 @@ def _uuid_or_none(name: str) -> uuid.UUID | None:
         return None
 
 
-def _blobs_in_use(transfer: Transfer | None, kind: str) -> set[str]:
-    """Keys (or key prefixes ending with '/') that a live transfer still needs."""
+def attempt_folders(keys: list[str]) -> set[str]:
+    """The folders of processing attempts (`packages/<id>/<lease token>`) the keys belong to."""
+    return {"/".join(key.split("/")[:3]) for key in keys}
+
+
+def _unused(transfer: Transfer | None, folder: str, keys: list[str]) -> set[str]:
+    """The prefixes under `folder` that no live transfer needs any more."""
     if transfer is None:
-        return set()
-    if kind == "staging":
-        return {f"staging/{transfer.id}/"} if transfer.state in NEEDS_STAGING else set()
+        return {folder}
+    if folder.startswith("staging/"):
+        return set() if transfer.state in NEEDS_STAGING else {folder}
     if transfer.state == State.VALIDATING:
-        return {f"packages/{transfer.id}/"}  # the attempt under way writes here
-    return {k for k in (transfer.package_key, transfer.medical_package_key) if k}
+        return set()  # the attempt under way writes here
+    kept = {k.rsplit("/", 1)[0] for k in (transfer.package_key, transfer.medical_package_key) if k}
+    return attempt_folders(keys) - kept

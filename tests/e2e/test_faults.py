@@ -1,0 +1,370 @@
+"""Fault injection: every submitted transfer reaches `ready` exactly once, whatever crashes.
+
+Each test runs against its own PostgreSQL and Redis servers, started here on free ports, so that
+they can be killed and restarted without touching anything else. The database's own records
+(states, events, package keys) and the blobs on disk are the evidence.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from alembic import command
+from dossiers import PDF, dossier, multipart
+from flask.testing import FlaskClient
+from processes import FAST_RECOVERY, Process
+from servers import PostgresServer, RedisServer
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+from support import bearer, files_under, hub_settings
+
+from mdph_bridge import create_app
+from mdph_bridge.migrations import alembic_config
+from mdph_bridge.models import Base, Transfer, TransferEvent
+from mdph_bridge.services.admin import create_demo
+from mdph_bridge.services.queue import PROCESS_TASK
+
+pytestmark = pytest.mark.e2e
+BATCH = 50
+WORKER_ARGS = ["worker", "--pool=solo", "-Q", "transfers,maintenance", "--without-mingle"]
+WORKER_ARGS += ["--without-gossip", "--loglevel=INFO"]
+
+
+class Cluster:
+    """Dedicated servers, the hub in process, and the worker and beat processes around them."""
+
+    def __init__(self, root: Path) -> None:
+        self.postgres = PostgresServer()
+        self.redis = RedisServer()
+        self.postgres.init()
+        self.postgres.start()
+        self.redis.start()
+        admin = create_engine(self.postgres.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE mdph_faults"))
+        admin.dispose()
+        database_url = self.postgres.url.rsplit("/", 1)[0] + "/mdph_faults"
+        command.upgrade(alembic_config(database_url), "head")
+        self.settings = hub_settings(root, database_url, self.redis.url) | FAST_RECOVERY
+        # Blobs a crash left behind are swept within seconds, as the assertions wait for.
+        self.settings["ORPHAN_AGE_SECONDS"] = 3
+        self.hub = create_app(self.settings)
+        env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in self.settings.items()}}
+        self.env = env
+        self.root = root
+        self.workers = [self.new_worker("worker")]
+        self.beat = Process(["beat", "--loglevel=INFO"], env, root, root / "beat.log")
+
+    @property
+    def worker(self) -> Process:
+        """The first worker."""
+        return self.workers[0]
+
+    def new_worker(self, name: str) -> Process:
+        """A worker process (not started) with the cluster's settings."""
+        return Process([*WORKER_ARGS, "-n", f"{name}@%h"], self.env, self.root, self.log(name))
+
+    def log(self, name: str) -> Path:
+        """Where a process of the cluster writes its output."""
+        return self.root / f"{name}.log"
+
+    def start(self, process: Process) -> None:
+        """Start a worker and wait until it answers a ping."""
+        process.start()
+        deadline = time.monotonic() + 60
+        celery = self.hub.extensions["celery"]
+        while time.monotonic() < deadline:
+            assert process.proc is not None
+            assert process.proc.poll() is None, process.log.read_text()[-3000:]
+            name = process.args[process.args.index("-n") + 1].split("@")[0]
+            if any(
+                name in reply_name for r in celery.control.ping(timeout=0.5) for reply_name in r
+            ):
+                return
+        pytest.fail(f"worker did not answer: {process.log.read_text()[-3000:]}")
+
+    def close(self) -> None:
+        """Stop every process and server."""
+        for process in [*self.workers, self.beat]:
+            if process.proc is not None and process.proc.poll() is None:
+                os.kill(process.proc.pid, signal.SIGCONT)
+            process.stop()
+        self.hub.extensions["mdph_bridge"].engine.dispose()
+        self.redis.remove()
+        self.postgres.remove()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Dedicated PostgreSQL and Redis, a migrated database, one worker and exactly one beat."""
+    cluster = Cluster(tmp_path_factory.mktemp("faults"))
+    try:
+        cluster.beat.start()
+        cluster.start(cluster.worker)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def session(cluster: Cluster) -> Iterator[Session]:
+    with cluster.hub.app_context():
+        yield cluster.hub.extensions["mdph_bridge"].sessions()
+        cluster.hub.extensions["mdph_bridge"].sessions.remove()
+
+
+@pytest.fixture
+def client(cluster: Cluster) -> FlaskClient:
+    return cluster.hub.test_client()
+
+
+@pytest.fixture
+def token(cluster: Cluster, session: Session, keys_dir: Path) -> Iterator[str]:
+    """A caseworker token of Nord (59), sending to Pas-de-Calais (62); every table emptied after."""
+    demo = create_demo(session, keys_dir)
+    yield demo["59"]["jetons"]["caseworker"]
+    session.rollback()
+    for process in cluster.workers:  # the next test starts with a live worker
+        if process.proc is None or process.proc.poll() is not None:
+            cluster.start(process)
+    engine = cluster.hub.extensions["mdph_bridge"].engine
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
+        )
+    for path in files_under(Path(cluster.settings["STORAGE_DIR"])):
+        path.unlink()
+
+
+def submit(client: FlaskClient, token: str, number: int) -> uuid.UUID:
+    """Submit one small transfer; the hub must accept it (202)."""
+    document = PDF + f"{number}".encode()
+    files = {"justificatif.pdf": document}
+    response = client.post(
+        "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
+    )
+    assert response.status_code == 202, response.get_json()
+    return uuid.UUID(response.get_json()["id"])
+
+
+def submit_batch(client: FlaskClient, token: str, count: int = BATCH) -> list[uuid.UUID]:
+    """Submit `count` transfers one after the other."""
+    return [submit(client, token, n) for n in range(count)]
+
+
+@contextmanager
+def frozen(*processes: Process) -> Iterator[None]:
+    """Hold processes still (SIGSTOP), so that a batch queues up before they work on it."""
+    pids = [p.proc.pid for p in processes if p.proc is not None]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def queued_batch(cluster: Cluster, client: FlaskClient, token: str) -> list[uuid.UUID]:
+    """Submit a batch that waits in the queue, then let the worker start on it."""
+    with frozen(cluster.worker):
+        ids = submit_batch(client, token)
+        assert queue_length(cluster) > 0
+    return ids
+
+
+def states(session: Session, ids: list[uuid.UUID]) -> Counter[str]:
+    """How many of these transfers are in each state, as committed right now."""
+    rows = session.execute(
+        select(Transfer.state, func.count()).where(Transfer.id.in_(ids)).group_by(Transfer.state)
+    ).all()
+    session.commit()  # end the read transaction: the next call sees new commits
+    return Counter({state: count for state, count in rows})
+
+
+def wait_until(
+    session: Session, ids: list[uuid.UUID], done: Callable[[Counter[str]], bool], timeout: float
+) -> Counter[str]:
+    """Poll the database until `done(states)` holds."""
+    deadline = time.monotonic() + timeout
+    while not done(current := states(session, ids)):
+        assert time.monotonic() < deadline, f"still {dict(current)} after {timeout} s"
+        time.sleep(0.02)
+    return current
+
+
+def wait_all_ready(session: Session, ids: list[uuid.UUID], timeout: float = 60) -> None:
+    """Wait until every transfer of the batch is `ready`."""
+    wait_until(session, ids, lambda s: s["ready"] == len(ids), timeout)
+
+
+def assert_exactly_once(cluster: Cluster, session: Session, ids: list[uuid.UUID]) -> None:
+    """Every transfer is ready once, with its events and its package; nothing else exists."""
+    assert session.scalar(select(func.count()).select_from(Transfer)) == len(ids)
+    transfers = session.scalars(
+        select(Transfer).where(Transfer.id.in_(ids)).execution_options(populate_existing=True)
+    ).all()
+    assert len(transfers) == len(set(ids)) == len(ids)
+    events: dict[uuid.UUID, list[str]] = {}
+    for transfer_id, to_state in session.execute(
+        select(TransferEvent.transfer_id, TransferEvent.to_state).order_by(TransferEvent.id)
+    ):
+        events.setdefault(transfer_id, []).append(to_state)
+    session.commit()
+    expected_blobs = set()
+    for transfer in transfers:
+        assert transfer.state == "ready"
+        history = events[transfer.id]
+        # received, then one `validating` per attempt (a failed one goes back to `received`),
+        # then exactly one `ready`.
+        assert history[0] == "received"
+        assert history[-1] == "ready"
+        assert history.count("ready") == 1
+        assert set(history[1:-1]) <= {"validating", "received"}
+        assert history.count("validating") == transfer.attempts >= 1
+        assert transfer.inbound_seq is not None
+        assert transfer.package_key is not None
+        expected_blobs.add(transfer.package_key)
+    assert len({t.inbound_seq for t in transfers}) == len(ids)
+    # What a crash left behind (a staging payload, a half-written package) is removed by the
+    # orphan sweeper: wait for it, then nothing but the packages may remain.
+    storage = Path(cluster.settings["STORAGE_DIR"])
+    deadline = time.monotonic() + 30
+    while (blobs := {p.relative_to(storage).as_posix() for p in files_under(storage)}) != (
+        expected_blobs
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert blobs == expected_blobs, "orphan or missing blobs"
+
+
+def attempts(session: Session) -> set[int]:
+    """The distinct numbers of processing attempts the transfers took."""
+    values = set(session.scalars(select(Transfer.attempts)))
+    session.commit()
+    return values
+
+
+def queue_length(cluster: Cluster) -> int:
+    """Messages waiting in the `transfers` queue of the dedicated Redis."""
+    with cluster.redis.client() as client:
+        return int(client.llen("transfers"))
+
+
+def test_worker_killed_mid_batch(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = queued_batch(cluster, client, token)
+    # SIGKILL while a transfer is being packaged: no ack, no release, maybe a half-written blob.
+    wait_until(session, ids, lambda s: s["validating"] > 0 and s["ready"] >= 1, timeout=60)
+    cluster.worker.kill()
+    at_kill = states(session, ids)
+    assert at_kill["ready"] < BATCH, "the batch was over before the kill"
+
+    cluster.start(cluster.worker)
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+
+
+def test_redis_restarted_mid_batch_loses_the_queue(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = submit_batch(client, token, 5)
+    wait_until(session, ids, lambda s: s["ready"] >= 1, timeout=60)
+    with frozen(cluster.worker):
+        ids += submit_batch(client, token, BATCH - 5)
+        assert queue_length(cluster) > 0
+        cluster.redis.stop()
+        cluster.redis.start()
+        assert queue_length(cluster) == 0, "the restart should have lost the queue"
+
+    wait_all_ready(session, ids)  # the sweeper sends the lost wake-ups again
+    assert_exactly_once(cluster, session, ids)
+
+
+def test_redis_down_while_submitting(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    cluster.redis.stop()
+    ids = submit_batch(client, token)  # every submission is still accepted (202)
+    assert states(session, ids) == Counter({"received": BATCH})
+
+    cluster.redis.start()
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+
+
+def test_postgres_restarted_mid_batch(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = queued_batch(cluster, client, token)
+    wait_until(session, ids, lambda s: s["ready"] >= 1, timeout=60)
+    cluster.postgres.stop()
+    files = {"justificatif.pdf": PDF}
+    response = client.post(
+        "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json()["erreurs"][0]["code"] == "service.indisponible"
+    assert "indisponible" in response.get_json()["erreurs"][0]["message"]
+    listing = client.get("/api/v1/transfers", headers=bearer(token))
+    assert listing.status_code == 503
+    time.sleep(2)  # the worker and the beat meet the outage too
+
+    cluster.postgres.start()
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+
+
+@pytest.fixture
+def second_worker(cluster: Cluster) -> Iterator[Process]:
+    """Another worker on the same queues, stopped after the test."""
+    process = cluster.new_worker("second")
+    cluster.workers.append(process)
+    cluster.start(process)
+    yield process
+    process.stop()
+    cluster.workers.remove(process)
+
+
+def test_same_task_delivered_twice_at_once(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str, second_worker: Process
+) -> None:
+    celery = cluster.hub.extensions["celery"]
+    with frozen(*cluster.workers):  # hold the deliveries until both copies of each are queued
+        ids = submit_batch(client, token)
+        for transfer_id in ids:
+            celery.send_task(PROCESS_TASK, args=[str(transfer_id)], queue="transfers")
+        assert queue_length(cluster) >= 2 * BATCH - 2
+
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+    assert attempts(session) == {1}
+
+
+def test_warm_shutdown_mid_batch(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = queued_batch(cluster, client, token)
+    wait_until(session, ids, lambda s: s["ready"] >= 1, timeout=60)
+    worker = cluster.worker.proc
+    assert worker is not None
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0  # the warm shutdown ends by itself
+    at_stop = states(session, ids)
+    assert at_stop["ready"] < BATCH, "the batch was over before the shutdown"
+    assert at_stop["validating"] == 0, "the warm shutdown left a transfer half done"
+
+    cluster.start(cluster.worker)
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+    # The transfer in hand was finished, the others waited: no attempt was cut short.
+    assert attempts(session) == {1}
