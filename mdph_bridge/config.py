@@ -34,6 +34,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     "MAX_FILE_BYTES": (int, 20 * MiB),
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
+    # Transfers whose documents weigh this much or more go to the `transfers_large` queue.
+    "LARGE_TRANSFER_BYTES": (int, 10 * MiB),
 }
 
 

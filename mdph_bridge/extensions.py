@@ -91,6 +91,8 @@ def celery_init_app(app: Flask) -> Celery:
         worker_hijack_root_logger=False,
         task_default_queue="transfers",
         task_routes={"maintenance.*": {"queue": "maintenance"}},
+        # Read by services.queue to send big transfers to their own queue and workers.
+        mdph_large_transfer_bytes=cfg["LARGE_TRANSFER_BYTES"],
         task_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"],
         task_soft_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"] - 30,
         # A submission must not hang when the broker is down: the sweeper sends it later.

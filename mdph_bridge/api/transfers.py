@@ -15,6 +15,7 @@ from mdph_bridge.api.auth import current_principal, requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
 from mdph_bridge.api.uploads import UploadSink
 from mdph_bridge.extensions import backends, session
+from mdph_bridge.models import Transfer
 from mdph_bridge.services import receiving, sending
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.queue import wake_processing
@@ -94,7 +95,7 @@ def create() -> Any:
     with _received(intake, key) as submission:
         transfer, created = submit(session(), intake, current_principal(), submission)
     if created:
-        wake_processing(backends().celery, transfer.id)
+        wake_processing(backends().celery, transfer.id, _documents_size(transfer))
     location = url_for("transfers.detail", transfer_id=transfer.id)
     return presenters.outbound_detail(transfer), 202, {"Location": location}
 
@@ -110,8 +111,12 @@ def correction(transfer_id: uuid.UUID) -> Any:
     intake = _intake()
     with _received(intake, None) as submission:
         transfer = correct(session(), intake, current_principal(), transfer_id, submission)
-    wake_processing(backends().celery, transfer.id)
+    wake_processing(backends().celery, transfer.id, _documents_size(transfer))
     return presenters.outbound_detail(transfer), 202
+
+
+def _documents_size(transfer: Transfer) -> int:
+    return sum(document.size for document in transfer.documents)
 
 
 def _intake() -> Intake:

@@ -93,21 +93,11 @@ def serve(host: str, port: int, web_workers: int) -> None:
             empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
+    worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
     children = [
-        _spawn(
-            [
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "-Q",
-                "transfers,maintenance",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-            ]
-        ),
+        # Small transfers and the sweepers on one worker, big documents on their own.
+        _spawn([*worker, "-n", "small@%h", "-Q", "transfers,maintenance", "--concurrency", "2"]),
+        _spawn([*worker, "-n", "large@%h", "-Q", "transfers_large", "--concurrency", "1"]),
         _spawn(["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"]),
         _spawn(
             [

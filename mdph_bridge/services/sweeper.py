@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import NEEDS_STAGING, State
-from mdph_bridge.models import Transfer, utcnow
+from mdph_bridge.models import Transfer, TransferDocument, utcnow
 from mdph_bridge.storage import LocalStorage
 
 BATCH = 500
@@ -41,6 +41,17 @@ def stale_transfers(session: Session, stale_after: timedelta) -> list[uuid.UUID]
         session.execute(update(Transfer).where(Transfer.id.in_(ids)).values(woken_at=now))
     session.commit()
     return ids
+
+
+def documents_sizes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Total size of each transfer's documents, which picks its queue."""
+    rows = session.execute(
+        select(TransferDocument.transfer_id, func.sum(TransferDocument.size))
+        .where(TransferDocument.transfer_id.in_(ids))
+        .group_by(TransferDocument.transfer_id)
+    ).all()
+    session.commit()
+    return {transfer_id: int(total) for transfer_id, total in rows}
 
 
 def remove_orphans(session: Session, storage: LocalStorage, older_than: timedelta) -> int:

@@ -71,7 +71,7 @@ def processes(hub: Flask, e2e_settings: dict[str, Any]) -> Iterator[dict[str, Pr
         "worker",
         "--pool=solo",
         "-Q",
-        "transfers,maintenance",
+        "transfers,transfers_large,maintenance",
         "--without-mingle",
         "--without-gossip",
         "--loglevel=INFO",

@@ -34,7 +34,13 @@ from mdph_bridge.services.queue import PROCESS_TASK
 
 pytestmark = pytest.mark.e2e
 BATCH = 50
-WORKER_ARGS = ["worker", "--pool=solo", "-Q", "transfers,maintenance", "--without-mingle"]
+WORKER_ARGS = [
+    "worker",
+    "--pool=solo",
+    "-Q",
+    "transfers,transfers_large,maintenance",
+    "--without-mingle",
+]
 WORKER_ARGS += ["--without-gossip", "--loglevel=INFO"]
 
 
