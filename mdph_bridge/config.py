@@ -36,6 +36,13 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "MAX_TRANSFER_BYTES": (int, 100 * MiB),
     # Transfers whose documents weigh this much or more go to the `transfers_large` queue.
     "LARGE_TRANSFER_BYTES": (int, 10 * MiB),
+    # Blobs on the local disk (`local`, one machine) or in an S3-compatible bucket (`s3`).
+    "STORAGE": (str, "local"),
+    "S3_BUCKET": (str, None),
+    "S3_ENDPOINT_URL": (str, None),
+    "S3_REGION": (str, None),
+    "S3_ACCESS_KEY_ID": (str, None),
+    "S3_SECRET_ACCESS_KEY": (str, None),
 }
 
 
@@ -64,6 +71,10 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
     if missing:
         names = ", ".join(PREFIX + name for name in missing)
         raise RuntimeError(f"Missing required setting(s): {names}. Run `mdph-bridge init-env`.")
+    if config.get("STORAGE", "local") not in {"local", "s3"}:
+        raise RuntimeError(f"{PREFIX}STORAGE must be `local` or `s3`.")
+    if config.get("STORAGE") == "s3" and not config.get("S3_BUCKET"):
+        raise RuntimeError(f"{PREFIX}STORAGE=s3 needs {PREFIX}S3_BUCKET.")
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["MAX_CONTENT_LENGTH"] = config["MAX_TRANSFER_BYTES"] + MiB

@@ -1,4 +1,4 @@
-"""Blob storage on the local disk: atomic writes, so a crash never leaves a half-written blob."""
+"""Blob storage: what the hub needs of it, and the local disk (atomic writes: no half blob)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,46 @@ import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _TMP_SUFFIX = ".partial"
+
+
+def check_key(key: str) -> str:
+    """Return the key if it is a slash-separated name without `..`; raise ValueError otherwise."""
+    if not _KEY.fullmatch(key) or ".." in key:
+        raise ValueError(f"invalid blob key: {key!r}")
+    return key
+
+
+class Writer(Protocol):
+    """A blob being written: it appears under its key only on `commit`."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> int: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+    def __enter__(self) -> Writer: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Storage(Protocol):
+    """Where blobs live: the local disk (one machine) or an S3-compatible store (several)."""
+
+    def writer(self, key: str) -> Writer: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def exists(self, key: str) -> bool: ...
+    def move(self, src: str, dst: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def stamps(self, prefix: str) -> dict[str, float]: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+    def check(self) -> bool: ...
 
 
 def fsync_path(path: Path) -> None:
@@ -71,9 +107,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.fullmatch(key) or ".." in key:
-            raise ValueError(f"invalid blob key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def writer(self, key: str) -> BlobWriter:
         """Start writing a blob (use as a context manager, or call commit/discard)."""
@@ -125,3 +159,8 @@ class LocalStorage:
     def delete_prefix(self, prefix: str) -> None:
         """Delete every blob under a folder prefix."""
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def check(self) -> bool:
+        """Tell whether blobs can be written (readiness probe)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return os.access(self.root, os.W_OK)

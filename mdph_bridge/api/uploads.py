@@ -15,7 +15,7 @@ from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.submission import StagedUpload
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 
 MiB = 1024 * 1024
 DOSSIER_PART = "dossier"
@@ -80,7 +80,7 @@ class UploadSink:
     """Collect the parts of one request and clean up whatever the submission did not keep."""
 
     def __init__(
-        self, storage: LocalStorage, keyring: Keyring, max_file_bytes: int, max_transfer_bytes: int
+        self, storage: Storage, keyring: Keyring, max_file_bytes: int, max_transfer_bytes: int
     ) -> None:
         self.storage = storage
         self.keyring = keyring

@@ -27,7 +27,7 @@ from mdph_bridge.services.packaging import Entry, Package, build_package, json_e
 from mdph_bridge.services.submission import staging_prefix
 from mdph_bridge.services.sweeper import attempt_folders
 from mdph_bridge.services.transitions import move
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 from schemas.dossier import DossierSchema, has_medical_content
 from schemas.errors import error, flatten
 
@@ -92,7 +92,7 @@ def _move(
 
 def process_transfer(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     keyring: Keyring,
     signer: HubSigner,
     limits: Limits,
@@ -135,14 +135,14 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
         log.warning("transfer %s could not be released; its lease will expire", transfer_id)
 
 
-def _load_dossier(storage: LocalStorage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
+def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
     with storage.open(f"{staging_prefix(transfer_id)}/dossier") as blob:
         return SealReader(blob, keyring).read()
 
 
 def _check_and_package(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     keyring: Keyring,
     signer: HubSigner,
     transfer_id: uuid.UUID,
@@ -181,7 +181,7 @@ def _check_and_package(
 
 
 def _split(
-    storage: LocalStorage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
+    storage: Storage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
 ) -> tuple[list[Entry], list[Entry]]:
     """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
     staging = staging_prefix(transfer.id)
@@ -205,7 +205,7 @@ def _split(
 
 
 def _opener(
-    storage: LocalStorage, keyring: Keyring, key: str
+    storage: Storage, keyring: Keyring, key: str
 ) -> Callable[[], AbstractContextManager[BinaryIO]]:
     @contextmanager
     def open_plain() -> Iterator[BinaryIO]:
@@ -274,7 +274,7 @@ def _mark_ready(
 
 def _reject(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     transfer_id: uuid.UUID,
     token: str,
     problems: list[dict[str, str]],
@@ -298,7 +298,7 @@ def _reject(
     return State.REJECTED
 
 
-def _drop_leftovers(storage: LocalStorage, transfer_id: uuid.UUID, keep: str) -> None:
+def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None:
     """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))

@@ -28,7 +28,7 @@ from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.transitions import move
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 from schemas.clock import today
 from schemas.dossier import DossierSchema
 from schemas.errors import error, flatten
@@ -60,7 +60,7 @@ class Submission:
 class Intake:
     """Where and how submissions are kept: storage, staging keys, deadline, digest key."""
 
-    storage: LocalStorage
+    storage: Storage
     keyring: Keyring
     sla_days: int
     digest_key: bytes

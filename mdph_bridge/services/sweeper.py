@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import NEEDS_STAGING, State
 from mdph_bridge.models import Transfer, TransferDocument, utcnow
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 
 BATCH = 500
 
@@ -54,7 +54,7 @@ def documents_sizes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, i
     return {transfer_id: int(total) for transfer_id, total in rows}
 
 
-def remove_orphans(session: Session, storage: LocalStorage, older_than: timedelta) -> int:
+def remove_orphans(session: Session, storage: Storage, older_than: timedelta) -> int:
     """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses.
 
     Only folders untouched for `older_than` are considered, so work in progress is never touched;

@@ -17,95 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from alembic import command
+from cluster import Cluster
 from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
-from processes import FAST_RECOVERY, Process
-from servers import PostgresServer, RedisServer
-from sqlalchemy import create_engine, func, select, text
+from processes import Process
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
-from support import bearer, files_under, hub_settings
+from support import bearer, files_under
 
-from mdph_bridge import create_app
-from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import Base, Transfer, TransferEvent
 from mdph_bridge.services.admin import create_demo
 from mdph_bridge.services.queue import PROCESS_TASK
 
 pytestmark = pytest.mark.e2e
 BATCH = 50
-WORKER_ARGS = [
-    "worker",
-    "--pool=solo",
-    "-Q",
-    "transfers,transfers_large,maintenance",
-    "--without-mingle",
-]
-WORKER_ARGS += ["--without-gossip", "--loglevel=INFO"]
-
-
-class Cluster:
-    """Dedicated servers, the hub in process, and the worker and beat processes around them."""
-
-    def __init__(self, root: Path) -> None:
-        self.postgres = PostgresServer()
-        self.redis = RedisServer()
-        self.postgres.init()
-        self.postgres.start()
-        self.redis.start()
-        admin = create_engine(self.postgres.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE mdph_faults"))
-        admin.dispose()
-        database_url = self.postgres.url.rsplit("/", 1)[0] + "/mdph_faults"
-        command.upgrade(alembic_config(database_url), "head")
-        self.settings = hub_settings(root, database_url, self.redis.url) | FAST_RECOVERY
-        # Blobs a crash left behind are swept within seconds, as the assertions wait for.
-        self.settings["ORPHAN_AGE_SECONDS"] = 3
-        self.hub = create_app(self.settings)
-        env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in self.settings.items()}}
-        self.env = env
-        self.root = root
-        self.workers = [self.new_worker("worker")]
-        self.beat = Process(["beat", "--loglevel=INFO"], env, root, root / "beat.log")
-
-    @property
-    def worker(self) -> Process:
-        """The first worker."""
-        return self.workers[0]
-
-    def new_worker(self, name: str) -> Process:
-        """A worker process (not started) with the cluster's settings."""
-        return Process([*WORKER_ARGS, "-n", f"{name}@%h"], self.env, self.root, self.log(name))
-
-    def log(self, name: str) -> Path:
-        """Where a process of the cluster writes its output."""
-        return self.root / f"{name}.log"
-
-    def start(self, process: Process) -> None:
-        """Start a worker and wait until it answers a ping."""
-        process.start()
-        deadline = time.monotonic() + 60
-        celery = self.hub.extensions["celery"]
-        while time.monotonic() < deadline:
-            assert process.proc is not None
-            assert process.proc.poll() is None, process.log.read_text()[-3000:]
-            name = process.args[process.args.index("-n") + 1].split("@")[0]
-            if any(
-                name in reply_name for r in celery.control.ping(timeout=0.5) for reply_name in r
-            ):
-                return
-        pytest.fail(f"worker did not answer: {process.log.read_text()[-3000:]}")
-
-    def close(self) -> None:
-        """Stop every process and server."""
-        for process in [*self.workers, self.beat]:
-            if process.proc is not None and process.proc.poll() is None:
-                os.kill(process.proc.pid, signal.SIGCONT)
-            process.stop()
-        self.hub.extensions["mdph_bridge"].engine.dispose()
-        self.redis.remove()
-        self.postgres.remove()
 
 
 @pytest.fixture(scope="module")
