@@ -25,7 +25,7 @@ class Writer(Protocol):
     """A blob being written: it appears under its key only on `commit`."""
 
     def write(self, data: bytes | bytearray | memoryview) -> int: ...
-    def commit(self) -> None: ...
+    def commit(self, durable: bool = True) -> None: ...
     def discard(self) -> None: ...
     def __enter__(self) -> Writer: ...
     def __exit__(
@@ -72,13 +72,19 @@ class BlobWriter:
         """Append bytes to the blob."""
         return self._file.write(data)
 
-    def commit(self) -> None:
-        """Flush to disk and publish the blob under its key."""
+    def commit(self, durable: bool = True) -> None:
+        """Publish the blob under its key; flushed to disk first unless `durable` is False.
+
+        An upload that is moved elsewhere before anything depends on it need not be durable:
+        `move` makes the blob durable where it lands (two fsyncs saved per uploaded part).
+        """
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._tmp, self.path)
-        fsync_path(self.path.parent)
+        if durable:
+            fsync_path(self.path.parent)
 
     def discard(self) -> None:
         """Drop what was written."""
@@ -124,10 +130,11 @@ class LocalStorage:
         return self._path(key).is_file()
 
     def move(self, src: str, dst: str) -> None:
-        """Rename a blob (atomic on the same file system)."""
+        """Rename a blob (atomic on the same file system), durable under its new key."""
         target = self._path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._path(src), target)
+        fsync_path(target)
         fsync_path(target.parent)
 
     def delete(self, key: str) -> None:

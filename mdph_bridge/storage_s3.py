@@ -66,8 +66,8 @@ class S3Writer:
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         self._buffer.clear()
 
-    def commit(self) -> None:
-        """Publish the blob under its key."""
+    def commit(self, durable: bool = True) -> None:
+        """Publish the blob under its key (always durable once the store answers)."""
         if self._upload_id is None:  # small blob: one request
             self._client.put_object(**self._target, Body=bytes(self._buffer))
             return

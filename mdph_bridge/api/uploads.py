@@ -50,7 +50,8 @@ class SealedPart:
         """Publish the sealed blob and describe it."""
         if not self._done:
             self._sealer.close()
-            self._blob.commit()
+            # Not flushed: submission moves what it keeps, which makes it durable there.
+            self._blob.commit(durable=False)
             self._done = True
         return StagedUpload(
             self.key, self._sealer.size, self._sealer.sha256, detect_mime(self._head)
