@@ -22,7 +22,7 @@ from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, utcnow
-from mdph_bridge.services.keys import destination_problems, valid_keys
+from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.submission import staging_prefix
 from mdph_bridge.services.sweeper import attempt_folders
@@ -152,7 +152,8 @@ def _check_and_package(
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
         dossier = DossierSchema().load(json.loads(raw))
-        problems = destination_problems(session, dossier)
+        keys = keys_by_usage(session, dossier["transfert"]["mdph_destination"])
+        problems = destination_problems(session, dossier, keys)
     except ValidationError as exc:
         problems = flatten(exc.messages)
     if problems:
@@ -162,8 +163,9 @@ def _check_and_package(
         select(Transfer).where(Transfer.id == transfer_id).execution_options(populate_existing=True)
     ).scalar_one()
     admin, medical = _split(storage, keyring, transfer, dossier)
-    receivers = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "receiver")}
-    doctors = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "doctor")}
+    # A correction keeps its destination: the dossier's is the transfer's.
+    receivers = {k.id: k.public_key for k in keys["receiver"]}
+    doctors = {k.id: k.public_key for k in keys["doctor"]}
     session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
     package = build_package(storage, f"{prefix}/dossier.age", receivers, admin)
