@@ -19,14 +19,17 @@ import argparse
 import http.client
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from harness import PG_URL, hub, machine, percentile, summary_ms
+from harness import BIN, PG_URL, hub, machine, percentile, summary_ms
 from sqlalchemy import create_engine, text
 
 from mdph_bridge import create_app
@@ -151,15 +154,33 @@ def line(label: str, result: Result) -> str:
     )
 
 
+def spy(output: Path, pid: int) -> subprocess.Popen[bytes]:
+    """Sample a process and its children with py-spy (`pip install py-spy`) until interrupted."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    args = ["record", "--subprocesses", "--format", "raw", "--rate", "200"]
+    args += ["--output", str(output), "--pid", str(pid)]
+    return subprocess.Popen(  # noqa: S603 - fixed arguments
+        [str(BIN / "py-spy"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,4,16")
     parser.add_argument("--count", type=int, default=300, help="submissions per level")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy raw profiles of the hub's web and worker at the highest level",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
+    profile = f" --profile {args.profile}" if args.profile else ""
     print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
-          f"--count {args.count}")  # fmt: skip
+          f"--count {args.count}{profile}")  # fmt: skip
 
     from dossiers import PDF, dossier, multipart
 
@@ -195,11 +216,18 @@ def main() -> None:
         results: dict[tuple[str, int], Result] = {}
         for name in ("bare", "hub"):
             wsgi, celery_app, queues = apps[name]
-            h.gunicorn(wsgi, targets[name].port)
-            h.worker(celery_app, queues)
+            web = h.gunicorn(wsgi, targets[name].port)
+            worker = h.worker(celery_app, queues)
             closed_loop(engine, targets[name], 20, 2)  # warm up
             for level in levels:
+                spies = []
+                if args.profile and name == "hub" and level == levels[-1]:
+                    spies = [spy(args.profile / f"{role}.txt", proc.pid) for role, proc in
+                             (("web", web), ("worker", worker))]  # fmt: skip
                 results[name, level] = closed_loop(engine, targets[name], args.count, level)
+                for proc in spies:
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait()
                 print(line(f"{name:<4} closed loop, {level:>2} clients", results[name, level]))
             h.stop()
 
