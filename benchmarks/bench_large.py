@@ -1,7 +1,8 @@
 """A 50 MiB and a 1 GiB transfer end to end: time, and peak memory of the web and worker processes.
 
-Run from the project root (PostgreSQL of the machine, a Redis of its own, blobs under /tmp):
-    .venv/bin/python benchmarks/bench_large.py [--sizes 50,1024]
+Run from the project root (PostgreSQL of the machine, a Redis of its own, blobs under /tmp, or
+with --s3 in a bucket of a moto S3 server started for the run):
+    .venv/bin/python benchmarks/bench_large.py [--sizes 50,1024] [--s3]
 
 For each size (MiB), a fresh hub: gunicorn (2 sync workers, as `mdph-bridge serve`) and a worker on
 the `transfers_large` queue. The client streams a multipart body (the dossier and one PDF document
@@ -22,8 +23,11 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
 
 from harness import hub, machine, peak_rss_mib
+from object_store import s3_server, s3_settings
 from sqlalchemy import create_engine, text
 
 from mdph_bridge import create_app
@@ -47,16 +51,29 @@ def document(size: int) -> Iterator[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="50,1024", help="document sizes in MiB")
+    parser.add_argument("--s3", action="store_true", help="blobs on a moto S3 server, not the disk")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    print(f"command: .venv/bin/python benchmarks/bench_large.py --sizes {args.sizes}")
+    s3 = " --s3" if args.s3 else ""
+    print(f"command: .venv/bin/python benchmarks/bench_large.py --sizes {args.sizes}{s3}")
+    with ExitStack() as stack:
+        storage = {}
+        if args.s3:
+            endpoint = stack.enter_context(s3_server())
+            storage = s3_settings(endpoint, f"bench-{uuid.uuid4().hex[:8]}")
+        run(args.sizes, storage)
+    print("peak = VmHWM: largest gunicorn process / largest Celery process of that run")
+
+
+def run(sizes: str, storage: dict[str, Any]) -> None:
+    """Send one transfer of each size through a fresh hub and print its figures."""
     from dossiers import dossier, piece
 
     print(
         f"{'size':>9} | {'upload':>8} {'MB/s':>6} | {'submit→ready':>12} | {'download':>8} | "
         f"{'web peak':>9} {'worker peak':>11}"
     )
-    for mib in (int(s) for s in args.sizes.split(",")):
+    for mib in (int(s) for s in sizes.split(",")):
         size = mib * MiB
         digest = hashlib.sha256()
         for chunk in document(size):
@@ -75,14 +92,14 @@ def main() -> None:
         ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
         limits = {"MAX_FILE_BYTES": size + MiB, "MAX_TRANSFER_BYTES": size + MiB}
-        with hub(f"mdph_bench_large_{mib}", **limits) as h:
+        with hub(f"mdph_bench_large_{mib}", **limits, **storage) as h:
             app = create_app(h.settings())
             with app.app_context():
                 demo = create_demo(app.extensions["mdph_bridge"].sessions(), h.var / "keys")
                 app.extensions["mdph_bridge"].sessions.remove()
             app.extensions["mdph_bridge"].engine.dispose()
             web = h.gunicorn("mdph_bridge.wsgi:app", PORT)
-            worker = h.worker("workers.celery_app", "transfers_large", concurrency=1)
+            worker = h.worker("workers.celery_app", "transfers_large,transfers", concurrency=1)
 
             def body(head: bytes = head, tail: bytes = tail, size: int = size) -> Iterator[bytes]:
                 yield head
@@ -142,7 +159,6 @@ def main() -> None:
                 f"{web_peak:6.0f} MiB {worker_peak:8.0f} MiB   "
                 f"(idle {idle[0]:.0f} / {idle[1]:.0f} MiB, package {received / MiB:.0f} MiB)"
             )
-    print("peak = VmHWM: largest gunicorn process / largest Celery process of that run")
 
 
 if __name__ == "__main__":

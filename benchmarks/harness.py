@@ -116,7 +116,7 @@ class Hub:
         return proc
 
     def gunicorn(self, app: str, port: int, workers: int = 2) -> subprocess.Popen[bytes]:
-        """Start gunicorn (sync workers, as `mdph-bridge serve`) and wait until it answers."""
+        """Start gunicorn (sync workers, timeout as `mdph-bridge serve`); wait until it answers."""
         proc = self.spawn(
             [
                 str(BIN / "gunicorn"),
@@ -124,6 +124,8 @@ class Hub:
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                "--timeout",
+                "600",
                 "--chdir",
                 str(ROOT),
                 app,

@@ -106,6 +106,10 @@ def serve(host: str, port: int, web_workers: int) -> None:
                 f"{host}:{port}",
                 "--workers",
                 str(web_workers),
+                # A sync worker busy with one long upload is killed after --timeout (30 s by
+                # default): a 100 MiB transfer over a slow link takes longer than that.
+                "--timeout",
+                "600",
                 "mdph_bridge.wsgi:app",
             ]
         ),
