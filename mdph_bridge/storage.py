@@ -47,6 +47,7 @@ class Storage(Protocol):
     def list(self, prefix: str) -> list[str]: ...
     def stamps(self, prefix: str) -> dict[str, float]: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def remove_unfinished(self, before: float) -> int: ...
     def check(self) -> bool: ...
 
 
@@ -166,6 +167,15 @@ class LocalStorage:
     def delete_prefix(self, prefix: str) -> None:
         """Delete every blob under a folder prefix."""
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def remove_unfinished(self, before: float) -> int:
+        """Delete the temporary files of writes started before `before` (epoch) by dead writers."""
+        if not self.root.is_dir():
+            return 0
+        stale = [p for p in self.root.rglob(f"*{_TMP_SUFFIX}") if p.stat().st_mtime < before]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
 
     def check(self) -> bool:
         """Tell whether blobs can be written (readiness probe)."""

@@ -1,8 +1,9 @@
 """Blob storage in an S3-compatible object store, so that web and workers run on several machines.
 
 Writes stream as multipart uploads (a part in memory at a time) and appear only when complete;
-reads stream with ranged GETs. An upload cut short by a crash stays invisible: give the bucket a
-lifecycle rule that aborts incomplete multipart uploads after a day.
+reads stream with ranged GETs. An upload cut short by a crash stays invisible: the orphan sweeper
+aborts it (`remove_unfinished`); a bucket lifecycle rule that aborts incomplete multipart uploads
+after a day does the same on the store's side.
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ class S3Writer:
         """Drop what was written."""
         self._buffer.clear()
         if self._upload_id is not None:
-            self._client.abort_multipart_upload(**self._target, UploadId=self._upload_id)
+            try:
+                self._client.abort_multipart_upload(**self._target, UploadId=self._upload_id)
+            except ClientError as exc:  # the orphan sweeper may have aborted it already
+                if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise
             self._upload_id = None
 
     def __enter__(self) -> S3Writer:
@@ -231,6 +236,19 @@ class S3Storage:
             self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
             )
+
+    def remove_unfinished(self, before: float) -> int:
+        """Abort the multipart uploads started before `before` (epoch) that never completed."""
+        aborted = 0
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket)
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < before:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted += 1
+        return aborted
 
     def check(self) -> bool:
         """Tell whether the bucket can be reached (readiness probe)."""

@@ -83,7 +83,8 @@ def remove_orphans(session: Session, storage: Storage, older_than: timedelta) ->
         storage.delete(key)
     for prefix in doomed:
         storage.delete_prefix(prefix)
-    return len(uploads) + len(doomed)
+    # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
+    return len(uploads) + len(doomed) + storage.remove_unfinished(cutoff)
 
 
 def _uuid_or_none(name: str) -> uuid.UUID | None:

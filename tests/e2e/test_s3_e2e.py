@@ -26,7 +26,9 @@ CLI = str(Path(sys.executable).parent / "mdph-bridge")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Dedicated servers, the blobs in a bucket of a moto server, a worker and a beat."""
     with s3_server() as endpoint:
-        cluster = Cluster(tmp_path_factory.mktemp("s3"), s3_settings(endpoint, "mdph-blobs"))
+        # moto dates every multipart upload in 2010: a quick orphan sweep would abort live ones.
+        settings = s3_settings(endpoint, "mdph-blobs") | {"ORPHAN_AGE_SECONDS": 3600}
+        cluster = Cluster(tmp_path_factory.mktemp("s3"), settings)
         try:
             cluster.beat.start()
             cluster.start(cluster.worker)
