@@ -18,8 +18,8 @@ from support import hub_settings
 from mdph_bridge import create_app
 from mdph_bridge.migrations import alembic_config
 
-WORKER_ARGS = ["worker", "--pool=solo", "-Q", "transfers,transfers_large,maintenance"]
-WORKER_ARGS += ["--without-mingle", "--without-gossip", "--loglevel=INFO"]
+QUEUES = "transfers,transfers_large,maintenance"
+WORKER_ARGS = ["worker", "--pool=solo", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
 
 
 class Cluster:
@@ -53,9 +53,10 @@ class Cluster:
         """The first worker."""
         return self.workers[0]
 
-    def new_worker(self, name: str) -> Process:
-        """A worker process (not started) with the cluster's settings."""
-        return Process([*WORKER_ARGS, "-n", f"{name}@%h"], self.env, self.root, self.log(name))
+    def new_worker(self, name: str, queues: str = QUEUES) -> Process:
+        """A worker process (not started) with the cluster's settings, on `queues`."""
+        args = [*WORKER_ARGS, "-Q", queues, "-n", f"{name}@%h"]
+        return Process(args, self.env, self.root, self.log(name))
 
     def log(self, name: str) -> Path:
         """Where a process of the cluster writes its output."""

@@ -299,3 +299,30 @@ def test_warm_shutdown_mid_batch(
     assert_exactly_once(cluster, session, ids)
     # The transfer in hand was finished, the others waited: no attempt was cut short.
     assert attempts(session) == {1}
+
+
+def test_a_big_transfer_does_not_hold_up_small_ones(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    cluster.worker.stop()  # replaced by one worker per queue, as `mdph-bridge serve` runs them
+    small_worker = cluster.new_worker("small", "transfers,maintenance")
+    large_worker = cluster.new_worker("large", "transfers_large")
+    for process in (small_worker, large_worker):
+        cluster.start(process)
+    try:
+        big = PDF + bytes(cluster.settings.get("LARGE_TRANSFER_BYTES", 10 * 1024 * 1024))
+        files = {"gros.pdf": big}
+        response = client.post(
+            "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
+        )
+        assert response.status_code == 202
+        big_id = uuid.UUID(response.get_json()["id"])
+        with frozen(large_worker):  # the big one takes its time
+            small = submit_batch(client, token, 10)
+            wait_all_ready(session, small)
+            assert states(session, [big_id]) == Counter({"received": 1})
+        wait_all_ready(session, [big_id])
+        assert_exactly_once(cluster, session, [*small, big_id])
+    finally:
+        small_worker.stop()
+        large_worker.stop()
