@@ -24,11 +24,11 @@ from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, utcnow
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
-from mdph_bridge.services.submission import staging_prefix
+from mdph_bridge.services.submission import dossier_schema, staging_prefix
 from mdph_bridge.services.sweeper import attempt_folders
 from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import Storage
-from schemas.dossier import DossierSchema, has_medical_content
+from schemas.dossier import has_medical_content
 from schemas.errors import error, flatten
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def _check_and_package(
 ) -> State | None:
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
-        dossier = DossierSchema().load(json.loads(raw))
+        dossier = dossier_schema().load(json.loads(raw))
         keys = keys_by_usage(session, dossier["transfert"]["mdph_destination"])
         problems = destination_problems(session, dossier, keys)
     except ValidationError as exc:
