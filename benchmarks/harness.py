@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -189,9 +190,10 @@ class Hub:
         self.procs.clear()
 
     def drop(self) -> None:
-        """Stop, then drop the database and the broker."""
+        """Stop, then drop the database, the broker and the hub's folder (blobs, logs)."""
         self.stop()
         self.redis.remove()
+        shutil.rmtree(self.var, ignore_errors=True)
         admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
