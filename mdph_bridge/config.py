@@ -62,6 +62,15 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "TOKEN_VALID_DAYS": (int, 365),
     # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto are trusted (0: none).
     "TRUSTED_PROXIES": (int, 0),
+    # Transfers whose documents weigh this much or more go to the `transfers_large` queue.
+    "LARGE_TRANSFER_BYTES": (int, 10 * MiB),
+    # Blobs on the local disk (`local`, one machine) or in an S3-compatible bucket (`s3`).
+    "STORAGE": (str, "local"),
+    "S3_BUCKET": (str, None),
+    "S3_ENDPOINT_URL": (str, None),
+    "S3_REGION": (str, None),
+    "S3_ACCESS_KEY_ID": (str, None),
+    "S3_SECRET_ACCESS_KEY": (str, None),
 }
 # R146-46/47 CASF: lookups and writes are kept at least 3 months (DOMAIN.md §5).
 MIN_AUDIT_RETENTION_DAYS = 92
@@ -106,6 +115,10 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
     config["RATELIMIT_STORAGE_URL"] = config.get("RATELIMIT_STORAGE_URL") or (
         broker if broker.startswith(("redis://", "rediss://")) else "memory://"
     )
+    if config.get("STORAGE", "local") not in {"local", "s3"}:
+        raise RuntimeError(f"{PREFIX}STORAGE must be `local` or `s3`.")
+    if config.get("STORAGE") == "s3" and not config.get("S3_BUCKET"):
+        raise RuntimeError(f"{PREFIX}STORAGE=s3 needs {PREFIX}S3_BUCKET.")
     config["KEYRING"] = Keyring.parse(config["STAGING_KEYS"])
     config["SIGNER"] = HubSigner.parse(config["SIGNING_KEYS"])
     config["RULES"] = load_rulebook(Path(config.get("RULES_DIR") or RULES_DIR))

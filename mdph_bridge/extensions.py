@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from mdph_bridge.services.sqlstats import register_sqlite_functions
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import LocalStorage, Storage
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Backends:
 
     engine: Engine
     sessions: scoped_session[Session]
-    storage: LocalStorage
+    storage: Storage
     celery: Celery
 
 
@@ -62,6 +62,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def make_storage(config: Any) -> Storage:
+    """The blob storage the settings ask for: the local disk by default, or an S3 bucket."""
+    if config.get("STORAGE", "local") != "s3":
+        return LocalStorage(Path(config["STORAGE_DIR"]))
+    from mdph_bridge.storage_s3 import S3Settings, S3Storage  # boto3 only when asked for
+
+    return S3Storage(
+        S3Settings(
+            bucket=config["S3_BUCKET"],
+            endpoint_url=config.get("S3_ENDPOINT_URL"),
+            region=config.get("S3_REGION"),
+            access_key_id=config.get("S3_ACCESS_KEY_ID"),
+            secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
+        )
+    )
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Configure a Celery app whose tasks run inside the Flask app context."""
 
@@ -93,6 +110,8 @@ def celery_init_app(app: Flask) -> Celery:
         worker_hijack_root_logger=False,
         task_default_queue="transfers",
         task_routes={"maintenance.*": {"queue": "maintenance"}},
+        # Read by services.queue to send big transfers to their own queue and workers.
+        mdph_large_transfer_bytes=cfg["LARGE_TRANSFER_BYTES"],
         task_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"],
         task_soft_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"] - 30,
         # A submission must not hang when the broker is down: the sweeper sends it later.
@@ -137,7 +156,7 @@ def init_app(app: Flask) -> None:
     """Attach the engine, the session registry, the blob storage and Celery to the app."""
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
-    storage = LocalStorage(Path(app.config["STORAGE_DIR"]))
+    storage = make_storage(app.config)
     app.extensions["mdph_bridge"] = Backends(engine, sessions, storage, celery_init_app(app))
     app.extensions["celery"] = app.extensions["mdph_bridge"].celery
 

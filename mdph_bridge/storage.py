@@ -1,4 +1,4 @@
-"""Blob storage on the local disk: atomic writes, so a crash never leaves a half-written blob."""
+"""Blob storage: what the hub needs of it, and the local disk (atomic writes: no half blob)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,47 @@ import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _TMP_SUFFIX = ".partial"
+
+
+def check_key(key: str) -> str:
+    """Return the key if it is a slash-separated name without `..`; raise ValueError otherwise."""
+    if not _KEY.fullmatch(key) or ".." in key:
+        raise ValueError(f"invalid blob key: {key!r}")
+    return key
+
+
+class Writer(Protocol):
+    """A blob being written: it appears under its key only on `commit`."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> int: ...
+    def commit(self, durable: bool = True) -> None: ...
+    def discard(self) -> None: ...
+    def __enter__(self) -> Writer: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Storage(Protocol):
+    """Where blobs live: the local disk (one machine) or an S3-compatible store (several)."""
+
+    def writer(self, key: str) -> Writer: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def exists(self, key: str) -> bool: ...
+    def move(self, src: str, dst: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def stamps(self, prefix: str) -> dict[str, float]: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+    def remove_unfinished(self, before: float) -> int: ...
+    def check(self) -> bool: ...
 
 
 def fsync_path(path: Path) -> None:
@@ -36,13 +73,19 @@ class BlobWriter:
         """Append bytes to the blob."""
         return self._file.write(data)
 
-    def commit(self) -> None:
-        """Flush to disk and publish the blob under its key."""
+    def commit(self, durable: bool = True) -> None:
+        """Publish the blob under its key; flushed to disk first unless `durable` is False.
+
+        An upload that is moved elsewhere before anything depends on it need not be durable:
+        `move` makes the blob durable where it lands (two fsyncs saved per uploaded part).
+        """
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._tmp, self.path)
-        fsync_path(self.path.parent)
+        if durable:
+            fsync_path(self.path.parent)
 
     def discard(self) -> None:
         """Drop what was written."""
@@ -71,9 +114,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.fullmatch(key) or ".." in key:
-            raise ValueError(f"invalid blob key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def writer(self, key: str) -> BlobWriter:
         """Start writing a blob (use as a context manager, or call commit/discard)."""
@@ -90,10 +131,11 @@ class LocalStorage:
         return self._path(key).is_file()
 
     def move(self, src: str, dst: str) -> None:
-        """Rename a blob (atomic on the same file system)."""
+        """Rename a blob (atomic on the same file system), durable under its new key."""
         target = self._path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._path(src), target)
+        fsync_path(target)
         fsync_path(target.parent)
 
     def delete(self, key: str) -> None:
@@ -111,20 +153,31 @@ class LocalStorage:
             if p.is_file() and not p.name.endswith(_TMP_SUFFIX)
         )
 
-    def folders(self, prefix: str) -> dict[str, float]:
-        """Name and last-modified time (epoch seconds) of the folders directly under a prefix."""
+    def stamps(self, prefix: str) -> dict[str, float]:
+        """Every blob under a folder prefix, unfinished ones too, with its last-modified time."""
         folder = self._path(prefix)
         if not folder.is_dir():
             return {}
-        return {p.name: p.stat().st_mtime for p in folder.iterdir() if p.is_dir()}
-
-    def entries(self, prefix: str) -> dict[str, float]:
-        """Name and last-modified time of every entry directly under a prefix, partial files too."""
-        folder = self._path(prefix)
-        if not folder.is_dir():
-            return {}
-        return {p.name: p.stat().st_mtime for p in folder.iterdir()}
+        return {
+            f"{prefix}/{p.relative_to(folder).as_posix()}": p.stat().st_mtime
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete every blob under a folder prefix."""
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def remove_unfinished(self, before: float) -> int:
+        """Delete the temporary files of writes started before `before` (epoch) by dead writers."""
+        if not self.root.is_dir():
+            return 0
+        stale = [p for p in self.root.rglob(f"*{_TMP_SUFFIX}") if p.stat().st_mtime < before]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
+    def check(self) -> bool:
+        """Tell whether blobs can be written (readiness probe)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return os.access(self.root, os.W_OK)

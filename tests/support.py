@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,10 @@ def sign_in(client: Any, login: str, password: str = AGENT_PASSWORD) -> str:
     )
     assert response.status_code == 303, response.text
     return csrf_token(client.get("/", follow_redirects=True).text)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

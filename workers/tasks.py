@@ -17,7 +17,7 @@ from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
-from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
+from mdph_bridge.services.sweeper import documents_sizes, remove_orphans, stale_transfers
 
 log = logging.getLogger(__name__)
 KEY_NOTICE_DAYS = 30
@@ -52,8 +52,9 @@ def requeue_stale() -> int:
     b = backends()
     stale_after = timedelta(seconds=current_app.config["STALE_AFTER_SECONDS"])
     ids = stale_transfers(b.sessions(), stale_after)
+    sizes = documents_sizes(b.sessions(), ids)
     for transfer_id in ids:
-        wake_processing(b.celery, transfer_id)
+        wake_processing(b.celery, transfer_id, sizes.get(transfer_id, 0))
     if ids:
         log.info("requeued %d stale transfer(s)", len(ids))
     return len(ids)

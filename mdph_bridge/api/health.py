@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Blueprint, current_app
@@ -32,9 +31,7 @@ def _broker() -> bool:
 
 
 def _storage() -> bool:
-    root = backends().storage.root
-    root.mkdir(parents=True, exist_ok=True)
-    return os.access(root, os.W_OK)
+    return backends().storage.check()
 
 
 CHECKS = {"base_de_donnees": _database, "file_de_messages": _broker, "stockage": _storage}

@@ -93,7 +93,7 @@ def create() -> Any:
         transfer, created = submit(session(), intake, current_principal(), upload.submission(key))
     g.audit_object_id = transfer.id
     if created:
-        wake_processing(backends().celery, transfer.id)
+        wake_processing(backends().celery, transfer.id, transfer.documents_size)
     location = url_for("transfers.detail", transfer_id=transfer.id)
     return presenters.outbound_detail(transfer), 202, {"Location": location}
 
@@ -111,7 +111,7 @@ def correction(transfer_id: uuid.UUID) -> Any:
         transfer = correct(
             session(), intake, current_principal(), transfer_id, upload.submission(None)
         )
-    wake_processing(backends().celery, transfer.id)
+    wake_processing(backends().celery, transfer.id, transfer.documents_size)
     return presenters.outbound_detail(transfer), 202
 
 

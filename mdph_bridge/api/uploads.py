@@ -18,7 +18,7 @@ from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.extensions import backends
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.submission import Intake, StagedUpload, Submission
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 
 MiB = 1024 * 1024
 DOSSIER_PART = "dossier"
@@ -54,7 +54,8 @@ class SealedPart:
         """Publish the sealed blob and describe it."""
         if not self._done:
             self._sealer.close()
-            self._blob.commit()
+            # Not flushed: submission moves what it keeps, which makes it durable there.
+            self._blob.commit(durable=False)
             self._done = True
         return StagedUpload(
             self.key, self._sealer.size, self._sealer.sha256, detect_mime(self._head)
@@ -85,7 +86,7 @@ class UploadSink:
 
     def __init__(
         self,
-        storage: LocalStorage,
+        storage: Storage,
         keyring: Keyring,
         max_file_bytes: int,
         max_transfer_bytes: int,

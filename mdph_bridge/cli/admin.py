@@ -228,9 +228,11 @@ def transfers_retry(transfer_id: uuid.UUID) -> None:
     from mdph_bridge.extensions import backends
     from mdph_bridge.services.processing import retry_failed
     from mdph_bridge.services.queue import wake_processing
+    from mdph_bridge.services.sweeper import documents_sizes
 
     with hub_session() as session:
         if not retry_failed(session, transfer_id, "admin:cli"):
             raise click.ClickException("Ce transfert n'est pas en échec.")
-        wake_processing(backends().celery, transfer_id)
+        size = documents_sizes(session, [transfer_id]).get(transfer_id, 0)
+        wake_processing(backends().celery, transfer_id, size)
     click.echo("Transfert relancé.")

@@ -98,21 +98,11 @@ def serve(host: str, port: int, web_workers: int) -> None:
             empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
+    worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
     children = [
-        _spawn(
-            [
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "-Q",
-                "transfers,maintenance",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-            ]
-        ),
+        # Small transfers and the sweepers on one worker, big documents on their own.
+        _spawn([*worker, "-n", "small@%h", "-Q", "transfers,maintenance", "--concurrency", "2"]),
+        _spawn([*worker, "-n", "large@%h", "-Q", "transfers_large", "--concurrency", "1"]),
         _spawn(["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"]),
         _spawn(
             [
@@ -121,6 +111,10 @@ def serve(host: str, port: int, web_workers: int) -> None:
                 f"{host}:{port}",
                 "--workers",
                 str(web_workers),
+                # A sync worker busy with one long upload is killed after --timeout (30 s by
+                # default): a 100 MiB transfer over a slow link takes longer than that.
+                "--timeout",
+                "600",
                 "mdph_bridge.wsgi:app",
             ]
         ),

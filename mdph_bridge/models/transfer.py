@@ -82,6 +82,11 @@ class Transfer(Base):
         order_by="TransferEvent.id", cascade="all, delete-orphan"
     )
 
+    @property
+    def documents_size(self) -> int:
+        """Total size of the documents: it picks the worker queue (big ones wait apart)."""
+        return sum(document.size for document in self.documents)
+
 
 class TransferDocument(Base):
     """Size and hash of one attached document; its name and content stay in the sealed blobs."""

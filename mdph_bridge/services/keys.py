@@ -78,16 +78,39 @@ def valid_keys(session: Session, departement: str, usage: str) -> list[Departeme
     return [key for key in keys if key.is_valid(now)]
 
 
-def destination_problems(session: Session, dossier: dict[str, Any]) -> list[dict[str, str]]:
-    """List why the dossier cannot be addressed to its destination now (empty if it can)."""
+def keys_by_usage(session: Session, departement: str) -> dict[str, list[DepartementKey]]:
+    """Return the keys of `departement` usable now, by usage, in one query (hot path)."""
+    now = utcnow()
+    keys: dict[str, list[DepartementKey]] = {usage: [] for usage in USAGES}
+    for key in session.scalars(
+        select(DepartementKey)
+        .where(DepartementKey.departement_code == departement)
+        .order_by(DepartementKey.id)
+    ):
+        if key.is_valid(now):
+            keys.setdefault(key.usage, []).append(key)
+    return keys
+
+
+def destination_problems(
+    session: Session,
+    dossier: dict[str, Any],
+    keys: dict[str, list[DepartementKey]] | None = None,
+) -> list[dict[str, str]]:
+    """List why the dossier cannot be addressed to its destination now (empty if it can).
+
+    `keys` are the destination's `keys_by_usage`, when the caller already has them.
+    """
     code = dossier["transfert"]["mdph_destination"]
     chemin = "transfert.mdph_destination"
-    if session.get(Departement, code) is None:
+    keys = keys_by_usage(session, code) if keys is None else keys
+    # A département with keys exists (foreign key): look it up only when it has none.
+    if not any(keys.values()) and session.get(Departement, code) is None:
         return [error(chemin, "transfert.destination_inconnue", departement=code)]
     problems = []
-    if not valid_keys(session, code, "receiver"):
+    if not keys["receiver"]:
         problems.append(error(chemin, "transfert.destination_sans_cle", departement=code))
-    if has_medical_content(dossier) and not valid_keys(session, code, "doctor"):
+    if has_medical_content(dossier) and not keys["doctor"]:
         problems.append(error(chemin, "transfert.destination_sans_cle_medicale", departement=code))
     return problems
 

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 from mdph_bridge.domain.age import Encryptor
 from mdph_bridge.domain.hashing import HashingWriter
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 
 COPY_BUFFER = 1024 * 1024
 
@@ -51,7 +51,7 @@ def text_entry(name: str, text: str) -> Entry:
 
 
 def build_package(
-    storage: LocalStorage,
+    storage: Storage,
     key: str,
     recipients: dict[str, str],
     entries: Iterable[Entry],

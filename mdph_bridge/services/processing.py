@@ -25,12 +25,13 @@ from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, utcnow
 from mdph_bridge.services.audit import CLI, SYSTEM, record
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
-from mdph_bridge.services.keys import destination_problems, valid_keys
+from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
-from mdph_bridge.services.submission import staging_prefix
+from mdph_bridge.services.submission import dossier_schema, staging_prefix
+from mdph_bridge.services.sweeper import attempt_folders
 from mdph_bridge.services.transitions import move
-from mdph_bridge.storage import LocalStorage
-from schemas.dossier import DossierSchema, has_medical_content
+from mdph_bridge.storage import Storage
+from schemas.dossier import has_medical_content
 from schemas.errors import error, flatten, for_storage
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def _move(
 
 def process_transfer(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     keyring: Keyring,
     signer: HubSigner,
     rules: RuleBook,
@@ -144,14 +145,14 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
         log.warning("transfer %s could not be released; its lease will expire", transfer_id)
 
 
-def _load_dossier(storage: LocalStorage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
+def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
     with storage.open(f"{staging_prefix(transfer_id)}/dossier") as blob:
         return SealReader(blob, keyring).read()
 
 
 def _check_and_package(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     keyring: Keyring,
     signer: HubSigner,
     rules: RuleBook,
@@ -161,8 +162,9 @@ def _check_and_package(
 ) -> State | None:
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
-        dossier = DossierSchema().load(json.loads(raw))
-        problems = destination_problems(session, dossier) + aid_problems(rules, dossier)
+        dossier = dossier_schema().load(json.loads(raw))
+        keys = keys_by_usage(session, dossier["transfert"]["mdph_destination"])
+        problems = destination_problems(session, dossier, keys) + aid_problems(rules, dossier)
     except ValidationError as exc:
         problems = flatten(exc.messages)
     if problems:
@@ -173,8 +175,9 @@ def _check_and_package(
         select(Transfer).where(Transfer.id == transfer_id).execution_options(populate_existing=True)
     ).scalar_one()
     admin, medical = _split(storage, keyring, transfer, dossier)
-    receivers = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "receiver")}
-    doctors = {k.id: k.public_key for k in valid_keys(session, transfer.dest_code, "doctor")}
+    # A correction keeps its destination: the dossier's is the transfer's.
+    receivers = {k.id: k.public_key for k in keys["receiver"]}
+    doctors = {k.id: k.public_key for k in keys["doctor"]}
     session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
     package = build_package(
@@ -194,7 +197,7 @@ def _check_and_package(
 
 
 def _split(
-    storage: LocalStorage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
+    storage: Storage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
 ) -> tuple[list[Entry], list[Entry]]:
     """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
     staging = staging_prefix(transfer.id)
@@ -218,7 +221,7 @@ def _split(
 
 
 def _opener(
-    storage: LocalStorage, keyring: Keyring, key: str
+    storage: Storage, keyring: Keyring, key: str
 ) -> Callable[[], AbstractContextManager[BinaryIO]]:
     @contextmanager
     def open_plain() -> Iterator[BinaryIO]:
@@ -294,7 +297,7 @@ def _mark_ready(
 
 def _reject(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     transfer_id: uuid.UUID,
     token: str,
     problems: list[dict[str, str]],
@@ -318,13 +321,13 @@ def _reject(
     return State.REJECTED
 
 
-def _drop_leftovers(storage: LocalStorage, transfer_id: uuid.UUID, keep: str) -> None:
-    """Shred the staging payload and any package left by an interrupted attempt (best effort)."""
+def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None:
+    """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))
-        for key in storage.list(package_prefix(transfer_id)):
-            if not key.startswith(f"{keep}/"):
-                storage.delete(key)
+        for folder in attempt_folders(list(storage.stamps(package_prefix(transfer_id)))):
+            if folder != keep:
+                storage.delete_prefix(folder)
     except Exception as exc:
         log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
 

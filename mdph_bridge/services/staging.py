@@ -11,13 +11,13 @@ from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.domain.states import NEEDS_STAGING
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.submission import staging_prefix
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
-def reseal_staging(session: Session, storage: LocalStorage, keyring: Keyring) -> int:
+def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     """Re-encrypt every staged blob not sealed with the primary key; return how many were."""
     primary = keyring.primary.key_id
     ids = list(session.scalars(select(Transfer.id).where(Transfer.state.in_(NEEDS_STAGING))))

@@ -9,8 +9,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import NEEDS_STAGING, State
-from mdph_bridge.models import Transfer, utcnow
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.models import Transfer, TransferDocument, utcnow
+from mdph_bridge.storage import Storage
 
 BATCH = 500
 
@@ -43,35 +43,48 @@ def stale_transfers(session: Session, stale_after: timedelta) -> list[uuid.UUID]
     return ids
 
 
-def remove_orphans(session: Session, storage: LocalStorage, older_than: timedelta) -> int:
+def documents_sizes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Total size of each transfer's documents, which picks its queue."""
+    rows = session.execute(
+        select(TransferDocument.transfer_id, func.sum(TransferDocument.size))
+        .where(TransferDocument.transfer_id.in_(ids))
+        .group_by(TransferDocument.transfer_id)
+    ).all()
+    session.commit()
+    return {transfer_id: int(total) for transfer_id, total in rows}
+
+
+def remove_orphans(session: Session, storage: Storage, older_than: timedelta) -> int:
     """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses.
 
-    Only blobs older than `older_than` are considered, so work in progress is never touched.
+    Only folders untouched for `older_than` are considered, so work in progress is never touched;
+    unfinished blobs (a worker killed while writing) go with their folder.
+    Return how many uploads and folders were deleted.
     """
     cutoff = (utcnow() - older_than).timestamp()
-    old = {
-        kind: [name for name, mtime in storage.folders(kind).items() if mtime < cutoff]
-        for kind in ("staging", "packages")
-    }
-    ids = {_uuid_or_none(name) for names in old.values() for name in names} - {None}
+    uploads = [key for key, mtime in storage.stamps("incoming").items() if mtime < cutoff]
+    newest: dict[str, float] = {}
+    keys: dict[str, list[str]] = {}
+    for kind in ("staging", "packages"):
+        for key, mtime in storage.stamps(kind).items():
+            folder = "/".join(key.split("/")[:2])
+            newest[folder] = max(newest.get(folder, mtime), mtime)
+            keys.setdefault(folder, []).append(key)
+    old = [folder for folder, mtime in newest.items() if mtime < cutoff]
+    ids = {_uuid_or_none(folder.split("/")[1]) for folder in old} - {None}
     transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.id.in_(ids)))}
-    session.commit()  # the file system walk below holds no transaction
+    session.commit()  # the storage walk below holds no transaction
 
-    doomed = [
-        f"incoming/{name}" for name, mtime in storage.entries("incoming").items() if mtime < cutoff
-    ]
-    for kind, names in old.items():
-        for name in names:
-            transfer_id = _uuid_or_none(name)
-            keep = _blobs_in_use(transfers.get(transfer_id) if transfer_id else None, kind)
-            doomed += [
-                k for k in storage.list(f"{kind}/{name}") if not any(k.startswith(u) for u in keep)
-            ]
-            if not keep:
-                storage.delete_prefix(f"{kind}/{name}")
-    for key in doomed:
+    doomed: set[str] = set()
+    for folder in old:
+        transfer_id = _uuid_or_none(folder.split("/")[1])
+        doomed |= _unused(transfers.get(transfer_id) if transfer_id else None, folder, keys[folder])
+    for key in uploads:
         storage.delete(key)
-    return len(doomed)
+    for prefix in doomed:
+        storage.delete_prefix(prefix)
+    # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
+    return len(uploads) + len(doomed) + storage.remove_unfinished(cutoff)
 
 
 def _uuid_or_none(name: str) -> uuid.UUID | None:
@@ -81,12 +94,18 @@ def _uuid_or_none(name: str) -> uuid.UUID | None:
         return None
 
 
-def _blobs_in_use(transfer: Transfer | None, kind: str) -> set[str]:
-    """Keys (or key prefixes ending with '/') that a live transfer still needs."""
+def attempt_folders(keys: list[str]) -> set[str]:
+    """The folders of processing attempts (`packages/<id>/<lease token>`) the keys belong to."""
+    return {"/".join(key.split("/")[:3]) for key in keys}
+
+
+def _unused(transfer: Transfer | None, folder: str, keys: list[str]) -> set[str]:
+    """The prefixes under `folder` that no live transfer needs any more."""
     if transfer is None:
-        return set()
-    if kind == "staging":
-        return {f"staging/{transfer.id}/"} if transfer.state in NEEDS_STAGING else set()
+        return {folder}
+    if folder.startswith("staging/"):
+        return set() if transfer.state in NEEDS_STAGING else {folder}
     if transfer.state == State.VALIDATING:
-        return {f"packages/{transfer.id}/"}  # the attempt under way writes here
-    return {k for k in (transfer.package_key, transfer.medical_package_key) if k}
+        return set()  # the attempt under way writes here
+    kept = {k.rsplit("/", 1)[0] for k in (transfer.package_key, transfer.medical_package_key) if k}
+    return attempt_folders(keys) - kept

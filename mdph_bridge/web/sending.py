@@ -116,7 +116,7 @@ def nouveau_envoi() -> Any:
             "envoi_nouveau.html", erreurs=erreurs, cle=uuid.uuid4(), limites=_limits()
         ), 422
     if created:
-        wake_processing(backends().celery, transfer.id)
+        wake_processing(backends().celery, transfer.id, transfer.documents_size)
     flash("Dossier envoyé : la plateforme le vérifie, puis le chiffre pour la MDPH d'accueil.")
     return _to_transfer(transfer)
 
@@ -161,7 +161,7 @@ def correction(transfer_id: uuid.UUID) -> Any:
     if transfer is None:
         current = sending.get_outbound(session(), current_principal(), transfer_id)
         return _detail(current, erreurs), 422
-    wake_processing(backends().celery, transfer.id)
+    wake_processing(backends().celery, transfer.id, transfer.documents_size)
     flash("Version corrigée envoyée : la plateforme la vérifie à nouveau.")
     return _to_transfer(transfer)
 

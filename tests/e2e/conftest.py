@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +13,10 @@ import redis
 from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
+from processes import FAST_RECOVERY, Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import REDIS_URL, create_database, drop_database, hub_settings
+from support import REDIS_URL, create_database, drop_database, free_port, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
@@ -31,63 +27,6 @@ from mdph_bridge.services.auth import issue_token
 
 REDIS_DB = int(os.environ.get("MDPH_TEST_E2E_REDIS_DB", "14"))
 NAME = f"mdph_e2e_{os.getpid()}"
-MiB = 1024 * 1024
-# Short lease and sweep so a killed worker's transfer is resumed within seconds.
-FAST_RECOVERY = {
-    "LEASE_SECONDS": 4,
-    "STALE_AFTER_SECONDS": 3,
-    "SWEEP_INTERVAL_SECONDS": 1,
-    "RETRY_BACKOFF_SECONDS": 1,
-    "VISIBILITY_TIMEOUT_SECONDS": 8,  # the killed worker's message comes back within the test
-    "TASK_TIME_LIMIT_SECONDS": 120,
-    "MAX_FILE_BYTES": 400 * MiB,
-    "MAX_TRANSFER_BYTES": 410 * MiB,
-}
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Process:
-    """A Celery process started by the tests, stopped by its own pid."""
-
-    args: list[str]
-    env: dict[str, str]
-    cwd: Path
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the process, logging to its file."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers.celery_app", *self.args],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to finish, ack or clean up."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        """Warm shutdown with SIGTERM; SIGKILL if it does not stop in time."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +76,7 @@ def processes(hub: Flask, e2e_settings: dict[str, Any]) -> Iterator[dict[str, Pr
         "worker",
         "--pool=solo",
         "-Q",
-        "transfers,maintenance",
+        "transfers,transfers_large,maintenance",
         "--without-mingle",
         "--without-gossip",
         "--loglevel=INFO",

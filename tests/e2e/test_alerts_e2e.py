@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import Process
 from flask import Flask
 from histories import add_transfer
+from processes import Process
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import State

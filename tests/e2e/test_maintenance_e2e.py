@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Process
+from processes import Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 

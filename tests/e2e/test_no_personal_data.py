@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import REDIS_DB, Process
+from conftest import REDIS_DB
 from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
+from processes import Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from support import REDIS_URL, bearer, signed_receipt

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RECOVERY, Process
 from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
+from processes import FAST_RECOVERY, Process
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support import bearer, signed_receipt

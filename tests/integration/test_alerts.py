@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from flask import Flask
 from histories import add_transfer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from support import hub_settings
+from support import free_port, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.domain.states import State
@@ -34,12 +33,6 @@ RECIPIENTS = {
     "62": ("accueil@mdph62.example", "chef@mdph62.example"),
     "plateforme": ("exploitation@hub.example",),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Inbox:

@@ -316,9 +316,16 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
         with storage.writer(key) as blob:
             blob.write(b"ciphertext")
     live = set(storage.list(f"packages/{done}")) - {f"packages/{done}/dead/dossier.age"}
+    # A worker killed while writing a package leaves an unfinished blob of its attempt.
+    killed = storage.root / "packages" / str(done) / "killed"
+    killed.mkdir()
+    (killed / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
 
     assert remove_orphans(session, storage, timedelta(hours=1)) == 0  # too recent to judge
-    assert remove_orphans(session, storage, timedelta(seconds=-1)) == 3
+    assert remove_orphans(session, storage, timedelta(seconds=-1)) == 4
+    assert files_under(storage.root / "packages" / str(done)) == [
+        storage.root / key for key in sorted(live)
+    ]
 
     assert storage.list("incoming") == []
     assert storage.list(f"staging/{ghost}") == []

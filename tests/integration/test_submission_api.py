@@ -301,6 +301,35 @@ def test_broker_down_still_accepts_the_submission(
     assert count(session, Transfer) == 1
 
 
+def test_after_a_broker_failure_submissions_skip_the_broker_for_a_while(
+    app: Any, client: FlaskClient, demo: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    celery = app.extensions["celery"]
+    token = demo["59"]["jetons"]["caseworker"]
+    broker_url = celery.conf.broker_url
+    celery.conf.broker_url = "redis://127.0.0.1:1/0"
+    assert post(client, token, dossier(), {"piece_identite.pdf": PDF}).status_code == 202
+    celery.conf.broker_url = broker_url  # back, but the hub does not wait on it again so soon
+    assert post(client, token, dossier(), {"piece_identite.pdf": PDF}).status_code == 202
+    assert queued(redis_client) == []  # both are left to the sweeper
+
+
+def test_big_transfers_are_queued_apart_from_small_ones(
+    app: Any, client: FlaskClient, demo: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    app.extensions["celery"].conf["mdph_large_transfer_bytes"] = 1024
+    token = demo["59"]["jetons"]["caseworker"]
+    big = PDF + bytes(1024)
+    small = post(client, token, dossier(), {"piece_identite.pdf": PDF}).get_json()["id"]
+    files = {"piece_identite.pdf": big}
+    large = post(client, token, dossier(files=files), files).get_json()["id"]
+
+    assert [m["headers"]["argsrepr"] for m in queued(redis_client)] == [repr([small])]
+    assert [
+        json.loads(m)["headers"]["argsrepr"] for m in redis_client.lrange("transfers_large", 0, -1)
+    ] == [repr([large])]
+
+
 def test_openapi_document_is_served(client: FlaskClient) -> None:
     spec = client.get("/api/openapi.json").get_json()
     paths = spec["paths"]

@@ -246,3 +246,16 @@ def test_exists_is_false_for_folders_and_missing_keys(storage: LocalStorage) -> 
     assert storage.exists("a/b")
     assert not storage.exists("a")
     assert not storage.exists("a/c")
+
+
+def test_stamps_lists_every_blob_under_a_prefix_unfinished_ones_too(storage: LocalStorage) -> None:
+    put(storage, "packages/t1/a/dossier.age")
+    unfinished = storage.writer("packages/t1/b/dossier.age")
+    unfinished.write(b"half")
+
+    stamps = storage.stamps("packages/t1")
+
+    assert "packages/t1/a/dossier.age" in stamps
+    assert [k for k in stamps if k.startswith("packages/t1/b/")] != []
+    assert storage.stamps("packages/none") == {}
+    unfinished.discard()

@@ -1,0 +1,257 @@
+"""End-to-end small transfers against the bare pipeline, measured in the same run.
+
+Run from the project root (PostgreSQL and Redis of the machine, as the tests use):
+    .venv/bin/python benchmarks/bench_pipeline.py [--levels 1,4,16] [--count 300]
+
+Hub: gunicorn (2 sync workers, as `mdph-bridge serve`) → authentication, multipart streaming and
+sealing, dossier validation → PostgreSQL commit → Redis → one prefork Celery worker (concurrency 2)
+→ business validation, rights mapping, tar + age encryption, signed manifest → storage → `ready`.
+Bare: the same gunicorn serving `benchmarks/bare_pipeline.py` (read the body, one insert, one Celery
+hop, one update). Both get the same multipart body (a dossier and a 2 KiB PDF), from closed-loop
+clients at each concurrency level, then from an open loop at half the hub's best throughput.
+Latency is submit→ready: from the client sending the request to the `ready_at` (hub) or `done_at`
+(bare) the database recorded, on the same clock. The load generator shares the 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import BIN, PG_URL, hub, machine, percentile, summary_ms
+from sqlalchemy import create_engine, text
+
+from mdph_bridge import create_app
+from mdph_bridge.services.admin import create_demo
+
+HUB_PORT, BARE_PORT = 18961, 18962
+BARE_SCHEMA = (
+    "CREATE TABLE bare_jobs (id uuid PRIMARY KEY, body_size int NOT NULL,"
+    " submitted_at timestamptz NOT NULL, done_at timestamptz)"
+)
+
+
+@dataclass
+class Target:
+    """Where to post, with what, and how to read back when each submission was done."""
+
+    name: str
+    port: int
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    done_query: str
+
+
+@dataclass
+class Result:
+    """Figures of one run."""
+
+    throughput: float
+    latencies: list[float]
+    http: list[float]
+
+
+def post(target: Target) -> tuple[str, float, float]:
+    """Send one submission; return its id, when it was sent and how long the HTTP answer took."""
+    conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
+    sent = time.time()
+    conn.request("POST", target.path, body=target.body, headers=target.headers)
+    response = conn.getresponse()
+    payload = response.read()
+    answered = time.time()
+    conn.close()
+    if response.status != 202:
+        raise RuntimeError(f"{target.name}: HTTP {response.status} {payload[:300]!r}")
+    return json.loads(payload)["id"], sent, answered - sent
+
+
+def wait_done(engine: Any, target: Target, sent: dict[str, float]) -> dict[str, float]:
+    """Poll the database until every submission is done; return id → done time (epoch)."""
+    deadline = time.monotonic() + 300
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(text(target.done_query), {"ids": list(sent)}).all()
+        done = {str(i): at.timestamp() for i, at in rows if at is not None}
+        if len(done) == len(sent):
+            return done
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{target.name}: {len(sent) - len(done)} never done")
+        time.sleep(0.05)
+
+
+def closed_loop(engine: Any, target: Target, count: int, concurrency: int) -> Result:
+    """`concurrency` clients, each submitting as soon as its previous answer came."""
+    sent: dict[str, float] = {}
+    http_times: list[float] = []
+    lock = threading.Lock()
+    remaining = iter(range(count))
+
+    def client() -> None:
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    return
+            transfer_id, at, took = post(target)
+            with lock:
+                sent[transfer_id] = at
+                http_times.append(took)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return _result(engine, target, sent, http_times)
+
+
+def open_loop(engine: Any, target: Target, count: int, rate: float) -> Result:
+    """Submissions started at a fixed rate, whatever the answers (as independent MDPHs would)."""
+    sent: dict[str, float] = {}
+    http_times: list[float] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        transfer_id, at, took = post(target)
+        with lock:
+            sent[transfer_id] = at
+            http_times.append(took)
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        futures = []
+        for i in range(count):
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))
+            futures.append(pool.submit(one))
+        for future in futures:
+            future.result()
+    return _result(engine, target, sent, http_times)
+
+
+def _result(engine: Any, target: Target, sent: dict[str, float], http_times: list[float]) -> Result:
+    done = wait_done(engine, target, sent)
+    latencies = [done[i] - sent[i] for i in sent]
+    throughput = len(sent) / (max(done.values()) - min(sent.values()))
+    return Result(throughput, latencies, http_times)
+
+
+def line(label: str, result: Result) -> str:
+    """One printed row."""
+    return (
+        f"{label:<28} {result.throughput:7.1f} /s   submit→ready {summary_ms(result.latencies)}"
+        f"   | HTTP p50 {sorted(result.http)[len(result.http) // 2] * 1000:6.1f} ms"
+    )
+
+
+def spy(output: Path, pid: int) -> subprocess.Popen[bytes]:
+    """Sample a process and its children with py-spy (`pip install py-spy`) until interrupted."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    args = ["record", "--subprocesses", "--format", "raw", "--rate", "200"]
+    args += ["--output", str(output), "--pid", str(pid)]
+    return subprocess.Popen(  # noqa: S603 - fixed arguments
+        [str(BIN / "py-spy"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--levels", default="1,4,16")
+    parser.add_argument("--count", type=int, default=300, help="submissions per level")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy raw profiles of the hub's web and worker at the highest level",
+    )
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    print(f"machine: {machine()}")
+    profile = f" --profile {args.profile}" if args.profile else ""
+    print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
+          f"--count {args.count}{profile}")  # fmt: skip
+
+    from dossiers import PDF, dossier, multipart
+
+    pdf = PDF + os.urandom(2048)
+    files = {"justificatif.pdf": pdf}
+    request = multipart(dossier(files=files), files)
+    with hub("mdph_bench_pipeline") as h:
+        app = create_app(h.settings())
+        with app.app_context():
+            demo = create_demo(app.extensions["mdph_bridge"].sessions(), h.var / "keys")
+            app.extensions["mdph_bridge"].sessions.remove()
+        app.extensions["mdph_bridge"].engine.dispose()
+        engine = create_engine(h.database_url)
+        with engine.begin() as conn:
+            conn.execute(text(BARE_SCHEMA))
+        content_type = {"Content-Type": request["content_type"]}
+        targets = {
+            "bare": Target(
+                "bare", BARE_PORT, "/bare", content_type, request["data"],
+                "SELECT id, done_at FROM bare_jobs WHERE id = ANY(CAST(:ids AS uuid[]))",
+            ),
+            "hub": Target(
+                "hub", HUB_PORT, "/api/v1/transfers",
+                content_type | {"Authorization": f"Bearer {demo['59']['jetons']['caseworker']}"},
+                request["data"],
+                "SELECT id, ready_at FROM transfers WHERE id = ANY(CAST(:ids AS uuid[]))",
+            ),
+        }  # fmt: skip
+        apps = {
+            "bare": ("benchmarks.bare_pipeline:app", "benchmarks.bare_pipeline:celery", "bare"),
+            "hub": ("mdph_bridge.wsgi:app", "workers.celery_app", "transfers,maintenance"),
+        }
+        results: dict[tuple[str, int], Result] = {}
+        for name in ("bare", "hub"):
+            wsgi, celery_app, queues = apps[name]
+            web = h.gunicorn(wsgi, targets[name].port)
+            worker = h.worker(celery_app, queues)
+            closed_loop(engine, targets[name], 20, 2)  # warm up
+            for level in levels:
+                spies = []
+                if args.profile and name == "hub" and level == levels[-1]:
+                    spies = [spy(args.profile / f"{role}.txt", proc.pid) for role, proc in
+                             (("web", web), ("worker", worker))]  # fmt: skip
+                results[name, level] = closed_loop(engine, targets[name], args.count, level)
+                for proc in spies:
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait()
+                print(line(f"{name:<4} closed loop, {level:>2} clients", results[name, level]))
+            h.stop()
+
+        best_hub = max(results["hub", level].throughput for level in levels)
+        rate = best_hub / 2
+        print(f"\nopen loop at half the hub's best throughput: {rate:.0f} submissions/s")
+        half: dict[str, Result] = {}
+        for name in ("bare", "hub"):
+            wsgi, celery_app, queues = apps[name]
+            h.gunicorn(wsgi, targets[name].port)
+            h.worker(celery_app, queues)
+            half[name] = open_loop(engine, targets[name], args.count, rate)
+            print(line(f"{name:<4} open loop {rate:.0f}/s", half[name]))
+            h.stop()
+        engine.dispose()
+
+    best_bare = max(results["bare", level].throughput for level in levels)
+    p99 = percentile(half["hub"].latencies, 99) * 1000
+    print("\ngoals (2 cores):")
+    print(f"  hub/bare best throughput  {best_hub / best_bare:5.2f}  (goal >= 0.5)")
+    print(f"  hub best throughput       {best_hub:5.0f} /s  (goal >= 150 /s)")
+    print(f"  hub p99 at half rate      {p99:5.0f} ms  (goal < 250 ms)")
+    print(f"postgres: {PG_URL}; each level {args.count} submissions; run id {uuid.uuid4().hex[:8]}")
+
+
+if __name__ == "__main__":
+    main()

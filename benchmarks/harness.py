@@ -1,0 +1,228 @@
+"""What the service benchmarks share: a throwaway hub on the machine's PostgreSQL and Redis, with
+gunicorn and Celery workers started as real processes, and small statistics helpers."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from mdph_bridge.domain.sealing import generate_staging_key
+from mdph_bridge.domain.signing import generate_hub_key
+from mdph_bridge.migrations import alembic_config
+
+ROOT = Path(__file__).resolve().parent.parent
+# The tests' wire-format builders and dedicated-server helpers.
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
+from servers import RedisServer  # noqa: E402
+
+PG_URL = os.environ.get("MDPH_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+BIN = Path(sys.executable).parent
+
+
+def machine() -> str:
+    """One line describing where the figures come from."""
+    cpu = "?"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as info:
+        mem = int(info.readline().split()[1]) // (1024 * 1024)
+    return f"{cpu}, {os.cpu_count()} cores, {mem} GiB, Python {platform.python_version()}"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The `pct` percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> str:
+    """p50 / p99 / max of durations in seconds, in milliseconds."""
+    p50, p99 = statistics.median(values) * 1000, percentile(values, 99) * 1000
+    return f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  max {max(values) * 1000:7.1f} ms"
+
+
+@dataclass
+class Hub:
+    """A hub's settings, its database and the processes started for it."""
+
+    name: str
+    var: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mdph-bench-")))
+    extra: dict[str, Any] = field(default_factory=dict)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    redis: RedisServer = field(default_factory=RedisServer)  # its own, on a free port
+
+    @property
+    def database_url(self) -> str:
+        """The hub's own database on the machine's PostgreSQL."""
+        return f"{PG_URL}/{self.name}"
+
+    def settings(self) -> dict[str, Any]:
+        """Every MDPH_BRIDGE_* setting of this hub."""
+        return {
+            "VAR_DIR": str(self.var),
+            "DATABASE_URL": self.database_url,
+            "BROKER_URL": self.redis.url,
+            "STORAGE_DIR": str(self.var / "blobs"),
+            "SECRET_KEY": "bench-secret",
+            "STAGING_KEYS": self._keys["staging"],
+            "SIGNING_KEYS": self._keys["signing"],
+            **self.extra,
+        }
+
+    def env(self) -> dict[str, str]:
+        """The environment of the hub's processes."""
+        return {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in self.settings().items()}}
+
+    def create(self) -> None:
+        """Fresh database, migrated; empty broker database."""
+        self._keys = {
+            "staging": generate_staging_key("bench-staging"),
+            "signing": generate_hub_key("bench-hub"),
+        }
+        admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        admin.dispose()
+        command.upgrade(alembic_config(self.database_url), "head")
+        self.redis.start()
+
+    def spawn(self, args: list[str], log: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start a process of the hub, its output in a log file under the hub's folder."""
+        with (self.var / log).open("ab") as out:
+            proc = subprocess.Popen(  # noqa: S603 - our own commands, fixed arguments
+                args, env=self.env(), cwd=cwd or self.var, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.procs.append(proc)
+        return proc
+
+    def gunicorn(self, app: str, port: int, workers: int = 2) -> subprocess.Popen[bytes]:
+        """Start gunicorn (sync workers, timeout as `mdph-bridge serve`); wait until it answers."""
+        proc = self.spawn(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "600",
+                "--chdir",
+                str(ROOT),
+                app,
+            ],
+            f"gunicorn-{port}.log",
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return proc
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError((self.var / f"gunicorn-{port}.log").read_text()) from None
+                time.sleep(0.1)
+
+    def worker(self, app: str, queues: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+        """Start a prefork Celery worker and wait until it is ready."""
+        log = f"worker-{queues.replace(',', '-')}.log"
+        proc = self.spawn(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                app,
+                "worker",
+                "-Q",
+                queues,
+                "--concurrency",
+                str(concurrency),
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{queues.split(',')[0]}@%h",
+            ],
+            log,
+            cwd=ROOT,
+        )
+        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while "ready" not in (self.var / log).read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((self.var / log).read_text())
+            time.sleep(0.1)
+        return proc
+
+    def stop(self) -> None:
+        """Stop every process of the hub (warm), by its own pid."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+    def drop(self) -> None:
+        """Stop, then drop the database, the broker and the hub's folder (blobs, logs)."""
+        self.stop()
+        self.redis.remove()
+        shutil.rmtree(self.var, ignore_errors=True)
+        admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def hub(name: str, **extra: Any) -> Iterator[Hub]:
+    """A created hub, dropped afterwards whatever happens."""
+    instance = Hub(name, extra=extra)
+    instance.create()
+    try:
+        yield instance
+    finally:
+        instance.drop()
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, the largest one, in MiB."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    peaks = []
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            continue
+    return max(peaks, default=0.0)

@@ -1,0 +1,328 @@
+"""Fault injection: every submitted transfer reaches `ready` exactly once, whatever crashes.
+
+Each test runs against its own PostgreSQL and Redis servers, started here on free ports, so that
+they can be killed and restarted without touching anything else. The database's own records
+(states, events, package keys) and the blobs on disk are the evidence.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cluster import Cluster
+from dossiers import PDF, dossier, multipart
+from flask.testing import FlaskClient
+from processes import Process
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+from support import bearer, files_under
+
+from mdph_bridge.models import Base, Transfer, TransferEvent
+from mdph_bridge.services.admin import create_demo
+from mdph_bridge.services.queue import PROCESS_TASK
+
+pytestmark = pytest.mark.e2e
+BATCH = 50
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Dedicated PostgreSQL and Redis, a migrated database, one worker and exactly one beat."""
+    cluster = Cluster(tmp_path_factory.mktemp("faults"))
+    try:
+        cluster.beat.start()
+        cluster.start(cluster.worker)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def session(cluster: Cluster) -> Iterator[Session]:
+    with cluster.hub.app_context():
+        yield cluster.hub.extensions["mdph_bridge"].sessions()
+        cluster.hub.extensions["mdph_bridge"].sessions.remove()
+
+
+@pytest.fixture
+def client(cluster: Cluster) -> FlaskClient:
+    return cluster.hub.test_client()
+
+
+@pytest.fixture
+def token(cluster: Cluster, session: Session, keys_dir: Path) -> Iterator[str]:
+    """A caseworker token of Nord (59), sending to Pas-de-Calais (62); every table emptied after."""
+    demo = create_demo(session, keys_dir)
+    yield demo["59"]["jetons"]["caseworker"]
+    session.rollback()
+    for process in cluster.workers:  # the next test starts with a live worker
+        if process.proc is None or process.proc.poll() is not None:
+            cluster.start(process)
+    engine = cluster.hub.extensions["mdph_bridge"].engine
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
+        )
+    for path in files_under(Path(cluster.settings["STORAGE_DIR"])):
+        path.unlink()
+
+
+def submit(client: FlaskClient, token: str, number: int) -> uuid.UUID:
+    """Submit one small transfer; the hub must accept it (202)."""
+    document = PDF + f"{number}".encode()
+    files = {"justificatif.pdf": document}
+    response = client.post(
+        "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
+    )
+    assert response.status_code == 202, response.get_json()
+    return uuid.UUID(response.get_json()["id"])
+
+
+def submit_batch(client: FlaskClient, token: str, count: int = BATCH) -> list[uuid.UUID]:
+    """Submit `count` transfers one after the other."""
+    return [submit(client, token, n) for n in range(count)]
+
+
+@contextmanager
+def frozen(*processes: Process) -> Iterator[None]:
+    """Hold processes still (SIGSTOP), so that a batch queues up before they work on it."""
+    pids = [p.proc.pid for p in processes if p.proc is not None]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def queued_batch(cluster: Cluster, client: FlaskClient, token: str) -> list[uuid.UUID]:
+    """Submit a batch that waits in the queue, then let the worker start on it."""
+    with frozen(cluster.worker):
+        ids = submit_batch(client, token)
+        assert queue_length(cluster) > 0
+    return ids
+
+
+def states(session: Session, ids: list[uuid.UUID]) -> Counter[str]:
+    """How many of these transfers are in each state, as committed right now."""
+    rows = session.execute(
+        select(Transfer.state, func.count()).where(Transfer.id.in_(ids)).group_by(Transfer.state)
+    ).all()
+    session.commit()  # end the read transaction: the next call sees new commits
+    return Counter({state: count for state, count in rows})
+
+
+def wait_until(
+    session: Session, ids: list[uuid.UUID], done: Callable[[Counter[str]], bool], timeout: float
+) -> Counter[str]:
+    """Poll the database until `done(states)` holds."""
+    deadline = time.monotonic() + timeout
+    while not done(current := states(session, ids)):
+        assert time.monotonic() < deadline, f"still {dict(current)} after {timeout} s"
+        time.sleep(0.02)
+    return current
+
+
+def wait_all_ready(session: Session, ids: list[uuid.UUID], timeout: float = 60) -> None:
+    """Wait until every transfer of the batch is `ready`."""
+    wait_until(session, ids, lambda s: s["ready"] == len(ids), timeout)
+
+
+def assert_exactly_once(cluster: Cluster, session: Session, ids: list[uuid.UUID]) -> None:
+    """Every transfer is ready once, with its events and its package; nothing else exists."""
+    assert session.scalar(select(func.count()).select_from(Transfer)) == len(ids)
+    transfers = session.scalars(
+        select(Transfer).where(Transfer.id.in_(ids)).execution_options(populate_existing=True)
+    ).all()
+    assert len(transfers) == len(set(ids)) == len(ids)
+    events: dict[uuid.UUID, list[str]] = {}
+    for transfer_id, to_state in session.execute(
+        select(TransferEvent.transfer_id, TransferEvent.to_state).order_by(TransferEvent.id)
+    ):
+        events.setdefault(transfer_id, []).append(to_state)
+    session.commit()
+    expected_blobs = set()
+    for transfer in transfers:
+        assert transfer.state == "ready"
+        history = events[transfer.id]
+        # received, then one `validating` per attempt (a failed one goes back to `received`),
+        # then exactly one `ready`.
+        assert history[0] == "received"
+        assert history[-1] == "ready"
+        assert history.count("ready") == 1
+        assert set(history[1:-1]) <= {"validating", "received"}
+        assert history.count("validating") == transfer.attempts >= 1
+        assert transfer.inbound_seq is not None
+        assert transfer.package_key is not None
+        expected_blobs.add(transfer.package_key)
+    assert len({t.inbound_seq for t in transfers}) == len(ids)
+    # What a crash left behind (a staging payload, a half-written package) is removed by the
+    # orphan sweeper: wait for it, then nothing but the packages may remain.
+    storage = Path(cluster.settings["STORAGE_DIR"])
+    deadline = time.monotonic() + 30
+    while (blobs := {p.relative_to(storage).as_posix() for p in files_under(storage)}) != (
+        expected_blobs
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert blobs == expected_blobs, "orphan or missing blobs"
+
+
+def attempts(session: Session) -> set[int]:
+    """The distinct numbers of processing attempts the transfers took."""
+    values = set(session.scalars(select(Transfer.attempts)))
+    session.commit()
+    return values
+
+
+def queue_length(cluster: Cluster) -> int:
+    """Messages waiting in the `transfers` queue of the dedicated Redis."""
+    with cluster.redis.client() as client:
+        return int(client.llen("transfers"))
+
+
+def test_worker_killed_mid_batch(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = queued_batch(cluster, client, token)
+    # SIGKILL while a transfer is being packaged: no ack, no release, maybe a half-written blob.
+    wait_until(session, ids, lambda s: s["validating"] > 0 and s["ready"] >= 1, timeout=60)
+    cluster.worker.kill()
+    at_kill = states(session, ids)
+    assert at_kill["ready"] < BATCH, "the batch was over before the kill"
+
+    cluster.start(cluster.worker)
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+
+
+def test_redis_restarted_mid_batch_loses_the_queue(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = submit_batch(client, token, 5)
+    wait_until(session, ids, lambda s: s["ready"] >= 1, timeout=60)
+    with frozen(cluster.worker):
+        ids += submit_batch(client, token, BATCH - 5)
+        assert queue_length(cluster) > 0
+        cluster.redis.stop()
+        cluster.redis.start()
+        assert queue_length(cluster) == 0, "the restart should have lost the queue"
+
+    wait_all_ready(session, ids)  # the sweeper sends the lost wake-ups again
+    assert_exactly_once(cluster, session, ids)
+
+
+def test_redis_down_while_submitting(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    cluster.redis.stop()
+    ids = submit_batch(client, token)  # every submission is still accepted (202)
+    assert states(session, ids) == Counter({"received": BATCH})
+
+    cluster.redis.start()
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+
+
+def test_postgres_restarted_mid_batch(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = queued_batch(cluster, client, token)
+    wait_until(session, ids, lambda s: s["ready"] >= 1, timeout=60)
+    cluster.postgres.stop()
+    files = {"justificatif.pdf": PDF}
+    response = client.post(
+        "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json()["erreurs"][0]["code"] == "service.indisponible"
+    assert "indisponible" in response.get_json()["erreurs"][0]["message"]
+    listing = client.get("/api/v1/transfers", headers=bearer(token))
+    assert listing.status_code == 503
+    time.sleep(2)  # the worker and the beat meet the outage too
+
+    cluster.postgres.start()
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+
+
+@pytest.fixture
+def second_worker(cluster: Cluster) -> Iterator[Process]:
+    """Another worker on the same queues, stopped after the test."""
+    process = cluster.new_worker("second")
+    cluster.workers.append(process)
+    cluster.start(process)
+    yield process
+    process.stop()
+    cluster.workers.remove(process)
+
+
+def test_same_task_delivered_twice_at_once(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str, second_worker: Process
+) -> None:
+    celery = cluster.hub.extensions["celery"]
+    with frozen(*cluster.workers):  # hold the deliveries until both copies of each are queued
+        ids = submit_batch(client, token)
+        for transfer_id in ids:
+            celery.send_task(PROCESS_TASK, args=[str(transfer_id)], queue="transfers")
+        assert queue_length(cluster) >= 2 * BATCH - 2
+
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+    assert attempts(session) == {1}
+
+
+def test_warm_shutdown_mid_batch(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    ids = queued_batch(cluster, client, token)
+    wait_until(session, ids, lambda s: s["ready"] >= 1, timeout=60)
+    worker = cluster.worker.proc
+    assert worker is not None
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0  # the warm shutdown ends by itself
+    at_stop = states(session, ids)
+    assert at_stop["ready"] < BATCH, "the batch was over before the shutdown"
+    assert at_stop["validating"] == 0, "the warm shutdown left a transfer half done"
+
+    cluster.start(cluster.worker)
+    wait_all_ready(session, ids)
+    assert_exactly_once(cluster, session, ids)
+    # The transfer in hand was finished, the others waited: no attempt was cut short.
+    assert attempts(session) == {1}
+
+
+def test_a_big_transfer_does_not_hold_up_small_ones(
+    cluster: Cluster, session: Session, client: FlaskClient, token: str
+) -> None:
+    cluster.worker.stop()  # replaced by one worker per queue, as `mdph-bridge serve` runs them
+    small_worker = cluster.new_worker("small", "transfers,maintenance")
+    large_worker = cluster.new_worker("large", "transfers_large")
+    for process in (small_worker, large_worker):
+        cluster.start(process)
+    try:
+        big = PDF + bytes(cluster.settings.get("LARGE_TRANSFER_BYTES", 10 * 1024 * 1024))
+        files = {"gros.pdf": big}
+        response = client.post(
+            "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
+        )
+        assert response.status_code == 202
+        big_id = uuid.UUID(response.get_json()["id"])
+        with frozen(large_worker):  # the big one takes its time
+            small = submit_batch(client, token, 10)
+            wait_all_ready(session, small)
+            assert states(session, [big_id]) == Counter({"received": 1})
+        wait_all_ready(session, [big_id])
+        assert_exactly_once(cluster, session, [*small, big_id])
+    finally:
+        small_worker.stop()
+        large_worker.stop()
