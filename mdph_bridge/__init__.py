@@ -25,10 +25,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     validate_config(app.config)
     if proxies := app.config["TRUSTED_PROXIES"]:
-        # The client's address (failed-login limit) and https (HSTS) as the proxy saw them.
+        # Behind a TLS-terminating proxy: the client's address (failed-login limit), https (HSTS,
+        # Secure cookie) and host (CSRF origin check) as the proxy saw them; only that many hops.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     extensions.init_app(app)
     register_api(app)
     register_web(app)

@@ -12,7 +12,6 @@ from flask import Flask, Request, abort, g, make_response, redirect, request, se
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
 from mdph_bridge.api.auth import audit_call
@@ -45,12 +44,6 @@ def init_sessions(app: Flask) -> None:
     )
     app.session_interface = _SessionInterface()
     csrf.init_app(app)
-    if proxies := app.config["TRUSTED_PROXIES"]:
-        # Behind a TLS-terminating proxy, let requests know they came over HTTPS (Secure cookie,
-        # HSTS, CSRF origin check). Only as many hops as configured are believed.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
-        )
 
 
 def check_csrf(token: str | None = None) -> None:
