@@ -267,6 +267,10 @@ CATALOGUE: dict[str, str] = {
         "Trop d'essais de jeton refusés depuis votre poste : réessayez dans {secondes} secondes."
     ),
     "auth.role": "Votre rôle ne permet pas cette action.",
+    "compte.trop_d_essais": (
+        "Trop d'essais de connexion refusés depuis votre poste : réessayez dans {secondes} "
+        "secondes."
+    ),
     # Accounts and pages (agents signed in)
     "compte.identifiants": "Identifiant ou mot de passe incorrect.",
     "compte.verrouille": (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, make_response, request
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -35,6 +35,12 @@ OBJECT_TYPES = {
     "paquet": "package",
     "paquet_medical": "package",
     "accuse": "receipt",
+    # Figures over many transfers, read by supervisors and operators.
+    "metrics.index": "metrics",
+    "metrics.export": "metrics",
+    "prometheus.metrics": "metrics",
+    "supervision.index": "metrics",
+    "supervision.export": "metrics",
 }
 
 
@@ -76,7 +82,12 @@ def init_failure_limit(app: Flask) -> None:
     )
 
 
-def _client_key() -> str:
+def failure_limit() -> FailureLimit:
+    """The app's limit of failed authentications per client (tokens and page sign-ins)."""
+    return current_app.extensions["mdph_bridge_auth_limit"]
+
+
+def client_key() -> str:
     """Key the client by a keyed hash of its address: no address is written to Redis."""
     address = (request.remote_addr or "inconnu").encode()
     secret = current_app.config["SECRET_KEY"].encode()
@@ -89,8 +100,8 @@ def current_principal() -> Principal:
 
 
 def _authenticate() -> Principal:
-    limit: FailureLimit = current_app.extensions["mdph_bridge_auth_limit"]
-    client = _client_key()
+    limit = failure_limit()
+    client = client_key()
     if wait := limit.wait_for(client):
         refusal = ServiceError.one(429, "", "auth.trop_d_echecs", secondes=wait)
         refusal.headers["Retry-After"] = str(wait)
@@ -114,7 +125,9 @@ def audit_call(principal: Principal, status: int) -> None:
     db = session()
     db.rollback()  # whatever the view left open; its own work is already committed
     endpoint = request.endpoint or ""
-    object_type = OBJECT_TYPES.get(endpoint.rpartition(".")[2], "transfer")
+    object_type = OBJECT_TYPES.get(endpoint) or OBJECT_TYPES.get(
+        endpoint.rpartition(".")[2], "transfer"
+    )
     # Views name what they created or listed in `g`; taken here so nothing outlives the request.
     created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
     object_id = (request.view_args or {}).get("transfer_id") or created
@@ -126,6 +139,23 @@ def audit_call(principal: Principal, status: int) -> None:
     db.commit()
 
 
+def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
+    """Run a view for an authenticated caller and audit it with its outcome, refusals included."""
+    status = 500
+    try:
+        response = make_response(view())
+        status = response.status_code
+    except ServiceError as exc:
+        status = exc.status
+        raise
+    except HTTPException as exc:
+        status = exc.code or 500
+        raise
+    finally:
+        audit_call(principal, status)
+    return response
+
+
 def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Let the view run only for a valid token of one of `roles`; audit every authenticated call."""
 
@@ -133,22 +163,14 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = _authenticate()
-            status = 500
-            try:
+
+            def checked() -> Any:
                 if principal.role not in roles:
                     raise ServiceError.one(403, "", "auth.role")
                 g.principal = principal
-                response = view(*args, **kwargs)
-                status = response.status_code
-            except ServiceError as exc:
-                status = exc.status
-                raise
-            except HTTPException as exc:
-                status = exc.code or 500
-                raise
-            finally:
-                audit_call(principal, status)
-            return response
+                return view(*args, **kwargs)
+
+            return run_audited(principal, checked)
 
         return wrapper
 

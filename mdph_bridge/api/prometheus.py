@@ -27,7 +27,7 @@ from mdph_bridge.models import Transfer, TransferAlert, utcnow
 
 log = logging.getLogger(__name__)
 blp = Blueprint("prometheus", __name__)
-QUEUES = ("transfers", "maintenance")
+QUEUES = ("transfers", "transfers_large", "maintenance")
 
 
 class HubCollector:

@@ -75,20 +75,21 @@ ACTIVE = (State.READY, State.DOWNLOADED, State.ACKNOWLEDGED)
 URGENCY = ("late", "at_risk", "new", "in_progress", "done")
 
 
-def urgency(transfer: Transfer, now: datetime, warn_before: timedelta) -> str:
-    """Say how urgent an inbound transfer is for its receiver: late, at risk, new, …, done."""
+def urgency(transfer: Transfer, now: datetime) -> str:
+    """Say how urgent an inbound transfer is for its receiver: late, at risk, new, …, done.
+
+    The same clock as the alerts and the metrics: at risk from `warn_at`, late from `due_at`.
+    """
     if State(transfer.state) not in ACTIVE:
         return "done"
     if now > transfer.due_at:
         return "late"
-    if transfer.due_at - now <= warn_before:
+    if now >= transfer.warn_at:
         return "at_risk"
     return "new" if transfer.state == State.READY else "in_progress"
 
 
-def worklist(
-    session: Session, principal: Principal, warn_before: timedelta, done_within: timedelta
-) -> list[Transfer]:
+def worklist(session: Session, principal: Principal, done_within: timedelta) -> list[Transfer]:
     """The département's inbound transfers for its agents: late, at risk and new ones first.
 
     Finished ones (completed, returned, cancelled) are kept while they changed within
@@ -105,7 +106,7 @@ def worklist(
     )
 
     def key(transfer: Transfer) -> tuple[int, float]:
-        group = URGENCY.index(urgency(transfer, now, warn_before))
+        group = URGENCY.index(urgency(transfer, now))
         moment = transfer.due_at if group < URGENCY.index("done") else transfer.state_changed_at
         return group, moment.timestamp() * (1 if group < URGENCY.index("done") else -1)
 

@@ -11,6 +11,7 @@ from mdph_bridge.web.display import install_filters
 def register_web(app: Flask) -> None:
     """Register the pages, their session cookie, CSRF checks and template helpers."""
     from mdph_bridge.web.pages import bp as pages
+    from mdph_bridge.web.pages import unknown_address
     from mdph_bridge.web.receiving import bp as recus
     from mdph_bridge.web.sending import bp as envois
     from mdph_bridge.web.signin import bp as compte
@@ -20,3 +21,4 @@ def register_web(app: Flask) -> None:
     install_filters(app)
     for blueprint in (pages, compte, envois, recus, supervision):
         app.register_blueprint(blueprint)
+    app.register_error_handler(404, unknown_address)

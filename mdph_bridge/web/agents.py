@@ -8,18 +8,16 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Request, abort, g, make_response, redirect, request, session, url_for
+from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
-from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
-from mdph_bridge.api.auth import audit_call
+from mdph_bridge.api.auth import run_audited
 from mdph_bridge.extensions import session as db_session
 from mdph_bridge.models import Account, utcnow
 from mdph_bridge.services.accounts import principal_of, signed_in_account
 from mdph_bridge.services.auth import Principal
-from mdph_bridge.services.errors import ServiceError
 
 csrf = CSRFProtect()
 
@@ -77,7 +75,9 @@ def current_account() -> Account | None:
     except ValueError:
         pass
     else:
-        account = signed_in_account(db_session(), account_id, since)
+        # The session ends SESSION_HOURS after sign-in, however active it has been.
+        if since >= utcnow() - timedelta(hours=current_app.config["SESSION_HOURS"]):
+            account = signed_in_account(db_session(), account_id, since)
         db_session().commit()  # end the read transaction: an upload may stream for long
     if account is None and "compte" in session:
         session.clear()
@@ -106,26 +106,19 @@ def agent_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             account = current_account()
             if account is None:
                 return wants_sign_in(request)
-            if account.role not in roles:
-                abort(403)
             departement = session.get("departement", "")
             if departement not in account.codes:
                 departement = account.codes[0]
                 session["departement"] = departement
-            g.principal = principal_of(account, departement)
-            status = 500
-            try:
-                response = make_response(view(*args, **kwargs))
-                status = response.status_code
-            except ServiceError as exc:
-                status = exc.status
-                raise
-            except HTTPException as exc:
-                status = exc.code or 500
-                raise
-            finally:
-                audit_call(g.principal, status)
-            return response
+            principal = principal_of(account, departement)
+
+            def checked() -> Any:
+                if account.role not in roles:
+                    abort(403)
+                g.principal = principal
+                return view(*args, **kwargs)
+
+            return run_audited(principal, checked)
 
         return wrapper
 

@@ -5,9 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, NotFound
 
 from mdph_bridge.api.uploads import MAX_PARTS, MiB
 from mdph_bridge.services.errors import ServiceError
@@ -38,7 +48,10 @@ TITLES = {
     405: "Action non autorisée",
     409: "Action impossible",
     413: "Envoi trop volumineux",
+    503: "Service momentanément indisponible",
 }
+# Addresses that belong to machines (JSON errors), not to people (error pages).
+MACHINE_PATHS = ("/api/", "/metrics", "/healthz", "/readyz")
 
 
 def _page_headers(response: Response) -> Response:
@@ -82,6 +95,20 @@ def _http_error(exc: HTTPException) -> Any:
     )
 
 
+def _database_down(exc: OperationalError) -> Any:
+    log.error("database unavailable on a page: %s", type(exc.orig).__name__)
+    page, status = error_page(503, [error("", "service.indisponible")])
+    return page, status, {"Retry-After": "30"}
+
+
+def unknown_address(exc: NotFound) -> Any:
+    """An address no route matches: a French page for people, the API's JSON for machines."""
+    if request.path.startswith(MACHINE_PATHS):
+        return {"erreurs": [error("", "http.introuvable")]}, 404
+    response = make_response(error_page(404, [error("", "http.introuvable")]))
+    return _page_headers(response)
+
+
 def install(blueprint: Blueprint) -> None:
     """Give a blueprint of pages the shared headers, CSRF check and French error pages."""
     blueprint.after_request(_page_headers)
@@ -89,6 +116,7 @@ def install(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(ServiceError, _service_error)
     blueprint.register_error_handler(CSRFError, _csrf_error)
     blueprint.register_error_handler(HTTPException, _http_error)
+    blueprint.register_error_handler(OperationalError, _database_down)
 
 
 install(bp)

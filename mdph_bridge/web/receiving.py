@@ -9,8 +9,8 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -39,11 +39,10 @@ DONE_SHOWN_FOR = timedelta(days=30)
 @agent_page(*RECEIVING)
 def index() -> Any:
     """List the transfers addressed to the département: late, at risk and new ones first."""
-    cfg = current_app.config
-    warn_before = timedelta(days=cfg["SLA_DAYS"] - cfg["WARNING_DAYS"])
-    rows = receiving.worklist(session(), current_principal(), warn_before, DONE_SHOWN_FOR)
+    rows = receiving.worklist(session(), current_principal(), DONE_SHOWN_FOR)
+    g.audit_object_ids = [t.id for t in rows]
     now = utcnow()
-    urgencies = {t.id: receiving.urgency(t, now, warn_before) for t in rows}
+    urgencies = {t.id: receiving.urgency(t, now) for t in rows}
     return render_template("recus.html", transferts=rows, urgences=urgencies)
 
 

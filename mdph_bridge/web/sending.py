@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mdph_bridge.api import presenters
@@ -54,6 +54,7 @@ def index() -> Any:
         dest=destination or None,
         action_first=True,
     )
+    g.audit_object_ids = [t.id for t in rows]
     return render_template(
         "envois.html",
         transferts=rows,
@@ -108,6 +109,7 @@ def nouveau_envoi() -> Any:
     def send(intake: Intake, submission: Submission) -> Transfer:
         nonlocal created
         transfer, created = submit(session(), intake, current_principal(), submission)
+        g.audit_object_id = transfer.id
         return transfer
 
     transfer, erreurs = _upload(send)

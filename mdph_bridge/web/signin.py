@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+from mdph_bridge.api.auth import client_key, failure_limit
 from mdph_bridge.extensions import session as db_session
 from mdph_bridge.services.accounts import Lockout, SignInError, sign_in, sign_out
 from mdph_bridge.web.agents import current_account, open_session
@@ -33,9 +34,17 @@ def connexion() -> Any:
         return render_template("connexion.html", erreurs=[], identifiant="")
     login = request.form.get("identifiant", "")[:64]
     password = request.form.get("mot_de_passe", "")[:1024]
+    # The same per-client limit as wrong API tokens: trying many accounts from one place is slowed
+    # down, not only trying one account many times (its lock-out).
+    limit, client = failure_limit(), client_key()
+    if wait := limit.wait_for(client):
+        erreurs = [error("", "compte.trop_d_essais", secondes=wait)]
+        page = render_template("connexion.html", erreurs=erreurs, identifiant=login)
+        return page, 429, {"Retry-After": str(wait)}
     try:
         account = sign_in(db_session(), login, password, _lockout())
     except SignInError as exc:
+        limit.count(client)
         params = {"heure": date_fr(exc.locked_until)} if exc.locked_until else {}
         erreurs = [error("", exc.code, **params)]
         return render_template("connexion.html", erreurs=erreurs, identifiant=login), 401

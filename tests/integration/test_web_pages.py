@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, csrf_token, files_under, sign_in
 from test_processing import run
 
+from mdph_bridge import create_app
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
@@ -329,12 +330,13 @@ def test_lists_put_what_needs_action_first(
         ids.append(uuid.UUID(sent.location.rsplit("/", 1)[1]))
         assert run(app, backends, ids[-1]) == State.READY
     now = utcnow()
-    # A is late, B at risk (3 days left), C new; D was returned and waits for the sender.
+    # A is late, B at risk (3 days left, past its warning day), C new; D was returned and waits
+    # for the sender. At risk follows the clock's own `warn_at`, as the alerts and metrics do.
     for transfer_id, due in zip(ids[:3], (-1, 3, 14), strict=False):
         session.execute(
             update(Transfer)
             .where(Transfer.id == transfer_id)
-            .values(due_at=now + timedelta(days=due))
+            .values(due_at=now + timedelta(days=due), warn_at=now + timedelta(days=due - 5))
         )
     session.commit()
     receiver = web.test_client()
@@ -388,6 +390,7 @@ def test_pages_and_account_events_are_in_the_audit_chain(
     sign_in(receiver, login)
     with receiver.get(f"/recus/{transfer_id}/paquet") as package:
         assert package.status_code == 200
+    assert receiver.get(f"/envois/{transfer_id}").status_code == 403  # not a sender's page
     outsider = web.test_client()
     sign_in(outsider, agents[("80", "receiver")])
     assert outsider.get(f"/recus/{transfer_id}").status_code == 404
@@ -396,15 +399,71 @@ def test_pages_and_account_events_are_in_the_audit_chain(
     rows = [
         (e.actor, e.action, e.object_type, e.object_id, e.outcome)
         for e in entries(session)
-        if e.action.startswith(("account.", "recus."))
+        if e.action.startswith(("account.", "recus.", "envois."))
     ]
     who = f"compte-{account.id}"
     assert (who, "account.sign_in", "account", str(account.id), "refused_password") in rows
     assert (who, "account.sign_in", "account", str(account.id), "ok") in rows
     assert (who, "recus.paquet", "package", str(transfer_id), "200") in rows
     assert [r for r in rows if r[1] == "recus.transfert" and r[4] == "404"]
+    assert (who, "envois.transfert", "transfer", str(transfer_id), "403") in rows
     assert verify(session).ok
     # Ids and codes only: never a login, a name or a password.
     text = " ".join(str(value) for row in rows for value in row)
     assert login not in text
     assert "mauvais" not in text
+
+
+def test_one_client_trying_many_accounts_is_slowed_down(
+    app: Flask, agents: dict[tuple[str, str], str]
+) -> None:
+    settings = {
+        name: app.config[name]
+        for name in (
+            "VAR_DIR",
+            "DATABASE_URL",
+            "BROKER_URL",
+            "STORAGE_DIR",
+            "SECRET_KEY",
+            "STAGING_KEYS",
+            "SIGNING_KEYS",
+        )
+    }
+    strict = create_app({**settings, "AUTH_FAILURE_LIMIT": "3/minute"})
+    client = strict.test_client()
+    logins = [agents[("59", role)] for role in ("caseworker", "receiver", "doctor", "supervisor")]
+
+    statuses = [attempt(client, login, "mauvais mot de passe").status_code for login in logins]
+    refused = attempt(client, logins[0], AGENT_PASSWORD)
+
+    assert statuses == [401, 401, 401, 429]
+    assert refused.status_code == 429  # even the right password waits: the client is slowed down
+    assert "Trop d'essais de connexion refusés depuis votre poste" in unescape(refused.text)
+    assert int(refused.headers["Retry-After"]) > 0
+    strict.extensions["mdph_bridge"].engine.dispose()
+
+
+def test_people_get_french_pages_for_unknown_addresses_and_a_database_outage(
+    app: Flask, web: Flask
+) -> None:
+    client = web.test_client()
+    unknown = client.get("/recus/pas-un-identifiant")
+    api = client.get("/api/v1/nulle-part")
+
+    assert unknown.status_code == 404
+    assert unknown.mimetype == "text/html"
+    assert "Page introuvable" in unknown.text
+    assert api.status_code == 404
+    assert api.get_json()["erreurs"][0]["code"] == "http.introuvable"
+
+    settings = {name: app.config[name] for name in ("VAR_DIR", "BROKER_URL", "STORAGE_DIR")}
+    settings |= {name: app.config[name] for name in ("SECRET_KEY", "STAGING_KEYS", "SIGNING_KEYS")}
+    down = create_app({**settings, "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/x"})
+    visitor = down.test_client()
+    page = attempt(visitor, "caseworker-59", AGENT_PASSWORD)
+
+    assert page.status_code == 503
+    assert page.mimetype == "text/html"
+    assert "Service momentanément indisponible" in unescape(page.text)
+    assert page.headers["Retry-After"] == "30"
+    down.extensions["mdph_bridge"].engine.dispose()
