@@ -11,7 +11,6 @@ from mdph_bridge.domain.clock import CALENDAR, WORKING, ClockRules, Policy
 from mdph_bridge.domain.sealing import Keyring
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.rulebook import RULES_DIR, load_rulebook
-from mdph_bridge.services.alerts import parse_recipients
 
 PREFIX = "MDPH_BRIDGE_"
 MiB = 1024 * 1024
@@ -74,6 +73,21 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
 }
 # R146-46/47 CASF: lookups and writes are kept at least 3 months (DOMAIN.md §5).
 MIN_AUDIT_RETENTION_DAYS = 92
+
+
+def parse_recipients(text: str) -> dict[str, tuple[str, ...]]:
+    """Read `59=a@mdph59.fr b@mdph59.fr; 62=c@mdph62.fr; plateforme=exploitation@hub.fr`."""
+    recipients: dict[str, tuple[str, ...]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        owner, _, addresses = entry.partition("=")
+        found = tuple(a for a in addresses.replace(",", " ").split() if a)
+        if not owner.strip() or not found or not all("@" in a for a in found):
+            raise ValueError(
+                f"Destinataires d'alertes illisibles : {entry!r} ; attendu par exemple "
+                f"« 59=cellule@mdph59.fr; plateforme=exploitation@exemple.fr »."
+            )
+        recipients[owner.strip()] = found
+    return recipients
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -61,21 +61,6 @@ class AlertSettings:
     webhook_url: str = ""
 
 
-def parse_recipients(text: str) -> dict[str, tuple[str, ...]]:
-    """Read `59=a@mdph59.fr b@mdph59.fr; 62=c@mdph62.fr; plateforme=exploitation@hub.fr`."""
-    recipients: dict[str, tuple[str, ...]] = {}
-    for entry in filter(None, (part.strip() for part in text.split(";"))):
-        owner, _, addresses = entry.partition("=")
-        found = tuple(a for a in addresses.replace(",", " ").split() if a)
-        if not owner.strip() or not found or not all("@" in a for a in found):
-            raise ValueError(
-                f"Destinataires d'alertes illisibles : {entry!r} ; attendu par exemple "
-                f"« 59=cellule@mdph59.fr; plateforme=exploitation@exemple.fr »."
-            )
-        recipients[owner.strip()] = found
-    return recipients
-
-
 def _side_case() -> Any:
     """SQL expression giving the side that must act in the transfer's current state."""
     return case(

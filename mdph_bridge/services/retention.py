@@ -16,7 +16,7 @@ from mdph_bridge.domain.states import State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.audit import SYSTEM, record
 from mdph_bridge.services.processing import package_prefix
-from mdph_bridge.storage import LocalStorage
+from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)
 FINISHED = (State.COMPLETED, State.RETURNED, State.CANCELLED)
@@ -24,7 +24,7 @@ BATCH = 200
 
 
 def delete_expired_packages(
-    session: Session, storage: LocalStorage, keep: timedelta, now: datetime
+    session: Session, storage: Storage, keep: timedelta, now: datetime
 ) -> list[uuid.UUID]:
     """Delete the packages of transfers finished more than `keep` ago; return their ids.
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mdph_bridge.config import load_config, validate_config
+from mdph_bridge.config import load_config, parse_recipients, validate_config
 from mdph_bridge.domain.sealing import generate_staging_key
 from mdph_bridge.domain.signing import generate_hub_key
-from mdph_bridge.services.alerts import parse_recipients
 
 pytestmark = pytest.mark.unit
 
