@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,23 @@ def hub_settings(var_dir: Path, database_url: str, broker_url: str) -> dict[str,
         "STAGING_KEYS": generate_staging_key("test-staging"),
         "SIGNING_KEYS": generate_hub_key("test-hub"),
     }
+
+
+# The settings that make two app instances the same hub (database, broker, storage, keys).
+HUB_SETTINGS = (
+    "VAR_DIR",
+    "DATABASE_URL",
+    "BROKER_URL",
+    "STORAGE_DIR",
+    "SECRET_KEY",
+    "STAGING_KEYS",
+    "SIGNING_KEYS",
+)
+
+
+def same_hub(config: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
+    """The settings of the hub `config` belongs to, with `changes` applied."""
+    return {name: config[name] for name in HUB_SETTINGS} | changes
 
 
 def create_database(name: str) -> str:

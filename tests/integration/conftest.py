@@ -15,7 +15,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import AGENT_PASSWORD, REDIS_URL, create_database, drop_database, hub_settings
+from support import (
+    AGENT_PASSWORD,
+    REDIS_URL,
+    create_database,
+    drop_database,
+    hub_settings,
+    same_hub,
+)
 
 from mdph_bridge import create_app
 from mdph_bridge.cli import main
@@ -123,8 +130,7 @@ def web(app: Flask) -> Iterator[Flask]:
     would share its `g` (where the CSRF token of a request is cached); requests to this twin each
     get their own app context, as in production.
     """
-    names = ("VAR_DIR", "DATABASE_URL", "BROKER_URL", "STORAGE_DIR", "SECRET_KEY", "STAGING_KEYS")
-    twin = create_app({name: app.config[name] for name in (*names, "SIGNING_KEYS")})
+    twin = create_app(same_hub(app.config))
     yield twin
     twin.extensions["mdph_bridge"].engine.dispose()
 
@@ -133,16 +139,8 @@ def web(app: Flask) -> Iterator[Flask]:
 def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """Run `mdph-bridge` with the test hub's settings in its environment."""
     monkeypatch.chdir(tmp_path)
-    for name in (
-        "VAR_DIR",
-        "DATABASE_URL",
-        "BROKER_URL",
-        "STORAGE_DIR",
-        "SECRET_KEY",
-        "STAGING_KEYS",
-        "SIGNING_KEYS",
-    ):
-        monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(app.config[name]))
+    for name, value in same_hub(app.config).items():
+        monkeypatch.setenv(f"MDPH_BRIDGE_{name}", str(value))
 
     def run(*args: str, status: int = 0) -> str:
         result = CliRunner().invoke(main, list(args), catch_exceptions=False)

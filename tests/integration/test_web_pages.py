@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from support import AGENT_PASSWORD, bearer, csrf_token, files_under, sign_in
+from support import AGENT_PASSWORD, bearer, csrf_token, files_under, same_hub, sign_in
 from test_processing import run
 
 from mdph_bridge import create_app
@@ -417,19 +417,7 @@ def test_pages_and_account_events_are_in_the_audit_chain(
 def test_one_client_trying_many_accounts_is_slowed_down(
     app: Flask, agents: dict[tuple[str, str], str]
 ) -> None:
-    settings = {
-        name: app.config[name]
-        for name in (
-            "VAR_DIR",
-            "DATABASE_URL",
-            "BROKER_URL",
-            "STORAGE_DIR",
-            "SECRET_KEY",
-            "STAGING_KEYS",
-            "SIGNING_KEYS",
-        )
-    }
-    strict = create_app({**settings, "AUTH_FAILURE_LIMIT": "3/minute"})
+    strict = create_app(same_hub(app.config, AUTH_FAILURE_LIMIT="3/minute"))
     client = strict.test_client()
     logins = [agents[("59", role)] for role in ("caseworker", "receiver", "doctor", "supervisor")]
 
@@ -456,9 +444,9 @@ def test_people_get_french_pages_for_unknown_addresses_and_a_database_outage(
     assert api.status_code == 404
     assert api.get_json()["erreurs"][0]["code"] == "http.introuvable"
 
-    settings = {name: app.config[name] for name in ("VAR_DIR", "BROKER_URL", "STORAGE_DIR")}
-    settings |= {name: app.config[name] for name in ("SECRET_KEY", "STAGING_KEYS", "SIGNING_KEYS")}
-    down = create_app({**settings, "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/x"})
+    down = create_app(
+        same_hub(app.config, DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/x")
+    )
     visitor = down.test_client()
     page = attempt(visitor, "caseworker-59", AGENT_PASSWORD)
 
