@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from mdph_bridge.domain.states import State
+from mdph_bridge.domain.states import FINISHED, State
 
 PARIS = ZoneInfo("Europe/Paris")
 WORKING = "ouvres"
@@ -43,7 +43,7 @@ LEVEL_LABELS: dict[Level, str] = {
 # The clock stops when the receiving MDPH has integrated the file, when the sender cancels, and
 # when the receiver returns it (refused jurisdiction: no step of this transfer can complete it, the
 # sender must address the right MDPH). These transfers are closed: no alert, not in the open list.
-STOPPED: frozenset[State] = frozenset({State.COMPLETED, State.CANCELLED, State.RETURNED})
+STOPPED: frozenset[State] = FINISHED
 OPEN: tuple[State, ...] = tuple(state for state in State if state not in STOPPED)
 
 SIDE_TO_ACT: dict[State, Side | None] = {

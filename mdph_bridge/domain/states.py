@@ -49,6 +49,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 # The states in which the sealed payload must be kept: the transfer may still be packaged.
+# States nothing follows: the transfer is over (integrated, returned or cancelled).
+FINISHED: frozenset[State] = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
 NEEDS_STAGING: frozenset[State] = frozenset({State.RECEIVED, State.VALIDATING, State.FAILED})
 
 

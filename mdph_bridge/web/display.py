@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from mdph_bridge.domain.clock import STEP_LABELS
-from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.domain.states import FINISHED, LABELS, State
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services.charts import fr_number
 from schemas.clock import PARIS
@@ -76,7 +76,6 @@ SIDE_LABELS = {
     "destination": "MDPH d'accueil",
     "plateforme": "plateforme",
 }
-FINISHED = (State.COMPLETED, State.RETURNED, State.CANCELLED)
 # Labels of the harmonisation summary's keys, where a plain reading of the key is not enough.
 KEY_LABELS = {
     "maintenu": "Maintenus",
@@ -201,6 +200,7 @@ def install_filters(app: Flask) -> None:
     )
     app.jinja_env.globals.update(
         LABELS={s.value: label for s, label in LABELS.items()},
+        TERMINES=frozenset(state.value for state in FINISHED),
         SHORT_LABELS={s.value: label for s, label in SHORT_LABELS.items()},
         BADGES={s.value: badge for s, badge in BADGES.items()},
         URGENCY_LABELS=URGENCY_LABELS,
