@@ -8,7 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, Self
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _TMP_SUFFIX = ".partial"
@@ -60,7 +60,33 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-class BlobWriter:
+class CommitOnExit:
+    """A blob writer as a `with` block: committed if the block ends normally, discarded if not."""
+
+    def commit(self) -> None:
+        """Make the blob visible (each writer says how)."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Drop what was written (each writer says how)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class BlobWriter(CommitOnExit):
     """A blob being written: it appears under its key only on `commit`, flushed to disk."""
 
     def __init__(self, path: Path) -> None:
@@ -91,20 +117,6 @@ class BlobWriter:
         """Drop what was written."""
         self._file.close()
         self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> BlobWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
 
 
 class LocalStorage:

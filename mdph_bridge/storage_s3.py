@@ -12,14 +12,13 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mdph_bridge.storage import check_key
+from mdph_bridge.storage import CommitOnExit, check_key
 
 PART_BYTES = 8 * 1024 * 1024  # S3 parts must be 5 MiB or more, but the last
 READ_BUFFER = 1024 * 1024
@@ -40,7 +39,7 @@ def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
 
 
-class S3Writer:
+class S3Writer(CommitOnExit):
     """A blob being uploaded part by part; `commit` completes the upload, `discard` aborts it."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
@@ -88,20 +87,6 @@ class S3Writer:
                 if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
                     raise
             self._upload_id = None
-
-    def __enter__(self) -> S3Writer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
 
 
 class _S3Reader(io.RawIOBase):
