@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ddsketch import DDSketch
 from ddsketch.ddsketch import BaseDDSketch
+from ddsketch.mapping import LogarithmicMapping
 from ddsketch.pb.proto import DDSketchProto, pb
 
 RELATIVE_ERROR = 0.01  # every quantile read from a sketch is within 1 % of a true order statistic
@@ -114,34 +115,45 @@ class Distribution:
         """Whether every value is at hand, so quantiles are exact."""
         return self.sketch is None
 
-    def quantile(self, fraction: float) -> float | None:
-        """`percentile_cont(fraction)`: exact from raw values, else interpolated on the sketch."""
+    def quantiles(self, fractions: Iterable[float]) -> list[float | None]:
+        """`percentile_cont` of each fraction: exact from raw values, else read on the sketch."""
         if self.count == 0:
-            return None
+            return [None for _ in fractions]
         if self.sketch is None:
-            return percentile_cont(sorted(self.values), fraction)
-        merged = DDSketch(RELATIVE_ERROR)
-        merged.merge(self.sketch)
-        for value in self.values:
-            merged.add(value)
-        position = fraction * (self.count - 1)
-        low, high = math.floor(position), math.ceil(position)
-        low_value, high_value = _sketch_rank(merged, low), _sketch_rank(merged, high)
-        return low_value + (high_value - low_value) * (position - low)
+            ordered = sorted(self.values)
+            return [percentile_cont(ordered, fraction) for fraction in fractions]
+        everything = self._all_sketched()
+        found: list[float | None] = []
+        for fraction in fractions:
+            position = fraction * (self.count - 1)
+            low, high = math.floor(position), math.ceil(position)
+            low_value = _sketch_rank(everything, low)
+            high_value = _sketch_rank(everything, high)
+            found.append(low_value + (high_value - low_value) * (position - low))
+        return found
 
     def mean(self) -> float | None:
         """The exact mean, or None without values."""
         return self.total / self.count if self.count else None
 
-    def folded(self) -> Distribution:
-        """The same distribution with its raw values folded into the sketch, ready to store."""
+    def _all_sketched(self) -> BaseDDSketch:
         sketch = DDSketch(RELATIVE_ERROR)
         if self.sketch is not None:
             sketch.merge(self.sketch)
         for value in self.values:
             sketch.add(value)
+        return sketch
+
+    def folded(self) -> Distribution:
+        """The same distribution with its raw values folded into the sketch, ready to store."""
         return Distribution(
-            self.count, self.total, self.within, self.maximum, dict(self.histogram), [], sketch
+            self.count,
+            self.total,
+            self.within,
+            self.maximum,
+            dict(self.histogram),
+            [],
+            self._all_sketched(),
         )
 
 
@@ -151,10 +163,20 @@ def encode_sketch(sketch: BaseDDSketch) -> bytes:
 
 
 def decode_sketch(data: bytes) -> BaseDDSketch:
-    """Read a sketch written by `encode_sketch`."""
+    """Read a sketch written by `encode_sketch`, one `add` per non-empty bin."""
     message = pb.DDSketch()
     message.ParseFromString(data)
-    return DDSketchProto.from_proto(message)
+    mapping = LogarithmicMapping(RELATIVE_ERROR)
+    sketch = DDSketch(RELATIVE_ERROR)
+    for store, sign in ((message.positiveValues, 1.0), (message.negativeValues, -1.0)):
+        offset = store.contiguousBinIndexOffset
+        bins = [(offset + i, n) for i, n in enumerate(store.contiguousBinCounts) if n]
+        # The two extreme bins first: the store then sizes its range once, not once per bin.
+        for key, weight in bins[-1:] + bins[:1] + bins[1:-1]:
+            sketch.add(sign * mapping.value(key), weight)  # a bin's value maps back to its key
+    if message.zeroCount:
+        sketch.add(0.0, message.zeroCount)
+    return sketch
 
 
 def histogram_rows(histogram: Mapping[int, int]) -> list[dict[str, int]]:

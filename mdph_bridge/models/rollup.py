@@ -18,7 +18,8 @@ class MetricRollup(Base):
     source: Mapped[str] = mapped_column(String(12), primary_key=True)  # hub or historique
     origin_code: Mapped[str] = mapped_column(String(3), primary_key=True)
     dest_code: Mapped[str] = mapped_column(String(3), primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, Paris time
+    # YYYY-MM in Paris time for delays, shown by month; empty for steps and states.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
     measure: Mapped[str] = mapped_column(String(32), primary_key=True)  # delai, a step, etat.X
     count: Mapped[int] = mapped_column(default=0)
     total: Mapped[float] = mapped_column(default=0.0)

@@ -32,7 +32,6 @@ from mdph_bridge.domain.delays import (
     DELAY,
     RELATIVE_ERROR,
     Distribution,
-    combined,
     histogram_rows,
 )
 from mdph_bridge.domain.states import LABELS, State
@@ -57,12 +56,18 @@ def round_days(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
+def _rounded(names: dict[str, float], distribution: Distribution) -> dict[str, float | None]:
+    """Named quantiles of a distribution, in days to the hundredth."""
+    found = distribution.quantiles(names.values())
+    return {name: round_days(value) for name, value in zip(names, found, strict=True)}
+
+
 def _figures(distribution: Distribution) -> dict[str, Any]:
     """A distribution's figures: days to the hundredth, the share to the thousandth."""
     count = distribution.count
     return {
         "nombre": count,
-        **{name: round_days(distribution.quantile(q)) for name, q in PERCENTILES.items()},
+        **_rounded(PERCENTILES, distribution),
         "max_jours": round_days(distribution.maximum),
         "moyenne_jours": round_days(distribution.mean()),
         "part_dans_les_delais": round(distribution.within / count, 3) if count else None,
@@ -71,7 +76,7 @@ def _figures(distribution: Distribution) -> dict[str, Any]:
 
 def delays(snap: Snapshot, source: str = HUB) -> dict[str, Any]:
     """Distribution of the delays of completed transfers, and the share within the target."""
-    return _figures(combined(d for _, d in snap.measure(source, DELAY)))
+    return _figures(snap.total(source, DELAY))
 
 
 def _grouped(
@@ -100,14 +105,12 @@ def delays_by_month(snap: Snapshot, source: str = HUB) -> list[dict[str, Any]]:
 
 def histogram(snap: Snapshot, source: str = HUB) -> list[dict[str, int]]:
     """Completed transfers per whole day of delay (0 = under a day), the last bar open-ended."""
-    return histogram_rows(combined(d for _, d in snap.measure(source, DELAY)).histogram)
+    return histogram_rows(snap.total(source, DELAY).histogram)
 
 
 def _step_rows(snap: Snapshot, pair: tuple[str, str] | None) -> Iterable[dict[str, Any]]:
     for name in STEP_LABELS:
-        distribution = combined(
-            d for k, d in snap.measure(HUB, name) if pair is None or k[:2] == pair
-        )
+        distribution = snap.total(HUB, name, pair)
         yield {
             **({"mdph_origine": pair[0], "mdph_destination": pair[1]} if pair else {}),
             "etape": name,
@@ -115,7 +118,7 @@ def _step_rows(snap: Snapshot, pair: tuple[str, str] | None) -> Iterable[dict[st
             "cote": STEP_SIDES[name].value,
             "nombre": distribution.count,
             "moyenne_jours": round_days(distribution.mean()),
-            **{f: round_days(distribution.quantile(q)) for f, q in STEP_FIGURES.items()},
+            **_rounded(STEP_FIGURES, distribution),
         }
 
 

@@ -21,6 +21,7 @@ from mdph_bridge.domain.clock import STOPPED, Deadlines, Level, level_at
 from mdph_bridge.domain.delays import (
     DELAY,
     Distribution,
+    combined,
     days,
     decode_sketch,
     encode_sketch,
@@ -79,7 +80,8 @@ def _past_delay(row: Any, target_days: int) -> tuple[str, float, bool] | None:
 def _fold_row(groups: dict[Key, Distribution], pair: tuple[str, str], moment: datetime,
               values: Iterable[tuple[str, float, bool]]) -> None:  # fmt: skip
     for measure, value, within in values:
-        groups[(*pair, month(moment), measure)].add(value, within)
+        period = month(moment) if measure == DELAY else ""  # only delays are shown by month
+        groups[(*pair, period, measure)].add(value, within)
 
 
 def _store(session: Session, source: str, groups: dict[Key, Distribution]) -> None:
@@ -179,9 +181,22 @@ class Snapshot:
     pairs: set[tuple[str, str]] = field(default_factory=set)
     open_levels: Counter[Level] = field(default_factory=Counter)
 
+    totals: dict[tuple[str, str, tuple[str, str] | None], Distribution] = field(
+        default_factory=dict
+    )
+
     def measure(self, source: str, name: str) -> Iterable[tuple[Key, Distribution]]:
         """Every group of one measure."""
         return ((k, d) for k, d in self.groups[source].items() if k[3] == name)
+
+    def total(self, source: str, name: str, pair: tuple[str, str] | None = None) -> Distribution:
+        """All values of one measure (of one pair if given), merged once and kept."""
+        key = (source, name, pair)
+        if key not in self.totals:
+            self.totals[key] = combined(
+                d for k, d in self.measure(source, name) if pair is None or k[:2] == pair
+            )
+        return self.totals[key]
 
 
 def snapshot(
@@ -201,7 +216,7 @@ def snapshot(
             snap.states[rollup.measure.removeprefix(STATE_MEASURE)] += rollup.count
             snap.pairs.add(key[:2])
         else:
-            snap.groups[rollup.source][key].merge(_distribution(rollup))
+            snap.groups[rollup.source][key] = _distribution(rollup)  # one row per key
     live = session.execute(
         select(*HUB_COLUMNS).where(
             Transfer.rolled_up.is_(False),
