@@ -140,6 +140,7 @@ def supervised(transfer: Transfer) -> dict[str, Any]:
                 "de": event.from_state,
                 "vers": event.to_state,
                 "acteur": public_actor(event.actor),
+                "detail": event.detail,
             }
             for event in transfer.events
         ],
