@@ -90,6 +90,7 @@ def parser(prog: str) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=_Formatter,
         add_help=False,
+        allow_abbrev=False,  # `--token SECRET` must not pass for `--token-file`
     )
     p._optionals.title = "Options"
     p.add_argument("-h", "--help", action="help", help="Afficher cette aide et quitter.")
