@@ -409,8 +409,6 @@ SECTIONS: dict[str, Callable[[Session, Sequence[str], datetime, int], list[dict[
     "mois": lambda s, d, now, t: delays_by_month(s, d, t),
     "etapes": lambda s, d, now, t: steps(s, d) + steps(s, d, by_pair=True),
     "alertes": lambda s, d, now, t: open_alerts(s, d, now),
-    "echecs": lambda s, d, now, t: reception_failures(s, d),
-    "clients": lambda s, d, now, t: reception_clients(s, d),
     "historique": lambda s, d, now, t: [
         {"groupe": "ensemble", **delays(s, d, t, historical=True)},
         *({"groupe": "paire", **r} for r in delays_by_pair(s, d, t, historical=True)),

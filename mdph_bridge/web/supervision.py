@@ -26,8 +26,6 @@ EXPORTS = {
     "mois": "Délais par mois",
     "etapes": "Durée de chaque étape",
     "alertes": "Transferts à risque et en retard",
-    "echecs": "Échecs de réception en attente",
-    "clients": "Versions du logiciel de réception",
     "historique": "Délais avant la plateforme (historique importé)",
 }
 

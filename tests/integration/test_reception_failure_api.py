@@ -63,6 +63,8 @@ def test_failure_is_on_the_senders_timeline_and_the_dashboard_state_unchanged(
     sign_in(board, agents[("62", "supervisor")])
     html = text(board.get("/tableau-de-bord").text)
     assert FAILURES["paquet_altere"] in html
+    followed = text(board.get(f"/tableau-de-bord/transferts/{transfer_id}").text)
+    assert f"Échec de réception signalé par la MDPH d'accueil — motif : {reason}" in followed
     assert "1.2.3" in html  # the version the 62 client sent
 
     # Once received after all, the failure is no longer waiting on the dashboard.
