@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mdph_bridge.client.files import sync_folder, sync_tree, write_json
+from mdph_bridge.client.hub import PullError
 from mdph_bridge.domain.reception import FAILURES
 
 FOLDER = "quarantaine"
@@ -55,26 +56,32 @@ class Quarantine:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def _reason(self, transfer_id: str) -> dict[str, Any]:
+        """The recorded reason of a transfer set aside."""
+        path = self.root / transfer_id / REASON
+        try:
+            reason = json.loads(path.read_text(encoding="utf-8"))
+            if reason["code"] in FAILURES and isinstance(reason["signale"], bool):
+                return dict(reason)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        raise PullError(f"{path} illisible : le supprimer, puis relancer avec --retry.")
+
     def unreported(self) -> list[str]:
         """Transfers set aside whose failure the hub has not been told yet."""
         if not self.root.is_dir():
             return []
-        return sorted(
-            path.parent.name
-            for path in self.root.glob(f"*/{REASON}")
-            if not json.loads(path.read_text(encoding="utf-8"))["signale"]
-        )
+        found = sorted(path.parent.name for path in self.root.glob(f"*/{REASON}"))
+        return [transfer_id for transfer_id in found if not self._reason(transfer_id)["signale"]]
 
     def mark_reported(self, transfer_id: str) -> None:
         """Remember that the hub knows (or needs not know) of this failure."""
-        path = self.root / transfer_id / REASON
-        reason: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        write_json(path, {**reason, "signale": True}, self._temp_prefix)
+        reason = self._reason(transfer_id)
+        write_json(self.root / transfer_id / REASON, {**reason, "signale": True}, self._temp_prefix)
 
     def code(self, transfer_id: str) -> str:
         """The failure code recorded for the transfer."""
-        path = self.root / transfer_id / REASON
-        return str(json.loads(path.read_text(encoding="utf-8"))["code"])
+        return str(self._reason(transfer_id)["code"])
 
     def release(self, transfer_id: str) -> None:
         """Forget a transfer received after all."""

@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from mdph_bridge.cli import main as hub_command
 from mdph_bridge.client import cli
 from mdph_bridge.client.files import Index
+from mdph_bridge.client.hub import PullError
 from mdph_bridge.client.pull import BACKOFF_BASE, backoff
+from mdph_bridge.client.quarantine import FOLDER, Quarantine
 
 pytestmark = pytest.mark.unit
 
@@ -83,3 +85,34 @@ def test_the_hub_command_gives_the_clients_french_help() -> None:
     assert shown.output.startswith("Utilisation : mdph-bridge inbound pull")
     assert "Afficher cette aide et quitter." in shown.output
     assert "--on-received COMMANDE" in shown.output
+
+
+def test_quarantine_keeps_the_french_reason_until_reported_and_released(tmp_path: Path) -> None:
+    quarantine = Quarantine(tmp_path, ".partiel-")
+
+    quarantine.set_aside("t1", "cle_absente", "aucune clé de /cles ne convient.")
+
+    assert quarantine.holds("t1")
+    assert quarantine.unreported() == ["t1"]
+    assert quarantine.code("t1") == "cle_absente"
+    text = (tmp_path / FOLDER / "t1" / "motif.txt").read_text()
+    assert "Motif : aucune clé de la MDPH d'accueil ne permet d'ouvrir le paquet." in text
+    quarantine.mark_reported("t1")
+    assert quarantine.unreported() == []
+    quarantine.set_aside("t1", "dechiffrement", "ne se déchiffre pas.")  # a retry failed again
+    assert (quarantine.code("t1"), quarantine.unreported()) == ("dechiffrement", ["t1"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FOLDER]  # no leftover
+
+    quarantine.release("t1")
+
+    assert not quarantine.holds("t1")
+    assert not (tmp_path / FOLDER).exists()
+
+
+def test_an_unreadable_quarantine_record_is_a_french_error(tmp_path: Path) -> None:
+    quarantine = Quarantine(tmp_path, ".partiel-")
+    quarantine.set_aside("t1", "cle_absente", "…")
+    (tmp_path / FOLDER / "t1" / "motif.json").write_text("{")
+
+    with pytest.raises(PullError, match="illisible"):
+        quarantine.unreported()
