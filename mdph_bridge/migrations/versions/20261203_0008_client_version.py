@@ -1,7 +1,7 @@
 """version of the receiving client last seen with each token
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0012
 Create Date: 2026-12-03 23:45:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0008'
-down_revision = '0003'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
