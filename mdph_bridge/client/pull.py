@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from mdph_bridge.client.checkpoints import keep_latest
 from mdph_bridge.client.envelope import label, unpack
 from mdph_bridge.client.hub import Hub, HubError, PullError
 from mdph_bridge.domain.age import AgeError
@@ -324,7 +325,9 @@ def run(
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _exclusive(out):
         while True:
-            count = Receiver(hub, keys, hub_keys(hub, pinned), out, echo).pull()
+            trusted = hub_keys(hub, pinned)
+            count = Receiver(hub, keys, trusted, out, echo).pull()
+            keep_latest(hub, trusted, out, echo)  # the hub's audit log only grows
             if once or count:
                 echo(f"{count} transfert(s) traité(s)." if count else "Aucun nouveau transfert.")
             if once:

@@ -4,6 +4,7 @@ concurrent writers, tampering detected against signed checkpoints, purge by the 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,19 +13,20 @@ from typing import Any
 
 import pytest
 from audit_tampering import CASES, tamper
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, multipart
 from flask import Flask, current_app
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from support import bearer
 from test_processing import run, submit
 
+from mdph_bridge.api import auth
 from mdph_bridge.domain.checkpoints import link, open_note
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import AuditEntry, AuditPending, utcnow
+from mdph_bridge.models import AuditEntry, AuditPending, Transfer, utcnow
 from mdph_bridge.services.audit import (
     FIELDS,
     SYSTEM,
@@ -338,3 +340,51 @@ def test_a_list_records_each_transfer_it_shows(
         select(AuditEntry.object_id).where(AuditEntry.action == "inbound.index")
     )
     assert list(empty) == [None]  # an empty list is one entry
+
+
+def _post(client: FlaskClient, token: str) -> Any:
+    files = {"piece_identite.pdf": PDF}
+    return client.post("/api/v1/transfers", **multipart(dossier(), files), headers=bearer(token))
+
+
+def test_a_change_and_its_entry_are_both_there_or_both_absent(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    # The process dies as soon as the view has answered: the change is kept with its entry.
+    monkeypatch.setattr(auth, "audit_call", lambda *_: sys.exit(9))
+    with pytest.raises(SystemExit):
+        _post(client, token)
+    monkeypatch.undo()
+    # The database fails the commit of the change: neither the transfer nor its entry is there.
+    crashed: dict[str, Any] = {"armed": False, "done": False}
+
+    def arm(db: Session, *_: Any) -> None:
+        for obj in db.new:
+            if isinstance(obj, Transfer) and not crashed["armed"]:
+                crashed["armed"], crashed["lost"] = True, str(obj.id)
+
+    def fail(_conn: Any) -> None:
+        if crashed["armed"] and not crashed["done"]:
+            crashed["done"] = True
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    event.listen(backends.sessions, "before_flush", arm)
+    event.listen(backends.engine, "commit", fail)
+    try:
+        assert _post(client, token).status_code >= 500
+    finally:
+        event.remove(backends.engine, "commit", fail)
+        event.remove(backends.sessions, "before_flush", arm)
+    assert crashed["done"]
+    db = backends.sessions()
+    transfers = set(db.scalars(select(Transfer.id)))
+    created = db.scalars(
+        select(AuditPending.object_id).where(
+            AuditPending.action == "transfers.create", AuditPending.outcome == "ok"
+        )
+    ).all()
+    assert len(transfers) == 1
+    assert created == [str(transfers.pop())]
+    named = db.scalars(select(AuditPending.object_id)).all()
+    assert crashed["lost"] not in named  # the failed call's entry (500) names no lost transfer
