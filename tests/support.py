@@ -75,8 +75,11 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def files_under(root: Path) -> list[Path]:
-    """Every file below `root` (blobs, including partial ones)."""
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    """Every file below `root` (blobs, including partial ones).
+
+    os.walk skips a folder a worker's sweeper removes while we look, where rglob would fail.
+    """
+    return sorted(Path(folder) / name for folder, _, names in os.walk(root) for name in names)
 
 
 def signed_receipt(
