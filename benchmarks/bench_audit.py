@@ -12,6 +12,7 @@ it creates and drops its own database.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -33,7 +34,7 @@ from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import AuditChain, AuditEntry, utcnow
 from mdph_bridge.services.audit import Actor, leaf_hash, publics_of, record, seal, verify
 
-NAME = "mdph_bench_audit"
+NAME = f"mdph_bench_audit_{os.getpid()}"  # runs side by side do not share a database
 WRITERS = 8
 OLD_LOCK = 0x6D647068_61756474  # the advisory lock the old writers took
 
