@@ -4,7 +4,7 @@ beside the new (a plain insert in the call's transaction, sealed by one sequence
 Figures: entries/s appended and sealed with 8 concurrent writers, the sequencer's sealing speed,
 the audit's share of one API call, and the verification speed of the chain.
 
-Run from the project root: .venv/bin/python benchmarks/bench_audit.py [--entries 8000]
+Run from the project root: .venv/bin/python benchmarks/bench_audit.py [--entries 8000] [--smoke]
 Needs the test PostgreSQL (MDPH_TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432);
 it creates and drops its own database.
 """
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
+from arguments import parse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,7 +140,7 @@ def main() -> None:
     """Print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=8000)
-    args = parser.parse_args()
+    args = parse(parser, {"entries": 48})
     signer = HubSigner.parse(generate_hub_key("bench"))
     url = create_database(NAME)
     try:
