@@ -133,12 +133,6 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.package_retention",
                 "schedule": timedelta(hours=1),
             },
-            "seal-audit-log": {
-                "task": "maintenance.seal_audit",
-                "schedule": timedelta(seconds=cfg["AUDIT_SEAL_INTERVAL_SECONDS"]),
-                # A seal left waiting behind frozen workers is useless once the next one is sent.
-                "options": {"expires": cfg["AUDIT_SEAL_INTERVAL_SECONDS"] * 5},
-            },
             "verify-audit-log": {
                 "task": "maintenance.verify_audit",
                 "schedule": timedelta(days=1),

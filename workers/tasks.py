@@ -12,7 +12,7 @@ from flask import current_app
 from mdph_bridge.extensions import backends
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import alerts
-from mdph_bridge.services.audit import publics_of, purge, seal_all, verify
+from mdph_bridge.services.audit import publics_of, purge, verify
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
@@ -132,9 +132,3 @@ def verify_audit() -> bool:
     else:
         log.error("audit chain broken at entry %s: %s", result.bad_seq, result.problem)
     return result.ok
-
-
-@shared_task(name="maintenance.seal_audit", ignore_result=True)
-def seal_audit() -> int:
-    """Seal the pending audit entries, sign a checkpoint; one sequencer at a time (row lock)."""
-    return seal_all(backends().sessions(), current_app.config["SIGNER"])

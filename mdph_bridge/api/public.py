@@ -58,9 +58,18 @@ class CheckpointQuerySchema(Schema):
     depuis = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
 
+class CheckpointSchema(Schema):
+    """The latest signed checkpoint (signed-note text), its size, and the proof asked for."""
+
+    point_de_controle = fields.String(allow_none=True, required=True)
+    taille = fields.Integer(required=True)
+    preuve = fields.List(fields.String(), allow_none=True, required=True)
+
+
 @blp.route("/api/v1/audit/checkpoint", methods=["GET"])
 @blp.doc(security=[])
 @blp.arguments(CheckpointQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, CheckpointSchema)
 def audit_checkpoint(depuis: int | None = None) -> Any:
     """Serve the audit log's latest signed checkpoint and, given an older size, the proof (public).
 
