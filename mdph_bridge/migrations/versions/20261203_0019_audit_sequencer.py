@@ -1,7 +1,7 @@
 """audit v2: entries appended without a lock, sealed by one sequencer, signed checkpoints
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0008
 Create Date: 2026-12-03 23:50:00
 """
 
@@ -14,7 +14,7 @@ import mdph_bridge.models.base
 
 
 revision = '0019'
-down_revision = '0012'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
