@@ -57,6 +57,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "AUTH_FAILURE_LIMIT": (str, "10/minute"),
     "RATELIMIT_STORAGE_URL": (str, None),
     "AUDIT_RETENTION_DAYS": (int, 365),
+    "AUDIT_SEAL_INTERVAL_SECONDS": (int, 2),
     "PACKAGE_RETENTION_DAYS": (int, 30),
     "UNDOWNLOADED_ALERT_DAYS": (int, 5),
     "TOKEN_VALID_DAYS": (int, 365),

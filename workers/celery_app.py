@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import beat_init, worker_init, worker_process_init, worker_process_shutdown
 from dotenv import load_dotenv
 
 from mdph_bridge import create_app
@@ -16,7 +16,7 @@ flask_app = create_app()
 app = flask_app.extensions["celery"]
 
 import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`
-from workers import metrics  # noqa: E402 - measures the tasks once they are registered
+from workers import metrics, sequencer  # noqa: E402 - metrics measures the registered tasks
 
 
 @worker_process_init.connect
@@ -41,3 +41,9 @@ def _forget_child(pid: int, **_: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+@beat_init.connect
+def _start_sequencer(**_: Any) -> None:
+    """Seal the audit log from the beat process, the one scheduler of the hub."""
+    sequencer.start(flask_app)

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from mdph_bridge.extensions import session
-from mdph_bridge.services.audit import record
+from mdph_bridge.services.audit import ANONYMOUS, Actor, Call, record, recorded_with_changes
 from mdph_bridge.services.auth import Principal, authenticate
 from mdph_bridge.services.errors import ServiceError
 
@@ -120,30 +120,44 @@ def _authenticate() -> Principal:
     return principal
 
 
-def audit_call(principal: Principal, status: int) -> None:
-    """Record the call (API or page) with its outcome, in its own short transaction."""
-    db = session()
-    db.rollback()  # whatever the view left open; its own work is already committed
+def _call(actor: Actor) -> Call:
+    """What the current request's audit entries say, but their outcome."""
     endpoint = request.endpoint or ""
     object_type = OBJECT_TYPES.get(endpoint) or OBJECT_TYPES.get(
         endpoint.rpartition(".")[2], "transfer"
     )
-    # Views name what they created or listed in `g`; taken here so nothing outlives the request.
-    created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
-    object_id = (request.view_args or {}).get("transfer_id") or created
     # A HEAD only asks whether a package is there: say so, it is not a download.
     action = f"{endpoint}:head" if request.method == "HEAD" else endpoint
+    return Call(actor, action, object_type, (request.view_args or {}).get("transfer_id"))
+
+
+def audit_call(call: Call, status: int) -> None:
+    """Record a call no committed change carried: with what it read, or alone if refused."""
+    db = session()
+    # Views name what they created or listed in `g`; taken here so nothing outlives the request.
+    created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
+    if call.recorded:
+        return
+    if status >= 400 or call.wrote:
+        db.rollback()  # nothing of a refused or failed call is kept, but its entry
+    client = client_key() if status >= 400 else None
     # A list reads every transfer it shows: one entry each, so each transfer's readers are known.
-    for oid in listed or [object_id]:
-        record(db, principal.audit_actor, action, object_type, oid, str(status))
+    for oid in listed or [call.object_id or created]:
+        record(db, call.actor, call.action, call.object_type, oid, str(status), client=client)
     db.commit()
 
 
 def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
-    """Run a view for an authenticated caller and audit it with its outcome, refusals included."""
+    """Run a view for an authenticated caller and audit it with its outcome, refusals included.
+
+    A change the view commits carries the call's entry in the same commit; otherwise the entry
+    is added to the transaction the view read in, or written alone for a refusal.
+    """
     status = 500
+    call = _call(principal.audit_actor)
     try:
-        response = make_response(view())
+        with recorded_with_changes(session(), call):
+            response = make_response(view())
         status = response.status_code
     except ServiceError as exc:
         status = exc.status
@@ -152,8 +166,25 @@ def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
         status = exc.code or 500
         raise
     finally:
-        audit_call(principal, status)
+        audit_call(call, status)
     return response
+
+
+def _refused(status: int) -> None:
+    """Record a refused authentication (401, 429) under the client's keyed hash."""
+    db = session()
+    db.rollback()
+    call = _call(ANONYMOUS)
+    record(
+        db,
+        call.actor,
+        call.action,
+        call.object_type,
+        call.object_id,
+        str(status),
+        client=client_key(),
+    )
+    db.commit()
 
 
 def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -162,7 +193,11 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = _authenticate()
+            try:
+                principal = _authenticate()
+            except ServiceError as exc:
+                _refused(exc.status)
+                raise
 
             def checked() -> Any:
                 if principal.role not in roles:

@@ -2,7 +2,7 @@
 
 from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.alert import TransferAlert
-from mdph_bridge.models.audit import AuditChain, AuditEntry
+from mdph_bridge.models.audit import AuditChain, AuditCheckpoint, AuditEntry, AuditPending
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.history import HistoricalTransfer
@@ -15,7 +15,9 @@ __all__ = [
     "AccountDepartement",
     "ApiToken",
     "AuditChain",
+    "AuditCheckpoint",
     "AuditEntry",
+    "AuditPending",
     "Base",
     "Departement",
     "DepartementKey",
