@@ -22,12 +22,17 @@ _INVALID_BY_FIELD: list[tuple[type[fields.Field], str]] = [
 
 
 _FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# C1 controls and the bidirectional embeddings, overrides and isolates: invisible, they can make a
+# file number or a name read differently from what is stored ("Trojan Source", CVE-2021-42574).
+_INVISIBLE_CHARACTERS = re.compile(r"[\x80-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_text(value: str) -> None:
     """Refuse control characters and lone surrogates: no database or file format stores them."""
     if _FORBIDDEN_CHARACTERS.search(value):
         raise ValidationError(problem("champ.caracteres"))
+    if _INVISIBLE_CHARACTERS.search(value):
+        raise ValidationError(problem("champ.caracteres_invisibles"))
 
 
 class StrictBoolean(fields.Boolean):

@@ -24,6 +24,10 @@ CATALOGUE: dict[str, str] = {
     "champ.choix": "Valeur non autorisée. Valeurs possibles : {choix}.",
     "champ.invalide": "Valeur invalide.",
     "champ.caracteres": "Le texte contient un caractère de contrôle ou invalide (par exemple nul).",
+    "champ.caracteres_invisibles": (
+        "Le texte contient un caractère invisible qui change le sens de lecture ou un caractère "
+        "de contrôle (souvent venu d'un copier-coller) : retapez ce champ."
+    ),
     # Dossier format v1
     "format.version": "La version du format doit être « 1 ».",
     "departement.code": "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95 ou 971 à 976.",
