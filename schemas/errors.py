@@ -277,10 +277,6 @@ CATALOGUE: dict[str, str] = {
     ),
     # Accounts and pages (agents signed in)
     "compte.identifiants": "Identifiant ou mot de passe incorrect.",
-    "compte.verrouille": (
-        "Trop d'essais infructueux : ce compte est verrouillé jusqu'au {heure}. Réessayez ensuite, "
-        "ou demandez à un administrateur de la plateforme de le déverrouiller."
-    ),
     "compte.formulaire_expire": (
         "Le formulaire a expiré ou ne vient pas de cette plateforme : rechargez la page et "
         "recommencez."

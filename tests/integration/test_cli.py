@@ -144,7 +144,7 @@ def test_accounts_create_refuses_a_short_password_and_an_unknown_departement(cli
         input="court\n",
     )
     assert result.exit_code != 0
-    assert "Mot de passe trop court" in result.output
+    assert "Mot de passe trop faible" in result.output
     result = CliRunner().invoke(
         main, ["accounts", "create", "x.y", "--role", "receiver", "--departement", "99"]
     )
