@@ -7,7 +7,7 @@ the number of processes come from the command line (`--bind`, `--workers`).
 # Threads, not processes, wait on the network; a connection's head is gathered by the event loop.
 worker_class = "mdph_bridge.gunicorn_worker.FrontDoorWorker"
 workers = 2
-threads = 16
+threads = 32  # more than the uploads a proxy may stream at once (20 tested behind nginx)
 # The worker's main loop stays responsive while threads stream long uploads: the heartbeat does
 # not depend on the requests' length, so the default 30 s detects a stuck worker.
 timeout = 30
