@@ -4,6 +4,7 @@ from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.alert import TransferAlert
 from mdph_bridge.models.audit import AuditChain, AuditEntry
 from mdph_bridge.models.base import Base, utcnow
+from mdph_bridge.models.counter import LimitCounter
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.history import HistoricalTransfer
 from mdph_bridge.models.token import ApiToken
@@ -19,6 +20,7 @@ __all__ = [
     "Departement",
     "DepartementKey",
     "HistoricalTransfer",
+    "LimitCounter",
     "Transfer",
     "TransferAlert",
     "TransferDocument",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from mdph_bridge.api.auth import client_key, failure_limit
+from mdph_bridge.api.auth import client_key, failure_limit, request_id
 from mdph_bridge.extensions import session as db_session
 from mdph_bridge.models import Account
 from mdph_bridge.services.accounts import Lockout, SignInError, sign_in, sign_out
@@ -16,6 +17,7 @@ from mdph_bridge.web.agents import current_account, open_session
 from mdph_bridge.web.pages import install
 from schemas.errors import error
 
+log = logging.getLogger(__name__)
 bp = Blueprint("compte", __name__)
 install(bp)
 
@@ -52,6 +54,7 @@ def connexion() -> Any:
         account = sign_in(db_session(), login, password, _lockout(), _tell_lock)
     except SignInError as exc:
         limit.count(client)
+        log.warning("sign-in refused request=%s client=%s", request_id(), client)
         erreurs = [error("", exc.code)]
         return render_template("connexion.html", erreurs=erreurs, identifiant=login), 401
     after = session.get("apres_connexion") or ""

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,20 @@ def test_gunicorn_refusals_are_french_pages(served: Served) -> None:
         assert '<html lang="fr">' in text
         assert "La requête est mal formée ou trop longue" in text
         assert "Bad Request" not in text
+
+
+def test_the_eleventh_wrong_token_is_refused_whichever_web_worker_answers(served: Served) -> None:
+    answers = []
+    for _ in range(13):  # a new connection each time: gunicorn's two workers share them
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{served.port}/api/v1/transfers",
+            headers={"Authorization": "Bearer mdphb_faux"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - local server
+        except urllib.error.HTTPError as exc:
+            answers.append(exc.code)
+    assert answers == [401] * 10 + [429] * 3
 
 
 def test_files_in_var_are_the_owners_only(served: Served) -> None:
