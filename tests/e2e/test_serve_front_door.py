@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,9 +66,17 @@ def served(tmp_path: Path) -> Iterator[Served]:
             assert time.monotonic() < deadline, served.log
             time.sleep(0.3)
     yield served
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    if proc.poll() is None:  # the test failed before stopping it: leave nothing behind
+        below = descendants(proc.pid)
+        proc.terminate()
+        try:
+            proc.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def stopped_cleanly(served: Served, sig: signal.Signals, group: bool) -> None:
