@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask import Flask
 from sqlalchemy.orm import Session
-from support import AGENT_PASSWORD, free_port
+from support import AGENT_PASSWORD, csrf_token, free_port, same_hub
 
+from mdph_bridge import create_app
 from mdph_bridge.domain.passwords import password_problems
 from mdph_bridge.services.accounts import (
     Lockout,
@@ -113,3 +115,24 @@ def test_a_lock_out_is_mailed_to_the_departement_and_the_operators_once(
     assert sorted(to) == ["cellule@mdph59.example", "exploitation@hub.example"]
     assert "Le compte m.martin a été verrouillé" in text
     assert "mdph-bridge accounts enable m.martin" in text
+
+
+def test_the_sign_in_page_mails_the_lock_but_does_not_show_it(
+    app: Flask, demo: dict[str, Any], session: Session, smtp: tuple[Inbox, str]
+) -> None:
+    inbox, url = smtp
+    web = create_app(same_hub(app.config, ALERT_EMAILS="59=cellule@mdph59.example", SMTP_URL=url))
+    create_account(session, "m.leroy", "caseworker", ["59"], AGENT_PASSWORD)
+    client = web.test_client()
+    for _ in range(web.config["SIGN_IN_MAX_FAILURES"]):
+        token = csrf_token(client.get("/connexion").text)
+        form = {"identifiant": "m.leroy", "mot_de_passe": "mauvais", "csrf_token": token}
+        refused = client.post("/connexion", data=form)
+        assert refused.status_code == 401
+        assert "Identifiant ou mot de passe incorrect." in refused.text
+    deadline = time.monotonic() + 10
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [to for to, _ in inbox.messages] == [["cellule@mdph59.example"]]
+    assert "Le compte m.leroy a été verrouillé" in inbox.messages[0][1]
+    web.extensions["mdph_bridge"].engine.dispose()
