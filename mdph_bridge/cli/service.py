@@ -84,8 +84,8 @@ STOP_SECONDS = 25  # SIGTERM to every child, then SIGKILL to what is left: withi
 
 
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    """Start a child in its own process group: a signal to `serve`'s group reaches `serve` only,
-    which stops each child once and in order (a second SIGTERM would make Celery quit cold)."""
+    """Start a child in its own group: a signal to `serve`'s group then reaches `serve` alone,
+    which stops each child once (a second SIGTERM would make Celery quit cold)."""
     return subprocess.Popen(  # noqa: S603 - fixed module names
         [sys.executable, "-m", *args], start_new_session=True
     )
