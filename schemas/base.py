@@ -31,8 +31,17 @@ def clean_text(value: str) -> None:
     """Refuse control characters and lone surrogates: no database or file format stores them."""
     if _FORBIDDEN_CHARACTERS.search(value):
         raise ValidationError(problem("champ.caracteres"))
+
+
+def visible_text(value: str) -> None:
+    """Refuse what would make a text read otherwise than it is stored."""
     if _INVISIBLE_CHARACTERS.search(value):
         raise ValidationError(problem("champ.caracteres_invisibles"))
+
+
+class FileName(fields.String):
+    """A document's file name: its invisible characters are refused with the documents' own
+    check (`piece.nom_invalide`), which also refuses paths."""
 
 
 class StrictBoolean(fields.Boolean):
@@ -59,7 +68,8 @@ def _frenchify(field: fields.Field) -> None:
     # Fields of a schema instance are shallow copies of the declared ones: assign new lists and
     # dicts rather than mutating the shared ones, or every new schema would add to all of them.
     if isinstance(field, fields.String) and clean_text not in field.validators:
-        field.validators = [*field.validators, clean_text]
+        checks = [clean_text] if isinstance(field, FileName) else [clean_text, visible_text]
+        field.validators = [*field.validators, *checks]
     messages = {"required": problem("champ.obligatoire"), "null": problem("champ.nul")}
     for kind, code in _INVALID_BY_FIELD:
         if isinstance(field, kind):
