@@ -28,8 +28,9 @@ $(ASSETS_STAMP): package.json package-lock.json
 
 assets: $(ASSETS_STAMP) ## Bundle the pages' design system (DSFR) from the locked npm package
 
-serve: $(STAMP) $(ASSETS_STAMP) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62)
-	$(VENV)/bin/mdph-bridge serve
+PORT ?= 8000
+serve: $(STAMP) $(ASSETS_STAMP) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62); PORT=8001 for another port
+	$(VENV)/bin/mdph-bridge serve --port $(PORT)
 
 lint: $(STAMP) ## Check style with ruff
 	$(VENV)/bin/ruff check .

@@ -53,7 +53,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SESSION_HOURS": (int, 8),
     "MAX_JSON_BYTES": (int, 64 * 1024),
     "MAX_JSON_DEPTH": (int, 32),
-    # Failed authentications allowed per client; counted in Redis when the broker is Redis.
+    # Failed authentications allowed per client; counted in Redis when the broker is Redis, else
+    # in the database (`database`).
     "AUTH_FAILURE_LIMIT": (str, "10/minute"),
     "RATELIMIT_STORAGE_URL": (str, None),
     "AUDIT_RETENTION_DAYS": (int, 365),
@@ -129,7 +130,8 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
         )
     broker = config["BROKER_URL"]
     config["RATELIMIT_STORAGE_URL"] = config.get("RATELIMIT_STORAGE_URL") or (
-        broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+        # Without Redis, in the database: every web worker sees the same counts.
+        broker if broker.startswith(("redis://", "rediss://")) else "database"
     )
     if config.get("STORAGE", "local") not in {"local", "s3"}:
         raise RuntimeError(f"{PREFIX}STORAGE must be `local` or `s3`.")

@@ -11,6 +11,7 @@ from dotenv import load_dotenv
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
 
+os.umask(0o077)  # the files and folders the workers create are their owner's only
 load_dotenv(".env")  # the working directory's, as for the CLI
 flask_app = create_app()
 app = flask_app.extensions["celery"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -15,7 +17,7 @@ from flask import Flask, current_app, g, make_response, request
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
@@ -23,6 +25,7 @@ from mdph_bridge.extensions import session
 from mdph_bridge.services.audit import ANONYMOUS, Actor, Call, record, recorded_with_changes
 from mdph_bridge.services.auth import Principal, authenticate
 from mdph_bridge.services.errors import ServiceError
+from mdph_bridge.services.limit_store import DATABASE, DatabaseStorage
 
 log = logging.getLogger(__name__)
 # What an endpoint's last part says it touches; anything else is the transfer itself.
@@ -46,13 +49,13 @@ OBJECT_TYPES = {
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """How many failed authentications a client may make, counted in Redis (memory if embedded).
+    """How many failed authentications a client may make, counted in Redis (else the database).
 
     If the counter's store is unreachable the limit is not applied (and a warning is logged):
     tokens are still checked, and a Redis outage must not stop the MDPHs' work.
     """
 
-    limiter: MovingWindowRateLimiter
+    limiter: RateLimiter
     item: RateLimitItem
 
     def wait_for(self, client: str) -> int:
@@ -76,7 +79,12 @@ class FailureLimit:
 
 def init_failure_limit(app: Flask) -> None:
     """Attach the failed-authentication limiter to the app (no connection is opened yet)."""
-    limiter = MovingWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URL"]))
+    url = app.config["RATELIMIT_STORAGE_URL"]
+    limiter: RateLimiter
+    if url == DATABASE:
+        limiter = FixedWindowRateLimiter(DatabaseStorage(app.extensions["mdph_bridge"].engine))
+    else:
+        limiter = MovingWindowRateLimiter(storage_from_string(url))
     app.extensions["mdph_bridge_auth_limit"] = FailureLimit(
         limiter, parse(app.config["AUTH_FAILURE_LIMIT"])
     )
@@ -92,6 +100,19 @@ def client_key() -> str:
     address = (request.remote_addr or "inconnu").encode()
     secret = current_app.config["SECRET_KEY"].encode()
     return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
+
+
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def request_id() -> str:
+    """Name this request in the logs: the proxy's id (nginx's $request_id) if behind a trusted
+    proxy, else a fresh one; it links a log line to the proxy's log without naming the client."""
+    if "request_id" not in g:
+        given = request.headers.get("X-Request-Id", "")
+        trusted = current_app.config["TRUSTED_PROXIES"] and _REQUEST_ID.fullmatch(given)
+        g.request_id = given if trusted else uuid.uuid4().hex
+    return g.request_id
 
 
 def current_principal() -> Principal:
@@ -115,7 +136,12 @@ def _authenticate() -> Principal:
     session().commit()
     if principal is None:
         limit.count(client)  # only a wrong token counts, not a missing one
-        log.warning("authentication failed on %s", request.endpoint)
+        log.warning(
+            "authentication failed on %s request=%s client=%s",
+            request.endpoint,
+            request_id(),
+            client,
+        )
         raise ServiceError.one(401, "", "auth.jeton_invalide")
     return principal
 

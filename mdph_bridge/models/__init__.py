@@ -4,6 +4,7 @@ from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.alert import TransferAlert
 from mdph_bridge.models.audit import AuditChain, AuditCheckpoint, AuditEntry, AuditPending
 from mdph_bridge.models.base import Base, utcnow
+from mdph_bridge.models.counter import LimitCounter
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.history import HistoricalTransfer
 from mdph_bridge.models.rollup import MetricRollup
@@ -22,6 +23,7 @@ __all__ = [
     "Departement",
     "DepartementKey",
     "HistoricalTransfer",
+    "LimitCounter",
     "MetricRollup",
     "Transfer",
     "TransferAlert",

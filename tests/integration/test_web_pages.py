@@ -38,6 +38,13 @@ def attempt(client: FlaskClient, login: str, password: str) -> Any:
     )
 
 
+def refusal(html: str) -> str:
+    """The text of the sign-in page's refusal block."""
+    match = re.search(r'id="erreur-connexion">(.*?)</div>', html, re.S)
+    assert match is not None
+    return unescape(" ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split()))
+
+
 def upload(
     client: FlaskClient,
     token: str,
@@ -73,9 +80,12 @@ def test_wrong_password_then_lock_out_counted_in_the_database(
         assert response.status_code == 401
         assert "Identifiant ou mot de passe incorrect." in response.text
     locked = attempt(client, login, "mauvais mot de passe")
-    assert "ce compte est verrouillé jusqu'au" in unescape(locked.text)
-    # Locked: even the right password is refused, and the failures are in the database.
-    assert "verrouillé" in attempt(client, login, AGENT_PASSWORD).text
+    # Locked: even the right password is refused, and the failures are in the database; the
+    # page answers exactly as for an unknown login, so that it does not tell which logins exist.
+    unknown = attempt(client, "personne-inconnue", "mauvais mot de passe")
+    for refused in (locked, attempt(client, login, AGENT_PASSWORD), unknown):
+        assert refused.status_code == 401
+        assert refusal(refused.text) == "Connexion refusée Identifiant ou mot de passe incorrect."
     account = session.scalar(select(Account).where(Account.login == login))
     assert account is not None
     session.refresh(account)
