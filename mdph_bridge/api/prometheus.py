@@ -10,6 +10,7 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from mdph_bridge.api.auth import requires
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.models import utcnow
 from mdph_bridge.services.operations import exposition
@@ -18,7 +19,7 @@ blp = Blueprint("prometheus", __name__)
 
 
 @blp.get("/metrics")
-@requires("admin")
+@requires(Role.ADMIN)
 def metrics() -> Response:
     """Expose the hub's operations metrics in the Prometheus text format."""
     text = exposition(session(), backends().celery, utcnow())

@@ -98,11 +98,14 @@ def serve(host: str, port: int, web_workers: int) -> None:
             empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
+    from mdph_bridge.services.queue import LARGE_QUEUE, MAINTENANCE_QUEUE, QUEUE
+
     worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
+    small = f"{QUEUE},{MAINTENANCE_QUEUE}"
     children = [
         # Small transfers and the sweepers on one worker, big documents on their own.
-        _spawn([*worker, "-n", "small@%h", "-Q", "transfers,maintenance", "--concurrency", "2"]),
-        _spawn([*worker, "-n", "large@%h", "-Q", "transfers_large", "--concurrency", "1"]),
+        _spawn([*worker, "-n", "small@%h", "-Q", small, "--concurrency", "2"]),
+        _spawn([*worker, "-n", "large@%h", "-Q", LARGE_QUEUE, "--concurrency", "1"]),
         _spawn(["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"]),
         _spawn(
             [

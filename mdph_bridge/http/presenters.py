@@ -1,4 +1,4 @@
-"""Turn transfers into API documents (metadata only, French keys, stable state codes)."""
+"""Turn transfers into documents for the API and the pages (metadata only, French keys)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,22 @@ def public_actor(actor: str) -> str:
     return {"worker": "plateforme"}.get(actor, "administrateur de la plateforme")
 
 
+def timeline(transfer: Transfer, with_detail: bool = True) -> list[dict[str, Any]]:
+    """The transfer's steps, each with who acted as the other side may know it."""
+    events = []
+    for event in transfer.events:
+        step: dict[str, Any] = {
+            "date": event.at,
+            "de": event.from_state,
+            "vers": event.to_state,
+            "acteur": public_actor(event.actor),
+        }
+        if with_detail:
+            step["detail"] = event.detail
+        events.append(step)
+    return events
+
+
 def outbound(transfer: Transfer) -> dict[str, Any]:
     """Describe a transfer for its sender."""
     return summary(transfer, url_for("transfers.detail", transfer_id=transfer.id))
@@ -97,16 +113,7 @@ def outbound_detail(transfer: Transfer) -> dict[str, Any]:
         **outbound(transfer),
         **packages(transfer, links=False),
         "horloge": clock(transfer),
-        "evenements": [
-            {
-                "date": event.at,
-                "de": event.from_state,
-                "vers": event.to_state,
-                "acteur": public_actor(event.actor),
-                "detail": event.detail,
-            }
-            for event in transfer.events
-        ],
+        "evenements": timeline(transfer),
         "erreurs": transfer.problems,
     }
 
@@ -134,13 +141,5 @@ def supervised(transfer: Transfer) -> dict[str, Any]:
         "a_risque_le": transfer.warn_at,
         "echeance": transfer.due_at,
         "horloge": clock(transfer),
-        "evenements": [
-            {
-                "date": event.at,
-                "de": event.from_state,
-                "vers": event.to_state,
-                "acteur": public_actor(event.actor),
-            }
-            for event in transfer.events
-        ],
+        "evenements": timeline(transfer, with_detail=False),
     }

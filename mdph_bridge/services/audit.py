@@ -12,11 +12,12 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import CursorResult, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.models import AuditChain, AuditEntry, utcnow
 
 GENESIS = "0" * 64
@@ -46,7 +47,7 @@ class Actor:
 
 
 SYSTEM = Actor("systeme")
-CLI = Actor("cli", "admin")
+CLI = Actor("cli", Role.ADMIN)
 
 
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -110,6 +111,21 @@ def record(
     """Append an entry in the caller's transaction; the caller commits (soon: it holds the lock)."""
     oid = None if object_id is None else str(object_id)
     return _append(session, _head(session), actor, action, object_type, oid, outcome, at)
+
+
+def record_call(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_ids: Iterable[object],
+    outcome: str,
+) -> None:
+    """Record an HTTP call, one entry per object it read, in its own short transaction."""
+    session.rollback()  # whatever the view left open; its own work is already committed
+    for object_id in object_ids:
+        record(session, actor, action, object_type, object_id, outcome)
+    session.commit()
 
 
 @dataclass(frozen=True)
@@ -204,7 +220,8 @@ def purge(session: Session, before: datetime, now: datetime | None = None) -> in
     if session.get_bind().dialect.name == "postgresql":  # the trigger lets only the purge delete
         session.execute(text("SET LOCAL mdph.audit_purge = 'on'"))
     doomed = delete(AuditEntry).where(AuditEntry.seq <= last)
-    deleted = session.execute(doomed.execution_options(synchronize_session=False)).rowcount
+    result = session.execute(doomed.execution_options(synchronize_session=False))
+    deleted: int = cast(CursorResult[Any], result).rowcount
     _append(session, head, SYSTEM, "audit.purge", "audit", str(last), "ok", now)
     session.commit()
     return deleted

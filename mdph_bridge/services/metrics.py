@@ -19,17 +19,16 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mdph_bridge.domain.clock import (
     LEVEL_LABELS,
-    OPEN,
     SIDE_TO_ACT,
     STEP_LABELS,
     STOPPED,
     Level,
     Side,
 )
-from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import HistoricalTransfer, Transfer
+from mdph_bridge.models.sqlstats import days_between, month_of, percentile, whole_days
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.sqlstats import days_between, month_of, percentile, whole_days
 
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
 # Percentiles sort every delay in scope: on PostgreSQL give this transaction's sorts room enough to
@@ -47,7 +46,8 @@ class _Source:
     target_days: int
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
-        return getattr(self.model, name)
+        column: InstrumentedAttribute[Any] = getattr(self.model, name)
+        return column
 
     @property
     def delay(self) -> ColumnElement[float]:

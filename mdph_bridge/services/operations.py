@@ -1,4 +1,4 @@
-"""Operations metrics for Prometheus (`admin` tokens): states, oldest open transfers, queues.
+"""Operations metrics for Prometheus: states, oldest open transfers, pending alerts, queues.
 
 Counts and ages only, never personal data. Task durations and failures are measured where tasks
 run, and served by the worker (see workers/metrics.py).
@@ -12,22 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
-from flask import Blueprint, Response
 from kombu.exceptions import ChannelError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.api.auth import requires
 from mdph_bridge.domain.clock import STOPPED
 from mdph_bridge.domain.states import State
-from mdph_bridge.extensions import backends, session
-from mdph_bridge.models import Transfer, TransferAlert, utcnow
+from mdph_bridge.models import Transfer, TransferAlert
+from mdph_bridge.services.queue import QUEUES
 
 log = logging.getLogger(__name__)
-blp = Blueprint("prometheus", __name__)
-QUEUES = ("transfers", "transfers_large", "maintenance")
 
 
 class HubCollector:
@@ -104,10 +100,8 @@ def queue_lengths(celery: Celery) -> dict[str, int]:
         return {}
 
 
-@blp.get("/metrics")
-@requires("admin")
-def metrics() -> Response:
-    """Expose the hub's operations metrics in the Prometheus text format."""
+def exposition(db: Session, celery: Celery, now: datetime) -> bytes:
+    """The hub's operations metrics in the Prometheus text format, read now."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(session(), backends().celery, utcnow()))  # type: ignore[arg-type]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    registry.register(HubCollector(db, celery, now))
+    return generate_latest(registry)

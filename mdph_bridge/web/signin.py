@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from mdph_bridge.api.auth import client_key, failure_limit
 from mdph_bridge.extensions import session as db_session
+from mdph_bridge.http.identity import client_key, failure_limit
 from mdph_bridge.services.accounts import Lockout, SignInError, sign_in, sign_out
 from mdph_bridge.web.agents import current_account, open_session
 from mdph_bridge.web.display import date_fr
