@@ -204,7 +204,10 @@ def _split(
     storage: Storage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
 ) -> tuple[list[Entry], list[Entry]]:
     """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
-    admin_pieces, medical_pieces, admin_files, medical_files = [], [], [], []
+    admin_pieces: list[dict[str, Any]] = []
+    medical_pieces: list[dict[str, Any]] = []
+    admin_files: list[Entry] = []
+    medical_files: list[Entry] = []
     for document, piece in zip(transfer.documents, dossier["pieces"], strict=True):
         safe = safe_name(document.position, piece["nom_fichier"])
         name = f"pieces/{with_type_extension(safe, EXTENSIONS[document.mime])}"
