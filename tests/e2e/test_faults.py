@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from cluster import Cluster
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, multipart, submit
 from flask.testing import FlaskClient
 from processes import Process
 from sqlalchemy import func, select, text
@@ -75,20 +75,10 @@ def token(cluster: Cluster, session: Session, keys_dir: Path) -> Iterator[str]:
         path.unlink()
 
 
-def submit(client: FlaskClient, token: str, number: int) -> uuid.UUID:
-    """Submit one small transfer; the hub must accept it (202)."""
-    document = PDF + f"{number}".encode()
-    files = {"justificatif.pdf": document}
-    response = client.post(
-        "/api/v1/transfers", **multipart(dossier(files=files), files), headers=bearer(token)
-    )
-    assert response.status_code == 202, response.get_json()
-    return uuid.UUID(response.get_json()["id"])
-
-
 def submit_batch(client: FlaskClient, token: str, count: int = BATCH) -> list[uuid.UUID]:
-    """Submit `count` transfers one after the other."""
-    return [submit(client, token, n) for n in range(count)]
+    """Submit `count` small transfers one after the other, each with its own document."""
+    batch = ({"justificatif.pdf": PDF + f"{n}".encode()} for n in range(count))
+    return [submit(client, token, dossier(files=files), files) for files in batch]
 
 
 @contextmanager

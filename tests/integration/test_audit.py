@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 from support import bearer
-from test_processing import run, submit
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditEntry

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import MEDICAL_PDF, run
 from sqlalchemy.orm import Session
 from support import bearer
-from test_processing import MEDICAL_PDF, run, submit
 from werkzeug.serving import make_server
 
 from mdph_bridge.cli import main
