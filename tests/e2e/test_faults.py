@@ -71,8 +71,10 @@ def token(cluster: Cluster, session: Session, keys_dir: Path) -> Iterator[str]:
         conn.execute(
             text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
         )
+    # The beat's orphan sweeper (every ORPHAN_AGE_SECONDS) may remove them first, now they have
+    # no transfer.
     for path in files_under(Path(cluster.settings["STORAGE_DIR"])):
-        path.unlink()
+        path.unlink(missing_ok=True)
 
 
 def submit_batch(client: FlaskClient, token: str, count: int = BATCH) -> list[uuid.UUID]:
