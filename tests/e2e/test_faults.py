@@ -8,6 +8,7 @@ they can be killed and restarted without touching anything else. The database's 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -71,10 +72,10 @@ def token(cluster: Cluster, session: Session, keys_dir: Path) -> Iterator[str]:
         conn.execute(
             text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
         )
-    # The beat's orphan sweeper (every ORPHAN_AGE_SECONDS) may remove them first, now they have
-    # no transfer.
-    for path in files_under(Path(cluster.settings["STORAGE_DIR"])):
-        path.unlink(missing_ok=True)
+    # The beat's orphan sweeper (every ORPHAN_AGE_SECONDS) may remove files and folders meanwhile,
+    # now that they have no transfer: a race either side may win.
+    for child in Path(cluster.settings["STORAGE_DIR"]).glob("*"):
+        shutil.rmtree(child, ignore_errors=True)
 
 
 def submit_batch(client: FlaskClient, token: str, count: int = BATCH) -> list[uuid.UUID]:
