@@ -36,7 +36,10 @@ lint: $(STAMP) ## Check style with ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint $(ASSETS_STAMP) ## Lint, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
+typecheck: $(STAMP) ## Check types with mypy (strict on domain/, services/ and schemas/)
+	$(VENV)/bin/mypy
+
+test: lint typecheck $(ASSETS_STAMP) ## Lint, type-check, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
 	$(VENV)/bin/pytest
 
 audit: $(STAMP) ## Scan the pinned dependencies for known vulnerabilities (pip-audit)
@@ -49,4 +52,4 @@ lock: ## Re-pin every dependency after a change to pyproject.toml
 	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
 	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
 
-.PHONY: help install assets serve lint test audit docs lock
+.PHONY: help install assets serve lint typecheck test audit docs lock

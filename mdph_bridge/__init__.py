@@ -14,8 +14,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Imported here so that `schemas` and `domain` can import this package without Flask set-up.
     from mdph_bridge import extensions
     from mdph_bridge.api import register_api
-    from mdph_bridge.api.errors import BridgeFlask
     from mdph_bridge.config import load_config, validate_config
+    from mdph_bridge.http.app import BridgeFlask
+    from mdph_bridge.http.errors import register_error_answers
+    from mdph_bridge.http.identity import init_failure_limit
     from mdph_bridge.web import register_web
 
     app = BridgeFlask(__name__)
@@ -33,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
     extensions.init_app(app)
+    init_failure_limit(app)
+    register_error_answers(app)
     register_api(app)
     register_web(app)
     return app

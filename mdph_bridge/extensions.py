@@ -12,7 +12,8 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from mdph_bridge.services.sqlstats import register_sqlite_functions
+from mdph_bridge.models.sqlstats import register_sqlite_functions
+from mdph_bridge.services.queue import BROKER, MAINTENANCE_QUEUE, QUEUE
 from mdph_bridge.storage import LocalStorage, Storage
 
 
@@ -108,8 +109,8 @@ def celery_init_app(app: Flask) -> Celery:
         task_acks_late=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
-        task_default_queue="transfers",
-        task_routes={"maintenance.*": {"queue": "maintenance"}},
+        task_default_queue=QUEUE,
+        task_routes={"maintenance.*": {"queue": MAINTENANCE_QUEUE}},
         # Read by services.queue to send big transfers to their own queue and workers.
         mdph_large_transfer_bytes=cfg["LARGE_TRANSFER_BYTES"],
         task_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"],
@@ -159,9 +160,12 @@ def celery_init_app(app: Flask) -> Celery:
 def init_app(app: Flask) -> None:
     """Attach the engine, the session registry, the blob storage and Celery to the app."""
     engine = make_engine(app.config["DATABASE_URL"])
-    sessions = scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
+    celery = celery_init_app(app)
+    # Sessions know their broker: services wake workers from the session once it commits.
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info={BROKER: celery})
+    sessions = scoped_session(factory)
     storage = make_storage(app.config)
-    app.extensions["mdph_bridge"] = Backends(engine, sessions, storage, celery_init_app(app))
+    app.extensions["mdph_bridge"] = Backends(engine, sessions, storage, celery)
     app.extensions["celery"] = app.extensions["mdph_bridge"].celery
 
     @app.teardown_appcontext

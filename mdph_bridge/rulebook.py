@@ -103,7 +103,8 @@ def _merged(
     missing = [name for name in required if name not in versions[0]]
     for name in missing:
         problems.append(error(f"{filename}:versions[0]", "regles.incomplet", champ=name))
-    merged, current = [], {"aides_extra_legales": []}
+    merged: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"aides_extra_legales": []}
     for version in versions:
         current = {**current, **version}
         merged.append(current)

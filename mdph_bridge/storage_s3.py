@@ -177,7 +177,7 @@ class S3Storage:
     def open(self, key: str) -> BinaryIO:
         """Open a blob for reading (buffered, seekable)."""
         raw = _S3Reader(self.client, self.bucket, check_key(key))
-        return io.BufferedReader(raw, READ_BUFFER)  # type: ignore[return-value]
+        return io.BufferedReader(raw, READ_BUFFER)
 
     def exists(self, key: str) -> bool:
         """Tell whether a blob exists."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from schemas.errors import problem
 
-_INVALID_BY_FIELD: list[tuple[type[fields.Field], str]] = [
+_INVALID_BY_FIELD: list[tuple[type[fields.Field[Any]], str]] = [
     (fields.Boolean, "champ.booleen"),
     (fields.Date, "champ.date"),
     (fields.Integer, "champ.entier"),
@@ -64,7 +64,7 @@ class StrictDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def _frenchify(field: fields.Field) -> None:
+def _frenchify(field: fields.Field[Any]) -> None:
     # Fields of a schema instance are shallow copies of the declared ones: assign new lists and
     # dicts rather than mutating the shared ones, or every new schema would add to all of them.
     if isinstance(field, fields.String) and clean_text not in field.validators:
@@ -93,7 +93,7 @@ class WireSchema(Schema):
         "type": problem("champ.objet"),
     }
 
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
         """Give every bound field French messages with codes."""
         _frenchify(field_obj)
 
@@ -102,7 +102,7 @@ class _FullMatch(validate.Regexp):
     """Regexp validator that must match the whole value (and publishes an anchored pattern)."""
 
     def __call__(self, value: str) -> str:  # type: ignore[override]
-        if self.regex.fullmatch(value) is None:
+        if cast("re.Pattern[str]", self.regex).fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
 

@@ -139,7 +139,7 @@ class WholeNumber(fields.Integer):
         return super()._validated(value)
 
 
-class Items(fields.List):
+class Items(fields.List[Any]):
     """A list whose partly valid content keeps each item at its index, for rules across items.
 
     marshmallow drops an item refused whole (null); the indexes of the others would then be

@@ -21,7 +21,7 @@ def departement_code(value: str) -> None:
         raise ValidationError(problem("departement.code"))
 
 
-class TomlDate(fields.Field):
+class TomlDate(fields.Field[Any]):
     """A TOML date (1979-05-27, no quotes): TOML already parses it."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
@@ -30,7 +30,7 @@ class TomlDate(fields.Field):
         return value
 
 
-class Euros(fields.Field):
+class Euros(fields.Field[Any]):
     """A positive amount in euros, kept exact (TOML gives a float; 21.0 → Decimal('21.00'))."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
@@ -49,7 +49,7 @@ def _source() -> fields.String:
     return fields.String(required=True, validate=length(3, 500))
 
 
-def _sourced(value: fields.Field) -> fields.Nested:
+def _sourced(value: fields.Field[Any]) -> fields.Nested:
     """A value with its source and whether the département must still confirm it."""
     schema = WireSchema.from_dict(
         {"valeur": value, "source": _source(), "a_confirmer": StrictBoolean(load_default=False)}

@@ -6,9 +6,12 @@ import copy
 import hashlib
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+from flask.testing import FlaskClient
+from support import bearer
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -77,3 +80,17 @@ def multipart(data: dict[str, Any] | bytes, files: dict[str, bytes]) -> dict[str
         parts[name] = FileStorage(io.BytesIO(content), name, content_type="application/pdf")
     boundary, body = encode_multipart(parts)
     return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def submit(
+    client: FlaskClient,
+    token: str,
+    data: dict[str, Any],
+    files: dict[str, bytes],
+    key: str | None = None,
+) -> uuid.UUID:
+    """Submit a dossier and its files over the API; the hub must accept it (202)."""
+    headers = bearer(token) | ({"Idempotency-Key": key} if key else {})
+    response = client.post("/api/v1/transfers", **multipart(data, files), headers=headers)
+    assert response.status_code == 202, response.get_json()
+    return uuid.UUID(response.get_json()["id"])

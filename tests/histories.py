@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.clock import Policy, deadlines
+from mdph_bridge.domain.clock import PARIS, Policy, deadlines
 from mdph_bridge.domain.states import State
-from mdph_bridge.models import Transfer, TransferEvent
+from mdph_bridge.models import HistoricalTransfer, Transfer, TransferEvent
+
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+PAIRS = [("59", "62"), ("62", "59"), ("59", "80"), ("80", "62")]
+DAY = 86400
+OPEN_STATES = [State.RECEIVED, State.READY, State.DOWNLOADED, State.REJECTED, State.RETURNED]
 
 STEP_COLUMNS = {
     State.READY: "ready_at",
@@ -55,3 +62,79 @@ def add_transfer(
     transfer.events = [TransferEvent(at=at, to_state=s.value, actor="test") for at, s in events]
     session.add(transfer)
     return transfer.id
+
+
+def plus_days_paris(at: datetime, days: int) -> datetime:
+    return (at.astimezone(PARIS) + timedelta(days=days)).astimezone(UTC)
+
+
+def generate(session: Session) -> list[dict[str, Any]]:
+    """A seeded history of 400 transfers over six months, with the facts the test needs."""
+    rng = random.Random(20261201)  # noqa: S311 - a reproducible history, not a secret
+    made = []
+    for _ in range(400):
+        origin, dest = rng.choice(PAIRS)
+        submitted = NOW - timedelta(days=rng.uniform(0.5, 180))
+        wait = timedelta(days=rng.choice([0, 0, 0, rng.uniform(0.5, 6)]))
+        spans = [timedelta(days=rng.uniform(0.01, x)) for x in (2, 8, 3, 10)]
+        milestones = [State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED]
+        steps, at = {}, submitted + wait
+        reach = rng.choice([0, 1, 2, 4, 4, 4, 4])
+        for state, span in zip(milestones[:reach], spans, strict=False):
+            at += span
+            if at >= NOW:
+                break
+            steps[state] = at
+        final = State.COMPLETED if State.COMPLETED in steps else None
+        if final is None:
+            final = rng.choice([*OPEN_STATES, State.CANCELLED])
+            if final in (State.RECEIVED, State.REJECTED):
+                steps = {}
+            if final == State.READY and State.DOWNLOADED in steps:
+                final = State.DOWNLOADED if State.ACKNOWLEDGED not in steps else State.ACKNOWLEDGED
+        transfer_id = add_transfer(
+            session,
+            origin,
+            dest,
+            submitted,
+            steps,
+            state=final,
+            sender_wait=wait if steps else timedelta(),
+        )
+        made.append(
+            {
+                "id": str(transfer_id),
+                "origin": origin,
+                "dest": dest,
+                "state": final,
+                "submitted": submitted,
+                "steps": steps,
+                "wait": (wait if steps else timedelta()).total_seconds() / DAY,
+                "warn": plus_days_paris(submitted, 10),
+                "due": plus_days_paris(submitted, 15),
+            }
+        )
+    for index in range(60):
+        origin, dest = rng.choice(PAIRS)
+        submitted = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 300))
+        completed = submitted + timedelta(days=rng.uniform(20, 150)) if index % 6 else None
+        session.add(
+            HistoricalTransfer(
+                reference=f"H{index}",
+                origin_code=origin,
+                dest_code=dest,
+                submitted_at=submitted,
+                completed_at=completed,
+            )
+        )
+        made.append(
+            {
+                "historical": True,
+                "origin": origin,
+                "dest": dest,
+                "submitted": submitted,
+                "completed": completed,
+            }
+        )
+    session.commit()
+    return made

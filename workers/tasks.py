@@ -15,7 +15,7 @@ from mdph_bridge.services import alerts
 from mdph_bridge.services.audit import publics_of, purge, verify
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
-from mdph_bridge.services.queue import wake_processing
+from mdph_bridge.services.queue import PROCESS_TASK, wake_processing
 from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
 from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.services.sweeper import documents_sizes, remove_orphans, stale_transfers
@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 KEY_NOTICE_DAYS = 30
 
 
-@shared_task(
-    name="transfers.process", bind=True, acks_late=True, ignore_result=True, max_retries=None
-)
+@shared_task(name=PROCESS_TASK, bind=True, acks_late=True, ignore_result=True, max_retries=None)
 def process(self: Task, transfer_id: str) -> None:
     """Process one transfer; a failed attempt is retried later, the database counts attempts."""
     cfg = current_app.config

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mdph_bridge.api.auth import init_failure_limit
-from mdph_bridge.api.errors import BridgeApi
+from mdph_bridge.api.blueprint import BridgeApi
 from mdph_bridge.api.headers import add_security_headers
 from mdph_bridge.api.health import blp as health
 from schemas.dossier import DossierSchema
@@ -38,7 +37,6 @@ def register_api(app: Flask) -> None:
     )
     api.spec.components.schema("DossierV1", schema=DossierSchema)
     add_security_headers(app)
-    init_failure_limit(app)
     app.register_blueprint(health)
     app.register_blueprint(prometheus)
     api.register_blueprint(transfers)

@@ -1,123 +1,26 @@
-"""Bearer-token authentication, role checks, failed-attempt limits and the audit of API calls."""
+"""Bearer-token authentication and role checks of API calls; each call is audited."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import re
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, g, make_response, request
-from limits import RateLimitItem, parse
-from limits.errors import StorageError
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
-from redis.exceptions import RedisError
-from werkzeug.exceptions import HTTPException
+from flask import g, request
 
 from mdph_bridge.extensions import session
-from mdph_bridge.services.audit import ANONYMOUS, Actor, Call, record, recorded_with_changes
+from mdph_bridge.http.identity import (
+    audit_refusal,
+    client_key,
+    failure_limit,
+    request_id,
+    run_audited,
+)
 from mdph_bridge.services.auth import Principal, authenticate
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.limit_store import DATABASE, DatabaseStorage
 
 log = logging.getLogger(__name__)
-# What an endpoint's last part says it touches; anything else is the transfer itself.
-# What a route reads or writes, by the last part of its endpoint (API and pages); else a transfer.
-OBJECT_TYPES = {
-    "package": "package",
-    "medical_package": "package",
-    "manifest": "manifest",
-    "receipt": "receipt",
-    "paquet": "package",
-    "paquet_medical": "package",
-    "accuse": "receipt",
-    # Figures over many transfers, read by supervisors and operators.
-    "metrics.index": "metrics",
-    "metrics.export": "metrics",
-    "prometheus.metrics": "metrics",
-    "supervision.index": "metrics",
-    "supervision.export": "metrics",
-}
-
-
-@dataclass(frozen=True)
-class FailureLimit:
-    """How many failed authentications a client may make, counted in Redis (else the database).
-
-    If the counter's store is unreachable the limit is not applied (and a warning is logged):
-    tokens are still checked, and a Redis outage must not stop the MDPHs' work.
-    """
-
-    limiter: RateLimiter
-    item: RateLimitItem
-
-    def wait_for(self, client: str) -> int:
-        """Return the seconds `client` must wait before trying again, 0 if it may try now."""
-        try:
-            if self.limiter.test(self.item, "auth-echec", client):
-                return 0
-            stats = self.limiter.get_window_stats(self.item, "auth-echec", client)
-        except (RedisError, StorageError) as exc:
-            log.warning("failed-authentication limit not checked: %s", type(exc).__name__)
-            return 0
-        return max(1, int(stats.reset_time - time.time()))
-
-    def count(self, client: str) -> None:
-        """Count one failed authentication of `client`."""
-        try:
-            self.limiter.hit(self.item, "auth-echec", client)
-        except (RedisError, StorageError) as exc:
-            log.warning("failed authentication not counted: %s", type(exc).__name__)
-
-
-def init_failure_limit(app: Flask) -> None:
-    """Attach the failed-authentication limiter to the app (no connection is opened yet)."""
-    url = app.config["RATELIMIT_STORAGE_URL"]
-    limiter: RateLimiter
-    if url == DATABASE:
-        limiter = FixedWindowRateLimiter(DatabaseStorage(app.extensions["mdph_bridge"].engine))
-    else:
-        limiter = MovingWindowRateLimiter(storage_from_string(url))
-    app.extensions["mdph_bridge_auth_limit"] = FailureLimit(
-        limiter, parse(app.config["AUTH_FAILURE_LIMIT"])
-    )
-
-
-def failure_limit() -> FailureLimit:
-    """The app's limit of failed authentications per client (tokens and page sign-ins)."""
-    return current_app.extensions["mdph_bridge_auth_limit"]
-
-
-def client_key() -> str:
-    """Key the client by a keyed hash of its address: no address is written to Redis."""
-    address = (request.remote_addr or "inconnu").encode()
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
-
-
-_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def request_id() -> str:
-    """Name this request in the logs: the proxy's id (nginx's $request_id) if behind a trusted
-    proxy, else a fresh one; it links a log line to the proxy's log without naming the client."""
-    if "request_id" not in g:
-        given = request.headers.get("X-Request-Id", "")
-        trusted = current_app.config["TRUSTED_PROXIES"] and _REQUEST_ID.fullmatch(given)
-        g.request_id = given if trusted else uuid.uuid4().hex
-    return g.request_id
-
-
-def current_principal() -> Principal:
-    """Return the caller authenticated by `requires`."""
-    return g.principal
 
 
 def _authenticate() -> Principal:
@@ -131,9 +34,6 @@ def _authenticate() -> Principal:
     if scheme.lower() != "bearer" or not value.strip():
         raise ServiceError.one(401, "", "auth.jeton_absent")
     principal = authenticate(session(), value.strip(), user_agent=request.headers.get("User-Agent"))
-    # End the read transaction now (it may record the last use): on SQLite it holds the database
-    # lock, and the view may stream a long upload before its own transaction.
-    session().commit()
     if principal is None:
         limit.count(client)  # only a wrong token counts, not a missing one
         log.warning(
@@ -146,73 +46,6 @@ def _authenticate() -> Principal:
     return principal
 
 
-def _call(actor: Actor) -> Call:
-    """What the current request's audit entries say, but their outcome."""
-    endpoint = request.endpoint or ""
-    object_type = OBJECT_TYPES.get(endpoint) or OBJECT_TYPES.get(
-        endpoint.rpartition(".")[2], "transfer"
-    )
-    # A HEAD only asks whether a package is there: say so, it is not a download.
-    action = f"{endpoint}:head" if request.method == "HEAD" else endpoint
-    return Call(actor, action, object_type, (request.view_args or {}).get("transfer_id"))
-
-
-def audit_call(call: Call, status: int) -> None:
-    """Record a call no committed change carried: with what it read, or alone if refused."""
-    db = session()
-    # Views name what they created or listed in `g`; taken here so nothing outlives the request.
-    created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
-    if call.recorded:
-        return
-    if status >= 400 or call.wrote:
-        db.rollback()  # nothing of a refused or failed call is kept, but its entry
-    client = client_key() if status >= 400 else None
-    # A list reads every transfer it shows: one entry each, so each transfer's readers are known.
-    for oid in listed or [call.object_id or created]:
-        record(db, call.actor, call.action, call.object_type, oid, str(status), client=client)
-    db.commit()
-
-
-def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
-    """Run a view for an authenticated caller and audit it with its outcome, refusals included.
-
-    A change the view commits carries the call's entry in the same commit; otherwise the entry
-    is added to the transaction the view read in, or written alone for a refusal.
-    """
-    status = 500
-    call = _call(principal.audit_actor)
-    try:
-        with recorded_with_changes(session(), call):
-            response = make_response(view())
-        status = response.status_code
-    except ServiceError as exc:
-        status = exc.status
-        raise
-    except HTTPException as exc:
-        status = exc.code or 500
-        raise
-    finally:
-        audit_call(call, status)
-    return response
-
-
-def _refused(status: int) -> None:
-    """Record a refused authentication (401, 429) under the client's keyed hash."""
-    db = session()
-    db.rollback()
-    call = _call(ANONYMOUS)
-    record(
-        db,
-        call.actor,
-        call.action,
-        call.object_type,
-        call.object_id,
-        str(status),
-        client=client_key(),
-    )
-    db.commit()
-
-
 def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Let the view run only for a valid token of one of `roles`; audit every authenticated call."""
 
@@ -222,7 +55,7 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             try:
                 principal = _authenticate()
             except ServiceError as exc:
-                _refused(exc.status)
+                audit_refusal(exc.status)
                 raise
 
             def checked() -> Any:

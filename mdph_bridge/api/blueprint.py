@@ -1,15 +1,16 @@
-"""Blueprint whose request parsing bounds JSON bodies and reports them in the hub's error shape."""
+"""The API's flask-smorest classes: bounded JSON bodies, errors documented in the hub's shape."""
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
 from flask import current_app
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from mdph_bridge.services.errors import ServiceError
+from schemas.api import ErreursSchema
 
 
 def json_depth(value: Any) -> int:
@@ -53,3 +54,12 @@ class BridgeBlueprint(Blueprint):
     """A flask-smorest blueprint with bounded JSON bodies and French errors for unreadable ones."""
 
     ARGUMENTS_PARSER = _Parser()
+
+
+class BridgeApi(Api):
+    """flask-smorest Api documenting the hub's error shape; the shared HTTP layer answers errors."""
+
+    ERROR_SCHEMA = ErreursSchema
+
+    def _register_error_handlers(self) -> None:
+        """Leave error answers to `http.errors`, which serves the API and the pages alike."""

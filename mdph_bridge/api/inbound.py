@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Response, g, request, send_file
 
-from mdph_bridge.api import presenters
-from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.auth import requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
+from mdph_bridge.domain.roles import RECEIVING, Role
 from mdph_bridge.extensions import backends, session
+from mdph_bridge.http import presenters
+from mdph_bridge.http.identity import current_principal
 from mdph_bridge.services import receiving
 from schemas.api import (
     CompletionSchema,
@@ -29,7 +31,6 @@ blp = BridgeBlueprint(
     url_prefix="/api/v1/inbound",
     description="MDPH d'accueil : recevoir les dossiers transférés.",
 )
-RECEIVING = ("receiver", "doctor")
 _PACKAGE_DOC = {
     "responses": {
         "200": {
@@ -89,7 +90,7 @@ def package(transfer_id: uuid.UUID) -> Response:
 
 @blp.route("/<uuid:transfer_id>/medical-package", methods=["GET"])
 @blp.doc(**_PACKAGE_DOC)
-@requires("doctor")
+@requires(Role.DOCTOR)
 def medical_package(transfer_id: uuid.UUID) -> Response:
     """Download the medical package (encrypted to the département's doctor keys only)."""
     return _stream(transfer_id, medical=True)

@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Response, current_app, url_for
 
-from mdph_bridge.api import presenters
-from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.auth import requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.extensions import session
+from mdph_bridge.http import presenters
+from mdph_bridge.http.identity import current_principal
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import metrics
 from schemas.api import SupervisedTransferSchema
@@ -29,7 +31,7 @@ def _departements() -> list[str]:
 
 
 @blp.route("", methods=["GET"])
-@requires("supervisor")
+@requires(Role.SUPERVISOR)
 @blp.response(200)
 def index() -> Any:
     """Every figure: states, delays (overall, per pair, per month), steps, alerts, history."""
@@ -42,7 +44,7 @@ def index() -> Any:
 
 
 @blp.route("/<section>.csv", methods=["GET"])
-@requires("supervisor")
+@requires(Role.SUPERVISOR)
 def export(section: str) -> Any:
     """Export one section as CSV (`;` separator, decimal comma): etats, delais, paires, …"""
     text = metrics.export(
@@ -56,7 +58,7 @@ def export(section: str) -> Any:
 
 
 @blp.route("/transfers/<uuid:transfer_id>", methods=["GET"])
-@requires("supervisor")
+@requires(Role.SUPERVISOR)
 @blp.response(200, SupervisedTransferSchema)
 def transfer(transfer_id: uuid.UUID) -> Any:
     """The timeline and clock of a transfer from or to the supervisor's département."""

@@ -82,5 +82,4 @@ def audit_checkpoint(depuis: int | None = None) -> Any:
     proof = None
     if depuis is not None and 0 <= latest.size - depuis <= MAX_PROOF:
         proof = audit.leaves(db, depuis, latest.size)
-    db.commit()
     return {"point_de_controle": latest.note, "taille": latest.size, "preuve": proof}

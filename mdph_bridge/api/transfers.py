@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import g, request, url_for
 
-from mdph_bridge.api import presenters
-from mdph_bridge.api.auth import current_principal, requires
+from mdph_bridge.api.auth import requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
-from mdph_bridge.api.uploads import new_intake, received
-from mdph_bridge.extensions import backends, session
+from mdph_bridge.domain.roles import Role
+from mdph_bridge.extensions import session
+from mdph_bridge.http import presenters
+from mdph_bridge.http.identity import current_principal
+from mdph_bridge.http.uploads import new_intake, received
 from mdph_bridge.services import receiving, sending
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.submission import correct, submit
 from schemas.api import (
     OutboundPageSchema,
@@ -83,40 +84,36 @@ def _idempotency_key() -> str | None:
 
 @blp.route("", methods=["POST"])
 @blp.doc(**_MULTIPART_DOC)
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.response(202, TransferDetailSchema)
 def create() -> Any:
     """Submit a dossier and its documents; answered once the payload is sealed and recorded."""
     key = _idempotency_key()
     intake = new_intake()
     with received(intake) as upload:
-        transfer, created = submit(session(), intake, current_principal(), upload.submission(key))
+        transfer, _ = submit(session(), intake, current_principal(), upload.submission(key))
     g.audit_object_id = transfer.id
-    if created:
-        wake_processing(backends().celery, transfer.id, transfer.documents_size)
     location = url_for("transfers.detail", transfer_id=transfer.id)
     return presenters.outbound_detail(transfer), 202, {"Location": location}
 
 
 @blp.route("/<uuid:transfer_id>/correction", methods=["POST"])
 @blp.doc(**_MULTIPART_DOC)
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.response(202, TransferDetailSchema)
 def correction(transfer_id: uuid.UUID) -> Any:
     """Send a corrected dossier for a rejected transfer; it is checked again under the same id."""
-    sending.get_outbound(session(), current_principal(), transfer_id)  # 404 before any upload
-    session().commit()  # end the read transaction before the upload streams in
+    sending.ensure_outbound(session(), current_principal(), transfer_id)
     intake = new_intake()
     with received(intake) as upload:
         transfer = correct(
             session(), intake, current_principal(), transfer_id, upload.submission(None)
         )
-    wake_processing(backends().celery, transfer.id, transfer.documents_size)
     return presenters.outbound_detail(transfer), 202
 
 
 @blp.route("", methods=["GET"])
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.arguments(OutboundQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, OutboundPageSchema)
 def index(etat: str | None = None, page: int = 1, par_page: int = 50) -> Any:
@@ -132,7 +129,7 @@ def index(etat: str | None = None, page: int = 1, par_page: int = 50) -> Any:
 
 
 @blp.route("/<uuid:transfer_id>", methods=["GET"])
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.response(200, TransferDetailSchema)
 def detail(transfer_id: uuid.UUID) -> Any:
     """Show a transfer's state, timeline, due date and the problems to fix."""
@@ -142,7 +139,7 @@ def detail(transfer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/<uuid:transfer_id>/cancel", methods=["POST"])
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.response(200, TransferDetailSchema)
 def cancel(transfer_id: uuid.UUID) -> Any:
     """Cancel a transfer the destination has not downloaded yet."""
@@ -150,7 +147,7 @@ def cancel(transfer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/<uuid:transfer_id>/manifest", methods=["GET"])
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.response(200, SignedManifestSchema)
 def manifest(transfer_id: uuid.UUID) -> Any:
     """The signed manifest of what was sent: proof of the content, by hash."""
@@ -158,7 +155,7 @@ def manifest(transfer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/<uuid:transfer_id>/receipt", methods=["GET"])
-@requires("caseworker")
+@requires(Role.CASEWORKER)
 @blp.response(200, SignedReceiptSchema)
 def receipt(transfer_id: uuid.UUID) -> Any:
     """The receiver's signed receipt, with the public key to verify it offline."""

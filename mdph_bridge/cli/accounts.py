@@ -7,7 +7,7 @@ import sys
 import click
 
 from mdph_bridge.cli.base import hub_session, main
-from mdph_bridge.services.auth import ROLES
+from mdph_bridge.domain.roles import ROLES
 
 
 @main.group()

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mdph_bridge.cli.base import hub_app, hub_session, main
+from mdph_bridge.domain.roles import ROLES
 
 
 @main.group()
@@ -92,18 +93,12 @@ def keys_register(
 @click.argument("departement")
 def keys_list(departement: str) -> None:
     """List a département's keys with their validity."""
-    from sqlalchemy import select
-
-    from mdph_bridge.models import DepartementKey
-    from mdph_bridge.services.audit import CLI, record
+    from mdph_bridge.services.keys import list_keys
 
     with hub_session() as session:
-        query = select(DepartementKey).where(DepartementKey.departement_code == departement)
-        for key in session.scalars(query.order_by(DepartementKey.created_at)):
+        for key in list_keys(session, departement):
             status = "révoquée" if key.revoked_at else f"valide jusqu'au {key.valid_until or '—'}"
             click.echo(f"{key.id}\t{key.usage}\t{status}\t{key.public_key}")
-        record(session, CLI, "key.list", "departement", departement)
-        session.commit()
 
 
 @keys.command("revoke")
@@ -159,9 +154,7 @@ def tokens() -> None:
 
 @tokens.command("issue")
 @click.argument("departement")
-@click.argument(
-    "role", type=click.Choice(["caseworker", "receiver", "doctor", "supervisor", "admin"])
-)
+@click.argument("role", type=click.Choice(ROLES))
 @click.option("--label", default="", help="Who or what uses the token.")
 @click.option("--days", type=int, default=None, help="Validity (MDPH_BRIDGE_TOKEN_VALID_DAYS).")
 def tokens_issue(departement: str, role: str, label: str, days: int | None) -> None:
@@ -185,26 +178,19 @@ def tokens_issue(departement: str, role: str, label: str, days: int | None) -> N
 @click.argument("departement")
 def tokens_list(departement: str) -> None:
     """List a département's tokens: role, label, expiry, revocation and last use."""
-    from sqlalchemy import select
-
-    from mdph_bridge.models import ApiToken
+    from mdph_bridge.services.auth import list_tokens
 
     def when(value: datetime | None) -> str:
         return f"{value:%Y-%m-%d %H:%M}" if value else "—"
 
-    from mdph_bridge.services.audit import CLI, record
-
     with hub_session() as session:
-        query = select(ApiToken).where(ApiToken.departement_code == departement)
-        for t in session.scalars(query.order_by(ApiToken.created_at)):
+        for t in list_tokens(session, departement):
             status = f"révoqué le {when(t.revoked_at)}" if t.revoked_at else "actif"
             click.echo(
                 f"{t.id}\t{t.role}\t{t.label}\t{status}\texpire : {when(t.expires_at)}"
                 f"\tdernier usage : {when(t.last_used_at)}"
                 f"\tclient : {t.client_version or '—'}"
             )
-        record(session, CLI, "token.list", "departement", departement)
-        session.commit()
 
 
 @tokens.command("revoke")
@@ -228,14 +214,9 @@ def transfers() -> None:
 @click.argument("transfer_id", type=click.UUID)
 def transfers_retry(transfer_id: uuid.UUID) -> None:
     """Give a failed transfer new attempts once the cause is fixed."""
-    from mdph_bridge.extensions import backends
     from mdph_bridge.services.processing import retry_failed
-    from mdph_bridge.services.queue import wake_processing
-    from mdph_bridge.services.sweeper import documents_sizes
 
     with hub_session() as session:
         if not retry_failed(session, transfer_id, "admin:cli"):
             raise click.ClickException("Ce transfert n'est pas en échec.")
-        size = documents_sizes(session, [transfer_id]).get(transfer_id, 0)
-        wake_processing(backends().celery, transfer_id, size)
     click.echo("Transfert relancé.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,12 +54,14 @@ class FriendlyGroup(click.Group):
                 "les valeurs données et que la base est à jour (mdph-bridge migrate)."
             ) from exc
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # type: ignore[override]  # click types main with overloads on standalone_mode
+        self, args: Sequence[str] | None = None, standalone_mode: bool = True, **kwargs: Any
+    ) -> Any:
         """Like click's standalone mode, with the error line in French."""
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, standalone_mode=False, **kwargs)
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(args, standalone_mode=False, **kwargs)
         except click.ClickException as exc:
             click.echo(f"Erreur : {exc.format_message()}", err=True)
             if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -88,7 +88,7 @@ def rules_diff(first: str, second: str, day: Any) -> None:
         missing = first if a is None else second
         raise click.ClickException(f"Aucune règle en vigueur le {_fr(on)} pour le {missing}.")
     click.echo(f"Règles en vigueur le {_fr(on)} : {a.version} et {b.version}")
-    rows = [
+    rows: list[tuple[str, Sourced[Any], Sourced[Any]]] = [
         ("Tarif PCH prestataire (€/h)", a.home_service_rate, b.home_service_rate),
         ("Versement de la PCH", a.payment_mode, b.payment_mode),
         (

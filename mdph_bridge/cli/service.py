@@ -155,15 +155,18 @@ def serve(host: str, port: int, web_workers: int) -> None:
             empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
+    from mdph_bridge.services.queue import LARGE_QUEUE, MAINTENANCE_QUEUE, QUEUE
+
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
+    small = f"{QUEUE},{MAINTENANCE_QUEUE}"
     children: list[subprocess.Popen[bytes]] = []
     try:
         # Small transfers and the sweepers on one worker, big documents on their own.
         for args in (
-            [*worker, "-n", "small@%h", "-Q", "transfers,maintenance", "--concurrency", "2"],
-            [*worker, "-n", "large@%h", "-Q", "transfers_large", "--concurrency", "1"],
+            [*worker, "-n", "small@%h", "-Q", small, "--concurrency", "2"],
+            [*worker, "-n", "large@%h", "-Q", LARGE_QUEUE, "--concurrency", "1"],
             ["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
             [
                 "gunicorn",

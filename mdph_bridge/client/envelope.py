@@ -30,7 +30,7 @@ class _HashingReader(io.RawIOBase):
         """Let `tarfile` read from this object."""
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         """Read from the source, hashing and counting the bytes on the way."""
         count = self._src.readinto(b) or 0
         self._hash.update(memoryview(b)[:count])

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mdph_bridge.domain.hashing import Writable
+
 _VERSION_PREFIX = b"age-encryption.org/"
 _VERSION_LINE = b"age-encryption.org/v1\n"
 _X25519_INFO = b"age-encryption.org/v1/X25519"
@@ -298,7 +300,7 @@ class Encryptor(io.RawIOBase):
     as buffered `io` streams do; it is not closed.
     """
 
-    def __init__(self, out: BinaryIO, recipients: Sequence[str]) -> None:
+    def __init__(self, out: Writable, recipients: Sequence[str]) -> None:
         """Write the header at once, so a bad recipient fails before any data is accepted."""
         super().__init__()
         _reject_str(recipients, "recipients")
@@ -321,7 +323,7 @@ class Encryptor(io.RawIOBase):
         """Let `io` wrappers and `tarfile` accept this object as a sink."""
         return True
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         """Buffer plaintext, encrypting each 64 KiB chunk once a later byte proves it not last."""
         if self.closed:
             raise ValueError("write to a closed age Encryptor")
@@ -412,7 +414,7 @@ class Decryptor(io.RawIOBase):
         """Let `io` wrappers and `tarfile` accept this object as a source."""
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         """Copy verified plaintext into `b`; 0 only once the final chunk has authenticated."""
         if self._error is not None:
             raise self._error
@@ -432,7 +434,7 @@ class Decryptor(io.RawIOBase):
         """Read into `view` until it is full or the source ends; return the byte count."""
         total = 0
         while total < len(view):
-            count = self._src.readinto(view[total:])
+            count = self._src.readinto(view[total:])  # type: ignore[attr-defined]
             if not count:
                 break
             total += count

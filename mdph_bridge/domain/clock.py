@@ -44,7 +44,6 @@ LEVEL_LABELS: dict[Level, str] = {
 # when the receiver returns it (refused jurisdiction: no step of this transfer can complete it, the
 # sender must address the right MDPH). These transfers are closed: no alert, not in the open list.
 STOPPED: frozenset[State] = FINISHED
-OPEN: tuple[State, ...] = tuple(state for state in State if state not in STOPPED)
 
 SIDE_TO_ACT: dict[State, Side | None] = {
     State.RECEIVED: Side.HUB,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from ddsketch import DDSketch
 from ddsketch.ddsketch import BaseDDSketch
@@ -38,7 +39,8 @@ def _sketch_rank(sketch: BaseDDSketch, rank: int) -> float:
     # DDSketch reads rank q × (count - 1) as "the first value with more than that many below or
     # at it"; aiming half a rank higher avoids landing one below through rounding.
     fraction = min(1.0, (rank + 0.5) / (sketch.count - 1)) if sketch.count > 1 else 0.0
-    return float(sketch.get_quantile_value(fraction))
+    # Never None: a rank is only asked of a sketch that holds values.
+    return cast(float, sketch.get_quantile_value(fraction))
 
 
 @dataclass
@@ -129,7 +131,7 @@ class Distribution:
 
 def encode_sketch(sketch: BaseDDSketch) -> bytes:
     """Serialise a sketch in DDSketch's own protobuf format."""
-    return bytes(DDSketchProto.to_proto(sketch).SerializeToString())
+    return bytes(DDSketchProto.to_proto(sketch).SerializeToString())  # type: ignore[no-untyped-call]
 
 
 def decode_sketch(data: bytes) -> BaseDDSketch:

@@ -31,6 +31,7 @@ from mdph_bridge.domain.rulesets import (
     ExtraLegalAid,
     NationalRules,
     RuleBook,
+    Sourced,
 )
 
 REPORT_VERSION = 1
@@ -105,7 +106,7 @@ class Move:
 
 def domicile_date(dossier: dict[str, Any]) -> date | None:
     """When the destination becomes the domicile de secours; None while in an establishment."""
-    moved_on = dossier["transfert"]["date_demenagement"]
+    moved_on: date = dossier["transfert"]["date_demenagement"]
     if dossier["transfert"]["motif"] == "domicile_secours":
         return moved_on  # the domicile de secours already lies in the destination
     if dossier["beneficiaire"]["etablissement_accueil_finess"]:
@@ -132,7 +133,9 @@ def _move(dossier: dict[str, Any], book: RuleBook, destination: str | None) -> M
     return Move(sides, moved_on, book.national_at(switch_day), origin_rules, dest_rules)
 
 
-def harmonise(dossier: dict[str, Any], book: RuleBook, destination: str | None = None) -> dict:
+def harmonise(
+    dossier: dict[str, Any], book: RuleBook, destination: str | None = None
+) -> dict[str, Any]:
     """Build the mapping report of a dossier loaded by `DossierSchema` (JSON-ready)."""
     move = _move(dossier, book, destination)
     rights, aids, alerts = [], [], []
@@ -165,7 +168,7 @@ def receiving_side(rules: DepartementRules | None) -> dict[str, Any] | None:
     """The destination's local procedures and contact point, for the report's readers."""
     if rules is None:
         return None
-    values = {
+    values: dict[str, Sourced[Any]] = {
         "mode_versement_pch": rules.payment_mode,
         "certificat_age_max_mois": rules.certificate_max_months,
         "pch_urgence_delai_jours": rules.urgent_pch_days,
@@ -275,7 +278,7 @@ def map_right(right: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[d
 
 def _destination_pays(payers: list[dict[str, Any]], move: Move) -> bool:
     last = payers[-1]["payeur"]
-    return last["organisme"] == "departement" and last["departement"] == move.destination.code
+    return bool(last["organisme"] == "departement" and last["departement"] == move.destination.code)
 
 
 def _continues(end: date | None) -> str:
@@ -442,7 +445,7 @@ def _renewal(right: dict[str, Any], move: Move, name: str) -> list[dict[str, str
 
 def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """An extra-legal aid of the origin: kept, an equivalent to open, or its plain end."""
-    rules = move.origin_rules and move.origin_rules.aid(aid["code"])
+    rules = move.origin_rules.aid(aid["code"]) if move.origin_rules else None
     end = aid["date_echeance"]
     outcome: dict[str, Any] = {
         "identifiant": aid["identifiant"],

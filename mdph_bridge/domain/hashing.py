@@ -6,14 +6,16 @@ import hashlib
 from typing import BinaryIO, Protocol
 
 
-class _Writable(Protocol):
+class Writable(Protocol):
+    """Anything bytes can be written to: a file, a blob being written, an encrypting layer."""
+
     def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
 class HashingWriter:
     """Forward writes to `out` while computing their SHA-256 and size."""
 
-    def __init__(self, out: _Writable | BinaryIO) -> None:
+    def __init__(self, out: Writable | BinaryIO) -> None:
         self._out = out
         self._hash = hashlib.sha256()
         self.size = 0

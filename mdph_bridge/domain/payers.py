@@ -55,7 +55,7 @@ def payer_kind(right: dict[str, Any]) -> str:
     allowed = PAYERS_BY_CATEGORY.get(category_of(right["type"]))
     if allowed is not None and right["payeur"] not in allowed:
         return allowed[0]
-    return right["payeur"]
+    return str(right["payeur"])
 
 
 def payer_periods(

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mdph_bridge.domain.hashing import Writable
+
 _MAGIC = b"MDPHSEAL1\n"
 _INFO = b"mdph-bridge staging v1"
 _KEY_SIZE = 32
@@ -132,7 +134,7 @@ class SealWriter(io.RawIOBase):
     as buffered `io` streams do; it is not closed.
     """
 
-    def __init__(self, out: BinaryIO, keyring: Keyring) -> None:
+    def __init__(self, out: Writable, keyring: Keyring) -> None:
         """Write the header at once with the keyring's primary key."""
         super().__init__()
         key = keyring.primary
@@ -161,7 +163,7 @@ class SealWriter(io.RawIOBase):
         """Let `io` wrappers and `shutil.copyfileobj` accept this object as a sink."""
         return True
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         """Buffer plaintext, sealing each 1 MiB chunk once a later byte proves it not last."""
         if self.closed:
             raise ValueError("write to a closed SealWriter")
@@ -259,7 +261,7 @@ class SealReader(io.RawIOBase):
         """Let `io` wrappers and `tarfile` accept this object as a source."""
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         """Copy verified plaintext into `b`; 0 only once the final chunk has authenticated."""
         if self._error is not None:
             raise self._error
@@ -279,7 +281,7 @@ class SealReader(io.RawIOBase):
         """Read into `view` until it is full or the source ends; return the byte count."""
         total = 0
         while total < len(view):
-            count = self._src.readinto(view[total:])
+            count = self._src.readinto(view[total:])  # type: ignore[attr-defined]
             if not count:
                 break
             total += count

@@ -48,12 +48,48 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CANCELLED: frozenset(),
 }
 
-# The states in which the sealed payload must be kept: the transfer may still be packaged.
-# States nothing follows: the transfer is over (integrated, returned or cancelled).
-FINISHED: frozenset[State] = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
-NEEDS_STAGING: frozenset[State] = frozenset({State.RECEIVED, State.VALIDATING, State.FAILED})
-
 
 def can_move(source: State, target: State) -> bool:
     """Tell whether a transfer in `source` may move to `target`."""
     return target in TRANSITIONS[source]
+
+
+def sources_of(target: State) -> frozenset[State]:
+    """The states a transfer may move to `target` from."""
+    return frozenset(state for state, nexts in TRANSITIONS.items() if target in nexts)
+
+
+def reachable(start: State) -> frozenset[State]:
+    """The states a transfer in `start` may reach, in one move or more."""
+    seen: set[State] = set()
+    todo = [start]
+    while todo:
+        for following in TRANSITIONS[todo.pop()] - seen:
+            seen.add(following)
+            todo.append(following)
+    return frozenset(seen)
+
+
+def on_the_way(start: State, end: State) -> frozenset[State]:
+    """The states a transfer may pass through from `start` to `end`, both included."""
+    return frozenset(
+        state for state in reachable(start) | {start} if state == end or end in reachable(state)
+    )
+
+
+# States nothing follows: the transfer is over (integrated, returned or cancelled).
+FINISHED: frozenset[State] = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
+OPEN: frozenset[State] = frozenset(State) - FINISHED
+CANCELLABLE: frozenset[State] = sources_of(State.CANCELLED)
+# With the receiving MDPH, which may still send it back: ready, downloaded, acknowledged.
+AT_DESTINATION: frozenset[State] = sources_of(State.RETURNED)
+# Packaged for the destination and not given up: its package may be downloaded.
+DOWNLOADABLE: frozenset[State] = on_the_way(State.READY, State.COMPLETED)
+# Stopped until the sender sends again or cancels: rejected, failed.
+WAITING_FOR_SENDER: frozenset[State] = frozenset(
+    state
+    for state, nexts in TRANSITIONS.items()
+    if nexts and nexts <= {State.RECEIVED, State.CANCELLED}
+)
+# The states in which the sealed payload must be kept: the transfer may still be packaged.
+NEEDS_STAGING: frozenset[State] = frozenset({State.RECEIVED, State.VALIDATING, State.FAILED})

@@ -17,9 +17,10 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.passwords import password_problems
+from mdph_bridge.domain.roles import ROLES, Role
 from mdph_bridge.models import Account, AccountDepartement, Departement, utcnow
 from mdph_bridge.services.audit import CLI, Actor, record
-from mdph_bridge.services.auth import ROLES, Principal
+from mdph_bridge.services.auth import Principal
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def _check_password(password: str, login: str) -> None:
 
 
 def _departements(session: Session, role: str, codes: list[str]) -> list[AccountDepartement]:
-    if not codes and role != "admin":
+    if not codes and role != Role.ADMIN:
         raise ValueError("Un compte agit pour au moins un département (sauf le rôle admin).")
     for code in codes:
         if session.get(Departement, code) is None:
@@ -239,8 +240,12 @@ def sign_out(session: Session, account_id: uuid.UUID) -> None:
 
 
 def signed_in_account(session: Session, account_id: uuid.UUID, since: datetime) -> Account | None:
-    """Return the account of a session opened at `since`, if it is still valid."""
+    """Return the account of a session opened at `since`, if it is still valid.
+
+    The read transaction ends here: the page may stream a long upload before its own.
+    """
     account = session.get(Account, account_id)
+    session.commit()
     if account is None or account.disabled_at is not None or since < account.sessions_valid_after:
         return None
     return account

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.codes import is_departement_code
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.keyfiles import SUFFIXES, create_key_file, public_key_of, read_secret
 from mdph_bridge.models import ApiToken, Departement, utcnow
 from mdph_bridge.services.accounts import (
@@ -23,7 +24,7 @@ from mdph_bridge.services.auth import issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys
 
 DEMO_DEPARTEMENTS = {"59": "Nord", "62": "Pas-de-Calais"}
-DEMO_ROLES = ("caseworker", "receiver", "doctor", "supervisor")
+DEMO_ROLES = (Role.CASEWORKER, Role.RECEIVER, Role.DOCTOR, Role.SUPERVISOR)
 DEMO_LABEL = "démo"
 
 

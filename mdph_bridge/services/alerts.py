@@ -20,20 +20,19 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import case, exists, literal, or_, select
+from sqlalchemy import ColumnElement, case, exists, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import (
     LEVEL_LABELS,
-    OPEN,
     SIDE_TO_ACT,
     STOPPED,
     Level,
     Side,
     days,
 )
-from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import Transfer, TransferAlert
 
 log = logging.getLogger(__name__)
@@ -101,7 +100,7 @@ def decide(session: Session, now: datetime) -> int:
 
 def deliver(session: Session, settings: AlertSettings, now: datetime) -> int:
     """Send every undelivered alert once, each under its own row lock; return how many were sent."""
-    pending = TransferAlert.mailed_at.is_(None)
+    pending: ColumnElement[bool] = TransferAlert.mailed_at.is_(None)
     if settings.webhook_url:
         pending = or_(pending, TransferAlert.webhook_at.is_(None))
     sent, last_id = 0, 0

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, insert, select, text
+from sqlalchemy import CursorResult, delete, event, func, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from mdph_bridge.config import MIN_AUDIT_RETENTION_DAYS
@@ -29,6 +29,7 @@ from mdph_bridge.domain.checkpoints import (
     open_note,
     sign,
 )
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.models import (
     AuditChain,
@@ -67,7 +68,7 @@ class Actor:
 
 
 SYSTEM = Actor("systeme")
-CLI = Actor("cli", "admin")
+CLI = Actor("cli", Role.ADMIN)
 ANONYMOUS = Actor("anonyme")
 
 
@@ -158,7 +159,7 @@ def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
         call.wrote = call.adding = False
         call.created.clear()
 
-    hooks = {
+    hooks: dict[str, Callable[..., Any]] = {
         "after_flush": after_flush,
         "do_orm_execute": on_execute,
         "before_commit": before_commit,
@@ -268,6 +269,28 @@ def lag_seconds(session: Session, now: datetime | None = None) -> float:
     """How long the oldest entry has waited to be sealed (0 when none waits)."""
     oldest = session.scalar(select(func.min(AuditPending.at)))
     return max(0.0, ((now or utcnow()) - oldest).total_seconds()) if oldest else 0.0
+
+
+def record_call(
+    session: Session,
+    call: Call,
+    outcome: str,
+    object_ids: Iterable[object],
+    client: str | None = None,
+    keep_work: bool = True,
+) -> None:
+    """Record a call no committed change carried, one entry per object it read, and commit.
+
+    Without `keep_work` (a refused or failed call), whatever the view left is rolled back first:
+    nothing of it is kept but its entries.
+    """
+    if not keep_work:
+        session.rollback()
+    for object_id in object_ids:
+        record(
+            session, call.actor, call.action, call.object_type, object_id, outcome, client=client
+        )
+    session.commit()
 
 
 @dataclass(frozen=True)
@@ -438,7 +461,8 @@ def purge(
         select(AuditEntry.hash).where(AuditEntry.seq == last)
     ).scalar_one()
     doomed = delete(AuditEntry).where(AuditEntry.seq <= last)
-    deleted = session.execute(doomed.execution_options(synchronize_session=False)).rowcount
+    result = session.execute(doomed.execution_options(synchronize_session=False))
+    deleted: int = cast(CursorResult[Any], result).rowcount
     chain.anchor_seq, chain.anchor_hash = last, anchor_hash
     record(session, SYSTEM, "audit.purge", "audit", last, "ok", now)
     session.flush()

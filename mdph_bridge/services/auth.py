@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.roles import ROLES
 from mdph_bridge.models import ApiToken, Departement, utcnow
 from mdph_bridge.services.audit import CLI, Actor, record
 
-ROLES = ("caseworker", "receiver", "doctor", "supervisor", "admin")
 TOKEN_PREFIX = "mdphb_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 LAST_USE_PRECISION = timedelta(minutes=1)  # at most one write per token per minute
 # The receiving client's User-Agent; only this exact shape is kept, so no free text is stored.
@@ -80,6 +80,15 @@ def issue_token(
     return token, value
 
 
+def list_tokens(session: Session, departement: str, actor: Actor = CLI) -> list[ApiToken]:
+    """Every token of a département, oldest first; the reading is audited."""
+    query = select(ApiToken).where(ApiToken.departement_code == departement)
+    tokens = list(session.scalars(query.order_by(ApiToken.created_at)))
+    record(session, actor, "token.list", "departement", departement)
+    session.commit()
+    return tokens
+
+
 def revoke_token(session: Session, token_id: uuid.UUID, actor: Actor = CLI) -> bool:
     """Revoke a token; return False if it does not exist."""
     token = session.get(ApiToken, token_id)
@@ -100,18 +109,22 @@ def client_version(user_agent: str | None) -> str | None:
 def authenticate(
     session: Session, value: str, now: datetime | None = None, user_agent: str | None = None
 ) -> Principal | None:
-    """Resolve a bearer token to its principal, or None if unknown, revoked or expired."""
+    """Resolve a bearer token to its principal, or None if unknown, revoked or expired.
+
+    The transaction ends here (it may record the last use): on SQLite it holds the database lock,
+    and the caller may stream a long upload before its own transaction.
+    """
     now = now or utcnow()
     hashed = hash_token(value)
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hashed))
+    principal = None
     # The lookup is by a hash the caller cannot steer; compare again in constant time anyway.
-    if token is None or not hmac.compare_digest(token.token_hash, hashed):
-        return None
-    if not token.is_usable(now):
-        return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION:
-        token.last_used_at = now
-    version = client_version(user_agent)
-    if version and token.client_version != version:
-        token.client_version = version
-    return Principal(token.id, token.departement_code, token.role)
+    if token is not None and hmac.compare_digest(token.token_hash, hashed) and token.is_usable(now):
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION:
+            token.last_used_at = now
+        version = client_version(user_agent)
+        if version and token.client_version != version:
+            token.client_version = version
+        principal = Principal(token.id, token.departement_code, token.role)
+    session.commit()
+    return principal

@@ -125,7 +125,8 @@ def parse(text: str, known: set[str], now: datetime) -> list[dict[str, Any]]:
         )
     if problems:
         raise HistoryFileError(problems)
-    rows, seen = [], {}
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
     for line, raw in enumerate(reader, start=2):
         if None in raw:
             problems.append(f"ligne {line} : plus de valeurs que de colonnes.")

@@ -67,6 +67,15 @@ def revoke_key(session: Session, identifier: str, actor: Actor = CLI) -> bool:
     return True
 
 
+def list_keys(session: Session, departement: str, actor: Actor = CLI) -> list[DepartementKey]:
+    """Every key of a département, oldest first; the reading is audited."""
+    query = select(DepartementKey).where(DepartementKey.departement_code == departement)
+    keys = list(session.scalars(query.order_by(DepartementKey.created_at)))
+    record(session, actor, "key.list", "departement", departement)
+    session.commit()
+    return keys
+
+
 def valid_keys(session: Session, departement: str, usage: str) -> list[DepartementKey]:
     """Return the keys of `departement` usable now for `usage`."""
     now = utcnow()

@@ -8,19 +8,22 @@ It supports the fixed-window strategy: a window opens at a client's first failur
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from limits.storage import Storage
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from mdph_bridge.models import LimitCounter
 
+_TABLE = cast(Table, LimitCounter.__table__)
+
 DATABASE = "database"  # the value of MDPH_BRIDGE_RATELIMIT_STORAGE_URL that picks this storage
 
 
 class DatabaseStorage(Storage):
-    """Fixed-window counters in the `limit_counters` table."""
+    """Fixed-window counters in the `limit_counters` _TABLE."""
 
     STORAGE_SCHEME = None  # built from the app's engine, not from a URL
 
@@ -37,25 +40,23 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         """Add `amount` in one statement; a new window starts if the last one ended."""
         now = time.time()
-        table = LimitCounter.__table__
         with self.engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.key == key, table.c.expires_at <= now))
-            upsert = self._insert(table).values(key=key, count=amount, expires_at=now + expiry)
+            conn.execute(delete(_TABLE).where(_TABLE.c.key == key, _TABLE.c.expires_at <= now))
+            upsert = self._insert(_TABLE).values(key=key, count=amount, expires_at=now + expiry)
             upsert = upsert.on_conflict_do_update(
-                index_elements=[table.c.key], set_={"count": table.c.count + amount}
+                index_elements=[_TABLE.c.key], set_={"count": _TABLE.c.count + amount}
             )
             conn.execute(upsert)
-            return int(conn.scalar(select(table.c.count).where(table.c.key == key)) or 0)
+            return int(conn.scalar(select(_TABLE.c.count).where(_TABLE.c.key == key)) or 0)
 
     def _current(self, key: str) -> tuple[int, float]:
-        table = LimitCounter.__table__
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(table.c.count, table.c.expires_at).where(table.c.key == key)
+                select(_TABLE.c.count, _TABLE.c.expires_at).where(_TABLE.c.key == key)
             ).first()
-        if row is None or row.expires_at <= time.time():
+        if row is None or row[1] <= time.time():
             return 0, time.time()
-        return row.count, row.expires_at
+        return int(row[0]), float(row[1])
 
     def get(self, key: str) -> int:
         """The count of the current window, 0 if none."""
@@ -74,9 +75,9 @@ class DatabaseStorage(Storage):
     def reset(self) -> int | None:
         """Forget every counter."""
         with self.engine.begin() as conn:
-            return conn.execute(delete(LimitCounter.__table__)).rowcount
+            return conn.execute(delete(_TABLE)).rowcount
 
     def clear(self, key: str) -> None:
         """Forget one counter."""
         with self.engine.begin() as conn:
-            conn.execute(delete(LimitCounter.__table__).where(LimitCounter.key == key))
+            conn.execute(delete(_TABLE).where(_TABLE.c.key == key))

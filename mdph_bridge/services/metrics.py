@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import (
     LEVEL_LABELS,
-    OPEN,
     SIDE_TO_ACT,
     STEP_LABELS,
     STOPPED,
@@ -35,7 +34,7 @@ from mdph_bridge.domain.delays import (
     histogram_rows,
 )
 from mdph_bridge.domain.reception import FAILURE, FAILURES
-from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot

@@ -18,9 +18,9 @@ from mdph_bridge.domain.clock import STEP_LABELS, STOPPED
 from mdph_bridge.domain.delays import HISTOGRAM_CAP_DAYS
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import HistoricalTransfer, Transfer
+from mdph_bridge.models.sqlstats import days_between, month_of, percentile, whole_days
 from mdph_bridge.services.metrics import PERCENTILES, STEP_SIDES, round_days
 from mdph_bridge.services.rollups import step_durations
-from mdph_bridge.services.sqlstats import days_between, month_of, percentile, whole_days
 
 # Percentiles sort every delay in scope: on PostgreSQL give this transaction's sorts room enough to
 # stay in memory (a million transfers: 3x faster than the default 4 MB, which spills to disk).
@@ -35,7 +35,8 @@ class _Source:
     target_days: int
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
-        return getattr(self.model, name)
+        column: InstrumentedAttribute[Any] = getattr(self.model, name)
+        return column
 
     @property
     def delay(self) -> ColumnElement[float]:

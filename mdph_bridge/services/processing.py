@@ -15,6 +15,14 @@ from marshmallow import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import (
+    attempt_folders,
+    attempt_prefix,
+    package_prefix,
+    staged_dossier,
+    staged_piece,
+    staging_prefix,
+)
 from mdph_bridge.domain.filenames import safe_name, with_type_extension
 from mdph_bridge.domain.filetypes import EXTENSIONS
 from mdph_bridge.domain.manifest import manifest, part
@@ -27,8 +35,9 @@ from mdph_bridge.services.audit import CLI, SYSTEM, record
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
-from mdph_bridge.services.submission import dossier_schema, staging_prefix
-from mdph_bridge.services.sweeper import attempt_folders
+from mdph_bridge.services.queue import wake_after_commit
+from mdph_bridge.services.submission import dossier_schema
+from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import Storage
 from schemas.dossier import has_medical_content
@@ -49,11 +58,6 @@ class Limits:
 
 class AttemptFailedError(Exception):
     """Processing failed in a way another attempt may fix; the transfer was released."""
-
-
-def package_prefix(transfer_id: uuid.UUID) -> str:
-    """Folder of a transfer's encrypted packages."""
-    return f"packages/{transfer_id}"
 
 
 def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> str | None:
@@ -110,7 +114,7 @@ def process_transfer(
     token = claim(session, transfer_id, limits)
     if token is None:
         return None
-    prefix = f"{package_prefix(transfer_id)}/{token}"
+    prefix = attempt_prefix(transfer_id, token)
     try:
         reached = _check_and_package(
             session, storage, keyring, signer, rules, transfer_id, token, prefix
@@ -146,7 +150,7 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
 
 
 def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
-    with storage.open(f"{staging_prefix(transfer_id)}/dossier") as blob:
+    with storage.open(staged_dossier(transfer_id)) as blob:
         return SealReader(blob, keyring).read()
 
 
@@ -200,12 +204,14 @@ def _split(
     storage: Storage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
 ) -> tuple[list[Entry], list[Entry]]:
     """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
-    staging = staging_prefix(transfer.id)
-    admin_pieces, medical_pieces, admin_files, medical_files = [], [], [], []
+    admin_pieces: list[dict[str, Any]] = []
+    medical_pieces: list[dict[str, Any]] = []
+    admin_files: list[Entry] = []
+    medical_files: list[Entry] = []
     for document, piece in zip(transfer.documents, dossier["pieces"], strict=True):
         safe = safe_name(document.position, piece["nom_fichier"])
         name = f"pieces/{with_type_extension(safe, EXTENSIONS[document.mime])}"
-        blob_key = f"{staging}/piece-{document.position}"
+        blob_key = staged_piece(transfer.id, document.position)
         entry = Entry(name, document.size, _opener(storage, keyring, blob_key))
         (medical_pieces if piece["medical"] else admin_pieces).append({**piece, "fichier": name})
         (medical_files if piece["medical"] else admin_files).append(entry)
@@ -334,10 +340,12 @@ def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None
 
 def retry_failed(session: Session, transfer_id: uuid.UUID, actor: str) -> bool:
     """Give a failed transfer a fresh set of attempts (after a human fixed the cause)."""
+    size = documents_sizes(session, [transfer_id]).get(transfer_id, 0)
     moved = move(
         session, transfer_id, [State.FAILED], State.RECEIVED, actor, attempts=0, problems=[]
     )
     if moved:
         record(session, CLI, "transfer.retry", "transfer", transfer_id)
+        wake_after_commit(session, transfer_id, size)
     session.commit()
     return moved is not None

@@ -8,6 +8,8 @@ import uuid
 import weakref
 
 from celery import Celery
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +17,12 @@ PROCESS_TASK = "transfers.process"
 QUEUE = "transfers"
 # Big documents have their own queue and workers, so that they never hold up small transfers.
 LARGE_QUEUE = "transfers_large"
+# The sweeper, alerts, retention and audit tasks, out of the way of transfers.
+MAINTENANCE_QUEUE = "maintenance"
+QUEUES = (QUEUE, LARGE_QUEUE, MAINTENANCE_QUEUE)
+# Where a session keeps its broker (set by the session factory) and the wake-ups it owes.
+BROKER = "mdph_bridge.celery"
+_PENDING = "mdph_bridge.wakeups"
 # After a failed publish, requests skip the broker this long instead of each waiting for its
 # connection retries: the sweeper wakes the transfers submitted meanwhile.
 BROKER_PAUSE_SECONDS = 5.0
@@ -48,3 +56,22 @@ def wake_processing(celery: Celery, transfer_id: uuid.UUID, size: int) -> bool:
         )
         return False
     return True
+
+
+def wake_after_commit(session: Session, transfer_id: uuid.UUID, size: int) -> None:
+    """Wake a worker for the transfer once `session` commits; forget it if it rolls back."""
+    if not event.contains(session, "after_commit", _send_pending):
+        event.listen(session, "after_commit", _send_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    session.info.setdefault(_PENDING, {})[transfer_id] = size
+
+
+def _send_pending(session: Session) -> None:
+    """Send the wake-ups the committed transaction owes: the transfers are visible now."""
+    for transfer_id, size in session.info.pop(_PENDING, {}).items():
+        wake_processing(session.info[BROKER], transfer_id, size)
+
+
+def _drop_pending(session: Session) -> None:
+    """A rolled-back change made nothing visible: nobody is woken for it."""
+    session.info.pop(_PENDING, None)

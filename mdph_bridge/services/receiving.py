@@ -14,17 +14,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.clock import Deadlines, Level, level_at
 from mdph_bridge.domain.reception import FAILURE
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.domain.signing import ALGORITHM, digest, verify
-from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.domain.states import AT_DESTINATION, DOWNLOADABLE, LABELS, State, on_the_way
 from mdph_bridge.models import DepartementKey, Transfer, TransferEvent, utcnow
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
 from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.transitions import move
 
+# A receipt was given: a repeated one with the same signature is answered as a success.
+ACKNOWLEDGED_OR_LATER = on_the_way(State.ACKNOWLEDGED, State.COMPLETED)
 _SEQ = re.compile(r"[0-9]{1,18}")
-DOWNLOADABLE = frozenset({State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED})
 
 
 def encode_cursor(seq: int) -> str:
@@ -71,9 +74,9 @@ def list_inbound(
     return InboundPage(rows, encode_cursor(last or after))
 
 
-ACTIVE = (State.READY, State.DOWNLOADED, State.ACKNOWLEDGED)
 # Most urgent first; within a group, the nearest due date first.
 URGENCY = ("late", "at_risk", "new", "in_progress", "done")
+_URGENT = {Level.LATE: "late", Level.AT_RISK: "at_risk"}
 
 
 def urgency(transfer: Transfer, now: datetime) -> str:
@@ -81,12 +84,11 @@ def urgency(transfer: Transfer, now: datetime) -> str:
 
     The same clock as the alerts and the metrics: at risk from `warn_at`, late from `due_at`.
     """
-    if State(transfer.state) not in ACTIVE:
+    if State(transfer.state) not in AT_DESTINATION:
         return "done"
-    if now > transfer.due_at:
-        return "late"
-    if now >= transfer.warn_at:
-        return "at_risk"
+    level = level_at(Deadlines(transfer.warn_at, transfer.due_at), now)
+    if level in _URGENT:
+        return _URGENT[level]
     return "new" if transfer.state == State.READY else "in_progress"
 
 
@@ -101,7 +103,7 @@ def worklist(session: Session, principal: Principal, done_within: timedelta) -> 
         select(Transfer).where(
             Transfer.dest_code == principal.departement,
             Transfer.inbound_seq.is_not(None),
-            Transfer.state.in_([s.value for s in ACTIVE])
+            Transfer.state.in_([s.value for s in AT_DESTINATION])
             | (Transfer.state_changed_at > now - done_within),
         )
     )
@@ -144,7 +146,7 @@ def open_package(
 ) -> PackageBlob:
     """Check the caller may download the package; the first download marks it `downloaded`."""
     transfer = get_inbound(session, principal, transfer_id)
-    if medical and principal.role != "doctor":
+    if medical and principal.role != Role.DOCTOR:
         raise ServiceError.one(403, "", "auth.role")
     key, sha256 = (
         (transfer.medical_package_key, transfer.medical_package_sha256)
@@ -174,7 +176,7 @@ def acknowledge(
 ) -> Transfer:
     """Record the receiver's signed receipt of the manifest, after checking it against its key."""
     transfer = get_inbound(session, principal, transfer_id)
-    if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED) and transfer.receipt == signed:
+    if transfer.state in ACKNOWLEDGED_OR_LATER and transfer.receipt == signed:
         return transfer
     _check_receipt(session, transfer, signed)
     if not move(
@@ -202,7 +204,7 @@ def acknowledge_by_agent(
     if not principal.agent:
         raise ServiceError.one(403, "", "auth.role")
     transfer = get_inbound(session, principal, transfer_id)
-    if transfer.state in (State.ACKNOWLEDGED, State.COMPLETED):
+    if transfer.state in ACKNOWLEDGED_OR_LATER:
         return transfer
     detail = {"accuse": "agent", "sha256_manifeste": manifest_digest(transfer)}
     if not move(
@@ -275,7 +277,7 @@ def signed_manifest(
     session: Session, principal: Principal, transfer_id: uuid.UUID
 ) -> dict[str, Any]:
     """Return the signed manifest to the sending or the receiving side (404 before `ready`)."""
-    sender = principal.role == "caseworker"
+    sender = principal.role == Role.CASEWORKER
     transfer = (get_outbound if sender else get_inbound)(session, principal, transfer_id)
     if transfer.manifest is None:
         raise not_found()
@@ -343,11 +345,10 @@ def return_to_sender(
         if transfer.return_reason != reason:
             raise ServiceError.one(409, "motif", "transfert.motif_different")
         return transfer
-    sources = [State.READY, State.DOWNLOADED, State.ACKNOWLEDGED]
     if not move(
         session,
         transfer_id,
-        sources,
+        AT_DESTINATION,
         State.RETURNED,
         principal.actor,
         detail={"motif": reason["motif"]},

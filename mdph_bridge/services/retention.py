@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import package_prefix
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.audit import SYSTEM, record
-from mdph_bridge.services.processing import package_prefix
 from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from mdph_bridge.domain.delays import (
 )
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.models import HistoricalTransfer, MetricRollup, Transfer
-from mdph_bridge.services.sqlstats import days_between, month_of
+from mdph_bridge.models.sqlstats import days_between, month_of
 
 HUB, PAST = "hub", "historique"
 BATCH = 2000

@@ -7,17 +7,14 @@ import uuid
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.states import LABELS, State
+from mdph_bridge.domain.states import CANCELLABLE, LABELS, WAITING_FOR_SENDER, State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
 from mdph_bridge.services.transitions import move
 
-CANCELLABLE = (State.RECEIVED, State.REJECTED, State.FAILED, State.READY)
-
-
 # What the sender must act on: correct and resend, or see why it came back.
-NEEDS_ACTION = (State.REJECTED, State.RETURNED, State.FAILED)
+NEEDS_ACTION = WAITING_FOR_SENDER | {State.RETURNED}
 
 
 def list_outbound(
@@ -52,6 +49,12 @@ def get_outbound(session: Session, principal: Principal, transfer_id: uuid.UUID)
     if transfer is None or transfer.origin_code != principal.departement:
         raise not_found()
     return transfer
+
+
+def ensure_outbound(session: Session, principal: Principal, transfer_id: uuid.UUID) -> None:
+    """Refuse (404) before an upload streams in, then end the read transaction (SQLite's lock)."""
+    get_outbound(session, principal, transfer_id)
+    session.commit()
 
 
 def cancel(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Transfer:

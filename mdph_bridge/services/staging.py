@@ -7,10 +7,10 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import staging_prefix
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.domain.states import NEEDS_STAGING
 from mdph_bridge.models import Transfer
-from mdph_bridge.services.submission import staging_prefix
 from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.domain.clock import ClockRules
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.rulesets import RuleBook
@@ -30,6 +31,7 @@ from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
+from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.transitions import move
 from mdph_bridge.storage import Storage
@@ -71,11 +73,6 @@ class Intake:
     rules: RuleBook
 
 
-def staging_prefix(transfer_id: uuid.UUID) -> str:
-    """Folder of a transfer's sealed payload until it is packaged."""
-    return f"staging/{transfer_id}"
-
-
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -104,9 +101,10 @@ def parse_dossier(raw: bytes) -> dict[str, Any]:
     except (UnicodeError, ValueError, RecursionError) as exc:
         raise ServiceError.one(422, "dossier", "requete.dossier_json") from exc
     try:
-        return dossier_schema().load(data)
+        loaded: dict[str, Any] = dossier_schema().load(data)
     except ValidationError as exc:
         raise ServiceError(422, flatten(exc.messages)) from exc
+    return loaded
 
 
 _MAX_NAME_BYTES = 255  # what common file systems accept
@@ -206,7 +204,10 @@ def find_by_idempotency_key(session: Session, origin: str, key: str) -> Transfer
 def submit(
     session: Session, intake: Intake, principal: Principal, submission: Submission
 ) -> tuple[Transfer, bool]:
-    """Create the transfer (or return the one this Idempotency-Key created); True if new."""
+    """Create the transfer (or return the one this Idempotency-Key created); True if new.
+
+    A new transfer wakes a worker once it is committed.
+    """
     key = submission.idempotency_key
     if key is not None and (
         existing := find_by_idempotency_key(session, principal.departement, key)
@@ -217,7 +218,7 @@ def submit(
     transfer_id = uuid.uuid4()
     prefix = staging_prefix(transfer_id)
     try:
-        _stage(intake, prefix, submission, dossier)
+        _stage(intake, transfer_id, submission, dossier)
         now = utcnow()
         dest = dossier["transfert"]["mdph_destination"]
         deadline = transfer_deadlines(intake.clock, principal.departement, dest, now)
@@ -238,11 +239,12 @@ def submit(
         )
         _describe(transfer, intake, dossier, submission)
         session.add(transfer)
+        wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except IntegrityError:
         session.rollback()
         storage_cleanup(intake, prefix)
-        existing = key and find_by_idempotency_key(session, principal.departement, key)
+        existing = find_by_idempotency_key(session, principal.departement, key) if key else None
         if not existing:
             raise
         return _replay(existing, intake, submission), False
@@ -270,7 +272,7 @@ def correct(
         raise ServiceError.one(422, "transfert.mdph_destination", "transfert.destination_modifiee")
     prefix = staging_prefix(transfer_id)
     try:
-        _stage(intake, prefix, submission, dossier)
+        _stage(intake, transfer_id, submission, dossier)
         session.execute(delete(TransferDocument).where(TransferDocument.transfer_id == transfer_id))
         session.expire(transfer, ["documents"])
         if not move(
@@ -286,6 +288,7 @@ def correct(
             # A concurrent correction won; the except clause drops our staged payload.
             raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State.RECEIVED])  # noqa: TRY301
         _describe(transfer, intake, dossier, submission)
+        wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except BaseException:
         session.rollback()
@@ -301,14 +304,16 @@ def storage_cleanup(intake: Intake, prefix: str) -> None:
     intake.storage.delete_prefix(prefix)
 
 
-def _stage(intake: Intake, prefix: str, submission: Submission, dossier: dict[str, Any]) -> None:
-    with intake.storage.writer(f"{prefix}/dossier") as blob:
+def _stage(
+    intake: Intake, transfer_id: uuid.UUID, submission: Submission, dossier: dict[str, Any]
+) -> None:
+    with intake.storage.writer(staged_dossier(transfer_id)) as blob:
         sealer = SealWriter(blob, intake.keyring)
         sealer.write(submission.dossier)
         sealer.close()
     for index, piece in enumerate(dossier["pieces"]):
         upload = submission.uploads[piece["nom_fichier"]]
-        intake.storage.move(upload.key, f"{prefix}/piece-{index}")
+        intake.storage.move(upload.key, staged_piece(transfer_id, index))
 
 
 def _describe(

@@ -8,6 +8,13 @@ from datetime import timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import (
+    INCOMING,
+    STAGING,
+    TRANSFER_FOLDERS,
+    attempt_folders,
+    transfer_folder,
+)
 from mdph_bridge.domain.states import NEEDS_STAGING, State
 from mdph_bridge.models import Transfer, TransferDocument, utcnow
 from mdph_bridge.storage import Storage
@@ -62,12 +69,12 @@ def remove_orphans(session: Session, storage: Storage, older_than: timedelta) ->
     Return how many uploads and folders were deleted.
     """
     cutoff = (utcnow() - older_than).timestamp()
-    uploads = [key for key, mtime in storage.stamps("incoming").items() if mtime < cutoff]
+    uploads = [key for key, mtime in storage.stamps(INCOMING).items() if mtime < cutoff]
     newest: dict[str, float] = {}
     keys: dict[str, list[str]] = {}
-    for kind in ("staging", "packages"):
+    for kind in TRANSFER_FOLDERS:
         for key, mtime in storage.stamps(kind).items():
-            folder = "/".join(key.split("/")[:2])
+            folder = transfer_folder(key)
             newest[folder] = max(newest.get(folder, mtime), mtime)
             keys.setdefault(folder, []).append(key)
     old = [folder for folder, mtime in newest.items() if mtime < cutoff]
@@ -94,16 +101,11 @@ def _uuid_or_none(name: str) -> uuid.UUID | None:
         return None
 
 
-def attempt_folders(keys: list[str]) -> set[str]:
-    """The folders of processing attempts (`packages/<id>/<lease token>`) the keys belong to."""
-    return {"/".join(key.split("/")[:3]) for key in keys}
-
-
 def _unused(transfer: Transfer | None, folder: str, keys: list[str]) -> set[str]:
     """The prefixes under `folder` that no live transfer needs any more."""
     if transfer is None:
         return {folder}
-    if folder.startswith("staging/"):
+    if folder.startswith(f"{STAGING}/"):
         return set() if transfer.state in NEEDS_STAGING else {folder}
     if transfer.state == State.VALIDATING:
         return set()  # the attempt under way writes here

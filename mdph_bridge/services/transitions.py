@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import State, can_move
@@ -67,7 +67,7 @@ def move(
             .values(state=target.value, state_changed_at=now, **{**values, **clock})
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:
+        if cast(CursorResult[Any], result).rowcount == 1:
             session.add(
                 TransferEvent(
                     transfer_id=transfer_id,

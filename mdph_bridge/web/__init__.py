@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from mdph_bridge.http.errors import set_error_pages
 from mdph_bridge.web.agents import init_sessions
 from mdph_bridge.web.display import install_filters
 
 
 def register_web(app: Flask) -> None:
-    """Register the pages, their session cookie, CSRF checks and template helpers."""
+    """Register the pages, their session cookie, CSRF checks, error pages and template helpers."""
     from mdph_bridge.web.pages import bp as pages
-    from mdph_bridge.web.pages import unknown_address
+    from mdph_bridge.web.pages import error_page
     from mdph_bridge.web.receiving import bp as recus
     from mdph_bridge.web.sending import bp as envois
     from mdph_bridge.web.signin import bp as compte
@@ -19,6 +20,7 @@ def register_web(app: Flask) -> None:
 
     init_sessions(app)
     install_filters(app)
-    for blueprint in (pages, compte, envois, recus, supervision):
+    blueprints = (pages, compte, envois, recus, supervision)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    app.register_error_handler(404, unknown_address)
+    set_error_pages(app, error_page, (blueprint.name for blueprint in blueprints))

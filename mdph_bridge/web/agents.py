@@ -13,11 +13,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from wtforms import ValidationError
 
-from mdph_bridge.api.auth import run_audited
 from mdph_bridge.extensions import session as db_session
+from mdph_bridge.http.identity import run_audited
 from mdph_bridge.models import Account, utcnow
 from mdph_bridge.services.accounts import principal_of, signed_in_account
-from mdph_bridge.services.auth import Principal
 
 csrf = CSRFProtect()
 
@@ -78,16 +77,10 @@ def current_account() -> Account | None:
         # The session ends SESSION_HOURS after sign-in, however active it has been.
         if since >= utcnow() - timedelta(hours=current_app.config["SESSION_HOURS"]):
             account = signed_in_account(db_session(), account_id, since)
-        db_session().commit()  # end the read transaction: an upload may stream for long
     if account is None and "compte" in session:
         session.clear()
     g.compte_courant = account
     return account
-
-
-def current_principal() -> Principal:
-    """The principal the signed-in agent acts as (set by `agent_page`)."""
-    return g.principal
 
 
 def wants_sign_in(req: Request) -> Any:

@@ -11,9 +11,10 @@ from flask import Flask
 
 from mdph_bridge.domain.clock import STEP_LABELS
 from mdph_bridge.domain.reception import FAILURE, FAILURES
-from mdph_bridge.domain.states import FINISHED, LABELS, State
+from mdph_bridge.domain.roles import Role
+from mdph_bridge.domain.states import DOWNLOADABLE, FINISHED, LABELS, State
 from mdph_bridge.models import Transfer, utcnow
-from mdph_bridge.services.charts import fr_number
+from mdph_bridge.web.charts import fr_number
 from schemas.clock import PARIS
 from schemas.dossier import DossierSchema
 
@@ -66,11 +67,11 @@ RETURN_REASONS = {
     "autre": "Autre motif (précisé en commentaire)",
 }
 ROLES = {
-    "caseworker": "instruction (envoi)",
-    "receiver": "accueil (réception)",
-    "doctor": "médecin (réception)",
-    "supervisor": "supervision",
-    "admin": "administration de la plateforme",
+    Role.CASEWORKER: "instruction (envoi)",
+    Role.RECEIVER: "accueil (réception)",
+    Role.DOCTOR: "médecin (réception)",
+    Role.SUPERVISOR: "supervision",
+    Role.ADMIN: "administration de la plateforme",
 }
 SIDE_LABELS = {
     "origine": "MDPH d'origine",
@@ -205,12 +206,14 @@ def install_filters(app: Flask) -> None:
     app.jinja_env.globals.update(
         LABELS={s.value: label for s, label in LABELS.items()},
         TERMINES=frozenset(state.value for state in FINISHED),
+        TELECHARGEABLES=frozenset(state.value for state in DOWNLOADABLE),
         SHORT_LABELS={s.value: label for s, label in SHORT_LABELS.items()},
         BADGES={s.value: badge for s, badge in BADGES.items()},
         URGENCY_LABELS=URGENCY_LABELS,
         MOTIFS=MOTIFS,
         RETURN_REASONS=RETURN_REASONS,
         ROLE_LABELS=ROLES,
+        Role=Role,
         SIDE_LABELS=SIDE_LABELS,
         STEP_LABELS=STEP_LABELS,
     )

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, NotFound
+from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from mdph_bridge.api.uploads import MAX_PARTS, MiB
-from mdph_bridge.services.errors import ServiceError
+from mdph_bridge.domain.roles import RECEIVING, Role
 from mdph_bridge.web.agents import check_csrf, current_account, wants_sign_in
-from schemas.errors import error
 
-log = logging.getLogger(__name__)
 bp = Blueprint(
     "web",
     __name__,
@@ -50,8 +34,6 @@ TITLES = {
     413: "Envoi trop volumineux",
     503: "Service momentanément indisponible",
 }
-# Addresses that belong to machines (JSON errors), not to people (error pages).
-MACHINE_PATHS = ("/api/", "/metrics", "/healthz", "/readyz")
 
 
 def _page_headers(response: Response) -> Response:
@@ -68,55 +50,18 @@ def _csrf_first() -> None:
         check_csrf()
 
 
-def error_page(status: int, erreurs: list[dict[str, str]]) -> Any:
+def error_page(status: int, erreurs: list[dict[str, str]], headers: dict[str, str]) -> Response:
     """Render an error page that says what went wrong, with the navigation still there."""
     title = TITLES.get(status, "Erreur")
-    return render_template("erreur.html", titre=title, erreurs=erreurs), status
-
-
-def _service_error(exc: ServiceError) -> Any:
-    return error_page(exc.status, exc.erreurs)
-
-
-def _csrf_error(_exc: CSRFError) -> Any:
-    return error_page(400, [error("", "compte.formulaire_expire")])
-
-
-def _http_error(exc: HTTPException) -> Any:
-    status = exc.code or 500
-    if status == 413:
-        max_mb = current_app.config["MAX_TRANSFER_BYTES"] // MiB
-        return error_page(413, [error("", "requete.trop_grande", max=max_mb, parties=MAX_PARTS)])
-    if status >= 500:
-        log.error("page error %s: %s", status, type(exc).__name__)
-    code = {403: "auth.role", 404: "http.introuvable", 405: "http.methode"}.get(status)
-    return error_page(
-        status, [error("", code or ("erreur.interne" if status >= 500 else "http.erreur"))]
-    )
-
-
-def _database_down(exc: OperationalError) -> Any:
-    log.error("database unavailable on a page: %s", type(exc.orig).__name__)
-    page, status = error_page(503, [error("", "service.indisponible")])
-    return page, status, {"Retry-After": "30"}
-
-
-def unknown_address(exc: NotFound) -> Any:
-    """An address no route matches: a French page for people, the API's JSON for machines."""
-    if request.path.startswith(MACHINE_PATHS):
-        return {"erreurs": [error("", "http.introuvable")]}, 404
-    response = make_response(error_page(404, [error("", "http.introuvable")]))
-    return _page_headers(response)
+    page = render_template("erreur.html", titre=title, erreurs=erreurs)
+    # Also for addresses no page blueprint serves: the page still gets the pages' headers.
+    return _page_headers(make_response(page, status, headers))
 
 
 def install(blueprint: Blueprint) -> None:
-    """Give a blueprint of pages the shared headers, CSRF check and French error pages."""
+    """Give a blueprint of pages the shared headers and CSRF check."""
     blueprint.after_request(_page_headers)
     blueprint.before_request(_csrf_first)
-    blueprint.register_error_handler(ServiceError, _service_error)
-    blueprint.register_error_handler(CSRFError, _csrf_error)
-    blueprint.register_error_handler(HTTPException, _http_error)
-    blueprint.register_error_handler(OperationalError, _database_down)
 
 
 install(bp)
@@ -128,10 +73,10 @@ def accueil() -> Any:
     account = current_account()
     if account is None:
         return wants_sign_in(request)
-    if account.role == "caseworker":
+    if account.role == Role.CASEWORKER:
         return redirect(url_for("envois.index"))
-    if account.role in ("receiver", "doctor"):
+    if account.role in RECEIVING:
         return redirect(url_for("recus.index"))
-    if account.role == "supervisor":
+    if account.role == Role.SUPERVISOR:
         return redirect(url_for("supervision.index"))
     return render_template("accueil.html")

@@ -19,19 +19,20 @@ from flask import (
 )
 from marshmallow import ValidationError
 
-from mdph_bridge.api import presenters
-from mdph_bridge.domain.states import State
+from mdph_bridge.domain.roles import RECEIVING, Role
+from mdph_bridge.domain.states import State, can_move
 from mdph_bridge.extensions import backends, session
+from mdph_bridge.http import presenters
+from mdph_bridge.http.identity import current_principal
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services import receiving
-from mdph_bridge.web.agents import agent_page, current_principal
+from mdph_bridge.web.agents import agent_page
 from mdph_bridge.web.pages import install
 from schemas.api import CompletionSchema, ReturnSchema
 from schemas.errors import flatten
 
 bp = Blueprint("recus", __name__, url_prefix="/recus")
 install(bp)
-RECEIVING = ("receiver", "doctor")
 DONE_SHOWN_FOR = timedelta(days=30)
 
 
@@ -52,12 +53,12 @@ def _detail(transfer: Transfer, erreurs: dict[str, list[dict[str, str]]] | None 
         "recu.html",
         t=transfer,
         d=presenters.inbound(transfer),
-        evenements=presenters.outbound_detail(transfer)["evenements"],
+        evenements=presenters.timeline(transfer),
         erreurs=erreurs or {},
-        peut_accuser=state == State.DOWNLOADED,
-        peut_integrer=state == State.ACKNOWLEDGED,
-        peut_renvoyer=state in (State.READY, State.DOWNLOADED, State.ACKNOWLEDGED),
-        medecin=current_principal().role == "doctor",
+        peut_accuser=can_move(state, State.ACKNOWLEDGED),
+        peut_integrer=can_move(state, State.COMPLETED),
+        peut_renvoyer=can_move(state, State.RETURNED),
+        medecin=current_principal().role == Role.DOCTOR,
         accuse_agent=receiving.acknowledged_by_agent(transfer),
     )
 
@@ -88,7 +89,7 @@ def paquet(transfer_id: uuid.UUID) -> Response:
 
 
 @bp.get("/<uuid:transfer_id>/paquet-medical")
-@agent_page("doctor")
+@agent_page(Role.DOCTOR)
 def paquet_medical(transfer_id: uuid.UUID) -> Response:
     """Download the medical package (encrypted to the département's doctors only)."""
     return _package(transfer_id, medical=True)

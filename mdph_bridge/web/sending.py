@@ -9,20 +9,21 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from mdph_bridge.api import presenters
-from mdph_bridge.api.uploads import MAX_PARTS, MiB, new_intake, received
 from mdph_bridge.domain.codes import is_departement_code
-from mdph_bridge.domain.states import State
-from mdph_bridge.extensions import backends, session
+from mdph_bridge.domain.roles import Role
+from mdph_bridge.domain.states import CANCELLABLE, State
+from mdph_bridge.extensions import session
+from mdph_bridge.http import presenters
+from mdph_bridge.http.errors import too_large
+from mdph_bridge.http.identity import current_principal
+from mdph_bridge.http.uploads import MiB, new_intake, received
 from mdph_bridge.models import Transfer
 from mdph_bridge.services import sending
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.submission import Intake, Submission, correct, submit
-from mdph_bridge.web.agents import agent_page, check_csrf, current_principal
+from mdph_bridge.web.agents import agent_page, check_csrf
 from mdph_bridge.web.display import place_errors
 from mdph_bridge.web.pages import install
-from schemas.errors import error
 
 bp = Blueprint("envois", __name__, url_prefix="/envois")
 install(bp)
@@ -36,7 +37,7 @@ def _limits() -> dict[str, int]:
 
 
 @bp.get("")
-@agent_page("caseworker")
+@agent_page(Role.CASEWORKER)
 def index() -> Any:
     """List the département's transfers: those needing action first, with filters."""
     etat = request.args.get("etat", "")
@@ -83,9 +84,7 @@ def _upload(
     except ServiceError as exc:
         return None, place_errors(exc.erreurs, raw)
     except RequestEntityTooLarge:
-        total = current_app.config["MAX_TRANSFER_BYTES"] // MiB
-        problem = error("", "requete.trop_grande", max=total, parties=MAX_PARTS)
-        return None, {"dossier": [], "pieces": [], "general": [problem]}
+        return None, {"dossier": [], "pieces": [], "general": [too_large()]}
 
 
 def _is_uuid(value: str) -> bool:
@@ -97,18 +96,16 @@ def _is_uuid(value: str) -> bool:
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
-@agent_page("caseworker")
+@agent_page(Role.CASEWORKER)
 def nouveau_envoi() -> Any:
     """Send a dossier file and its documents; every problem is shown next to what it concerns."""
     if request.method == "GET":
         return render_template(
             "envoi_nouveau.html", erreurs=None, cle=uuid.uuid4(), limites=_limits()
         )
-    created = False
 
     def send(intake: Intake, submission: Submission) -> Transfer:
-        nonlocal created
-        transfer, created = submit(session(), intake, current_principal(), submission)
+        transfer, _ = submit(session(), intake, current_principal(), submission)
         g.audit_object_id = transfer.id
         return transfer
 
@@ -117,8 +114,6 @@ def nouveau_envoi() -> Any:
         return render_template(
             "envoi_nouveau.html", erreurs=erreurs, cle=uuid.uuid4(), limites=_limits()
         ), 422
-    if created:
-        wake_processing(backends().celery, transfer.id, transfer.documents_size)
     flash("Dossier envoyé : la plateforme le vérifie, puis le chiffre pour la MDPH d'accueil.")
     return _to_transfer(transfer)
 
@@ -137,24 +132,23 @@ def _detail(transfer: Transfer, erreurs: dict[str, list[dict[str, str]]] | None 
         t=transfer,
         d=presenters.outbound_detail(transfer),
         erreurs=erreurs,
-        annulable=State(transfer.state) in sending.CANCELLABLE,
+        annulable=State(transfer.state) in CANCELLABLE,
         limites=_limits(),
     )
 
 
 @bp.get("/<uuid:transfer_id>")
-@agent_page("caseworker")
+@agent_page(Role.CASEWORKER)
 def transfert(transfer_id: uuid.UUID) -> Any:
     """Show a sent transfer: timeline, problems to fix, harmonisation summary, next step."""
     return _detail(sending.get_outbound(session(), current_principal(), transfer_id))
 
 
 @bp.post("/<uuid:transfer_id>/correction")
-@agent_page("caseworker")
+@agent_page(Role.CASEWORKER)
 def correction(transfer_id: uuid.UUID) -> Any:
     """Send the corrected dossier (and documents) of a rejected transfer, under the same id."""
-    sending.get_outbound(session(), current_principal(), transfer_id)  # 404 before any upload
-    session().commit()  # end the read transaction before the upload streams in
+    sending.ensure_outbound(session(), current_principal(), transfer_id)
 
     def fix(intake: Intake, submission: Submission) -> Transfer:
         return correct(session(), intake, current_principal(), transfer_id, submission)
@@ -163,13 +157,12 @@ def correction(transfer_id: uuid.UUID) -> Any:
     if transfer is None:
         current = sending.get_outbound(session(), current_principal(), transfer_id)
         return _detail(current, erreurs), 422
-    wake_processing(backends().celery, transfer.id, transfer.documents_size)
     flash("Version corrigée envoyée : la plateforme la vérifie à nouveau.")
     return _to_transfer(transfer)
 
 
 @bp.post("/<uuid:transfer_id>/annulation")
-@agent_page("caseworker")
+@agent_page(Role.CASEWORKER)
 def annulation(transfer_id: uuid.UUID) -> Any:
     """Cancel a transfer the destination has not downloaded yet."""
     sending.cancel(session(), current_principal(), transfer_id)

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from mdph_bridge.api.auth import client_key, failure_limit, request_id
 from mdph_bridge.extensions import session as db_session
+from mdph_bridge.http.identity import client_key, failure_limit, request_id
 from mdph_bridge.models import Account
 from mdph_bridge.services.accounts import Lockout, SignInError, sign_in, sign_out
 from mdph_bridge.services.alerts import settings_from

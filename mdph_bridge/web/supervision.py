@@ -8,11 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template
 from markupsafe import Markup
 
-from mdph_bridge.api import presenters
+from mdph_bridge.domain.roles import Role
 from mdph_bridge.extensions import session
+from mdph_bridge.http import presenters
+from mdph_bridge.http.identity import current_principal
 from mdph_bridge.models import utcnow
-from mdph_bridge.services import charts, metrics
-from mdph_bridge.web.agents import agent_page, current_principal
+from mdph_bridge.services import metrics
+from mdph_bridge.web import charts
+from mdph_bridge.web.agents import agent_page
 from mdph_bridge.web.pages import install
 
 bp = Blueprint("supervision", __name__, url_prefix="/tableau-de-bord")
@@ -36,7 +39,7 @@ def _departements() -> list[str]:
 
 
 @bp.get("")
-@agent_page("supervisor")
+@agent_page(Role.SUPERVISOR)
 def index() -> Any:
     """Show the figures of the département: headline, charts with their tables, alerts."""
     figures = metrics.dashboard(
@@ -48,7 +51,7 @@ def index() -> Any:
 
 
 @bp.get("/<section>.csv")
-@agent_page("supervisor")
+@agent_page(Role.SUPERVISOR)
 def export(section: str) -> Any:
     """Download one section of the figures as CSV, as the API exports it."""
     text = metrics.export(
@@ -62,7 +65,7 @@ def export(section: str) -> Any:
 
 
 @bp.get("/transferts/<uuid:transfer_id>")
-@agent_page("supervisor")
+@agent_page(Role.SUPERVISOR)
 def transfert(transfer_id: uuid.UUID) -> Any:
     """Show a transfer's clock and timeline, without its file number or any personal data."""
     found = metrics.supervised_transfer(session(), _departements(), transfer_id)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, submit
 from flask.testing import FlaskClient
 from processes import FAST_RECOVERY, Process
 from sqlalchemy import func, select
@@ -25,19 +25,6 @@ from mdph_bridge.models import Transfer, TransferEvent
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "mdph-bridge")
-
-
-def submit(
-    client: FlaskClient, token: str, files: dict[str, bytes], key: str | None = None
-) -> uuid.UUID:
-    headers = bearer(token) | ({"Idempotency-Key": key} if key else {})
-    response = client.post(
-        "/api/v1/transfers",
-        **multipart(dossier(files=files), files),
-        headers=headers,
-    )
-    assert response.status_code == 202, response.get_json()
-    return uuid.UUID(response.get_json()["id"])
 
 
 def state(session: Session, transfer_id: uuid.UUID) -> str:
@@ -70,7 +57,8 @@ def test_59_sends_to_62_who_downloads_decrypts_acknowledges_and_completes(
     client: FlaskClient, demo: dict[str, Any], session: Session, tmp_path: Path
 ) -> None:
     document = PDF + os.urandom(3 * 1024 * 1024)  # only PDF, JPEG or PNG bytes are accepted
-    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], {"justificatif.pdf": document})
+    files = {"justificatif.pdf": document}
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
     wait_for(session, transfer_id, "ready")
 
     receiver = bearer(demo["62"]["jetons"]["receiver"])
@@ -142,8 +130,9 @@ def test_same_idempotency_key_twice_gives_one_transfer(
     client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     token = demo["59"]["jetons"]["caseworker"]
-    first = submit(client, token, {"piece_identite.pdf": PDF}, key="export-2026-11-22-0042")
-    second = submit(client, token, {"piece_identite.pdf": PDF}, key="export-2026-11-22-0042")
+    files = {"piece_identite.pdf": PDF}
+    first = submit(client, token, dossier(files=files), files, key="export-2026-11-22-0042")
+    second = submit(client, token, dossier(files=files), files, key="export-2026-11-22-0042")
     assert first == second
     wait_for(session, first, "ready")
     assert session.scalar(select(func.count()).select_from(Transfer)) == 1
@@ -162,7 +151,8 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     token = demo["59"]["jetons"]["caseworker"]
     killed: uuid.UUID | None = None
     for _ in range(5):  # retry if the worker finished before we could catch it mid-processing
-        transfer_id = submit(client, token, {"gros.pdf": document})
+        files = {"gros.pdf": document}
+        transfer_id = submit(client, token, dossier(files=files), files)
         while (current := state(session, transfer_id)) == "received":
             time.sleep(0.002)
         if current == "validating":

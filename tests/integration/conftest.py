@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 import redis
 from alembic import command
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
+from pulling import Pull
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from support import (
@@ -23,6 +25,7 @@ from support import (
     hub_settings,
     same_hub,
 )
+from werkzeug.serving import make_server
 
 from mdph_bridge import create_app
 from mdph_bridge.cli import main
@@ -148,3 +151,41 @@ def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         return result.output
 
     return run
+
+
+@pytest.fixture
+def hub_url(app: Flask) -> Iterator[str]:
+    """The test hub served over real HTTP on a free local port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.fixture
+def pull_62(
+    hub_url: str, demo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Pull:
+    """Run `inbound pull --once` for 62 with its demo key folder and the token of `role`."""
+    monkeypatch.chdir(tmp_path)  # the command loads ./.env; keep the project's out of the test
+    keys = Path(demo["62"]["cles"]["signing"]["identity_file"]).parent
+
+    def invoke(out: Path, role: str = "doctor", *extra: str, keys: Path = keys) -> Result:
+        token = tmp_path / f"jeton-{role}"
+        token.write_text(demo["62"]["jetons"][role] + "\n")
+        args = [
+            "--url",
+            hub_url,
+            "--token-file",
+            str(token),
+            "--keys",
+            str(keys),
+            "--out",
+            str(out),
+        ]
+        return CliRunner().invoke(main, ["inbound", "pull", *args, "--once", *extra])
+
+    return invoke

@@ -13,19 +13,19 @@ from typing import Any
 
 import pytest
 from audit_tampering import CASES, tamper
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, multipart, submit
 from flask import Flask, current_app
 from flask.testing import FlaskClient
+from flows import run
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from support import bearer
-from test_processing import run, submit
 
-from mdph_bridge.api import auth
 from mdph_bridge.domain.checkpoints import link, open_note
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.extensions import Backends
+from mdph_bridge.http import identity
 from mdph_bridge.models import AuditEntry, AuditPending, Transfer, utcnow
 from mdph_bridge.services.audit import (
     FIELDS,
@@ -352,7 +352,7 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
 ) -> None:
     token = demo["59"]["jetons"]["caseworker"]
     # The process dies as soon as the view has answered: the change is kept with its entry.
-    monkeypatch.setattr(auth, "audit_call", lambda *_: sys.exit(9))
+    monkeypatch.setattr(identity, "audit_call", lambda *_: sys.exit(9))
     with pytest.raises(SystemExit):
         _post(client, token)
     monkeypatch.undo()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from audit_tampering import tamper
 from flask.testing import FlaskClient
+from pulling import Pull
 from sqlalchemy.orm import Session
-from test_inbound_pull import Pull, hub_url, pull_62  # noqa: F401 - fixtures
 
 from mdph_bridge.client.checkpoints import KEPT
 from mdph_bridge.domain.checkpoints import extends, open_note
@@ -47,7 +47,7 @@ def test_pull_keeps_the_latest_checkpoint_and_warns_when_the_log_was_rewritten(
     app: Any,
     session: Session,
     tmp_path: Path,
-    pull_62: Pull,  # noqa: F811 - the fixture imported above
+    pull_62: Pull,
 ) -> None:
     signer, out = app.config["SIGNER"], tmp_path / "out"
     entries(session, signer, 10)

@@ -11,11 +11,11 @@ import uuid
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import MEDICAL_PDF, run
 from support import bearer, csrf_token, sign_in
-from test_processing import MEDICAL_PDF, run, submit
 
 from mdph_bridge.extensions import Backends
 

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
 from support import bearer
-from test_processing import run, submit
 
 from mdph_bridge.domain.clock import PARIS
 from mdph_bridge.extensions import Backends

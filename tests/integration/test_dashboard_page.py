@@ -7,13 +7,13 @@ from html import unescape
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
+from histories import NOW, generate
 from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, sign_in
-from test_metrics import NOW, generate
-from test_processing import run, submit
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.services.accounts import create_account

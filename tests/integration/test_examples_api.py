@@ -10,8 +10,8 @@ import pytest
 from dossiers import EXAMPLES, PDF, dossier, multipart
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
 from support import bearer
-from test_processing import run
 
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends

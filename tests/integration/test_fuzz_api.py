@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 import schemathesis
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.failures import FailureGroup
-from test_processing import run, submit
 
 from mdph_bridge.extensions import Backends
 

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import identity, run, unpack
 from sqlalchemy.orm import Session
 from support import bearer
-from test_processing import identity, run, submit, unpack
 
 from mdph_bridge.domain.harmonisation import harmonise
 from mdph_bridge.domain.states import State

@@ -8,23 +8,20 @@ import json
 import os
 import shutil
 import tarfile
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import MEDICAL_PDF, run
+from pulling import PERSONAL, Pull, contents, listing, only, snapshot, state
 from sqlalchemy.orm import Session
 from support import bearer
-from test_processing import MEDICAL_PDF, run, submit
-from werkzeug.serving import make_server
 
-from mdph_bridge.cli import main
 from mdph_bridge.client import pull
 from mdph_bridge.client.envelope import unpack
 from mdph_bridge.client.hub import PullError
@@ -36,48 +33,6 @@ from mdph_bridge.models import Transfer
 
 pytestmark = pytest.mark.integration
 EVALUATION = {"diagnostic": "G80.1"}
-# What the beneficiary of the example file can be recognised by; never in the client's output.
-PERSONAL = ("285035935012357", "Exemple", "Camille")
-
-Pull = Callable[..., Result]
-
-
-@pytest.fixture
-def hub_url(app: Flask) -> Iterator[str]:
-    """The test hub served over real HTTP on a free local port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
-
-
-@pytest.fixture
-def pull_62(
-    hub_url: str, demo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Pull:
-    """Run `inbound pull --once` for 62 with its demo key folder and the token of `role`."""
-    monkeypatch.chdir(tmp_path)  # the command loads ./.env; keep the project's out of the test
-    keys = Path(demo["62"]["cles"]["signing"]["identity_file"]).parent
-
-    def invoke(out: Path, role: str = "doctor", *extra: str, keys: Path = keys) -> Result:
-        token = tmp_path / f"jeton-{role}"
-        token.write_text(demo["62"]["jetons"][role] + "\n")
-        args = [
-            "--url",
-            hub_url,
-            "--token-file",
-            str(token),
-            "--keys",
-            str(keys),
-            "--out",
-            str(out),
-        ]
-        return CliRunner().invoke(main, ["inbound", "pull", *args, "--once", *extra])
-
-    return invoke
 
 
 def ready(
@@ -90,35 +45,6 @@ def ready(
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], data, {**files, **extra})
     run(app, backends, transfer_id)
     return str(transfer_id)
-
-
-def state(session: Session, transfer_id: str) -> str:
-    transfer = session.get(Transfer, uuid.UUID(transfer_id), populate_existing=True)
-    assert transfer is not None
-    return transfer.state
-
-
-def contents(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def snapshot(out: Path) -> dict[str, tuple[int, int]]:
-    """Identity and modification time of everything in OUT: equal only if nothing was rewritten."""
-    return {
-        str(p.relative_to(out)): (p.stat().st_ino, p.stat().st_mtime_ns)
-        for p in out.rglob("*")
-        if p.name != pull.LOCK
-    }
-
-
-def listing(out: Path) -> list[str]:
-    """What OUT holds, but the lock file (whether it stays after a run is the lock's business)."""
-    return sorted(name for name in os.listdir(out) if name != pull.LOCK)
-
-
-def only(out: Path, *transfer_ids: str, extra: tuple[str, ...] = ()) -> None:
-    """OUT holds these transfers' folders, the state file and index, and no leftover."""
-    assert listing(out) == sorted([*transfer_ids, pull.STATE, pull.INDEX, *extra])
 
 
 def test_doctor_gets_medical_content_receiver_does_not(

@@ -7,11 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from test_processing import submit
 
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key

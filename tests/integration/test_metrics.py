@@ -5,17 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from histories import add_transfer
+from histories import DAY, NOW, add_transfer, generate
 from sqlalchemy.orm import Session
 from support import bearer
 
@@ -23,16 +22,12 @@ from mdph_bridge.domain.clock import PARIS
 from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import HistoricalTransfer, Transfer
+from mdph_bridge.models import Transfer
 from mdph_bridge.services import metrics_exact
 from mdph_bridge.services.metrics import dashboard as dashboard_figures
 from mdph_bridge.services.rollups import roll_up
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
-PAIRS = [("59", "62"), ("62", "59"), ("59", "80"), ("80", "62")]
-DAY = 86400
-OPEN_STATES = [State.RECEIVED, State.READY, State.DOWNLOADED, State.REJECTED, State.RETURNED]
 
 
 def pct(values: list[float], fraction: float) -> float:
@@ -41,82 +36,6 @@ def pct(values: list[float], fraction: float) -> float:
     rank = fraction * (len(ordered) - 1)
     below, above = ordered[math.floor(rank)], ordered[math.ceil(rank)]
     return below + (above - below) * (rank - math.floor(rank))
-
-
-def plus_days_paris(at: datetime, days: int) -> datetime:
-    return (at.astimezone(PARIS) + timedelta(days=days)).astimezone(UTC)
-
-
-def generate(session: Session) -> list[dict[str, Any]]:
-    """A seeded history of 400 transfers over six months, with the facts the test needs."""
-    rng = random.Random(20261201)  # noqa: S311 - a reproducible history, not a secret
-    made = []
-    for _ in range(400):
-        origin, dest = rng.choice(PAIRS)
-        submitted = NOW - timedelta(days=rng.uniform(0.5, 180))
-        wait = timedelta(days=rng.choice([0, 0, 0, rng.uniform(0.5, 6)]))
-        spans = [timedelta(days=rng.uniform(0.01, x)) for x in (2, 8, 3, 10)]
-        milestones = [State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED]
-        steps, at = {}, submitted + wait
-        reach = rng.choice([0, 1, 2, 4, 4, 4, 4])
-        for state, span in zip(milestones[:reach], spans, strict=False):
-            at += span
-            if at >= NOW:
-                break
-            steps[state] = at
-        final = State.COMPLETED if State.COMPLETED in steps else None
-        if final is None:
-            final = rng.choice([*OPEN_STATES, State.CANCELLED])
-            if final in (State.RECEIVED, State.REJECTED):
-                steps = {}
-            if final == State.READY and State.DOWNLOADED in steps:
-                final = State.DOWNLOADED if State.ACKNOWLEDGED not in steps else State.ACKNOWLEDGED
-        transfer_id = add_transfer(
-            session,
-            origin,
-            dest,
-            submitted,
-            steps,
-            state=final,
-            sender_wait=wait if steps else timedelta(),
-        )
-        made.append(
-            {
-                "id": str(transfer_id),
-                "origin": origin,
-                "dest": dest,
-                "state": final,
-                "submitted": submitted,
-                "steps": steps,
-                "wait": (wait if steps else timedelta()).total_seconds() / DAY,
-                "warn": plus_days_paris(submitted, 10),
-                "due": plus_days_paris(submitted, 15),
-            }
-        )
-    for index in range(60):
-        origin, dest = rng.choice(PAIRS)
-        submitted = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 300))
-        completed = submitted + timedelta(days=rng.uniform(20, 150)) if index % 6 else None
-        session.add(
-            HistoricalTransfer(
-                reference=f"H{index}",
-                origin_code=origin,
-                dest_code=dest,
-                submitted_at=submitted,
-                completed_at=completed,
-            )
-        )
-        made.append(
-            {
-                "historical": True,
-                "origin": origin,
-                "dest": dest,
-                "submitted": submitted,
-                "completed": completed,
-            }
-        )
-    session.commit()
-    return made
 
 
 def visible(

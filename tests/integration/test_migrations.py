@@ -43,3 +43,11 @@ def test_upgrade_downgrade_upgrade_matches_the_models(empty_database: str) -> No
     assert tables(empty_database) == set()
     command.upgrade(config, "head")
     command.check(config)  # raises if the models need a migration that does not exist
+
+
+def test_files_are_named_in_chain_order(empty_database: str) -> None:
+    script = ScriptDirectory.from_config(alembic_config(empty_database))
+    chain = list(reversed(list(script.walk_revisions())))
+    assert [r.revision for r in chain] == [f"{n:04d}" for n in range(1, len(chain) + 1)]
+    for revision in chain:
+        assert revision.path.rsplit("/", 1)[1].split("_")[1] == revision.revision

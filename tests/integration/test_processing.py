@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import threading
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import LIMITS, MEDICAL_PDF, identity, run, unpack
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
-from mdph_bridge.domain.age import AgeError, Decryptor
+from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
@@ -27,45 +25,12 @@ from mdph_bridge.models import Transfer, TransferEvent, utcnow
 from mdph_bridge.services.keys import revoke_key
 from mdph_bridge.services.processing import (
     AttemptFailedError,
-    Limits,
     claim,
-    process_transfer,
     retry_failed,
 )
 from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
 
 pytestmark = pytest.mark.integration
-LIMITS = Limits(lease=timedelta(minutes=5), max_attempts=3)
-MEDICAL_PDF = PDF + b"% certificat\n"
-
-
-def submit(
-    client: FlaskClient, token: str, data: dict[str, Any], files: dict[str, bytes]
-) -> uuid.UUID:
-    response = client.post("/api/v1/transfers", **multipart(data, files), headers=bearer(token))
-    assert response.status_code == 202, response.get_json()
-    return uuid.UUID(response.get_json()["id"])
-
-
-def identity(demo: dict[str, Any], code: str, usage: str) -> str:
-    return Path(demo[code]["cles"][usage]["identity_file"]).read_text().splitlines()[-1]
-
-
-def unpack(blob: bytes, identities: list[str]) -> dict[str, bytes]:
-    with tarfile.open(fileobj=Decryptor(io.BytesIO(blob), identities), mode="r|") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
-
-
-def run(app: Flask, backends: Backends, transfer_id: uuid.UUID) -> State | None:
-    return process_transfer(
-        backends.sessions(),
-        backends.storage,
-        app.config["KEYRING"],
-        app.config["SIGNER"],
-        app.config["RULES"],
-        LIMITS,
-        transfer_id,
-    )
 
 
 def events(session: Session, transfer_id: uuid.UUID) -> list[str]:

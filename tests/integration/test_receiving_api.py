@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import MEDICAL_PDF, ready, run
 from support import bearer, signed_receipt
-from test_processing import MEDICAL_PDF, run, submit
 
 from mdph_bridge.domain.keyids import key_id
 from mdph_bridge.domain.signing import digest, generate_signing_key, sign, verify
@@ -29,17 +29,6 @@ RECEIPT_SHAPE = {
     "cle": "x",
     "signature": "x",
 }
-
-
-def ready(
-    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, **kwargs: Any
-) -> uuid.UUID:
-    files = {"piece_identite.pdf": PDF}
-    data = dossier(files=files, **kwargs)
-    extra = {"certificat.pdf": MEDICAL_PDF} if kwargs.get("medical") else {}
-    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], data, {**files, **extra})
-    run(app, backends, transfer_id)
-    return transfer_id
 
 
 def test_receiver_lifecycle_download_acknowledge_complete(

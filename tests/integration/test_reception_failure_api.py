@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import ready
 from support import bearer, sign_in
-from test_receiving_api import ready
 
 from mdph_bridge.domain.reception import FAILURES
 from mdph_bridge.extensions import Backends

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
+from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
+from pulling import PERSONAL, contents, listing, snapshot, state
 from sqlalchemy.orm import Session
 from support import bearer, free_port
-from test_inbound_pull import PERSONAL, contents, hub_url, listing, snapshot, state
-from test_processing import run, submit
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mdph_bridge.client import pull
@@ -33,7 +33,6 @@ from mdph_bridge.models import Transfer
 from mdph_bridge.services.keys import register_key, revoke_key
 
 pytestmark = pytest.mark.integration
-__all__ = ["hub_url"]  # a fixture, used by name
 # How long the hub stays down in the restart test: shortened from a minute, with a client told
 # to wait at most BACKOFF seconds between two tries, so that the test stays short.
 OUTAGE = 6

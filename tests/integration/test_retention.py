@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask, current_app
 from flask.testing import FlaskClient
+from flows import MEDICAL_PDF, ready
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support import bearer, files_under
-from test_processing import MEDICAL_PDF
-from test_receiving_api import ready
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditEntry, Transfer

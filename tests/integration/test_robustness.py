@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import redis
 from celery.signals import before_task_publish
-from dossiers import PDF, dossier, multipart
+from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from support import bearer
-from test_processing import run, submit
 
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends

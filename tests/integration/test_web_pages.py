@@ -15,10 +15,10 @@ import pytest
 from dossiers import PDF, dossier, multipart
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import run
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, csrf_token, files_under, same_hub, sign_in
-from test_processing import run
 
 from mdph_bridge import create_app
 from mdph_bridge.domain.age import generate_identity

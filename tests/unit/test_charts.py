@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mdph_bridge.domain.clock import STEP_LABELS
-from mdph_bridge.services.charts import (
+from mdph_bridge.web.charts import (
     LEFT,
     RIGHT,
     WIDTH,

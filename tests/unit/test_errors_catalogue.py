@@ -125,7 +125,7 @@ def test_every_code_used_in_the_source_is_in_the_catalogue() -> None:
 
 
 def test_status_fallback_codes_are_in_the_catalogue() -> None:
-    from mdph_bridge.api.errors import _BY_STATUS
+    from mdph_bridge.http.errors import _BY_STATUS
 
     assert set(_BY_STATUS.values()) <= set(CATALOGUE)
 

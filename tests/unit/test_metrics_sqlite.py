@@ -17,9 +17,9 @@ from mdph_bridge.extensions import make_engine
 from mdph_bridge.models import Base, Departement, TransferAlert
 from mdph_bridge.services import alerts
 from mdph_bridge.services.alerts import AlertSettings
-from mdph_bridge.services.charts import dashboard_charts
 from mdph_bridge.services.metrics import dashboard
 from mdph_bridge.services.rollups import roll_up
+from mdph_bridge.web.charts import dashboard_charts
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)

@@ -7,11 +7,18 @@ import itertools
 import pytest
 
 from mdph_bridge.domain.states import (
+    AT_DESTINATION,
+    CANCELLABLE,
+    DOWNLOADABLE,
+    FINISHED,
     LABELS,
     NEEDS_STAGING,
+    OPEN,
     TRANSITIONS,
+    WAITING_FOR_SENDER,
     State,
     can_move,
+    on_the_way,
 )
 
 pytestmark = pytest.mark.unit
@@ -144,3 +151,20 @@ def test_staging_is_kept_exactly_while_the_payload_can_still_be_packaged() -> No
 
 def test_a_rejected_transfer_can_only_be_corrected_or_cancelled() -> None:
     assert TRANSITIONS[State.REJECTED] == {State.RECEIVED, State.CANCELLED}
+
+
+def test_the_named_sets_of_states_follow_from_the_transitions() -> None:
+    assert {
+        State.COMPLETED,
+        State.RETURNED,
+        State.CANCELLED,
+    } == FINISHED
+    assert frozenset(State) - FINISHED == OPEN
+    assert {State.RECEIVED, State.READY, State.REJECTED, State.FAILED} == CANCELLABLE
+    assert {State.READY, State.DOWNLOADED, State.ACKNOWLEDGED} == AT_DESTINATION
+    assert {State.READY, State.DOWNLOADED, State.ACKNOWLEDGED, State.COMPLETED} == DOWNLOADABLE
+    assert {State.REJECTED, State.FAILED} == WAITING_FOR_SENDER
+    assert on_the_way(State.ACKNOWLEDGED, State.COMPLETED) == {
+        State.ACKNOWLEDGED,
+        State.COMPLETED,
+    }

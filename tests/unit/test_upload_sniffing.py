@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mdph_bridge.api.uploads import UploadSink
 from mdph_bridge.domain.filetypes import detect_mime
 from mdph_bridge.domain.sealing import Keyring, generate_staging_key
+from mdph_bridge.http.uploads import UploadSink
 from mdph_bridge.storage import LocalStorage
 
 pytestmark = pytest.mark.unit

@@ -1,7 +1,7 @@
 """limit counters shared by the web workers when there is no Redis
 
 Revision ID: 0009
-Revises: 0019
+Revises: 0008
 Create Date: 2026-12-03 23:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0009'
-down_revision = '0019'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """clock and alerts: deadline columns and milestones, alerts sent, historical transfers
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 17:51:43.808124
 """
@@ -13,7 +13,7 @@ from alembic import op
 import mdph_bridge.models.base
 
 
-revision = '0004'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

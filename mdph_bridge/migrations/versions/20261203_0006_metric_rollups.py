@@ -1,7 +1,7 @@
 """monthly roll-ups of the supervisors' figures
 
-Revision ID: 0012
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03 00:10:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0012'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

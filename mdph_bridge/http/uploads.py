@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import File
 
+from mdph_bridge.blobpaths import new_upload
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.extensions import backends
@@ -32,7 +32,7 @@ class SealedPart:
     def __init__(self, sink: UploadSink, name: str, empty: bool = False) -> None:
         self.name = name
         self.empty = empty  # a file input left empty on a page: the browser sends a blank part
-        self.key = f"incoming/{uuid.uuid4().hex}"
+        self.key = new_upload()
         self._sink = sink
         self._blob = sink.storage.writer(self.key)
         self._sealer = SealWriter(self._blob, sink.keyring)

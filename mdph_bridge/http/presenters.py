@@ -1,4 +1,4 @@
-"""Turn transfers into API documents (metadata only, French keys, stable state codes)."""
+"""Turn transfers into documents for the API and the pages (metadata only, French keys)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,22 @@ def public_actor(actor: str) -> str:
     return {"worker": "plateforme"}.get(actor, "administrateur de la plateforme")
 
 
+def timeline(transfer: Transfer, with_detail: bool = True) -> list[dict[str, Any]]:
+    """The transfer's steps, each with who acted as the other side may know it."""
+    events = []
+    for event in transfer.events:
+        step: dict[str, Any] = {
+            "date": event.at,
+            "de": event.from_state,
+            "vers": event.to_state,
+            "acteur": public_actor(event.actor),
+        }
+        # Without the details (the parties' own), only a reception failure's code is shown.
+        step.update({"detail": event.detail} if with_detail else _failure_only(event.detail))
+        events.append(step)
+    return events
+
+
 def outbound(transfer: Transfer) -> dict[str, Any]:
     """Describe a transfer for its sender."""
     return summary(transfer, url_for("transfers.detail", transfer_id=transfer.id))
@@ -98,16 +114,7 @@ def outbound_detail(transfer: Transfer) -> dict[str, Any]:
         **outbound(transfer),
         **packages(transfer, links=False),
         "horloge": clock(transfer),
-        "evenements": [
-            {
-                "date": event.at,
-                "de": event.from_state,
-                "vers": event.to_state,
-                "acteur": public_actor(event.actor),
-                "detail": event.detail,
-            }
-            for event in transfer.events
-        ],
+        "evenements": timeline(transfer),
         "erreurs": transfer.problems,
     }
 
@@ -135,17 +142,7 @@ def supervised(transfer: Transfer) -> dict[str, Any]:
         "a_risque_le": transfer.warn_at,
         "echeance": transfer.due_at,
         "horloge": clock(transfer),
-        "evenements": [
-            {
-                "date": event.at,
-                "de": event.from_state,
-                "vers": event.to_state,
-                "acteur": public_actor(event.actor),
-                # Of the details, only a reception failure's code: the rest is the parties'.
-                **_failure_only(event.detail),
-            }
-            for event in transfer.events
-        ],
+        "evenements": timeline(transfer, with_detail=False),
     }
 
 

@@ -1,7 +1,7 @@
 """audit log, token expiry and last use, package retention
 
-Revision ID: 0003
-Revises: 0006
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 18:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import mdph_bridge.models.base
 
 
-revision = '0003'
-down_revision = '0006'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """audit v2: entries appended without a lock, sealed by one sequencer, signed checkpoints
 
-Revision ID: 0019
-Revises: 0008
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03 23:50:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import mdph_bridge.models.base
 
 
-revision = '0019'
-down_revision = '0008'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

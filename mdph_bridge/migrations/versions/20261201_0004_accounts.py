@@ -1,7 +1,7 @@
 """accounts
 
-Revision ID: 0006
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01 17:51:09.449234
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import mdph_bridge.models.base
 
 
-revision = '0006'
-down_revision = '0004'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """version of the receiving client last seen with each token
 
-Revision ID: 0008
-Revises: 0012
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 23:45:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0008'
-down_revision = '0012'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

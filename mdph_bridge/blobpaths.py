@@ -1,0 +1,53 @@
+"""Where each blob lives in the storage: uploads, a transfer's staged payload, its packages."""
+
+from __future__ import annotations
+
+import uuid
+
+# Sealed uploads not yet moved into a transfer's staging folder (the orphan sweeper's to clear).
+INCOMING = "incoming"
+# A transfer's sealed payload until it is packaged: `staging/<id>/dossier`, `…/piece-<n>`.
+STAGING = "staging"
+# A transfer's packages, one folder per processing attempt: `packages/<id>/<lease token>/…`.
+PACKAGES = "packages"
+TRANSFER_FOLDERS = (STAGING, PACKAGES)
+
+
+def new_upload() -> str:
+    """A fresh key for an upload that is streaming in."""
+    return f"{INCOMING}/{uuid.uuid4().hex}"
+
+
+def staging_prefix(transfer_id: uuid.UUID) -> str:
+    """Folder of a transfer's sealed payload until it is packaged."""
+    return f"{STAGING}/{transfer_id}"
+
+
+def staged_dossier(transfer_id: uuid.UUID) -> str:
+    """The sealed dossier JSON of a transfer."""
+    return f"{staging_prefix(transfer_id)}/dossier"
+
+
+def staged_piece(transfer_id: uuid.UUID, position: int) -> str:
+    """The sealed document at `position` in the dossier's `pieces`."""
+    return f"{staging_prefix(transfer_id)}/piece-{position}"
+
+
+def package_prefix(transfer_id: uuid.UUID) -> str:
+    """Folder of every processing attempt's packages of a transfer."""
+    return f"{PACKAGES}/{transfer_id}"
+
+
+def attempt_prefix(transfer_id: uuid.UUID, token: str) -> str:
+    """Folder of the packages one processing attempt (its lease token) writes."""
+    return f"{package_prefix(transfer_id)}/{token}"
+
+
+def transfer_folder(key: str) -> str:
+    """The transfer folder (`staging/<id>` or `packages/<id>`) a key belongs to."""
+    return "/".join(key.split("/")[:2])
+
+
+def attempt_folders(keys: list[str]) -> set[str]:
+    """The folders of processing attempts (`packages/<id>/<lease token>`) the keys belong to."""
+    return {"/".join(key.split("/")[:3]) for key in keys}
