@@ -144,7 +144,13 @@ def _departement(code: str, name: str, article: str, version: dict[str, Any]) ->
         ),
         aids=tuple(
             ExtraLegalAid(
-                a["code"], a["libelle"], a["categorie"], a["fin"], a["source"], a["a_confirmer"]
+                a["code"],
+                a["libelle"],
+                a["categorie"],
+                a["fin"],
+                a["source"],
+                a["a_confirmer"],
+                a["legale"],
             )
             for a in version["aides_extra_legales"]
         ),

@@ -70,6 +70,7 @@ class AideSchema(WireSchema):
     libelle = fields.String(required=True, validate=length(3, 200))
     categorie = fields.String(required=True, validate=matches(r"[a-z_]{3,60}", "champ.invalide"))
     fin = fields.String(required=True, validate=one_of(AID_ENDS))
+    legale = StrictBoolean(load_default=False)
     source = _source()
     a_confirmer = StrictBoolean(load_default=False)
 

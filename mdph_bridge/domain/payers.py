@@ -10,8 +10,11 @@ from typing import Any
 from mdph_bridge.domain.places import Place
 from mdph_bridge.domain.rights import (
     ALLOCATION_COMPENSATRICE,
+    CMI,
     PAYERS_BY_CATEGORY,
     PCH,
+    RQTH,
+    VOCATIONAL,
     category_of,
 )
 from mdph_bridge.domain.rulesets import DepartementRules, NationalRules, Sourced
@@ -23,10 +26,18 @@ HOUR_MODES = ("emploi_direct", "mandataire", "prestataire", "aidant_familial")
 DEPARTEMENT_RIGHTS = frozenset({PCH, ALLOCATION_COMPENSATRICE})
 FAMILY_FUNDS = {"caf": "CAF", "msa": "MSA"}
 NATIONAL_PAYERS = {
-    "etat": "l'État (carte valable sur tout le territoire)",
+    "etat": "l'État",
     "assurance_maladie": "l'Assurance maladie",
     "education_nationale": "l'Éducation nationale",
-    "autre": "l'organisme national compétent (France Travail, Cap emploi…)",
+    "autre": "l'organisme compétent",
+}
+NO_PAYMENT = "aucun"
+# Who stands behind a right follows from the right itself, not from the file's free `payeur`:
+# a card or a recognition pays nothing and is valid everywhere (CASF L241-3, CT L5213-2).
+PAYERS_OF_CATEGORY = {
+    CMI: (NO_PAYMENT, "aucun versement : carte valable sur tout le territoire"),
+    RQTH: (NO_PAYMENT, "aucun versement : reconnaissance valable sur tout le territoire"),
+    VOCATIONAL: ("autre", "France Travail ou Cap emploi (orientation professionnelle)"),
 }
 
 
@@ -36,8 +47,9 @@ class Sides:
 
     origin: Place
     destination: Place
-    domicile_on: date | None  # None: the person lives in an establishment, the DS does not move
+    domicile_on: date | None  # None: the DS does not move (establishment, no move…)
     places: dict[str, Place]
+    same_home: bool = False  # the file crosses the border, the person does not move
 
     def place(self, code: str) -> Place:
         """A département by code, named when its rule set is known."""
@@ -74,11 +86,12 @@ def payer_periods(
             return [_period(start, end, later)]
         return [_period(start, switch - ONE_DAY, now), _period(switch, end, later)]
     if kind in FAMILY_FUNDS:
-        code = sides.destination.code
-        label = f"la {FAMILY_FUNDS[kind]} de la nouvelle adresse ({code})"
+        code = sides.origin.code if sides.same_home else sides.destination.code
+        where = "de l'adresse" if sides.same_home else "de la nouvelle adresse"
+        label = f"la {FAMILY_FUNDS[kind]} {where} ({code})"
         return [_period(start, end, {"organisme": kind, "departement": code, "libelle": label})]
-    payer = {"organisme": kind, "departement": None, "libelle": NATIONAL_PAYERS[kind]}
-    return [_period(start, end, payer)]
+    kind, label = PAYERS_OF_CATEGORY.get(category_of(right["type"]), (kind, NATIONAL_PAYERS[kind]))
+    return [_period(start, end, {"organisme": kind, "departement": None, "libelle": label})]
 
 
 def _council(place: Place) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class ExtraLegalAid:
     ends: str
     source: str
     to_confirm: bool = False
+    legal: bool = False  # legal aide sociale every département owes (e.g. L241-1 services ménagers)
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,8 @@ def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer
     assert report == json.loads(json.dumps(expected))
     assert report["resultats"] == {
         "maintenu": 3,
-        "maintenu_changement_payeur": 1,
-        "a_instruire": 1,
+        "maintenu_changement_payeur": 2,  # the PCH and the aide ménagère (legal aid)
+        "a_instruire": 0,
         "non_transferable": 0,
         "echu": 0,
     }
@@ -78,8 +78,8 @@ def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer
         ("demande_en_cours", "demandes_en_cours[0]", "2027-01-15"),
         # The example says 59 pays the PCH until 28/02/2027: one month too many.
         ("versement_a_ajuster", "droits[1]", "2027-02-01"),
-        ("aide_equivalente", "aides_extra_legales[0]", "2027-02-02"),
         ("bascule_payeur", "droits[1]", "2027-02-02"),
+        ("bascule_payeur", "aides_extra_legales[0]", "2027-02-02"),
     ]
     assert {a["libelle"] for a in brief["alertes"]} >= {
         "Changement de payeur : versement à mettre en place"
