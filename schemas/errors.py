@@ -114,8 +114,7 @@ CATALOGUE: dict[str, str] = {
         "Un numéro FINESS ne se donne que pour un établissement ou un hôpital."
     ),
     "lieu_de_vie.incoherent": (
-        "Le champ « etablissement_accueil_finess » doit être vide ou égal au FINESS du lieu "
-        "de vie."
+        "Le champ « etablissement_accueil_finess » doit être vide ou égal au FINESS du lieu de vie."
     ),
     "adresse.code_postal": (
         "Code postal invalide : 5 chiffres d'une commune d'un département français (par exemple "

@@ -411,8 +411,7 @@ def _one_off(
             f"Déjà versé : {euros(Decimal(str(payment['montant'])))} le "
             f"{fr(payment['date_versement'])} par {payer}."
         )
-    granted = block.get("montant_attribue")
-    remaining = None if granted is None else Decimal(str(granted)) - _paid(paid)
+    remaining = _remaining(block)
     if remaining is not None and remaining <= 0:
         reasons.append("Montant attribué entièrement versé : rien ne reste à verser.")
         return MAINTAINED
@@ -432,6 +431,12 @@ def _one_off(
 
 def _paid(payments: list[dict[str, Any]]) -> Decimal:
     return sum((Decimal(str(p["montant"])) for p in payments), Decimal(0))
+
+
+def _remaining(block: dict[str, Any]) -> Decimal | None:
+    """What is left to pay of a one-off element (None: the amount granted is not given)."""
+    granted = block.get("montant_attribue")
+    return None if granted is None else Decimal(str(granted)) - _paid(block.get("versements", []))
 
 
 def _notes(right: dict[str, Any], payers: list[dict[str, Any]]) -> list[str]:
@@ -461,7 +466,12 @@ def _establishment(right: dict[str, Any], move: Move, reasons: list[str]) -> str
         )
         return TO_ACT_ON
     place = move.sides.place(where)
-    if where == move.destination.code:
+    if where == move.destination.code and move.sides.same_home:
+        reasons.append(
+            f"L'établissement désigné (FINESS {finess}) est situé {place.in_()} : la personne y "
+            "est orientée sans déménager ; l'admission s'instruit avec la MDPH de ce département."
+        )
+    elif where == move.destination.code:
         reasons.append(
             f"L'établissement désigné (FINESS {finess}) est situé {place.in_()} : "
             "la place est déjà dans le nouveau territoire."
@@ -546,7 +556,9 @@ def _one_off_alerts(
                 "déménagement peuvent relever de l'élément 3 de la PCH (à confirmer).",
             )
         )
-    if len(payers) == 2 and right["statut"] != "suspendu":
+    remaining = _remaining(right["pch"] or {})
+    fully_paid = remaining is not None and remaining <= 0
+    if len(payers) == 2 and right["statut"] != "suspendu" and not fully_paid:
         switch = date.fromisoformat(payers[1]["du"])
         paid = (right["pch"] or {}).get("versements", [])
         already = f" Déjà versé : {euros(_paid(paid))}, à ne pas verser de nouveau." if paid else ""
