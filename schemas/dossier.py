@@ -402,6 +402,12 @@ class HeuresMensuellesSchema(WireSchema):
     mandataire = Number(required=True, validate=between(0, MAX_MONTHLY_HOURS))
     prestataire = Number(required=True, validate=between(0, MAX_MONTHLY_HOURS))
     aidant_familial = Number(required=True, validate=between(0, MAX_MONTHLY_HOURS))
+    # v1.1: helpers performing care gestures, and a carer who gave up work (higher rates)
+    emploi_direct_gestes_soins = Number(load_default=0, validate=between(0, MAX_MONTHLY_HOURS))
+    mandataire_gestes_soins = Number(load_default=0, validate=between(0, MAX_MONTHLY_HOURS))
+    aidant_familial_cessation_activite = Number(
+        load_default=0, validate=between(0, MAX_MONTHLY_HOURS)
+    )
 
 
 class VersementSchema(WireSchema):

@@ -73,7 +73,7 @@ def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer
     assert brief == receiver["harmonisation"] == polled["transferts"][0]["harmonisation"]
     assert brief["resultats"] == report["resultats"]
     assert brief["bascule_payeur"] == "2027-02-02"
-    assert brief["versions_regles"] == ["national@2024-06-01", "59@2022-01-01", "62@2022-01-01"]
+    assert brief["versions_regles"] == ["national@2026-01-01", "59@2022-01-01", "62@2022-01-01"]
     assert [(a["code"], a["chemin"], a["date_limite"]) for a in brief["alertes"]] == [
         ("demande_en_cours", "demandes_en_cours[0]", "2027-01-15"),
         # The example says 59 pays the PCH until 28/02/2027: one month too many.

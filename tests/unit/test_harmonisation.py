@@ -100,7 +100,7 @@ def test_every_category_gets_its_outcome_and_payers(origin: str, dest: str) -> N
         "echu": 1,
     }
     assert report["versions_regles"] == [
-        "national@2024-06-01",
+        "national@2026-01-01",
         f"{origin}@2022-01-01",
         f"{dest}@2022-01-01",
     ]
@@ -184,7 +184,7 @@ def test_from_62_to_59_the_sides_swap() -> None:
         ("2026-11-02", "2027-02-01", "departement", "62"),
         ("2027-02-02", None, "departement", "59"),
     ]
-    assert report["versions_regles"] == ["national@2024-06-01", "62@2022-01-01", "59@2022-01-01"]
+    assert report["versions_regles"] == ["national@2026-01-01", "62@2022-01-01", "59@2022-01-01"]
     assert ("etablissement_autre_departement", "IME-62", "2026-11-02") in alerts(report)
 
 
@@ -320,6 +320,9 @@ TARIFFS = RuleBook(
             mandatary_rate=Sourced(Decimal("20.86"), "test"),
             family_carer_rate=Sourced(Decimal("7.04"), "test"),
             home_service_floor=Sourced(Decimal("22.00"), "test"),
+            direct_employment_care_rate=Sourced(Decimal("19.71"), "test"),
+            mandatary_care_rate=Sourced(Decimal("21.68"), "test"),
+            family_carer_full_rate=Sourced(Decimal("7.04"), "test"),
         ),
     ),
     departements={"59": (_rules("59", "23.00"),), "62": (_rules("62", "25.50"),)},
@@ -369,8 +372,11 @@ def test_shipped_placeholder_tariffs_are_flagged_in_the_report() -> None:
     report = harmonise(loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), BOOK)
     amounts = by_id(report)["PCH"]["recalcul_pch"]
 
-    assert amounts["tarifs_a_confirmer"] is True  # 62 has published no rate: floor, to confirm
-    assert amounts["montant_mensuel_tarifs_destination"] == "1531.20"  # 60 × 22.00 + 30 × 7.04
+    # 62's 22 € of 2022 is under the floor in force on the switch day (02/02/2027): 25 € from
+    # 01/01/2026 (CASF D314-130-1), still to confirm; the carer's general rate is 4,78 €.
+    assert amounts["tarifs_a_confirmer"] is True
+    assert amounts["montant_mensuel_tarifs_destination"] == "1643.40"  # 60 × 25.00 + 30 × 4.78
+    assert "Montant provisoire" in amounts["explication"]
 
 
 def test_a_destination_without_rule_set_uses_the_national_floor() -> None:
@@ -380,10 +386,11 @@ def test_a_destination_without_rule_set_uses_the_national_floor() -> None:
     )
     amounts = by_id(report)["PCH"]["recalcul_pch"]
 
-    assert report["versions_regles"] == ["national@2024-06-01", "59@2022-01-01"]
+    assert report["versions_regles"] == ["national@2026-01-01", "59@2022-01-01"]
     assert {line["mode"]: line["tarif_destination"] for line in amounts["lignes"]}[
         "prestataire"
-    ] == "22.00"
+    ] == "25.00"
+    assert any("règles et tarifs nationaux" in note for note in report["observations"])
     assert payers(by_id(report)["PCH"])[-1][3] == "75"
 
 
@@ -410,3 +417,42 @@ def test_summary_keeps_counts_dated_alert_codes_and_switch_date_only() -> None:
     secrets = ("NOM-DUPONT", "IME-59", "AAH", "PCH aide humaine", "Orientation en ESAT", FINESS_59)
     for secret in secrets:
         assert secret not in kept, secret
+
+
+def test_amounts_are_those_in_force_on_the_day_the_destination_starts_paying() -> None:
+    # CASF D314-130-1: the home-service floor is indexed each 1 January; 24,58 € in 2025.
+    block = pch(prestataire=10, aidant=0, tarif=None, montant=245.8)
+    rights = [right("PCH", "5.1", payeur="departement", pch_block=block)]
+    in_2025 = harmonise(loaded(rights, moved_on=date(2025, 3, 3)), BOOK)
+    in_2026 = harmonise(loaded(rights, moved_on=date(2025, 11, 3)), BOOK)
+
+    first = by_id(in_2025)["PCH"]["recalcul_pch"]
+    assert first["a_partir_du"] == "2025-06-03"
+    assert first["montant_mensuel_tarifs_destination"] == "245.80"  # 10 × 24,58 €, sourced
+    assert first["tarifs_a_confirmer"] is False
+    assert in_2025["versions_regles"][0] == "national@2025-01-01"
+    second = by_id(in_2026)["PCH"]["recalcul_pch"]
+    assert second["a_partir_du"] == "2026-02-03"
+    assert second["montant_mensuel_tarifs_destination"] == "250.00"  # 10 × 25,00 €, to confirm
+    assert "Montant provisoire" in second["explication"]
+
+
+def test_each_carer_and_care_gesture_hours_get_their_own_rate() -> None:
+    block = pch(prestataire=0, aidant=10, tarif=None)
+    block["heures_mensuelles"] |= {
+        "aidant_familial_cessation_activite": 10,
+        "emploi_direct_gestes_soins": 10,
+        "mandataire_gestes_soins": 10,
+    }
+    report = harmonise(loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), BOOK)
+    lines = {
+        line["mode"]: line["tarif_destination"]
+        for line in by_id(report)["PCH"]["recalcul_pch"]["lignes"]
+    }
+
+    assert lines == {
+        "aidant_familial": "4.78",  # 50 % of the net SMIC
+        "aidant_familial_cessation_activite": "7.16",  # 75 %, a carer who gave up work
+        "emploi_direct_gestes_soins": "20.10",
+        "mandataire_gestes_soins": "22.11",
+    }
