@@ -200,6 +200,30 @@ def test_rules_check_lists_each_departement_and_what_is_left_to_confirm() -> Non
     for code in HAUTS_DE_FRANCE:
         assert f"\n  {code} " in result.output
     assert "valeur(s) à confirmer" in result.output
+    # Which values, per département and for the national amounts.
+    assert "62 Pas-de-Calais : 1 version(s), la dernière du 01/01/2022 ; 3 valeur(s) à " in (
+        result.output
+    )
+    assert "à confirmer : pch_tarif_prestataire, pch_mode_versement, contact" in result.output
+    assert "tarif_plancher_saad" in result.output.split("\n  national")[1].split("\n")[0]
+
+
+def test_rules_explain_refuses_the_origin_as_destination_like_the_api() -> None:
+    example = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
+
+    result = CliRunner().invoke(main, ["rules", "explain", str(example), "--to", "59"])
+
+    assert result.exit_code == 1
+    assert "La MDPH de destination doit être différente de l'origine." in result.output
+
+
+def test_rules_explain_to_a_departement_without_rule_file_uses_the_national_rules() -> None:
+    example = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
+
+    result = CliRunner().invoke(main, ["rules", "explain", str(example), "--to", "974"])
+
+    assert result.exit_code == 0, result.output
+    assert "règles et tarifs nationaux sont appliqués" in result.output
 
 
 def test_rules_check_fails_on_a_broken_file(tmp_path: Path) -> None:
