@@ -19,6 +19,7 @@ from mdph_bridge.domain.rulesets import (
     RuleBook,
     Sourced,
 )
+from mdph_bridge.territoires import places
 from schemas.errors import error, flatten
 from schemas.rules import (
     NATIONAL_TABLES,
@@ -77,7 +78,7 @@ def load_rulebook(directory: Path = RULES_DIR) -> RuleBook:
         problems += _under_the_floor(national, departements)
     if problems:
         raise RulesError(problems)
-    return RuleBook(national, departements)
+    return RuleBook(national, departements, places())
 
 
 def _read(path: Path, schema: Schema, problems: list[dict[str, str]]) -> dict[str, Any] | None:

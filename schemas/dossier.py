@@ -20,7 +20,6 @@ from mdph_bridge.domain.identifiers import (
     INSEE_COMMUNE_PATTERN,
     NIR_PATTERN,
     POSTCODE_PATTERN,
-    departement_of_postcode,
     finess_key_valid,
     finess_well_formed,
     nir_birthplace_matches,
@@ -65,6 +64,7 @@ from mdph_bridge.domain.rights import (
     may_be_unlimited,
     needs_rate,
 )
+from mdph_bridge.territoires import departement_of
 from schemas.base import (
     StrictBoolean,
     StrictDate,
@@ -196,7 +196,7 @@ def _finess_key(value: str) -> None:
 
 def _postcode_in_a_departement(value: str) -> None:
     """Refuse a well-formed postcode outside every département (Monaco, 98xxx)."""
-    if postcode_well_formed(value) and departement_of_postcode(value) is None:
+    if postcode_well_formed(value) and departement_of(value) is None:
         raise ValidationError(problem("adresse.code_postal"))
 
 
@@ -667,11 +667,12 @@ def _new_address_in_destination(data: Data) -> Iterator[Finding]:
     destination = _dig(data, "transfert", "mdph_destination")
     motif = _dig(data, "transfert", "motif")
     postcode = _dig(data, "beneficiaire", "adresse_nouvelle", "code_postal")
+    commune = _dig(data, "beneficiaire", "adresse_nouvelle", "commune")
     if destination is None or motif in (None, DOMICILE_ALREADY) or postcode is None:
         return
     if motif == BORDER:  # no move: the person still lives in the origin
         destination = _dig(data, "transfert", "mdph_origine")
-    departement = departement_of_postcode(postcode)
+    departement = departement_of(postcode, commune)
     if departement is not None and destination is not None and departement != destination:
         yield (
             ("beneficiaire", "adresse_nouvelle", "code_postal"),

@@ -132,6 +132,7 @@ class RuleBook:
 
     national: tuple[NationalRules, ...]
     departements: dict[str, tuple[DepartementRules, ...]] = field(default_factory=dict)
+    places: dict[str, Place] = field(default_factory=dict)  # every département, by name
 
     def national_at(self, day: date) -> NationalRules:
         """National rates in force on `day` (the earliest version before any is in force)."""

@@ -428,11 +428,6 @@ def valid_dossiers(draw: st.DrawFn) -> Case:
         adresse_nouvelle=draw(addresses(new_home.get(motif, postcodes_in(destination)))),
         etablissement_accueil_finess=draw(st.none() | finess_numbers()),
     )
-    if "lieu_de_vie" in person:  # v1.1: the place of life agrees with the establishment
-        finess = person["etablissement_accueil_finess"]
-        person["lieu_de_vie"] = (
-            {"type": "etablissement", "finess": finess} if finess else {"type": "domicile"}
-        )
 
     # Representatives: as many as in the example (a minor or a protected adult needs one), new
     # ones, and maybe some more.
@@ -699,7 +694,6 @@ def test_mutation_sites_cover_every_schema() -> None:
         "TransfertSchema",
         "ConsentementSchema",
         "BeneficiaireSchema",
-        "LieuDeVieSchema",
         "AdresseSchema",
         "RepresentantSchema",
         "DroitSchema",

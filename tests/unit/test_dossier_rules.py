@@ -359,6 +359,16 @@ VALID: list[Any] = [
         rights(right("P1", "5.2", date_echeance=None, sans_limitation_duree=True)),
         id="pch-unlimited",
     ),
+    # Postcodes by the official data: 05110 serves Curbans, in Alpes-de-Haute-Provence (04)
+    pytest.param(
+        dossier,
+        both(
+            at("transfert.mdph_destination", "04"),
+            at("beneficiaire.adresse_nouvelle.code_postal", "05110"),
+            at("beneficiaire.adresse_nouvelle.commune", "Curbans"),
+        ),
+        id="curbans-05110-is-in-04",
+    ),
     # Format v1.1: PCH elements paid once, places of life, the border case without a move
     pytest.param(
         dossier,
@@ -1208,6 +1218,27 @@ INVALID: list[Any] = [
         "droits[1].pch",
         "droit.pch_obligatoire",
         id="pch-without-block",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("transfert.mdph_destination", "971"),
+            at("beneficiaire.adresse_nouvelle.code_postal", "97133"),
+            at("beneficiaire.adresse_nouvelle.commune", "Saint-Barthélemy"),
+        ),
+        "beneficiaire.adresse_nouvelle.code_postal",
+        "adresse.departement",
+        id="saint-barthelemy-97133-is-not-guadeloupe",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("beneficiaire.adresse_nouvelle.code_postal", "05110"),
+            at("beneficiaire.adresse_nouvelle.commune", "La Saulce"),
+        ),
+        "beneficiaire.adresse_nouvelle.code_postal",
+        "adresse.departement",
+        id="la-saulce-05110-is-in-05-not-62",
     ),
     pytest.param(
         dossier,
