@@ -26,6 +26,7 @@ from mdph_bridge.domain.clock import (
     Level,
     Side,
 )
+from mdph_bridge.domain.harmonisation import ENDED, MAINTAINED, OUTCOMES, PAYER_SWITCH
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import HistoricalTransfer, Transfer
 from mdph_bridge.services.errors import ServiceError
@@ -135,6 +136,50 @@ def delays_by_month(
         .order_by(month)
     )
     return [{"mois": r.mois, **_figures(r)} for r in rows]
+
+
+def continuity(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+    """Rights by outcome per pair and month of submission, from the mapping summaries kept.
+
+    A right is carried without a gap when it goes on as it was or with a named new payer; one
+    that had ended before the move is left out of the share.
+    """
+    counts = {
+        outcome: func.coalesce(
+            func.sum(Transfer.harmonisation[("resultats", outcome)].as_integer()), 0
+        )
+        for outcome in OUTCOMES
+    }
+    month = month_of(Transfer.submitted_at).label("mois")
+    mapped = func.count(Transfer.harmonisation[("resultats", MAINTAINED)].as_integer())
+    rows = session.execute(
+        select(
+            Transfer.origin_code,
+            Transfer.dest_code,
+            month,
+            mapped.label("transferts"),
+            *(value.label(name) for name, value in counts.items()),
+        )
+        .where(_Source(Transfer, 0).scope(departements))
+        .group_by(Transfer.origin_code, Transfer.dest_code, month)
+        .having(mapped > 0)
+        .order_by(month, Transfer.origin_code, Transfer.dest_code)
+    )
+    return [_continuity_row(row) for row in rows]
+
+
+def _continuity_row(row: Any) -> dict[str, Any]:
+    by_outcome = {outcome: int(getattr(row, outcome)) for outcome in OUTCOMES}
+    carried = by_outcome[MAINTAINED] + by_outcome[PAYER_SWITCH]
+    counted = sum(by_outcome.values()) - by_outcome[ENDED]
+    return {
+        "mdph_origine": row.origin_code,
+        "mdph_destination": row.dest_code,
+        "mois": row.mois,
+        "transferts": row.transferts,
+        **by_outcome,
+        "part_sans_rupture": round(carried / counted, 3) if counted else None,
+    }
 
 
 def histogram(
@@ -334,6 +379,7 @@ def dashboard(
         "etapes": steps(session, departements),
         "etapes_par_paire": steps(session, departements, by_pair=True),
         "alertes": open_alerts(session, departements, now),
+        "continuite": continuity(session, departements),
         "historique": {
             "delais": before,
             "histogramme": histogram(session, departements, historical=True),
@@ -352,6 +398,7 @@ SECTIONS: dict[str, Callable[[Session, Sequence[str], datetime, int], list[dict[
     "mois": lambda s, d, now, t: delays_by_month(s, d, t),
     "etapes": lambda s, d, now, t: steps(s, d) + steps(s, d, by_pair=True),
     "alertes": lambda s, d, now, t: open_alerts(s, d, now),
+    "continuite": lambda s, d, now, t: continuity(s, d),
     "historique": lambda s, d, now, t: [
         {"groupe": "ensemble", **delays(s, d, t, historical=True)},
         *({"groupe": "paire", **r} for r in delays_by_pair(s, d, t, historical=True)),

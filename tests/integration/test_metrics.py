@@ -20,7 +20,7 @@ from support import bearer
 
 from mdph_bridge.domain.clock import PARIS
 from mdph_bridge.domain.states import State
-from mdph_bridge.models import HistoricalTransfer
+from mdph_bridge.models import HistoricalTransfer, Transfer
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -74,6 +74,19 @@ def generate(session: Session) -> list[dict[str, Any]]:
             state=final,
             sender_wait=wait if steps else timedelta(),
         )
+        # A processed transfer keeps its rights-mapping summary, as the worker leaves it.
+        resultats = None
+        if State.READY in steps:
+            resultats = {
+                "maintenu": 2,
+                "maintenu_changement_payeur": 1,
+                "a_instruire": 0,
+                "non_transferable": len(steps) % 2,
+                "echu": 1,
+            }
+            transfer = session.get(Transfer, transfer_id)
+            assert transfer is not None
+            transfer.harmonisation = {"resultats": resultats, "alertes": []}
         made.append(
             {
                 "id": str(transfer_id),
@@ -85,6 +98,7 @@ def generate(session: Session) -> list[dict[str, Any]]:
                 "wait": (wait if steps else timedelta()).total_seconds() / DAY,
                 "warn": plus_days_paris(submitted, 10),
                 "due": plus_days_paris(submitted, 15),
+                "resultats": resultats,
             }
         )
     for index in range(60):
@@ -332,3 +346,28 @@ def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(
     assert "detail" not in body["evenements"][0]
     assert "59-2026-0001" not in response.get_data(as_text=True)
     assert "numero_dossier_origine" not in body
+
+
+def test_continuity_matches_the_history_computed_independently(
+    client: FlaskClient, demo: dict[str, Any], made: list[dict[str, Any]]
+) -> None:
+    expected: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in visible(made, "59"):
+        if t["resultats"] is None:
+            continue
+        month = t["submitted"].astimezone(PARIS).strftime("%Y-%m")
+        row = expected[(t["origin"], t["dest"], month)]
+        row["transferts"] += 1
+        for outcome, count in t["resultats"].items():
+            row[outcome] += count
+
+    got = dashboard(client, demo, "59")["continuite"]
+
+    assert {(r["mdph_origine"], r["mdph_destination"], r["mois"]) for r in got} == set(expected)
+    for r in got:
+        want = expected[(r["mdph_origine"], r["mdph_destination"], r["mois"])]
+        assert {k: r[k] for k in want} == want
+        running = sum(want[k] for k in ("maintenu", "maintenu_changement_payeur", "a_instruire"))
+        running += want["non_transferable"]
+        carried = want["maintenu"] + want["maintenu_changement_payeur"]
+        assert r["part_sans_rupture"] == round(carried / running, 3)
