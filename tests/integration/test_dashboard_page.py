@@ -20,6 +20,7 @@ from test_processing import run, submit
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.accounts import create_account
+from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.web.display import days_fr, percent_fr
 
 pytestmark = pytest.mark.integration
@@ -277,3 +278,14 @@ def test_continuity_of_rights_on_the_page_the_api_and_the_csv(
     assert percent_fr(0.8) in html.split('id="table-continuite"')[1]
     exported = page.get("/tableau-de-bord/continuite.csv").get_data(as_text=True)
     assert exported.splitlines()[1] == "59;62;2026-04;2;6;2;2;0;2;0,8"
+
+
+def test_the_page_says_how_close_its_medians_are(session: Session, supervisor_page: Any) -> None:
+    generate(session)
+    page = supervisor_page("59")
+    assert "médianes et percentiles exacts" in text(page.get("/tableau-de-bord").text)
+
+    roll_up(session, 15)
+
+    shown = text(page.get("/tableau-de-bord").text)
+    assert "les médianes et percentiles le sont à 1 % près" in shown
