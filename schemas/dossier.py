@@ -512,8 +512,8 @@ def _pch_block_for_pch_only(right: Data) -> Iterator[Finding]:
     if categorie != PCH and right["pch"] is not None:
         yield ("pch",), problem("droit.pch_interdit")
     block, type_ = right["pch"], right.get("type")
-    if not isinstance(block, dict) or type_ is None:
-        return
+    if categorie != PCH or not isinstance(block, dict) or type_ is None:
+        return  # a block on another right is refused whole, above
     if type_ in PCH_HUMAN_HELP:
         for key in ("heures_mensuelles", "montant_mensuel"):
             if _is_null(block, key):

@@ -1266,6 +1266,14 @@ INVALID: list[Any] = [
     ),
     pytest.param(
         dossier,
+        # A human-help type under another category: the block is refused whole (no crash).
+        rights(right("P1", "5.1", categorie="1", pch={**PCH_BLOCK, "heures_mensuelles": None})),
+        "droits[0].pch",
+        "droit.pch_interdit",
+        id="pch-block-under-another-category",
+    ),
+    pytest.param(
+        dossier,
         at("droits.1.pch.heures_mensuelles", None),
         "droits[1].pch.heures_mensuelles",
         "droit.pch_heures_obligatoires",
