@@ -45,6 +45,9 @@ test: lint typecheck $(ASSETS_STAMP) ## Lint, type-check, then unit, integration
 audit: $(STAMP) ## Scan the pinned dependencies for known vulnerabilities (pip-audit)
 	$(VENV)/bin/python .ci/audit_dependencies.py
 
+territoires: $(STAMP) $(ASSETS_STAMP) ## Rebuild the départements and postcodes file from the locked official data
+	$(VENV)/bin/python scripts/build_territoires.py
+
 docs: $(STAMP) ## Regenerate docs/ERREURS.md from the error catalogue
 	$(VENV)/bin/mdph-bridge error-codes > docs/ERREURS.md
 
@@ -52,4 +55,4 @@ lock: ## Re-pin every dependency after a change to pyproject.toml
 	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
 	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
 
-.PHONY: help install assets serve lint typecheck test audit docs lock
+.PHONY: help install assets serve lint typecheck test audit docs lock territoires

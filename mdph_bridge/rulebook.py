@@ -19,12 +19,13 @@ from mdph_bridge.domain.rulesets import (
     RuleBook,
     Sourced,
 )
+from mdph_bridge.territoires import places
 from schemas.errors import error, flatten
 from schemas.rules import (
+    NATIONAL_TABLES,
     DepartementRulesSchema,
     DepartementVersionSchema,
     NationalRulesSchema,
-    NationalVersionSchema,
 )
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -51,11 +52,13 @@ def load_rulebook(directory: Path = RULES_DIR) -> RuleBook:
         data = _read(path, schema, problems)
         if data is None:
             continue
-        version_schema = NationalVersionSchema if is_national else DepartementVersionSchema
-        merged = _merged(path.name, data["versions"], _required(version_schema()), problems)
         if is_national:
-            national = tuple(_national(v) for v in merged)
-        elif data["departement"] != path.stem:
+            national = _national_versions(data)
+            continue
+        merged = _merged(
+            path.name, data["versions"], _required(DepartementVersionSchema()), problems
+        )
+        if data["departement"] != path.stem:
             problems.append(
                 error(
                     f"{path.name}:departement",
@@ -75,7 +78,7 @@ def load_rulebook(directory: Path = RULES_DIR) -> RuleBook:
         problems += _under_the_floor(national, departements)
     if problems:
         raise RulesError(problems)
-    return RuleBook(national, departements)
+    return RuleBook(national, departements, places())
 
 
 def _read(path: Path, schema: Schema, problems: list[dict[str, str]]) -> dict[str, Any] | None:
@@ -115,12 +118,31 @@ def _sourced(item: dict[str, Any]) -> Sourced[Any]:
     return Sourced(item["valeur"], item["source"], item["a_confirmer"])
 
 
+def _national_versions(data: dict[str, Any]) -> tuple[NationalRules, ...]:
+    """One version of the national rates on each date any amount changes.
+
+    Before an amount's first date, its first value is used (no older value is recorded).
+    """
+    days = sorted({row["date_effet"] for name in NATIONAL_TABLES for row in data[name]})
+    versions = []
+    for day in days:
+        version: dict[str, Any] = {"date_effet": day}
+        for name in NATIONAL_TABLES:
+            rows = data[name]
+            version[name] = ([row for row in rows if row["date_effet"] <= day] or rows[:1])[-1]
+        versions.append(_national(version))
+    return tuple(versions)
+
+
 def _national(version: dict[str, Any]) -> NationalRules:
     return NationalRules(
         effective=version["date_effet"],
         direct_employment_rate=_sourced(version["tarif_emploi_direct"]),
         mandatary_rate=_sourced(version["tarif_mandataire"]),
         family_carer_rate=_sourced(version["tarif_aidant_familial"]),
+        direct_employment_care_rate=_sourced(version["tarif_emploi_direct_gestes_soins"]),
+        mandatary_care_rate=_sourced(version["tarif_mandataire_gestes_soins"]),
+        family_carer_full_rate=_sourced(version["tarif_aidant_familial_cessation_activite"]),
         home_service_floor=_sourced(version["tarif_plancher_saad"]),
     )
 
@@ -145,7 +167,13 @@ def _departement(code: str, name: str, article: str, version: dict[str, Any]) ->
         ),
         aids=tuple(
             ExtraLegalAid(
-                a["code"], a["libelle"], a["categorie"], a["fin"], a["source"], a["a_confirmer"]
+                a["code"],
+                a["libelle"],
+                a["categorie"],
+                a["fin"],
+                a["source"],
+                a["a_confirmer"],
+                a["legale"],
             )
             for a in version["aides_extra_legales"]
         ),
@@ -155,7 +183,7 @@ def _departement(code: str, name: str, article: str, version: dict[str, Any]) ->
 def _under_the_floor(
     national: tuple[NationalRules, ...], departements: dict[str, tuple[DepartementRules, ...]]
 ) -> list[dict[str, str]]:
-    """Check every département's home-service rate against the floor, whenever either changes."""
+    """Refuse a département's version whose home-service rate is under the floor of its date."""
     problems = []
     for code, versions in departements.items():
         for index, day, rate, floor in _rates_and_floors(national, versions):
@@ -175,7 +203,9 @@ def _under_the_floor(
 def _rates_and_floors(
     national: tuple[NationalRules, ...], versions: tuple[DepartementRules, ...]
 ) -> Iterator[tuple[int, date, Decimal, Decimal]]:
-    days = sorted({v.effective for v in versions} | {n.effective for n in national})
+    # A version is checked against the floor in force on its own date; a rate a later floor
+    # overtakes is lifted to that floor when amounts are computed (CASF D314-130-1).
+    days = sorted({v.effective for v in versions})
     book = RuleBook(national, {"x": versions})
     for day in days:
         floors = [n for n in national if n.effective <= day]

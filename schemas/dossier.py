@@ -20,9 +20,9 @@ from mdph_bridge.domain.identifiers import (
     INSEE_COMMUNE_PATTERN,
     NIR_PATTERN,
     POSTCODE_PATTERN,
-    departement_of_postcode,
     finess_key_valid,
     finess_well_formed,
+    nir_birthplace_matches,
     nir_key_valid,
     nir_month_matches,
     nir_sex_matches,
@@ -31,6 +31,14 @@ from mdph_bridge.domain.identifiers import (
     postcode_well_formed,
 )
 from mdph_bridge.domain.persons import JUDGEMENT_QUALITIES, is_minor_on, is_person_name
+from mdph_bridge.domain.residence import (
+    BORDER,
+    DOMICILE_ALREADY,
+    ESTABLISHMENT,
+    HOSPITAL,
+    MOTIFS,
+    PLACES_OF_LIFE,
+)
 from mdph_bridge.domain.rights import (
     AAH,
     AAH_START_AGE,
@@ -41,6 +49,8 @@ from mdph_bridge.domain.rights import (
     CRETON_AGE,
     PAYERS_BY_CATEGORY,
     PCH,
+    PCH_HUMAN_HELP,
+    PCH_ONE_OFF,
     RATES,
     TYPES_BY_CATEGORY,
     Limit,
@@ -54,6 +64,7 @@ from mdph_bridge.domain.rights import (
     may_be_unlimited,
     needs_rate,
 )
+from mdph_bridge.territoires import departement_of
 from schemas.base import (
     FileName,
     StrictBoolean,
@@ -67,7 +78,7 @@ from schemas.base import (
 from schemas.clock import today
 from schemas.errors import Problem, problem
 
-MOTIFS = ("demenagement", "domicile_secours", "demande_usager")
+FORMAT_VERSIONS = ("1", "1.1")  # 1.1 only adds optional fields: a v1 file stays valid
 TYPES_PIECE = (
     "piece_identite",
     "justificatif_domicile",
@@ -102,6 +113,7 @@ CERTIFICATE_VALID_MONTHS = 12  # R146-26 as amended by décret 2021-391
 MAX_MONTHLY_HOURS = 744  # 31 days × 24 hours
 MAX_MONTHLY_AMOUNT = 100_000  # euros: far above any PCH, low enough to catch amounts in cents
 MAX_HOURLY_RATE = 1_000  # euros
+MAX_ONE_OFF_AMOUNT = 1_000_000  # euros: housing works stay far below
 PROTECTION_JUDGEMENT = "jugement_protection"
 
 Path = tuple[str | int, ...]
@@ -185,7 +197,7 @@ def _finess_key(value: str) -> None:
 
 def _postcode_in_a_departement(value: str) -> None:
     """Refuse a well-formed postcode outside every département (Monaco, 98xxx)."""
-    if postcode_well_formed(value) and departement_of_postcode(value) is None:
+    if postcode_well_formed(value) and departement_of(value) is None:
         raise ValidationError(problem("adresse.code_postal"))
 
 
@@ -293,6 +305,22 @@ class AdresseSchema(WireSchema):
     commune = fields.String(required=True, validate=length(1, 100))
 
 
+class LieuDeVieSchema(WireSchema):
+    """Where the person lives: some places never give a new domicile de secours (CASF L122-2)."""
+
+    type = fields.String(required=True, validate=one_of(PLACES_OF_LIFE))
+    finess = _finess(load_default=None)
+    depuis = StrictDate(load_default=None, allow_none=True, validate=_not_in_future)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _finess_where_it_fits(self, data: Data, **_: Any) -> None:
+        kind = data.get("type")
+        if kind == ESTABLISHMENT and _is_null(data, "finess"):
+            raise ValidationError(problem("lieu_de_vie.finess_obligatoire"), "finess")
+        if kind not in (None, ESTABLISHMENT, HOSPITAL) and data.get("finess") is not None:
+            raise ValidationError(problem("lieu_de_vie.finess_interdit"), "finess")
+
+
 class BeneficiaireSchema(WireSchema):
     """The person whose file moves."""
 
@@ -311,6 +339,14 @@ class BeneficiaireSchema(WireSchema):
     adresse_precedente = fields.Nested(AdresseSchema, required=True)
     adresse_nouvelle = fields.Nested(AdresseSchema, required=True)
     etablissement_accueil_finess = _finess(required=True)
+    lieu_de_vie = fields.Nested(LieuDeVieSchema, load_default=None, allow_none=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _one_establishment(self, data: Data, **_: Any) -> None:
+        """The v1 field and the v1.1 place of life must not contradict each other."""
+        place, finess = data.get("lieu_de_vie"), data.get("etablissement_accueil_finess")
+        if place and finess is not None and place.get("finess") != finess:
+            raise ValidationError(problem("lieu_de_vie.incoherent"), "etablissement_accueil_finess")
 
     @validates("date_naissance")
     def _born_in_range(self, value: date, **_: Any) -> None:
@@ -332,6 +368,11 @@ class BeneficiaireSchema(WireSchema):
         if birth is not None and not nir_month_matches(nir, birth):
             findings.append(
                 (("nir",), problem("beneficiaire.nir_mois", nir=nir[3:5], mois=f"{birth:%m}"))
+            )
+        born_in = data.get("code_insee_naissance")
+        if born_in is not None and not nir_birthplace_matches(nir, born_in):
+            findings.append(
+                (("nir",), problem("beneficiaire.nir_lieu_naissance", nir=nir[5:10], insee=born_in))
             )
         _raise_all(findings)
 
@@ -362,13 +403,37 @@ class HeuresMensuellesSchema(WireSchema):
     mandataire = Number(required=True, validate=between(0, MAX_MONTHLY_HOURS))
     prestataire = Number(required=True, validate=between(0, MAX_MONTHLY_HOURS))
     aidant_familial = Number(required=True, validate=between(0, MAX_MONTHLY_HOURS))
+    # v1.1: helpers performing care gestures, and a carer who gave up work (higher rates)
+    emploi_direct_gestes_soins = Number(load_default=0, validate=between(0, MAX_MONTHLY_HOURS))
+    mandataire_gestes_soins = Number(load_default=0, validate=between(0, MAX_MONTHLY_HOURS))
+    aidant_familial_cessation_activite = Number(
+        load_default=0, validate=between(0, MAX_MONTHLY_HOURS)
+    )
+
+
+class VersementSchema(WireSchema):
+    """A one-off payment of a PCH element (technical aid, fitting works…), already made."""
+
+    montant = Number(required=True, validate=between(0, MAX_ONE_OFF_AMOUNT))
+    date_versement = StrictDate(required=True, validate=_not_in_future)
+    payeur_departement = fields.String(required=True, validate=_departement)
 
 
 class PchSchema(WireSchema):
-    """What a PCH pays and who pays: the destination remaps its tariffs (docs/DOMAIN.md §4.1)."""
+    """What a PCH pays and who pays it: the destination remaps tariffs from it.
 
-    heures_mensuelles = fields.Nested(HeuresMensuellesSchema, required=True)
-    montant_mensuel = Number(required=True, validate=between(0, MAX_MONTHLY_AMOUNT))
+    Human help (elements 1) is hours per month; elements paid once on invoice (v1.1) give the
+    amount granted and the payments already made.
+    """
+
+    heures_mensuelles = fields.Nested(HeuresMensuellesSchema, load_default=None, allow_none=True)
+    montant_mensuel = Number(
+        load_default=None, allow_none=True, validate=between(0, MAX_MONTHLY_AMOUNT)
+    )
+    montant_attribue = Number(
+        load_default=None, allow_none=True, validate=between(0, MAX_ONE_OFF_AMOUNT)
+    )
+    versements = Items(fields.Nested(VersementSchema), load_default=list)
     tarif_horaire_prestataire = Number(
         load_default=None, allow_none=True, validate=between(0, MAX_HOURLY_RATE)
     )
@@ -447,6 +512,15 @@ def _pch_block_for_pch_only(right: Data) -> Iterator[Finding]:
         yield ("pch",), problem("droit.pch_obligatoire")
     if categorie != PCH and right["pch"] is not None:
         yield ("pch",), problem("droit.pch_interdit")
+    block, type_ = right["pch"], right.get("type")
+    if categorie != PCH or not isinstance(block, dict) or type_ is None:
+        return  # a block on another right is refused whole, above
+    if type_ in PCH_HUMAN_HELP:
+        for key in ("heures_mensuelles", "montant_mensuel"):
+            if _is_null(block, key):
+                yield ("pch", key), problem("droit.pch_heures_obligatoires")
+    if type_ not in PCH_ONE_OFF and block.get("versements"):
+        yield ("pch", "versements"), problem("droit.pch_versements_interdits")
 
 
 def _complement_matches_type(right: Data) -> Iterator[Finding]:
@@ -594,10 +668,13 @@ def _new_address_in_destination(data: Data) -> Iterator[Finding]:
     destination = _dig(data, "transfert", "mdph_destination")
     motif = _dig(data, "transfert", "motif")
     postcode = _dig(data, "beneficiaire", "adresse_nouvelle", "code_postal")
-    if destination is None or motif in (None, "domicile_secours") or postcode is None:
+    commune = _dig(data, "beneficiaire", "adresse_nouvelle", "commune")
+    if destination is None or motif in (None, DOMICILE_ALREADY) or postcode is None:
         return
-    departement = departement_of_postcode(postcode)
-    if departement is not None and departement != destination:
+    if motif == BORDER:  # no move: the person still lives in the origin
+        destination = _dig(data, "transfert", "mdph_origine")
+    departement = departement_of(postcode, commune)
+    if departement is not None and destination is not None and departement != destination:
         yield (
             ("beneficiaire", "adresse_nouvelle", "code_postal"),
             problem(
@@ -784,10 +861,10 @@ _DOSSIER_RULES: tuple[Callable[[Data], Iterator[Finding]], ...] = (
 
 
 class DossierSchema(WireSchema):
-    """A transferable file, format v1."""
+    """A transferable file, format v1 or v1.1."""
 
     version_format = fields.String(
-        required=True, validate=validate.OneOf(["1"], error=problem("format.version"))
+        required=True, validate=validate.OneOf(FORMAT_VERSIONS, error=problem("format.version"))
     )
     transfert = fields.Nested(TransfertSchema, required=True)
     beneficiaire = fields.Nested(BeneficiaireSchema, required=True)

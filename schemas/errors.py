@@ -29,7 +29,7 @@ CATALOGUE: dict[str, str] = {
         "de contrôle (souvent venu d'un copier-coller) : retapez ce champ."
     ),
     # Dossier format v1
-    "format.version": "La version du format doit être « 1 ».",
+    "format.version": "La version du format doit être « 1 » ou « 1.1 ».",
     "departement.code": "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95 ou 971 à 976.",
     "transfert.origine": "La MDPH d'origine doit être la vôtre ({departement}).",
     "transfert.destination_identique": "La MDPH de destination doit être différente de l'origine.",
@@ -106,6 +106,19 @@ CATALOGUE: dict[str, str] = {
     "beneficiaire.code_insee": (
         "Code INSEE de la commune de naissance attendu : 5 caractères, par exemple 59350 ou "
         "2A004, ou 99 suivi du code du pays pour une naissance à l'étranger."
+    ),
+    "beneficiaire.nir_lieu_naissance": (
+        "Le lieu de naissance inscrit dans le NIR ({nir}) ne correspond pas au code INSEE de la "
+        "commune de naissance ({insee}) : l'un des deux est mal saisi."
+    ),
+    "lieu_de_vie.finess_obligatoire": (
+        "Le numéro FINESS de l'établissement où vit la personne est obligatoire."
+    ),
+    "lieu_de_vie.finess_interdit": (
+        "Un numéro FINESS ne se donne que pour un établissement ou un hôpital."
+    ),
+    "lieu_de_vie.incoherent": (
+        "Le champ « etablissement_accueil_finess » doit être vide ou égal au FINESS du lieu de vie."
     ),
     "adresse.code_postal": (
         "Code postal invalide : 5 chiffres d'une commune d'un département français (par exemple "
@@ -184,6 +197,14 @@ CATALOGUE: dict[str, str] = {
     "droit.pch_obligatoire": (
         "Le bloc « pch » (heures, montant, département payeur) est obligatoire pour une PCH "
         "(catégorie 5)."
+    ),
+    "droit.pch_heures_obligatoires": (
+        "L'aide humaine de la PCH se décrit en heures par mois (« heures_mensuelles ») avec son "
+        "montant mensuel (« montant_mensuel »)."
+    ),
+    "droit.pch_versements_interdits": (
+        "Seuls les éléments de PCH versés en une fois (aides techniques, aménagement du "
+        "logement ou du véhicule, charges exceptionnelles) ont des versements ponctuels."
     ),
     "droit.pch_interdit": (
         "Le bloc « pch » ne concerne que la PCH (catégorie 5) : mettez-le à null pour ce droit."

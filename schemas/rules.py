@@ -70,6 +70,7 @@ class AideSchema(WireSchema):
     libelle = fields.String(required=True, validate=length(3, 200))
     categorie = fields.String(required=True, validate=matches(r"[a-z_]{3,60}", "champ.invalide"))
     fin = fields.String(required=True, validate=one_of(AID_ENDS))
+    legale = StrictBoolean(load_default=False)
     source = _source()
     a_confirmer = StrictBoolean(load_default=False)
 
@@ -92,14 +93,13 @@ class DepartementVersionSchema(WireSchema):
             raise ValidationError(problem("regles.aide_double", aide=code), "aides_extra_legales")
 
 
-class NationalVersionSchema(WireSchema):
-    """One version of the national rates: the first gives every value."""
+class DatedAmountSchema(WireSchema):
+    """One amount of a national table, in force from `date_effet` until the next one."""
 
     date_effet = TomlDate(required=True)
-    tarif_emploi_direct = _sourced(Euros(required=True))
-    tarif_mandataire = _sourced(Euros(required=True))
-    tarif_aidant_familial = _sourced(Euros(required=True))
-    tarif_plancher_saad = _sourced(Euros(required=True))
+    valeur = Euros(required=True)
+    source = _source()
+    a_confirmer = StrictBoolean(load_default=False)
 
 
 _NOT_EMPTY = validate.Length(min=1, error=problem("champ.liste_vide"))
@@ -124,11 +124,39 @@ class DepartementRulesSchema(WireSchema):
         _dated_in_order(data["versions"])
 
 
+def _table() -> fields.List[Any]:
+    """A national amount as a table of dated values, in date order."""
+
+    def ordered(values: list[dict[str, Any]]) -> None:
+        dates = [v["date_effet"] for v in values]
+        if dates != sorted(set(dates)):
+            raise ValidationError(problem("regles.ordre"))
+
+    return fields.List(
+        fields.Nested(DatedAmountSchema), required=True, validate=[_NOT_EMPTY, ordered]
+    )
+
+
+NATIONAL_TABLES = (
+    "tarif_emploi_direct",
+    "tarif_emploi_direct_gestes_soins",
+    "tarif_mandataire",
+    "tarif_mandataire_gestes_soins",
+    "tarif_aidant_familial",
+    "tarif_aidant_familial_cessation_activite",
+    "tarif_plancher_saad",
+)
+
+
 class NationalRulesSchema(WireSchema):
+    """National PCH amounts: each a table of values with their date of effect and source."""
+
     portee = fields.String(required=True, validate=one_of(["national"]))
     nom = fields.String(required=True, validate=length(2, 100))
-    versions = fields.List(fields.Nested(NationalVersionSchema), required=True, validate=_NOT_EMPTY)
-
-    @validates_schema
-    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
-        _dated_in_order(data["versions"])
+    tarif_emploi_direct = _table()
+    tarif_emploi_direct_gestes_soins = _table()
+    tarif_mandataire = _table()
+    tarif_mandataire_gestes_soins = _table()
+    tarif_aidant_familial = _table()
+    tarif_aidant_familial_cessation_activite = _table()
+    tarif_plancher_saad = _table()

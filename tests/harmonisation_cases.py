@@ -21,6 +21,8 @@ def pch(
 ) -> dict[str, Any]:
     """The PCH block of a human-help right."""
     return {
+        "montant_attribue": None,
+        "versements": [],
         "heures_mensuelles": {
             "emploi_direct": emploi_direct,
             "mandataire": mandataire,
@@ -94,6 +96,9 @@ def loaded(
     establishment: str | None = None,
     requests: list[dict[str, Any]] | None = None,
     aids: list[dict[str, Any]] | None = None,
+    birth: date | None = None,
+    lives: dict[str, Any] | None = None,
+    representatives: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The parts of a loaded dossier the mapping reads."""
     return {
@@ -103,8 +108,29 @@ def loaded(
             "date_demenagement": moved_on,
             "motif": motif,
         },
-        "beneficiaire": {"etablissement_accueil_finess": establishment},
+        "beneficiaire": {
+            "etablissement_accueil_finess": establishment,
+            "date_naissance": birth,
+            "lieu_de_vie": lives,
+        },
+        "representants_legaux": [{"qualite": quality} for quality in representatives],
         "droits": rights,
         "demandes_en_cours": requests or [],
         "aides_extra_legales": aids or [],
+    }
+
+
+def one_off(granted: float, *paid: tuple[float, date, str]) -> dict[str, Any]:
+    """The PCH block of an element paid once on invoice: amount granted, payments made."""
+    return {
+        "heures_mensuelles": None,
+        "montant_mensuel": None,
+        "tarif_horaire_prestataire": None,
+        "montant_attribue": granted,
+        "versements": [
+            {"montant": amount, "date_versement": day, "payeur_departement": payer}
+            for amount, day, payer in paid
+        ],
+        "payeur_departement": "59",
+        "payee_jusquau": None,
     }

@@ -101,6 +101,19 @@ def generate(session: Session) -> list[dict[str, Any]]:
             state=final,
             sender_wait=wait if steps else timedelta(),
         )
+        # A processed transfer keeps its rights-mapping summary, as the worker leaves it.
+        resultats = None
+        if State.READY in steps:
+            resultats = {
+                "maintenu": 2,
+                "maintenu_changement_payeur": 1,
+                "a_instruire": 0,
+                "non_transferable": len(steps) % 2,
+                "echu": 1,
+            }
+            transfer = session.get(Transfer, transfer_id)
+            assert transfer is not None
+            transfer.harmonisation = {"resultats": resultats, "alertes": []}
         made.append(
             {
                 "id": str(transfer_id),
@@ -112,6 +125,7 @@ def generate(session: Session) -> list[dict[str, Any]]:
                 "wait": (wait if steps else timedelta()).total_seconds() / DAY,
                 "warn": plus_days_paris(submitted, 10),
                 "due": plus_days_paris(submitted, 15),
+                "resultats": resultats,
             }
         )
     for index in range(60):

@@ -22,7 +22,7 @@ def dossier_json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
-        "title": "Dossier MDPH transférable, format v1",
+        "title": "Dossier MDPH transférable, format v1 et v1.1",
         "description": (
             "Structure du dossier. Les règles qui lient plusieurs champs (clé du NIR, durées "
             "légales, cumuls…) sont vérifiées par la plateforme : `mdph-bridge dossier check`."

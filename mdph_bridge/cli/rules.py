@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from mdph_bridge.cli.base import main
+from mdph_bridge.domain.codes import is_departement_code
 from mdph_bridge.domain.rulesets import DepartementRules, RuleBook, Sourced
+from schemas.errors import CATALOGUE
 
 
 def _rules_dir() -> Path:
@@ -41,28 +43,41 @@ def rules_check() -> None:
     book = configured_rules()
     click.echo(f"Règles valides ({_rules_dir()}).")
     national = book.national
+    latest_national = national[-1]
+    pending = [name for name, value in latest_national.values().items() if value.to_confirm]
     click.echo(
-        f"  national : {len(national)} version(s), la dernière du {_fr(national[-1].effective)}"
+        f"  national : {len(national)} version(s), la dernière du "
+        f"{_fr(latest_national.effective)} ; {_to_confirm(pending)}"
     )
     for code, versions in sorted(book.departements.items()):
         latest = versions[-1]
-        pending = sum(value.to_confirm for value in _values(latest)) + sum(
-            aid.to_confirm for aid in latest.aids
-        )
+        pending = [name for name, value in _values(latest).items() if value.to_confirm]
+        pending += [f"aide {aid.code}" for aid in latest.aids if aid.to_confirm]
         click.echo(
             f"  {code} {latest.name} : {len(versions)} version(s), la dernière du "
-            f"{_fr(latest.effective)} ; {pending} valeur(s) à confirmer par le département"
+            f"{_fr(latest.effective)} ; {_to_confirm(pending)}"
         )
+    click.echo(
+        "  Les autres départements appliquent les règles et tarifs nationaux, tant qu'ils n'ont "
+        "pas de fichier de règles."
+    )
 
 
-def _values(rules: DepartementRules) -> list[Sourced[Any] | Any]:
-    return [
-        rules.home_service_rate,
-        rules.payment_mode,
-        rules.certificate_max_months,
-        rules.urgent_pch_days,
-        rules.contact,
-    ]
+def _to_confirm(names: list[str]) -> str:
+    """« 2 valeur(s) à confirmer : a, b », or that nothing is left to confirm."""
+    if not names:
+        return "aucune valeur à confirmer"
+    return f"{len(names)} valeur(s) à confirmer : {', '.join(names)}"
+
+
+def _values(rules: DepartementRules) -> dict[str, Sourced[Any] | Any]:
+    return {
+        "pch_tarif_prestataire": rules.home_service_rate,
+        "pch_mode_versement": rules.payment_mode,
+        "certificat_age_max_mois": rules.certificate_max_months,
+        "pch_urgence_delai_jours": rules.urgent_pch_days,
+        "contact": rules.contact,
+    }
 
 
 def _fr(day: date) -> str:
@@ -150,11 +165,10 @@ def rules_explain(
         for problem in problems:
             click.echo(f"{problem['chemin']} : {problem['message']}", err=True)
         raise SystemExit(1)
-    if (
-        destination
-        and book.departement_at(destination, data["transfert"]["date_demenagement"]) is None
-    ):
-        raise click.ClickException(f"Aucune règle pour le département {destination}.")
+    if destination is not None and not is_departement_code(destination):
+        raise click.ClickException(f"Code département inconnu : {destination}.")
+    if (destination or data["transfert"]["mdph_destination"]) == data["transfert"]["mdph_origine"]:
+        raise click.ClickException(CATALOGUE["transfert.destination_identique"])
     report = harmonise(data, book, destination)
     if html_out:
         html_out.write_text(report_html(report), encoding="utf-8")
@@ -176,6 +190,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         + ", ".join(
             f"{OUTCOME_LABELS[k].lower()} {v}" for k, v in report["resultats"].items() if v
         ),
+        *report["observations"],
     ]
     for item in report["droits"] + report["aides_extra_legales"]:
         lines.append(

@@ -12,19 +12,40 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from mdph_bridge.domain.dates import add_months
+from mdph_bridge.domain.dates import add_months, add_years
 from mdph_bridge.domain.identifiers import departement_of_finess
 from mdph_bridge.domain.payers import (
     DEPARTEMENT_RIGHTS,
     ONE_DAY,
     Sides,
+    euros,
     payer_periods,
     pch_amounts,
 )
 from mdph_bridge.domain.places import Place, of_right
-from mdph_bridge.domain.rights import AEEH_COMPLEMENTS, PCH_HUMAN_HELP, category_of, label
+from mdph_bridge.domain.residence import (
+    BORDER,
+    ESTABLISHMENT,
+    HOSPITAL,
+    PLACE_LABELS,
+    domicile_date,
+    kept_because,
+    place_of_life,
+)
+from mdph_bridge.domain.rights import (
+    AAH,
+    AEEH,
+    AEEH_COMPLEMENTS,
+    AEEH_END_AGE,
+    PCH_HOUSING,
+    PCH_HUMAN_HELP,
+    PCH_ONE_OFF,
+    category_of,
+    label,
+)
 from mdph_bridge.domain.rulesets import (
     ENDS_ON_MOVE,
     DepartementRules,
@@ -42,7 +63,6 @@ NOT_TRANSFERABLE = "non_transferable"
 ENDED = "echu"
 OUTCOMES = (MAINTAINED, PAYER_SWITCH, TO_ACT_ON, NOT_TRANSFERABLE, ENDED)
 
-DOMICILE_MONTHS = 3  # CASF L122-2: 3 months of residence make the domicile de secours
 RENEWAL_NOTICE_MONTHS = 6  # rights ending this soon after the move: renewal to plan
 RENEWAL_LEAD_MONTHS = 4  # a CDAPH has 4 months to decide (R241-33): ask at least that early
 IMPLICIT_REJECTION_MONTHS = 4  # R241-33: 4 months of silence are a rejection
@@ -52,8 +72,10 @@ SUMMER_MONTHS = (7, 8)  # a school orientation can wait for the September term
 PAYMENT_LABELS = {"cesu": "CESU", "virement": "virement"}
 PCH_ELEMENT_NOTES = {
     "5.2": "Aides techniques : vérifier ce qui a déjà été utilisé du plafond sur 10 ans.",
-    "5.3": "Aménagement du logement : un nouveau devis peut être nécessaire à la nouvelle adresse.",
 }
+MAS = "13.3"
+PCH_STAY_DAYS = 45  # CASF D245-74: human help reduced after 45 days in an establishment
+AAH_STAY_DAYS = 60  # CSS R821-8: AAH reduced after 60 days in a MAS or a hospital
 
 # Alert codes, stable (docs/HARMONISATION.md), with the label the hub keeps (no personal data).
 ALERT_LABELS = {
@@ -69,6 +91,11 @@ ALERT_LABELS = {
     "rejet_implicite": "Demande sans décision depuis plus de 4 mois (rejet implicite)",
     "certificat_medical": "Certificat médical à renouveler",
     "aide_equivalente": "Aide extra-légale équivalente à ouvrir",
+    "passage_adulte": "Passage à 20 ans : demande d'AAH et droits d'adulte à déposer",
+    "nouvelle_demande": "Droit échu peu avant le déménagement : nouvelle demande à proposer",
+    "versement_ponctuel": "Élément de PCH versé en une fois : ne pas le verser deux fois",
+    "logement_nouvelle_adresse": "Aménagement du logement : nouvelle demande à la nouvelle adresse",
+    "reduction_etablissement": "Séjour en établissement ou à l'hôpital : réduction à vérifier",
 }
 ALERT_CODES = tuple(ALERT_LABELS)
 
@@ -87,6 +114,10 @@ class Move:
     national: NationalRules
     origin_rules: DepartementRules | None
     destination_rules: DepartementRules | None
+    lives: str = "domicile"  # place of life (residence.PLACES_OF_LIFE)
+    kept_because: str | None = None  # why the domicile de secours stays in the origin
+    birth: date | None = None
+    protection: str | None = None  # "tuteur" or "curateur" when a judgement protects the person
 
     @property
     def origin(self) -> Place:
@@ -104,14 +135,10 @@ class Move:
         return self.sides.domicile_on
 
 
-def domicile_date(dossier: dict[str, Any]) -> date | None:
-    """When the destination becomes the domicile de secours; None while in an establishment."""
-    moved_on: date = dossier["transfert"]["date_demenagement"]
-    if dossier["transfert"]["motif"] == "domicile_secours":
-        return moved_on  # the domicile de secours already lies in the destination
-    if dossier["beneficiaire"]["etablissement_accueil_finess"]:
-        return None  # CASF L122-2: a stay in an establishment does not change it
-    return add_months(moved_on, DOMICILE_MONTHS)
+def _protection(dossier: dict[str, Any]) -> str | None:
+    """The judgement-given representative to whom a PCH may be paid: tuteur first, curateur."""
+    qualities = {r.get("qualite") for r in dossier.get("representants_legaux", [])}
+    return next((q for q in ("tuteur", "curateur") if q in qualities), None)
 
 
 def _move(dossier: dict[str, Any], book: RuleBook, destination: str | None) -> Move:
@@ -123,14 +150,27 @@ def _move(dossier: dict[str, Any], book: RuleBook, destination: str | None) -> M
     switch_day = domicile_on or moved_on
     origin_rules = book.departement_at(origin_code, moved_on)
     dest_rules = book.departement_at(dest_code, switch_day)
-    places = {code: versions[-1].place for code, versions in book.departements.items() if versions}
+    places = book.places | {
+        code: versions[-1].place for code, versions in book.departements.items() if versions
+    }
     sides = Sides(
         origin=places.get(origin_code, Place(origin_code)),
         destination=places.get(dest_code, Place(dest_code)),
         domicile_on=domicile_on,
         places=places,
+        same_home=transfert["motif"] == BORDER,
     )
-    return Move(sides, moved_on, book.national_at(switch_day), origin_rules, dest_rules)
+    return Move(
+        sides,
+        moved_on,
+        book.national_at(switch_day),
+        origin_rules,
+        dest_rules,
+        lives=place_of_life(dossier["beneficiaire"]),
+        kept_because=kept_because(dossier),
+        birth=dossier["beneficiaire"].get("date_naissance"),
+        protection=_protection(dossier),
+    )
 
 
 def harmonise(
@@ -147,14 +187,20 @@ def harmonise(
         outcome, found = map_aid(aid, move)
         aids.append(outcome)
         alerts += [{**alert, "chemin": f"aides_extra_legales[{index}]"} for alert in found]
+    alerts += _aah_reductions(dossier["droits"], move)
     alerts += request_alerts(dossier["demandes_en_cours"], move)
     alerts.sort(key=lambda a: (a["date_limite"], a["code"]))  # then in the dossier's order
+    competent = competent_mdph(move)
     return {
         "version_rapport": REPORT_VERSION,
         "mdph_origine": move.origin.code,
         "mdph_destination": move.destination.code,
         "date_demenagement": move.moved_on.isoformat(),
+        "sans_demenagement": move.kept_because == BORDER,
+        "lieu_de_vie": move.lives,
         "domicile_secours_acquis_le": move.domicile_on and move.domicile_on.isoformat(),
+        "mdph_competente": competent.code,
+        "observations": observations(move, competent),
         "versions_regles": versions(move),
         "informations_accueil": receiving_side(move.destination_rules),
         "droits": rights,
@@ -162,6 +208,39 @@ def harmonise(
         "alertes": alerts,
         "resultats": counts(rights + aids),
     }
+
+
+def competent_mdph(move: Move) -> Place:
+    """The MDPH of the domicile de secours decides (CASF L146-3): the origin while it stays."""
+    return move.destination if move.domicile_on is not None else move.origin
+
+
+def observations(move: Move, competent: Place) -> list[str]:
+    """What the receiving MDPH must know about the move as a whole, in plain French."""
+    notes = []
+    if move.kept_because == BORDER:
+        notes.append(
+            f"Pas de déménagement : le dossier est partagé avec la MDPH {move.destination.of()} "
+            "pour une orientation ou une admission de l'autre côté de la frontière. Le domicile "
+            "de secours et les payeurs ne changent pas."
+        )
+    elif move.domicile_on is None:
+        notes.append(
+            f"La personne vit {PLACE_LABELS[move.lives]} : elle n'y acquiert pas de domicile de "
+            f"secours (CASF L122-2), qui reste {move.origin.in_()}."
+        )
+    if move.domicile_on is None:
+        notes.append(
+            f"La MDPH compétente pour les décisions reste celle {move.origin.of()}, "
+            "département du domicile de secours (CASF L146-3), sauf convention entre les deux "
+            "départements."
+        )
+    if move.destination_rules is None:
+        notes.append(
+            f"Aucune règle propre {move.destination.of()} n'est encore connue du hub : les "
+            "règles et tarifs nationaux sont appliqués."
+        )
+    return notes
 
 
 def receiving_side(rules: DepartementRules | None) -> dict[str, Any] | None:
@@ -243,13 +322,17 @@ def map_right(right: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[d
     }
     if right["statut"] == "echu" or (end is not None and end < move.moved_on):
         reason = f"Droit échu le {fr(end)}, avant le déménagement : signalé, non repris."
-        return {**outcome, "resultat": ENDED, "payeurs": [], "motifs": [reason]}, []
+        return {**outcome, "resultat": ENDED, "payeurs": [], "motifs": [reason]}, _lapsed(
+            right, move
+        )
 
     start = max(move.moved_on, right["date_ouverture"])
     payers = payer_periods(right, move.sides, start, end)
     category = category_of(type_)
     reasons = [_continues(end)]
-    if category in DEPARTEMENT_RIGHTS:
+    if type_ in PCH_ONE_OFF:
+        result = _one_off(right, payers, move, reasons)
+    elif category in DEPARTEMENT_RIGHTS:
         result = PAYER_SWITCH
         reasons.append(_domicile_reason(payers, move))
     elif category in ESTABLISHMENT_ORIENTATIONS:
@@ -309,11 +392,56 @@ def _domicile_reason(payers: list[dict[str, Any]], move: Move) -> str:
             f"{fr(last_day + ONE_DAY)}."
         )
     if move.domicile_on is None:
+        why = (
+            "Pas de déménagement"
+            if move.kept_because == BORDER
+            else f"La personne vit {PLACE_LABELS[move.lives]}"
+        )
         return (
-            f"La personne réside en établissement : le domicile de secours ne change pas, "
-            f"{first} continue de verser jusqu'à la fin du droit."
+            f"{why} : le domicile de secours ne change pas, {first} continue de verser jusqu'à "
+            "la fin du droit."
         )
     return f"Payeur jusqu'à la fin du droit : {first}."
+
+
+def _one_off(
+    right: dict[str, Any], payers: list[dict[str, Any]], move: Move, reasons: list[str]
+) -> str:
+    """PCH elements paid once on invoice: what was paid stays paid, later invoices follow the DS."""
+    block = right["pch"] or {}
+    paid = block.get("versements", [])
+    for payment in paid:
+        payer = move.sides.place(payment["payeur_departement"]).council()
+        reasons.append(
+            f"Déjà versé : {euros(Decimal(str(payment['montant'])))} le "
+            f"{fr(payment['date_versement'])} par {payer}."
+        )
+    remaining = _remaining(block)
+    if remaining is not None and remaining <= 0:
+        reasons.append("Montant attribué entièrement versé : rien ne reste à verser.")
+        return MAINTAINED
+    reasons.append(
+        "Aide versée en une fois, sur facture : une facture est payée par le département du "
+        "domicile de secours à sa date"
+        + (f", dans la limite des {euros(remaining)} restants." if remaining is not None else ".")
+    )
+    if right["type"] in PCH_HOUSING:
+        reasons.append(
+            "Les travaux décidés pour l'ancien logement ne financent pas le nouveau : une "
+            "nouvelle demande est nécessaire pour la nouvelle adresse."
+        )
+        return TO_ACT_ON
+    return PAYER_SWITCH
+
+
+def _paid(payments: list[dict[str, Any]]) -> Decimal:
+    return sum((Decimal(str(p["montant"])) for p in payments), Decimal(0))
+
+
+def _remaining(block: dict[str, Any]) -> Decimal | None:
+    """What is left to pay of a one-off element (None: the amount granted is not given)."""
+    granted = block.get("montant_attribue")
+    return None if granted is None else Decimal(str(granted)) - _paid(block.get("versements", []))
 
 
 def _notes(right: dict[str, Any], payers: list[dict[str, Any]]) -> list[str]:
@@ -343,7 +471,12 @@ def _establishment(right: dict[str, Any], move: Move, reasons: list[str]) -> str
         )
         return TO_ACT_ON
     place = move.sides.place(where)
-    if where == move.destination.code:
+    if where == move.destination.code and move.sides.same_home:
+        reasons.append(
+            f"L'établissement désigné (FINESS {finess}) est situé {place.in_()} : la personne y "
+            "est orientée sans déménager ; l'admission s'instruit avec la MDPH de ce département."
+        )
+    elif where == move.destination.code:
         reasons.append(
             f"L'établissement désigné (FINESS {finess}) est situé {place.in_()} : "
             "la place est déjà dans le nouveau territoire."
@@ -369,7 +502,9 @@ def right_alerts(
     name, ref = label(right["type"]), right["identifiant"]
     category = category_of(right["type"])
     alerts = []
-    if len(payers) == 2 and right["statut"] != "suspendu":
+    if right["type"] in PCH_ONE_OFF:
+        alerts += _one_off_alerts(right, payers, move, name)
+    elif len(payers) == 2 and right["statut"] != "suspendu":
         switch = date.fromisoformat(payers[1]["du"])
         mode = move.destination_rules and move.destination_rules.payment_mode.value
         how = f" par {PAYMENT_LABELS[mode]}" if mode else ""
@@ -379,10 +514,11 @@ def right_alerts(
                 ref,
                 switch,
                 f"{name} : {move.destination.council()} devient payeur le {fr(switch)} ; "
-                f"mettre en place le versement{how} avant cette date.",
+                f"mettre en place le versement{how} avant cette date." + _representative(move),
             )
         )
         alerts += _paid_until(right, payers, move)
+    alerts += _stay_reductions(right, move, name)
     if category in ESTABLISHMENT_ORIENTATIONS:
         alerts += _establishment_alerts(right, move, name)
     if category in SCHOOL_RIGHTS:
@@ -393,6 +529,98 @@ def right_alerts(
         )
         alerts.append(_alert("scolarite", ref, deadline, message))
     return alerts + _renewal(right, move, name)
+
+
+def _representative(move: Move) -> str:
+    """To whom the new payer pays when a judgement protects the person."""
+    if move.protection == "tuteur":
+        return (
+            " La personne est sous tutelle : la PCH est versée au tuteur désigné par le jugement."
+        )
+    if move.protection == "curateur":
+        return (
+            " La personne est sous curatelle : en curatelle renforcée, la PCH est versée au "
+            "curateur ; vérifier le jugement."
+        )
+    return ""
+
+
+def _one_off_alerts(
+    right: dict[str, Any], payers: list[dict[str, Any]], move: Move, name: str
+) -> list[dict[str, str]]:
+    """A lump sum already paid must not be paid again; housing works need a new request."""
+    found = []
+    if right["type"] in PCH_HOUSING:
+        found.append(
+            _alert(
+                "logement_nouvelle_adresse",
+                right["identifiant"],
+                move.moved_on,
+                f"{name} : les travaux décidés pour l'ancien logement ne financent pas le "
+                "nouveau ; proposer une nouvelle demande pour la nouvelle adresse. Les frais de "
+                "déménagement peuvent relever de l'élément 3 de la PCH (à confirmer).",
+            )
+        )
+    remaining = _remaining(right["pch"] or {})
+    fully_paid = remaining is not None and remaining <= 0
+    if len(payers) == 2 and right["statut"] != "suspendu" and not fully_paid:
+        switch = date.fromisoformat(payers[1]["du"])
+        paid = (right["pch"] or {}).get("versements", [])
+        already = f" Déjà versé : {euros(_paid(paid))}, à ne pas verser de nouveau." if paid else ""
+        found.append(
+            _alert(
+                "versement_ponctuel",
+                right["identifiant"],
+                switch,
+                f"{name} : aide versée en une fois sur facture ; une facture datée du "
+                f"{fr(switch)} ou après est payée par {move.destination.council()}, une facture "
+                f"antérieure par {payers[0]['payeur']['libelle']}.{already}",
+            )
+        )
+    return found
+
+
+def _stay_reductions(right: dict[str, Any], move: Move, name: str) -> list[dict[str, str]]:
+    """Entering an establishment or a hospital reduces PCH human help and AAH after a while."""
+    if move.lives not in (HOSPITAL, ESTABLISHMENT):
+        return []
+    if right["type"] in PCH_HUMAN_HELP:
+        message = (
+            f"{name} : la personne vit {PLACE_LABELS[move.lives]} ; au-delà de {PCH_STAY_DAYS} "
+            "jours de séjour, l'aide humaine est réduite (CASF D245-74, à confirmer) : vérifier "
+            "la date d'entrée et le montant versé."
+        )
+        return [_alert("reduction_etablissement", right["identifiant"], move.moved_on, message)]
+    return []
+
+
+def _aah_reductions(dossier_rights: list[dict[str, Any]], move: Move) -> list[dict[str, str]]:
+    """AAH is reduced after 60 days in a MAS or a hospital (CSS R821-8)."""
+    in_mas = any(r["type"] == MAS and r["statut"] == "actif" for r in dossier_rights)
+    if not (move.lives == HOSPITAL or (move.lives == ESTABLISHMENT and in_mas)):
+        return []
+    found = []
+    for index, right in enumerate(dossier_rights):
+        if category_of(right["type"]) != AAH or right["statut"] == "echu":
+            continue
+        message = (
+            f"{label(right['type'])} : la personne vit {PLACE_LABELS[move.lives]} ; au-delà de "
+            f"{AAH_STAY_DAYS} jours en MAS ou à l'hôpital, l'AAH est réduite (CSS R821-8, à "
+            "confirmer) : informer la CAF ou la MSA."
+        )
+        alert = _alert("reduction_etablissement", right["identifiant"], move.moved_on, message)
+        found.append({**alert, "chemin": f"droits[{index}]"})
+    return found
+
+
+def _lapsed(right: dict[str, Any], move: Move) -> list[dict[str, str]]:
+    """A right that ended before the move: the receiving MDPH offers a new request."""
+    message = (
+        f"{label(right['type'])} : droit échu le {fr(right['date_echeance'])}, avant le "
+        "déménagement ; si la personne en a toujours besoin, lui proposer une nouvelle demande "
+        f"auprès de la MDPH {move.destination.of()}."
+    )
+    return [_alert("nouvelle_demande", right["identifiant"], move.moved_on, message)]
 
 
 def _paid_until(
@@ -435,12 +663,35 @@ def _renewal(right: dict[str, Any], move: Move, name: str) -> list[dict[str, str
     end = right["date_echeance"]
     if end is None or end > add_months(move.moved_on, RENEWAL_NOTICE_MONTHS):
         return []
+    if category_of(right["type"]) == AEEH and _turns_20_by(move, end):
+        return [_adulthood(right, move, name)]
     deadline = max(move.moved_on, add_months(end, -RENEWAL_LEAD_MONTHS))
     message = (
         f"{name} : le droit prend fin le {fr(end)} ; engager le renouvellement avant le "
         f"{fr(deadline)} pour éviter une rupture."
     )
     return [_alert("renouvellement", right["identifiant"], deadline, message)]
+
+
+def _turns_20_by(move: Move, end: date) -> bool:
+    """Tell whether the person is 20 within the renewal window after `end` (AEEH stops at 20)."""
+    if move.birth is None:
+        return False
+    return add_years(move.birth, AEEH_END_AGE) <= add_months(end, RENEWAL_NOTICE_MONTHS)
+
+
+def _adulthood(right: dict[str, Any], move: Move, name: str) -> dict[str, str]:
+    """AEEH ends at 20 (CSS L541-1): the family asks for AAH and adult rights, not a renewal."""
+    birthday = add_years(move.birth, AEEH_END_AGE)  # type: ignore[arg-type]
+    deadline = max(move.moved_on, add_months(birthday, -RENEWAL_LEAD_MONTHS))
+    message = (
+        f"{name} : l'AEEH et ses compléments prennent fin aux 20 ans de la personne, le "
+        f"{fr(birthday)} ; ne pas la renouveler, mais déposer avant le {fr(deadline)} auprès de "
+        f"la MDPH {move.destination.of()} une demande d'AAH (et, selon la situation, de PCH, "
+        "d'orientation pour adultes ou de maintien en établissement pour enfants au titre de "
+        "l'amendement Creton)."
+    )
+    return _alert("passage_adulte", right["identifiant"], deadline, message)
 
 
 def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -460,6 +711,8 @@ def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[
         reason = f"Aide inconnue des règles {move.origin.of()} : non transférable."
         return {**outcome, "resultat": NOT_TRANSFERABLE, "payeurs": [], "motifs": [reason]}, []
     start = max(move.moved_on, aid["date_ouverture"])
+    if rules.legal:
+        return _legal_aid(aid, rules, move, outcome, start)
     origin_pays = {
         "organisme": "departement",
         "departement": move.origin.code,
@@ -478,6 +731,8 @@ def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[
     if last_day >= start:
         payers = [{"du": start.isoformat(), "au": last_day.isoformat(), "payeur": origin_pays}]
     equivalent = move.destination_rules and move.destination_rules.equivalent_of(rules)
+    if rules.to_confirm or (equivalent and equivalent.to_confirm):
+        outcome = {**outcome, "a_confirmer": True}
     if equivalent:
         opens = max(move.moved_on, last_day + ONE_DAY)
         reasons = [
@@ -492,12 +747,50 @@ def map_aid(aid: dict[str, Any], move: Move) -> tuple[dict[str, Any], list[dict[
             f"Aide extra-légale : ouvrir « {equivalent.label} » à compter du {fr(opens)}, "
             f"à la suite de « {rules.label} » {move.origin.of()}.",
         )
+        reasons += _provisional(outcome)
         return {**outcome, "resultat": TO_ACT_ON, "payeurs": payers, "motifs": reasons}, [alert]
     reasons = [
         f"{own}, sans équivalent {move.destination.in_()} : elle prend fin le {fr(last_day)} "
-        "et n'est pas transférable."
+        "et n'est pas transférable.",
+        *_provisional(outcome),
     ]
     return {**outcome, "resultat": NOT_TRANSFERABLE, "payeurs": payers, "motifs": reasons}, []
+
+
+def _provisional(outcome: dict[str, Any]) -> list[str]:
+    """Say so when a placeholder value of a rule file decided the outcome."""
+    if not outcome.get("a_confirmer"):
+        return []
+    return ["Résultat provisoire : la règle du département qui le fonde est à confirmer."]
+
+
+def _legal_aid(
+    aid: dict[str, Any], rules: ExtraLegalAid, move: Move, outcome: dict[str, Any], start: date
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """A legal social aid every département owes: it goes on, paid by the domicile de secours."""
+    end = aid["date_echeance"]
+    payers = payer_periods(
+        {"type": "aide", "payeur": "departement", "pch": None}, move.sides, start, end
+    )
+    reasons = [
+        f"« {rules.label} » relève de l'aide sociale légale, due par tout département "
+        f"({rules.source}) : elle continue jusqu'à son échéance.",
+        _domicile_reason(payers, move),
+    ]
+    alerts = []
+    if len(payers) == 2:
+        switch = date.fromisoformat(payers[1]["du"])
+        alerts.append(
+            _alert(
+                "bascule_payeur",
+                aid["identifiant"],
+                switch,
+                f"{rules.label} : {move.destination.council()} devient payeur le {fr(switch)} ; "
+                "mettre en place l'aide avant cette date.",
+            )
+        )
+    result = PAYER_SWITCH if len(payers) == 2 else MAINTAINED
+    return {**outcome, "resultat": result, "payeurs": payers, "motifs": reasons}, alerts
 
 
 def _aid_last_day(aid: ExtraLegalAid, move: Move, end: date | None) -> date:

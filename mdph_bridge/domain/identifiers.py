@@ -102,3 +102,17 @@ def departement_of_finess(finess: str) -> str | None:
         "976" if finess.startswith("98") else finess[:3] if finess.startswith("97") else finess[:2]
     )
     return code if is_departement_code(code) else None
+
+
+def nir_birthplace_matches(nir: str, code_insee: str) -> bool:
+    """Tell whether the NIR's birthplace (positions 6 to 10) is the commune of birth's INSEE code.
+
+    Corsicans born before 1976 keep « 20 » in their NIR where the code now says 2A or 2B; a
+    provisional number (sex digit 7 or 8) carries no reliable birthplace.
+    """
+    if nir[0] in "78":
+        return True
+    born = nir[5:10]
+    if born[:2] == "20" and code_insee[:2] in ("2A", "2B"):
+        return born[2:] == code_insee[2:]
+    return born == code_insee

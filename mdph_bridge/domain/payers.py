@@ -10,23 +10,51 @@ from typing import Any
 from mdph_bridge.domain.places import Place
 from mdph_bridge.domain.rights import (
     ALLOCATION_COMPENSATRICE,
+    CMI,
     PAYERS_BY_CATEGORY,
     PCH,
+    RQTH,
+    VOCATIONAL,
     category_of,
 )
 from mdph_bridge.domain.rulesets import DepartementRules, NationalRules, Sourced
 
 ONE_DAY = timedelta(days=1)
 CENT = Decimal("0.01")
-HOUR_MODES = ("emploi_direct", "mandataire", "prestataire", "aidant_familial")
+HOUR_MODES = (
+    "emploi_direct",
+    "emploi_direct_gestes_soins",
+    "mandataire",
+    "mandataire_gestes_soins",
+    "prestataire",
+    "aidant_familial",
+    "aidant_familial_cessation_activite",
+)
 # Paid by the département of the domicile de secours (CASF L245-2): PCH, ACFP, ACTP.
 DEPARTEMENT_RIGHTS = frozenset({PCH, ALLOCATION_COMPENSATRICE})
 FAMILY_FUNDS = {"caf": "CAF", "msa": "MSA"}
 NATIONAL_PAYERS = {
-    "etat": "l'État (carte valable sur tout le territoire)",
+    "etat": "l'État",
     "assurance_maladie": "l'Assurance maladie",
     "education_nationale": "l'Éducation nationale",
-    "autre": "l'organisme national compétent (France Travail, Cap emploi…)",
+    "autre": "l'organisme compétent",
+}
+MODE_NAMES = {
+    "emploi_direct": "emploi direct",
+    "emploi_direct_gestes_soins": "emploi direct avec gestes de soins",
+    "mandataire": "service mandataire",
+    "mandataire_gestes_soins": "service mandataire avec gestes de soins",
+    "prestataire": "service prestataire",
+    "aidant_familial": "aidant familial",
+    "aidant_familial_cessation_activite": "aidant familial ayant cessé son activité",
+}
+NO_PAYMENT = "aucun"
+# Who stands behind a right follows from the right itself, not from the file's free `payeur`:
+# a card or a recognition pays nothing and is valid everywhere (CASF L241-3, CT L5213-2).
+PAYERS_OF_CATEGORY = {
+    CMI: (NO_PAYMENT, "aucun versement : carte valable sur tout le territoire"),
+    RQTH: (NO_PAYMENT, "aucun versement : reconnaissance valable sur tout le territoire"),
+    VOCATIONAL: ("autre", "France Travail ou Cap emploi (orientation professionnelle)"),
 }
 
 
@@ -36,8 +64,9 @@ class Sides:
 
     origin: Place
     destination: Place
-    domicile_on: date | None  # None: the person lives in an establishment, the DS does not move
+    domicile_on: date | None  # None: the DS does not move (establishment, no move…)
     places: dict[str, Place]
+    same_home: bool = False  # the file crosses the border, the person does not move
 
     def place(self, code: str) -> Place:
         """A département by code, named when its rule set is known."""
@@ -74,11 +103,12 @@ def payer_periods(
             return [_period(start, end, later)]
         return [_period(start, switch - ONE_DAY, now), _period(switch, end, later)]
     if kind in FAMILY_FUNDS:
-        code = sides.destination.code
-        label = f"la {FAMILY_FUNDS[kind]} de la nouvelle adresse ({code})"
+        code = sides.origin.code if sides.same_home else sides.destination.code
+        where = "de l'adresse" if sides.same_home else "de la nouvelle adresse"
+        label = f"la {FAMILY_FUNDS[kind]} {where} ({code})"
         return [_period(start, end, {"organisme": kind, "departement": code, "libelle": label})]
-    payer = {"organisme": kind, "departement": None, "libelle": NATIONAL_PAYERS[kind]}
-    return [_period(start, end, payer)]
+    kind, label = PAYERS_OF_CATEGORY.get(category_of(right["type"]), (kind, NATIONAL_PAYERS[kind]))
+    return [_period(start, end, {"organisme": kind, "departement": None, "libelle": label})]
 
 
 def _council(place: Place) -> dict[str, Any]:
@@ -87,6 +117,11 @@ def _council(place: Place) -> dict[str, Any]:
 
 def _period(start: date, end: date | None, payer: dict[str, Any]) -> dict[str, Any]:
     return {"du": start.isoformat(), "au": end and end.isoformat(), "payeur": payer}
+
+
+def _at_least(rate: Sourced[Decimal], floor: Sourced[Decimal]) -> Sourced[Decimal]:
+    """A département's rate, or the national floor in force when that is higher (D314-130-1)."""
+    return rate if rate.value >= floor.value else floor
 
 
 def _hours(value: Decimal) -> str:
@@ -101,27 +136,38 @@ def pch_amounts(
     sides: Sides,
     from_day: str,
 ) -> dict[str, Any]:
-    """The monthly human-help amount at the destination's tariffs, beside the origin's."""
+    """The monthly human-help amount at the destination's tariffs, beside the origin's.
+
+    Every rate is the one in force on `from_day` (`national` is that day's version); a
+    département's home-service rate below that day's national floor is lifted to it.
+    """
     floor = national.home_service_floor
     declared = pch.get("tarif_horaire_prestataire")
     origin_home: Sourced[Decimal] = (
         Sourced(Decimal(str(declared)).quantize(CENT), "dossier")
         if declared is not None
-        else origin.home_service_rate
+        else _at_least(origin.home_service_rate, floor)
         if origin
         else floor
     )
-    dest_home = destination.home_service_rate if destination else floor
+    dest_home = _at_least(destination.home_service_rate, floor) if destination else floor
     rates = {
         "emploi_direct": (national.direct_employment_rate,) * 2,
+        "emploi_direct_gestes_soins": (national.direct_employment_care_rate,) * 2,
         "mandataire": (national.mandatary_rate,) * 2,
+        "mandataire_gestes_soins": (national.mandatary_care_rate,) * 2,
         "prestataire": (origin_home, dest_home),
         "aidant_familial": (national.family_carer_rate,) * 2,
+        "aidant_familial_cessation_activite": (national.family_carer_full_rate,) * 2,
     }
     lines, at_origin, at_destination, total_hours = [], Decimal(0), Decimal(0), Decimal(0)
+    provisional: list[str] = []
     for mode in HOUR_MODES:
-        hours = Decimal(str(pch["heures_mensuelles"][mode]))
+        hours = Decimal(str(pch["heures_mensuelles"].get(mode, 0)))
+        if not hours:
+            continue
         before, after = rates[mode]
+        provisional += [mode] if before.to_confirm or after.to_confirm else []
         total_hours += hours
         at_origin += hours * before.value
         at_destination += hours * after.value
@@ -131,11 +177,13 @@ def pch_amounts(
                 "heures": _hours(hours),
                 "tarif_origine": str(before.value),
                 "tarif_destination": str(after.value),
+                "source_tarif_destination": after.source,
+                "tarif_a_confirmer": before.to_confirm or after.to_confirm,
             }
         )
     at_origin, at_destination = at_origin.quantize(CENT), at_destination.quantize(CENT)
     declared_amount = Decimal(str(pch["montant_mensuel"])).quantize(CENT)
-    to_confirm = destination is None or any(after.to_confirm for _, after in rates.values())
+    to_confirm = bool(provisional)
     where = sides.destination.of() if destination else "plancher national"
     notes = [
         f"Les heures décidées par la CDAPH ({_hours(total_hours)} h par mois) sont conservées ; "
@@ -143,7 +191,11 @@ def pch_amounts(
         f"{euros(at_destination)} (écart {euros(at_destination - at_origin, signed=True)})."
     ]
     if to_confirm:
-        notes.append("Un tarif utilisé est provisoire, à confirmer par le département.")
+        notes.append(
+            "Montant provisoire : un tarif utilisé reste à confirmer ("
+            + ", ".join(MODE_NAMES[mode] for mode in provisional)
+            + ")."
+        )
     if abs(declared_amount - at_origin) > 1:
         notes.append(
             f"Le montant déclaré ({euros(declared_amount)}) diffère du montant recalculé aux "

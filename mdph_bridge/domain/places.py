@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ARTICLES = ("le", "la", "l'")
-_OF = {"le": "du ", "la": "de la ", "l'": "de l'"}
-_TO = {"le": "au ", "la": "à la ", "l'": "à l'"}
+ARTICLES = ("le", "la", "l'", "les", "")  # "": no article, « Paris », « Mayotte »
+_OF = {"le": "du ", "la": "de la ", "l'": "de l'", "les": "des ", "": "de "}
+_TO = {"le": "au ", "la": "à la ", "l'": "à l'", "les": "aux ", "": "à "}
+_VOWELS = "aeiouyéèêàâîôûh"
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,14 @@ class Place:
         return f"{self.name} ({self.code})" if self.name else f"département {self.code}"
 
     def the(self) -> str:
-        """« le Nord (59) », « l'Aisne (02) »."""
-        return f"{self.article}{'' if self.article.endswith(chr(39)) else ' '}{self._label}"
+        """« le Nord (59) », « l'Aisne (02) », « Paris (75) »."""
+        separator = "" if self.article.endswith("'") or not self.article else " "
+        return f"{self.article}{separator}{self._label}"
 
     def of(self) -> str:
-        """« du Nord (59) », « de la Somme (80) »."""
+        """« du Nord (59) », « de la Somme (80) », « d'Ille-et-Vilaine… » when elided."""
+        if not self.article and self.name[:1].lower() in _VOWELS:
+            return f"d'{self._label}"
         return _OF[self.article] + self._label
 
     def to(self) -> str:
@@ -34,7 +38,9 @@ class Place:
         return _TO[self.article] + self._label
 
     def in_(self) -> str:
-        """« dans le Nord (59) »."""
+        """« dans le Nord (59) », « à Paris (75) »."""
+        if self.name and not self.article:
+            return f"{'en' if self.name[:1].lower() in _VOWELS else 'à'} {self.the()}"
         return f"dans {self.the()}"
 
     def council(self) -> str:

@@ -38,6 +38,7 @@ CMI = "4"
 PCH = "5"
 AEEH = "6"
 CHILD_ESTABLISHMENT = "7"
+VOCATIONAL = "11"
 RQTH = "12"
 AAH_80 = "1.1"
 AAH_50_79 = "1.2"
@@ -45,6 +46,10 @@ CMI_INVALIDITE = "4.2"
 CMI_PRIORITE = "4.3"
 AEEH_BASE = "6.1"
 PCH_HUMAN_HELP = frozenset({"5.1", "5.9"})  # element 1, with its parenthood part
+# Paid once on invoice (CASF annexe 2-5): technical aids (element 2, and for parenthood), housing
+# and vehicle fitting (element 3), exceptional costs (element 4).
+PCH_ONE_OFF = frozenset({"5.2", "5.3", "5.4", "5.7", "5.10"})
+PCH_HOUSING = frozenset({"5.3"})
 AEEH_COMPLEMENTS = {f"6.{n + 1}": n for n in range(1, 7)}  # 6.2 → complément 1 … 6.7 → 6
 
 RATE_BELOW_50 = "<50"

@@ -49,17 +49,33 @@ class ExtraLegalAid:
     ends: str
     source: str
     to_confirm: bool = False
+    legal: bool = False  # legal aide sociale every département owes (e.g. L241-1 services ménagers)
 
 
 @dataclass(frozen=True)
 class NationalRules:
-    """The PCH human-help rates set nationally, from `effective`."""
+    """The PCH human-help rates set nationally, from `effective` (CASF annexe 2-5, D314-130-1)."""
 
     effective: date
     direct_employment_rate: Sourced[Decimal]
     mandatary_rate: Sourced[Decimal]
-    family_carer_rate: Sourced[Decimal]
+    family_carer_rate: Sourced[Decimal]  # general rate of a family carer's compensation
     home_service_floor: Sourced[Decimal]
+    direct_employment_care_rate: Sourced[Decimal]  # helper performing care gestures
+    mandatary_care_rate: Sourced[Decimal]
+    family_carer_full_rate: Sourced[Decimal]  # carer who gave up or reduced work
+
+    def values(self) -> dict[str, Sourced[Decimal]]:
+        """Every rate by its name in the rule file, for checks and listings."""
+        return {
+            "tarif_emploi_direct": self.direct_employment_rate,
+            "tarif_emploi_direct_gestes_soins": self.direct_employment_care_rate,
+            "tarif_mandataire": self.mandatary_rate,
+            "tarif_mandataire_gestes_soins": self.mandatary_care_rate,
+            "tarif_aidant_familial": self.family_carer_rate,
+            "tarif_aidant_familial_cessation_activite": self.family_carer_full_rate,
+            "tarif_plancher_saad": self.home_service_floor,
+        }
 
     @property
     def version(self) -> str:
@@ -116,6 +132,7 @@ class RuleBook:
 
     national: tuple[NationalRules, ...]
     departements: dict[str, tuple[DepartementRules, ...]] = field(default_factory=dict)
+    places: dict[str, Place] = field(default_factory=dict)  # every département, by name
 
     def national_at(self, day: date) -> NationalRules:
         """National rates in force on `day` (the earliest version before any is in force)."""

@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from mdph_bridge.domain.harmonisation import OUTCOMES, PAYMENT_LABELS, fr, harmonise, summary
+from mdph_bridge.domain.payers import MODE_NAMES
 from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.services.packaging import Entry, json_entry, text_entry
 from schemas.errors import error
@@ -20,12 +21,6 @@ OUTCOME_LABELS = {
     "a_instruire": "À instruire par la MDPH d'accueil",
     "non_transferable": "Non transférable",
     "echu": "Échu avant le déménagement",
-}
-MODE_LABELS = {
-    "emploi_direct": "emploi direct",
-    "mandataire": "service mandataire",
-    "prestataire": "service prestataire",
-    "aidant_familial": "aidant familial",
 }
 _templates = Environment(
     loader=PackageLoader("mdph_bridge.services", "templates"),
@@ -71,7 +66,7 @@ def report_html(report: dict[str, Any]) -> str:
         report=report,
         outcomes=OUTCOMES,
         outcome_labels=OUTCOME_LABELS,
-        mode_labels=MODE_LABELS,
+        mode_labels=MODE_NAMES,
         payment_labels=PAYMENT_LABELS,
         fr=_fr_iso,
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import (
@@ -33,9 +33,11 @@ from mdph_bridge.domain.delays import (
     Distribution,
     histogram_rows,
 )
+from mdph_bridge.domain.harmonisation import ENDED, MAINTAINED, OUTCOMES, PAYER_SWITCH
 from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
+from mdph_bridge.models.sqlstats import month_of
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
@@ -258,6 +260,51 @@ def reception_clients(session: Session, departements: Sequence[str]) -> list[dic
     ]
 
 
+def continuity(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+    """Rights by outcome per pair and month of submission, from the mapping summaries kept.
+
+    A right is carried without a gap when it goes on as it was or with a named new payer; one
+    that had ended before the move is left out of the share. Read from the transfers themselves
+    (one aggregate), not from the roll-ups.
+    """
+    counts = {
+        outcome: func.coalesce(
+            func.sum(Transfer.harmonisation[("resultats", outcome)].as_integer()), 0
+        )
+        for outcome in OUTCOMES
+    }
+    month = month_of(Transfer.submitted_at).label("mois")
+    mapped = func.count(Transfer.harmonisation[("resultats", MAINTAINED)].as_integer())
+    rows = session.execute(
+        select(
+            Transfer.origin_code,
+            Transfer.dest_code,
+            month,
+            mapped.label("transferts"),
+            *(value.label(name) for name, value in counts.items()),
+        )
+        .where(_watched(departements))
+        .group_by(Transfer.origin_code, Transfer.dest_code, month)
+        .having(mapped > 0)
+        .order_by(month, Transfer.origin_code, Transfer.dest_code)
+    )
+    return [_continuity_row(row) for row in rows]
+
+
+def _continuity_row(row: Any) -> dict[str, Any]:
+    by_outcome = {outcome: int(getattr(row, outcome)) for outcome in OUTCOMES}
+    carried = by_outcome[MAINTAINED] + by_outcome[PAYER_SWITCH]
+    counted = sum(by_outcome.values()) - by_outcome[ENDED]
+    return {
+        "mdph_origine": row.origin_code,
+        "mdph_destination": row.dest_code,
+        "mois": row.mois,
+        "transferts": row.transferts,
+        **by_outcome,
+        "part_sans_rupture": round(carried / counted, 3) if counted else None,
+    }
+
+
 def dashboard(
     session: Session, departements: Sequence[str], now: datetime, target_days: int = 15
 ) -> dict[str, Any]:
@@ -290,6 +337,7 @@ def dashboard(
         "alertes": open_alerts(session, departements, now),
         "echecs_reception": reception_failures(session, departements),
         "clients_reception": reception_clients(session, departements),
+        "continuite": continuity(session, departements),
         "historique": {
             "delais": before,
             "histogramme": histogram(snap, PAST),
@@ -321,6 +369,8 @@ def export(
     """One section of the figures as CSV (API and pages); an unknown section is a 404."""
     if section == "alertes":
         return to_csv(open_alerts(session, departements, now))
+    if section == "continuite":
+        return to_csv(continuity(session, departements))
     produce = SECTIONS.get(section)
     if produce is None:
         raise ServiceError.one(404, "", "http.introuvable")

@@ -58,6 +58,7 @@ MOTIFS = {
     "demenagement": "Déménagement",
     "domicile_secours": "Domicile de secours",
     "demande_usager": "Demande de la personne",
+    "orientation_frontaliere": "Orientation de l'autre côté de la frontière, sans déménagement",
 }
 RETURN_REASONS = {
     "domicile_secours_non_acquis": "Domicile de secours non acquis",

@@ -29,6 +29,7 @@ EXPORTS = {
     "mois": "Délais par mois",
     "etapes": "Durée de chaque étape",
     "alertes": "Transferts à risque et en retard",
+    "continuite": "Continuité des droits par paire et par mois",
     "historique": "Délais avant la plateforme (historique importé)",
 }
 

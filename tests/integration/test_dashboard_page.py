@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
@@ -11,11 +12,12 @@ from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from flows import run
-from histories import NOW, generate
+from histories import NOW, add_transfer, generate
 from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, sign_in
 
 from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Transfer
 from mdph_bridge.services.accounts import create_account
 from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.web.display import days_fr, percent_fr
@@ -151,7 +153,8 @@ def test_page_exports_are_the_api_exports(
     html = page.get("/tableau-de-bord").text
     sections = re.findall(r'href="/tableau-de-bord/([a-z]+)\.csv"', html)
     assert sections == [
-        "etats", "delais", "histogramme", "paires", "mois", "etapes", "alertes", "historique"
+        "etats", "delais", "histogramme", "paires", "mois", "etapes", "alertes", "continuite",
+        "historique"
     ]  # fmt: skip
     for section in sections:
         mine = page.get(f"/tableau-de-bord/{section}.csv")
@@ -233,6 +236,47 @@ def test_a_supervisor_of_two_departements_sees_the_one_it_acts_for(
     assert "Tableau de bord — MDPH 80" in html
     assert headline(html)["ouverts"] == "0"
     assert str(transfer_id) not in html
+
+
+def test_continuity_of_rights_on_the_page_the_api_and_the_csv(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    supervisor_page: Any,
+) -> None:
+    """The summaries the hub keeps give the rights by outcome, per pair and month (PostgreSQL)."""
+    counts = {"maintenu": 3, "maintenu_changement_payeur": 1, "a_instruire": 1}
+    for at in (datetime(2026, 4, 3, tzinfo=UTC), datetime(2026, 4, 20, tzinfo=UTC)):
+        transfer = session.get(Transfer, add_transfer(session, "59", "62", at))
+        assert transfer is not None
+        transfer.harmonisation = {
+            "resultats": {"non_transferable": 0, "echu": 1, **counts},
+            "alertes": [],
+        }
+    session.commit()
+
+    figures = client.get(
+        "/api/v1/metrics", headers=bearer(demo["62"]["jetons"]["supervisor"])
+    ).get_json()
+    row = {
+        "mdph_origine": "59",
+        "mdph_destination": "62",
+        "mois": "2026-04",
+        "transferts": 2,
+        "maintenu": 6,
+        "maintenu_changement_payeur": 2,
+        "a_instruire": 2,
+        "non_transferable": 0,
+        "echu": 2,
+        "part_sans_rupture": 0.8,  # 8 of the 10 rights still running at the move
+    }
+    assert figures["continuite"] == [row]
+    page = supervisor_page("62")
+    html = page.get("/tableau-de-bord").text
+    assert 'data-paire="59-62"' in html
+    assert percent_fr(0.8) in html.split('id="table-continuite"')[1]
+    exported = page.get("/tableau-de-bord/continuite.csv").get_data(as_text=True)
+    assert exported.splitlines()[1] == "59;62;2026-04;2;6;2;2;0;2;0,8"
 
 
 def test_the_page_says_how_close_its_medians_are(session: Session, supervisor_page: Any) -> None:

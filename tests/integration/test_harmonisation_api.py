@@ -49,8 +49,8 @@ def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer
     assert report == json.loads(json.dumps(expected))
     assert report["resultats"] == {
         "maintenu": 3,
-        "maintenu_changement_payeur": 1,
-        "a_instruire": 1,
+        "maintenu_changement_payeur": 2,  # the PCH and the aide ménagère (legal aid)
+        "a_instruire": 0,
         "non_transferable": 0,
         "echu": 0,
     }
@@ -73,13 +73,13 @@ def test_the_mapping_report_travels_encrypted_and_its_summary_is_on_the_transfer
     assert brief == receiver["harmonisation"] == polled["transferts"][0]["harmonisation"]
     assert brief["resultats"] == report["resultats"]
     assert brief["bascule_payeur"] == "2027-02-02"
-    assert brief["versions_regles"] == ["national@2024-06-01", "59@2022-01-01", "62@2022-01-01"]
+    assert brief["versions_regles"] == ["national@2026-01-01", "59@2022-01-01", "62@2022-01-01"]
     assert [(a["code"], a["chemin"], a["date_limite"]) for a in brief["alertes"]] == [
         ("demande_en_cours", "demandes_en_cours[0]", "2027-01-15"),
         # The example says 59 pays the PCH until 28/02/2027: one month too many.
         ("versement_a_ajuster", "droits[1]", "2027-02-01"),
-        ("aide_equivalente", "aides_extra_legales[0]", "2027-02-02"),
         ("bascule_payeur", "droits[1]", "2027-02-02"),
+        ("bascule_payeur", "aides_extra_legales[0]", "2027-02-02"),
     ]
     assert {a["libelle"] for a in brief["alertes"]} >= {
         "Changement de payeur : versement à mettre en place"
@@ -131,3 +131,32 @@ def test_an_aid_unknown_to_the_origin_rules_is_refused_at_submission(
         }
     ]
     assert session.query(Transfer).count() == 0
+
+
+def test_the_border_case_without_a_move_keeps_payers_and_the_same_clock(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """A family of Brebières (62) shares the file with 59 for the Douai IME: nobody moves."""
+    moving = submit(client, demo["62"]["jetons"]["caseworker"], dossier("62", "59"), FILES)
+    data = dossier("62", "59", files=FILES)
+    data["transfert"]["motif"] = "orientation_frontaliere"
+    data["beneficiaire"]["adresse_nouvelle"] = data["beneficiaire"]["adresse_precedente"]
+    transfer_id = submit(client, demo["62"]["jetons"]["caseworker"], data, FILES)
+    assert run(app, backends, transfer_id) == State.READY
+
+    border = session.get(Transfer, transfer_id, populate_existing=True)
+    usual = session.get(Transfer, moving)
+    assert border is not None
+    assert usual is not None
+    assert border.due_at - border.submitted_at == usual.due_at - usual.submitted_at
+    assert border.harmonisation is not None
+    assert border.harmonisation["bascule_payeur"] is None  # no domicile de secours change
+    files = unpack(
+        (backends.storage.root / border.package_key).read_bytes(),  # type: ignore[operator]
+        [identity(demo, "59", "receiver")],
+    )
+    report = json.loads(files["rapport_harmonisation.json"])
+    assert report["sans_demenagement"] is True
+    assert report["mdph_competente"] == "62"
+    assert report["observations"][0].startswith("Pas de déménagement")
+    assert "sans déménagement" in files["rapport_harmonisation.html"].decode()

@@ -259,6 +259,31 @@ def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(
     assert "numero_dossier_origine" not in body
 
 
+def test_continuity_matches_the_history_computed_independently(
+    client: FlaskClient, demo: dict[str, Any], made: list[dict[str, Any]]
+) -> None:
+    expected: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in visible(made, "59"):
+        if t["resultats"] is None:
+            continue
+        month = t["submitted"].astimezone(PARIS).strftime("%Y-%m")
+        row = expected[(t["origin"], t["dest"], month)]
+        row["transferts"] += 1
+        for outcome, count in t["resultats"].items():
+            row[outcome] += count
+
+    got = dashboard(client, demo, "59")["continuite"]
+
+    assert {(r["mdph_origine"], r["mdph_destination"], r["mois"]) for r in got} == set(expected)
+    for r in got:
+        want = expected[(r["mdph_origine"], r["mdph_destination"], r["mois"])]
+        assert {k: r[k] for k in want} == want
+        running = sum(want[k] for k in ("maintenu", "maintenu_changement_payeur", "a_instruire"))
+        running += want["non_transferable"]
+        carried = want["maintenu"] + want["maintenu_changement_payeur"]
+        assert r["part_sans_rupture"] == round(carried / running, 3)
+
+
 QUANTILES = ("mediane_jours", "p90_jours", "p95_jours")
 
 

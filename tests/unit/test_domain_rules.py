@@ -190,7 +190,7 @@ def test_malformed_finess_is_refused(finess: str) -> None:
         ("97400", "974"),
         ("97500", "975"),
         ("97600", "976"),
-        ("97133", "971"),  # Saint-Barthélemy keeps Guadeloupe's postcodes
+        ("97133", "971"),  # by its digits only: the registry (territoires) says 977
     ],
 )
 def test_postcode_gives_its_departement(code_postal: str, departement: str) -> None:

@@ -49,7 +49,7 @@ EXAMPLE_DATA: dict[str, Dossier] = {
 }
 
 # Vocabulary copied from docs/FORMAT.md, not imported from the schema under test.
-MOTIFS = ("demenagement", "domicile_secours", "demande_usager")
+MOTIFS = ("demenagement", "domicile_secours", "demande_usager", "orientation_frontaliere")
 NATURES = ("attribution", "renouvellement", "revision")
 PAYEURS = ("caf", "msa", "departement", "assurance_maladie", "education_nationale", "etat", "autre")
 # Every right drawn here still runs at the move: `echu` would be refused (droit.statut_echu).
@@ -197,12 +197,12 @@ def nir_key(first_13: str) -> str:
 
 
 @st.composite
-def nirs(draw: st.DrawFn, sexe: str, birth: date) -> str:
-    """A NIR with a valid key, consistent with `sexe` and `birth` (or an unknown month)."""
+def nirs(draw: st.DrawFn, sexe: str, birth: date, born_in: str) -> str:
+    """A NIR with a valid key, consistent with `sexe`, `birth` (or an unknown month) and the
+    commune of birth."""
     sex_digit = draw(st.sampled_from("137" if sexe == "M" else "248"))
     month = draw(st.just(birth.month) | st.integers(20, 99))
-    place = draw(digits(2) | st.sampled_from(("2A", "2B")))
-    first_13 = f"{sex_digit}{birth:%y}{month:02d}{place}{draw(digits(6))}"
+    first_13 = f"{sex_digit}{birth:%y}{month:02d}{born_in}{draw(digits(3))}"
     return first_13 + nir_key(first_13)
 
 
@@ -416,17 +416,18 @@ def valid_dossiers(draw: st.DrawFn) -> Case:
 
     # The person: names, NIR agreeing with sex and birth, addresses, establishment.
     sexe = draw(st.sampled_from("FM"))
-    new_home = ANY_POSTCODE if motif == "domicile_secours" else postcodes_in(destination)
+    new_home = {"domicile_secours": ANY_POSTCODE, "orientation_frontaliere": postcodes_in(origin)}
+    born_in = draw(INSEE_COMMUNE)
     person.update(
-        nir=draw(nirs(sexe, birth)),
+        nir=draw(nirs(sexe, birth, born_in)),
         nir_certifie=draw(st.booleans()),
         nom_naissance=draw(person_names()),
         prenoms=draw(st.lists(person_names(), min_size=1, max_size=4)),
         nom_usage=draw(st.none() | person_names()),
         sexe=sexe,
-        code_insee_naissance=draw(INSEE_COMMUNE),
+        code_insee_naissance=born_in,
         adresse_precedente=draw(addresses(postcodes_in(origin))),
-        adresse_nouvelle=draw(addresses(new_home)),
+        adresse_nouvelle=draw(addresses(new_home.get(motif, postcodes_in(destination)))),
         etablissement_accueil_finess=draw(st.none() | finess_numbers()),
     )
 

@@ -64,6 +64,22 @@ def born(day: date, sexe: str = "F") -> Edit:
     return edit
 
 
+PAYMENT = {"montant": 1200, "date_versement": "2025-03-03", "payeur_departement": "59"}
+ONE_OFF_BLOCK = {"montant_attribue": 3000, "versements": [PAYMENT], "payeur_departement": "59"}
+
+
+def born_in(code_insee: str, nir_birthplace: str | None = None) -> Edit:
+    """Edit that sets the commune of birth, with a NIR whose birthplace agrees with it."""
+
+    def edit(data: Dossier) -> None:
+        place = nir_birthplace or code_insee
+        data["beneficiaire"].update(
+            code_insee_naissance=code_insee, nir=make_nir(f"28503{place}123")
+        )
+
+    return edit
+
+
 def right(identifiant: str, type_: str, **changes: Any) -> dict[str, Any]:
     """A complete right of `type_`, valid on its own unless `changes` say otherwise."""
     return {
@@ -175,8 +191,10 @@ VALID: list[Any] = [
     pytest.param(dossier, lambda d: None, id="example"),
     pytest.param(child, lambda d: None, id="child-example"),
     # NIR
-    pytest.param(dossier, at("beneficiaire.nir", NIR_2A), id="nir-born-in-corse-du-sud"),
-    pytest.param(dossier, at("beneficiaire.nir", NIR_2B), id="nir-born-in-haute-corse"),
+    pytest.param(dossier, born_in("2A004"), id="nir-born-in-corse-du-sud"),
+    pytest.param(dossier, born_in("2B033"), id="nir-born-in-haute-corse"),
+    # Born in Corsica before 1976: the NIR says 20, the commune's code now says 2A.
+    pytest.param(dossier, born_in("2A004", "20004"), id="nir-born-in-corsica-before-1976"),
     pytest.param(
         dossier, at("beneficiaire.nir", make_nir("8850359350123")), id="nir-provisional-8"
     ),
@@ -200,10 +218,9 @@ VALID: list[Any] = [
     pytest.param(dossier, at("beneficiaire.prenoms", ["Ἀλέξανδρος"]), id="name-greek"),
     pytest.param(dossier, at("beneficiaire.nom_usage", "Martin Dupont"), id="usage-name"),
     pytest.param(dossier, at("beneficiaire.nom_naissance", "X" * 100), id="name-100-chars"),
-    pytest.param(dossier, at("beneficiaire.code_insee_naissance", "2A004"), id="insee-ajaccio"),
-    pytest.param(dossier, at("beneficiaire.code_insee_naissance", "97411"), id="insee-reunion"),
-    pytest.param(dossier, at("beneficiaire.code_insee_naissance", "99134"), id="insee-abroad"),
-    pytest.param(dossier, at("beneficiaire.code_insee_naissance", "98818"), id="insee-noumea"),
+    pytest.param(dossier, born_in("97411"), id="insee-reunion"),
+    pytest.param(dossier, born_in("99134"), id="insee-abroad"),
+    pytest.param(dossier, born_in("98818"), id="insee-noumea"),
     # Addresses
     pytest.param(
         dossier, at("beneficiaire.adresse_nouvelle.ligne2", "Bâtiment B"), id="address-line-2"
@@ -342,6 +359,46 @@ VALID: list[Any] = [
         rights(right("P1", "5.2", date_echeance=None, sans_limitation_duree=True)),
         id="pch-unlimited",
     ),
+    # Postcodes by the official data: 05110 serves Curbans, in Alpes-de-Haute-Provence (04)
+    pytest.param(
+        dossier,
+        both(
+            at("transfert.mdph_destination", "04"),
+            at("beneficiaire.adresse_nouvelle.code_postal", "05110"),
+            at("beneficiaire.adresse_nouvelle.commune", "Curbans"),
+        ),
+        id="curbans-05110-is-in-04",
+    ),
+    # Format v1.1: PCH elements paid once, places of life, the border case without a move
+    pytest.param(
+        dossier,
+        both(
+            at("version_format", "1.1"),
+            rights(right("P1", "5.2", pch=ONE_OFF_BLOCK)),
+        ),
+        id="v1.1-pch-technical-aid-paid-once-without-hours",
+    ),
+    pytest.param(
+        dossier,
+        at("beneficiaire.lieu_de_vie", {"type": "accueil_familial"}),
+        id="v1.1-lives-with-a-paid-host-family",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("beneficiaire.etablissement_accueil_finess", "620001230"),
+            at("beneficiaire.lieu_de_vie", {"type": "etablissement", "finess": "620001230"}),
+        ),
+        id="v1.1-lives-in-an-establishment-both-fields",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("transfert.motif", "orientation_frontaliere"),
+            at("beneficiaire.adresse_nouvelle.code_postal", "59000"),
+        ),
+        id="v1.1-border-orientation-without-a-move",
+    ),
     pytest.param(
         child,
         rights(aeeh(taux_incapacite=">=80", date_echeance=None, sans_limitation_duree=True)),
@@ -456,6 +513,13 @@ def test_valid_dossier_is_accepted(base: Callable[[], Dossier], edit: Edit) -> N
 
 INVALID: list[Any] = [
     # NIR
+    pytest.param(
+        dossier,
+        at("beneficiaire.code_insee_naissance", "62193"),
+        "beneficiaire.nir",
+        "beneficiaire.nir_lieu_naissance",
+        id="nir-birthplace-not-the-commune-of-birth",
+    ),
     pytest.param(
         dossier,
         at("beneficiaire.nir", "28503593501235"),
@@ -1154,6 +1218,73 @@ INVALID: list[Any] = [
         "droits[1].pch",
         "droit.pch_obligatoire",
         id="pch-without-block",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("transfert.mdph_destination", "971"),
+            at("beneficiaire.adresse_nouvelle.code_postal", "97133"),
+            at("beneficiaire.adresse_nouvelle.commune", "Saint-Barthélemy"),
+        ),
+        "beneficiaire.adresse_nouvelle.code_postal",
+        "adresse.departement",
+        id="saint-barthelemy-97133-is-not-guadeloupe",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("beneficiaire.adresse_nouvelle.code_postal", "05110"),
+            at("beneficiaire.adresse_nouvelle.commune", "La Saulce"),
+        ),
+        "beneficiaire.adresse_nouvelle.code_postal",
+        "adresse.departement",
+        id="la-saulce-05110-is-in-05-not-62",
+    ),
+    pytest.param(
+        dossier,
+        at("beneficiaire.lieu_de_vie", {"type": "etablissement"}),
+        "beneficiaire.lieu_de_vie.finess",
+        "lieu_de_vie.finess_obligatoire",
+        id="lives-in-an-establishment-without-finess",
+    ),
+    pytest.param(
+        dossier,
+        at("beneficiaire.lieu_de_vie", {"type": "domicile", "finess": "620001230"}),
+        "beneficiaire.lieu_de_vie.finess",
+        "lieu_de_vie.finess_interdit",
+        id="lives-at-home-with-a-finess",
+    ),
+    pytest.param(
+        dossier,
+        both(
+            at("beneficiaire.etablissement_accueil_finess", "590004560"),
+            at("beneficiaire.lieu_de_vie", {"type": "etablissement", "finess": "620001230"}),
+        ),
+        "beneficiaire.etablissement_accueil_finess",
+        "lieu_de_vie.incoherent",
+        id="two-different-establishments",
+    ),
+    pytest.param(
+        dossier,
+        # A human-help type under another category: the block is refused whole (no crash).
+        rights(right("P1", "5.1", categorie="1", pch={**PCH_BLOCK, "heures_mensuelles": None})),
+        "droits[0].pch",
+        "droit.pch_interdit",
+        id="pch-block-under-another-category",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.1.pch.heures_mensuelles", None),
+        "droits[1].pch.heures_mensuelles",
+        "droit.pch_heures_obligatoires",
+        id="pch-human-help-without-hours",
+    ),
+    pytest.param(
+        dossier,
+        at("droits.1.pch.versements", [PAYMENT]),
+        "droits[1].pch.versements",
+        "droit.pch_versements_interdits",
+        id="pch-human-help-with-one-off-payments",
     ),
     pytest.param(
         dossier,

@@ -91,7 +91,7 @@ def second_piece(**changes: Any) -> Edit:
 def test_example_file_validates(example: dict[str, Any]) -> None:
     loaded = load(example)
 
-    assert loaded["version_format"] == "1"
+    assert loaded["version_format"] == "1.1"  # the example shows the v1.1 carer hours
     assert loaded["transfert"]["mdph_origine"] == "59"
     assert loaded["transfert"]["mdph_destination"] == "62"
     assert loaded["transfert"]["date_demenagement"] == date(2026, 11, 2)

@@ -70,7 +70,7 @@ OUTCOMES = {
     "AVA": "maintenu",
     "CMI": "maintenu",
     "PCH": "maintenu_changement_payeur",
-    "PCH-LOGT": "maintenu_changement_payeur",
+    "PCH-LOGT": "a_instruire",  # works for the old home do not fund the new one
     "AEEH": "maintenu",
     "ULIS": "a_instruire",
     "MPA": "a_instruire",
@@ -94,13 +94,13 @@ def test_every_category_gets_its_outcome_and_payers(origin: str, dest: str) -> N
     assert {k: v["resultat"] for k, v in items.items()} == expected
     assert report["resultats"] == {
         "maintenu": 8,
-        "maintenu_changement_payeur": 3,
-        "a_instruire": 5,
+        "maintenu_changement_payeur": 2,
+        "a_instruire": 6,
         "non_transferable": 0,
         "echu": 1,
     }
     assert report["versions_regles"] == [
-        "national@2024-06-01",
+        "national@2026-01-01",
         f"{origin}@2022-01-01",
         f"{dest}@2022-01-01",
     ]
@@ -115,8 +115,12 @@ def test_every_category_gets_its_outcome_and_payers(origin: str, dest: str) -> N
             ("2027-02-02", "2029-12-31", "departement", dest),
         ]
         assert items[by_departement]["valable_jusquau"] == "2029-12-31"
-    assert payers(items["CMI"]) == [("2026-11-02", "2029-12-31", "etat", None)]
-    assert payers(items["RQTH"]) == [("2026-11-02", None, "autre", None)]
+    # A card and a recognition pay nothing, whatever the file's `payeur` says.
+    assert payers(items["CMI"]) == [("2026-11-02", "2029-12-31", "aucun", None)]
+    assert payers(items["RQTH"]) == [("2026-11-02", None, "aucun", None)]
+    assert items["RQTH"]["payeurs"][0]["payeur"]["libelle"] == (
+        "aucun versement : reconnaissance valable sur tout le territoire"
+    )
     assert items["RQTH"]["valable_jusquau"] is None
     assert items["ANCIEN"]["payeurs"] == []
     assert "recalcul_pch" in items["PCH"]
@@ -131,6 +135,8 @@ def test_alerts_from_59_to_62_say_what_to_do_and_by_when() -> None:
 
     assert alerts(report) == [
         ("etablissement_autre_departement", "IME-59", "2026-11-02"),
+        ("logement_nouvelle_adresse", "PCH-LOGT", "2026-11-02"),
+        ("nouvelle_demande", "ANCIEN", "2026-11-02"),
         ("orientation_place", "ESAT", "2026-11-02"),
         ("orientation_place", "FOYER", "2026-11-02"),
         ("scolarite", "ULIS", "2026-11-02"),
@@ -138,8 +144,8 @@ def test_alerts_from_59_to_62_say_what_to_do_and_by_when() -> None:
         ("scolarite", "AESH", "2026-11-02"),
         ("bascule_payeur", "ACTP", "2027-02-02"),
         ("bascule_payeur", "PCH", "2027-02-02"),
-        ("bascule_payeur", "PCH-LOGT", "2027-02-02"),
         ("bascule_payeur", "FOYER", "2027-02-02"),
+        ("versement_ponctuel", "PCH-LOGT", "2027-02-02"),
     ]
     border = next(a for a in report["alertes"] if a["code"] == "etablissement_autre_departement")
     assert "situé dans le Nord (59)" in border["message"]
@@ -171,9 +177,14 @@ def test_from_62_to_59_the_sides_swap() -> None:
     assert items["IME-62"]["resultat"] == "maintenu"  # valid across the border, flagged
     assert any("Creton" in reason for reason in items["IME-62"]["motifs"])
     assert payers(items["AAH"]) == [("2026-11-02", "2029-12-31", "msa", "59")]
-    assert items["A1"]["resultat"] == "a_instruire"
-    assert "Aide ménagère aux personnes handicapées du Nord" in items["A1"]["motifs"][1]
-    assert report["versions_regles"] == ["national@2024-06-01", "62@2022-01-01", "59@2022-01-01"]
+    # Services ménagers are legal social aid (CASF L241-1 → L231-1): owed by 59 too, they go
+    # on with the payer switching at the domicile de secours, like the PCH.
+    assert items["A1"]["resultat"] == "maintenu_changement_payeur"
+    assert payers(items["A1"]) == [
+        ("2026-11-02", "2027-02-01", "departement", "62"),
+        ("2027-02-02", None, "departement", "59"),
+    ]
+    assert report["versions_regles"] == ["national@2026-01-01", "62@2022-01-01", "59@2022-01-01"]
     assert ("etablissement_autre_departement", "IME-62", "2026-11-02") in alerts(report)
 
 
@@ -187,7 +198,7 @@ def test_in_an_establishment_the_origin_keeps_paying_the_pch_for_good() -> None:
     assert items["PCH"]["resultat"] == "maintenu_changement_payeur"
     assert payers(items["PCH"]) == [("2026-11-02", "2029-12-31", "departement", "59")]
     assert "recalcul_pch" not in items["PCH"]
-    assert any("réside en établissement" in reason for reason in items["PCH"]["motifs"])
+    assert any("vit en établissement" in reason for reason in items["PCH"]["motifs"])
     assert report["domicile_secours_acquis_le"] is None
     assert summary(report)["bascule_payeur"] is None
     assert "bascule_payeur" not in [a["code"] for a in report["alertes"]]
@@ -258,12 +269,20 @@ def test_extra_legal_aids_an_equivalent_to_open_or_none() -> None:
     report = harmonise(loaded([right("AAH", "1.1")], aids=aids), BOOK)
     items = by_id(report)
 
-    assert items["MENAGE"]["resultat"] == "a_instruire"
-    assert payers(items["MENAGE"]) == [("2026-11-02", "2027-02-01", "departement", "59")]
-    assert ("aide_equivalente", "MENAGE", "2027-02-02") in alerts(report)
+    # Legal social aid, not the origin's own: never « non transférable » (CASF L241-1).
+    assert items["MENAGE"]["resultat"] == "maintenu_changement_payeur"
+    assert payers(items["MENAGE"]) == [
+        ("2026-11-02", "2027-02-01", "departement", "59"),
+        ("2027-02-02", None, "departement", "62"),
+    ]
+    assert ("bascule_payeur", "MENAGE", "2027-02-02") in alerts(report)
+    assert "L241-1" in items["MENAGE"]["motifs"][0]
     assert items["TRANSPORT"]["resultat"] == "non_transferable"
     assert items["TRANSPORT"]["payeurs"] == []  # it ends the day before the move
     assert "sans équivalent" in items["TRANSPORT"]["motifs"][0]
+    # The rule that decides it is a placeholder of 59's file: the report says so.
+    assert items["TRANSPORT"]["a_confirmer"] is True
+    assert "Résultat provisoire" in items["TRANSPORT"]["motifs"][-1]
     assert report["resultats"]["non_transferable"] == 1
 
 
@@ -301,6 +320,9 @@ TARIFFS = RuleBook(
             mandatary_rate=Sourced(Decimal("20.86"), "test"),
             family_carer_rate=Sourced(Decimal("7.04"), "test"),
             home_service_floor=Sourced(Decimal("22.00"), "test"),
+            direct_employment_care_rate=Sourced(Decimal("19.71"), "test"),
+            mandatary_care_rate=Sourced(Decimal("21.68"), "test"),
+            family_carer_full_rate=Sourced(Decimal("7.04"), "test"),
         ),
     ),
     departements={"59": (_rules("59", "23.00"),), "62": (_rules("62", "25.50"),)},
@@ -350,8 +372,11 @@ def test_shipped_placeholder_tariffs_are_flagged_in_the_report() -> None:
     report = harmonise(loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), BOOK)
     amounts = by_id(report)["PCH"]["recalcul_pch"]
 
-    assert amounts["tarifs_a_confirmer"] is True  # 62 has published no rate: floor, to confirm
-    assert amounts["montant_mensuel_tarifs_destination"] == "1531.20"  # 60 × 22.00 + 30 × 7.04
+    # 62's 22 € of 2022 is under the floor in force on the switch day (02/02/2027): 25 € from
+    # 01/01/2026 (CASF D314-130-1), still to confirm; the carer's general rate is 4,78 €.
+    assert amounts["tarifs_a_confirmer"] is True
+    assert amounts["montant_mensuel_tarifs_destination"] == "1643.40"  # 60 × 25.00 + 30 × 4.78
+    assert "Montant provisoire" in amounts["explication"]
 
 
 def test_a_destination_without_rule_set_uses_the_national_floor() -> None:
@@ -361,10 +386,11 @@ def test_a_destination_without_rule_set_uses_the_national_floor() -> None:
     )
     amounts = by_id(report)["PCH"]["recalcul_pch"]
 
-    assert report["versions_regles"] == ["national@2024-06-01", "59@2022-01-01"]
+    assert report["versions_regles"] == ["national@2026-01-01", "59@2022-01-01"]
     assert {line["mode"]: line["tarif_destination"] for line in amounts["lignes"]}[
         "prestataire"
-    ] == "22.00"
+    ] == "25.00"
+    assert any("règles et tarifs nationaux" in note for note in report["observations"])
     assert payers(by_id(report)["PCH"])[-1][3] == "75"
 
 
@@ -391,3 +417,42 @@ def test_summary_keeps_counts_dated_alert_codes_and_switch_date_only() -> None:
     secrets = ("NOM-DUPONT", "IME-59", "AAH", "PCH aide humaine", "Orientation en ESAT", FINESS_59)
     for secret in secrets:
         assert secret not in kept, secret
+
+
+def test_amounts_are_those_in_force_on_the_day_the_destination_starts_paying() -> None:
+    # CASF D314-130-1: the home-service floor is indexed each 1 January; 24,58 € in 2025.
+    block = pch(prestataire=10, aidant=0, tarif=None, montant=245.8)
+    rights = [right("PCH", "5.1", payeur="departement", pch_block=block)]
+    in_2025 = harmonise(loaded(rights, moved_on=date(2025, 3, 3)), BOOK)
+    in_2026 = harmonise(loaded(rights, moved_on=date(2025, 11, 3)), BOOK)
+
+    first = by_id(in_2025)["PCH"]["recalcul_pch"]
+    assert first["a_partir_du"] == "2025-06-03"
+    assert first["montant_mensuel_tarifs_destination"] == "245.80"  # 10 × 24,58 €, sourced
+    assert first["tarifs_a_confirmer"] is False
+    assert in_2025["versions_regles"][0] == "national@2025-01-01"
+    second = by_id(in_2026)["PCH"]["recalcul_pch"]
+    assert second["a_partir_du"] == "2026-02-03"
+    assert second["montant_mensuel_tarifs_destination"] == "250.00"  # 10 × 25,00 €, to confirm
+    assert "Montant provisoire" in second["explication"]
+
+
+def test_each_carer_and_care_gesture_hours_get_their_own_rate() -> None:
+    block = pch(prestataire=0, aidant=10, tarif=None)
+    block["heures_mensuelles"] |= {
+        "aidant_familial_cessation_activite": 10,
+        "emploi_direct_gestes_soins": 10,
+        "mandataire_gestes_soins": 10,
+    }
+    report = harmonise(loaded([right("PCH", "5.1", payeur="departement", pch_block=block)]), BOOK)
+    lines = {
+        line["mode"]: line["tarif_destination"]
+        for line in by_id(report)["PCH"]["recalcul_pch"]["lignes"]
+    }
+
+    assert lines == {
+        "aidant_familial": "4.78",  # 50 % of the net SMIC
+        "aidant_familial_cessation_activite": "7.16",  # 75 %, a carer who gave up work
+        "emploi_direct_gestes_soins": "20.10",
+        "mandataire_gestes_soins": "22.11",
+    }

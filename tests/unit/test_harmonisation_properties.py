@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mdph_bridge.domain.harmonisation import ALERT_CODES, OUTCOMES, harmonise, summary
+from mdph_bridge.domain.rights import PCH_ONE_OFF
 from mdph_bridge.rulebook import load_rulebook
 
 pytestmark = pytest.mark.unit
@@ -169,7 +170,13 @@ def test_no_active_right_is_dropped_shortened_or_left_without_payer(
         category = source["type"].split(".")[0]
         kinds = {p["payeur"]["organisme"] for p in periods}
         if category in ("2", "5"):
-            assert outcome["resultat"] == "maintenu_changement_payeur"
+            # Paid once on invoice: fully paid it is kept as is; housing works need a new request.
+            expected = (
+                {"maintenu_changement_payeur", "maintenu", "a_instruire"}
+                if source["type"] in PCH_ONE_OFF
+                else {"maintenu_changement_payeur"}
+            )
+            assert outcome["resultat"] in expected
             assert kinds == {"departement"}
         if category in ("1", "6"):
             assert kinds <= {"caf", "msa"}
@@ -186,7 +193,15 @@ def test_no_active_right_is_dropped_shortened_or_left_without_payer(
 def test_an_extra_legal_aid_is_never_paid_twice(dossier: dict[str, Any]) -> None:
     report = harmonise(dossier, BOOK)
 
+    transfer = dossier["transfert"]
+    origin = BOOK.departement_at(transfer["mdph_origine"], transfer["date_demenagement"])
     for outcome in report["aides_extra_legales"]:
+        rules = origin and origin.aid(outcome["code"])
+        if rules and rules.legal:
+            # A legal social aid (CASF L241-1): the destination takes over the day after.
+            for before, after in pairwise(outcome["payeurs"]):
+                assert _day(before["au"]) + timedelta(days=1) == _day(after["du"])
+            continue
         origin_pays = [p for p in outcome["payeurs"] if p["payeur"]["organisme"] == "departement"]
         assert all(
             p["payeur"]["departement"] == dossier["transfert"]["mdph_origine"] for p in origin_pays

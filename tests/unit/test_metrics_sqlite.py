@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import make_engine
-from mdph_bridge.models import Base, Departement, TransferAlert
+from mdph_bridge.models import Base, Departement, Transfer, TransferAlert
 from mdph_bridge.services import alerts
 from mdph_bridge.services.alerts import AlertSettings
-from mdph_bridge.services.metrics import dashboard
+from mdph_bridge.services.metrics import continuity, dashboard
 from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.web.charts import dashboard_charts
 
@@ -98,6 +98,53 @@ def test_the_dashboard_charts_draw_from_the_dashboard_figures(session: Session) 
     charts = dashboard_charts(dashboard(session, ["59"], NOW))
     assert set(charts) == {"histogramme", "tendance", "etapes"}
     assert all(svg.startswith("<svg") and "Aucune donnée" not in svg for svg in charts.values())
+
+
+def _mapped(session: Session, origin: str, dest: str, at: datetime, **counts: int) -> None:
+    """A transfer whose rights mapping gave these counts (the summary the hub keeps)."""
+    transfer = session.get(Transfer, add_transfer(session, origin, dest, at))
+    assert transfer is not None
+    outcomes = ("maintenu", "maintenu_changement_payeur", "a_instruire", "non_transferable")
+    transfer.harmonisation = {"resultats": {o: counts.get(o, 0) for o in (*outcomes, "echu")}}
+
+
+def test_continuity_counts_rights_by_outcome_per_pair_and_month_on_sqlite(
+    session: Session,
+) -> None:
+    april, may = datetime(2026, 4, 3, tzinfo=UTC), datetime(2026, 5, 4, tzinfo=UTC)
+    _mapped(session, "59", "62", april, maintenu=3, maintenu_changement_payeur=1, echu=1)
+    _mapped(session, "59", "62", april, a_instruire=1, non_transferable=1, maintenu=1)
+    _mapped(session, "62", "59", may, maintenu=2)
+    add_transfer(session, "59", "62", may)  # not processed yet: no summary, not counted
+    session.commit()
+
+    assert continuity(session, ["59"]) == [
+        {
+            "mdph_origine": "59",
+            "mdph_destination": "62",
+            "mois": "2026-04",
+            "transferts": 2,
+            "maintenu": 4,
+            "maintenu_changement_payeur": 1,
+            "a_instruire": 1,
+            "non_transferable": 1,
+            "echu": 1,
+            "part_sans_rupture": 0.714,  # 5 carried of the 7 rights still running
+        },
+        {
+            "mdph_origine": "62",
+            "mdph_destination": "59",
+            "mois": "2026-05",
+            "transferts": 1,
+            "maintenu": 2,
+            "maintenu_changement_payeur": 0,
+            "a_instruire": 0,
+            "non_transferable": 0,
+            "echu": 0,
+            "part_sans_rupture": 1.0,
+        },
+    ]
+    assert continuity(session, ["80"]) == []
 
 
 def test_roll_ups_on_sqlite_keep_the_figures(session: Session) -> None:

@@ -32,10 +32,12 @@ def test_the_shipped_rule_sets_cover_the_hauts_de_france_and_load() -> None:
     assert nord.home_service_rate.value == Decimal("21.00")  # 2017, before the national floor
     nord_now = book.departement_at("59", date(2026, 11, 2))
     assert nord_now is not None
+    # Its 2022 version was at the floor of its date; the floors since are applied over it.
     assert (
         nord_now.home_service_rate.value
-        >= book.national_at(date(2026, 11, 2)).home_service_floor.value
+        >= book.national_at(nord_now.effective).home_service_floor.value
     )
+    assert book.national_at(date(2026, 11, 2)).home_service_floor.value == Decimal("25.00")
     # A later version changes only some values and keeps the others.
     assert nord_now.payment_mode == nord.payment_mode
     assert nord_now.certificate_max_months.value == 12
@@ -44,7 +46,9 @@ def test_the_shipped_rule_sets_cover_the_hauts_de_france_and_load() -> None:
 def test_every_value_has_a_source_or_is_marked_to_confirm() -> None:
     for path in RULES_DIR.glob("*.toml"):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        for version in data["versions"]:
+        # A département's file has versions; the national file has one table per amount.
+        tables = {name: value for name, value in data.items() if isinstance(value, list)}
+        for version in data.get("versions", [tables]):
             for name, value in version.items():
                 if name == "date_effet":
                     continue
@@ -196,6 +200,30 @@ def test_rules_check_lists_each_departement_and_what_is_left_to_confirm() -> Non
     for code in HAUTS_DE_FRANCE:
         assert f"\n  {code} " in result.output
     assert "valeur(s) à confirmer" in result.output
+    # Which values, per département and for the national amounts.
+    assert "62 Pas-de-Calais : 1 version(s), la dernière du 01/01/2022 ; 3 valeur(s) à " in (
+        result.output
+    )
+    assert "à confirmer : pch_tarif_prestataire, pch_mode_versement, contact" in result.output
+    assert "tarif_plancher_saad" in result.output.split("\n  national")[1].split("\n")[0]
+
+
+def test_rules_explain_refuses_the_origin_as_destination_like_the_api() -> None:
+    example = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
+
+    result = CliRunner().invoke(main, ["rules", "explain", str(example), "--to", "59"])
+
+    assert result.exit_code == 1
+    assert "La MDPH de destination doit être différente de l'origine." in result.output
+
+
+def test_rules_explain_to_a_departement_without_rule_file_uses_the_national_rules() -> None:
+    example = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
+
+    result = CliRunner().invoke(main, ["rules", "explain", str(example), "--to", "974"])
+
+    assert result.exit_code == 0, result.output
+    assert "règles et tarifs nationaux sont appliqués" in result.output
 
 
 def test_rules_check_fails_on_a_broken_file(tmp_path: Path) -> None:
@@ -242,7 +270,10 @@ def test_rules_explain_prints_the_report_of_a_dossier_file(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "D2 PCH aide humaine : Maintenu, changement de payeur" in result.output
     assert "Le département du Nord (59) verse jusqu'au 01/02/2027" in result.output
-    assert "passe de 1\u202f471,20 € à 1\u202f531,20 €" in result.output
+    # 2027 amounts (the switch day): 60 h × 25,00 € (2026 floor, over 62's 22 €) + 30 h × 7,16 €
+    # (carer who gave up work), against 60 h × 21,00 € (declared) + 30 h × 7,16 € at the origin.
+    assert "passe de 1\u202f474,80 € à 1\u202f714,80 €" in result.output
+    assert "Montant provisoire" in result.output
     assert "Demande de CMI priorité déposée le 15/09/2026" in result.output
     assert "Alertes pour la MDPH d'accueil" in result.output
     page = html.read_text(encoding="utf-8")
