@@ -54,7 +54,9 @@ async function secretsFromFiles(files) {
 }
 
 function safeReport(html) {
-  const page = new DOMParser().parseFromString(html, "text/html");
+  // The report's own style sheet is dropped before parsing (the page's CSP would refuse it);
+  // the page's styles apply instead, and no script, form or link to elsewhere is kept.
+  const page = new DOMParser().parseFromString(html.replace(/<style[\s\S]*?<\/style>/gi, ""), "text/html");
   page.querySelectorAll(REMOVED).forEach((node) => node.remove());
   page.body.querySelectorAll("*").forEach((node) => {
     Array.from(node.attributes).forEach((attr) => {
