@@ -1,4 +1,4 @@
-"""A receiving agent with only a browser opens a package and signs its receipt; the hub stays blind."""
+"""An agent with only a browser opens a received package and signs its receipt; hub stays blind."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SURNAME = "Vermeulenbrouck"
 DOCUMENT_MARKER = b"MARQUEUR-PIECE-NAVIGATEUR-5c1e"
-PASSPHRASE = "une phrase de passe assez longue"
+VERIFY_FILES = ["--manifest", "manifeste.json", "--hub-keys", "cles.json"]
+PASSPHRASE = "une phrase de passe assez longue"  # noqa: S105 - the test's own
 
 
 def send(client: FlaskClient, demo: dict[str, Any], files: dict[str, bytes]) -> uuid.UUID:
@@ -129,9 +130,7 @@ def test_62_opens_a_package_from_59_in_the_browser_and_signs_the_receipt(
         for row in page.locator("#fichiers-dossier tr").all()
     }
     assert shown["pieces/01-piece_identite.pdf"] == hashlib.sha256(PDF).hexdigest()
-    assert (
-        shown["pieces/02-justificatif_domicile.pdf"] == hashlib.sha256(justificatif).hexdigest()
-    )
+    assert shown["pieces/02-justificatif_domicile.pdf"] == hashlib.sha256(justificatif).hexdigest()
     assert {"dossier.json", "rapport_harmonisation.html"} <= set(shown)
     row = page.locator('tr[data-fichier="pieces/02-justificatif_domicile.pdf"]')
     with page.expect_download() as download:
@@ -169,8 +168,7 @@ def test_62_opens_a_package_from_59_in_the_browser_and_signs_the_receipt(
     )
     (tmp_path / "cles.json").write_text(json.dumps(api_json(served, "/api/v1/keys")))
     verified = subprocess.run(
-        [BIN / "mdph-bridge", "receipt", "verify", "recu.json"]
-        + ["--manifest", "manifeste.json", "--hub-keys", "cles.json"],
+        [BIN / "mdph-bridge", "receipt", "verify", "recu.json", *VERIFY_FILES],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -194,7 +192,8 @@ def test_62_opens_a_package_from_59_in_the_browser_and_signs_the_receipt(
     with backends.engine.connect() as conn:
         for table in Base.metadata.sorted_tables:
             query = f"SELECT row_to_json(t)::text FROM {table.name} t"  # noqa: S608 - our tables
-            haystacks[f"table {table.name}"] = "\n".join(conn.execute(text(query)).scalars()).encode()
+            rows = conn.execute(text(query)).scalars()
+            haystacks[f"table {table.name}"] = "\n".join(rows).encode()
     for path in Path(backends.storage.root).rglob("*"):
         if path.is_file():
             haystacks[f"blob {path.name}"] = path.read_bytes()
@@ -241,7 +240,8 @@ def test_a_wrong_key_or_a_tampered_package_is_refused_in_french(
 
     # One byte of the stored package changed: its hash no longer matches the signed manifest.
     transfer = session.get(Transfer, transfer_id)
-    assert transfer is not None and transfer.package_key is not None
+    assert transfer is not None
+    assert transfer.package_key is not None
     blob = Path(backends.storage.root) / transfer.package_key
     original = blob.read_bytes()
     blob.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
