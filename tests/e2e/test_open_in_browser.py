@@ -20,13 +20,14 @@ from playwright.sync_api import Page, Request, expect
 from processes import Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import bearer
+from support import AGENT_PASSWORD, bearer
 from test_pages_browser import BIN, accounts, browser, people, served  # noqa: F401 - fixtures
 
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.keyfiles import read_secret
 from mdph_bridge.models import Base, Transfer
+from mdph_bridge.services.accounts import create_account
 from mdph_bridge.web.bundle import opening_script
 
 pytestmark = pytest.mark.e2e
@@ -37,13 +38,18 @@ VERIFY_FILES = ["--manifest", "manifeste.json", "--hub-keys", "cles.json"]
 PASSPHRASE = "une phrase de passe assez longue"  # noqa: S105 - the test's own
 
 
-def send(client: FlaskClient, demo: dict[str, Any], files: dict[str, bytes]) -> uuid.UUID:
+def send(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    files: dict[str, bytes],
+    medical: dict[str, bytes] | None = None,
+) -> uuid.UUID:
     """59 sends a dossier through the API; return its id once the worker made it ready."""
-    data = dossier(files=files)
+    data = dossier(files=files, medical=medical)
     data["beneficiaire"]["nom_naissance"] = SURNAME
     response = client.post(
         "/api/v1/transfers",
-        **multipart(data, files),
+        **multipart(data, {**files, **(medical or {})}),
         headers=bearer(demo["59"]["jetons"]["caseworker"]),
     )
     assert response.status_code == 202, response.get_json()
@@ -267,3 +273,44 @@ def test_a_wrong_key_or_a_tampered_package_is_refused_in_french(
     )
     expect(content).to_be_hidden()
     assert receiver.console_errors == []
+
+
+def test_the_medical_envelope_opens_only_with_a_doctors_key_on_the_doctors_page(
+    people: Any,  # noqa: F811
+    accounts: dict[str, str],  # noqa: F811
+    demo: dict[str, Any],
+    client: FlaskClient,
+    session: Session,
+    processes: dict[str, Process],
+) -> None:
+    certificate = PDF + b"certificat medical"
+    transfer_id = send(client, demo, {"piece_identite.pdf": PDF}, {"certificat.pdf": certificate})
+    doctor_key = key_file(demo, "62", "doctor")
+
+    receiver = people("12-accueil-62-medical")
+    receiver.sign_in(accounts["rx62"])
+    page = receiver.page
+    page.goto(f"/recus/{transfer_id}")
+    page.set_input_files("#fichiers-cles", doctor_key)
+    page.get_by_role("button", name="Ouvrir le dossier", exact=True).click()
+    expect(page.locator("#message-ouverture")).to_contain_text(
+        "Aucune des clés choisies n'ouvre ce dossier"
+    )
+    expect(page.locator("#volet-medical")).to_be_hidden()
+
+    login = create_account(session, "doctor-62", "doctor", ["62"], AGENT_PASSWORD).login
+    doctor = people("13-medecin-62")
+    doctor.sign_in(login)
+    page = doctor.page
+    page.goto(f"/recus/{transfer_id}")
+    page.set_input_files("#fichiers-cles", [doctor_key, key_file(demo, "62", "receiver")])
+    page.get_by_role("button", name="Ouvrir le dossier", exact=True).click()
+    expect(page.locator("#message-ouverture")).to_contain_text(
+        "enveloppe administrative et médicale vérifiée", timeout=60_000
+    )
+    row = page.locator('#fichiers-medical tr[data-fichier="pieces/02-certificat.pdf"]')
+    expect(row.locator("code")).to_have_text(hashlib.sha256(certificate).hexdigest())
+    expect(page.locator('#fichiers-medical tr[data-fichier="medical.json"]')).to_be_visible()
+    expect(page.locator("#fichiers-dossier")).not_to_contain_text("certificat")
+    doctor.shot("1-volet-medical")
+    assert doctor.console_errors == []
