@@ -120,6 +120,7 @@ def manifeste(transfer_id: uuid.UUID) -> Response:
 def recu_signe(transfer_id: uuid.UUID) -> Any:
     """Record the receipt the page signed with the département's key (JSON in, JSON out)."""
     try:
+        receiving.get_inbound(session(), current_principal(), transfer_id)  # 404 before 422
         body = ReceiptSchema().load(request.get_json(silent=True) or {})
         receiving.acknowledge(session(), current_principal(), transfer_id, body)
     except ValidationError as exc:

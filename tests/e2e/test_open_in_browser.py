@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from browsers import BIN
+from conftest import REDIS_DB
 from dossiers import PDF, dossier, multipart
 from flask.testing import FlaskClient
 from playwright.sync_api import Page, Request, expect
 from processes import Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import AGENT_PASSWORD, bearer
-from test_pages_browser import BIN, accounts, browser, people, served  # noqa: F401 - fixtures
+from support import AGENT_PASSWORD, REDIS_URL, bearer
+from test_no_personal_data import redis_values
 
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.extensions import Backends
@@ -86,15 +89,15 @@ def api_json(base: str, path: str, token: str | None = None) -> Any:
 
 
 def test_62_opens_a_package_from_59_in_the_browser_and_signs_the_receipt(
-    people: Any,  # noqa: F811
-    accounts: dict[str, str],  # noqa: F811
+    people: Any,
+    accounts: dict[str, str],
     demo: dict[str, Any],
     client: FlaskClient,
     session: Session,
     backends: Backends,
     processes: dict[str, Process],
     e2e_settings: dict[str, Any],
-    served: str,  # noqa: F811
+    served: str,
     tmp_path: Path,
 ) -> None:
     justificatif = PDF + DOCUMENT_MARKER + os.urandom(300 * 1024)
@@ -200,6 +203,9 @@ def test_62_opens_a_package_from_59_in_the_browser_and_signs_the_receipt(
             query = f"SELECT row_to_json(t)::text FROM {table.name} t"  # noqa: S608 - our tables
             rows = conn.execute(text(query)).scalars()
             haystacks[f"table {table.name}"] = "\n".join(rows).encode()
+    store = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    haystacks["redis"] = b"\n".join(redis_values(store))
+    store.close()
     for path in Path(backends.storage.root).rglob("*"):
         if path.is_file():
             haystacks[f"blob {path.name}"] = path.read_bytes()
@@ -213,8 +219,8 @@ def test_62_opens_a_package_from_59_in_the_browser_and_signs_the_receipt(
 
 
 def test_a_wrong_key_or_a_tampered_package_is_refused_in_french(
-    people: Any,  # noqa: F811
-    accounts: dict[str, str],  # noqa: F811
+    people: Any,
+    accounts: dict[str, str],
     demo: dict[str, Any],
     client: FlaskClient,
     session: Session,
@@ -276,8 +282,8 @@ def test_a_wrong_key_or_a_tampered_package_is_refused_in_french(
 
 
 def test_the_medical_envelope_opens_only_with_a_doctors_key_on_the_doctors_page(
-    people: Any,  # noqa: F811
-    accounts: dict[str, str],  # noqa: F811
+    people: Any,
+    accounts: dict[str, str],
     demo: dict[str, Any],
     client: FlaskClient,
     session: Session,
