@@ -6,6 +6,7 @@ from mdph_bridge.models.audit import AuditChain, AuditEntry
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.history import HistoricalTransfer
+from mdph_bridge.models.rollup import MetricRollup
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
@@ -19,6 +20,7 @@ __all__ = [
     "Departement",
     "DepartementKey",
     "HistoricalTransfer",
+    "MetricRollup",
     "Transfer",
     "TransferAlert",
     "TransferDocument",

@@ -1,0 +1,243 @@
+"""Fold finished transfers into monthly roll-ups, and read the figures back without rescanning.
+
+A beat task folds each finished transfer (and each imported past one) once, in the transaction
+that flags it `rolled_up`. Readers add the roll-ups to the transfers not folded yet (open ones and
+those finished since the last fold, found by a partial index), so every count is exact at any
+moment; quantiles are exact until a folded sketch takes part, then within `RELATIVE_ERROR`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, case, cast, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from mdph_bridge.domain.clock import STEP_LABELS, STOPPED, Deadlines, Level, level_at
+from mdph_bridge.domain.delays import (
+    DAY_SECONDS,
+    DELAY,
+    SENDER_WAIT,
+    Distribution,
+    combined,
+    decode_sketch,
+    encode_sketch,
+)
+from mdph_bridge.domain.states import FINISHED, State
+from mdph_bridge.models import HistoricalTransfer, MetricRollup, Transfer
+from mdph_bridge.services.sqlstats import days_between, month_of
+
+HUB, PAST = "hub", "historique"
+BATCH = 2000
+LOCK_KEY = 0x6D647068_726F6C6C  # "mdphroll": one folder at a time on PostgreSQL
+STATE_MEASURE = "etat."
+Key = tuple[str, str, str, str]  # origin, destination, month (delays only), measure
+
+
+def step_durations(model: Any) -> dict[str, ColumnElement[float]]:
+    """Each step's duration in days; the first leaves out the wait for the sender's correction."""
+    wait = cast(model.sender_wait_seconds, Float) / DAY_SECONDS
+    return {
+        "soumis_pret": days_between(model.ready_at, model.submitted_at) - wait,
+        "pret_telecharge": days_between(model.downloaded_at, model.ready_at),
+        "telecharge_accuse": days_between(model.acknowledged_at, model.downloaded_at),
+        "accuse_termine": days_between(model.completed_at, model.acknowledged_at),
+        SENDER_WAIT: case((model.ready_at.is_not(None), wait)),
+    }
+
+
+# Durations are computed by the database, as the exact reference does: no datetime per row here.
+FOLD_COLUMNS = (
+    Transfer.id,
+    Transfer.origin_code,
+    Transfer.dest_code,
+    Transfer.state,
+    days_between(Transfer.completed_at, Transfer.submitted_at).label(DELAY),
+    (Transfer.completed_at <= Transfer.due_at).label("within"),  # its own pair's deadline
+    month_of(Transfer.completed_at).label("month"),
+    *(duration.label(name) for name, duration in step_durations(Transfer).items()),
+)
+LIVE_COLUMNS = (*FOLD_COLUMNS, Transfer.warn_at, Transfer.due_at)
+PAST_COLUMNS = (
+    HistoricalTransfer.id,
+    HistoricalTransfer.origin_code,
+    HistoricalTransfer.dest_code,
+    days_between(HistoricalTransfer.completed_at, HistoricalTransfer.submitted_at).label(DELAY),
+    month_of(HistoricalTransfer.completed_at).label("month"),
+)
+
+
+def _add_hub_row(groups: dict[Key, Distribution], row: Any) -> None:
+    """Add a transfer's delay (if completed, by month) and its steps to the groups."""
+    if row.delai is not None:
+        groups[(row.origin_code, row.dest_code, row.month, DELAY)].add(row.delai, bool(row.within))
+    for name in STEP_LABELS:
+        value = getattr(row, name)
+        if value is not None:
+            groups[(row.origin_code, row.dest_code, "", name)].add(value)
+
+
+def _add_past_row(groups: dict[Key, Distribution], row: Any, target_days: int) -> None:
+    """Add a past transfer's delay, judged against the target in force."""
+    if row.delai is not None:
+        key = (row.origin_code, row.dest_code, row.month, DELAY)
+        groups[key].add(row.delai, row.delai <= target_days)
+
+
+def _store(session: Session, source: str, groups: dict[Key, Distribution]) -> None:
+    """Merge freshly folded distributions into their roll-up rows, in key order."""
+    for key in sorted(groups):
+        part = groups[key].folded()
+        row = session.get(MetricRollup, (source, *key), with_for_update=True)
+        if row is None:
+            row = MetricRollup(source=source, origin_code=key[0], dest_code=key[1],
+                               month=key[2], measure=key[3], count=0, total=0.0, within=0,
+                               histogram={})  # fmt: skip
+            session.add(row)
+        current = _distribution(row)
+        current.merge(part)
+        row.count, row.total, row.within = current.count, current.total, current.within
+        row.maximum = current.maximum
+        row.histogram = {str(bar): n for bar, n in current.histogram.items()}
+        row.sketch = encode_sketch(current.sketch) if current.sketch is not None else None
+
+
+def _fold_hub(session: Session, batch: int) -> int:
+    rows = session.execute(
+        select(*FOLD_COLUMNS)
+        .where(Transfer.rolled_up.is_(False), Transfer.state.in_([s.value for s in FINISHED]))
+        .order_by(Transfer.id)
+        .limit(batch)
+    ).all()
+    groups: dict[Key, Distribution] = defaultdict(Distribution)
+    for row in rows:
+        _add_hub_row(groups, row)
+        groups[(row.origin_code, row.dest_code, "", STATE_MEASURE + row.state)].add(0.0)
+    _store(session, HUB, groups)
+    ids = [row.id for row in rows]
+    if ids:
+        session.execute(update(Transfer).where(Transfer.id.in_(ids)).values(rolled_up=True))
+    return len(rows)
+
+
+def _fold_past(session: Session, batch: int, target_days: int) -> int:
+    rows = session.execute(
+        select(*PAST_COLUMNS)
+        .where(HistoricalTransfer.rolled_up.is_(False))
+        .order_by(HistoricalTransfer.id)
+        .limit(batch)
+    ).all()
+    groups: dict[Key, Distribution] = defaultdict(Distribution)
+    for row in rows:
+        _add_past_row(groups, row, target_days)
+    _store(session, PAST, groups)
+    ids = [row.id for row in rows]
+    if ids:
+        session.execute(
+            update(HistoricalTransfer).where(HistoricalTransfer.id.in_(ids)).values(rolled_up=True)
+        )
+    return len(rows)
+
+
+def roll_up(session: Session, target_days: int, batch: int = BATCH) -> int:
+    """Fold every finished transfer not rolled up yet, a batch per transaction; return how many."""
+    folded = 0
+    while True:
+        if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}
+        ):
+            session.rollback()
+            return folded  # another folder is at work
+        done = _fold_hub(session, batch) + _fold_past(session, batch, target_days)
+        session.commit()
+        folded += done
+        if done == 0:
+            return folded
+
+
+def _distribution(row: MetricRollup) -> Distribution:
+    return Distribution(
+        count=row.count,
+        total=row.total,
+        within=row.within,
+        maximum=row.maximum,
+        histogram={int(bar): n for bar, n in row.histogram.items()},
+        sketch=decode_sketch(row.sketch) if row.sketch is not None else None,
+    )
+
+
+@dataclass
+class Snapshot:
+    """What the figures of some départements are computed from: roll-ups plus unfolded rows."""
+
+    groups: dict[str, dict[Key, Distribution]] = field(
+        default_factory=lambda: {HUB: defaultdict(Distribution), PAST: defaultdict(Distribution)}
+    )
+    states: Counter[str] = field(default_factory=Counter)
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    open_levels: Counter[Level] = field(default_factory=Counter)
+
+    totals: dict[tuple[str, str, tuple[str, str] | None], Distribution] = field(
+        default_factory=dict
+    )
+
+    def measure(self, source: str, name: str) -> Iterable[tuple[Key, Distribution]]:
+        """Every group of one measure."""
+        return ((k, d) for k, d in self.groups[source].items() if k[3] == name)
+
+    def total(self, source: str, name: str, pair: tuple[str, str] | None = None) -> Distribution:
+        """All values of one measure (of one pair if given), merged once and kept."""
+        key = (source, name, pair)
+        if key not in self.totals:
+            self.totals[key] = combined(
+                d for k, d in self.measure(source, name) if pair is None or k[:2] == pair
+            )
+        return self.totals[key]
+
+
+def snapshot(
+    session: Session, departements: Sequence[str], now: datetime, target_days: int
+) -> Snapshot:
+    """Read the roll-ups and the unfolded transfers of the départements supervised."""
+    snap = Snapshot()
+    watched = list(departements)
+    rollups = session.scalars(
+        select(MetricRollup).where(
+            or_(MetricRollup.origin_code.in_(watched), MetricRollup.dest_code.in_(watched))
+        )
+    )
+    for rollup in rollups:
+        key = (rollup.origin_code, rollup.dest_code, rollup.month, rollup.measure)
+        if rollup.measure.startswith(STATE_MEASURE):
+            snap.states[rollup.measure.removeprefix(STATE_MEASURE)] += rollup.count
+            snap.pairs.add(key[:2])
+        else:
+            snap.groups[rollup.source][key] = _distribution(rollup)  # one row per key
+    live = session.execute(
+        select(*LIVE_COLUMNS).where(
+            Transfer.rolled_up.is_(False),
+            or_(Transfer.origin_code.in_(watched), Transfer.dest_code.in_(watched)),
+        )
+    )
+    for row in live:
+        snap.pairs.add((row.origin_code, row.dest_code))
+        snap.states[row.state] += 1
+        if State(row.state) not in STOPPED:
+            snap.open_levels[level_at(Deadlines(row.warn_at, row.due_at), now)] += 1
+        _add_hub_row(snap.groups[HUB], row)
+    past = session.execute(
+        select(*PAST_COLUMNS).where(
+            HistoricalTransfer.rolled_up.is_(False),
+            or_(
+                HistoricalTransfer.origin_code.in_(watched),
+                HistoricalTransfer.dest_code.in_(watched),
+            ),
+        )
+    )
+    for row in past:
+        _add_past_row(snap.groups[PAST], row, target_days)
+    return snap
