@@ -72,7 +72,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "S3_ACCESS_KEY_ID": (str, None),
     "S3_SECRET_ACCESS_KEY": (str, None),
 }
-# R146-46/47 CASF: lookups and writes are kept at least 3 months (DOMAIN.md §5).
+# R146-46/47 CASF: lookups and writes are kept at least 3 months (docs/DOMAIN.md §5.3).
 MIN_AUDIT_RETENTION_DAYS = 92
 
 

@@ -1,6 +1,6 @@
-"""Dossier wire format v1 (shared/DOSSIER_FORMAT.md): the contract with MDPH information systems.
+"""Dossier wire format v1 (docs/FORMAT.md): the contract with MDPH information systems.
 
-Structure is declared field by field; business rules (DOSSIER_FORMAT.md, DOMAIN.md §9) live in
+Structure is declared field by field; business rules (docs/FORMAT.md, docs/DOMAIN.md §7) live in
 `mdph_bridge.domain` and are called from the validators below. Validators run even when other
 fields failed, on whatever was valid, so that every problem is reported at once.
 """
@@ -364,7 +364,7 @@ class HeuresMensuellesSchema(WireSchema):
 
 
 class PchSchema(WireSchema):
-    """What a PCH pays and who pays it: the destination remaps tariffs from it (DOMAIN.md §3)."""
+    """What a PCH pays and who pays: the destination remaps its tariffs (docs/DOMAIN.md §4.1)."""
 
     heures_mensuelles = fields.Nested(HeuresMensuellesSchema, required=True)
     montant_mensuel = Number(required=True, validate=between(0, MAX_MONTHLY_AMOUNT))
@@ -413,7 +413,7 @@ def _end_date_or_unlimited(right: Data) -> Iterator[Finding]:
 
 
 def _unlimited_where_allowed(right: Data) -> Iterator[Finding]:
-    """Only some rights may be granted for life (DOMAIN.md §2 and §9 rule 4)."""
+    """Only some rights may be granted for life (docs/DOMAIN.md §3.4)."""
     type_ = right.get("type")
     if type_ is None or "taux_incapacite" not in right or not right.get("sans_limitation_duree"):
         return
@@ -462,7 +462,7 @@ def _complement_matches_type(right: Data) -> Iterator[Finding]:
 
 def _paid_by_who_the_law_says(right: Data) -> Iterator[Finding]:
     """PCH and allocation compensatrice are paid by a département, AAH and AEEH by the CAF or MSA
-    (DOMAIN.md L4, L10): the mapping of who pays after the move relies on it."""
+    (docs/DOMAIN.md §3.2): the mapping of who pays after the move relies on it."""
     type_, payer = right.get("type"), right.get("payeur")
     if type_ is None or payer is None:
         return

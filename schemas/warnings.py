@@ -11,7 +11,7 @@ from mdph_bridge.domain.rights import FAMILY_FUND_PAYERS
 from schemas.dossier import french_date
 from schemas.errors import error
 
-RENEWAL_NOTICE_MONTHS = 6  # DOMAIN.md §9 rule 5: renewal to be handled by the destination
+RENEWAL_NOTICE_MONTHS = 6  # docs/DOMAIN.md §7.7: renewal to be handled by the destination
 IMPLICIT_REJECTION_MONTHS = 4  # CASF R241-33: 4 months of silence is a rejection
 
 WarningItem = dict[str, str]

@@ -75,8 +75,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def files_under(root: Path) -> list[Path]:
-    """Every file below `root` (blobs, including partial ones)."""
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    """Every file below `root` (blobs, including partial ones).
+
+    `os.walk` skips a folder that a live worker (the orphan sweeper) removes during the walk,
+    where `Path.rglob` would raise.
+    """
+    return sorted(Path(folder) / name for folder, _, names in os.walk(root) for name in names)
 
 
 def signed_receipt(

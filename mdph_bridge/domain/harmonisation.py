@@ -1,6 +1,6 @@
 """Map each right of a dossier onto the destination's rules: one outcome each, no gap in rights.
 
-The mapping report says, for every right, what happens after the move (DOMAIN.md §1 to §3): it
+The mapping report says, for every right, what happens after the move (docs/DOMAIN.md §8): it
 continues unchanged, continues with a change of payer, needs the receiving MDPH to act, ends because
 it is the origin's own aid, or had already ended. Rights are never shortened: every outcome but
 `echu` and `non_transferable` keeps the CDAPH decision's end date, and names who pays on every day

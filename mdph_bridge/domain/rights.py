@@ -1,4 +1,4 @@
-"""The TRE_R420 rights nomenclature and the legal rules of each right (DOMAIN.md §2 and §9)."""
+"""The TRE_R420 rights nomenclature and the legal rules of each right (docs/DOMAIN.md §3)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def _numbered(category: str, count: int) -> frozenset[str]:
     return frozenset(f"{category}.{n}" for n in range(1, count + 1))
 
 
-# Category (level 1) -> its types (level 2), as listed in DOMAIN.md §2. A category without
+# Category (level 1) -> its types (level 2), as listed in docs/DOMAIN.md §3.1. A category without
 # sub-types there (AVA, MPA, RQTH, PCPE) has a single type written like the category.
 TYPES_BY_CATEGORY: dict[str, frozenset[str]] = {
     "1": _numbered("1", 2),  # AAH L821-1 (≥ 80 %) / L821-2 (50–79 %)
@@ -56,7 +56,7 @@ AEEH_END_AGE = 20  # AEEH is for children: it stops at 20
 AAH_START_AGE = 16  # AAH from 20, or from 16 for a young person no longer a dependent child
 CRETON_AGE = 20  # past 20, a child establishment needs the Creton amendment
 FAMILY_FUND_PAYERS = frozenset({"caf", "msa"})  # they match the person on a certified NIR
-# Who may pay each kind of right (DOMAIN.md L4, L10); other categories have no fixed payer.
+# Who may pay each kind of right (docs/DOMAIN.md §3.2); other categories have no fixed payer.
 PAYERS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "1": ("caf", "msa"),  # AAH
     "2": ("departement",),  # allocation compensatrice
@@ -64,10 +64,9 @@ PAYERS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "6": ("caf", "msa"),  # AEEH
 }
 
-# Default ceiling for the rights whose maximum DOMAIN.md §2 does not source (orientations,
-# allocation compensatrice, AVA, RQTH with a term…): 10 years, the longest term its table quotes
-# (adult establishments 1–10 y, RQTH and PCH 10 y). It catches typing mistakes without second-
-# guessing a CDAPH.
+# Default ceiling for the rights no text gives a maximum (orientations, allocation
+# compensatrice, AVA, RQTH with a term…): 10 years, the longest term of docs/DOMAIN.md §3.3
+# (AAH at 80 %, PCH). It catches typing mistakes without second-guessing a CDAPH.
 DEFAULT_MAX_YEARS = 10
 
 
@@ -165,7 +164,7 @@ def compensatrice_pch_conflict(type_a: str, type_b: str) -> bool:
     return {category_of(type_a), category_of(type_b)} == {ALLOCATION_COMPENSATRICE, PCH}
 
 
-# Short French names of the rights, as agents call them (DOMAIN.md §2).
+# Short French names of the rights, as agents call them (docs/DOMAIN.md §3.1).
 CATEGORY_LABELS: dict[str, str] = {
     "1": "AAH",
     "2": "Allocation compensatrice",

@@ -19,7 +19,7 @@ class HistoricalTransfer(Base):
         UniqueConstraint("origin_code", "reference"),
         Index(
             "ix_historical_transfers_not_rolled_up",
-            "origin_code",
+            "id",
             postgresql_where=text("NOT rolled_up"),
             sqlite_where=text("NOT rolled_up"),
         ),

@@ -21,11 +21,11 @@ class Transfer(Base):
         UniqueConstraint("dest_code", "inbound_seq"),
         Index("ix_transfers_state_changed", "state", "state_changed_at"),
         Index("ix_transfers_warn_at", "warn_at"),
-        # The transfers the metrics read one by one: open ones and finished ones not rolled up.
+        # The transfers the metrics read one by one (open ones, finished ones not folded yet), in
+        # the id order the fold walks them.
         Index(
             "ix_transfers_not_rolled_up",
-            "origin_code",
-            "dest_code",
+            "id",
             postgresql_where=text("NOT rolled_up"),
             sqlite_where=text("NOT rolled_up"),
         ),

@@ -8,6 +8,7 @@ moment; quantiles are exact until a folded sketch takes part, then within `RELAT
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -106,53 +107,58 @@ def _store(session: Session, source: str, groups: dict[Key, Distribution]) -> No
         row.sketch = encode_sketch(current.sketch) if current.sketch is not None else None
 
 
-def _fold_hub(session: Session, batch: int) -> int:
-    rows = session.execute(
-        select(*FOLD_COLUMNS)
-        .where(Transfer.rolled_up.is_(False), Transfer.state.in_([s.value for s in FINISHED]))
-        .order_by(Transfer.id)
-        .limit(batch)
-    ).all()
+def _fold_hub(session: Session, batch: int, after: dict[str, uuid.UUID]) -> int:
+    query = select(*FOLD_COLUMNS).where(
+        Transfer.rolled_up.is_(False), Transfer.state.in_([s.value for s in FINISHED])
+    )
+    if HUB in after:
+        query = query.where(Transfer.id > after[HUB])
+    rows = session.execute(query.order_by(Transfer.id).limit(batch)).all()
     groups: dict[Key, Distribution] = defaultdict(Distribution)
     for row in rows:
         _add_hub_row(groups, row)
         groups[(row.origin_code, row.dest_code, "", STATE_MEASURE + row.state)].add(0.0)
     _store(session, HUB, groups)
-    ids = [row.id for row in rows]
-    if ids:
+    if rows:
+        ids = [row.id for row in rows]
         session.execute(update(Transfer).where(Transfer.id.in_(ids)).values(rolled_up=True))
+        after[HUB] = ids[-1]
     return len(rows)
 
 
-def _fold_past(session: Session, batch: int, target_days: int) -> int:
-    rows = session.execute(
-        select(*PAST_COLUMNS)
-        .where(HistoricalTransfer.rolled_up.is_(False))
-        .order_by(HistoricalTransfer.id)
-        .limit(batch)
-    ).all()
+def _fold_past(session: Session, batch: int, target_days: int, after: dict[str, uuid.UUID]) -> int:
+    query = select(*PAST_COLUMNS).where(HistoricalTransfer.rolled_up.is_(False))
+    if PAST in after:
+        query = query.where(HistoricalTransfer.id > after[PAST])
+    rows = session.execute(query.order_by(HistoricalTransfer.id).limit(batch)).all()
     groups: dict[Key, Distribution] = defaultdict(Distribution)
     for row in rows:
         _add_past_row(groups, row, target_days)
     _store(session, PAST, groups)
-    ids = [row.id for row in rows]
-    if ids:
+    if rows:
+        ids = [row.id for row in rows]
         session.execute(
             update(HistoricalTransfer).where(HistoricalTransfer.id.in_(ids)).values(rolled_up=True)
         )
+        after[PAST] = ids[-1]
     return len(rows)
 
 
 def roll_up(session: Session, target_days: int, batch: int = BATCH) -> int:
-    """Fold every finished transfer not rolled up yet, a batch per transaction; return how many."""
+    """Fold every finished transfer not rolled up yet, a batch per transaction; return how many.
+
+    Each batch starts after the last id of the one before, so the walk never rescans the rows it
+    has just flagged (their index entries stay until PostgreSQL vacuums them).
+    """
     folded = 0
+    after: dict[str, uuid.UUID] = {}
     while True:
         if session.get_bind().dialect.name == "postgresql" and not session.scalar(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}
         ):
             session.rollback()
             return folded  # another folder is at work
-        done = _fold_hub(session, batch) + _fold_past(session, batch, target_days)
+        done = _fold_hub(session, batch, after) + _fold_past(session, batch, target_days, after)
         session.commit()
         folded += done
         if done == 0:

@@ -90,7 +90,7 @@ def test_migrate_is_idempotent(cli: Any) -> None:
 
 
 def test_error_codes_matches_docs(cli: Any) -> None:
-    docs = Path(__file__).resolve().parents[2] / "docs" / "ERREURS.md"
+    docs = Path(__file__).resolve().parents[2] / "docs/ERREURS.md"
     assert cli("error-codes") == docs.read_text()
 
 

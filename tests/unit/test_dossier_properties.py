@@ -1,4 +1,4 @@
-"""Property-based tests of the dossier wire format v1 (shared/DOSSIER_FORMAT.md).
+"""Property-based tests of the dossier wire format v1 (docs/FORMAT.md).
 
 1. Random variations of the four published examples that keep every rule true are accepted.
 2. One random structural mutation of such a valid dossier (value of the wrong JSON type, null
@@ -48,13 +48,13 @@ EXAMPLE_DATA: dict[str, Dossier] = {
     for path in sorted(EXAMPLES.glob("*/dossier.json"))
 }
 
-# Vocabulary copied from DOSSIER_FORMAT.md, not imported from the schema under test.
+# Vocabulary copied from docs/FORMAT.md, not imported from the schema under test.
 MOTIFS = ("demenagement", "domicile_secours", "demande_usager")
 NATURES = ("attribution", "renouvellement", "revision")
 PAYEURS = ("caf", "msa", "departement", "assurance_maladie", "education_nationale", "etat", "autre")
 # Every right drawn here still runs at the move: `echu` would be refused (droit.statut_echu).
 STATUTS = ("actif", "suspendu")
-# Who pays what (DOMAIN.md L4 and L10): PCH and allocation compensatrice a département, AAH and
+# Who pays what (docs/DOMAIN.md §3.2): PCH and allocation compensatrice a département, AAH and
 # AEEH the CAF or MSA; any payer for the other categories.
 PAYEURS_BY_CATEGORY = {
     "1": ("caf", "msa"),

@@ -147,7 +147,7 @@ def test_catalogue_entry_is_a_well_formed_code_with_a_french_sentence(code: str)
 
 
 def test_erreurs_md_is_generated_from_the_catalogue() -> None:
-    on_disk = (ROOT / "docs" / "ERREURS.md").read_text(encoding="utf-8")
+    on_disk = (ROOT / "docs/ERREURS.md").read_text(encoding="utf-8")
 
     assert on_disk == markdown_table(), (
         "docs/ERREURS.md is out of date: regenerate with "

@@ -41,7 +41,7 @@ def alerts(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def every_category(origin: str) -> list[dict[str, Any]]:
-    """One right of every category of DOMAIN.md §2, and orientations towards each side."""
+    """One right of every category of docs/DOMAIN.md §3.1, and orientations towards each side."""
     return [
         right("AAH", "1.1"),
         right("ACTP", "2.2", payeur="departement"),

@@ -23,7 +23,7 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-# Every TRE_R420 type (DOMAIN.md §2), written here rather than imported from the code under test.
+# Every TRE_R420 type (docs/DOMAIN.md §3.1), written here, not imported from the code under test.
 TYPES = (
     "1.1", "1.2", "2.1", "2.2", "3", "4.1", "4.2", "4.3",
     *(f"5.{n}" for n in range(1, 11)),
@@ -37,7 +37,7 @@ TYPES = (
     "14",
 )  # fmt: skip
 PAYERS = ("caf", "msa", "departement", "assurance_maladie", "education_nationale", "etat", "autre")
-# Who pays what (DOMAIN.md L4 and L10), as the dossier schema requires it.
+# Who pays what (docs/DOMAIN.md §3.2), as the dossier schema requires it.
 LEGAL_PAYERS = {
     "1": ("caf", "msa"),
     "2": ("departement",),

@@ -40,11 +40,11 @@ def upgrade() -> None:
             table, sa.Column('rolled_up', sa.Boolean(), server_default=sa.false(), nullable=False)
         )
     op.create_index(
-        'ix_transfers_not_rolled_up', 'transfers', ['origin_code', 'dest_code'],
+        'ix_transfers_not_rolled_up', 'transfers', ['id'],
         postgresql_where=sa.text('NOT rolled_up'), sqlite_where=sa.text('NOT rolled_up'),
     )
     op.create_index(
-        'ix_historical_transfers_not_rolled_up', 'historical_transfers', ['origin_code'],
+        'ix_historical_transfers_not_rolled_up', 'historical_transfers', ['id'],
         postgresql_where=sa.text('NOT rolled_up'), sqlite_where=sa.text('NOT rolled_up'),
     )
 
