@@ -27,4 +27,4 @@ RUN pip install --no-cache-dir --constraint constraints.txt . \
 USER mdph
 ENV MDPH_BRIDGE_VAR_DIR=/var/lib/mdph_bridge
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "mdph_bridge.wsgi:app"]
+CMD ["gunicorn", "--config", "python:mdph_bridge.gunicorn_conf", "--bind", "0.0.0.0:8000", "mdph_bridge.wsgi:app"]

@@ -33,8 +33,9 @@ $(BUNDLE): $(ASSETS_STAMP) $(wildcard mdph_bridge/web/scripts/*.*js)
 
 assets: $(ASSETS_STAMP) $(BUNDLE) ## Bundle the pages' design system (DSFR) and opening script from locked npm packages
 
-serve: $(STAMP) $(ASSETS_STAMP) $(BUNDLE) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62)
-	$(VENV)/bin/mdph-bridge serve
+PORT ?= 8000
+serve: $(STAMP) $(ASSETS_STAMP) $(BUNDLE) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62); PORT=8001 for another port
+	$(VENV)/bin/mdph-bridge serve --port $(PORT)
 
 lint: $(STAMP) ## Check style with ruff
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,10 @@
-"""Cost of the audit log on PostgreSQL: entries per second for 1 and 8 concurrent writers (one
-commit per entry, as the API does), and verification speed of the whole chain.
+"""Cost of the audit log on PostgreSQL, the old way (one lock, own transaction after each call)
+beside the new (a plain insert in the call's transaction, sealed by one sequencer).
 
-Run from the project root: .venv/bin/python benchmarks/bench_audit.py [--entries 4000]
+Figures: entries/s appended and sealed with 8 concurrent writers, the sequencer's sealing speed,
+the audit's share of one API call, and the verification speed of the chain.
+
+Run from the project root: .venv/bin/python benchmarks/bench_audit.py [--entries 8000] [--smoke]
 Needs the test PostgreSQL (MDPH_TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432);
 it creates and drops its own database.
 """
@@ -10,67 +13,172 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from arguments import parse
 from sqlalchemy import text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support import create_database, drop_database
 
+from mdph_bridge.domain.checkpoints import link
+from mdph_bridge.domain.signing import HubSigner, generate_hub_key
 from mdph_bridge.extensions import make_engine
 from mdph_bridge.migrations import alembic_config
-from mdph_bridge.services.audit import Actor, record, verify
+from mdph_bridge.models import AuditChain, AuditEntry, utcnow
+from mdph_bridge.services.audit import Actor, leaf_hash, publics_of, record, seal, verify
 
-NAME = f"mdph_bench_audit_{os.getpid()}"
+NAME = f"mdph_bench_audit_{os.getpid()}"  # runs side by side do not share a database
+WRITERS = 8
+OLD_LOCK = 0x6D647068_61756474  # the advisory lock the old writers took
 
 
-def write(sessions: sessionmaker, writers: int, total: int) -> float:
-    """Write `total` entries from `writers` threads; return entries per second."""
-    per_writer = total // writers
-    barrier = threading.Barrier(writers + 1)
+def old_record(session: Session, actor: Actor) -> None:
+    """The old path: take the chain's lock, chain the entry, write it (commit by the caller)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OLD_LOCK})
+    chain = session.get(AuditChain, 1, populate_existing=True)
+    fields = {
+        "seq": chain.last_seq + 1,
+        "at": utcnow(),
+        "actor": actor.id,
+        "role": actor.role,
+        "departement": actor.departement,
+        "action": "inbound.detail",
+        "object_type": "transfer",
+        "object_id": "0",
+        "outcome": "200",
+        "client": None,
+    }
+    head = link(chain.last_hash, leaf_hash(fields))
+    session.add(AuditEntry(**fields, prev_hash=chain.last_hash, hash=head))
+    chain.last_seq, chain.last_hash = fields["seq"], head
+
+
+def new_record(session: Session, actor: Actor) -> None:
+    """The new path: one insert, no lock."""
+    record(session, actor, "inbound.detail", "transfer", 0, "200")
+
+
+def writers(sessions: sessionmaker, write: Callable[[Session, Actor], None], total: int) -> float:
+    """Write `total` entries from 8 threads, one commit each; return seconds taken."""
+    per_writer = total // WRITERS
+    barrier = threading.Barrier(WRITERS + 1)
 
     def run(n: int) -> None:
         session = sessions()
         actor = Actor(f"bench-{n}", "receiver", "62")
         barrier.wait()
-        for i in range(per_writer):
-            record(session, actor, "inbound.detail", "transfer", i, "200")
+        for _ in range(per_writer):
+            write(session, actor)
             session.commit()
         session.close()
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(writers)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(WRITERS)]
     for thread in threads:
         thread.start()
     barrier.wait()
     start = time.perf_counter()
     for thread in threads:
         thread.join()
-    return per_writer * writers / (time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def appended_and_sealed(sessions: sessionmaker, signer: HubSigner, total: int) -> float:
+    """8 writers append while one sequencer seals; entries/s until the last one is sealed."""
+    done = threading.Event()
+    sealed = [0]
+
+    def sequencer() -> None:
+        with sessions() as session:
+            while not done.is_set():
+                sealed[0] += seal(session, signer) or (time.sleep(0.05) or 0)
+            while count := seal(session, signer):
+                sealed[0] += count
+
+    thread = threading.Thread(target=sequencer)
+    start = time.perf_counter()
+    thread.start()
+    writers(sessions, new_record, total)
+    done.set()
+    thread.join()
+    elapsed = time.perf_counter() - start
+    if sealed[0] != total // WRITERS * WRITERS:
+        raise SystemExit(f"{sealed[0]} entries sealed out of {total}")
+    return total / elapsed
+
+
+def share_of_a_call(
+    sessions: sessionmaker, write: Callable[[Session, Actor], None], old: bool, n: int
+) -> float:
+    """Median milliseconds the audit adds to one call that already commits a change."""
+    actor = Actor("bench", "receiver", "62")
+    times = []
+    with sessions() as session:
+        for _ in range(n):
+            session.execute(text("SELECT 1"))  # the call's own transaction is open
+            start = time.perf_counter()
+            if old:  # the old audit: after the call's commit, a transaction of its own
+                session.commit()
+                write(session, actor)
+                session.commit()
+            else:  # the new audit: an insert flushed in the call's transaction, same commit
+                write(session, actor)
+                session.flush()
+            times.append(time.perf_counter() - start)
+            session.commit()
+    return statistics.median(times) * 1000
 
 
 def main() -> None:
     """Print the figures."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--entries", type=int, default=4000)
-    args = parse(parser, {"entries": 50})
+    parser.add_argument("--entries", type=int, default=8000)
+    args = parse(parser, {"entries": 48})
+    signer = HubSigner.parse(generate_hub_key("bench"))
     url = create_database(NAME)
     try:
         command.upgrade(alembic_config(url), "head")
         engine = make_engine(url)
         sessions = sessionmaker(bind=engine, expire_on_commit=False)
-        for writers in (1, 8):
-            rate = write(sessions, writers, args.entries)
-            print(f"{writers} writer(s): {rate:,.0f} entries/s (one commit each)")
+        old = args.entries / writers(sessions, old_record, args.entries)
+        with sessions() as session:  # the new path starts its own chain
+            session.execute(text("TRUNCATE audit_entries, audit_chain"))
+            session.commit()
+        new = appended_and_sealed(sessions, signer, args.entries)
+        print(f"{WRITERS} writers, one commit per entry: old {old:,.0f} entries/s (locked chain)")
+        print(
+            f"{WRITERS} writers, one commit per entry: new {new:,.0f} entries/s appended and sealed"
+        )
+        writers(sessions, new_record, args.entries)
         with sessions() as session:
+            start = time.perf_counter()
+            count = 0
+            while batch := seal(session, signer):
+                count += batch
+            elapsed = time.perf_counter() - start
+        print(
+            f"sequencer alone: {count:,} entries sealed in {elapsed:.2f} s "
+            f"({count / elapsed:,.0f}/s)"
+        )
+        calls = max(50, args.entries // 20)
+        print(
+            f"audit share of an API call (median of {calls}): old "
+            f"{share_of_a_call(sessions, old_record, True, calls):.2f} ms, new "
+            f"{share_of_a_call(sessions, new_record, False, calls):.2f} ms"
+        )
+        with sessions() as session:
+            while seal(session, signer):
+                pass
             count = session.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
             start = time.perf_counter()
-            result = verify(session)
+            result = verify(session, publics_of(signer))
             elapsed = time.perf_counter() - start
         if not result.ok:
             raise SystemExit(f"chain broken at entry {result.bad_seq}: {result.problem}")

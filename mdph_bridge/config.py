@@ -53,10 +53,12 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SESSION_HOURS": (int, 8),
     "MAX_JSON_BYTES": (int, 64 * 1024),
     "MAX_JSON_DEPTH": (int, 32),
-    # Failed authentications allowed per client; counted in Redis when the broker is Redis.
+    # Failed authentications allowed per client; counted in Redis when the broker is Redis, else
+    # in the database (`database`).
     "AUTH_FAILURE_LIMIT": (str, "10/minute"),
     "RATELIMIT_STORAGE_URL": (str, None),
     "AUDIT_RETENTION_DAYS": (int, 365),
+    "AUDIT_SEAL_INTERVAL_SECONDS": (int, 2),
     "PACKAGE_RETENTION_DAYS": (int, 30),
     "UNDOWNLOADED_ALERT_DAYS": (int, 5),
     "TOKEN_VALID_DAYS": (int, 365),
@@ -128,7 +130,8 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
         )
     broker = config["BROKER_URL"]
     config["RATELIMIT_STORAGE_URL"] = config.get("RATELIMIT_STORAGE_URL") or (
-        broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+        # Without Redis, in the database: every web worker sees the same counts.
+        broker if broker.startswith(("redis://", "rediss://")) else "database"
     )
     if config.get("STORAGE", "local") not in {"local", "s3"}:
         raise RuntimeError(f"{PREFIX}STORAGE must be `local` or `s3`.")

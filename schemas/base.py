@@ -22,12 +22,26 @@ _INVALID_BY_FIELD: list[tuple[type[fields.Field], str]] = [
 
 
 _FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# C1 controls and the bidirectional embeddings, overrides and isolates: invisible, they can make a
+# file number or a name read differently from what is stored ("Trojan Source", CVE-2021-42574).
+_INVISIBLE_CHARACTERS = re.compile(r"[\x80-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_text(value: str) -> None:
     """Refuse control characters and lone surrogates: no database or file format stores them."""
     if _FORBIDDEN_CHARACTERS.search(value):
         raise ValidationError(problem("champ.caracteres"))
+
+
+def visible_text(value: str) -> None:
+    """Refuse what would make a text read otherwise than it is stored."""
+    if _INVISIBLE_CHARACTERS.search(value):
+        raise ValidationError(problem("champ.caracteres_invisibles"))
+
+
+class FileName(fields.String):
+    """A document's file name: its invisible characters are refused with the documents' own
+    check (`piece.nom_invalide`), which also refuses paths."""
 
 
 class StrictBoolean(fields.Boolean):
@@ -54,7 +68,8 @@ def _frenchify(field: fields.Field) -> None:
     # Fields of a schema instance are shallow copies of the declared ones: assign new lists and
     # dicts rather than mutating the shared ones, or every new schema would add to all of them.
     if isinstance(field, fields.String) and clean_text not in field.validators:
-        field.validators = [*field.validators, clean_text]
+        checks = [clean_text] if isinstance(field, FileName) else [clean_text, visible_text]
+        field.validators = [*field.validators, *checks]
     messages = {"required": problem("champ.obligatoire"), "null": problem("champ.nul")}
     for kind, code in _INVALID_BY_FIELD:
         if isinstance(field, kind):

@@ -55,6 +55,7 @@ from mdph_bridge.domain.rights import (
     needs_rate,
 )
 from schemas.base import (
+    FileName,
     StrictBoolean,
     StrictDate,
     WireSchema,
@@ -543,7 +544,7 @@ class DemandeSchema(WireSchema):
 class PieceSchema(WireSchema):
     """One attached document: its uploaded part is named `nom_fichier`."""
 
-    nom_fichier = fields.String(required=True, validate=length(1, 255))
+    nom_fichier = FileName(required=True, validate=length(1, 255))
     type_piece = fields.String(required=True, validate=one_of(TYPES_PIECE))
     medical = StrictBoolean(required=True)
     sha256 = fields.String(required=True, validate=matches(r"[0-9a-f]{64}", "piece.sha256"))

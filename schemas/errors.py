@@ -24,6 +24,10 @@ CATALOGUE: dict[str, str] = {
     "champ.choix": "Valeur non autorisée. Valeurs possibles : {choix}.",
     "champ.invalide": "Valeur invalide.",
     "champ.caracteres": "Le texte contient un caractère de contrôle ou invalide (par exemple nul).",
+    "champ.caracteres_invisibles": (
+        "Le texte contient un caractère invisible qui change le sens de lecture ou un caractère "
+        "de contrôle (souvent venu d'un copier-coller) : retapez ce champ."
+    ),
     # Dossier format v1
     "format.version": "La version du format doit être « 1 ».",
     "departement.code": "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95 ou 971 à 976.",
@@ -273,10 +277,6 @@ CATALOGUE: dict[str, str] = {
     ),
     # Accounts and pages (agents signed in)
     "compte.identifiants": "Identifiant ou mot de passe incorrect.",
-    "compte.verrouille": (
-        "Trop d'essais infructueux : ce compte est verrouillé jusqu'au {heure}. Réessayez ensuite, "
-        "ou demandez à un administrateur de la plateforme de le déverrouiller."
-    ),
     "compte.formulaire_expire": (
         "Le formulaire a expiré ou ne vient pas de cette plateforme : rechargez la page et "
         "recommencez."

@@ -94,7 +94,7 @@ def signed_receipt(
     return {"recu": body, "cle": key["id"], "signature": sign(secret, body)}
 
 
-AGENT_PASSWORD = "mot-de-passe-de-test"  # noqa: S105 - test accounts only
+AGENT_PASSWORD = "Tournesol-Viaduc-84-Quartz!"  # noqa: S105 - test accounts only
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

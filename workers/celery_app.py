@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import beat_init, worker_init, worker_process_init, worker_process_shutdown
 from dotenv import load_dotenv
 
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
 
+os.umask(0o077)  # the files and folders the workers create are their owner's only
 load_dotenv(".env")  # the working directory's, as for the CLI
 flask_app = create_app()
 app = flask_app.extensions["celery"]
 
 import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`
-from workers import metrics  # noqa: E402 - measures the tasks once they are registered
+from workers import metrics, sequencer  # noqa: E402 - metrics measures the registered tasks
 
 
 @worker_process_init.connect
@@ -41,3 +42,9 @@ def _forget_child(pid: int, **_: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+@beat_init.connect
+def _start_sequencer(**_: Any) -> None:
+    """Seal the audit log from the beat process, the one scheduler of the hub."""
+    sequencer.start(flask_app)

@@ -12,7 +12,7 @@ from flask import current_app
 from mdph_bridge.extensions import backends
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import alerts
-from mdph_bridge.services.audit import purge, verify
+from mdph_bridge.services.audit import publics_of, purge, verify
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
@@ -111,7 +111,8 @@ def roll_up_metrics() -> int:
 def purge_audit() -> int:
     """Delete audit entries past retention; the chain stays verifiable from its anchor."""
     days = current_app.config["AUDIT_RETENTION_DAYS"]
-    deleted = purge(backends().sessions(), utcnow() - timedelta(days=days))
+    signer = current_app.config["SIGNER"]
+    deleted = purge(backends().sessions(), signer, utcnow() - timedelta(days=days))
     if deleted:
         log.info("purged %d audit entr(y/ies) older than %d days", deleted, days)
     return deleted
@@ -135,7 +136,7 @@ def package_retention() -> int:
 @shared_task(name="maintenance.verify_audit", ignore_result=True)
 def verify_audit() -> bool:
     """Check the audit chain every day, so that tampering is noticed without waiting for a DPO."""
-    result = verify(backends().sessions())
+    result = verify(backends().sessions(), publics_of(current_app.config["SIGNER"]))
     if result.ok:
         log.info("audit chain intact: %d entries", result.checked)
     else:

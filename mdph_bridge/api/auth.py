@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -15,14 +17,15 @@ from flask import Flask, current_app, g, make_response, request
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from mdph_bridge.extensions import session
-from mdph_bridge.services.audit import record
+from mdph_bridge.services.audit import ANONYMOUS, Actor, Call, record, recorded_with_changes
 from mdph_bridge.services.auth import Principal, authenticate
 from mdph_bridge.services.errors import ServiceError
+from mdph_bridge.services.limit_store import DATABASE, DatabaseStorage
 
 log = logging.getLogger(__name__)
 # What an endpoint's last part says it touches; anything else is the transfer itself.
@@ -46,13 +49,13 @@ OBJECT_TYPES = {
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """How many failed authentications a client may make, counted in Redis (memory if embedded).
+    """How many failed authentications a client may make, counted in Redis (else the database).
 
     If the counter's store is unreachable the limit is not applied (and a warning is logged):
     tokens are still checked, and a Redis outage must not stop the MDPHs' work.
     """
 
-    limiter: MovingWindowRateLimiter
+    limiter: RateLimiter
     item: RateLimitItem
 
     def wait_for(self, client: str) -> int:
@@ -76,7 +79,12 @@ class FailureLimit:
 
 def init_failure_limit(app: Flask) -> None:
     """Attach the failed-authentication limiter to the app (no connection is opened yet)."""
-    limiter = MovingWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URL"]))
+    url = app.config["RATELIMIT_STORAGE_URL"]
+    limiter: RateLimiter
+    if url == DATABASE:
+        limiter = FixedWindowRateLimiter(DatabaseStorage(app.extensions["mdph_bridge"].engine))
+    else:
+        limiter = MovingWindowRateLimiter(storage_from_string(url))
     app.extensions["mdph_bridge_auth_limit"] = FailureLimit(
         limiter, parse(app.config["AUTH_FAILURE_LIMIT"])
     )
@@ -92,6 +100,19 @@ def client_key() -> str:
     address = (request.remote_addr or "inconnu").encode()
     secret = current_app.config["SECRET_KEY"].encode()
     return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
+
+
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def request_id() -> str:
+    """Name this request in the logs: the proxy's id (nginx's $request_id) if behind a trusted
+    proxy, else a fresh one; it links a log line to the proxy's log without naming the client."""
+    if "request_id" not in g:
+        given = request.headers.get("X-Request-Id", "")
+        trusted = current_app.config["TRUSTED_PROXIES"] and _REQUEST_ID.fullmatch(given)
+        g.request_id = given if trusted else uuid.uuid4().hex
+    return g.request_id
 
 
 def current_principal() -> Principal:
@@ -115,35 +136,54 @@ def _authenticate() -> Principal:
     session().commit()
     if principal is None:
         limit.count(client)  # only a wrong token counts, not a missing one
-        log.warning("authentication failed on %s", request.endpoint)
+        log.warning(
+            "authentication failed on %s request=%s client=%s",
+            request.endpoint,
+            request_id(),
+            client,
+        )
         raise ServiceError.one(401, "", "auth.jeton_invalide")
     return principal
 
 
-def audit_call(principal: Principal, status: int) -> None:
-    """Record the call (API or page) with its outcome, in its own short transaction."""
-    db = session()
-    db.rollback()  # whatever the view left open; its own work is already committed
+def _call(actor: Actor) -> Call:
+    """What the current request's audit entries say, but their outcome."""
     endpoint = request.endpoint or ""
     object_type = OBJECT_TYPES.get(endpoint) or OBJECT_TYPES.get(
         endpoint.rpartition(".")[2], "transfer"
     )
-    # Views name what they created or listed in `g`; taken here so nothing outlives the request.
-    created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
-    object_id = (request.view_args or {}).get("transfer_id") or created
     # A HEAD only asks whether a package is there: say so, it is not a download.
     action = f"{endpoint}:head" if request.method == "HEAD" else endpoint
+    return Call(actor, action, object_type, (request.view_args or {}).get("transfer_id"))
+
+
+def audit_call(call: Call, status: int) -> None:
+    """Record a call no committed change carried: with what it read, or alone if refused."""
+    db = session()
+    # Views name what they created or listed in `g`; taken here so nothing outlives the request.
+    created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
+    if call.recorded:
+        return
+    if status >= 400 or call.wrote:
+        db.rollback()  # nothing of a refused or failed call is kept, but its entry
+    client = client_key() if status >= 400 else None
     # A list reads every transfer it shows: one entry each, so each transfer's readers are known.
-    for oid in listed or [object_id]:
-        record(db, principal.audit_actor, action, object_type, oid, str(status))
+    for oid in listed or [call.object_id or created]:
+        record(db, call.actor, call.action, call.object_type, oid, str(status), client=client)
     db.commit()
 
 
 def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
-    """Run a view for an authenticated caller and audit it with its outcome, refusals included."""
+    """Run a view for an authenticated caller and audit it with its outcome, refusals included.
+
+    A change the view commits carries the call's entry in the same commit; otherwise the entry
+    is added to the transaction the view read in, or written alone for a refusal.
+    """
     status = 500
+    call = _call(principal.audit_actor)
     try:
-        response = make_response(view())
+        with recorded_with_changes(session(), call):
+            response = make_response(view())
         status = response.status_code
     except ServiceError as exc:
         status = exc.status
@@ -152,8 +192,25 @@ def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
         status = exc.code or 500
         raise
     finally:
-        audit_call(principal, status)
+        audit_call(call, status)
     return response
+
+
+def _refused(status: int) -> None:
+    """Record a refused authentication (401, 429) under the client's keyed hash."""
+    db = session()
+    db.rollback()
+    call = _call(ANONYMOUS)
+    record(
+        db,
+        call.actor,
+        call.action,
+        call.object_type,
+        call.object_id,
+        str(status),
+        client=client_key(),
+    )
+    db.commit()
 
 
 def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -162,7 +219,11 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = _authenticate()
+            try:
+                principal = _authenticate()
+            except ServiceError as exc:
+                _refused(exc.status)
+                raise
 
             def checked() -> Any:
                 if principal.role not in roles:

@@ -24,6 +24,7 @@ from mdph_bridge.domain.clock import STOPPED
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.models import Transfer, TransferAlert, utcnow
+from mdph_bridge.services import audit
 
 log = logging.getLogger(__name__)
 blp = Blueprint("prometheus", __name__)
@@ -73,8 +74,14 @@ class HubCollector:
         pending = self.db.scalar(
             select(func.count()).select_from(TransferAlert).where(TransferAlert.mailed_at.is_(None))
         )
+        lag = audit.lag_seconds(self.db, self.now)
         self.db.commit()
         yield from (transfers, oldest, longest)
+        yield GaugeMetricFamily(
+            "mdph_bridge_audit_seal_lag_seconds",
+            "Attente de la plus ancienne entrée d'audit pas encore scellée",
+            lag,
+        )
         yield GaugeMetricFamily(
             "mdph_bridge_alerts_pending", "Alertes de délai décidées, pas encore envoyées", pending
         )

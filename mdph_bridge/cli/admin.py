@@ -172,6 +172,8 @@ def tokens_issue(departement: str, role: str, label: str, days: int | None) -> N
     from mdph_bridge.models import utcnow
     from mdph_bridge.services.auth import issue_token
 
+    if days is not None and days < 1:
+        raise click.ClickException("--days : une validité d'au moins 1 jour est attendue.")
     with hub_app() as app:
         validity = timedelta(days=days if days is not None else app.config["TOKEN_VALID_DAYS"])
         token, value = issue_token(session(), departement, role, label, utcnow() + validity)

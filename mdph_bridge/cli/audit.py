@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -18,18 +19,56 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; name the first modified, deleted or reordered entry."""
-    from mdph_bridge.services.audit import verify
+@click.option(
+    "--checkpoint",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Point de contrôle signé gardé hors de la base (répétable).",
+)
+def audit_verify(files: tuple[Path, ...]) -> None:
+    """Check the chain against the signed checkpoints; name the first missing or changed entry."""
+    from mdph_bridge.domain.checkpoints import CheckpointError, open_note
+    from mdph_bridge.extensions import session
+    from mdph_bridge.services.audit import lag_seconds, publics_of, verify
+
+    with hub_app() as app:
+        publics = publics_of(app.config["SIGNER"])
+        checkpoints = []
+        for path in files:
+            try:
+                checkpoints.append(open_note(path.read_text(encoding="utf-8"), publics))
+            except (CheckpointError, UnicodeDecodeError) as exc:
+                raise click.ClickException(f"{path} : {exc}") from exc
+        db = session()
+        result = verify(db, publics, tuple(checkpoints))
+        lag = lag_seconds(db)
+        db.rollback()
+    if not result.ok:
+        where = f"entrée n°{result.bad_seq} : " if result.bad_seq else ""
+        raise click.ClickException(
+            f"Journal d'audit altéré : {where}{result.problem} "
+            f"({result.checked} entrée(s) vérifiée(s) avant)."
+        )
+    click.echo(
+        f"Journal d'audit intègre : {result.checked} entrée(s) vérifiée(s), "
+        f"{len(checkpoints)} point(s) de contrôle fourni(s) couvert(s) ; "
+        f"{result.pending} entrée(s) en attente de scellement (retard : {lag:.0f} s)."
+    )
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print the latest signed checkpoint, to keep outside the hub (then verify --checkpoint)."""
+    from mdph_bridge.services.audit import latest_checkpoint
 
     with hub_session() as session:
-        result = verify(session)
-    if not result.ok:
+        latest = latest_checkpoint(session)
+    if latest is None:
         raise click.ClickException(
-            f"Journal d'audit altéré : entrée n°{result.bad_seq} : {result.problem} "
-            f"({result.checked} entrée(s) vérifiée(s) avant elle)."
+            "Aucun point de contrôle : le journal n'a pas encore été scellé."
         )
-    click.echo(f"Journal d'audit intègre : {result.checked} entrée(s) vérifiée(s).")
+    click.echo(latest.note, nl=False)
 
 
 def _day(value: datetime | None) -> datetime | None:
@@ -70,5 +109,6 @@ def audit_purge() -> None:
 
     with hub_app() as app:
         days = app.config["AUDIT_RETENTION_DAYS"]
-        deleted = purge(session(), utcnow() - timedelta(days=days))
+        before = utcnow() - timedelta(days=days)
+        deleted = purge(session(), app.config["SIGNER"], before)
     click.echo(f"{deleted} entrée(s) de plus de {days} jours supprimée(s).")

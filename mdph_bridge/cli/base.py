@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from dotenv import load_dotenv
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 ENV_FILE = Path(".env")
@@ -36,16 +40,40 @@ def hub_session() -> Iterator[Session]:
 
 
 class FriendlyGroup(click.Group):
-    """Show refused admin operations as a one-line message, not a traceback."""
+    """Show refused operations and mistakes as one line in French, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:
+            # The driver's text may quote the values given: name the kind of failure only.
+            raise click.ClickException(
+                f"la base de données a refusé l'opération ({type(exc).__name__}) : vérifiez "
+                "les valeurs données et que la base est à jour (mdph-bridge migrate)."
+            ) from exc
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's standalone mode, with the error line in French."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            click.echo(f"Erreur : {exc.format_message()}", err=True)
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                click.echo(f"Aide : {exc.ctx.command_path} --help", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Interrompu.", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 @click.group(cls=FriendlyGroup)
 def main() -> None:
     """mdph_bridge: transfer MDPH files between départements."""
+    # Every file and folder the hub creates is its owner's only (the database holds hashes).
+    os.umask(0o077)
     load_dotenv(ENV_FILE)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -76,8 +80,54 @@ def demo(as_json: bool) -> None:
             click.echo(f"  clé   {usage:<11} {key['id']}  (privée : {key['identity_file']})")
 
 
+STOP_SECONDS = 25  # SIGTERM to every child, then SIGKILL to what is left: within 30 s in all
+
+
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", *args])  # noqa: S603 - fixed module names
+    """Start a child in its own group: a signal to `serve`'s group then reaches `serve` alone,
+    which stops each child once (a second SIGTERM would make Celery quit cold)."""
+    return subprocess.Popen(  # noqa: S603 - fixed module names
+        [sys.executable, "-m", *args], start_new_session=True
+    )
+
+
+def _port_refusal(host: str, port: int) -> str | None:
+    """Say in French why the web server could not listen on host:port, if it could not."""
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"mdph_bridge : le port {port} est déjà utilisé par un autre programme "
+                f"(peut-être un autre « mdph-bridge serve ») : arrêtez-le, ou choisissez un "
+                f"autre port avec « make serve PORT=8001 » (ou « mdph-bridge serve --port 8001 »)."
+            )
+        return f"mdph_bridge : impossible d'écouter sur {host}:{port} ({exc.strerror})."
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Warm shutdown: one SIGTERM each, then SIGKILL to the groups of those still running."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+    for child in children:
+        # The group also holds the child's own children (Celery's pool, gunicorn's workers).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+class _StopRequestedError(Exception):
+    """SIGTERM or SIGINT received."""
+
+
+def _raise_stop(*_: object) -> None:
+    raise _StopRequestedError
 
 
 @main.command()
@@ -89,7 +139,14 @@ def serve(host: str, port: int, web_workers: int) -> None:
     ctx = click.get_current_context()
     from mdph_bridge.config import load_config
 
-    if load_config()["EMBEDDED"]:
+    if refusal := _port_refusal(host, port):
+        click.echo(refusal, err=True)
+        sys.exit(1)
+    config = load_config()
+    var = Path(config["VAR_DIR"])
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var.chmod(0o700)  # also when an older version left it readable by all
+    if config["EMBEDDED"]:
         ctx.invoke(init_env)
         ctx.invoke(migrate)
         from mdph_bridge.models import Departement
@@ -98,45 +155,45 @@ def serve(host: str, port: int, web_workers: int) -> None:
             empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
     worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
-    children = [
+    children: list[subprocess.Popen[bytes]] = []
+    try:
         # Small transfers and the sweepers on one worker, big documents on their own.
-        _spawn([*worker, "-n", "small@%h", "-Q", "transfers,maintenance", "--concurrency", "2"]),
-        _spawn([*worker, "-n", "large@%h", "-Q", "transfers_large", "--concurrency", "1"]),
-        _spawn(["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"]),
-        _spawn(
+        for args in (
+            [*worker, "-n", "small@%h", "-Q", "transfers,maintenance", "--concurrency", "2"],
+            [*worker, "-n", "large@%h", "-Q", "transfers_large", "--concurrency", "1"],
+            ["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
             [
                 "gunicorn",
+                "--config",
+                "python:mdph_bridge.gunicorn_conf",
                 "--bind",
                 f"{host}:{port}",
                 "--workers",
                 str(web_workers),
-                # A sync worker busy with one long upload is killed after --timeout (30 s by
-                # default): a 100 MiB transfer over a slow link takes longer than that.
-                "--timeout",
-                "600",
                 "mdph_bridge.wsgi:app",
-            ]
-        ),
-    ]
-    click.echo(
-        f"mdph_bridge : pages http://{host}:{port}/ , API http://{host}:{port}/api/openapi.json"
-        "  (Ctrl+C pour arrêter)"
-    )
-
-    def stop(*_: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
+            ],
+        ):
+            children.append(_spawn(args))
+        click.echo(
+            f"mdph_bridge : pages http://{host}:{port}/ , API http://{host}:{port}/api/openapi.json"
+            "  (Ctrl+C pour arrêter)"
+        )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        for child in children:
-            child.wait(timeout=30)
-    sys.exit(max(child.returncode or 0 for child in children))
+    except _StopRequestedError:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop(children)
+        click.echo("mdph_bridge : arrêté.")
+        sys.exit(0)
+    failed = next(child for child in children if child.poll() is not None)
+    _stop(children)
+    click.echo(
+        f"mdph_bridge : un des processus du service s'est arrêté (code {failed.returncode}) : "
+        "le service est arrêté ; voir les messages ci-dessus.",
+        err=True,
+    )
+    sys.exit(1)

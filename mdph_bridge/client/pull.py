@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import filelock
 
+from mdph_bridge.client.checkpoints import keep_latest
 from mdph_bridge.client.envelope import label, unpack
 from mdph_bridge.client.files import Index, sync_folder, sync_tree, write_json
 from mdph_bridge.client.handoff import Handoff
@@ -397,12 +398,14 @@ def run(
         failures = 0
         while True:
             try:
-                receiver = Receiver(hub, keys, hub_keys(hub, pinned), out, echo, handoff)
+                trusted = hub_keys(hub, pinned)
+                receiver = Receiver(hub, keys, trusted, out, echo, handoff)
                 if retry:
                     receiver.retry(retry)
                     echo(f"Transfert {retry} : reçu après nouvel essai.")
                     return
                 count = receiver.pull()
+                keep_latest(hub, trusted, out, echo)  # the hub's audit log only grows
             except PullError as exc:
                 if once or retry:
                     raise

@@ -2,8 +2,9 @@
 
 from mdph_bridge.models.account import Account, AccountDepartement
 from mdph_bridge.models.alert import TransferAlert
-from mdph_bridge.models.audit import AuditChain, AuditEntry
+from mdph_bridge.models.audit import AuditChain, AuditCheckpoint, AuditEntry, AuditPending
 from mdph_bridge.models.base import Base, utcnow
+from mdph_bridge.models.counter import LimitCounter
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.history import HistoricalTransfer
 from mdph_bridge.models.rollup import MetricRollup
@@ -15,11 +16,14 @@ __all__ = [
     "AccountDepartement",
     "ApiToken",
     "AuditChain",
+    "AuditCheckpoint",
     "AuditEntry",
+    "AuditPending",
     "Base",
     "Departement",
     "DepartementKey",
     "HistoricalTransfer",
+    "LimitCounter",
     "MetricRollup",
     "Transfer",
     "TransferAlert",

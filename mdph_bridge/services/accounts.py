@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -15,13 +16,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.passwords import password_problems
 from mdph_bridge.models import Account, AccountDepartement, Departement, utcnow
 from mdph_bridge.services.audit import CLI, Actor, record
 from mdph_bridge.services.auth import ROLES, Principal
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 12
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 # RFC 9106's second recommended option (argon2id, 64 MiB, 3 passes), argon2-cffi's default.
 _HASHER = PasswordHasher()
@@ -53,13 +54,15 @@ def account_event(
 
 
 def generate_password() -> str:
-    """Return a random initial password (about 100 bits), to be changed by its owner later."""
-    return secrets.token_urlsafe(16)
+    """Return a random initial password (about 128 bits) that the password policy accepts."""
+    while password_problems(password := secrets.token_urlsafe(16), ""):
+        pass  # rare: no digit or no capital among the 22 characters
+    return password
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"Mot de passe trop court : {MIN_PASSWORD_LENGTH} caractères au moins.")
+def _check_password(password: str, login: str) -> None:
+    if problems := password_problems(password, login):
+        raise ValueError(" ".join(problems))
 
 
 def _departements(session: Session, role: str, codes: list[str]) -> list[AccountDepartement]:
@@ -83,7 +86,7 @@ def create_account(
         )
     if role not in ROLES:
         raise ValueError(f"Rôle inconnu {role!r} : attendu {', '.join(ROLES)}.")
-    _check_password(password)
+    _check_password(password, login)
     if session.scalar(select(Account).where(Account.login == login)) is not None:
         raise ValueError(f"L'identifiant {login} existe déjà.")
     account = Account(
@@ -105,7 +108,7 @@ def find_account(session: Session, login: str) -> Account | None:
 
 def set_password(session: Session, account: Account, password: str) -> None:
     """Replace the password, unlock the account and end its open sessions."""
-    _check_password(password)
+    _check_password(password, account.login)
     account.password_hash = _HASHER.hash(password)
     account.failed_attempts = 0
     account.locked_until = None
@@ -143,12 +146,9 @@ def list_accounts(session: Session, departement: str | None = None) -> list[Acco
 
 
 class SignInError(Exception):
-    """The sign-in failed: `code` is the catalogue code to show, `locked_until` when locked."""
+    """The sign-in failed: one answer whether the login, the password or the lock is the cause."""
 
-    def __init__(self, code: str, locked_until: datetime | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.locked_until = locked_until
+    code = "compte.identifiants"
 
 
 @dataclass(frozen=True)
@@ -166,28 +166,40 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def sign_in(session: Session, login: str, password: str, lockout: Lockout) -> Account:
-    """Check a login and password; count failures in the database and lock at the limit."""
+def sign_in(
+    session: Session,
+    login: str,
+    password: str,
+    lockout: Lockout,
+    on_lock: Callable[[Account], None] = lambda _: None,
+) -> Account:
+    """Check a login and password; count failures in the database and lock at the limit.
+
+    Every refusal looks the same from outside (same answer, a hash checked each time): only the
+    audit trail and `on_lock`, called once when the account gets locked, tell the causes apart.
+    """
     account = find_account(session, login)
     if account is None or account.disabled_at is not None:
         _verify(_dummy_hash(), password)
         account_event(
             session, "sign_in", account.id if account else None, outcome="refused_unknown"
         )
-        raise SignInError("compte.identifiants")
+        raise SignInError
     now = utcnow()
     if account.locked_until is not None and account.locked_until > now:
+        _verify(_dummy_hash(), password)
         account_event(session, "sign_in", account.id, outcome="refused_locked")
-        raise SignInError("compte.verrouille", account.locked_until)
+        raise SignInError
     if not _verify(account.password_hash, password):
         _count_failure(session, account, now, lockout)
         if account.locked_until is not None and account.locked_until > now:
             account_event(
                 session, "locked", account.id, outcome="locked", failures=account.failed_attempts
             )
-            raise SignInError("compte.verrouille", account.locked_until)
-        account_event(session, "sign_in", account.id, outcome="refused_password")
-        raise SignInError("compte.identifiants")
+            on_lock(account)
+        else:
+            account_event(session, "sign_in", account.id, outcome="refused_password")
+        raise SignInError
     if _HASHER.check_needs_rehash(account.password_hash):
         account.password_hash = _HASHER.hash(password)
     account.failed_attempts = 0

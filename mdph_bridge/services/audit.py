@@ -1,28 +1,47 @@
-"""The audit log: record who did what, verify the hash chain, export it, purge it past retention.
+"""The audit log: record who did what in the same transaction, seal it, check it, purge it.
 
-Every entry's hash covers the previous entry's hash and its own fields, so a modified, deleted or
-reordered entry breaks the chain. Writers take one lock (a PostgreSQL transaction-level advisory
-lock; on SQLite every write transaction is already exclusive), so the chain never forks.
+Writers only insert a pending entry, in the transaction of the change (or read) it records, with no
+lock. One sequencer at a time (it locks the chain's row; writers never touch it) moves the pending
+entries into the hash chain in batches and signs a checkpoint of the new head with the hub's key.
+Checkpoints kept outside the database (by the receiving MDPHs, the DPO) are what a deletion, a cut
+or a rollback is caught against: see docs/SECURITY.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, func, insert, select, text
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from mdph_bridge.models import AuditChain, AuditEntry, utcnow
+from mdph_bridge.config import MIN_AUDIT_RETENTION_DAYS
+from mdph_bridge.domain.checkpoints import (
+    GENESIS,
+    Checkpoint,
+    CheckpointError,
+    link,
+    open_note,
+    sign,
+)
+from mdph_bridge.domain.signing import HubSigner
+from mdph_bridge.models import (
+    AuditChain,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditPending,
+    Transfer,
+    utcnow,
+)
 
-GENESIS = "0" * 64
 CHAIN_ID = 1
-LOCK_KEY = 0x6D647068_61756474  # "mdphaudt": the advisory lock of the audit chain
-# What each entry's hash covers, after the previous entry's hash, in this order.
+BATCH = 5000
+# What each entry's leaf hash covers, in this order.
 FIELDS = (
     "seq",
     "at",
@@ -33,7 +52,9 @@ FIELDS = (
     "object_type",
     "object_id",
     "outcome",
+    "client",
 )
+CONTENT = FIELDS[1:]  # what a writer gives; the sequencer adds the number
 
 
 @dataclass(frozen=True)
@@ -47,55 +68,15 @@ class Actor:
 
 SYSTEM = Actor("systeme")
 CLI = Actor("cli", "admin")
+ANONYMOUS = Actor("anonyme")
 
 
-def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    """Hash the previous hash and an entry's canonical fields."""
+def leaf_hash(fields: Mapping[str, Any]) -> str:
+    """Hash an entry's canonical fields (its leaf in the chain)."""
     values = [fields[name] for name in FIELDS]
     values[1] = values[1].isoformat(timespec="microseconds")
-    canonical = json.dumps([prev_hash, *values], ensure_ascii=True, separators=(",", ":"))
+    canonical = json.dumps(values, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _head(session: Session) -> AuditChain:
-    """Take the chain lock and return its head (created on first use); held until commit."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    head = session.get(AuditChain, CHAIN_ID, populate_existing=True)
-    if head is None:
-        head = AuditChain(
-            id=CHAIN_ID, last_seq=0, last_hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS
-        )
-        session.add(head)
-    return head
-
-
-def _append(
-    session: Session,
-    head: AuditChain,
-    actor: Actor,
-    action: str,
-    object_type: str,
-    object_id: str | None,
-    outcome: str,
-    at: datetime | None,
-) -> AuditEntry:
-    fields = {
-        "seq": head.last_seq + 1,
-        "at": at or utcnow(),
-        "actor": actor.id,
-        "role": actor.role,
-        "departement": actor.departement,
-        "action": action,
-        "object_type": object_type,
-        "object_id": object_id,
-        "outcome": outcome,
-    }
-    entry = AuditEntry(**fields, prev_hash=head.last_hash, hash=entry_hash(head.last_hash, fields))
-    session.add(entry)
-    head.last_seq, head.last_hash = entry.seq, entry.hash
-    session.flush()
-    return entry
 
 
 def record(
@@ -106,66 +87,311 @@ def record(
     object_id: object = None,
     outcome: str = "ok",
     at: datetime | None = None,
-) -> AuditEntry:
-    """Append an entry in the caller's transaction; the caller commits (soon: it holds the lock)."""
-    oid = None if object_id is None else str(object_id)
-    return _append(session, _head(session), actor, action, object_type, oid, outcome, at)
+    client: str | None = None,
+) -> AuditPending:
+    """Add an entry to the caller's transaction: it commits with the change, or not at all."""
+    entry = AuditPending(
+        at=at or utcnow(),
+        actor=actor.id,
+        role=actor.role,
+        departement=actor.departement,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        outcome=outcome,
+        client=client,
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass
+class Call:
+    """An audited API or page call: what its entries say, and whether a commit carried them."""
+
+    actor: Actor
+    action: str
+    object_type: str
+    object_id: object = None
+    created: list[object] = field(default_factory=list)  # ids of the transfers it created
+    wrote: bool = False  # the open transaction changed something
+    adding: bool = False
+    recorded: bool = False  # a committed change carries the call's entry
+
+
+def _changes(session: Session) -> Iterator[object]:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, AuditPending):
+            yield obj
+
+
+@contextmanager
+def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
+    """Add the call's entry to each commit of the block that changes something."""
+
+    def changed(s: Session) -> None:  # what is flushed now, or about to be by the commit
+        for obj in _changes(s):
+            call.wrote = True
+            if isinstance(obj, Transfer) and obj in s.new:
+                call.created.append(obj.id)
+
+    def after_flush(s: Session, _context: Any) -> None:
+        changed(s)
+
+    def on_execute(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            call.wrote = True
+
+    def before_commit(s: Session) -> None:
+        changed(s)
+        if call.wrote:
+            oid = call.object_id or (call.created[0] if call.created else None)
+            record(s, call.actor, call.action, call.object_type, oid)
+            call.adding = True
+
+    def after_commit(_s: Session) -> None:
+        call.recorded = call.recorded or call.adding
+        call.wrote = call.adding = False
+        call.created.clear()
+
+    def after_rollback(_s: Session) -> None:
+        call.wrote = call.adding = False
+        call.created.clear()
+
+    hooks = {
+        "after_flush": after_flush,
+        "do_orm_execute": on_execute,
+        "before_commit": before_commit,
+        "after_commit": after_commit,
+        "after_rollback": after_rollback,
+    }
+    for name, hook in hooks.items():
+        event.listen(session, name, hook)
+    try:
+        yield call
+    finally:
+        for name, hook in hooks.items():
+            event.remove(session, name, hook)
+
+
+def _lock_chain(session: Session) -> AuditChain:
+    """Take the chain's row for this transaction: a second sequencer waits here, never forks."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A frozen sequencer must not hold another one forever: give up, the next run retries.
+        session.execute(text("SET LOCAL lock_timeout = '10s'"))
+    chain = session.get(AuditChain, CHAIN_ID, with_for_update=True, populate_existing=True)
+    if chain is None:
+        chain = AuditChain(
+            id=CHAIN_ID, last_seq=0, last_hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS
+        )
+        session.add(chain)
+    return chain
+
+
+def _seal_pending(session: Session, chain: AuditChain, limit: int) -> int:
+    rows = session.execute(select(AuditPending).order_by(AuditPending.id).limit(limit)).scalars()
+    pending = list(rows)
+    if not pending:
+        return 0
+    sealed = []
+    for row in pending:
+        fields = {name: getattr(row, name) for name in CONTENT} | {"seq": chain.last_seq + 1}
+        head = link(chain.last_hash, leaf_hash(fields))
+        sealed.append(fields | {"prev_hash": chain.last_hash, "hash": head})
+        chain.last_seq, chain.last_hash = fields["seq"], head
+    session.execute(insert(AuditEntry), sealed)
+    ids = [row.id for row in pending]
+    session.execute(
+        delete(AuditPending)
+        .where(AuditPending.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    for row in pending:
+        session.expunge(row)
+    return len(pending)
+
+
+def _checkpoint(
+    session: Session, signer: HubSigner, chain: AuditChain, now: datetime
+) -> AuditCheckpoint:
+    state = Checkpoint(chain.last_seq, chain.last_hash, now, chain.anchor_seq, chain.anchor_hash)
+    key = signer.keys[0]
+    row = AuditCheckpoint(
+        size=state.size,
+        head=state.head,
+        at=now,
+        anchor_size=state.anchor_size,
+        note=sign(state, key.key_id, key.secret),
+    )
+    session.add(row)
+    return row
+
+
+def seal(
+    session: Session, signer: HubSigner, limit: int = BATCH, now: datetime | None = None
+) -> int:
+    """Seal up to `limit` pending entries, in the order they became visible; sign a checkpoint."""
+    chain = _lock_chain(session)
+    count = _seal_pending(session, chain, limit)
+    if count:
+        _checkpoint(session, signer, chain, now or utcnow())
+        session.commit()
+    else:
+        session.rollback()
+    return count
+
+
+def seal_all(session: Session, signer: HubSigner, now: datetime | None = None) -> int:
+    """Seal every pending entry, batch after batch."""
+    total = 0
+    while count := seal(session, signer, now=now):
+        total += count
+    return total
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    """The newest signed checkpoint, if the log was ever sealed."""
+    query = select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    return session.scalar(query)
+
+
+def leaves(session: Session, after: int, upto: int) -> list[str] | None:
+    """The leaf hashes of entries after+1..upto, which prove upto's head extends after's."""
+    query = select(AuditEntry).where(AuditEntry.seq > after, AuditEntry.seq <= upto)
+    rows = list(session.scalars(query.order_by(AuditEntry.seq)))
+    if len(rows) != upto - after:
+        return None  # purged (or missing): no proof
+    return [leaf_hash({name: getattr(row, name) for name in FIELDS}) for row in rows]
+
+
+def lag_seconds(session: Session, now: datetime | None = None) -> float:
+    """How long the oldest entry has waited to be sealed (0 when none waits)."""
+    oldest = session.scalar(select(func.min(AuditPending.at)))
+    return max(0.0, ((now or utcnow()) - oldest).total_seconds()) if oldest else 0.0
 
 
 @dataclass(frozen=True)
 class Verification:
-    """The outcome of a chain check: how many entries were read, and the first bad one if any."""
+    """The outcome of a check: how many entries were read, and the first problem if any."""
 
     checked: int
     bad_seq: int | None = None
     problem: str | None = None
+    pending: int = 0  # entries not sealed yet: no checkpoint covers them
 
     @property
     def ok(self) -> bool:
-        """Tell whether the whole chain is intact."""
+        """Tell whether the log holds everything it should."""
         return self.problem is None
 
 
-def verify(session: Session) -> Verification:
-    """Walk the chain from the purge anchor to the head; name the first entry that breaks it."""
-    head = session.get(AuditChain, CHAIN_ID, populate_existing=True)
-    if head is None:
+def _trusted_anchor(
+    session: Session, publics: Mapping[str, str] | None
+) -> tuple[int, str, str | None]:
+    """The anchor the latest signed purge checkpoint names, or a problem."""
+    if publics is None:
+        return 0, GENESIS, None
+    query = select(AuditCheckpoint).where(AuditCheckpoint.anchor_size > 0)
+    row = session.scalar(query.order_by(AuditCheckpoint.id.desc()).limit(1))
+    if row is None:
+        return 0, GENESIS, None
+    try:
+        purge = open_note(row.note, publics)
+    except CheckpointError:
+        return 0, GENESIS, "point de contrôle de purge non signé par la plateforme"
+    return purge.anchor_size, purge.anchor_head, None
+
+
+def verify(
+    session: Session,
+    publics: Mapping[str, str] | None = None,
+    checkpoints: tuple[Checkpoint, ...] = (),
+) -> Verification:
+    """Walk the chain from the purge anchor; check it against the signed checkpoints given.
+
+    With the hub's public keys, the anchor must be the one a signed purge checkpoint named and the
+    newest stored checkpoint must still be covered; each checkpoint given (kept outside the
+    database) must still be covered too.
+    """
+    session.expire_all()  # check what the database holds now, not what this session remembers
+    pending = session.scalar(select(func.count()).select_from(AuditPending)) or 0
+    chain = session.get(AuditChain, CHAIN_ID)
+    if chain is None:
         first = session.scalar(select(func.min(AuditEntry.seq)))
         if first is None:
-            return Verification(0)
-        return Verification(0, first, "la tête de la chaîne a disparu")
+            return Verification(0, pending=pending)
+        return Verification(0, first, "la tête de la chaîne a disparu", pending)
+    anchor_seq, anchor_hash, problem = _trusted_anchor(session, publics)
+    if problem:
+        return Verification(0, None, problem, pending)
+    if publics is not None and (chain.anchor_seq, chain.anchor_hash) != (anchor_seq, anchor_hash):
+        problem = "entrées supprimées au début du journal hors purge signée"
+        return Verification(0, anchor_seq + 1, problem, pending)
+    wanted = list(checkpoints)
+    if publics is not None and (stored := latest_checkpoint(session)) is not None:
+        try:
+            wanted.append(open_note(stored.note, publics))
+        except CheckpointError:
+            return Verification(0, None, "point de contrôle enregistré non signé", pending)
+    heads: dict[int, str] = {cp.size: "" for cp in wanted}
+    result = _walk(session, chain, heads)
+    if result.ok:
+        result = _covers(result, wanted, heads, chain)
+    return Verification(result.checked, result.bad_seq, result.problem, pending)
+
+
+def _walk(session: Session, chain: AuditChain, heads: dict[int, str]) -> Verification:
     query = select(AuditEntry).order_by(AuditEntry.seq)
-    # populate_existing: check what the database holds now, not what this session remembers.
-    entries = session.scalars(query.execution_options(yield_per=1000, populate_existing=True))
+    rows = session.scalars(query.execution_options(yield_per=1000))
+    expected, prev, checked = chain.anchor_seq + 1, chain.anchor_hash, 0
     try:
-        return _walk(head, entries)
+        for entry in rows:
+            if entry.seq != expected:
+                if entry.seq < expected:
+                    return Verification(checked, entry.seq, "entrée antérieure à l'ancre de purge")
+                return Verification(checked, expected, "entrée supprimée")
+            if entry.prev_hash != prev:
+                problem = "ne suit pas l'entrée précédente (ordre changé ou précédente remplacée)"
+                return Verification(checked, entry.seq, problem)
+            fields = {name: getattr(entry, name) for name in FIELDS}
+            if link(prev, leaf_hash(fields)) != entry.hash:
+                return Verification(checked, entry.seq, "entrée modifiée")
+            prev, expected, checked = entry.hash, expected + 1, checked + 1
+            if entry.seq in heads:
+                heads[entry.seq] = entry.hash
     finally:
-        entries.close()  # a server-side cursor, left open by an early return
-
-
-def _walk(head: AuditChain, entries: Iterable[AuditEntry]) -> Verification:
-    expected, prev, checked = head.anchor_seq + 1, head.anchor_hash, 0
-    for entry in entries:
-        if entry.seq != expected:
-            if entry.seq < expected:
-                return Verification(checked, entry.seq, "entrée antérieure à l'ancre de purge")
-            return Verification(checked, expected, "entrée supprimée")
-        if entry.prev_hash != prev:
-            problem = "ne suit pas l'entrée précédente (ordre changé ou précédente remplacée)"
-            return Verification(checked, entry.seq, problem)
-        fields = {name: getattr(entry, name) for name in FIELDS}
-        if entry_hash(prev, fields) != entry.hash:
-            return Verification(checked, entry.seq, "entrée modifiée")
-        prev, expected, checked = entry.hash, expected + 1, checked + 1
-    if expected - 1 != head.last_seq or prev != head.last_hash:
+        rows.close()  # a server-side cursor, left open by an early return
+    if expected - 1 != chain.last_seq or prev != chain.last_hash:
         return Verification(checked, expected, "entrée supprimée (fin de la chaîne)")
     return Verification(checked)
+
+
+def _covers(
+    result: Verification, wanted: list[Checkpoint], heads: dict[int, str], chain: AuditChain
+) -> Verification:
+    for cp in sorted(wanted, key=lambda c: -c.size):
+        if cp.size <= chain.anchor_seq:
+            continue  # everything it covered was purged past retention, under a signed purge
+        if cp.size > chain.last_seq:
+            problem = (
+                f"journal raccourci ou revenu en arrière : le point de contrôle du "
+                f"{cp.at:%d/%m/%Y %H:%M} couvre {cp.size} entrée(s), il n'en reste que "
+                f"{chain.last_seq}"
+            )
+            return Verification(result.checked, chain.last_seq + 1, problem)
+        if heads.get(cp.size) != cp.head:
+            problem = (
+                f"le journal ne contient plus ce que couvrait le point de contrôle du "
+                f"{cp.at:%d/%m/%Y %H:%M} (entrée modifiée, supprimée ou déplacée avant elle)"
+            )
+            return Verification(result.checked, cp.size, problem)
+    return result
 
 
 def entries(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> Iterator[AuditEntry]:
-    """Yield the entries recorded in [since, until), in chain order."""
+    """Yield the sealed entries recorded in [since, until), in chain order."""
     query = select(AuditEntry).order_by(AuditEntry.seq)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
@@ -186,25 +412,42 @@ def as_row(entry: AuditEntry) -> dict[str, Any]:
         "type_objet": entry.object_type,
         "objet": entry.object_id,
         "resultat": entry.outcome,
+        "client": entry.client,
         "empreinte_precedente": entry.prev_hash,
         "empreinte": entry.hash,
     }
 
 
-def purge(session: Session, before: datetime, now: datetime | None = None) -> int:
-    """Delete the entries older than `before`; the last deleted hash stays as the chain's anchor."""
-    head = _head(session)
+def purge(
+    session: Session, signer: HubSigner, before: datetime, now: datetime | None = None
+) -> int:
+    """Delete the sealed entries older than `before` and sign a purge checkpoint naming the anchor.
+
+    Runs as the sequencer (it holds the chain's row), so it seals what is pending first.
+    """
+    now = now or utcnow()
+    if before > now - timedelta(days=MIN_AUDIT_RETENTION_DAYS):
+        raise ValueError(f"audit entries are kept at least {MIN_AUDIT_RETENTION_DAYS} days")
+    chain = _lock_chain(session)
+    _seal_pending(session, chain, BATCH)
     last = session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.at < before))
     if last is None:
-        session.rollback()
+        session.commit()
         return 0
-    anchor = select(AuditEntry.hash).where(AuditEntry.seq == last)
-    anchor_hash = session.execute(anchor).scalar_one()
-    head.anchor_seq, head.anchor_hash = last, anchor_hash
-    if session.get_bind().dialect.name == "postgresql":  # the trigger lets only the purge delete
-        session.execute(text("SET LOCAL mdph.audit_purge = 'on'"))
+    anchor_hash = session.execute(
+        select(AuditEntry.hash).where(AuditEntry.seq == last)
+    ).scalar_one()
     doomed = delete(AuditEntry).where(AuditEntry.seq <= last)
     deleted = session.execute(doomed.execution_options(synchronize_session=False)).rowcount
-    _append(session, head, SYSTEM, "audit.purge", "audit", str(last), "ok", now)
+    chain.anchor_seq, chain.anchor_hash = last, anchor_hash
+    record(session, SYSTEM, "audit.purge", "audit", last, "ok", now)
+    session.flush()
+    _seal_pending(session, chain, BATCH)
+    _checkpoint(session, signer, chain, now)
     session.commit()
     return deleted
+
+
+def publics_of(signer: HubSigner) -> dict[str, str]:
+    """The hub's public keys by id, to check its checkpoints."""
+    return {key.key_id: key.public for key in signer.keys}

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.models import ApiToken, utcnow
+from mdph_bridge.models import ApiToken, Departement, utcnow
 from mdph_bridge.services.audit import CLI, Actor, record
 
 ROLES = ("caseworker", "receiver", "doctor", "supervisor", "admin")
@@ -61,6 +61,10 @@ def issue_token(
     """Create a token and return it with its secret value, which is shown once and never stored."""
     if role not in ROLES:
         raise ValueError(f"Rôle inconnu {role!r} : attendu {', '.join(ROLES)}.")
+    if session.get(Departement, departement) is None:
+        raise ValueError(f"Département non raccordé : {departement!r}.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValueError("La date d'expiration du jeton doit être dans le futur.")
     value = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         id=uuid.uuid4(),

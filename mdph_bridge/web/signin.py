@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from mdph_bridge.api.auth import client_key, failure_limit
+from mdph_bridge.api.auth import client_key, failure_limit, request_id
 from mdph_bridge.extensions import session as db_session
+from mdph_bridge.models import Account
 from mdph_bridge.services.accounts import Lockout, SignInError, sign_in, sign_out
+from mdph_bridge.services.alerts import settings_from
+from mdph_bridge.services.lock_notice import notify_lock
 from mdph_bridge.web.agents import current_account, open_session
-from mdph_bridge.web.display import date_fr
 from mdph_bridge.web.pages import install
 from schemas.errors import error
 
+log = logging.getLogger(__name__)
 bp = Blueprint("compte", __name__)
 install(bp)
 
@@ -23,6 +27,11 @@ def _lockout() -> Lockout:
 
     cfg = current_app.config
     return Lockout(cfg["SIGN_IN_MAX_FAILURES"], timedelta(minutes=cfg["SIGN_IN_LOCK_MINUTES"]))
+
+
+def _tell_lock(account: Account) -> None:
+    """E-mail the account's départements and the operators: the page does not tell the lock."""
+    notify_lock(settings_from(current_app.config), account)
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
@@ -42,11 +51,11 @@ def connexion() -> Any:
         page = render_template("connexion.html", erreurs=erreurs, identifiant=login)
         return page, 429, {"Retry-After": str(wait)}
     try:
-        account = sign_in(db_session(), login, password, _lockout())
+        account = sign_in(db_session(), login, password, _lockout(), _tell_lock)
     except SignInError as exc:
         limit.count(client)
-        params = {"heure": date_fr(exc.locked_until)} if exc.locked_until else {}
-        erreurs = [error("", exc.code, **params)]
+        log.warning("sign-in refused request=%s client=%s", request_id(), client)
+        erreurs = [error("", exc.code)]
         return render_template("connexion.html", erreurs=erreurs, identifiant=login), 401
     after = session.get("apres_connexion") or ""
     open_session(account)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import current_app
 from histories import add_transfer
 from processes import Process
 from sqlalchemy import select, text
@@ -17,6 +18,7 @@ from mdph_bridge.domain.clock import PARIS
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import MetricRollup, Transfer, utcnow
+from mdph_bridge.services.audit import seal_all
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +42,7 @@ def test_worker_checks_the_audit_chain_and_names_a_tampered_entry(
     e2e_settings: dict[str, Any],
 ) -> None:
     log = Path(e2e_settings["VAR_DIR"]) / "worker.log"
+    seal_all(session, current_app.config["SIGNER"])  # whether or not beat did already
     entries = session.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
     session.commit()
     assert entries > 0  # the demo's tokens, issued and audited
@@ -47,9 +50,9 @@ def test_worker_checks_the_audit_chain_and_names_a_tampered_entry(
     assert f"audit chain intact: {entries} entries" in done
     run_task(backends, log, "maintenance.package_retention")
     run_task(backends, log, "maintenance.purge_audit")
-    session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+    session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_guard"))
     session.execute(text("UPDATE audit_entries SET departement = '80' WHERE seq = 3"))
-    session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
+    session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_guard"))
     session.commit()
     broken = run_task(backends, log, "maintenance.verify_audit")
     assert "audit chain broken at entry 3: entrée modifiée" in broken

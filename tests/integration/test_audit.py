@@ -1,33 +1,56 @@
-"""The audit log on real PostgreSQL: API calls recorded, one chain under concurrent writers,
-tampering in the database detected and named, purge keeps the chain verifiable."""
+"""The audit log on real PostgreSQL: API calls recorded with their change, one chain sealed from
+concurrent writers, tampering detected against signed checkpoints, purge by the rules only."""
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import PDF, dossier
-from flask import Flask
+from audit_tampering import CASES, tamper
+from dossiers import PDF, dossier, multipart
+from flask import Flask, current_app
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from support import bearer
 from test_processing import run, submit
 
+from mdph_bridge.api import auth
+from mdph_bridge.domain.checkpoints import link, open_note
+from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import AuditEntry
-from mdph_bridge.services.audit import SYSTEM, Actor, purge, record, verify
+from mdph_bridge.models import AuditEntry, AuditPending, Transfer, utcnow
+from mdph_bridge.services.audit import (
+    FIELDS,
+    SYSTEM,
+    Actor,
+    latest_checkpoint,
+    leaf_hash,
+    publics_of,
+    purge,
+    record,
+    seal_all,
+    verify,
+)
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def chain(session: Session, count: int, start: datetime = T0) -> None:
+def signer() -> HubSigner:
+    """The test hub's signing keys (the `session` fixture runs in its app context)."""
+    return current_app.config["SIGNER"]
+
+
+def chain(session: Session, count: int, start: datetime = T0, seal: bool = True) -> None:
+    """Record `count` entries a minute apart from `start`, then seal them."""
     for i in range(count):
         actor = Actor(str(uuid.UUID(int=i)), "receiver", "62")
         record(
@@ -40,27 +63,40 @@ def chain(session: Session, count: int, start: datetime = T0) -> None:
             at=start + timedelta(minutes=i),
         )
         session.commit()
+    if seal:
+        seal_all(session, signer())
 
 
 def sql(session: Session, statement: str, **params: str) -> None:
     """Tamper as the database's owner could: first disable the append-only trigger."""
-    session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+    session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_guard"))
     for part in statement.split(";"):
         session.execute(text(part), params)
-    session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
+    session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_guard"))
     session.commit()
 
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE audit_entries SET outcome = '500' WHERE seq = 2", "DELETE FROM audit_entries"],
+    [
+        "UPDATE audit_entries SET outcome = '500' WHERE seq = 2",
+        "DELETE FROM audit_entries",  # young entries: whatever the session sets
+        "SET LOCAL mdph.audit_purge = 'on'; DELETE FROM audit_entries",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_pending SET outcome = '500'",
+    ],
 )
 def test_postgresql_refuses_to_change_or_delete_entries(session: Session, statement: str) -> None:
-    chain(session, 3)
+    chain(session, 3, start=utcnow() - timedelta(days=91))
+    record(session, SYSTEM, "x", "y")
+    session.commit()
+    *setup, refused = statement.split(";")
+    for part in setup:
+        session.execute(text(part))
     with pytest.raises(ProgrammingError, match="append-only"):
-        session.execute(text(statement))
+        session.execute(text(refused))
     session.rollback()
-    assert verify(session).checked == 3
+    assert verify(session, publics_of(signer())).checked == 3
 
 
 def test_api_calls_are_recorded_by_token_id_with_outcome(
@@ -80,6 +116,10 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
     assert client.get(f"/api/v1/inbound/{transfer_id}", headers=bearer(other)).status_code == 404
     cw62 = demo["62"]["jetons"]["caseworker"]
     assert client.get(f"/api/v1/inbound/{transfer_id}", headers=bearer(cw62)).status_code == 403
+    wrong = bearer("mdphb_" + "x" * 43)
+    assert client.get(f"/api/v1/inbound/{transfer_id}", headers=wrong).status_code == 401
+    assert session.scalar(select(func.count()).select_from(AuditPending))  # not sealed yet
+    seal_all(session, signer())
 
     rows = [
         (e.role, e.departement, e.action, e.object_type, e.object_id, e.outcome)
@@ -88,18 +128,24 @@ def test_api_calls_are_recorded_by_token_id_with_outcome(
     ]
     tid = str(transfer_id)
     assert rows == [
-        ("caseworker", "59", "transfers.create", "transfer", tid, "202"),
+        # Committed with the transfer itself, before the answer's code exists.
+        ("caseworker", "59", "transfers.create", "transfer", tid, "ok"),
         (None, None, "transfer.process", "transfer", tid, "ready"),  # the worker, as "systeme"
         ("receiver", "62", "inbound.index", "transfer", tid, "200"),  # one entry per listed
-        ("receiver", "62", "inbound.package", "package", tid, "200"),
+        ("receiver", "62", "inbound.package", "package", tid, "ok"),  # with the first download
         ("receiver", "62", "inbound.package:head", "package", tid, "200"),
         ("receiver", "80", "inbound.detail", "transfer", tid, "404"),
         ("caseworker", "62", "inbound.detail", "transfer", tid, "403"),
+        (None, None, "inbound.detail", "transfer", tid, "401"),  # as "anonyme"
     ]
+    refusals = session.scalars(select(AuditEntry).where(AuditEntry.outcome.in_(["401", "404"])))
+    clients = {e.client for e in refusals}
+    assert len(clients) == 1
+    assert clients.pop() not in ("127.0.0.1", None)  # a keyed hash of the address
     package_entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "inbound.package"))
     token_ids = {str(row.id) for row in session.execute(text("SELECT id FROM api_tokens"))}
     assert package_entry.actor in token_ids  # the token's id, never a label or a name
-    assert verify(session).ok
+    assert verify(session, publics_of(signer())).ok
 
 
 def test_concurrent_writers_make_one_chain(app: Flask, backends: Backends) -> None:
@@ -121,10 +167,11 @@ def test_concurrent_writers_make_one_chain(app: Flask, backends: Backends) -> No
     for w in workers:
         w.join()
     session = backends.sessions()
+    seal_all(session, signer())
     entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
     assert [e.seq for e in entries] == list(range(1, threads * per_thread + 1))
     assert len({e.prev_hash for e in entries}) == len(entries)  # no two entries share a parent
-    assert verify(session).ok
+    assert verify(session, publics_of(signer())).ok
 
 
 @pytest.mark.parametrize(
@@ -161,27 +208,66 @@ def test_tampering_in_postgresql_is_detected_and_named(
 def test_a_recomputed_hash_is_caught_at_the_next_entry(session: Session) -> None:
     chain(session, 5)
     entry = session.get(AuditEntry, 3)
-    from mdph_bridge.services.audit import FIELDS, entry_hash
-
     fields = {name: getattr(entry, name) for name in FIELDS} | {"outcome": "404"}
-    forged = entry_hash(entry.prev_hash, fields)
+    forged = link(entry.prev_hash, leaf_hash(fields))
     sql(session, "UPDATE audit_entries SET outcome = '404', hash = :h WHERE seq = 3", h=forged)
     result = verify(session)
     assert result.bad_seq == 4
     assert result.problem.startswith("ne suit pas")
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_tampering_is_caught_against_a_kept_checkpoint_on_postgresql(
+    session: Session, case: str, tmp_path: Path, cli: Any
+) -> None:
+    start = utcnow() - timedelta(hours=1)
+    chain(session, 6, start)
+    chain(session, 4, start + timedelta(minutes=6))
+    kept = tmp_path / "point.txt"
+    kept.write_text(cli("audit", "checkpoint"))
+    assert "1 point(s) de contrôle fourni(s) couvert(s)" in cli(
+        "audit", "verify", "--checkpoint", str(kept)
+    )
+    tamper(session, case)
+    out = cli("audit", "verify", "--checkpoint", str(kept), status=1)
+    assert "Journal d'audit altéré" in out
+
+
+def test_a_stored_checkpoint_alone_catches_a_tail_cut(session: Session) -> None:
+    chain(session, 10, utcnow())
+    sql(session, "DELETE FROM audit_entries WHERE seq > 7")
+    sql(
+        session,
+        "UPDATE audit_chain SET last_seq = 7,"
+        " last_hash = (SELECT hash FROM audit_entries WHERE seq = 7)",
+    )
+    result = verify(session, publics_of(signer()))
+    assert result.problem.startswith("journal raccourci")
+    assert not verify(session).problem  # without the hub's keys, the stored checkpoint is unused
+
+
 def test_purge_keeps_recent_entries_and_a_verifiable_chain(session: Session) -> None:
     chain(session, 10)  # one entry a minute from T0
-    deleted = purge(session, T0 + timedelta(minutes=4), now=T0 + timedelta(days=400))
+    before = latest_checkpoint(session).note
+    deleted = purge(session, signer(), T0 + timedelta(minutes=4), now=T0 + timedelta(days=400))
     assert deleted == 4
     seqs = list(session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)))
     assert seqs == [5, 6, 7, 8, 9, 10, 11]  # 11: the purge itself
     assert session.get(AuditEntry, 11).action == "audit.purge"
-    assert verify(session).ok
-    assert purge(session, T0 + timedelta(minutes=4)) == 0
+    publics = publics_of(signer())
+    assert open_note(latest_checkpoint(session).note, publics).anchor_size == 4
+    assert verify(session, publics, (open_note(before, publics),)).ok  # still covered
+    assert purge(session, signer(), T0 + timedelta(minutes=4)) == 0
     sql(session, "DELETE FROM audit_entries WHERE seq = 5")  # deleting the first kept one shows
-    assert verify(session).bad_seq == 5
+    assert verify(session, publics).bad_seq == 5
+
+
+def test_purge_refuses_entries_younger_than_the_legal_minimum(session: Session) -> None:
+    chain(session, 3, utcnow() - timedelta(days=10))
+    with pytest.raises(ValueError, match="92"):
+        purge(session, signer(), utcnow())
+    session.rollback()
+    assert verify(session, publics_of(signer())).checked == 3
 
 
 def test_cli_verify_names_the_entry_and_export_filters_dates(cli: Any, session: Session) -> None:
@@ -204,6 +290,7 @@ def test_cli_verify_names_the_entry_and_export_filters_dates(cli: Any, session: 
     assert "numero,date,acteur,role,departement,action,type_objet,objet,resultat," in csv_out
     sql(session, "UPDATE audit_entries SET actor = 'quelqu-un' WHERE seq = 2")
     assert "entrée n°2 : entrée modifiée" in cli("audit", "verify", status=1)
+    assert "mdph-bridge/audit\n6\n" in cli("audit", "checkpoint")
 
 
 def test_admin_operations_on_keys_and_tokens_are_recorded(cli: Any, session: Session) -> None:
@@ -212,13 +299,15 @@ def test_admin_operations_on_keys_and_tokens_are_recorded(cli: Any, session: Ses
     cli("tokens", "list", "80")
     cli("tokens", "revoke", token_id)
     cli("keys", "list", "80")
+    seal_all(session, signer())
     actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)))
     assert actions == ["token.issue", "token.list", "token.revoke", "key.list"]
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == 4
     assert session.scalar(select(AuditEntry.object_id).where(AuditEntry.seq == 1)) == token_id
     record(session, SYSTEM, "x", "y")
     session.commit()
-    assert verify(session).ok
+    seal_all(session, signer())
+    assert verify(session, publics_of(signer())).ok
 
 
 def test_cli_purge_follows_the_configured_retention(
@@ -228,6 +317,7 @@ def test_cli_purge_follows_the_configured_retention(
     monkeypatch.setenv("MDPH_BRIDGE_AUDIT_RETENTION_DAYS", "92")
     assert "6 entrée(s) de plus de 92 jours supprimée(s)" in cli("audit", "purge")
     assert "1 entrée(s) vérifiée(s)" in cli("audit", "verify")  # the purge's own entry
+    assert session.scalar(select(func.count()).select_from(AuditPending)) == 0
 
 
 def test_a_list_records_each_transfer_it_shows(
@@ -241,6 +331,7 @@ def test_a_list_records_each_transfer_it_shows(
         client.get("/api/v1/inbound", headers=bearer(demo["80"]["jetons"]["receiver"])).status_code
         == 200
     )
+    seal_all(session, signer())
     listed = session.scalars(
         select(AuditEntry.object_id).where(AuditEntry.action == "transfers.index")
     )
@@ -249,3 +340,51 @@ def test_a_list_records_each_transfer_it_shows(
         select(AuditEntry.object_id).where(AuditEntry.action == "inbound.index")
     )
     assert list(empty) == [None]  # an empty list is one entry
+
+
+def _post(client: FlaskClient, token: str) -> Any:
+    files = {"piece_identite.pdf": PDF}
+    return client.post("/api/v1/transfers", **multipart(dossier(), files), headers=bearer(token))
+
+
+def test_a_change_and_its_entry_are_both_there_or_both_absent(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    # The process dies as soon as the view has answered: the change is kept with its entry.
+    monkeypatch.setattr(auth, "audit_call", lambda *_: sys.exit(9))
+    with pytest.raises(SystemExit):
+        _post(client, token)
+    monkeypatch.undo()
+    # The database fails the commit of the change: neither the transfer nor its entry is there.
+    crashed: dict[str, Any] = {"armed": False, "done": False}
+
+    def arm(db: Session, *_: Any) -> None:
+        for obj in db.new:
+            if isinstance(obj, Transfer) and not crashed["armed"]:
+                crashed["armed"], crashed["lost"] = True, str(obj.id)
+
+    def fail(_conn: Any) -> None:
+        if crashed["armed"] and not crashed["done"]:
+            crashed["done"] = True
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    event.listen(backends.sessions, "before_flush", arm)
+    event.listen(backends.engine, "commit", fail)
+    try:
+        assert _post(client, token).status_code >= 500
+    finally:
+        event.remove(backends.engine, "commit", fail)
+        event.remove(backends.sessions, "before_flush", arm)
+    assert crashed["done"]
+    db = backends.sessions()
+    transfers = set(db.scalars(select(Transfer.id)))
+    created = db.scalars(
+        select(AuditPending.object_id).where(
+            AuditPending.action == "transfers.create", AuditPending.outcome == "ok"
+        )
+    ).all()
+    assert len(transfers) == 1
+    assert created == [str(transfers.pop())]
+    named = db.scalars(select(AuditPending.object_id)).all()
+    assert crashed["lost"] not in named  # the failed call's entry (500) names no lost transfer

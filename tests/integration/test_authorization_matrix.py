@@ -33,6 +33,7 @@ RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "health.readyz": ((PUBLIC,), None),
     "public.hub_keys": ((PUBLIC,), None),
     "public.dossier_schema": ((PUBLIC,), None),
+    "public.audit_checkpoint": ((PUBLIC,), None),
     "transfers.create": (("caseworker",), None),
     "transfers.index": (("caseworker",), None),
     "transfers.detail": (("caseworker",), SENDER),

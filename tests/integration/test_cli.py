@@ -144,7 +144,7 @@ def test_accounts_create_refuses_a_short_password_and_an_unknown_departement(cli
         input="court\n",
     )
     assert result.exit_code != 0
-    assert "Mot de passe trop court" in result.output
+    assert "Mot de passe trop faible" in result.output
     result = CliRunner().invoke(
         main, ["accounts", "create", "x.y", "--role", "receiver", "--departement", "99"]
     )
@@ -161,3 +161,29 @@ def test_demo_prints_one_account_per_role_that_can_sign_in(cli: Any, web: Flask)
     again = json.loads(cli("demo", "--json"))  # passwords are renewed, like tokens
     assert again["62"]["comptes"]["receiver"]["mot_de_passe"] != account["mot_de_passe"]
     assert "compte receiver" in cli("demo")
+
+
+def test_cli_errors_are_one_french_line_without_traceback(cli: Any, session: Session) -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["tokens", "issue", "99", "admin"])
+    assert unknown.exit_code == 1
+    assert "Erreur : Département non raccordé : '99'." in unknown.output
+    assert "Traceback" not in unknown.output
+    assert unknown.exception is None or isinstance(unknown.exception, SystemExit)
+    expired = runner.invoke(main, ["tokens", "issue", "59", "caseworker", "--days", "-1"])
+    assert expired.exit_code == 1
+    assert "Erreur : --days : une validité d'au moins 1 jour est attendue." in expired.output
+    assert session.query(ApiToken).count() == 0
+    usage = runner.invoke(main, ["tokens", "issue"])
+    assert usage.exit_code == 2
+    assert "Erreur : " in usage.output
+    assert "tokens issue --help" in usage.output.splitlines()[-1]
+
+
+def test_no_token_is_issued_already_expired(session: Session) -> None:
+    from mdph_bridge.services.admin import add_departement
+    from mdph_bridge.services.auth import issue_token
+
+    add_departement(session, "80", "Somme")
+    with pytest.raises(ValueError, match="dans le futur"):
+        issue_token(session, "80", "caseworker", "", utcnow() - timedelta(days=1))

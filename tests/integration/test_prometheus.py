@@ -17,6 +17,7 @@ from support import bearer
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import utcnow
+from mdph_bridge.services.audit import seal_all
 from mdph_bridge.services.auth import issue_token
 
 pytestmark = pytest.mark.integration
@@ -69,4 +70,8 @@ def test_operators_read_states_ages_and_queues(
     assert got[("mdph_bridge_queue_length", (("queue", "transfers"),))] == 1
     assert got[("mdph_bridge_queue_length", (("queue", "maintenance"),))] == 0
     assert got[("mdph_bridge_alerts_pending", ())] == 0
+    assert got[("mdph_bridge_audit_seal_lag_seconds", ())] > 0  # the demo's entries wait
+    seal_all(session, app.config["SIGNER"])
+    sealed = samples(client.get("/metrics", headers=bearer(admin)).get_data(as_text=True))
+    assert sealed[("mdph_bridge_audit_seal_lag_seconds", ())] == 0
     assert "59-2026-0001" not in text  # file numbers never appear, only counts

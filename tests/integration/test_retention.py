@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from test_receiving_api import ready
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditEntry, Transfer
-from mdph_bridge.services.audit import verify
+from mdph_bridge.services.audit import seal_all, verify
 from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
 
 pytestmark = pytest.mark.integration
@@ -25,6 +25,8 @@ KEEP = timedelta(days=30)
 
 
 def audited(session: Session, action: str) -> list[str | None]:
+    """The objects of the sealed entries of `action` (what is pending is sealed first)."""
+    seal_all(session, current_app.config["SIGNER"])
     query = select(AuditEntry.object_id).where(AuditEntry.action == action)
     return list(session.scalars(query.order_by(AuditEntry.seq)))
 

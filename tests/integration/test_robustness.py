@@ -150,6 +150,21 @@ def test_a_failure_after_the_ready_commit_keeps_the_package(
             "champ.caracteres",
         ),
         (
+            lambda d: d["transfert"].update(numero_dossier_origine="59-\u202e1234"),
+            "transfert.numero_dossier_origine",
+            "champ.caracteres_invisibles",
+        ),
+        (
+            lambda d: d["transfert"].update(numero_dossier_origine="59-\u20661234\u2069"),
+            "transfert.numero_dossier_origine",
+            "champ.caracteres_invisibles",
+        ),
+        (
+            lambda d: d["beneficiaire"]["adresse_nouvelle"].update(commune="Arras\x85"),
+            "beneficiaire.adresse_nouvelle.commune",
+            "champ.caracteres_invisibles",
+        ),
+        (
             lambda d: d["transfert"].update(numero_dossier_origine="\ud800"),
             "dossier",
             "requete.dossier_json",

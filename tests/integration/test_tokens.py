@@ -103,3 +103,32 @@ def test_tokens_are_still_checked_when_the_counter_store_is_down(
     assert client.get("/api/v1/transfers", headers=bearer("mdphb_x")).status_code == 401
     assert "failed-authentication limit not checked: ConnectionError" in caplog.text
     app.extensions["mdph_bridge"].engine.dispose()
+
+
+def test_without_redis_every_web_worker_counts_in_the_database(
+    app: Any,
+    tmp_path: Path,
+    database_url: str,
+    demo: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Two web workers of one embedded hub (no Redis): each is its own app, as in gunicorn.
+    settings = hub_settings(tmp_path, database_url, "filesystem://")
+    workers = [create_app(settings) for _ in range(2)]
+    assert {w.config["RATELIMIT_STORAGE_URL"] for w in workers} == {"database"}
+    attacker = {"REMOTE_ADDR": "198.51.100.8"}
+    answers = [
+        workers[attempt % 2]
+        .test_client()
+        .get("/api/v1/transfers", headers=bearer("mdphb_x"), environ_base=attacker)
+        .status_code
+        for attempt in range(LIMIT + 2)
+    ]
+    assert answers == [401] * LIMIT + [429, 429]
+    # The log names the request and a keyed hash of the client, never its address.
+    failed = [r.getMessage() for r in caplog.records if "authentication failed" in r.getMessage()]
+    assert len(failed) == LIMIT
+    assert all("request=" in line and "client=" in line for line in failed)
+    assert "198.51.100.8" not in caplog.text
+    for worker in workers:
+        worker.extensions["mdph_bridge"].engine.dispose()

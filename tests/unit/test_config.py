@@ -242,10 +242,10 @@ def test_audit_retention_below_three_months_is_refused(
     ("broker", "expected"),
     [
         ("redis://127.0.0.1:6379/3", "redis://127.0.0.1:6379/3"),
-        ("filesystem://", "memory://"),
+        ("filesystem://", "database"),
     ],
 )
-def test_failed_logins_are_counted_in_the_broker_redis_else_in_memory(
+def test_failed_logins_are_counted_in_the_broker_redis_else_in_the_database(
     in_tmp: Path, broker: str, expected: str
 ) -> None:
     config = valid_settings(BROKER_URL=broker)

@@ -122,10 +122,12 @@ CERTIFICATE_MAX_AGE = timedelta(days=360)  # under the 12 months of the rule, wh
 # Text
 
 
-# Characters that no text field accepts (schemas.base.clean_text): C0 controls except tab, LF
-# and CR, and DEL. Lone surrogates are excluded by the Cs category below.
+# Characters that no text field accepts (schemas.base.clean_text and visible_text): C0 controls
+# except tab, LF and CR, DEL, C1 controls, and the bidirectional embeddings, overrides and
+# isolates. Lone surrogates are excluded by the Cs category below.
 FORBIDDEN_CONTROLS = "".join(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)))
-FORBIDDEN_CONTROLS += "\x7f"
+FORBIDDEN_CONTROLS += "\x7f" + "".join(chr(c) for c in range(0x80, 0xA0))
+FORBIDDEN_CONTROLS += "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 FREE_CHAR = st.characters(exclude_categories=("Cs",), exclude_characters=FORBIDDEN_CONTROLS)
 
 
