@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DSFR := node_modules/@gouvfr/dsfr/dist
 ASSETS := mdph_bridge/web/static/dsfr
 ASSETS_STAMP := $(ASSETS)/.built-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
+# The script that opens packages in the browser, bundled with the locked age and Ed25519 libraries.
+BUNDLE := mdph_bridge/web/static/build/ouverture.json
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,10 +28,13 @@ $(ASSETS_STAMP): package.json package-lock.json
 	cp $(DSFR)/utility/icons/icons.min.css $(ASSETS)/utility/icons/
 	touch $@
 
-assets: $(ASSETS_STAMP) ## Bundle the pages' design system (DSFR) from the locked npm package
+$(BUNDLE): $(ASSETS_STAMP) $(wildcard mdph_bridge/web/scripts/*.*js)
+	node mdph_bridge/web/scripts/build.mjs
+
+assets: $(ASSETS_STAMP) $(BUNDLE) ## Bundle the pages' design system (DSFR) and opening script from locked npm packages
 
 PORT ?= 8000
-serve: $(STAMP) $(ASSETS_STAMP) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62); PORT=8001 for another port
+serve: $(STAMP) $(ASSETS_STAMP) $(BUNDLE) ## Run web + worker + beat (embedded default: SQLite, local disk, demo 59 and 62); PORT=8001 for another port
 	$(VENV)/bin/mdph-bridge serve --port $(PORT)
 
 lint: $(STAMP) ## Check style with ruff
@@ -39,7 +44,7 @@ lint: $(STAMP) ## Check style with ruff
 typecheck: $(STAMP) ## Check types with mypy (strict on domain/, services/ and schemas/)
 	$(VENV)/bin/mypy
 
-test: lint typecheck $(ASSETS_STAMP) ## Lint, type-check, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
+test: lint typecheck $(ASSETS_STAMP) $(BUNDLE) ## Lint, type-check, then unit, integration (PostgreSQL, Redis) and end-to-end (real worker) tests
 	$(VENV)/bin/pytest
 
 audit: $(STAMP) ## Scan the pinned dependencies for known vulnerabilities (pip-audit)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
 import re
 import socket
@@ -10,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy import create_engine, text
 
 from mdph_bridge.domain.manifest import receipt
@@ -120,3 +124,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def redis_values(store: redis.Redis) -> list[bytes]:
+    """Every key and value in clear (lists, hashes, sets, strings), message bodies decoded."""
+    values: list[bytes] = []
+    for key in store.scan_iter(count=1000):
+        kind = store.type(key)
+        if kind == b"list":
+            items = store.lrange(key, 0, -1)
+        elif kind == b"hash":
+            items = [*store.hkeys(key), *store.hvals(key)]
+        elif kind in (b"set", b"zset"):
+            items = list(store.smembers(key)) if kind == b"set" else store.zrange(key, 0, -1)
+        else:
+            items = [store.get(key) or b""]
+        values.append(key)
+        for item in items:
+            values.append(item)
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                values.append(base64.b64decode(json.loads(item)["body"]))  # kombu messages
+    return values

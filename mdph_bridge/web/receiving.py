@@ -1,4 +1,4 @@
-"""Receiver pages: inbound transfers; download, acknowledge, complete or return one."""
+"""Receiver pages: inbound transfers; download or open, acknowledge, complete or return one."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask import (
     Response,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -26,9 +27,11 @@ from mdph_bridge.http import presenters
 from mdph_bridge.http.identity import current_principal
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services import receiving
+from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.web.agents import agent_page
+from mdph_bridge.web.bundle import opening_script
 from mdph_bridge.web.pages import install
-from schemas.api import CompletionSchema, ReturnSchema
+from schemas.api import CompletionSchema, ReceiptSchema, ReturnSchema
 from schemas.errors import flatten
 
 bp = Blueprint("recus", __name__, url_prefix="/recus")
@@ -56,10 +59,12 @@ def _detail(transfer: Transfer, erreurs: dict[str, list[dict[str, str]]] | None 
         evenements=presenters.timeline(transfer),
         erreurs=erreurs or {},
         peut_accuser=can_move(state, State.ACKNOWLEDGED),
+        accuse_apres_ouverture=state == State.READY,
         peut_integrer=can_move(state, State.COMPLETED),
         peut_renvoyer=can_move(state, State.RETURNED),
         medecin=current_principal().role == Role.DOCTOR,
         accuse_agent=receiving.acknowledged_by_agent(transfer),
+        ouverture=opening_script(),
     )
 
 
@@ -102,6 +107,29 @@ def accuse(transfer_id: uuid.UUID) -> Any:
     receiving.acknowledge_by_agent(session(), current_principal(), transfer_id)
     flash("Réception confirmée.")
     return redirect(url_for("recus.transfert", transfer_id=transfer_id), 303)
+
+
+@bp.get("/<uuid:transfer_id>/manifeste")
+@agent_page(*RECEIVING)
+def manifeste(transfer_id: uuid.UUID) -> Response:
+    """The signed manifest, for the page that checks and opens the package in the browser."""
+    return jsonify(receiving.signed_manifest(session(), current_principal(), transfer_id))
+
+
+@bp.post("/<uuid:transfer_id>/recu-signe")
+@agent_page(*RECEIVING)
+def recu_signe(transfer_id: uuid.UUID) -> Any:
+    """Record the receipt the page signed with the département's key (JSON in, JSON out)."""
+    try:
+        receiving.get_inbound(session(), current_principal(), transfer_id)  # 404 before 422
+        body = ReceiptSchema().load(request.get_json(silent=True) or {})
+        receiving.acknowledge(session(), current_principal(), transfer_id, body)
+    except ValidationError as exc:
+        return {"erreurs": flatten(exc.messages)}, 422
+    except ServiceError as exc:
+        return {"erreurs": exc.erreurs}, exc.status
+    flash("Accusé de réception signé par la clé de votre MDPH envoyé à la MDPH d'origine.")
+    return {"adresse": url_for("recus.transfert", transfer_id=transfer_id)}
 
 
 def _form(schema: Any, fields: tuple[str, ...]) -> tuple[dict[str, Any] | None, list[Any]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,17 +13,27 @@ from typing import Any
 import pytest
 import redis
 from alembic import command
+from browsers import BIN, CHROMIUM, CHROMIUM_ARGS, Agent
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 from processes import FAST_RECOVERY, Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import REDIS_URL, create_database, drop_database, free_port, hub_settings
+from support import (
+    AGENT_PASSWORD,
+    REDIS_URL,
+    create_database,
+    drop_database,
+    free_port,
+    hub_settings,
+)
 
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
 from mdph_bridge.migrations import alembic_config
 from mdph_bridge.models import Base
+from mdph_bridge.services.accounts import create_account
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
 
@@ -137,3 +149,76 @@ def demo(session: Session, keys_dir: Path, backends: Backends) -> Iterator[dict[
         conn.execute(
             text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
         )
+
+
+@pytest.fixture(scope="session")
+def served(e2e_settings: dict[str, Any], processes: dict[str, Any]) -> Iterator[str]:
+    """The app served by gunicorn on the e2e database, storage and broker; its base URL."""
+    port = free_port()
+    var = Path(e2e_settings["VAR_DIR"])
+    env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in e2e_settings.items()}}
+    with (var / "gunicorn.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                BIN / "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--threads",
+                "4",
+                "mdph_bridge.wsgi:app",
+            ],
+            env=env,
+            cwd=var,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (var / "gunicorn.log").read_text()[-2000:]
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1).close()  # noqa: S310 - local
+            break
+        except OSError:
+            assert time.monotonic() < deadline, (var / "gunicorn.log").read_text()[-2000:]
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def accounts(session: Session, demo: dict[str, Any]) -> dict[str, str]:
+    """Agents of 59 and 62 (emptied with the demo after the test)."""
+    wanted = {
+        "cw59": ("59", "caseworker"),
+        "rx62": ("62", "receiver"),
+        "cw62": ("62", "caseworker"),
+        "sv59": ("59", "supervisor"),
+    }
+    return {
+        name: create_account(session, f"{role}-{code}", role, [code], AGENT_PASSWORD).login
+        for name, (code, role) in wanted.items()
+    }
+
+
+@pytest.fixture
+def people(browser: Browser, served: str) -> Iterator[Any]:
+    opened: list[Agent] = []
+
+    def open_(name: str) -> Agent:
+        opened.append(Agent(browser, served, name))
+        return opened[-1]
+
+    yield open_
+    for agent in opened:
+        agent.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
 import logging
 import time
 import uuid
@@ -19,7 +16,7 @@ from flask.testing import FlaskClient
 from processes import Process
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support import REDIS_URL, bearer, signed_receipt
+from support import REDIS_URL, bearer, redis_values, signed_receipt
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Base, Transfer
@@ -29,27 +26,6 @@ SURNAME = "Zorglubovna"
 FIRST_NAME = "Quetzalie"
 STREET = "7 impasse Marqueurunique"
 DOCUMENT_MARKER = b"MARQUEUR-PIECE-7f3a9c"
-
-
-def redis_values(store: redis.Redis) -> list[bytes]:
-    """Every key and value in clear (lists, hashes, sets, strings), message bodies decoded."""
-    values: list[bytes] = []
-    for key in store.scan_iter(count=1000):
-        kind = store.type(key)
-        if kind == b"list":
-            items = store.lrange(key, 0, -1)
-        elif kind == b"hash":
-            items = [*store.hkeys(key), *store.hvals(key)]
-        elif kind in (b"set", b"zset"):
-            items = list(store.smembers(key)) if kind == b"set" else store.zrange(key, 0, -1)
-        else:
-            items = [store.get(key) or b""]
-        values.append(key)
-        for item in items:
-            values.append(item)
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                values.append(base64.b64decode(json.loads(item)["body"]))  # kombu messages
-    return values
 
 
 def test_full_transfer_leaves_no_personal_data_in_clear(

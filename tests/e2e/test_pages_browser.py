@@ -5,169 +5,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browsers import BIN
 from dossiers import PDF, dossier
 from histories import add_transfer
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
-from support import AGENT_PASSWORD, free_port
 
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import utcnow
-from mdph_bridge.services.accounts import create_account
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def served(e2e_settings: dict[str, Any], processes: dict[str, Any]) -> Iterator[str]:
-    """The app served by gunicorn on the e2e database, storage and broker; its base URL."""
-    port = free_port()
-    var = Path(e2e_settings["VAR_DIR"])
-    env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in e2e_settings.items()}}
-    with (var / "gunicorn.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                BIN / "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--threads",
-                "4",
-                "mdph_bridge.wsgi:app",
-            ],
-            env=env,
-            cwd=var,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, (var / "gunicorn.log").read_text()[-2000:]
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1).close()  # noqa: S310 - local
-            break
-        except OSError:
-            assert time.monotonic() < deadline, (var / "gunicorn.log").read_text()[-2000:]
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def accounts(session: Session, demo: dict[str, Any]) -> dict[str, str]:
-    """Agents of 59 and 62 (emptied with the demo after the test)."""
-    wanted = {
-        "cw59": ("59", "caseworker"),
-        "rx62": ("62", "receiver"),
-        "cw62": ("62", "caseworker"),
-        "sv59": ("59", "supervisor"),
-    }
-    return {
-        name: create_account(session, f"{role}-{code}", role, [code], AGENT_PASSWORD).login
-        for name, (code, role) in wanted.items()
-    }
-
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-# The WCAG 2.1 A and AA rules that axe checks automatically (RGAA 4 follows WCAG 2.1 AA).
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-class Agent:
-    """One person in their own browser context; keeps the page's console errors."""
-
-    def __init__(self, browser: Browser, base: str, name: str) -> None:
-        self.context: BrowserContext = browser.new_context(
-            base_url=base, locale="fr-FR", accept_downloads=True
-        )
-        # Loaded by the browser itself before each page's scripts, so the page's CSP still holds.
-        self.context.add_init_script(path=AXE)
-        self.page: Page = self.context.new_page()
-        self.name = name
-        self.console_errors: list[str] = []
-        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
-        self.page.on(
-            "console",
-            lambda message: (
-                self.console_errors.append(message.text) if message.type == "error" else None
-            ),
-        )
-
-    def sign_in(self, login: str) -> None:
-        """Sign in with the keyboard only: field to field with Tab, Enter to send."""
-        self.page.goto("/")
-        expect(self.page).to_have_url("/connexion")
-        self.page.focus("#identifiant")
-        self.page.keyboard.type(login)
-        self.page.keyboard.press("Tab")
-        assert self.page.evaluate("document.activeElement.id") == "mot_de_passe"
-        self.page.keyboard.type(AGENT_PASSWORD)
-        self.page.keyboard.press("Enter")
-        expect(self.page.locator("#agent-connecte")).to_contain_text(login)
-
-    def accessibility_problems(self) -> list[str]:
-        """Run axe-core's WCAG 2.1 AA checks on the current page; describe each violation."""
-        found = self.page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
-            ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' ')))",
-            AXE_TAGS,
-        )
-        return [f"{self.page.url} {problem}" for problem in found]
-
-    def shot(self, step: str) -> None:
-        SCREENSHOTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=SCREENSHOTS / f"{self.name}-{step}.png", full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def people(browser: Browser, served: str) -> Iterator[Any]:
-    opened: list[Agent] = []
-
-    def open_(name: str) -> Agent:
-        opened.append(Agent(browser, served, name))
-        return opened[-1]
-
-    yield open_
-    for agent in opened:
-        agent.close()
-
-
 # Records whether the progress bar was shown and how far it went (attributes it sets).
 WATCH_PROGRESS = """() => {
     const box = document.querySelector("[data-progression]");

@@ -72,6 +72,8 @@ PAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "recus.transfert": (("receiver", "doctor"), RECEIVER),
     "recus.paquet": (("receiver", "doctor"), RECEIVER),
     "recus.paquet_medical": (("doctor",), RECEIVER),
+    "recus.manifeste": (("receiver", "doctor"), RECEIVER),
+    "recus.recu_signe": (("receiver", "doctor"), RECEIVER),
     "recus.accuse": (("receiver", "doctor"), RECEIVER),
     "recus.integration": (("receiver", "doctor"), RECEIVER),
     "recus.renvoi": (("receiver", "doctor"), RECEIVER),

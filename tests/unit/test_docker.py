@@ -152,7 +152,11 @@ def test_the_image_installs_the_package_with_its_assets_and_the_locked_npm_packa
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 
     assert "COPY package.json package-lock.json ./" in text
-    assert "npm ci --omit=dev" in text
-    assets_in_place = text.index("COPY --from=assets /build/dsfr ./mdph_bridge/web/static/dsfr")
-    assert assets_in_place < text.index("pip install")
+    assert "RUN npm ci --ignore-scripts" in text  # exactly the lock's packages, esbuild included
+    assert "RUN node mdph_bridge/web/scripts/build.mjs" in text  # the opening script's bundle
+    for copied in (
+        "COPY --from=assets /build/dsfr ./mdph_bridge/web/static/dsfr",
+        "COPY --from=assets /build/mdph_bridge/web/static/build ./mdph_bridge/web/static/build",
+    ):
+        assert text.index(copied) < text.index("pip install")
     assert re.search(r"^ARG ASSETS=/build/dsfr$", text, re.MULTILINE)
