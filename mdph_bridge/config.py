@@ -57,6 +57,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "RATELIMIT_STORAGE_URL": (str, None),
     "AUDIT_RETENTION_DAYS": (int, 365),
     "PACKAGE_RETENTION_DAYS": (int, 30),
+    # Drafts composed on the pages are deleted this long after they were last saved.
+    "DRAFT_RETENTION_DAYS": (int, 30),
     "UNDOWNLOADED_ALERT_DAYS": (int, 5),
     "TOKEN_VALID_DAYS": (int, 365),
     # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto are trusted (0: none).

@@ -5,6 +5,7 @@ from mdph_bridge.models.alert import TransferAlert
 from mdph_bridge.models.audit import AuditChain, AuditEntry
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
+from mdph_bridge.models.draft import Draft
 from mdph_bridge.models.history import HistoricalTransfer
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "Departement",
     "DepartementKey",
+    "Draft",
     "HistoricalTransfer",
     "Transfer",
     "TransferAlert",

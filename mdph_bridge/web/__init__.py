@@ -10,6 +10,7 @@ from mdph_bridge.web.display import install_filters
 
 def register_web(app: Flask) -> None:
     """Register the pages, their session cookie, CSRF checks and template helpers."""
+    from mdph_bridge.web.drafts import bp as brouillons
     from mdph_bridge.web.pages import bp as pages
     from mdph_bridge.web.pages import unknown_address
     from mdph_bridge.web.receiving import bp as recus
@@ -19,6 +20,6 @@ def register_web(app: Flask) -> None:
 
     init_sessions(app)
     install_filters(app)
-    for blueprint in (pages, compte, envois, recus, supervision):
+    for blueprint in (pages, compte, envois, brouillons, recus, supervision):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, unknown_address)
