@@ -127,8 +127,11 @@ def test_a_caseworker_composes_the_adult_dossier_sees_the_pch_switch_and_sends_i
     assert pch is not None
     assert pch.group(1) == "maintenu_changement_payeur"
     assert "Maintenu, changement de payeur" in page
-    assert "Département du Nord" in page or "59" in page
-    assert "Alertes datées pour la MDPH d'accueil" in page
+    card = text_of(preview.text.split('id="apercu-droit-1"')[1].split('id="apercu-droit-2"')[0])
+    assert "2 févr. 2027 31 déc. 2031 le département du Pas-de-Calais (62)" in card
+    assert "veille de l'acquisition du domicile de secours" in card
+    alerts = text_of(preview.text.split('id="alertes-apercu"')[1].split("</table>")[0])
+    assert "le département du Pas-de-Calais (62) devient payeur le 02/02/2027" in alerts
     for name in DOCUMENTS:
         assert name in page
 
