@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from support import files_under, sign_in
 
 from mdph_bridge.domain.dossier_form import STEP_BY_SLUG, Typed, step_fields, typed_from
+from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Draft, Transfer, utcnow
 from mdph_bridge.services.audit import entries
-from mdph_bridge.services.drafts import purge_drafts
+from mdph_bridge.services.drafts import purge_drafts, read, reseal_drafts
 
 pytestmark = pytest.mark.integration
 DOCUMENTS = {
@@ -350,3 +351,26 @@ def test_drafts_are_purged_after_the_retention_and_the_purge_is_audited(
     assert files_under(Path(web.config["STORAGE_DIR"]) / "drafts" / str(old_id)) == []
     purged = [e for e in entries(session, since=before) if e.action == "draft.purge"]
     assert [(e.object_id, e.actor) for e in purged] == [(str(old_id), "systeme")]
+
+
+def test_drafts_and_their_files_are_resealed_under_a_new_staging_key(
+    caseworker: tuple[FlaskClient, str], session: Session, web: Flask, backends: Backends
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    typed = typed_from(example())
+    client.post(f"{url}/personne", data=step_form(typed, "personne", token, "enregistrer"))
+    attach_documents(client, url, token, typed)
+    new_key = generate_staging_key("cle-2027")
+    rotated = Keyring.parse(f"{new_key},{web.config['STAGING_KEYS']}")
+    assert reseal_drafts(session, backends.storage, rotated) == 2  # the draft and its one file
+    assert reseal_drafts(session, backends.storage, rotated) == 0
+    # Once resealed, the old key can go: the new one alone opens the draft and its file.
+    only_new = Keyring.parse(new_key)
+    draft = session.scalars(select(Draft)).one()
+    session.refresh(draft)
+    assert draft.key_id == "cle-2027"
+    assert read(only_new, draft).typed.entries["beneficiaire.nom_naissance"] == "Exemple"
+    (blob,) = files_under(Path(web.config["STORAGE_DIR"]) / "drafts")
+    with blob.open("rb") as sealed:
+        assert SealReader(sealed, only_new).read() == DOCUMENTS["piece_identite.pdf"]
