@@ -9,12 +9,14 @@ it creates and drops its own database.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
 from alembic import command
+from arguments import parse
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
@@ -25,7 +27,7 @@ from mdph_bridge.extensions import make_engine
 from mdph_bridge.migrations import alembic_config
 from mdph_bridge.services.audit import Actor, record, verify
 
-NAME = "mdph_bench_audit"
+NAME = f"mdph_bench_audit_{os.getpid()}"
 
 
 def write(sessions: sessionmaker, writers: int, total: int) -> float:
@@ -56,7 +58,7 @@ def main() -> None:
     """Print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=4000)
-    args = parser.parse_args()
+    args = parse(parser, {"entries": 50})
     url = create_database(NAME)
     try:
         command.upgrade(alembic_config(url), "head")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 import cryptography
+from arguments import parse
 from cryptography.hazmat.backends.openssl.backend import backend
 
 from mdph_bridge.domain.age import Decryptor, Encryptor, generate_identity
@@ -99,7 +100,7 @@ def main() -> None:
     """Parse the size, run both formats and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256, help="payload size in MiB (default 256)")
-    mib = parser.parse_args().mib
+    mib = parse(parser, {"mib": 1}).mib
     print(f"command: {sys.executable} {' '.join(sys.argv)}")
     print(
         f"python {platform.python_version()}, cryptography {cryptography.__version__}, "

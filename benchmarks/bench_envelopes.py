@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import cryptography
+from arguments import parse
 from cryptography.hazmat.backends.openssl.backend import backend
 
 from mdph_bridge.domain.age import Decryptor, Encryptor, generate_identity
@@ -380,7 +381,7 @@ def main() -> None:
     parser.add_argument("--child", choices=["package", "decrypt"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bytes", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse(parser, {"sizes": "1", "mib": 1, "repeat": 1})
 
     if args.child:
         key = sys.stdin.read().strip()

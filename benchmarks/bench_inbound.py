@@ -19,17 +19,18 @@ import json
 import threading
 import time
 import uuid
-from datetime import timedelta
 
-from harness import hub, machine, summary_ms
+from arguments import parse
+from harness import free_port, hub, machine, summary_ms
 from sqlalchemy import insert, update
 
 from mdph_bridge import create_app
 from mdph_bridge.models import Departement, Transfer, utcnow
 from mdph_bridge.services.admin import create_demo
+from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.receiving import encode_cursor
 
-PORT = 18963
+PORT = free_port()
 
 
 def get(path: str, token: str) -> tuple[float, dict[str, object]]:
@@ -70,6 +71,7 @@ def hammer(path: str, token: str, clients: int, seconds: float) -> tuple[float, 
 def seed(app: object, pending: int) -> None:
     """Insert `pending` ready transfers from 59 to 62 in one statement."""
     now = utcnow()
+    deadline = transfer_deadlines(app.config["CLOCK_RULES"], "59", "62", now)  # type: ignore[attr-defined]
     rows = [
         {
             "id": uuid.uuid4(),
@@ -79,7 +81,8 @@ def seed(app: object, pending: int) -> None:
             "numero_dossier_origine": f"59-2026-{n:06d}",
             "motif": "demenagement",
             "submitted_at": now,
-            "due_at": now + timedelta(days=15),
+            "warn_at": deadline.warn_at,
+            "due_at": deadline.due_at,
             "state_changed_at": now,
             "attempts": 1,
             "staging_key_id": "bench-staging",
@@ -106,7 +109,7 @@ def main() -> None:
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10)
-    args = parser.parse_args()
+    args = parse(parser, {"pending": 300, "clients": 2, "seconds": 0.5})
     print(f"machine: {machine()}")
     print(
         f"command: .venv/bin/python benchmarks/bench_inbound.py --pending {args.pending} "

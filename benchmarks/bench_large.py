@@ -26,14 +26,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from harness import hub, machine, peak_rss_mib
+from arguments import parse
+from harness import free_port, hub, machine, peak_rss_mib
 from object_store import s3_server, s3_settings
 from sqlalchemy import create_engine, text
 
 from mdph_bridge import create_app
 from mdph_bridge.services.admin import create_demo
 
-PORT = 18964
+PORT = free_port()
 MiB = 1024 * 1024
 BLOCK = os.urandom(MiB)
 
@@ -52,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="50,1024", help="document sizes in MiB")
     parser.add_argument("--s3", action="store_true", help="blobs on a moto S3 server, not the disk")
-    args = parser.parse_args()
+    args = parse(parser, {"sizes": "1"})
     print(f"machine: {machine()}")
     s3 = " --s3" if args.s3 else ""
     print(f"command: .venv/bin/python benchmarks/bench_large.py --sizes {args.sizes}{s3}")

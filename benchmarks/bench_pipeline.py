@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import BIN, PG_URL, hub, machine, percentile, summary_ms
+from arguments import parse
+from harness import BIN, PG_URL, free_port, hub, machine, percentile, summary_ms
 from sqlalchemy import create_engine, text
 
 from mdph_bridge import create_app
 from mdph_bridge.services.admin import create_demo
 
-HUB_PORT, BARE_PORT = 18961, 18962
+HUB_PORT, BARE_PORT = free_port(), free_port()
 BARE_SCHEMA = (
     "CREATE TABLE bare_jobs (id uuid PRIMARY KEY, body_size int NOT NULL,"
     " submitted_at timestamptz NOT NULL, done_at timestamptz)"
@@ -175,7 +176,7 @@ def main() -> None:
         type=Path,
         help="folder for py-spy raw profiles of the hub's web and worker at the highest level",
     )
-    args = parser.parse_args()
+    args = parse(parser, {"levels": "1,2", "count": 6})
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
     profile = f" --profile {args.profile}" if args.profile else ""

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The tests' wire-format builders and dedicated-server helpers.
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 from servers import RedisServer  # noqa: E402
+from support import free_port  # noqa: E402, F401 - re-exported to the benchmarks
 
 PG_URL = os.environ.get("MDPH_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BIN = Path(sys.executable).parent
@@ -202,8 +203,8 @@ class Hub:
 
 @contextmanager
 def hub(name: str, **extra: Any) -> Iterator[Hub]:
-    """A created hub, dropped afterwards whatever happens."""
-    instance = Hub(name, extra=extra)
+    """A created hub (its database named after `name` and this process), dropped afterwards."""
+    instance = Hub(f"{name}_{os.getpid()}", extra=extra)  # runs side by side never share one
     instance.create()
     try:
         yield instance

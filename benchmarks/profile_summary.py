@@ -17,11 +17,15 @@ from pathlib import Path
 _FRAME = re.compile(r"^(?P<func>[^ ]+) \((?P<file>[^:]+)(?::\d+)?\)$")
 
 
+ROOT = f"{Path(__file__).resolve().parent.parent}/"
+
+
 def _module(path: str) -> str:
-    for marker in ("site-packages/", "/wt-faults/", "/lib/python3.11/"):
+    """A frame's file relative to the project or to the library folder it comes from."""
+    for marker in (ROOT, "site-packages/"):
         if marker in path:
             return path.split(marker, 1)[1]
-    return path
+    return re.sub(r"^.*/lib/python3\.\d+/", "", path)
 
 
 def summarise(raw: Path, top: int) -> None:

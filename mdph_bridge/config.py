@@ -38,6 +38,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "ORPHAN_AGE_SECONDS": (int, 3600),
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     "ALERT_INTERVAL_SECONDS": (int, 300),
+    "ROLLUP_INTERVAL_SECONDS": (int, 60),
     "ALERT_EMAILS": (str, ""),
     "ALERT_FROM": (str, "mdph-bridge@localhost"),
     "ALERT_WEBHOOK_URL": (str, ""),

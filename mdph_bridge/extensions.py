@@ -145,6 +145,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.purge_audit",
                 "schedule": timedelta(days=1),
             },
+            "roll-up-metrics": {
+                "task": "maintenance.roll_up_metrics",
+                "schedule": timedelta(seconds=cfg["ROLLUP_INTERVAL_SECONDS"]),
+            },
             "remove-orphan-blobs": {
                 "task": "maintenance.remove_orphans",
                 "schedule": timedelta(seconds=cfg["ORPHAN_AGE_SECONDS"]),

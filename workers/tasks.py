@@ -18,6 +18,7 @@ from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import wake_processing
 from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
+from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.services.sweeper import documents_sizes, remove_orphans, stale_transfers
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,15 @@ def deadline_alerts() -> int:
     if decided or mailed:
         log.info("deadline alerts: %d decided, %d mailed", decided, mailed)
     return mailed
+
+
+@shared_task(name="maintenance.roll_up_metrics", ignore_result=True)
+def roll_up_metrics() -> int:
+    """Fold finished transfers into the supervisors' monthly roll-ups, so figures stay fast."""
+    folded = roll_up(backends().sessions(), current_app.config["SLA_DAYS"])
+    if folded:
+        log.info("folded %d finished transfer(s) into the metrics roll-ups", folded)
+    return folded
 
 
 @shared_task(name="maintenance.purge_audit", ignore_result=True)

@@ -7,6 +7,7 @@ from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.draft import Draft
 from mdph_bridge.models.history import HistoricalTransfer
+from mdph_bridge.models.rollup import MetricRollup
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
@@ -21,6 +22,7 @@ __all__ = [
     "DepartementKey",
     "Draft",
     "HistoricalTransfer",
+    "MetricRollup",
     "Transfer",
     "TransferAlert",
     "TransferDocument",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdph_bridge.models.base import Base, utcnow
@@ -21,6 +21,14 @@ class Transfer(Base):
         UniqueConstraint("dest_code", "inbound_seq"),
         Index("ix_transfers_state_changed", "state", "state_changed_at"),
         Index("ix_transfers_warn_at", "warn_at"),
+        # The transfers the metrics read one by one: open ones and finished ones not rolled up.
+        Index(
+            "ix_transfers_not_rolled_up",
+            "origin_code",
+            "dest_code",
+            postgresql_where=text("NOT rolled_up"),
+            sqlite_where=text("NOT rolled_up"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -52,6 +60,8 @@ class Transfer(Base):
     completed_at: Mapped[datetime | None]
     # Time spent in `rejected`, waiting for the sender's correction, added up when it leaves.
     sender_wait_seconds: Mapped[int] = mapped_column(default=0)
+    # Folded into the supervisors' monthly roll-ups (only once finished; see services.rollups).
+    rolled_up: Mapped[bool] = mapped_column(default=False, server_default=false())
     package_key: Mapped[str | None] = mapped_column(String(200))
     package_size: Mapped[int | None]
     package_sha256: Mapped[str | None] = mapped_column(String(64))

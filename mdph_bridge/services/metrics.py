@@ -1,7 +1,9 @@
-"""Delay metrics for supervisors: aggregated in SQL, returned as plain dicts (API, CSV, pages).
+"""Delay metrics for supervisors, returned as plain dicts (API, CSV, pages).
 
-Every function takes the supervisor's départements and sees the transfers whose origin or
-destination is one of them; none returns personal data (ids, codes, states, dates, figures).
+The figures come from monthly roll-ups plus the transfers not folded yet (`services.rollups`), so a
+call costs the same on a thousand or ten million transfers; `services.metrics_exact` computes them
+the slow, exact way, as the reference. Every function takes the supervisor's départements and sees
+the transfers whose origin or destination is one of them; none returns personal data.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, literal, or_, select, text
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, case, literal, or_, select
+from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import (
     LEVEL_LABELS,
@@ -26,148 +28,20 @@ from mdph_bridge.domain.clock import (
     Level,
     Side,
 )
+from mdph_bridge.domain.delays import (
+    DELAY,
+    RELATIVE_ERROR,
+    Distribution,
+    histogram_rows,
+)
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import HistoricalTransfer, Transfer
+from mdph_bridge.models import Transfer
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.sqlstats import days_between, month_of, percentile, whole_days
+from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
-# Percentiles sort every delay in scope: on PostgreSQL give this transaction's sorts room enough to
-# stay in memory (a million transfers: 3x faster than the default 4 MB, which spills to disk).
-SORT_MEMORY = "64MB"
+STEP_FIGURES = {"mediane_jours": 0.5, "p90_jours": 0.9}
 OPEN_LIST_LIMIT = 1000
-HISTOGRAM_CAP_DAYS = 60  # longer delays fall in the last bar
-
-
-@dataclass(frozen=True)
-class _Source:
-    """The columns the figures read, from the hub's transfers or from imported past ones."""
-
-    model: Any
-    target_days: int
-
-    def column(self, name: str) -> InstrumentedAttribute[Any]:
-        return getattr(self.model, name)
-
-    @property
-    def delay(self) -> ColumnElement[float]:
-        return days_between(self.column("completed_at"), self.column("submitted_at"))
-
-    @property
-    def within(self) -> ColumnElement[bool]:
-        if self.model is Transfer:
-            return Transfer.completed_at <= Transfer.due_at  # the deadline of its own pair policy
-        return self.delay <= self.target_days
-
-    def scope(self, departements: Sequence[str]) -> ColumnElement[bool]:
-        return or_(
-            self.column("origin_code").in_(departements),
-            self.column("dest_code").in_(departements),
-        )
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 2)
-
-
-def _distribution_columns(source: _Source) -> list[Any]:
-    delay = source.delay
-    return [
-        func.count(delay).label("nombre"),
-        *(percentile(delay, fraction).label(name) for name, fraction in PERCENTILES.items()),
-        func.max(delay).label("max_jours"),
-        func.avg(delay).label("moyenne_jours"),
-        func.avg(case((source.within, 1.0), else_=0.0)).label("part_dans_les_delais"),
-    ]
-
-
-def _figures(row: Any) -> dict[str, Any]:
-    """Round a distribution row: days to the hundredth, the share to the thousandth."""
-    share = row.part_dans_les_delais
-    return {
-        "nombre": row.nombre,
-        **{name: _round(getattr(row, name)) for name in (*PERCENTILES, "max_jours")},
-        "moyenne_jours": _round(row.moyenne_jours),
-        "part_dans_les_delais": None if share is None else round(float(share), 3),
-    }
-
-
-def _completed(source: _Source, departements: Sequence[str]) -> list[ColumnElement[bool]]:
-    return [source.scope(departements), source.column("completed_at").is_not(None)]
-
-
-def delays(
-    session: Session, departements: Sequence[str], target_days: int, historical: bool = False
-) -> dict[str, Any]:
-    """Distribution of the delays of completed transfers, and the share within the target."""
-    source = _Source(HistoricalTransfer if historical else Transfer, target_days)
-    row = session.execute(
-        select(*_distribution_columns(source)).where(*_completed(source, departements))
-    ).one()
-    return _figures(row)
-
-
-def delays_by_pair(
-    session: Session, departements: Sequence[str], target_days: int, historical: bool = False
-) -> list[dict[str, Any]]:
-    """The same distribution for each (origin, destination) pair."""
-    source = _Source(HistoricalTransfer if historical else Transfer, target_days)
-    origin, dest = source.column("origin_code"), source.column("dest_code")
-    rows = session.execute(
-        select(origin, dest, *_distribution_columns(source))
-        .where(*_completed(source, departements))
-        .group_by(origin, dest)
-        .order_by(origin, dest)
-    )
-    return [{"mdph_origine": r[0], "mdph_destination": r[1], **_figures(r)} for r in rows]
-
-
-def delays_by_month(
-    session: Session, departements: Sequence[str], target_days: int, historical: bool = False
-) -> list[dict[str, Any]]:
-    """The same distribution for each month of completion (Paris time)."""
-    source = _Source(HistoricalTransfer if historical else Transfer, target_days)
-    month = month_of(source.column("completed_at")).label("mois")
-    rows = session.execute(
-        select(month, *_distribution_columns(source))
-        .where(*_completed(source, departements))
-        .group_by(month)
-        .order_by(month)
-    )
-    return [{"mois": r.mois, **_figures(r)} for r in rows]
-
-
-def histogram(
-    session: Session, departements: Sequence[str], historical: bool = False
-) -> list[dict[str, int]]:
-    """Completed transfers per whole day of delay (0 = under a day), the last bar open-ended."""
-    source = _Source(HistoricalTransfer if historical else Transfer, 0)
-    day = whole_days(source.delay).label("jour")
-    rows = session.execute(
-        select(day, func.count().label("nombre"))
-        .where(*_completed(source, departements))
-        .group_by(day)
-    )
-    bars: dict[int, int] = {}
-    for row in rows:
-        bar = min(int(row.jour), HISTOGRAM_CAP_DAYS)
-        bars[bar] = bars.get(bar, 0) + row.nombre
-    return [{"jours": day, "nombre": bars[day]} for day in sorted(bars)]
-
-
-def _step_durations(source: _Source) -> dict[str, ColumnElement[float]]:
-    """Each step's duration in days; the first leaves out the wait for the sender's correction."""
-    col = source.column
-    wait = cast(col("sender_wait_seconds"), Float) / 86400.0
-    return {
-        "soumis_pret": days_between(col("ready_at"), col("submitted_at")) - wait,
-        "pret_telecharge": days_between(col("downloaded_at"), col("ready_at")),
-        "telecharge_accuse": days_between(col("acknowledged_at"), col("downloaded_at")),
-        "accuse_termine": days_between(col("completed_at"), col("acknowledged_at")),
-        "attente_expediteur": case((col("ready_at").is_not(None), wait)),
-    }
-
-
 STEP_SIDES = {
     "soumis_pret": Side.HUB,
     "pret_telecharge": Side.DESTINATION,
@@ -177,43 +51,107 @@ STEP_SIDES = {
 }
 
 
-def steps(
-    session: Session, departements: Sequence[str], by_pair: bool = False
-) -> list[dict[str, Any]]:
+def round_days(value: float | None) -> float | None:
+    """Days to the hundredth, as every figure shows them."""
+    return None if value is None else round(float(value), 2)
+
+
+def _rounded(names: dict[str, float], distribution: Distribution) -> dict[str, float | None]:
+    """Named quantiles of a distribution, in days to the hundredth."""
+    found = distribution.quantiles(names.values())
+    return {name: round_days(value) for name, value in zip(names, found, strict=True)}
+
+
+def _figures(distribution: Distribution) -> dict[str, Any]:
+    """A distribution's figures: days to the hundredth, the share to the thousandth."""
+    count = distribution.count
+    return {
+        "nombre": count,
+        **_rounded(PERCENTILES, distribution),
+        "max_jours": round_days(distribution.maximum),
+        "moyenne_jours": round_days(distribution.mean()),
+        "part_dans_les_delais": round(distribution.within / count, 3) if count else None,
+    }
+
+
+def delays(snap: Snapshot, source: str = HUB) -> dict[str, Any]:
+    """Distribution of the delays of completed transfers, and the share within the target."""
+    return _figures(snap.total(source, DELAY))
+
+
+def _grouped(
+    snap: Snapshot, source: str, measure: str, by: Callable[[Any], Any]
+) -> dict[Any, Distribution]:
+    groups: dict[Any, Distribution] = defaultdict(Distribution)
+    for key, distribution in snap.measure(source, measure):
+        groups[by(key)].merge(distribution)
+    return groups
+
+
+def delays_by_pair(snap: Snapshot, source: str = HUB) -> list[dict[str, Any]]:
+    """The same distribution for each (origin, destination) pair."""
+    groups = _grouped(snap, source, DELAY, lambda key: key[:2])
+    return [
+        {"mdph_origine": pair[0], "mdph_destination": pair[1], **_figures(groups[pair])}
+        for pair in sorted(groups)
+    ]
+
+
+def delays_by_month(snap: Snapshot, source: str = HUB) -> list[dict[str, Any]]:
+    """The same distribution for each month of completion (Paris time)."""
+    groups = _grouped(snap, source, DELAY, lambda key: key[2])
+    return [{"mois": mois, **_figures(groups[mois])} for mois in sorted(groups)]
+
+
+def histogram(snap: Snapshot, source: str = HUB) -> list[dict[str, int]]:
+    """Completed transfers per whole day of delay (0 = under a day), the last bar open-ended."""
+    return histogram_rows(snap.total(source, DELAY).histogram)
+
+
+def _step_rows(snap: Snapshot, pair: tuple[str, str] | None) -> Iterable[dict[str, Any]]:
+    for name in STEP_LABELS:
+        distribution = snap.total(HUB, name, pair)
+        yield {
+            **({"mdph_origine": pair[0], "mdph_destination": pair[1]} if pair else {}),
+            "etape": name,
+            "libelle": STEP_LABELS[name],
+            "cote": STEP_SIDES[name].value,
+            "nombre": distribution.count,
+            "moyenne_jours": round_days(distribution.mean()),
+            **_rounded(STEP_FIGURES, distribution),
+        }
+
+
+def steps(snap: Snapshot, by_pair: bool = False) -> list[dict[str, Any]]:
     """Per step (and per pair if asked): how many reached it, mean, median and p90 in days."""
-    source = _Source(Transfer, 0)
-    durations = _step_durations(source)
-    columns: list[Any] = []
-    for name, duration in durations.items():
-        columns += [
-            func.count(duration).label(f"{name}__nombre"),
-            func.avg(duration).label(f"{name}__moyenne_jours"),
-            percentile(duration, 0.5).label(f"{name}__mediane_jours"),
-            percentile(duration, 0.9).label(f"{name}__p90_jours"),
-        ]
-    keys = [Transfer.origin_code, Transfer.dest_code] if by_pair else []
-    query = select(*keys, *columns).where(source.scope(departements))
-    if by_pair:
-        query = query.group_by(*keys).order_by(*keys)
-    result = []
-    for row in session.execute(query):
-        values = row._mapping
-        pair = {"mdph_origine": row[0], "mdph_destination": row[1]} if by_pair else {}
-        for name in durations:
-            result.append(
-                {
-                    **pair,
-                    "etape": name,
-                    "libelle": STEP_LABELS[name],
-                    "cote": STEP_SIDES[name].value,
-                    "nombre": values[f"{name}__nombre"],
-                    **{
-                        figure: _round(values[f"{name}__{figure}"])
-                        for figure in ("moyenne_jours", "mediane_jours", "p90_jours")
-                    },
-                }
-            )
-    return result
+    if not by_pair:
+        return list(_step_rows(snap, None))
+    return [row for pair in sorted(snap.pairs) for row in _step_rows(snap, pair)]
+
+
+def states(snap: Snapshot) -> dict[str, Any]:
+    """Transfers per state, and how many open ones are at risk or late."""
+    return {
+        "etats": [
+            {"etat": s.value, "libelle": LABELS[s], "nombre": snap.states.get(s.value, 0)}
+            for s in State
+        ],
+        "ouverts": {
+            "total": sum(n for s, n in snap.states.items() if State(s) not in STOPPED),
+            "a_risque": snap.open_levels[Level.AT_RISK],
+            "en_retard": snap.open_levels[Level.LATE],
+        },
+    }
+
+
+def _precision(snap: Snapshot) -> dict[str, Any]:
+    """Whether medians and percentiles are exact or read from sketches, and how close."""
+    exact = all(d.exact for groups in snap.groups.values() for d in groups.values())
+    return {"exacts": exact, "erreur_relative_max": 0.0 if exact else RELATIVE_ERROR}
+
+
+def _watched(departements: Sequence[str]) -> ColumnElement[bool]:
+    return or_(Transfer.origin_code.in_(departements), Transfer.dest_code.in_(departements))
 
 
 def _open() -> ColumnElement[bool]:
@@ -225,39 +163,6 @@ def _side_case() -> Any:
         *((Transfer.state == s.value, side.value) for s, side in SIDE_TO_ACT.items() if side),
         else_=literal(None),
     )
-
-
-def states(session: Session, departements: Sequence[str], now: datetime) -> dict[str, Any]:
-    """Transfers per state, and how many open ones are at risk or late at `now`."""
-    at_risk = case((Transfer.warn_at <= now, case((Transfer.due_at > now, 1), else_=0)), else_=0)
-    late = case((Transfer.due_at <= now, 1), else_=0)
-    rows = session.execute(
-        select(
-            Transfer.state,
-            func.count().label("nombre"),
-            func.sum(at_risk).label("a_risque"),
-            func.sum(late).label("en_retard"),
-        )
-        .where(_Source(Transfer, 0).scope(departements))
-        .group_by(Transfer.state)
-    ).all()
-    counts = {row.state: row for row in rows}
-    open_rows = [row for row in rows if State(row.state) not in STOPPED]
-    return {
-        "etats": [
-            {
-                "etat": s.value,
-                "libelle": LABELS[s],
-                "nombre": counts[s].nombre if s in counts else 0,
-            }
-            for s in State
-        ],
-        "ouverts": {
-            "total": sum(row.nombre for row in open_rows),
-            "a_risque": sum(int(row.a_risque) for row in open_rows),
-            "en_retard": sum(int(row.en_retard) for row in open_rows),
-        },
-    }
 
 
 def open_alerts(
@@ -277,7 +182,7 @@ def open_alerts(
             level.label("niveau"),
             _side_case().label("cote"),
         )
-        .where(_Source(Transfer, 0).scope(departements), Transfer.warn_at <= now, _open())
+        .where(_watched(departements), Transfer.warn_at <= now, _open())
         .order_by(Transfer.due_at, Transfer.id)
         .limit(limit)
     )
@@ -288,8 +193,8 @@ def open_alerts(
             "mdph_destination": row.dest_code,
             "etat": row.state,
             "etat_libelle": LABELS[State(row.state)],
-            "age_jours": _round((now - row.submitted_at).total_seconds() / 86400),
-            "attente_expediteur_jours": _round(row.sender_wait_seconds / 86400),
+            "age_jours": round_days((now - row.submitted_at).total_seconds() / 86400),
+            "attente_expediteur_jours": round_days(row.sender_wait_seconds / 86400),
             "niveau": row.niveau,
             "niveau_libelle": LEVEL_LABELS[Level(row.niveau)],
             "cote_a_agir": row.cote,
@@ -299,24 +204,19 @@ def open_alerts(
     ]
 
 
-def use_sort_memory(session: Session) -> None:
-    """Let the current transaction sort in memory (PostgreSQL; reset at its end)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
-
-
 def dashboard(
     session: Session, departements: Sequence[str], now: datetime, target_days: int = 15
 ) -> dict[str, Any]:
     """Every figure of the supervisors' dashboard, for the given départements at `now`."""
-    use_sort_memory(session)
-    counts = states(session, departements, now)
-    overall = delays(session, departements, target_days)
-    before = delays(session, departements, target_days, historical=True)
+    snap = snapshot(session, departements, now, target_days)
+    counts = states(snap)
+    overall = delays(snap)
+    before = delays(snap, PAST)
     return {
         "departements": list(departements),
         "calcule_le": now.isoformat(),
         "objectif_jours": target_days,
+        "quantiles": _precision(snap),
         "en_bref": {
             "part_dans_les_delais": overall["part_dans_les_delais"],
             "delai_median_jours": overall["mediane_jours"],
@@ -328,34 +228,33 @@ def dashboard(
         },
         **counts,
         "delais": overall,
-        "histogramme": histogram(session, departements),
-        "par_paire": delays_by_pair(session, departements, target_days),
-        "par_mois": delays_by_month(session, departements, target_days),
-        "etapes": steps(session, departements),
-        "etapes_par_paire": steps(session, departements, by_pair=True),
+        "histogramme": histogram(snap),
+        "par_paire": delays_by_pair(snap),
+        "par_mois": delays_by_month(snap),
+        "etapes": steps(snap),
+        "etapes_par_paire": steps(snap, by_pair=True),
         "alertes": open_alerts(session, departements, now),
         "historique": {
             "delais": before,
-            "histogramme": histogram(session, departements, historical=True),
-            "par_paire": delays_by_pair(session, departements, target_days, historical=True),
-            "par_mois": delays_by_month(session, departements, target_days, historical=True),
+            "histogramme": histogram(snap, PAST),
+            "par_paire": delays_by_pair(snap, PAST),
+            "par_mois": delays_by_month(snap, PAST),
         },
     }
 
 
 # CSV exports: one table per section, rows as the JSON gives them.
-SECTIONS: dict[str, Callable[[Session, Sequence[str], datetime, int], list[dict[str, Any]]]] = {
-    "etats": lambda s, d, now, t: states(s, d, now)["etats"],
-    "delais": lambda s, d, now, t: [delays(s, d, t)],
-    "histogramme": lambda s, d, now, t: histogram(s, d),
-    "paires": lambda s, d, now, t: delays_by_pair(s, d, t),
-    "mois": lambda s, d, now, t: delays_by_month(s, d, t),
-    "etapes": lambda s, d, now, t: steps(s, d) + steps(s, d, by_pair=True),
-    "alertes": lambda s, d, now, t: open_alerts(s, d, now),
-    "historique": lambda s, d, now, t: [
-        {"groupe": "ensemble", **delays(s, d, t, historical=True)},
-        *({"groupe": "paire", **r} for r in delays_by_pair(s, d, t, historical=True)),
-        *({"groupe": "mois", **r} for r in delays_by_month(s, d, t, historical=True)),
+SECTIONS: dict[str, Callable[[Snapshot], list[dict[str, Any]]]] = {
+    "etats": lambda snap: states(snap)["etats"],
+    "delais": lambda snap: [delays(snap)],
+    "histogramme": histogram,
+    "paires": delays_by_pair,
+    "mois": delays_by_month,
+    "etapes": lambda snap: steps(snap) + steps(snap, by_pair=True),
+    "historique": lambda snap: [
+        {"groupe": "ensemble", **delays(snap, PAST)},
+        *({"groupe": "paire", **r} for r in delays_by_pair(snap, PAST)),
+        *({"groupe": "mois", **r} for r in delays_by_month(snap, PAST)),
     ],
 }
 
@@ -364,11 +263,12 @@ def export(
     session: Session, departements: Sequence[str], section: str, now: datetime, target_days: int
 ) -> str:
     """One section of the figures as CSV (API and pages); an unknown section is a 404."""
+    if section == "alertes":
+        return to_csv(open_alerts(session, departements, now))
     produce = SECTIONS.get(section)
     if produce is None:
         raise ServiceError.one(404, "", "http.introuvable")
-    use_sort_memory(session)
-    return to_csv(produce(session, departements, now, target_days))
+    return to_csv(produce(snapshot(session, departements, now, target_days)))
 
 
 def to_csv(rows: Iterable[dict[str, Any]]) -> str:
@@ -393,7 +293,7 @@ def supervised_transfer(
 ) -> Transfer:
     """Return a transfer whose origin or destination the supervisor watches, else 404."""
     transfer = session.scalar(
-        select(Transfer).where(Transfer.id == transfer_id, _Source(Transfer, 0).scope(departements))
+        select(Transfer).where(Transfer.id == transfer_id, _watched(departements))
     )
     if transfer is None:
         raise ServiceError.one(404, "", "transfert.introuvable")

@@ -17,6 +17,7 @@ from test_processing import run, submit
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.services.accounts import create_account
+from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.web.display import days_fr, percent_fr
 
 pytestmark = pytest.mark.integration
@@ -232,3 +233,14 @@ def test_a_supervisor_of_two_departements_sees_the_one_it_acts_for(
     assert "Tableau de bord — MDPH 80" in html
     assert headline(html)["ouverts"] == "0"
     assert str(transfer_id) not in html
+
+
+def test_the_page_says_how_close_its_medians_are(session: Session, supervisor_page: Any) -> None:
+    generate(session)
+    page = supervisor_page("59")
+    assert "médianes et percentiles exacts" in text(page.get("/tableau-de-bord").text)
+
+    roll_up(session, 15)
+
+    shown = text(page.get("/tableau-de-bord").text)
+    assert "les médianes et percentiles le sont à 1 % près" in shown

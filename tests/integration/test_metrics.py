@@ -9,6 +9,7 @@ import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,13 @@ from sqlalchemy.orm import Session
 from support import bearer
 
 from mdph_bridge.domain.clock import PARIS
-from mdph_bridge.domain.states import State
-from mdph_bridge.models import HistoricalTransfer
+from mdph_bridge.domain.delays import RELATIVE_ERROR
+from mdph_bridge.domain.states import FINISHED, State
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import HistoricalTransfer, Transfer
+from mdph_bridge.services import metrics_exact
+from mdph_bridge.services.metrics import dashboard as dashboard_figures
+from mdph_bridge.services.rollups import roll_up
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -332,3 +338,78 @@ def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(
     assert "detail" not in body["evenements"][0]
     assert "59-2026-0001" not in response.get_data(as_text=True)
     assert "numero_dossier_origine" not in body
+
+
+QUANTILES = ("mediane_jours", "p90_jours", "p95_jours")
+
+
+def assert_same_figures(fast: Any, exact: Any, path: str = "") -> None:
+    """Counts, sums, shares and maxima equal; quantiles within the sketches' relative error."""
+    if isinstance(exact, dict):
+        assert set(fast) >= set(exact), path
+        for name, value in exact.items():
+            assert_same_figures(fast[name], value, f"{path}.{name}")
+    elif isinstance(exact, list):
+        assert len(fast) == len(exact), path
+        for index, (got, want) in enumerate(zip(fast, exact, strict=True)):
+            assert_same_figures(got, want, f"{path}[{index}]")
+    elif path.rsplit(".", 1)[-1] in QUANTILES and exact is not None:
+        # Each order statistic is within the relative error, so is their interpolation; both
+        # sides were rounded to the hundredth.
+        assert abs(fast - exact) <= RELATIVE_ERROR * abs(exact) + 0.01 + 1e-9, path
+    elif isinstance(exact, float):
+        assert fast == pytest.approx(exact, abs=0.011), path
+    else:
+        assert fast == exact, path
+
+
+def test_rolled_up_figures_match_the_exact_reference(
+    session: Session, made: list[dict[str, Any]]
+) -> None:
+    before = {code: dashboard_figures(session, [code], NOW, 15) for code in ("59", "62", "80")}
+    assert all(figures["quantiles"]["exacts"] for figures in before.values())
+
+    folded = roll_up(session, 15, batch=150)  # several batches, each its own transaction
+
+    assert folded == len(made) - sum(
+        1 for t in made if not t.get("historical") and t["state"] not in FINISHED
+    )
+    for code in ("59", "62", "80"):
+        fast = dashboard_figures(session, [code], NOW, 15)
+        assert fast["quantiles"] == {"exacts": False, "erreur_relative_max": RELATIVE_ERROR}
+        exact = metrics_exact.figures(session, [code], NOW, 15)
+        assert_same_figures(fast, exact)
+        assert_same_figures(fast, {name: before[code][name] for name in exact})
+    assert roll_up(session, 15) == 0  # each transfer is folded once
+
+    late = add_transfer(  # finished after the fold: read one by one until the next fold
+        session, "59", "62", NOW - timedelta(days=20), {State.COMPLETED: NOW}, state=State.COMPLETED
+    )
+    session.commit()
+    fast = dashboard_figures(session, ["59"], NOW, 15)
+    assert_same_figures(fast, metrics_exact.figures(session, ["59"], NOW, 15))
+    assert roll_up(session, 15) == 1
+    assert session.get(Transfer, late).rolled_up  # type: ignore[union-attr]
+
+
+def test_two_folders_at_once_fold_each_transfer_once(
+    backends: Backends, session: Session, made: list[dict[str, Any]]
+) -> None:
+    exact = metrics_exact.figures(session, ["59"], NOW, 15)
+    session.commit()
+
+    def fold() -> int:
+        other = backends.sessions.session_factory()
+        try:
+            return roll_up(other, 15, batch=50)
+        finally:
+            other.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: fold(), range(2)))
+    results.append(fold())  # whichever stepped aside, the rest is folded now
+
+    assert sum(results) == len(made) - sum(
+        1 for t in made if not t.get("historical") and t["state"] not in FINISHED
+    )
+    assert_same_figures(dashboard_figures(session, ["59"], NOW, 15), exact)

@@ -11,6 +11,7 @@ from histories import add_transfer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import make_engine
 from mdph_bridge.models import Base, Departement, TransferAlert
@@ -18,6 +19,7 @@ from mdph_bridge.services import alerts
 from mdph_bridge.services.alerts import AlertSettings
 from mdph_bridge.services.charts import dashboard_charts
 from mdph_bridge.services.metrics import dashboard
+from mdph_bridge.services.rollups import roll_up
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -96,3 +98,24 @@ def test_the_dashboard_charts_draw_from_the_dashboard_figures(session: Session) 
     charts = dashboard_charts(dashboard(session, ["59"], NOW))
     assert set(charts) == {"histogramme", "tendance", "etapes"}
     assert all(svg.startswith("<svg") and "Aucune donnée" not in svg for svg in charts.values())
+
+
+def test_roll_ups_on_sqlite_keep_the_figures(session: Session) -> None:
+    start = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+    for delay in (2, 4, 6, 20):
+        add_transfer(session, "59", "62", start, {State.COMPLETED: start + timedelta(days=delay)})
+    add_transfer(session, "62", "59", NOW - timedelta(days=12), state=State.REJECTED)
+    session.commit()
+    before = dashboard(session, ["59"], NOW)
+
+    assert roll_up(session, 15) == 4  # the rejected one is still open: read one by one
+    after = dashboard(session, ["59"], NOW)
+
+    assert after["quantiles"] == {"exacts": False, "erreur_relative_max": RELATIVE_ERROR}
+    for name in ("etats", "ouverts", "histogramme"):
+        assert after[name] == before[name], name
+    assert [row["nombre"] for row in after["par_mois"]] == [4]
+    assert after["delais"]["nombre"] == 4
+    assert after["delais"]["moyenne_jours"] == 8.0
+    assert after["delais"]["part_dans_les_delais"] == 0.75
+    assert after["delais"]["mediane_jours"] == pytest.approx(5.0, rel=RELATIVE_ERROR)

@@ -1,0 +1,192 @@
+"""Delay figures that add up: exact while they hold raw values, a mergeable sketch once folded.
+
+The supervisors' figures are read from monthly roll-ups (one per pair, month and measure) plus the
+transfers not folded yet. Counts, sums, shares, maxima and histograms add exactly; quantiles come
+from a DDSketch (relative error `RELATIVE_ERROR`) as soon as a folded roll-up takes part, and are
+exact (PostgreSQL's `percentile_cont`) while every value is still at hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ddsketch import DDSketch
+from ddsketch.ddsketch import BaseDDSketch
+from ddsketch.mapping import LogarithmicMapping
+from ddsketch.pb.proto import DDSketchProto, pb
+
+RELATIVE_ERROR = 0.01  # every quantile read from a sketch is within 1 % of a true order statistic
+DAY_SECONDS = 86400.0
+HISTOGRAM_CAP_DAYS = 60  # longer delays fall in the last bar
+PARIS = ZoneInfo("Europe/Paris")
+DELAY = "delai"  # submission to completion, the 15-day figure
+STEPS = ("soumis_pret", "pret_telecharge", "telecharge_accuse", "accuse_termine")
+SENDER_WAIT = "attente_expediteur"
+
+
+def days(end: datetime | None, start: datetime | None) -> float | None:
+    """Days (fractional) from `start` to `end`, or None if either is missing."""
+    if end is None or start is None:
+        return None
+    return (end - start).total_seconds() / DAY_SECONDS
+
+
+def month(instant: datetime) -> str:
+    """The month `YYYY-MM` of an instant in Paris time, as supervisors read it."""
+    return instant.astimezone(PARIS).strftime("%Y-%m")
+
+
+def step_values(row: Any) -> dict[str, float | None]:
+    """Each step's duration in days; the first leaves out the wait for the sender's correction."""
+    wait = row.sender_wait_seconds / DAY_SECONDS
+    submitted_ready = days(row.ready_at, row.submitted_at)
+    return {
+        "soumis_pret": None if submitted_ready is None else submitted_ready - wait,
+        "pret_telecharge": days(row.downloaded_at, row.ready_at),
+        "telecharge_accuse": days(row.acknowledged_at, row.downloaded_at),
+        "accuse_termine": days(row.completed_at, row.acknowledged_at),
+        SENDER_WAIT: wait if row.ready_at is not None else None,
+    }
+
+
+def percentile_cont(ordered: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont on sorted values: interpolate between the two nearest ranks."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _sketch_rank(sketch: BaseDDSketch, rank: int) -> float:
+    """The approximate value of the order statistic `rank` (0-based) of a sketch."""
+    # DDSketch reads rank q × (count - 1) as "the first value with more than that many below or
+    # at it"; aiming half a rank higher avoids landing one below through rounding.
+    fraction = min(1.0, (rank + 0.5) / (sketch.count - 1)) if sketch.count > 1 else 0.0
+    return float(sketch.get_quantile_value(fraction))
+
+
+@dataclass
+class Distribution:
+    """The values of one measure in one group: exact aggregates, quantiles exact or sketched."""
+
+    count: int = 0
+    total: float = 0.0
+    within: int = 0
+    maximum: float | None = None
+    histogram: dict[int, int] = field(default_factory=dict)
+    values: list[float] = field(default_factory=list)
+    sketch: BaseDDSketch | None = None
+
+    def add(self, value: float, within: bool = False) -> None:
+        """Count one raw value (kept exact until a sketch joins)."""
+        self.count += 1
+        self.total += value
+        self.within += within
+        self.maximum = value if self.maximum is None else max(self.maximum, value)
+        bar = min(int(value), HISTOGRAM_CAP_DAYS) if value >= 0 else 0
+        self.histogram[bar] = self.histogram.get(bar, 0) + 1
+        self.values.append(value)
+
+    def merge(self, other: Distribution) -> None:
+        """Add another distribution's values to this one."""
+        self.count += other.count
+        self.total += other.total
+        self.within += other.within
+        if other.maximum is not None:
+            self.maximum = (
+                other.maximum if self.maximum is None else max(self.maximum, other.maximum)
+            )
+        for bar, n in other.histogram.items():
+            self.histogram[bar] = self.histogram.get(bar, 0) + n
+        self.values += other.values
+        if other.sketch is not None:
+            if self.sketch is None:
+                self.sketch = DDSketch(RELATIVE_ERROR)
+            self.sketch.merge(other.sketch)
+
+    @property
+    def exact(self) -> bool:
+        """Whether every value is at hand, so quantiles are exact."""
+        return self.sketch is None
+
+    def quantiles(self, fractions: Iterable[float]) -> list[float | None]:
+        """`percentile_cont` of each fraction: exact from raw values, else read on the sketch."""
+        if self.count == 0:
+            return [None for _ in fractions]
+        if self.sketch is None:
+            ordered = sorted(self.values)
+            return [percentile_cont(ordered, fraction) for fraction in fractions]
+        everything = self._all_sketched()
+        found: list[float | None] = []
+        for fraction in fractions:
+            position = fraction * (self.count - 1)
+            low, high = math.floor(position), math.ceil(position)
+            low_value = _sketch_rank(everything, low)
+            high_value = _sketch_rank(everything, high)
+            found.append(low_value + (high_value - low_value) * (position - low))
+        return found
+
+    def mean(self) -> float | None:
+        """The exact mean, or None without values."""
+        return self.total / self.count if self.count else None
+
+    def _all_sketched(self) -> BaseDDSketch:
+        sketch = DDSketch(RELATIVE_ERROR)
+        if self.sketch is not None:
+            sketch.merge(self.sketch)
+        for value in self.values:
+            sketch.add(value)
+        return sketch
+
+    def folded(self) -> Distribution:
+        """The same distribution with its raw values folded into the sketch, ready to store."""
+        return Distribution(
+            self.count,
+            self.total,
+            self.within,
+            self.maximum,
+            dict(self.histogram),
+            [],
+            self._all_sketched(),
+        )
+
+
+def encode_sketch(sketch: BaseDDSketch) -> bytes:
+    """Serialise a sketch in DDSketch's own protobuf format."""
+    return bytes(DDSketchProto.to_proto(sketch).SerializeToString())
+
+
+def decode_sketch(data: bytes) -> BaseDDSketch:
+    """Read a sketch written by `encode_sketch`, one `add` per non-empty bin."""
+    message = pb.DDSketch()
+    message.ParseFromString(data)
+    mapping = LogarithmicMapping(RELATIVE_ERROR)
+    sketch = DDSketch(RELATIVE_ERROR)
+    for store, sign in ((message.positiveValues, 1.0), (message.negativeValues, -1.0)):
+        offset = store.contiguousBinIndexOffset
+        bins = [(offset + i, n) for i, n in enumerate(store.contiguousBinCounts) if n]
+        # The two extreme bins first: the store then sizes its range once, not once per bin.
+        for key, weight in bins[-1:] + bins[:1] + bins[1:-1]:
+            sketch.add(sign * mapping.value(key), weight)  # a bin's value maps back to its key
+    if message.zeroCount:
+        sketch.add(0.0, message.zeroCount)
+    return sketch
+
+
+def histogram_rows(histogram: Mapping[int, int]) -> list[dict[str, int]]:
+    """Histogram bars as the API lists them, shortest delay first."""
+    return [{"jours": bar, "nombre": histogram[bar]} for bar in sorted(histogram)]
+
+
+def combined(parts: Iterable[Distribution]) -> Distribution:
+    """One distribution holding the values of all `parts`."""
+    total = Distribution()
+    for part in parts:
+        total.merge(part)
+    return total

@@ -1,0 +1,67 @@
+"""Every benchmark runs at its smoke size, so a change that breaks one fails the tests.
+
+The figures are printed (see them with `pytest -s`), never asserted: a smoke run on a busy machine
+measures nothing. What is checked is that the script ran to the end and printed its result lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(path.name for path in (ROOT / "benchmarks").glob("bench_*.py"))
+# Lines whose form other tools and docs rely on.
+PRINTS = {
+    "bench_metrics.py": r"^\s*API\s.*p95 \d+ ms",
+    "bench_pipeline.py": r"^goals",
+}
+
+
+def run(*args: str) -> str:
+    """Run a benchmark script from the project root; return what it printed."""
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        check=False,
+    )
+    print(result.stdout)
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(script,) for script in SCRIPTS] + [("bench_large.py", "--s3")],
+    ids=lambda args: " ".join(args),
+)
+def test_benchmark_runs_at_its_smoke_size(args: tuple[str, ...]) -> None:
+    output = run(f"benchmarks/{args[0]}", "--smoke", *args[1:])
+
+    assert output.strip(), "a benchmark prints its figures"
+    if args[0] in PRINTS:
+        assert re.search(PRINTS[args[0]], output, re.MULTILINE), output
+
+
+def test_profile_summary_ranks_the_hubs_own_functions(tmp_path: Path) -> None:
+    raw = tmp_path / "web.txt"
+    hub_frame = f"submit ({ROOT}/mdph_bridge/services/submission.py:210)"
+    library_frame = "loads (/usr/lib/python3.11/json/__init__.py:346)"
+    raw.write_text(f"{hub_frame};{library_frame} 3\n{hub_frame} 1\n")
+
+    output = run("benchmarks/profile_summary.py", str(raw))
+
+    assert "4 samples" in output
+    assert "100.0 %  submit (mdph_bridge/services/submission.py)" in output
+    assert "75.0 %  loads (json/__init__.py)" in output

@@ -1,0 +1,80 @@
+"""Distributions that add up: exact while raw, within the sketch's relative error once folded."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mdph_bridge.domain.delays import (
+    RELATIVE_ERROR,
+    Distribution,
+    decode_sketch,
+    encode_sketch,
+    percentile_cont,
+)
+
+pytestmark = pytest.mark.unit
+DELAYS = st.lists(st.floats(min_value=0.001, max_value=400), min_size=1, max_size=300)
+FRACTIONS = (0.0, 0.5, 0.9, 0.95, 1.0)
+
+
+def raw(values: list[float]) -> Distribution:
+    distribution = Distribution()
+    for value in values:
+        distribution.add(value, within=value <= 15)
+    return distribution
+
+
+def bracket(values: list[float], fraction: float) -> tuple[float, float]:
+    """The two order statistics percentile_cont interpolates between."""
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    return ordered[math.floor(position)], ordered[math.ceil(position)]
+
+
+@given(DELAYS)
+def test_raw_values_give_postgresqls_percentile_cont(values: list[float]) -> None:
+    distribution = raw(values)
+    expected = [percentile_cont(sorted(values), fraction) for fraction in FRACTIONS]
+    assert distribution.quantiles(FRACTIONS) == expected
+    assert distribution.exact
+
+
+@given(DELAYS, DELAYS)
+def test_folded_quantiles_stay_within_the_relative_error(
+    first: list[float], second: list[float]
+) -> None:
+    stored = Distribution()
+    stored.merge(raw(first).folded())
+    stored.merge(raw(second))  # a roll-up read back, plus transfers not folded yet
+    values = first + second
+
+    assert not stored.exact
+    assert stored.count == len(values)
+    assert stored.total == pytest.approx(sum(values))
+    assert stored.within == sum(v <= 15 for v in values)
+    assert stored.maximum == max(values)
+    for fraction, got in zip(FRACTIONS, stored.quantiles(FRACTIONS), strict=True):
+        low, high = bracket(values, fraction)
+        assert got is not None
+        assert low * (1 - RELATIVE_ERROR) <= got <= high * (1 + RELATIVE_ERROR)
+
+
+def test_a_sketch_survives_its_storage_format() -> None:
+    folded = raw([0.5, 2.0, 3.0, 11.0, 40.0]).folded()
+    assert folded.sketch is not None
+
+    back = decode_sketch(encode_sketch(folded.sketch))
+
+    assert back.count == 5
+    for fraction in FRACTIONS:
+        expected = folded.sketch.get_quantile_value(fraction)
+        assert back.get_quantile_value(fraction) == pytest.approx(expected, rel=1e-12)
+
+
+def test_histogram_counts_whole_days_and_caps_the_last_bar() -> None:
+    distribution = raw([0.2, 0.9, 1.5, 59.9, 61.0, 300.0])
+    assert distribution.histogram == {0: 2, 1: 1, 59: 1, 60: 2}
