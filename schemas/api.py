@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from mdph_bridge.domain.reception import FAILURES
 from mdph_bridge.domain.states import State
 from schemas.base import WireSchema, between, length, matches, one_of
 
@@ -77,6 +78,12 @@ class ReturnSchema(WireSchema):
 
     motif = fields.String(required=True, validate=one_of(RETURN_REASONS))
     commentaire = fields.String(load_default="", validate=length(0, 1000))
+
+
+class ReceptionFailureSchema(WireSchema):
+    """Why the receiving client could not receive a transfer: one code of a fixed list."""
+
+    code = fields.String(required=True, validate=one_of(FAILURES))
 
 
 class ErreurSchema(Schema):
@@ -195,12 +202,13 @@ class InboundTransferSchema(TransferSchema):
 
 
 class EtapeSuivieSchema(Schema):
-    """One step of the timeline as a supervisor sees it (no detail)."""
+    """One step of the timeline as a supervisor sees it (codes only in its detail)."""
 
     date = fields.DateTime()
     de = fields.String(allow_none=True)
     vers = fields.String()
     acteur = fields.String()
+    detail = fields.Dict(allow_none=True)
 
 
 class SupervisedTransferSchema(Schema):

@@ -109,7 +109,7 @@ def _authenticate() -> Principal:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ServiceError.one(401, "", "auth.jeton_absent")
-    principal = authenticate(session(), value.strip())
+    principal = authenticate(session(), value.strip(), user_agent=request.headers.get("User-Agent"))
     # End the read transaction now (it may record the last use): on SQLite it holds the database
     # lock, and the view may stream a long upload before its own transaction.
     session().commit()

@@ -18,6 +18,7 @@ from schemas.api import (
     InboundQuerySchema,
     InboundTransferSchema,
     ReceiptSchema,
+    ReceptionFailureSchema,
     ReturnSchema,
     SignedManifestSchema,
 )
@@ -101,6 +102,16 @@ def medical_package(transfer_id: uuid.UUID) -> Response:
 def receipt(body: dict[str, Any], transfer_id: uuid.UUID) -> Any:
     """Acknowledge receipt with a receipt of the manifest signed by the département's key."""
     transfer = receiving.acknowledge(session(), current_principal(), transfer_id, body)
+    return presenters.inbound(transfer)
+
+
+@blp.route("/<uuid:transfer_id>/reception-failure", methods=["POST"])
+@requires(*RECEIVING)
+@blp.arguments(ReceptionFailureSchema)
+@blp.response(200, InboundTransferSchema)
+def reception_failure(body: dict[str, str], transfer_id: uuid.UUID) -> Any:
+    """Report that the client set the transfer aside (failed checks): the sender sees why."""
+    transfer = receiving.report_failure(session(), current_principal(), transfer_id, body["code"])
     return presenters.inbound(transfer)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import url_for
 
 from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, days, level_at
+from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services.clock import reading
@@ -140,7 +141,15 @@ def supervised(transfer: Transfer) -> dict[str, Any]:
                 "de": event.from_state,
                 "vers": event.to_state,
                 "acteur": public_actor(event.actor),
+                # Of the details, only a reception failure's code: the rest is the parties'.
+                **_failure_only(event.detail),
             }
             for event in transfer.events
         ],
     }
+
+
+def _failure_only(detail: dict[str, Any] | None) -> dict[str, Any]:
+    """The reception failure code of an event's detail, as a detail of its own, if any."""
+    code = (detail or {}).get(FAILURE)
+    return {"detail": {FAILURE: code}} if code else {}

@@ -202,6 +202,7 @@ def tokens_list(departement: str) -> None:
             click.echo(
                 f"{t.id}\t{t.role}\t{t.label}\t{status}\texpire : {when(t.expires_at)}"
                 f"\tdernier usage : {when(t.last_used_at)}"
+                f"\tclient : {t.client_version or '—'}"
             )
         record(session, CLI, "token.list", "departement", departement)
         session.commit()

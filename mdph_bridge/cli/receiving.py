@@ -47,62 +47,17 @@ def inbound() -> None:
     """Receive the département's transfers, on the MDPH's own machine."""
 
 
-@inbound.command("pull")
-@click.option("--url", required=True, help="Adresse de la plateforme (https://…).")
-@click.option(
-    "--token",
-    required=True,
-    envvar="MDPH_BRIDGE_TOKEN",
-    help="Jeton receiver ou doctor du département (ou variable MDPH_BRIDGE_TOKEN).",
+@inbound.command(
+    "pull",
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option(
-    "--keys",
-    "keys_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Dossier des clés privées de la MDPH (*.agekey, une *.signkey).",
-)
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Dossier de réception : un sous-dossier par transfert.",
-)
-@click.option(
-    "--hub-keys",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Clés publiques de la plateforme à épingler (JSON de /api/v1/keys) ; "
-    "sinon lues sur la plateforme.",
-)
-@click.option("--once", is_flag=True, help="Recevoir ce qui est disponible, puis s'arrêter.")
-@click.option(
-    "--interval",
-    default=60,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Secondes entre deux interrogations.",
-)
-def inbound_pull(
-    url: str,
-    token: str,
-    keys_dir: Path,
-    out: Path,
-    hub_keys: Path | None,
-    once: bool,
-    interval: int,
-) -> None:
-    """Download, verify, decrypt and acknowledge the transfers addressed to the département."""
-    from mdph_bridge.client.hub import Hub, PullError
-    from mdph_bridge.client.pull import load_keys, run
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def inbound_pull(args: tuple[str, ...]) -> None:
+    """Receive the département's transfers: the `mdph-reception` client (see its --help)."""
+    from mdph_bridge.client.cli import main as client
 
-    try:
-        run(Hub(url, token), load_keys(keys_dir), out, hub_keys, once, interval, click.echo)
-    except PullError as exc:
-        click.echo(f"Erreur : {exc}", err=True)
-        raise SystemExit(1) from exc
-    except OSError as exc:
-        click.echo(f"Erreur : accès impossible à {exc.filename} ({exc.strerror}).", err=True)
-        raise SystemExit(1) from exc
+    raise SystemExit(client(args, prog="mdph-bridge inbound pull"))
 
 
 @main.group()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mdph_bridge.client.hub import CHUNK, PullError
+from mdph_bridge.client.hub import CHUNK, PullError, RefusedError
 from mdph_bridge.domain.age import AgeError, Decryptor
 
 LABELS = {"dossier": "administrative", "medical": "médicale"}
@@ -63,24 +63,27 @@ def unpack(
             with tarfile.open(fileobj=plain, mode="r|") as tar:
                 for member in tar:
                     if not reserved.isdisjoint(PurePosixPath(member.name).parts[:1]):
-                        raise PullError(f"{what} contient un nom réservé : archive refusée.")
+                        message = f"{what} contient un nom réservé : archive refusée."
+                        raise RefusedError("archive_refusee", message)
                     tar.extract(member, dest, filter="data")
             # Reading to the end authenticates the final chunk and hashes the tar padding.
             while plain.read(CHUNK):
                 pass
     except AgeError as exc:
         message = f"{what} ne se déchiffre pas : altérée, tronquée ou clé inadaptée."
-        raise PullError(message) from exc
+        raise RefusedError("dechiffrement", message) from exc
     # Neither error is quoted whole: both would name the files, which may be personal data.
     except tarfile.TarError as exc:
-        raise PullError(f"{what} contient une archive illisible ou refusée.") from exc
+        message = f"{what} contient une archive illisible ou refusée."
+        raise RefusedError("archive_refusee", message) from exc
     except OSError as exc:
         raise PullError(f"{what} n'a pas pu être écrite sur le disque ({exc.strerror}).") from exc
     expected = (part["taille_claire"], part["sha256_clair"])
     if plain.size != expected[0] or not hmac.compare_digest(plain.hexdigest(), expected[1]):
-        raise PullError(f"le contenu déchiffré de {what} diffère du manifeste signé.")
+        message = f"le contenu déchiffré de {what} diffère du manifeste signé."
+        raise RefusedError("contenu_different", message)
     if not (dest / required).is_file():
-        raise PullError(f"{what} ne contient pas {required}.")
+        raise RefusedError("archive_refusee", f"{what} ne contient pas {required}.")
     _check_documents(dest, required, what)
 
 
@@ -94,9 +97,11 @@ def _check_documents(dest: Path, required: str, what: str) -> None:
                 while chunk := handle.read(CHUNK):
                     digest.update(chunk)
             if not hmac.compare_digest(digest.hexdigest(), piece["sha256"]):
-                raise PullError(
+                raise RefusedError(
+                    "piece_alteree",
                     f"la pièce n°{number} de {what} ne correspond pas à l'empreinte déclarée "
-                    "par la MDPH d'origine."
+                    "par la MDPH d'origine.",
                 )
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PullError(f"{what} décrit mal ses pièces : archive refusée.") from exc
+        message = f"{what} décrit mal ses pièces : archive refusée."
+        raise RefusedError("archive_refusee", message) from exc

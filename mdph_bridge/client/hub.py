@@ -5,20 +5,33 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import platform
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from mdph_bridge.client import VERSION
+
 CHUNK = 1024 * 1024
 TIMEOUT = 60
 # JSON answers are a few KiB; the cap keeps a faulty server from filling memory.
 MAX_JSON = 16 * 1024 * 1024
+# The hub keeps the version (only), so supervisors see which MDPH runs which client.
+USER_AGENT = f"mdph-reception/{VERSION} (Python {platform.python_version()}; {platform.system()})"
 
 
 class PullError(Exception):
     """Stops the pull; the message is French, for the person, and never holds personal data."""
+
+
+class RefusedError(PullError):
+    """This transfer cannot be received (checks failed): set it aside, go on with the others."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # one of domain.reception.FAILURES, reported to the hub
 
 
 class HubError(PullError):
@@ -27,6 +40,10 @@ class HubError(PullError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class UnreachableError(PullError):
+    """The hub could not be reached or broke off: wait and try again."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -63,7 +80,11 @@ class Hub:
 
     def _open(self, path: str, body: Any = None) -> http.client.HTTPResponse:
         """Send a request (JSON body if any); raise PullError for any refusal or network fault."""
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -77,7 +98,7 @@ class Hub:
             raise _refusal(exc) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise PullError(f"la plateforme {self.url} est injoignable ({reason}).") from exc
+            raise UnreachableError(f"la plateforme {self.url} est injoignable ({reason}).") from exc
 
     def raw(self, path: str, body: Any = None) -> bytes:
         """Return a small answer as received."""
@@ -85,7 +106,7 @@ class Hub:
             with self._open(path, body) as response:
                 raw = response.read(MAX_JSON + 1)
         except (OSError, http.client.HTTPException) as exc:
-            raise PullError(f"réponse de la plateforme interrompue ({exc}).") from exc
+            raise UnreachableError(f"réponse de la plateforme interrompue ({exc}).") from exc
         if len(raw) > MAX_JSON:
             raise PullError("réponse de la plateforme anormalement grande.")
         return raw
@@ -111,7 +132,7 @@ class Hub:
                     out.write(chunk)
                     size += len(chunk)
         except http.client.HTTPException as exc:
-            raise PullError(f"téléchargement interrompu ({type(exc).__name__}).") from exc
+            raise UnreachableError(f"téléchargement interrompu ({type(exc).__name__}).") from exc
         except OSError as exc:
-            raise PullError(f"téléchargement interrompu ({exc.strerror or exc}).") from exc
+            raise UnreachableError(f"téléchargement interrompu ({exc.strerror or exc}).") from exc
         return size, digest.hexdigest()

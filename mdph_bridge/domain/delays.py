@@ -11,9 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from ddsketch import DDSketch
 from ddsketch.ddsketch import BaseDDSketch
@@ -23,35 +20,8 @@ from ddsketch.pb.proto import DDSketchProto, pb
 RELATIVE_ERROR = 0.01  # every quantile read from a sketch is within 1 % of a true order statistic
 DAY_SECONDS = 86400.0
 HISTOGRAM_CAP_DAYS = 60  # longer delays fall in the last bar
-PARIS = ZoneInfo("Europe/Paris")
 DELAY = "delai"  # submission to completion, the 15-day figure
-STEPS = ("soumis_pret", "pret_telecharge", "telecharge_accuse", "accuse_termine")
 SENDER_WAIT = "attente_expediteur"
-
-
-def days(end: datetime | None, start: datetime | None) -> float | None:
-    """Days (fractional) from `start` to `end`, or None if either is missing."""
-    if end is None or start is None:
-        return None
-    return (end - start).total_seconds() / DAY_SECONDS
-
-
-def month(instant: datetime) -> str:
-    """The month `YYYY-MM` of an instant in Paris time, as supervisors read it."""
-    return instant.astimezone(PARIS).strftime("%Y-%m")
-
-
-def step_values(row: Any) -> dict[str, float | None]:
-    """Each step's duration in days; the first leaves out the wait for the sender's correction."""
-    wait = row.sender_wait_seconds / DAY_SECONDS
-    submitted_ready = days(row.ready_at, row.submitted_at)
-    return {
-        "soumis_pret": None if submitted_ready is None else submitted_ready - wait,
-        "pret_telecharge": days(row.downloaded_at, row.ready_at),
-        "telecharge_accuse": days(row.acknowledged_at, row.downloaded_at),
-        "accuse_termine": days(row.completed_at, row.acknowledged_at),
-        SENDER_WAIT: wait if row.ready_at is not None else None,
-    }
 
 
 def percentile_cont(ordered: list[float], fraction: float) -> float | None:
@@ -171,8 +141,8 @@ def decode_sketch(data: bytes) -> BaseDDSketch:
     for store, sign in ((message.positiveValues, 1.0), (message.negativeValues, -1.0)):
         offset = store.contiguousBinIndexOffset
         bins = [(offset + i, n) for i, n in enumerate(store.contiguousBinCounts) if n]
-        # The two extreme bins first: the store then sizes its range once, not once per bin.
-        for key, weight in bins[-1:] + bins[:1] + bins[1:-1]:
+        # The highest bin, then the lowest: the store sizes its range twice, not once per bin.
+        for key, weight in bins[-1:] + bins[:-1]:
             sketch.add(sign * mapping.value(key), weight)  # a bin's value maps back to its key
     if message.zeroCount:
         sketch.add(0.0, message.zeroCount)

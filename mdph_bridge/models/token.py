@@ -26,6 +26,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]
     # Updated at most once a minute (see services.auth), so that reads stay cheap.
     last_used_at: Mapped[datetime | None]
+    # Version of the receiving client last seen with this token (its User-Agent), for supervisors.
+    client_version: Mapped[str | None] = mapped_column(String(40))
 
     def is_usable(self, at: datetime) -> bool:
         """Tell whether the token may authenticate at `at`: not revoked, not expired."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from mdph_bridge.services.audit import CLI, Actor, record
 ROLES = ("caseworker", "receiver", "doctor", "supervisor", "admin")
 TOKEN_PREFIX = "mdphb_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 LAST_USE_PRECISION = timedelta(minutes=1)  # at most one write per token per minute
+# The receiving client's User-Agent; only this exact shape is kept, so no free text is stored.
+CLIENT_AGENT = re.compile(r"mdph-reception/([0-9][0-9A-Za-z.+-]{0,39})")
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,15 @@ def revoke_token(session: Session, token_id: uuid.UUID, actor: Actor = CLI) -> b
     return True
 
 
-def authenticate(session: Session, value: str, now: datetime | None = None) -> Principal | None:
+def client_version(user_agent: str | None) -> str | None:
+    """The receiving client's version named by a User-Agent, or None for any other caller."""
+    match = CLIENT_AGENT.fullmatch((user_agent or "").split(" ", 1)[0])
+    return match.group(1) if match else None
+
+
+def authenticate(
+    session: Session, value: str, now: datetime | None = None, user_agent: str | None = None
+) -> Principal | None:
     """Resolve a bearer token to its principal, or None if unknown, revoked or expired."""
     now = now or utcnow()
     hashed = hash_token(value)
@@ -96,4 +107,7 @@ def authenticate(session: Session, value: str, now: datetime | None = None) -> P
         return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION:
         token.last_used_at = now
+    version = client_version(user_agent)
+    if version and token.client_version != version:
+        token.client_version = version
     return Principal(token.id, token.departement_code, token.role)

@@ -34,8 +34,9 @@ from mdph_bridge.domain.delays import (
     Distribution,
     histogram_rows,
 )
+from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import Transfer
+from mdph_bridge.models import ApiToken, Transfer, TransferEvent
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
@@ -204,6 +205,60 @@ def open_alerts(
     ]
 
 
+def reception_failures(
+    session: Session, departements: Sequence[str], limit: int = OPEN_LIST_LIMIT
+) -> list[dict[str, Any]]:
+    """Transfers whose receiving client reported a failure and that have not moved on since."""
+    waiting = (State.READY.value, State.DOWNLOADED.value)
+    rows = session.execute(
+        select(Transfer.id, Transfer.origin_code, Transfer.dest_code, TransferEvent)
+        .join(TransferEvent, TransferEvent.transfer_id == Transfer.id)
+        .where(
+            _watched(departements),
+            Transfer.state.in_(waiting),
+            # A failure is the only event that keeps a waiting transfer in its state.
+            TransferEvent.from_state == TransferEvent.to_state,
+            TransferEvent.to_state == Transfer.state,
+        )
+        .order_by(TransferEvent.id.desc())
+    )
+    latest: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:
+        code = (row.TransferEvent.detail or {}).get(FAILURE)
+        if code and row.id not in latest and len(latest) < limit:
+            latest[row.id] = {
+                "id": str(row.id),
+                "mdph_origine": row.origin_code,
+                "mdph_destination": row.dest_code,
+                "motif": code,
+                "motif_libelle": FAILURES.get(code, code),
+                "signale_le": row.TransferEvent.at.isoformat(),
+            }
+    return list(latest.values())
+
+
+def reception_clients(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+    """Which version of the receiving client each département's active tokens last used."""
+    rows = session.scalars(
+        select(ApiToken)
+        .where(
+            ApiToken.departement_code.in_(departements),
+            ApiToken.client_version.is_not(None),
+            ApiToken.revoked_at.is_(None),
+        )
+        .order_by(ApiToken.departement_code, ApiToken.created_at)
+    )
+    return [
+        {
+            "mdph": token.departement_code,
+            "role": token.role,
+            "version": token.client_version,
+            "dernier_usage": token.last_used_at.isoformat() if token.last_used_at else None,
+        }
+        for token in rows
+    ]
+
+
 def dashboard(
     session: Session, departements: Sequence[str], now: datetime, target_days: int = 15
 ) -> dict[str, Any]:
@@ -234,6 +289,8 @@ def dashboard(
         "etapes": steps(snap),
         "etapes_par_paire": steps(snap, by_pair=True),
         "alertes": open_alerts(session, departements, now),
+        "echecs_reception": reception_failures(session, departements),
+        "clients_reception": reception_clients(session, departements),
         "historique": {
             "delais": before,
             "histogramme": histogram(snap, PAST),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, or_, select, text
+from sqlalchemy import ColumnElement, case, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mdph_bridge.domain.clock import STEP_LABELS, STOPPED
@@ -19,6 +19,7 @@ from mdph_bridge.domain.delays import HISTOGRAM_CAP_DAYS
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import HistoricalTransfer, Transfer
 from mdph_bridge.services.metrics import PERCENTILES, STEP_SIDES, round_days
+from mdph_bridge.services.rollups import step_durations
 from mdph_bridge.services.sqlstats import days_between, month_of, percentile, whole_days
 
 # Percentiles sort every delay in scope: on PostgreSQL give this transaction's sorts room enough to
@@ -138,25 +139,12 @@ def histogram(
     return [{"jours": day, "nombre": bars[day]} for day in sorted(bars)]
 
 
-def _step_durations(source: _Source) -> dict[str, ColumnElement[float]]:
-    """Each step's duration in days; the first leaves out the wait for the sender's correction."""
-    col = source.column
-    wait = cast(col("sender_wait_seconds"), Float) / 86400.0
-    return {
-        "soumis_pret": days_between(col("ready_at"), col("submitted_at")) - wait,
-        "pret_telecharge": days_between(col("downloaded_at"), col("ready_at")),
-        "telecharge_accuse": days_between(col("acknowledged_at"), col("downloaded_at")),
-        "accuse_termine": days_between(col("completed_at"), col("acknowledged_at")),
-        "attente_expediteur": case((col("ready_at").is_not(None), wait)),
-    }
-
-
 def steps(
     session: Session, departements: Sequence[str], by_pair: bool = False
 ) -> list[dict[str, Any]]:
     """Per step (and per pair if asked): how many reached it, mean, median and p90 in days."""
     source = _Source(Transfer, 0)
-    durations = _step_durations(source)
+    durations = step_durations(Transfer)
     columns: list[Any] = []
     for name, duration in durations.items():
         columns += [

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.signing import ALGORITHM, digest, verify
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import DepartementKey, Transfer, utcnow
+from mdph_bridge.models import DepartementKey, Transfer, TransferEvent, utcnow
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
 from mdph_bridge.services.sending import get_outbound
@@ -301,6 +302,35 @@ def complete(
         raise _refuse_state(transfer)
     session.commit()
     session.refresh(transfer)
+    return transfer
+
+
+# A receiving client reports a failure while the transfer waits for it: ready or downloaded.
+FAILURE_STATES = frozenset({State.READY, State.DOWNLOADED})
+
+
+def report_failure(
+    session: Session, principal: Principal, transfer_id: uuid.UUID, code: str
+) -> Transfer:
+    """Add a reception failure to the timeline (a code, not free text); the state stays as it is.
+
+    A report repeating the last event of the timeline adds nothing, so a client may resend it.
+    """
+    transfer = get_inbound(session, principal, transfer_id)
+    if State(transfer.state) not in FAILURE_STATES:
+        raise _refuse_state(transfer)
+    last = transfer.events[-1] if transfer.events else None
+    if last is None or (last.detail or {}).get(FAILURE) != code:
+        transfer.events.append(
+            TransferEvent(
+                from_state=transfer.state,
+                to_state=transfer.state,
+                actor=principal.actor,
+                detail={FAILURE: code},
+            )
+        )
+        session.commit()
+        session.refresh(transfer)
     return transfer
 
 

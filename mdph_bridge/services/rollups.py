@@ -14,74 +14,78 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import ColumnElement, Float, case, cast, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.clock import STOPPED, Deadlines, Level, level_at
+from mdph_bridge.domain.clock import STEP_LABELS, STOPPED, Deadlines, Level, level_at
 from mdph_bridge.domain.delays import (
+    DAY_SECONDS,
     DELAY,
+    SENDER_WAIT,
     Distribution,
     combined,
-    days,
     decode_sketch,
     encode_sketch,
-    month,
-    step_values,
 )
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.models import HistoricalTransfer, MetricRollup, Transfer
+from mdph_bridge.services.sqlstats import days_between, month_of
 
 HUB, PAST = "hub", "historique"
 BATCH = 2000
 LOCK_KEY = 0x6D647068_726F6C6C  # "mdphroll": one folder at a time on PostgreSQL
 STATE_MEASURE = "etat."
-HUB_COLUMNS = (
+Key = tuple[str, str, str, str]  # origin, destination, month (delays only), measure
+
+
+def step_durations(model: Any) -> dict[str, ColumnElement[float]]:
+    """Each step's duration in days; the first leaves out the wait for the sender's correction."""
+    wait = cast(model.sender_wait_seconds, Float) / DAY_SECONDS
+    return {
+        "soumis_pret": days_between(model.ready_at, model.submitted_at) - wait,
+        "pret_telecharge": days_between(model.downloaded_at, model.ready_at),
+        "telecharge_accuse": days_between(model.acknowledged_at, model.downloaded_at),
+        "accuse_termine": days_between(model.completed_at, model.acknowledged_at),
+        SENDER_WAIT: case((model.ready_at.is_not(None), wait)),
+    }
+
+
+# Durations are computed by the database, as the exact reference does: no datetime per row here.
+FOLD_COLUMNS = (
     Transfer.id,
     Transfer.origin_code,
     Transfer.dest_code,
     Transfer.state,
-    Transfer.submitted_at,
-    Transfer.ready_at,
-    Transfer.downloaded_at,
-    Transfer.acknowledged_at,
-    Transfer.completed_at,
-    Transfer.sender_wait_seconds,
-    Transfer.state_changed_at,
-    Transfer.warn_at,
-    Transfer.due_at,
+    days_between(Transfer.completed_at, Transfer.submitted_at).label(DELAY),
+    (Transfer.completed_at <= Transfer.due_at).label("within"),  # its own pair's deadline
+    month_of(Transfer.completed_at).label("month"),
+    *(duration.label(name) for name, duration in step_durations(Transfer).items()),
 )
+LIVE_COLUMNS = (*FOLD_COLUMNS, Transfer.warn_at, Transfer.due_at)
 PAST_COLUMNS = (
     HistoricalTransfer.id,
     HistoricalTransfer.origin_code,
     HistoricalTransfer.dest_code,
-    HistoricalTransfer.submitted_at,
-    HistoricalTransfer.completed_at,
+    days_between(HistoricalTransfer.completed_at, HistoricalTransfer.submitted_at).label(DELAY),
+    month_of(HistoricalTransfer.completed_at).label("month"),
 )
 
-Key = tuple[str, str, str, str]  # origin, destination, month, measure
 
-
-def _hub_measures(row: Any) -> Iterable[tuple[str, float, bool]]:
-    """The values one of the hub's transfers adds: its delay if completed, and its steps."""
-    delay = days(row.completed_at, row.submitted_at)
-    if delay is not None:
-        yield DELAY, delay, row.completed_at <= row.due_at  # the deadline of its own pair
-    for name, value in step_values(row).items():
+def _add_hub_row(groups: dict[Key, Distribution], row: Any) -> None:
+    """Add a transfer's delay (if completed, by month) and its steps to the groups."""
+    if row.delai is not None:
+        groups[(row.origin_code, row.dest_code, row.month, DELAY)].add(row.delai, bool(row.within))
+    for name in STEP_LABELS:
+        value = getattr(row, name)
         if value is not None:
-            yield name, value, False
+            groups[(row.origin_code, row.dest_code, "", name)].add(value)
 
 
-def _past_delay(row: Any, target_days: int) -> tuple[str, float, bool] | None:
-    """The delay a past transfer adds, judged against the target in force."""
-    delay = days(row.completed_at, row.submitted_at)
-    return None if delay is None else (DELAY, delay, delay <= target_days)
-
-
-def _fold_row(groups: dict[Key, Distribution], pair: tuple[str, str], moment: datetime,
-              values: Iterable[tuple[str, float, bool]]) -> None:  # fmt: skip
-    for measure, value, within in values:
-        period = month(moment) if measure == DELAY else ""  # only delays are shown by month
-        groups[(*pair, period, measure)].add(value, within)
+def _add_past_row(groups: dict[Key, Distribution], row: Any, target_days: int) -> None:
+    """Add a past transfer's delay, judged against the target in force."""
+    if row.delai is not None:
+        key = (row.origin_code, row.dest_code, row.month, DELAY)
+        groups[key].add(row.delai, row.delai <= target_days)
 
 
 def _store(session: Session, source: str, groups: dict[Key, Distribution]) -> None:
@@ -104,17 +108,15 @@ def _store(session: Session, source: str, groups: dict[Key, Distribution]) -> No
 
 def _fold_hub(session: Session, batch: int) -> int:
     rows = session.execute(
-        select(*HUB_COLUMNS)
+        select(*FOLD_COLUMNS)
         .where(Transfer.rolled_up.is_(False), Transfer.state.in_([s.value for s in FINISHED]))
         .order_by(Transfer.id)
         .limit(batch)
     ).all()
     groups: dict[Key, Distribution] = defaultdict(Distribution)
     for row in rows:
-        pair = (row.origin_code, row.dest_code)
-        finished = row.completed_at or row.state_changed_at
-        _fold_row(groups, pair, finished, _hub_measures(row))
-        _fold_row(groups, pair, finished, [(STATE_MEASURE + row.state, 0.0, False)])
+        _add_hub_row(groups, row)
+        groups[(row.origin_code, row.dest_code, "", STATE_MEASURE + row.state)].add(0.0)
     _store(session, HUB, groups)
     ids = [row.id for row in rows]
     if ids:
@@ -131,9 +133,7 @@ def _fold_past(session: Session, batch: int, target_days: int) -> int:
     ).all()
     groups: dict[Key, Distribution] = defaultdict(Distribution)
     for row in rows:
-        delay = _past_delay(row, target_days)
-        if delay is not None:
-            _fold_row(groups, (row.origin_code, row.dest_code), row.completed_at, [delay])
+        _add_past_row(groups, row, target_days)
     _store(session, PAST, groups)
     ids = [row.id for row in rows]
     if ids:
@@ -218,19 +218,17 @@ def snapshot(
         else:
             snap.groups[rollup.source][key] = _distribution(rollup)  # one row per key
     live = session.execute(
-        select(*HUB_COLUMNS).where(
+        select(*LIVE_COLUMNS).where(
             Transfer.rolled_up.is_(False),
             or_(Transfer.origin_code.in_(watched), Transfer.dest_code.in_(watched)),
         )
     )
     for row in live:
-        pair = (row.origin_code, row.dest_code)
-        snap.pairs.add(pair)
+        snap.pairs.add((row.origin_code, row.dest_code))
         snap.states[row.state] += 1
         if State(row.state) not in STOPPED:
             snap.open_levels[level_at(Deadlines(row.warn_at, row.due_at), now)] += 1
-        _fold_row(snap.groups[HUB], pair, row.completed_at or row.state_changed_at,
-                  _hub_measures(row))  # fmt: skip
+        _add_hub_row(snap.groups[HUB], row)
     past = session.execute(
         select(*PAST_COLUMNS).where(
             HistoricalTransfer.rolled_up.is_(False),
@@ -241,8 +239,5 @@ def snapshot(
         )
     )
     for row in past:
-        delay = _past_delay(row, target_days)
-        if delay is not None:
-            _fold_row(snap.groups[PAST], (row.origin_code, row.dest_code), row.completed_at,
-                      [delay])  # fmt: skip
+        _add_past_row(snap.groups[PAST], row, target_days)
     return snap

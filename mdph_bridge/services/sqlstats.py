@@ -6,7 +6,6 @@ aggregate, so `register_sqlite_functions` adds one (the embedded default holds l
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-DAY_SECONDS = 86400.0
+from mdph_bridge.domain.delays import DAY_SECONDS, percentile_cont
 
 
 class days_between(FunctionElement[float]):  # noqa: N801 - used like a SQL function
@@ -97,16 +96,6 @@ def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
     return f"strftime('%Y-%m', {instant})"
 
 
-def percentile_cont(values: list[float], fraction: float) -> float | None:
-    """PostgreSQL's percentile_cont: interpolate between the two nearest ranks."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 class _SqlitePercentile:
     """The `mdph_percentile(value, fraction)` aggregate for SQLite."""
 
@@ -120,7 +109,7 @@ class _SqlitePercentile:
             self.values.append(value)
 
     def finalize(self) -> float | None:
-        return percentile_cont(self.values, self.fraction)
+        return percentile_cont(sorted(self.values), self.fraction)
 
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:

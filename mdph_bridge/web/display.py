@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from mdph_bridge.domain.clock import STEP_LABELS
+from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import FINISHED, LABELS, State
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services.charts import fr_number
@@ -146,6 +147,9 @@ def event_text(event: dict[str, Any]) -> str:
         text = "Version corrigée envoyée : " + text[0].lower() + text[1:]
     if detail.get("accuse") == "agent":
         text += " (confirmée par un agent sur la plateforme, sans reçu signé)"
+    if detail.get(FAILURE):
+        reason = FAILURES.get(detail[FAILURE], detail[FAILURE])
+        text = f"Échec de réception signalé par la MDPH d'accueil — motif : {reason}"
     if detail.get("motif"):
         text += f" — motif : {RETURN_REASONS.get(detail['motif'], detail['motif'])}"
     return text

@@ -13,7 +13,7 @@ from processes import Process
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.delays import month
+from mdph_bridge.domain.clock import PARIS
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import MetricRollup, Transfer, utcnow
@@ -79,7 +79,9 @@ def test_worker_folds_finished_transfers_into_the_metrics_roll_ups(
         ).all()
     )
     assert flags == {done: True, still_open: False}
-    rollup = session.get(MetricRollup, ("hub", "59", "62", month(now), "delai"))
+    rollup = session.get(
+        MetricRollup, ("hub", "59", "62", now.astimezone(PARIS).strftime("%Y-%m"), "delai")
+    )
     assert rollup is not None
     assert rollup.count >= 1
     session.commit()

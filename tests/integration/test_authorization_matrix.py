@@ -50,6 +50,7 @@ RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "inbound.medical_package": (("doctor",), RECEIVER),
     "inbound.manifest": (("receiver", "doctor"), RECEIVER),
     "inbound.receipt": (("receiver", "doctor"), RECEIVER),
+    "inbound.reception_failure": (("receiver", "doctor"), RECEIVER),
     "inbound.complete": (("receiver", "doctor"), RECEIVER),
     "inbound.return_": (("receiver", "doctor"), RECEIVER),
     "metrics.index": (("supervisor",), None),
@@ -108,6 +109,7 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "inbound.complete": {"numero_dossier_destination": "62-0001"},
     "inbound.return_": {"motif": "autre"},
+    "inbound.reception_failure": {"code": "paquet_altere"},
 }
 OWNERS = {SENDER: {"59"}, RECEIVER: {"62"}, BOTH: {"59", "62"}}
 # Placeholders of the URL rules other than the transfer id, with a value to call them with.

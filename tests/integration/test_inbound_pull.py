@@ -28,6 +28,7 @@ from mdph_bridge.cli import main
 from mdph_bridge.client import pull
 from mdph_bridge.client.envelope import unpack
 from mdph_bridge.client.hub import PullError
+from mdph_bridge.client.quarantine import FOLDER as QUARANTINE
 from mdph_bridge.domain.age import encrypt_bytes, generate_identity
 from mdph_bridge.domain.signing import digest, generate_signing_key, verify
 from mdph_bridge.extensions import Backends
@@ -62,8 +63,18 @@ def pull_62(
     keys = Path(demo["62"]["cles"]["signing"]["identity_file"]).parent
 
     def invoke(out: Path, role: str = "doctor", *extra: str, keys: Path = keys) -> Result:
-        token = demo["62"]["jetons"][role]
-        args = ["--url", hub_url, "--token", token, "--keys", str(keys), "--out", str(out)]
+        token = tmp_path / f"jeton-{role}"
+        token.write_text(demo["62"]["jetons"][role] + "\n")
+        args = [
+            "--url",
+            hub_url,
+            "--token-file",
+            str(token),
+            "--keys",
+            str(keys),
+            "--out",
+            str(out),
+        ]
         return CliRunner().invoke(main, ["inbound", "pull", *args, "--once", *extra])
 
     return invoke
@@ -100,9 +111,14 @@ def snapshot(out: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def only(out: Path, *transfer_ids: str) -> None:
-    """OUT holds these transfers' folders, the state and lock files, and no leftover."""
-    assert sorted(os.listdir(out)) == sorted([*transfer_ids, pull.STATE, pull.LOCK])
+def listing(out: Path) -> list[str]:
+    """What OUT holds, but the lock file (whether it stays after a run is the lock's business)."""
+    return sorted(name for name in os.listdir(out) if name != pull.LOCK)
+
+
+def only(out: Path, *transfer_ids: str, extra: tuple[str, ...] = ()) -> None:
+    """OUT holds these transfers' folders, the state file and index, and no leftover."""
+    assert listing(out) == sorted([*transfer_ids, pull.STATE, pull.INDEX, *extra])
 
 
 def test_doctor_gets_medical_content_receiver_does_not(
@@ -210,7 +226,7 @@ def test_rerun_rewrites_nothing_and_later_transfers_come_next(
     ],
     ids=["flipped-byte", "truncated"],
 )
-def test_damaged_envelope_is_refused_and_blocks_the_cursor(
+def test_damaged_envelope_is_quarantined_and_the_cursor_moves_on(
     app: Flask,
     client: FlaskClient,
     demo: dict[str, Any],
@@ -230,18 +246,34 @@ def test_damaged_envelope_is_refused_and_blocks_the_cursor(
     blob = backends.storage.root / transfer.package_key
     blob.write_bytes(damage(blob.read_bytes()))
     headers = bearer(demo["62"]["jetons"]["doctor"])
-    after_good = client.get("/api/v1/inbound?limit=1", headers=headers).get_json()["cursor"]
+    after_bad = client.get("/api/v1/inbound?limit=2", headers=headers).get_json()["cursor"]
 
-    for _ in range(2):  # the next run stops at the same transfer
-        result = pull_62(out)
+    result = pull_62(out)
 
-        assert result.exit_code == 1
-        assert f"Erreur : transfert {bad} : " in result.stderr
-        assert expected in result.stderr
-        assert not any(marker in result.output for marker in PERSONAL)
-        only(out, good)
-        assert json.loads((out / pull.STATE).read_text())["curseur"] == after_good
-        assert state(session, bad) == "downloaded"
+    assert result.exit_code == 0, result.output
+    assert f"Transfert {bad} : mis en quarantaine" in result.output
+    assert expected in result.output
+    assert f"Transfert {bad} : échec de réception signalé (paquet_altere)" in result.output
+    assert not any(marker in result.output for marker in PERSONAL)
+    only(out, good, extra=(QUARANTINE,))
+    assert os.listdir(out / QUARANTINE) == [bad]
+    reason = json.loads((out / QUARANTINE / bad / "motif.json").read_text())
+    assert (reason["code"], reason["signale"]) == ("paquet_altere", True)
+    assert expected in (out / QUARANTINE / bad / "motif.txt").read_text()
+    assert json.loads((out / pull.STATE).read_text())["curseur"] == after_bad
+    assert state(session, bad) == "downloaded"
+    before = snapshot(out)
+
+    # Polling again from the start: neither fetched nor reported again.
+    (out / pull.STATE).unlink()
+    replay = pull_62(out)
+
+    assert replay.exit_code == 0, replay.output
+    assert f"Transfert {bad} : déjà en quarantaine." in replay.output
+    assert "signalé" not in replay.output
+    assert {k: v for k, v in snapshot(out).items() if k != pull.STATE} == {
+        k: v for k, v in before.items() if k != pull.STATE
+    }
 
 
 def test_manifest_signed_by_another_key_is_refused(
@@ -266,7 +298,7 @@ def test_manifest_signed_by_another_key_is_refused(
 
     assert result.exit_code == 1
     assert f"transfert {transfer_id} : la signature du manifeste" in result.stderr
-    assert sorted(os.listdir(out)) == [pull.LOCK]
+    assert listing(out) == []
     assert state(session, transfer_id) == "ready"  # refused before any download
 
     pinned = tmp_path / "hub-keys.json"
@@ -323,7 +355,7 @@ def test_interrupted_run_leaves_no_partial_folder_and_the_next_completes(
     assert state(session, transfer_id) == "acknowledged"
 
 
-def test_keys_that_do_not_match_give_no_folder_or_no_medical_part(
+def test_keys_that_do_not_match_quarantine_then_retry_with_the_key_gives_no_medical_part(
     app: Flask,
     client: FlaskClient,
     demo: dict[str, Any],
@@ -334,28 +366,36 @@ def test_keys_that_do_not_match_give_no_folder_or_no_medical_part(
 ) -> None:
     transfer_id = ready(app, client, demo, backends, medical=True)
     signing = Path(demo["62"]["cles"]["signing"]["identity_file"])
-    stranger = tmp_path / "etrangere"
-    stranger.mkdir()
-    shutil.copy(signing, stranger)
-    (stranger / "autre.agekey").write_text(generate_identity()[0] + "\n")
+    keys = tmp_path / "cles"
+    keys.mkdir()
+    shutil.copy(signing, keys)
+    (keys / "autre.agekey").write_text(generate_identity()[0] + "\n")
+    out = tmp_path / "out"
 
-    refused = pull_62(tmp_path / "out", keys=stranger)
+    refused = pull_62(out, keys=keys)
 
-    assert refused.exit_code == 1
-    assert f"transfert {transfer_id} : aucune clé de {stranger}" in refused.stderr
-    assert sorted(os.listdir(tmp_path / "out")) == [pull.LOCK]
+    assert refused.exit_code == 0, refused.output
+    assert f"Transfert {transfer_id} : mis en quarantaine" in refused.output
+    assert f"aucune clé de {keys}" in refused.output
+    assert listing(out) == sorted([pull.STATE, QUARANTINE])
+    assert json.loads((out / QUARANTINE / transfer_id / "motif.json").read_text())["code"] == (
+        "cle_absente"
+    )
+    assert state(session, transfer_id) == "ready"  # set aside before any download
+    still = pull_62(out, "doctor", "--retry", transfer_id, keys=keys)
+    assert still.exit_code == 1
+    assert "toujours en quarantaine" in still.stderr
 
-    # A doctor's token on a machine holding only the receiver key: administrative part only.
-    receiver_only = tmp_path / "accueil"
-    receiver_only.mkdir()
-    shutil.copy(signing, receiver_only)
-    shutil.copy(demo["62"]["cles"]["receiver"]["identity_file"], receiver_only)
+    # The receiver key added (a doctor's token, no doctor key): administrative part only.
+    shutil.copy(demo["62"]["cles"]["receiver"]["identity_file"], keys)
 
-    partial = pull_62(tmp_path / "out", keys=receiver_only)
+    partial = pull_62(out, "doctor", "--retry", transfer_id, keys=keys)
 
     assert partial.exit_code == 0, partial.output
     assert "aucune clé médecin" in partial.output
-    assert not (tmp_path / "out" / transfer_id / "medical").exists()
+    assert not (out / transfer_id / "medical").exists()
+    assert (out / transfer_id / "dossier.json").is_file()
+    only(out, transfer_id)  # no longer in quarantine
     assert state(session, transfer_id) == "acknowledged"
 
 

@@ -63,13 +63,16 @@ def test_folded_quantiles_stay_within_the_relative_error(
         assert low * (1 - RELATIVE_ERROR) <= got <= high * (1 + RELATIVE_ERROR)
 
 
-def test_a_sketch_survives_its_storage_format() -> None:
-    folded = raw([0.5, 2.0, 3.0, 11.0, 40.0]).folded()
+@pytest.mark.parametrize(
+    "values", [[0.5, 2.0, 3.0, 11.0, 40.0], [7.0], [7.0, 7.0, 7.0], [0.0, 3.0]]
+)
+def test_a_sketch_survives_its_storage_format(values: list[float]) -> None:
+    folded = raw(values).folded()
     assert folded.sketch is not None
 
     back = decode_sketch(encode_sketch(folded.sketch))
 
-    assert back.count == 5
+    assert back.count == len(values)
     for fraction in FRACTIONS:
         expected = folded.sketch.get_quantile_value(fraction)
         assert back.get_quantile_value(fraction) == pytest.approx(expected, rel=1e-12)
