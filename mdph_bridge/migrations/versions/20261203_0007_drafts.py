@@ -1,7 +1,7 @@
 """drafts
 
 Revision ID: 0007
-Revises: 0012
+Revises: 0008
 Create Date: 2026-12-03 23:55:00.000000
 """
 
@@ -14,7 +14,7 @@ import mdph_bridge.models.base
 
 
 revision = '0007'
-down_revision = '0012'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
