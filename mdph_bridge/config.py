@@ -60,6 +60,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "AUDIT_RETENTION_DAYS": (int, 365),
     "AUDIT_SEAL_INTERVAL_SECONDS": (int, 2),
     "PACKAGE_RETENTION_DAYS": (int, 30),
+    # Drafts composed on the pages are deleted this long after they were last saved.
+    "DRAFT_RETENTION_DAYS": (int, 30),
     "UNDOWNLOADED_ALERT_DAYS": (int, 5),
     "TOKEN_VALID_DAYS": (int, 365),
     # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto are trusted (0: none).

@@ -134,6 +134,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "maintenance.package_retention",
                 "schedule": timedelta(hours=1),
             },
+            "draft-retention": {
+                "task": "maintenance.draft_retention",
+                "schedule": timedelta(hours=1),
+            },
             "verify-audit-log": {
                 "task": "maintenance.verify_audit",
                 "schedule": timedelta(days=1),

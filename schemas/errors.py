@@ -358,6 +358,16 @@ CATALOGUE: dict[str, str] = {
     "traitement.echec": (
         "Le traitement a échoué après plusieurs tentatives : un administrateur doit intervenir."
     ),
+    # Dossier form on the pages (what was typed cannot be read as the format's value)
+    "formulaire.date": "Une date au format JJ/MM/AAAA est attendue, par exemple 14/03/1985.",
+    "formulaire.nombre": "Un nombre est attendu, par exemple 12 ou 12,5.",
+    "formulaire.entier": "Un nombre entier est attendu, par exemple 2.",
+    "formulaire.fichier_illisible": (
+        "Le fichier choisi n'est pas un dossier au format JSON v1 lisible : "
+        "vérifiez qu'il s'agit bien du fichier exporté de votre logiciel métier."
+    ),
+    "formulaire.fichier_absent": "Joignez le fichier de cette pièce (PDF, JPEG ou PNG).",
+    "brouillon.introuvable": "Brouillon introuvable : il a peut-être été envoyé ou supprimé.",
     # Generic HTTP
     "http.introuvable": "Adresse introuvable.",
     "http.methode": "Méthode HTTP non autorisée pour cette adresse.",

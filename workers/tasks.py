@@ -13,6 +13,7 @@ from mdph_bridge.extensions import backends
 from mdph_bridge.models import utcnow
 from mdph_bridge.services import alerts
 from mdph_bridge.services.audit import publics_of, purge, verify
+from mdph_bridge.services.drafts import purge_drafts
 from mdph_bridge.services.keys import expiring_keys
 from mdph_bridge.services.processing import AttemptFailedError, Limits, process_transfer
 from mdph_bridge.services.queue import PROCESS_TASK, wake_processing
@@ -129,6 +130,14 @@ def package_retention() -> int:
     if deleted:
         log.info("deleted the packages of %d finished transfer(s)", len(deleted))
     return len(deleted)
+
+
+@shared_task(name="maintenance.draft_retention", ignore_result=True)
+def draft_retention() -> int:
+    """Delete the drafts left unsaved past retention: they hold personal data, even sealed."""
+    b = backends()
+    keep = timedelta(days=current_app.config["DRAFT_RETENTION_DAYS"])
+    return len(purge_drafts(b.sessions(), b.storage, keep, utcnow()))
 
 
 @shared_task(name="maintenance.verify_audit", ignore_result=True)

@@ -136,12 +136,15 @@ def staging() -> None:
 
 @staging.command("reseal")
 def staging_reseal() -> None:
-    """Re-seal staged payloads with the first staging key, before an older key is removed."""
+    """Re-seal staged payloads and drafts with the first staging key, before an older goes."""
     from mdph_bridge.extensions import backends, session
+    from mdph_bridge.services.drafts import reseal_drafts
     from mdph_bridge.services.staging import reseal_staging
 
     with hub_app() as app:
-        count = reseal_staging(session(), backends().storage, app.config["KEYRING"])
+        keyring = app.config["KEYRING"]
+        count = reseal_staging(session(), backends().storage, keyring)
+        count += reseal_drafts(session(), backends().storage, keyring)
     click.echo(
         f"{count} fichier(s) rechiffré(s) avec la clé {app.config['KEYRING'].primary.key_id}."
     )

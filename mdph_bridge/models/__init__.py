@@ -6,6 +6,7 @@ from mdph_bridge.models.audit import AuditChain, AuditCheckpoint, AuditEntry, Au
 from mdph_bridge.models.base import Base, utcnow
 from mdph_bridge.models.counter import LimitCounter
 from mdph_bridge.models.departement import Departement, DepartementKey
+from mdph_bridge.models.draft import Draft
 from mdph_bridge.models.history import HistoricalTransfer
 from mdph_bridge.models.rollup import MetricRollup
 from mdph_bridge.models.token import ApiToken
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Departement",
     "DepartementKey",
+    "Draft",
     "HistoricalTransfer",
     "LimitCounter",
     "MetricRollup",

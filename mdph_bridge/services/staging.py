@@ -17,6 +17,23 @@ log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
+def reseal_folder(storage: Storage, prefix: str, keyring: Keyring) -> int:
+    """Re-encrypt a folder's blobs not sealed with the primary key; return how many were."""
+    resealed = 0
+    for key in storage.list(prefix):
+        with storage.open(key) as blob:
+            reader = SealReader(blob, keyring)
+            if reader.key_id == keyring.primary.key_id:
+                continue
+            with storage.writer(key) as out:
+                sealer = SealWriter(out, keyring)
+                while chunk := reader.read(CHUNK):
+                    sealer.write(chunk)
+                sealer.close()
+        resealed += 1
+    return resealed
+
+
 def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     """Re-encrypt every staged blob not sealed with the primary key; return how many were."""
     primary = keyring.primary.key_id
@@ -24,17 +41,7 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     session.commit()
     resealed = 0
     for transfer_id in ids:
-        for key in storage.list(staging_prefix(transfer_id)):
-            with storage.open(key) as blob:
-                reader = SealReader(blob, keyring)
-                if reader.key_id == primary:
-                    continue
-                with storage.writer(key) as out:
-                    sealer = SealWriter(out, keyring)
-                    while chunk := reader.read(CHUNK):
-                        sealer.write(chunk)
-                    sealer.close()
-            resealed += 1
+        resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
         session.execute(
             update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
         )

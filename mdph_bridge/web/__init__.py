@@ -11,6 +11,7 @@ from mdph_bridge.web.display import install_filters
 
 def register_web(app: Flask) -> None:
     """Register the pages, their session cookie, CSRF checks, error pages and template helpers."""
+    from mdph_bridge.web.drafts import bp as brouillons
     from mdph_bridge.web.pages import bp as pages
     from mdph_bridge.web.pages import error_page
     from mdph_bridge.web.receiving import bp as recus
@@ -20,7 +21,7 @@ def register_web(app: Flask) -> None:
 
     init_sessions(app)
     install_filters(app)
-    blueprints = (pages, compte, envois, recus, supervision)
+    blueprints = (pages, compte, envois, brouillons, recus, supervision)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     set_error_pages(app, error_page, (blueprint.name for blueprint in blueprints))

@@ -24,7 +24,12 @@ PAGE_CSP = (
     "base-uri 'none'"
 )
 # Views that read the CSRF token from a body they parse themselves (uploads sealed as they stream).
-CSRF_IN_VIEW = {"envois.nouveau_envoi", "envois.correction"}
+CSRF_IN_VIEW = {
+    "envois.nouveau_envoi",
+    "envois.correction",
+    "brouillons.importer",
+    "brouillons.pieces",
+}
 TITLES = {
     400: "Formulaire refusé",
     403: "Accès refusé",

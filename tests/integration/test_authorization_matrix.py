@@ -15,9 +15,13 @@ from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from flows import MEDICAL_PDF, run
+from sqlalchemy import select
 from support import bearer, csrf_token, sign_in
 
 from mdph_bridge.extensions import Backends
+from mdph_bridge.models import Account
+from mdph_bridge.services import drafts
+from mdph_bridge.services.auth import Principal
 
 pytestmark = pytest.mark.integration
 PUBLIC = "public"
@@ -68,6 +72,18 @@ PAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "envois.transfert": (("caseworker",), SENDER),
     "envois.correction": (("caseworker",), SENDER),
     "envois.annulation": (("caseworker",), SENDER),
+    # A draft, like a transfer, is its département's: the sender's (59) here.
+    "brouillons.index": (("caseworker",), None),
+    "brouillons.nouveau": (("caseworker",), None),
+    "brouillons.importer": (("caseworker",), None),
+    "brouillons.brouillon": (("caseworker",), SENDER),
+    "brouillons.etape": (("caseworker",), SENDER),
+    "brouillons.enregistrer": (("caseworker",), SENDER),
+    "brouillons.pieces": (("caseworker",), SENDER),
+    "brouillons.verification": (("caseworker",), SENDER),
+    "brouillons.exporter": (("caseworker",), SENDER),
+    "brouillons.envoyer": (("caseworker",), SENDER),
+    "brouillons.supprimer": (("caseworker",), SENDER),
     "recus.index": (("receiver", "doctor"), None),
     "recus.transfert": (("receiver", "doctor"), RECEIVER),
     "recus.paquet": (("receiver", "doctor"), RECEIVER),
@@ -85,7 +101,7 @@ PAGE_FORMS: dict[str, dict[str, Any]] = {
     "recus.integration": {"numero_dossier_destination": "62-0001"},
     "recus.renvoi": {"motif": "autre"},
 }
-UPLOADS = {"envois.nouveau_envoi", "envois.correction"}
+UPLOADS = {"envois.nouveau_envoi", "envois.correction", "brouillons.importer", "brouillons.pieces"}
 ROLES = ("caseworker", "receiver", "doctor", "supervisor")
 # Well-formed bodies, so that what is tested is access, not validation.
 BODIES: dict[str, dict[str, Any]] = {
@@ -100,7 +116,7 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 OWNERS = {SENDER: {"59"}, RECEIVER: {"62"}, BOTH: {"59", "62"}}
 # Placeholders of the URL rules other than the transfer id, with a value to call them with.
-PLACEHOLDERS = {"<section>": "delais"}
+PLACEHOLDERS = {"<section>": "delais", "<etape>": "transfert"}
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -217,6 +233,14 @@ def test_pages_matrix(
     data = dossier(files={"piece_identite.pdf": PDF}, medical={"certificat.pdf": MEDICAL_PDF})
     transfer_id = submit(api, demo["59"]["jetons"]["caseworker"], data, files)
     run(app, backends, transfer_id)
+    caseworker = backends.sessions().scalar(
+        select(Account.id).where(Account.login == agents[("59", "caseworker")])
+    )
+    principal = Principal(caseworker, "59", "caseworker", agent=True)
+
+    def new_draft() -> uuid.UUID:
+        return drafts.create(backends.sessions(), app.config["KEYRING"], principal).id
+
     anonymous = web.test_client()
     clients = {}
     for key, login in agents.items():
@@ -239,7 +263,9 @@ def test_pages_matrix(
         if endpoint not in PAGES or endpoint == "web.static":
             continue
         allowed, side = PAGES[endpoint]
-        url = rule.replace("<uuid:transfer_id>", str(transfer_id))
+        # A fresh draft for each page of drafts: one of them deletes it.
+        subject = str(new_draft() if "<uuid:draft_id>" in rule else transfer_id)
+        url = rule.replace("<uuid:transfer_id>", subject).replace("<uuid:draft_id>", subject)
         for placeholder, value in PLACEHOLDERS.items():
             url = url.replace(placeholder, value)
         # A fresh token each time: signing out (even anonymously) ends the session and its token.
@@ -270,7 +296,7 @@ def test_pages_matrix(
             elif status != expected:
                 failures.append(f"{method} {rule} {code}/{role}: {status} (expected {expected})")
         if side is not None:  # an unknown transfer looks exactly like another département's
-            unknown = url.replace(str(transfer_id), str(uuid.uuid4()))
+            unknown = url.replace(subject, str(uuid.uuid4()))
             owner = clients[(min(OWNERS[side]), next(r for r in allowed if r in ROLES))]
             response = call(owner, owner.token, endpoint, method, unknown)  # type: ignore[attr-defined]
             if response.status_code != 404:
