@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from histories import add_transfer
@@ -13,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import State
-from mdph_bridge.extensions import make_engine
-from mdph_bridge.models import Base, Departement, Transfer, TransferAlert
+from mdph_bridge.models import Transfer, TransferAlert
 from mdph_bridge.services import alerts
 from mdph_bridge.services.alerts import AlertSettings
 from mdph_bridge.services.metrics import continuity, dashboard
@@ -23,18 +20,6 @@ from mdph_bridge.web.charts import dashboard_charts
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path}/m.db")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        session.add_all(
-            [Departement(code="59", nom="Nord"), Departement(code="62", nom="Pas-de-Calais")]
-        )
-        yield session
-    engine.dispose()
 
 
 def test_dashboard_on_sqlite(session: Session) -> None:
