@@ -97,6 +97,51 @@ CASES = [
         competent="62",
     ),
     Case(
+        "mineur-en-ime-majeur-avant-la-bascule-garde-l-origine",
+        "CASF L122-2 al. 1 (DS acquis après la majorité, jamais en établissement) et al. 2 "
+        "(DS des parents jusqu'à 18 ans) ; L122-3 1° (pas de perte pendant le séjour)",
+        loaded(
+            [pch_right(), right("IME", "7.1", payeur="assurance_maladie", finess=FINESS_59)],
+            establishment=FINESS_59,
+            birth=date(2009, 1, 10),
+            representatives=("parent",),
+        ),
+        {"PCH": "maintenu_changement_payeur", "IME": "maintenu"},
+        [
+            ("etablissement_autre_departement", "IME", MOVE),
+            ("reduction_etablissement", "PCH", MOVE),
+        ],
+        {"PCH": [(MOVE, END, "departement", "59")]},
+        says=("devient majeure le 10/01/2027", "n'en acquiert pas de nouveau"),
+        competent="59",
+    ),
+    Case(
+        "mineur-a-domicile-majeur-avant-la-bascule-trois-mois-apres-sa-majorite",
+        "CASF L122-2 al. 1 : résidence habituelle de trois mois postérieure à la majorité ; "
+        "al. 2 : DS des parents jusque-là",
+        loaded([pch_right()], birth=date(2008, 12, 15), representatives=("parent",)),
+        {"PCH": "maintenu_changement_payeur"},
+        [("bascule_payeur", "PCH", "2027-03-15")],
+        {
+            "PCH": [
+                (MOVE, "2027-03-14", "departement", "59"),
+                ("2027-03-15", END, "departement", "62"),
+            ]
+        },
+        says=("trois mois de résidence depuis sa majorité, le 15/03/2027",),
+        competent="62",
+    ),
+    Case(
+        "mineur-a-domicile-majeur-apres-la-bascule-suit-ses-parents",
+        "CASF L122-2 al. 2 : le mineur a le DS de ses parents, acquis trois mois après le "
+        "déménagement",
+        loaded([pch_right()], birth=date(2009, 3, 1), representatives=("parent",)),
+        {"PCH": "maintenu_changement_payeur"},
+        [("bascule_payeur", "PCH", DS)],
+        {"PCH": ORIGIN_THEN["59"]},
+        competent="62",
+    ),
+    Case(
         "accueil-familial-agree-ne-donne-pas-de-domicile-de-secours",
         "CASF L122-2 al. 1 : pas de DS acquis chez un accueillant familial rémunéré",
         loaded([pch_right()], lives={"type": "accueil_familial", "finess": None, "depuis": None}),

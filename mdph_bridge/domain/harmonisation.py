@@ -31,8 +31,10 @@ from mdph_bridge.domain.residence import (
     ESTABLISHMENT,
     HOSPITAL,
     PLACE_LABELS,
+    comes_of_age_on,
     domicile_date,
     kept_because,
+    parents_acquire_on,
     place_of_life,
 )
 from mdph_bridge.domain.rights import (
@@ -118,6 +120,8 @@ class Move:
     kept_because: str | None = None  # why the domicile de secours stays in the origin
     birth: date | None = None
     protection: str | None = None  # "tuteur" or "curateur" when a judgement protects the person
+    comes_of_age_on: date | None = None  # 18th birthday before the parents' DS moves
+    parents_acquire_on: date | None = None  # when the family's DS moves (move + 3 months)
 
     @property
     def origin(self) -> Place:
@@ -170,6 +174,8 @@ def _move(dossier: dict[str, Any], book: RuleBook, destination: str | None) -> M
         kept_because=kept_because(dossier),
         birth=dossier["beneficiaire"].get("date_naissance"),
         protection=_protection(dossier),
+        comes_of_age_on=comes_of_age_on(dossier),
+        parents_acquire_on=parents_acquire_on(dossier),
     )
 
 
@@ -229,6 +235,7 @@ def observations(move: Move, competent: Place) -> list[str]:
             f"La personne vit {PLACE_LABELS[move.lives]} : elle n'y acquiert pas de domicile de "
             f"secours (CASF L122-2), qui reste {move.origin.in_()}."
         )
+    notes += _coming_of_age(move)
     if move.domicile_on is None:
         notes.append(
             f"La MDPH compétente pour les décisions reste celle {move.origin.of()}, "
@@ -241,6 +248,27 @@ def observations(move: Move, competent: Place) -> list[str]:
             "règles et tarifs nationaux sont appliqués."
         )
     return notes
+
+
+def _coming_of_age(move: Move) -> list[str]:
+    """A minor who turns 18 before the family's DS moves has a DS of their own from then."""
+    majority, parents = move.comes_of_age_on, move.parents_acquire_on
+    if majority is None or parents is None or move.kept_because == BORDER:
+        return []
+    before = (
+        f"La personne devient majeure le {fr(majority)}, avant que sa famille n'acquière le "
+        f"domicile de secours {move.destination.in_()} (le {fr(parents)}) : elle garde celui "
+        f"qu'elle avait à sa majorité, {move.origin.in_()}"
+    )
+    if move.domicile_on is None:
+        return [
+            f"{before}, et n'en acquiert pas de nouveau tant qu'elle vit "
+            f"{PLACE_LABELS[move.lives]} (CASF L122-2 al. 1 et 2, L122-3)."
+        ]
+    return [
+        f"{before}, puis en acquiert un {move.destination.in_()} après trois mois de résidence "
+        f"depuis sa majorité, le {fr(move.domicile_on)} (CASF L122-2 al. 1 et 2)."
+    ]
 
 
 def receiving_side(rules: DepartementRules | None) -> dict[str, Any] | None:

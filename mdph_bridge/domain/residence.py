@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from mdph_bridge.domain.dates import add_months
-from mdph_bridge.domain.persons import is_minor_on
+from mdph_bridge.domain.dates import add_months, add_years
+from mdph_bridge.domain.persons import MAJORITY_AGE, is_minor_on
 
 HOME = "domicile"
 ESTABLISHMENT = "etablissement"
@@ -39,10 +39,30 @@ def place_of_life(beneficiaire: dict[str, Any]) -> str:
     return ESTABLISHMENT if beneficiaire.get("etablissement_accueil_finess") else HOME
 
 
-def is_minor(dossier: dict[str, Any]) -> bool:
-    """Tell whether the person is under 18 on the move date (birth date unknown: not a minor)."""
+def parents_acquire_on(dossier: dict[str, Any]) -> date:
+    """The day a family moving home acquires the domicile de secours in the destination."""
+    moved_on: date = dossier["transfert"]["date_demenagement"]
+    return add_months(moved_on, DOMICILE_MONTHS)
+
+
+def comes_of_age_on(dossier: dict[str, Any]) -> date | None:
+    """The 18th birthday, when it falls after the move and by the day the parents' DS moves.
+
+    Until then a minor has the parents' domicile de secours (L122-2 al. 2); from that day the
+    person has one of their own, and only residence after majority acquires a new one (al. 1).
+    """
     birth = dossier["beneficiaire"].get("date_naissance")
-    return birth is not None and is_minor_on(birth, dossier["transfert"]["date_demenagement"])
+    if birth is None:
+        return None
+    majority = add_years(birth, MAJORITY_AGE)
+    moved_on: date = dossier["transfert"]["date_demenagement"]
+    return majority if moved_on < majority <= parents_acquire_on(dossier) else None
+
+
+def follows_parents(dossier: dict[str, Any]) -> bool:
+    """Tell whether the person is still a minor when the parents acquire the new DS."""
+    birth = dossier["beneficiaire"].get("date_naissance")
+    return birth is not None and is_minor_on(birth, parents_acquire_on(dossier))
 
 
 def kept_because(dossier: dict[str, Any]) -> str | None:
@@ -52,8 +72,9 @@ def kept_because(dossier: dict[str, Any]) -> str | None:
     if dossier["transfert"]["motif"] == DOMICILE_ALREADY:
         return None
     place = place_of_life(dossier["beneficiaire"])
-    # L122-2 al. 2: a non-emancipated minor has the domicile de secours of the parents.
-    if place in NO_NEW_DOMICILE and not is_minor(dossier):
+    # L122-2 al. 2: a non-emancipated minor has the domicile de secours of the parents; one who
+    # comes of age first keeps the DS held at majority, which a stay there does not change.
+    if place in NO_NEW_DOMICILE and not follows_parents(dossier):
         return place
     return None
 
@@ -65,4 +86,7 @@ def domicile_date(dossier: dict[str, Any]) -> date | None:
         return moved_on  # the domicile de secours already lies in the destination
     if kept_because(dossier) is not None:
         return None
-    return add_months(moved_on, DOMICILE_MONTHS)
+    majority = comes_of_age_on(dossier)
+    if majority is not None:
+        return add_months(majority, DOMICILE_MONTHS)  # 3 months of residence after majority
+    return parents_acquire_on(dossier)
