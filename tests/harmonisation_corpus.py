@@ -70,12 +70,19 @@ CASES = [
     ),
     Case(
         "adulte-en-etablissement-l-origine-paie-et-reste-competente",
-        "CASF L122-2 al. 1 (pas de DS acquis en établissement), L146-3 (MDPH du DS), D245-74",
+        "CASF L122-2 al. 1 (pas de DS acquis en établissement), L146-3 (MDPH du DS quand le "
+        "lieu de vie n'en fait pas acquérir), D245-74 al. 1 (réduction à 10 % après 45 jours)",
         loaded([pch_right()], establishment=FINESS_62, birth=date(1980, 5, 1)),
         {"PCH": "maintenu_changement_payeur"},
         [("reduction_etablissement", "PCH", MOVE)],
         {"PCH": [(MOVE, END, "departement", "59")]},
-        says=("CASF L146-3", "reste dans le Nord (59)", "au-delà de 45 jours"),
+        says=(
+            "CASF L146-3",
+            "reste dans le Nord (59)",
+            "au-delà de 45 jours consécutifs",
+            "réduite à 10 %",
+            "confier l'évaluation à la MDPH du Pas-de-Calais",
+        ),
         competent="59",
     ),
     Case(
@@ -153,7 +160,8 @@ CASES = [
     ),
     Case(
         "hopital-pch-et-aah-reduites",
-        "CASF L122-2 (séjour hospitalier), D245-74 (PCH après 45 jours), CSS R821-8 (AAH)",
+        "CASF L122-2 al. 1 (établissement sanitaire), D245-74 (PCH après 45 jours), "
+        "CSS R821-8 I (AAH à 30 % après 60 jours révolus)",
         loaded(
             [pch_right(), right("AAH", "1.1")],
             lives={"type": "hopital", "finess": None, "depuis": None},
@@ -161,11 +169,11 @@ CASES = [
         {"PCH": "maintenu_changement_payeur", "AAH": "maintenu"},
         [("reduction_etablissement", "PCH", MOVE), ("reduction_etablissement", "AAH", MOVE)],
         {"PCH": [(MOVE, END, "departement", "59")], "AAH": [(MOVE, END, "caf", "62")]},
-        says=("CSS R821-8", "CASF D245-74"),
+        says=("CSS R821-8", "CASF D245-74", "ramenée à 30 %", "forfait journalier"),
     ),
     Case(
         "aah-en-mas-reduite",
-        "CSS R821-8 : AAH réduite au-delà de 60 jours en MAS",
+        "CSS R821-8 I : AAH ramenée à 30 % au-delà de 60 jours révolus en MAS",
         loaded(
             [
                 right("AAH", "1.1"),
@@ -288,20 +296,35 @@ CASES = [
     ),
     Case(
         "pch-amenagement-du-logement-a-redemander",
-        "CASF L245-3 3° et annexe 2-5 : aménagement du logement où vit la personne",
+        "CASF L245-3 3° et annexe 2-5 : aménagement du logement où vit la personne ; D245-14 "
+        "(frais de déménagement si l'ancien logement ne pouvait être aménagé)",
         loaded([right("LOGT", "5.3", payeur="departement", pch_block=one_off(8000))]),
         {"LOGT": "a_instruire"},
         [("logement_nouvelle_adresse", "LOGT", MOVE), ("versement_ponctuel", "LOGT", DS)],
         {"LOGT": ORIGIN_THEN["59"]},
-        says=("frais de déménagement",),
+        says=("frais de déménagement", "ne pouvait pas être aménagé", "CASF D245-14"),
     ),
     Case(
         "droit-echu-peu-avant-le-demenagement",
-        "CASF R241-31 : toute demande de droit se dépose auprès de la MDPH compétente",
+        "CASF L146-3 : la MDPH de la nouvelle résidence, dès lors qu'elle fait acquérir un DS",
         loaded([right("AAH", "1.2", echeance=date(2026, 9, 30), statut="echu")]),
         {"AAH": "echu"},
         [("nouvelle_demande", "AAH", MOVE)],
         {"AAH": []},
+    ),
+    Case(
+        "droit-echu-en-etablissement-nouvelle-demande-a-la-mdph-du-domicile-de-secours",
+        "CASF L146-3 : MDPH du DS quand le lieu de vie n'en fait pas acquérir ; L122-2 al. 1",
+        loaded(
+            [right("AAH", "1.2", echeance=date(2026, 9, 30), statut="echu")],
+            establishment=FINESS_62,
+            birth=date(1980, 5, 1),
+        ),
+        {"AAH": "echu"},
+        [("nouvelle_demande", "AAH", MOVE)],
+        {"AAH": []},
+        says=("nouvelle demande auprès de la MDPH du Nord (59) (CASF L146-3)",),
+        competent="59",
     ),
     Case(
         "cmi-rqth-esat-payeurs-selon-le-droit",

@@ -76,8 +76,9 @@ PCH_ELEMENT_NOTES = {
     "5.2": "Aides techniques : vérifier ce qui a déjà été utilisé du plafond sur 10 ans.",
 }
 MAS = "13.3"
-PCH_STAY_DAYS = 45  # CASF D245-74: human help reduced after 45 days in an establishment
-AAH_STAY_DAYS = 60  # CSS R821-8: AAH reduced after 60 days in a MAS or a hospital
+PCH_STAY_DAYS = 45  # CASF D245-74: human help reduced to 10 % after 45 consecutive days
+PCH_STAY_DAYS_DISMISSAL = 60  # D245-74: 60 days when the stay forces the person to dismiss helpers
+AAH_STAY_DAYS = 60  # CSS R821-8 I: AAH cut to 30 % after 60 full days in hospital or a MAS
 
 # Alert codes, stable (docs/HARMONISATION.md), with the label the hub keeps (no personal data).
 ALERT_LABELS = {
@@ -239,8 +240,9 @@ def observations(move: Move, competent: Place) -> list[str]:
     if move.domicile_on is None:
         notes.append(
             f"La MDPH compétente pour les décisions reste celle {move.origin.of()}, "
-            "département du domicile de secours (CASF L146-3), sauf convention entre les deux "
-            "départements."
+            "département du domicile de secours, le lieu de vie ne faisant pas acquérir de "
+            "domicile de secours (CASF L146-3) ; elle peut, par convention, confier "
+            f"l'évaluation à la MDPH {move.destination.of()}."
         )
     if move.destination_rules is None:
         notes.append(
@@ -586,7 +588,10 @@ def _one_off_alerts(
                 move.moved_on,
                 f"{name} : les travaux décidés pour l'ancien logement ne financent pas le "
                 "nouveau ; proposer une nouvelle demande pour la nouvelle adresse. Les frais de "
-                "déménagement peuvent relever de l'élément 3 de la PCH (à confirmer).",
+                "déménagement et d'installation des équipements peuvent relever de l'élément 3 de "
+                "la PCH si l'ancien logement ne pouvait pas être aménagé (ou à un coût jugé trop "
+                "élevé par l'équipe pluridisciplinaire) et que le nouveau est accessible "
+                "(CASF D245-14).",
             )
         )
     remaining = _remaining(right["pch"] or {})
@@ -615,8 +620,10 @@ def _stay_reductions(right: dict[str, Any], move: Move, name: str) -> list[dict[
     if right["type"] in PCH_HUMAN_HELP:
         message = (
             f"{name} : la personne vit {PLACE_LABELS[move.lives]} ; au-delà de {PCH_STAY_DAYS} "
-            "jours de séjour, l'aide humaine est réduite (CASF D245-74, à confirmer) : vérifier "
-            "la date d'entrée et le montant versé."
+            f"jours consécutifs de séjour ({PCH_STAY_DAYS_DISMISSAL} si elle a dû licencier ses "
+            "aides à domicile), l'aide humaine versée est réduite à 10 % de son montant, entre "
+            "un minimum et un maximum fixés par arrêté, et rétablie pendant les interruptions "
+            "du séjour (CASF D245-74) : vérifier la date d'entrée et le montant versé."
         )
         return [_alert("reduction_etablissement", right["identifiant"], move.moved_on, message)]
     return []
@@ -632,9 +639,11 @@ def _aah_reductions(dossier_rights: list[dict[str, Any]], move: Move) -> list[di
         if category_of(right["type"]) != AAH or right["statut"] == "echu":
             continue
         message = (
-            f"{label(right['type'])} : la personne vit {PLACE_LABELS[move.lives]} ; au-delà de "
-            f"{AAH_STAY_DAYS} jours en MAS ou à l'hôpital, l'AAH est réduite (CSS R821-8, à "
-            "confirmer) : informer la CAF ou la MSA."
+            f"{label(right['type'])} : la personne vit {PLACE_LABELS[move.lives]} ; à partir "
+            f"du mois qui suit {AAH_STAY_DAYS} jours révolus à l'hôpital ou en MAS, l'AAH est "
+            "ramenée à 30 % de son montant, sauf si la personne paie le forfait journalier, a "
+            "un enfant ou un ascendant à charge, ou si son conjoint ne travaille pas pour un "
+            "motif reconnu par la CDAPH (CSS R821-8) : informer la CAF ou la MSA."
         )
         alert = _alert("reduction_etablissement", right["identifiant"], move.moved_on, message)
         found.append({**alert, "chemin": f"droits[{index}]"})
@@ -646,7 +655,7 @@ def _lapsed(right: dict[str, Any], move: Move) -> list[dict[str, str]]:
     message = (
         f"{label(right['type'])} : droit échu le {fr(right['date_echeance'])}, avant le "
         "déménagement ; si la personne en a toujours besoin, lui proposer une nouvelle demande "
-        f"auprès de la MDPH {move.destination.of()}."
+        f"auprès de la MDPH {competent_mdph(move).of()} (CASF L146-3)."
     )
     return [_alert("nouvelle_demande", right["identifiant"], move.moved_on, message)]
 
@@ -715,7 +724,7 @@ def _adulthood(right: dict[str, Any], move: Move, name: str) -> dict[str, str]:
     message = (
         f"{name} : l'AEEH et ses compléments prennent fin aux 20 ans de la personne, le "
         f"{fr(birthday)} ; ne pas la renouveler, mais déposer avant le {fr(deadline)} auprès de "
-        f"la MDPH {move.destination.of()} une demande d'AAH (et, selon la situation, de PCH, "
+        f"la MDPH {competent_mdph(move).of()} une demande d'AAH (et, selon la situation, de PCH, "
         "d'orientation pour adultes ou de maintien en établissement pour enfants au titre de "
         "l'amendement Creton)."
     )
