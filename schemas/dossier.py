@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from mdph_bridge.domain.codes import is_departement_code
+from mdph_bridge.domain.codes import is_departement_code, overseas_collectivity
 from mdph_bridge.domain.dates import add_months, add_years, overlaps
 from mdph_bridge.domain.identifiers import (
     FINESS_PATTERN,
@@ -173,6 +173,12 @@ def _natural(type_: str) -> tuple[int, ...]:
 
 
 def _departement(value: str) -> None:
+    """Refuse a code that is no département, naming an overseas collectivity for what it is."""
+    collectivity = overseas_collectivity(value)
+    if collectivity is not None:
+        raise ValidationError(
+            problem("departement.collectivite_outre_mer", collectivite=collectivity, numero=value)
+        )
     if not is_departement_code(value):
         raise ValidationError(problem("departement.code"))
 
@@ -674,7 +680,18 @@ def _new_address_in_destination(data: Data) -> Iterator[Finding]:
     if motif == BORDER:  # no move: the person still lives in the origin
         destination = _dig(data, "transfert", "mdph_origine")
     departement = departement_of(postcode, commune)
-    if departement is not None and destination is not None and departement != destination:
+    collectivity = departement and overseas_collectivity(departement)
+    if collectivity:
+        yield (
+            ("beneficiaire", "adresse_nouvelle", "code_postal"),
+            problem(
+                "adresse.collectivite_outre_mer",
+                code_postal=postcode,
+                collectivite=collectivity,
+                numero=departement,
+            ),
+        )
+    elif departement is not None and destination is not None and departement != destination:
         yield (
             ("beneficiaire", "adresse_nouvelle", "code_postal"),
             problem(

@@ -30,7 +30,15 @@ CATALOGUE: dict[str, str] = {
     ),
     # Dossier format v1
     "format.version": "La version du format doit être « 1 » ou « 1.1 ».",
-    "departement.code": "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95 ou 971 à 976.",
+    "departement.code": (
+        "Code département inconnu : attendu 01 à 19, 2A, 2B, 21 à 95, 971 à 974 ou 976."
+    ),
+    "departement.collectivite_outre_mer": (
+        "Le code {numero} désigne {collectivite}, collectivité d'outre-mer et non département : "
+        "les droits des personnes handicapées y sont instruits par la collectivité (sa maison "
+        "territoriale), qui n'est pas raccordée à la plateforme. Adressez-lui le dossier "
+        "directement, hors plateforme."
+    ),
     "transfert.origine": "La MDPH d'origine doit être la vôtre ({departement}).",
     "transfert.destination_identique": "La MDPH de destination doit être différente de l'origine.",
     "transfert.destination_inconnue": (
@@ -123,6 +131,11 @@ CATALOGUE: dict[str, str] = {
     "adresse.code_postal": (
         "Code postal invalide : 5 chiffres d'une commune d'un département français (par exemple "
         "62000)."
+    ),
+    "adresse.collectivite_outre_mer": (
+        "Le code postal {code_postal} est à {collectivite} ({numero}), collectivité d'outre-mer "
+        "et non département : la plateforme ne transmet pas de dossier à sa maison "
+        "territoriale. Adressez le dossier directement à la collectivité, hors plateforme."
     ),
     "adresse.departement": (
         "Le code postal {code_postal} est dans le département {departement}, pas dans celui de "

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from mdph_bridge.cli.base import main
-from mdph_bridge.domain.codes import is_departement_code
+from mdph_bridge.domain.codes import is_departement_code, overseas_collectivity
 from mdph_bridge.domain.rulesets import DepartementRules, RuleBook, Sourced
 from schemas.errors import CATALOGUE
 
@@ -165,6 +165,12 @@ def rules_explain(
         for problem in problems:
             click.echo(f"{problem['chemin']} : {problem['message']}", err=True)
         raise SystemExit(1)
+    if destination is not None and overseas_collectivity(destination):
+        raise click.ClickException(
+            CATALOGUE["departement.collectivite_outre_mer"].format(
+                collectivite=overseas_collectivity(destination), numero=destination
+            )
+        )
     if destination is not None and not is_departement_code(destination):
         raise click.ClickException(f"Code département inconnu : {destination}.")
     if (destination or data["transfert"]["mdph_destination"]) == data["transfert"]["mdph_origine"]:

@@ -93,7 +93,7 @@ def departement_of_postcode(code_postal: str) -> str | None:
 def departement_of_finess(finess: str) -> str | None:
     """Return the département an establishment is in, from its FINESS number's first digits.
 
-    Positions 1 and 2 (2A and 2B for Corsica); overseas 971 to 975 on three digits; 98 is
+    Positions 1 and 2 (2A and 2B for Corsica); overseas 971 to 974 on three digits; 98 is
     Mayotte (976).
     """
     if not finess_well_formed(finess):

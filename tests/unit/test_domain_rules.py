@@ -188,7 +188,6 @@ def test_malformed_finess_is_refused(finess: str) -> None:
         ("97200", "972"),
         ("97300", "973"),
         ("97400", "974"),
-        ("97500", "975"),
         ("97600", "976"),
         ("97133", "971"),  # by its digits only: the registry (territoires) says 977
     ],
@@ -199,7 +198,20 @@ def test_postcode_gives_its_departement(code_postal: str, departement: str) -> N
 
 @pytest.mark.parametrize(
     "code_postal",
-    ["98000", "98800", "00100", "96000", "20700", "20900", "97700", "9700", "620000", "62 00", ""],
+    [
+        "98000",
+        "98800",
+        "00100",
+        "96000",
+        "20700",
+        "20900",
+        "97700",
+        "97500",  # Saint-Pierre-et-Miquelon: an overseas collectivity, not a département
+        "9700",
+        "620000",
+        "62 00",
+        "",
+    ],
 )
 def test_postcode_outside_any_departement_gives_none(code_postal: str) -> None:
     assert departement_of_postcode(code_postal) is None

@@ -280,12 +280,43 @@ def test_medical_type_message_names_the_type(example: dict[str, Any]) -> None:
     assert "« certificat_medical »" in item["message"]
 
 
-@pytest.mark.parametrize("code", ["20", "96", "977", "970", "2C", "2a", "1", "", "00", "590"])
+@pytest.mark.parametrize("code", ["20", "96", "970", "979", "2C", "2a", "1", "", "00", "590"])
 @pytest.mark.parametrize("field", ["mdph_origine", "mdph_destination"])
 def test_bad_departement_code_is_refused(example: dict[str, Any], field: str, code: str) -> None:
     erreurs = errors_of(edited(example, setter(f"transfert.{field}", code)))
 
     assert (f"transfert.{field}", "departement.code") in [(e["chemin"], e["code"]) for e in erreurs]
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [("975", "Saint-Pierre-et-Miquelon"), ("977", "Saint-Barthélemy"), ("978", "Saint-Martin")],
+)
+@pytest.mark.parametrize("field", ["mdph_origine", "mdph_destination"])
+def test_an_overseas_collectivity_is_refused_as_such(
+    example: dict[str, Any], field: str, code: str, name: str
+) -> None:
+    erreurs = errors_of(edited(example, setter(f"transfert.{field}", code)))
+
+    (item,) = [e for e in erreurs if e["chemin"] == f"transfert.{field}"]
+    assert item["code"] == "departement.collectivite_outre_mer"
+    assert f"Le code {code} désigne {name}, collectivité d'outre-mer" in item["message"]
+    assert "hors plateforme" in item["message"]
+
+
+@pytest.mark.parametrize(("postcode", "commune"), [("97133", "Saint-Barthélemy"), ("97500", None)])
+def test_a_new_address_in_an_overseas_collectivity_is_refused_as_such(
+    example: dict[str, Any], postcode: str, commune: str | None
+) -> None:
+    dossier = edited(example, setter("transfert.mdph_destination", "971"))
+    dossier["beneficiaire"]["adresse_nouvelle"]["code_postal"] = postcode
+    if commune:
+        dossier["beneficiaire"]["adresse_nouvelle"]["commune"] = commune
+
+    erreurs = errors_of(dossier)
+
+    assert [e["code"] for e in erreurs] == ["adresse.collectivite_outre_mer"]
+    assert "collectivité d'outre-mer et non département" in erreurs[0]["message"]
 
 
 @pytest.mark.parametrize("code", ["59\n", "2A\n"])

@@ -217,6 +217,15 @@ def test_rules_explain_refuses_the_origin_as_destination_like_the_api() -> None:
     assert "La MDPH de destination doit être différente de l'origine." in result.output
 
 
+def test_rules_explain_refuses_an_overseas_collectivity_saying_why() -> None:
+    example = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
+
+    result = CliRunner().invoke(main, ["rules", "explain", str(example), "--to", "977"])
+
+    assert result.exit_code == 1
+    assert "Le code 977 désigne Saint-Barthélemy, collectivité d'outre-mer" in result.output
+
+
 def test_rules_explain_to_a_departement_without_rule_file_uses_the_national_rules() -> None:
     example = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
 
