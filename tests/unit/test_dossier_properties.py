@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields
 
+from mdph_bridge.territoires import departement_of
 from schemas.clock import reference_date
 from schemas.dossier import DossierSchema
 from schemas.errors import flatten
@@ -66,7 +67,7 @@ ETAPES = ("recevabilite", "evaluation", "decision")
 QUALITES = ("parent", "tuteur", "curateur", "mandataire_special", "autre")
 RATES = ("<50", "50-79", ">=80")
 METRO = tuple(f"{n:02d}" for n in range(1, 96) if n != 20)
-DEPARTEMENTS = (*METRO, "2A", "2B", *(f"97{n}" for n in range(1, 7)))
+DEPARTEMENTS = (*METRO, "2A", "2B", "971", "972", "973", "974", "976")  # 975 is a collectivity
 ALWAYS_MEDICAL = ("certificat_medical", "evaluation_geva")
 # `jugement_protection` is left out of the random document types: it would make a legal
 # representative mandatory, which the examples without one do not have.
@@ -230,7 +231,12 @@ def postcodes_in(departement: str) -> st.SearchStrategy[str]:
         return st.tuples(st.sampled_from("01"), digits(2)).map(lambda t: "20" + "".join(t))
     if departement == "2B":
         return st.tuples(st.sampled_from("23456"), digits(2)).map(lambda t: "20" + "".join(t))
-    return digits(5 - len(departement)).map(lambda rest: departement + rest)
+    # Not one La Poste gives to another territory (97133 is Saint-Barthélemy, not Guadeloupe).
+    return (
+        digits(5 - len(departement))
+        .map(lambda rest: departement + rest)
+        .filter(lambda code: departement_of(code) == departement)
+    )
 
 
 ANY_POSTCODE = st.sampled_from(DEPARTEMENTS).flatmap(postcodes_in)

@@ -1227,8 +1227,8 @@ INVALID: list[Any] = [
             at("beneficiaire.adresse_nouvelle.commune", "Saint-Barthélemy"),
         ),
         "beneficiaire.adresse_nouvelle.code_postal",
-        "adresse.departement",
-        id="saint-barthelemy-97133-is-not-guadeloupe",
+        "adresse.collectivite_outre_mer",
+        id="saint-barthelemy-97133-is-not-guadeloupe-but-a-collectivity",
     ),
     pytest.param(
         dossier,
