@@ -456,3 +456,26 @@ def test_each_carer_and_care_gesture_hours_get_their_own_rate() -> None:
         "emploi_direct_gestes_soins": "20.10",
         "mandataire_gestes_soins": "22.11",
     }
+
+
+@pytest.mark.parametrize(
+    ("birth", "acquired"),
+    [
+        (date(2008, 11, 2), "2027-02-02"),  # 18 on the move day: an adult, move + 3 months
+        (date(2008, 11, 3), "2027-02-03"),  # 18 the day after: 3 months after majority
+        (date(2009, 2, 2), "2027-05-02"),  # 18 the day the family's DS moves: already an adult
+        (date(2009, 2, 3), "2027-02-02"),  # still a minor that day: follows the family
+    ],
+)
+def test_the_domicile_de_secours_around_the_18th_birthday(birth: date, acquired: str) -> None:
+    """L122-2: residence counts from majority; a minor follows the parents until then."""
+    dossier = loaded(
+        [right("PCH", "5.1", payeur="departement", pch_block=pch())],
+        birth=birth,
+        representatives=("parent",),
+    )
+
+    report = harmonise(dossier, BOOK)
+
+    assert report["domicile_secours_acquis_le"] == acquired
+    assert payers(by_id(report)["PCH"])[1][0] == acquired
