@@ -15,7 +15,13 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from mdph_bridge.client.french import speak_french
+
 ENV_FILE = Path(".env")
+# Before the commands are declared: click translates some words (a path's kind) as they are.
+speak_french()
+# click names an option's value by its type, in English (--days INTEGER): the French names.
+TYPE_METAVARS = {"text": "TEXTE", "integer": "ENTIER", "float": "NOMBRE", "filename": "FICHIER"}
 
 
 @contextmanager
@@ -39,6 +45,17 @@ def hub_session() -> Iterator[Session]:
         yield session()
 
 
+def _in_french(command: click.Command) -> None:
+    """Name in French the values and sub-commands that click names in English in the usage."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.metavar is None:
+            param.metavar = TYPE_METAVARS.get(param.type.name)
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = "COMMANDE [ARGUMENTS]..."
+        for sub in command.commands.values():
+            _in_french(sub)
+
+
 class FriendlyGroup(click.Group):
     """Show refused operations and mistakes as one line in French, never a traceback."""
 
@@ -58,10 +75,15 @@ class FriendlyGroup(click.Group):
         self, args: Sequence[str] | None = None, standalone_mode: bool = True, **kwargs: Any
     ) -> Any:
         """Like click's standalone mode, with the error line in French."""
+        speak_french()
+        _in_french(self)
         if not standalone_mode:
             return super().main(args, standalone_mode=False, **kwargs)
         try:
             result = super().main(args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.format_message(), err=True)  # a group given no command: its help
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             click.echo(f"Erreur : {exc.format_message()}", err=True)
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
