@@ -115,7 +115,8 @@ def test_help_has_french_headings_and_value_names(args: list[str]) -> None:
 
 def test_group_help_names_its_commands_in_french() -> None:
     output = _run(["tokens", "issue", "--help"]).output
-    assert "--days ENTIER" in output and "--label TEXTE" in output
+    assert "--days ENTIER" in output
+    assert "--label TEXTE" in output
     assert "Commandes :" in _run(["--help"]).output
 
 
