@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from mdph_bridge.client import VERSION
 from mdph_bridge.client.french import speak_french
+from mdph_bridge.client.pull import MAX_BACKOFF
 
 # systemd's LoadCredential= puts the token in $CREDENTIALS_DIRECTORY under this name.
 CREDENTIAL = "jeton"
@@ -121,9 +122,9 @@ def parser(prog: str) -> argparse.ArgumentParser:
         "--max-backoff",
         metavar="SECONDES",
         type=_positive,
-        default=900,
+        default=MAX_BACKOFF,
         help="Attente maximale en secondes entre deux essais quand la plateforme ne répond "
-        "pas (défaut : 900).",
+        f"pas (défaut : {MAX_BACKOFF}).",
     )
     p.add_argument(
         "--on-received",
