@@ -12,7 +12,10 @@ from typing import NoReturn
 
 from mdph_bridge.client import VERSION
 from mdph_bridge.client.french import speak_french
-from mdph_bridge.client.pull import MAX_BACKOFF
+from mdph_bridge.client.handoff import Handoff
+from mdph_bridge.client.hub import Hub, PullError
+from mdph_bridge.client.keys import load_keys
+from mdph_bridge.client.pull import MAX_BACKOFF, run
 
 # systemd's LoadCredential= puts the token in $CREDENTIALS_DIRECTORY under this name.
 CREDENTIAL = "jeton"
@@ -174,11 +177,6 @@ def _echo(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None, prog: str = "mdph-reception") -> int:
     """Run the client; 0 when done, 1 on an error it explains, 2 on a wrong command line."""
-    from mdph_bridge.client.handoff import Handoff
-    from mdph_bridge.client.hub import Hub, PullError
-    from mdph_bridge.client.keys import load_keys
-    from mdph_bridge.client.pull import run
-
     args = parser(prog).parse_args(argv)
     try:
         handoff = args.on_received and Handoff(args.on_received, args.on_received_timeout)
