@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from mdph_bridge.cli.help_fr import french_help
 from mdph_bridge.client.french import speak_french
 
 ENV_FILE = Path(".env")
@@ -77,6 +78,7 @@ class FriendlyGroup(click.Group):
         """Like click's standalone mode, with the error line in French."""
         speak_french()
         _in_french(self)
+        french_help(self)
         if not standalone_mode:
             return super().main(args, standalone_mode=False, **kwargs)
         try:

@@ -27,7 +27,7 @@ from mdph_bridge.cli.base import ENV_FILE, hub_app, hub_session, main
 def init_env() -> None:
     """Write a git-ignored .env with fresh local secrets if there is none."""
     if ENV_FILE.exists():
-        click.echo(f"{ENV_FILE} exists; left unchanged.")
+        click.echo(f"{ENV_FILE} existe déjà : laissé tel quel.")
         return
     from mdph_bridge.domain.sealing import generate_staging_key
     from mdph_bridge.domain.signing import generate_hub_key
@@ -40,7 +40,9 @@ def init_env() -> None:
     )
     ENV_FILE.chmod(0o600)
     load_dotenv(ENV_FILE)
-    click.echo(f"Wrote {ENV_FILE} with a new secret key, staging key and signing key.")
+    click.echo(
+        f"{ENV_FILE} écrit avec une nouvelle clé secrète, clé de scellement et clé de signature."
+    )
 
 
 @main.command()

@@ -15,13 +15,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mdph_bridge.cli import main
+from mdph_bridge.cli.help_fr import HELP
 from mdph_bridge.client.cli import main as client_main
 from mdph_bridge.client.french import LOCALE
 
 CATALOGUE = LOCALE / "fr" / "LC_MESSAGES" / "mdph_bridge"
 # Words of click's and argparse's English messages and headings that must never reach a person.
 ENGLISH = re.compile(
-    r"\b(Usage|usage|Error|error|Missing|No such|is not one of|is not a valid|Try|Show this|"
+    r"\b(Usage|usage:|Error|error|Missing|No such|is not one of|is not a valid|Try|Show this|"
     r"Commands|COMMAND|ARGS|required|Did you mean|Invalid|invalid|expected|unrecognized|"
     r"INTEGER|TEXT|does not exist|Got unexpected|requires an argument|PACKAGE|FILE)\b"
 )
@@ -118,6 +119,36 @@ def test_group_help_names_its_commands_in_french() -> None:
     assert "--days ENTIER" in output
     assert "--label TEXTE" in output
     assert "Commandes :" in _run(["--help"]).output
+
+
+def _paths(command: click.Command, path: str = "") -> set[str]:
+    """Every command's path under `mdph-bridge`, and every option with help text."""
+    found = {path}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.help and param.name != "help":
+            found.add(f"{path} {param.opts[0]}".strip())
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found |= _paths(sub, f"{path} {name}".strip())
+    return found
+
+
+def test_every_command_has_its_french_help_and_no_other() -> None:
+    _run(["--help"])  # the help is put in place when the command line runs
+    documented = {key for key in HELP if " --" not in key}
+    assert documented == {path for path in _paths(main) if " --" not in path and path != "--"}
+    assert set(HELP) <= _paths(main)  # no help left for an option that is gone
+    for path in _paths(main):
+        command = main
+        for name in path.split():
+            if name.startswith("--"):
+                break
+            assert isinstance(command, click.Group)
+            command = command.commands[name]
+        help_text = _run([*path.split(" --")[0].split(), "--help"]).output
+        assert command.help is not None
+        assert command.help.split()[0] in help_text
+        assert ENGLISH.search(command.help) is None, path
 
 
 @pytest.mark.parametrize(
