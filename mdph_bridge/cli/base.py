@@ -21,8 +21,6 @@ from mdph_bridge.client.french import speak_french
 ENV_FILE = Path(".env")
 # Before the commands are declared: click translates some words (a path's kind) as they are.
 speak_french()
-# click names an option's value by its type, in English (--days INTEGER): the French names.
-TYPE_METAVARS = {"text": "TEXTE", "integer": "ENTIER", "float": "NOMBRE", "filename": "FICHIER"}
 
 
 @contextmanager
@@ -46,17 +44,6 @@ def hub_session() -> Iterator[Session]:
         yield session()
 
 
-def _in_french(command: click.Command) -> None:
-    """Name in French the values and sub-commands that click names in English in the usage."""
-    for param in command.params:
-        if isinstance(param, click.Option) and param.metavar is None:
-            param.metavar = TYPE_METAVARS.get(param.type.name)
-    if isinstance(command, click.Group):
-        command.subcommand_metavar = "COMMANDE [ARGUMENTS]..."
-        for sub in command.commands.values():
-            _in_french(sub)
-
-
 class FriendlyGroup(click.Group):
     """Show refused operations and mistakes as one line in French, never a traceback."""
 
@@ -77,7 +64,6 @@ class FriendlyGroup(click.Group):
     ) -> Any:
         """Like click's standalone mode, with the error line in French."""
         speak_french()
-        _in_french(self)
         french_help(self)
         if not standalone_mode:
             return super().main(args, standalone_mode=False, **kwargs)

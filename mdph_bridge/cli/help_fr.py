@@ -1,9 +1,11 @@
-"""The French help of every command and option (their docstrings say why, in English)."""
+"""The French help and value names of `mdph-bridge` (the docstrings say why, in English)."""
 
 from __future__ import annotations
 
 import click
 
+# click names an option's value by its type, in English (--days INTEGER): the French names.
+TYPE_METAVARS = {"text": "TEXTE", "integer": "ENTIER", "float": "NOMBRE", "filename": "FICHIER"}
 # By command path under `mdph-bridge` ("" for the group itself); an option by "path --name".
 HELP = {
     "": "mdph_bridge : transférer les dossiers MDPH d'un département à l'autre.",
@@ -91,12 +93,14 @@ HELP = {
 
 
 def french_help(command: click.Command, path: str = "") -> None:
-    """Give each command and option its French help, in place of the English docstring."""
+    """Give each command and option its French help and value names, in place of click's English."""
     command.help = HELP.get(path, command.help)
     command.short_help = None  # click shortens the help above for the list of commands
     for param in command.params:
         if isinstance(param, click.Option):
             param.help = HELP.get(f"{path} {param.opts[0]}".strip(), param.help)
+            param.metavar = param.metavar or TYPE_METAVARS.get(param.type.name)
     if isinstance(command, click.Group):
+        command.subcommand_metavar = "COMMANDE [ARGUMENTS]..."
         for name, sub in command.commands.items():
             french_help(sub, f"{path} {name}".strip())
