@@ -53,6 +53,10 @@ audit: $(STAMP) ## Scan the pinned dependencies for known vulnerabilities (pip-a
 territoires: $(STAMP) $(ASSETS_STAMP) ## Rebuild the départements and postcodes file from the locked official data
 	$(VENV)/bin/python scripts/build_territoires.py
 
+LOCALE := mdph_bridge/client/locale/fr/LC_MESSAGES/mdph_bridge
+locale: ## Compile the French of click's and argparse's messages (msgfmt, Debian package gettext)
+	msgfmt --check --output-file=$(LOCALE).mo $(LOCALE).po
+
 docs: $(STAMP) ## Regenerate docs/ERREURS.md from the error catalogue
 	$(VENV)/bin/mdph-bridge error-codes > docs/ERREURS.md
 
@@ -60,4 +64,4 @@ lock: ## Re-pin every dependency after a change to pyproject.toml
 	$(PYTHON) -m venv /tmp/mdph-lock && /tmp/mdph-lock/bin/pip install --quiet '.[dev]'
 	/tmp/mdph-lock/bin/pip freeze --exclude-editable | grep -v '^mdph-bridge' > constraints.txt
 
-.PHONY: help install assets serve lint typecheck test audit docs lock territoires
+.PHONY: help install assets serve lint typecheck test audit docs locale lock territoires

@@ -46,7 +46,7 @@ def index() -> Any:
 @blp.route("/<section>.csv", methods=["GET"])
 @requires(Role.SUPERVISOR)
 def export(section: str) -> Any:
-    """Export one section as CSV (`;` separator, decimal comma): etats, delais, paires, …"""
+    """Export one section as CSV (`;`, decimal comma): etats, delais, …, clients_reception."""
     text = metrics.export(
         session(), _departements(), section, utcnow(), current_app.config["SLA_DAYS"]
     )

@@ -34,7 +34,7 @@ def _account(session: object, login: str) -> object:
 
 
 @accounts.command("create")
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option(
     "--departement",
@@ -56,7 +56,7 @@ def accounts_create(login: str, role: str, codes: tuple[str, ...], password_stdi
 
 
 @accounts.command("password")
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 @click.option("--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard.")
 def accounts_password(login: str, password_stdin: bool) -> None:
     """Set a new password (generated unless --password-stdin); unlocks and ends open sessions."""
@@ -71,7 +71,7 @@ def accounts_password(login: str, password_stdin: bool) -> None:
 
 
 @accounts.command("disable")
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 def accounts_disable(login: str) -> None:
     """Disable an account at once: no sign-in, open sessions end."""
     from mdph_bridge.services.accounts import disable_account
@@ -82,7 +82,7 @@ def accounts_disable(login: str) -> None:
 
 
 @accounts.command("enable")
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 def accounts_enable(login: str) -> None:
     """Enable a disabled account again, or unlock a locked one."""
     from mdph_bridge.services.accounts import enable_account

@@ -68,7 +68,7 @@ def keys_generate(out: Path, usage: str) -> None:
 @keys.command("register")
 @click.argument("departement")
 @click.argument("usage", type=click.Choice(["receiver", "doctor", "signing"]))
-@click.argument("public_key")
+@click.argument("public_key", metavar="CLE_PUBLIQUE")
 @click.option("--valid-from", type=click.DateTime(), default=None, help="UTC; default: now")
 @click.option("--valid-until", type=click.DateTime(), default=None, help="UTC; default: none")
 def keys_register(
@@ -102,7 +102,7 @@ def keys_list(departement: str) -> None:
 
 
 @keys.command("revoke")
-@click.argument("key_id")
+@click.argument("key_id", metavar="ID_CLE")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key: no new package is encrypted to it."""
     from mdph_bridge.services.keys import revoke_key
@@ -197,7 +197,7 @@ def tokens_list(departement: str) -> None:
 
 
 @tokens.command("revoke")
-@click.argument("token_id", type=click.UUID)
+@click.argument("token_id", metavar="ID_JETON", type=click.UUID)
 def tokens_revoke(token_id: uuid.UUID) -> None:
     """Revoke a token at once."""
     from mdph_bridge.services.auth import revoke_token
@@ -214,7 +214,7 @@ def transfers() -> None:
 
 
 @transfers.command("retry")
-@click.argument("transfer_id", type=click.UUID)
+@click.argument("transfer_id", metavar="ID_TRANSFERT", type=click.UUID)
 def transfers_retry(transfer_id: uuid.UUID) -> None:
     """Give a failed transfer new attempts once the cause is fixed."""
     from mdph_bridge.services.processing import retry_failed

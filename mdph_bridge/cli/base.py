@@ -15,7 +15,12 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from mdph_bridge.cli.help_fr import french_help
+from mdph_bridge.client.french import speak_french
+
 ENV_FILE = Path(".env")
+# Before the commands are declared: click translates some words (a path's kind) as they are.
+speak_french()
 
 
 @contextmanager
@@ -58,10 +63,15 @@ class FriendlyGroup(click.Group):
         self, args: Sequence[str] | None = None, standalone_mode: bool = True, **kwargs: Any
     ) -> Any:
         """Like click's standalone mode, with the error line in French."""
+        speak_french()
+        french_help(self)
         if not standalone_mode:
             return super().main(args, standalone_mode=False, **kwargs)
         try:
             result = super().main(args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.format_message(), err=True)  # a group given no command: its help
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             click.echo(f"Erreur : {exc.format_message()}", err=True)
             if isinstance(exc, click.UsageError) and exc.ctx is not None:

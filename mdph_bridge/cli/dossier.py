@@ -15,7 +15,9 @@ def dossier() -> None:
 
 
 @dossier.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--pieces",
     "pieces_dir",

@@ -15,7 +15,9 @@ def history() -> None:
 
 
 @history.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 def history_import(file: Path) -> None:
     """Import FILE (CSV, columns in the README); nothing is imported if any line is wrong."""
     from mdph_bridge.models import utcnow

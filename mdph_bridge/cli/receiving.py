@@ -22,7 +22,9 @@ def client() -> None:
     "--identity", "-i", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "package", metavar="PAQUET", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 def client_decrypt(identity: Path, out: Path, package: Path) -> None:
     """Decrypt a downloaded package with the MDPH's private key and unpack it into OUT."""
     from mdph_bridge.domain.age import AgeError, Decryptor
@@ -66,7 +68,9 @@ def receipt() -> None:
 
 
 @receipt.command("verify")
-@click.argument("receipt_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "receipt_file", metavar="RECU", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--manifest",
     "manifest_file",

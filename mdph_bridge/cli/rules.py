@@ -89,8 +89,8 @@ def _shown(value: Sourced[Any]) -> str:
 
 
 @rules.command("diff")
-@click.argument("first")
-@click.argument("second")
+@click.argument("first", metavar="PREMIER")
+@click.argument("second", metavar="SECOND")
 @click.option(
     "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="AAAA-MM-JJ ; défaut : aujourd'hui."
 )
@@ -135,7 +135,9 @@ def rules_diff(first: str, second: str, day: Any) -> None:
 
 
 @rules.command("explain")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--to", "destination", help="Département d'accueil (défaut : celui du dossier).")
 @click.option("--json", "as_json", is_flag=True, help="Afficher le rapport complet en JSON.")
 @click.option(

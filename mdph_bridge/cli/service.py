@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import json
 import os
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from mdph_bridge.cli.base import ENV_FILE, hub_app, hub_session, main
 def init_env() -> None:
     """Write a git-ignored .env with fresh local secrets if there is none."""
     if ENV_FILE.exists():
-        click.echo(f"{ENV_FILE} exists; left unchanged.")
+        click.echo(f"{ENV_FILE} existe déjà : laissé tel quel.")
         return
     from mdph_bridge.domain.sealing import generate_staging_key
     from mdph_bridge.domain.signing import generate_hub_key
@@ -38,7 +40,9 @@ def init_env() -> None:
     )
     ENV_FILE.chmod(0o600)
     load_dotenv(ENV_FILE)
-    click.echo(f"Wrote {ENV_FILE} with a new secret key, staging key and signing key.")
+    click.echo(
+        f"{ENV_FILE} écrit avec une nouvelle clé secrète, clé de scellement et clé de signature."
+    )
 
 
 @main.command()
@@ -83,11 +87,32 @@ def demo(as_json: bool) -> None:
 STOP_SECONDS = 25  # SIGTERM to every child, then SIGKILL to what is left: within 30 s in all
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_serve() -> Callable[[], None] | None:
+    """What a child runs before exec so that it gets SIGTERM (a warm stop) when `serve` dies,
+    even by SIGKILL: in its own group, no signal of `serve`'s reaches it. Linux only."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, only called after
+    serve = os.getpid()
+
+    def before_exec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != serve:  # `serve` died before the line above: do not start at all
+            os._exit(1)
+
+    return before_exec
+
+
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
     """Start a child in its own group: a signal to `serve`'s group then reaches `serve` alone,
     which stops each child once (a second SIGTERM would make Celery quit cold)."""
     return subprocess.Popen(  # noqa: S603 - fixed module names
-        [sys.executable, "-m", *args], start_new_session=True
+        [sys.executable, "-m", *args],
+        start_new_session=True,
+        preexec_fn=_die_with_serve(),  # two system calls, no lock taken between fork and exec
     )
 
 

@@ -6,11 +6,16 @@ import argparse
 import os
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from mdph_bridge.client import VERSION
+from mdph_bridge.client.french import speak_french
+from mdph_bridge.client.handoff import Handoff
+from mdph_bridge.client.hub import Hub, PullError
+from mdph_bridge.client.keys import load_keys
+from mdph_bridge.client.pull import MAX_BACKOFF, run
 
 # systemd's LoadCredential= puts the token in $CREDENTIALS_DIRECTORY under this name.
 CREDENTIAL = "jeton"
@@ -27,36 +32,11 @@ EPILOG = (
 )
 
 
-class _Formatter(argparse.HelpFormatter):
-    """Argparse's help, with its English headings in French."""
-
-    def add_usage(
-        self,
-        usage: str | None,
-        actions: Iterable[argparse.Action],
-        groups: Iterable[argparse._MutuallyExclusiveGroup],
-        prefix: str | None = None,
-    ) -> None:
-        """Title the usage line in French."""
-        super().add_usage(usage, actions, groups, prefix or "Utilisation : ")
-
-
-# Argparse's own messages (English, no French catalogue shipped) and their translation.
-_MESSAGES = (
-    ("the following arguments are required:", "options obligatoires absentes :"),
-    ("unrecognized arguments:", "options inconnues :"),
-    ("expected one argument", "une valeur est attendue"),
-    ("argument ", "option "),
-)
-
-
 class _Parser(argparse.ArgumentParser):
-    """Report a wrong command line in French."""
+    """Report a wrong command line in one French line (argparse's words from our catalogue)."""
 
     def error(self, message: str) -> NoReturn:
         """Print the usage and the problem, then exit with status 2."""
-        for english, french in _MESSAGES:
-            message = message.replace(english, french)
         self.print_usage(sys.stderr)
         self.exit(2, f"Erreur : ligne de commande invalide : {message}. Voir --help.\n")
 
@@ -83,16 +63,15 @@ def _transfer_id(text: str) -> str:
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
-    """The command line of the client."""
+    """The command line of the client, its help and usage errors in French."""
+    speak_french()  # before argparse names its headings
     p = _Parser(
         prog=prog,
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=_Formatter,
         add_help=False,
         allow_abbrev=False,  # `--token SECRET` must not pass for `--token-file`
     )
-    p._optionals.title = "Options"
     p.add_argument("-h", "--help", action="help", help="Afficher cette aide et quitter.")
     p.add_argument(
         "--version",
@@ -146,9 +125,9 @@ def parser(prog: str) -> argparse.ArgumentParser:
         "--max-backoff",
         metavar="SECONDES",
         type=_positive,
-        default=900,
+        default=MAX_BACKOFF,
         help="Attente maximale en secondes entre deux essais quand la plateforme ne répond "
-        "pas (défaut : 900).",
+        f"pas (défaut : {MAX_BACKOFF}).",
     )
     p.add_argument(
         "--on-received",
@@ -198,11 +177,6 @@ def _echo(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None, prog: str = "mdph-reception") -> int:
     """Run the client; 0 when done, 1 on an error it explains, 2 on a wrong command line."""
-    from mdph_bridge.client.handoff import Handoff
-    from mdph_bridge.client.hub import Hub, PullError
-    from mdph_bridge.client.keys import load_keys
-    from mdph_bridge.client.pull import run
-
     args = parser(prog).parse_args(argv)
     try:
         handoff = args.on_received and Handoff(args.on_received, args.on_received_timeout)

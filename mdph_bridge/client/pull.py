@@ -45,8 +45,10 @@ MEDICAL = "medical"
 RESERVED = frozenset({MANIFEST, MEDICAL})
 NOTHING_TO_RECEIVE = frozenset({"returned", "cancelled"})
 ACKNOWLEDGED = frozenset({"acknowledged", "completed"})
-# Waits after a failed round: doubled each time from BACKOFF_BASE, at most --max-backoff.
+# Waits after a failed round: doubled each time from BACKOFF_BASE, at most --max-backoff, whose
+# default is half the polling interval's: back from an outage, the hub is seen within 30 s.
 BACKOFF_BASE = 2.0
+MAX_BACKOFF = 30
 
 Echo = Callable[[str], None]
 
@@ -388,7 +390,7 @@ def run(
     *,
     once: bool = False,
     interval: int = 60,
-    max_backoff: int = 900,
+    max_backoff: int = MAX_BACKOFF,
     handoff: Handoff | None = None,
     retry: str | None = None,
 ) -> None:

@@ -362,6 +362,13 @@ SECTIONS: dict[str, Callable[[Snapshot], list[dict[str, Any]]]] = {
     ],
 }
 
+# Sections read from the transfers and tokens themselves, not from the snapshot.
+READ_DIRECTLY: dict[str, Callable[[Session, Sequence[str]], list[dict[str, Any]]]] = {
+    "continuite": continuity,
+    "echecs_reception": reception_failures,
+    "clients_reception": reception_clients,
+}
+
 
 def export(
     session: Session, departements: Sequence[str], section: str, now: datetime, target_days: int
@@ -369,8 +376,8 @@ def export(
     """One section of the figures as CSV (API and pages); an unknown section is a 404."""
     if section == "alertes":
         return to_csv(open_alerts(session, departements, now))
-    if section == "continuite":
-        return to_csv(continuity(session, departements))
+    if read := READ_DIRECTLY.get(section):
+        return to_csv(read(session, departements))
     produce = SECTIONS.get(section)
     if produce is None:
         raise ServiceError.one(404, "", "http.introuvable")

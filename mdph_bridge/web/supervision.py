@@ -29,6 +29,8 @@ EXPORTS = {
     "mois": "Délais par mois",
     "etapes": "Durée de chaque étape",
     "alertes": "Transferts à risque et en retard",
+    "echecs_reception": "Échecs de réception en attente",
+    "clients_reception": "Logiciel de réception utilisé par chaque MDPH",
     "continuite": "Continuité des droits par paire et par mois",
     "historique": "Délais avant la plateforme (historique importé)",
 }

@@ -79,8 +79,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def stopped_cleanly(served: Served, sig: signal.Signals, group: bool) -> None:
-    """Send `sig` to serve (or its group): all stops within 30 s, warm, nothing left behind."""
+def all_started(served: Served) -> set[int]:
+    """Wait until both workers are ready; every process below serve then."""
     # Celery's pool processes are there once the workers are ready.
     deadline = time.monotonic() + 60
     while served.log.count("ready.") < 2:
@@ -88,6 +88,12 @@ def stopped_cleanly(served: Served, sig: signal.Signals, group: bool) -> None:
         time.sleep(0.3)
     below = descendants(served.proc.pid)
     assert len(below) >= 7, below  # 2 workers with their pools, beat, gunicorn and its workers
+    return below
+
+
+def stopped_cleanly(served: Served, sig: signal.Signals, group: bool) -> None:
+    """Send `sig` to serve (or its group): all stops within 30 s, warm, nothing left behind."""
+    below = all_started(served)
     started = time.monotonic()
     if group:
         os.killpg(served.proc.pid, sig)
@@ -158,6 +164,21 @@ def test_sigterm_to_the_group_stops_everything(served: Served) -> None:
 
 def test_sigint_to_serve_stops_everything(served: Served) -> None:
     stopped_cleanly(served, signal.SIGINT, group=False)
+
+
+def test_serve_killed_by_sigkill_takes_every_child_with_it(served: Served) -> None:
+    below = all_started(served)
+    served.proc.kill()  # no chance to stop its children itself
+    served.proc.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    try:
+        while left := {pid for pid in below if alive(pid)}:
+            assert time.monotonic() < deadline, f"processes left behind: {left}"
+            time.sleep(0.3)
+    finally:
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_port_in_use_is_the_last_line_in_french(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime
 from html import unescape
@@ -11,11 +13,12 @@ import pytest
 from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
-from flows import run
+from flows import ready, run
 from histories import NOW, add_transfer, generate
 from sqlalchemy.orm import Session
 from support import AGENT_PASSWORD, bearer, sign_in
 
+from mdph_bridge.domain.reception import FAILURES
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.accounts import create_account
@@ -23,6 +26,8 @@ from mdph_bridge.services.rollups import roll_up
 from mdph_bridge.web.display import days_fr, percent_fr
 
 pytestmark = pytest.mark.integration
+# The two tables of the receiving clients, exported as the other sections are.
+RECEPTION_EXPORTS = ("echecs_reception", "clients_reception")
 HEADLINE = {
     "part-dans-les-delais": "part_dans_les_delais",
     "delai-median": "delai_median_jours",
@@ -151,10 +156,10 @@ def test_page_exports_are_the_api_exports(
     headers = bearer(demo["62"]["jetons"]["supervisor"])
     page = supervisor_page("62")
     html = page.get("/tableau-de-bord").text
-    sections = re.findall(r'href="/tableau-de-bord/([a-z]+)\.csv"', html)
+    sections = re.findall(r'href="/tableau-de-bord/([a-z_]+)\.csv"', html)
     assert sections == [
-        "etats", "delais", "histogramme", "paires", "mois", "etapes", "alertes", "continuite",
-        "historique"
+        "etats", "delais", "histogramme", "paires", "mois", "etapes", "alertes",
+        "echecs_reception", "clients_reception", "continuite", "historique"
     ]  # fmt: skip
     for section in sections:
         mine = page.get(f"/tableau-de-bord/{section}.csv")
@@ -165,8 +170,44 @@ def test_page_exports_are_the_api_exports(
         )
         theirs = client.get(f"/api/v1/metrics/{section}.csv", headers=headers)
         assert mine.get_data() == theirs.get_data(), section
-        assert len(mine.get_data(as_text=True).splitlines()) > 1, section
+        if section not in RECEPTION_EXPORTS:  # no receiving client in these figures: see below
+            assert len(mine.get_data(as_text=True).splitlines()) > 1, section
     assert page.get("/tableau-de-bord/noms.csv").status_code == 404
+
+
+def test_reception_failures_and_clients_are_exported_without_personal_data(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    supervisor_page: Any,
+) -> None:
+    transfer_id = ready(app, client, demo, backends)
+    receiver = {**bearer(demo["62"]["jetons"]["receiver"]), "User-Agent": "mdph-reception/1.2.3"}
+    url = f"/api/v1/inbound/{transfer_id}/reception-failure"
+    assert client.post(url, json={"code": "paquet_altere"}, headers=receiver).status_code == 200
+    page = supervisor_page("62")
+    headers = bearer(demo["62"]["jetons"]["supervisor"])
+    tables = {}
+    for section in RECEPTION_EXPORTS:
+        mine = page.get(f"/tableau-de-bord/{section}.csv")
+        assert mine.status_code == 200
+        assert mine.get_data() == client.get(f"/api/v1/metrics/{section}.csv", headers=headers).data
+        exported = mine.get_data(as_text=True)
+        assert exported.startswith("\ufeff")
+        for personal in ("59-2024-004217", "285035935012357", "Exemple", "Camille"):
+            assert personal not in exported  # file number, NIR, names of the example dossier
+        tables[section] = list(csv.reader(io.StringIO(exported[1:]), delimiter=";"))
+    failures = tables["echecs_reception"]
+    assert failures[0] == [
+        "id", "mdph_origine", "mdph_destination", "motif", "motif_libelle", "signale_le"
+    ]  # fmt: skip
+    assert [row[:5] for row in failures[1:]] == [
+        [str(transfer_id), "59", "62", "paquet_altere", FAILURES["paquet_altere"]]
+    ]
+    clients = tables["clients_reception"]
+    assert clients[0] == ["mdph", "role", "version", "dernier_usage"]
+    assert [row[:3] for row in clients[1:]] == [["62", "receiver", "1.2.3"]]
 
 
 def test_a_supervisor_follows_a_listed_transfer_without_its_file_number(

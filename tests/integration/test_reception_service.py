@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from support import bearer, free_port
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mdph_bridge.client import pull
+from mdph_bridge.client.pull import MAX_BACKOFF
 from mdph_bridge.client.quarantine import FOLDER as QUARANTINE
 from mdph_bridge.domain.keyids import key_id
 from mdph_bridge.extensions import Backends
@@ -33,10 +35,9 @@ from mdph_bridge.models import Transfer
 from mdph_bridge.services.keys import register_key, revoke_key
 
 pytestmark = pytest.mark.integration
-# How long the hub stays down in the restart test: shortened from a minute, with a client told
-# to wait at most BACKOFF seconds between two tries, so that the test stays short.
-OUTAGE = 6
-BACKOFF = 2
+# How long the hub stays down in the restart test: a real outage, long enough for the client's
+# back-off to reach its default ceiling (MAX_BACKOFF), which then bounds how late it resumes.
+OUTAGE = 60
 HOOK = """
 import pathlib, sys
 folder = pathlib.Path(sys.argv[1])
@@ -335,24 +336,35 @@ def test_the_client_resumes_by_itself_after_the_hub_was_stopped_and_restarted(
     tmp_path: Path,
 ) -> None:
     first = make(app, client, demo, backends)
-    arguments = command(restartable["url"], setup, "--interval", "1", "--max-backoff", str(BACKOFF))
+    # The default back-off: what an MDPH runs.
+    arguments = command(restartable["url"], setup, "--interval", "1")
     journal_path = tmp_path / "journal.txt"
     with journal_path.open("w") as journal:
         service = subprocess.Popen(arguments, stdout=journal, stderr=journal)
         try:
             _wait(lambda: handed(setup) == [first], 60, "the first transfer")
             restartable["stop"]()
+            stopped = time.monotonic()
             second = make(app, client, demo, backends)
-            time.sleep(OUTAGE)
+            # Down for a minute, and until the client has tried several times in vain.
+            _wait(
+                lambda: time.monotonic() - stopped >= OUTAGE
+                and journal_path.read_text().count("injoignable") >= 4,
+                OUTAGE + 4 * MAX_BACKOFF,
+                "a minute of failed tries",
+            )
             assert service.poll() is None  # still running, trying again
             down = journal_path.read_text()
             restartable["start"]()
-            # Handed off: after its receipt was accepted and the cursor moved.
-            _wait(lambda: handed(setup) == [first, second], 60, "the second transfer")
+            # Handed off: after its receipt was accepted and the cursor moved; at most one
+            # back-off wait after the hub came back, plus the time to receive.
+            _wait(lambda: handed(setup) == [first, second], MAX_BACKOFF + 60, "the second")
+            assert service.poll() is None  # the same process all along: never restarted
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=30)
-    assert "injoignable" in down
-    assert "Nouvel essai dans" in down
+    waits = [int(w) for w in re.findall(r"Nouvel essai dans (\d+) s", down)]
+    assert len(waits) >= 4
+    assert max(waits) <= MAX_BACKOFF
     assert state(session, second) == "acknowledged"
     assert indexed(setup["out"]) == [first, second]
