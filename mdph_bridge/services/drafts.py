@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import draft_prefix
 from mdph_bridge.domain.dossier_form import (
     STEP_BY_SLUG,
     Typed,
@@ -68,11 +69,6 @@ class Checked:
     dossier: dict[str, Any]
     erreurs: list[dict[str, str]]
     report: dict[str, Any] | None
-
-
-def draft_prefix(draft_id: uuid.UUID) -> str:
-    """Folder of a draft's sealed documents."""
-    return f"drafts/{draft_id}"
 
 
 def _seal(keyring: Keyring, content: DraftContent) -> bytes:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import time
 import uuid
 from datetime import timedelta
 from html import unescape
@@ -26,6 +28,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Draft, Transfer, utcnow
 from mdph_bridge.services.audit import entries, seal_all
 from mdph_bridge.services.drafts import purge_drafts, read, reseal_drafts
+from mdph_bridge.services.sweeper import remove_orphans
 
 pytestmark = pytest.mark.integration
 DOCUMENTS = {
@@ -375,3 +378,34 @@ def test_drafts_and_their_files_are_resealed_under_a_new_staging_key(
     (blob,) = files_under(Path(web.config["STORAGE_DIR"]) / "drafts")
     with blob.open("rb") as sealed:
         assert SealReader(sealed, only_new).read() == DOCUMENTS["piece_identite.pdf"]
+
+
+def test_draft_files_left_by_a_crash_are_swept_once_old_and_referenced_ones_kept(
+    caseworker: tuple[FlaskClient, str], session: Session, web: Flask, backends: Backends
+) -> None:
+    client, token = caseworker
+    storage = backends.storage
+    url = new_draft(client, token)
+    attach_documents(client, url, token, typed_from(example()))
+    draft_id = uuid.UUID(url.rsplit("/", 1)[1])
+    (kept,) = storage.list(f"drafts/{draft_id}")
+    # A file moved into the draft's folder, then the web process died before saving the draft;
+    # a draft deleted, then the process died before deleting its folder.
+    unsaved = f"drafts/{draft_id}/{uuid.uuid4().hex}"
+    deleted = f"drafts/{uuid.uuid4()}/{uuid.uuid4().hex}"
+    in_flight = f"drafts/{draft_id}/{uuid.uuid4().hex}"  # being saved right now
+    for key in (unsaved, deleted, in_flight):
+        with storage.writer(key) as blob:
+            blob.write(b"ciphertext")
+    two_hours_ago = time.time() - 2 * 3600
+    for key in (kept, unsaved, deleted):
+        os.utime(storage.root / key, (two_hours_ago, two_hours_ago))
+
+    keyring = web.config["KEYRING"]
+    assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 2
+    assert storage.list("drafts") == sorted([kept, in_flight])
+    # The in-flight file is judged once it is old too; the draft's own file never is.
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 1
+    assert storage.list("drafts") == [kept]
+    preview = client.get(f"{url}/apercu")
+    assert "piece_identite.pdf" in text_of(preview.text)
