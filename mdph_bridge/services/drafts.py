@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import draft_prefix
 from mdph_bridge.domain.dossier_form import (
-    STEP_BY_SLUG,
     Typed,
     add_item,
     attached_files,
@@ -109,8 +108,8 @@ def create(
     """Start a draft for the caller's département (empty, with one right and one document)."""
     if content is None:
         content = DraftContent()
-        add_item(content.typed, STEP_BY_SLUG["droits"])
-        add_item(content.typed, STEP_BY_SLUG["pieces"])
+        add_item(content.typed, "droits")
+        add_item(content.typed, "pieces")
     draft = Draft(departement_code=principal.departement, created_by=principal.token_id)
     _store(draft, keyring, content)
     session.add(draft)
@@ -185,7 +184,7 @@ def remove_document(
     index: int,
 ) -> None:
     """Remove one document of the draft: what declares it and its file."""
-    remove_item(content.typed, STEP_BY_SLUG["pieces"], index)
+    remove_item(content.typed, "pieces", index)
     gone = content.files.pop(index, None)
     content.files = {(i - 1 if i > index else i): meta for i, meta in content.files.items()}
     save(session, keyring, draft, content)

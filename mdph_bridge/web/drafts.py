@@ -27,6 +27,8 @@ from mdph_bridge.domain.dossier_form import (
     Step,
     add_item,
     field_of,
+    ignored,
+    inner_lists,
     item_prefix,
     remove_item,
     step_fields,
@@ -50,6 +52,10 @@ install(bp)
 SLUGS = [step.slug for step in STEPS] + [PREVIEW]
 _FILE_PART = re.compile(rf"pieces\[(\d+)\]\.{FILE_FIELD}")
 _REMOVE = re.compile(r"supprimer-(\d+)")
+# A list inside an item (a PCH's payments): « ajouter:droits[0].pch.versements »,
+# « supprimer:droits[0].pch.versements[1] ».
+_ADD_INNER = re.compile(r"ajouter:(.+)")
+_REMOVE_INNER = re.compile(r"supprimer:(.+)\[(\d+)\]")
 
 
 def _keyring() -> Any:
@@ -105,6 +111,8 @@ def _render_step(
         total=len(SLUGS),
         saisie=content.typed.entries,
         nombre=_count(content, step),
+        nombres=content.typed.counts,
+        ignores=ignored(step, content.typed),
         fichiers=content.files,
         erreurs=erreurs,
         par_champ=placed(erreurs, known),
@@ -211,7 +219,7 @@ def _apply(draft: Draft, content: DraftContent, step: Step, form: dict[str, str]
     action = form.get("action", "suivant")
     storage = backends().storage
     if action == "ajouter":
-        index = add_item(content.typed, step)
+        index = add_item(content.typed, step.section)
         drafts.save(session(), _keyring(), draft, content)
         return _to_step(draft, step.slug, _field_id(item_prefix(step, index)))
     if match := _REMOVE.fullmatch(action):
@@ -220,9 +228,18 @@ def _apply(draft: Draft, content: DraftContent, step: Step, form: dict[str, str]
                 session(), storage, _keyring(), draft, content, int(match.group(1))
             )
         else:
-            remove_item(content.typed, step, int(match.group(1)))
+            remove_item(content.typed, step.section, int(match.group(1)))
             drafts.save(session(), _keyring(), draft, content)
         return _to_step(draft, step.slug)
+    inner = inner_lists(step, content.typed.counts)
+    if (match := _ADD_INNER.fullmatch(action)) and match.group(1) in inner:
+        index = add_item(content.typed, match.group(1))
+        drafts.save(session(), _keyring(), draft, content)
+        return _to_step(draft, step.slug, _field_id(f"{match.group(1)}[{index}]"))
+    if (match := _REMOVE_INNER.fullmatch(action)) and match.group(1) in inner:
+        remove_item(content.typed, match.group(1), int(match.group(2)))
+        drafts.save(session(), _keyring(), draft, content)
+        return _to_step(draft, step.slug, _field_id(match.group(1)))
     drafts.save(session(), _keyring(), draft, content)
     if action == "precedent":
         return _to_step(draft, _neighbour(step.slug, -1))

@@ -97,7 +97,7 @@ def test_removing_an_item_moves_the_later_ones_up() -> None:
             "droits[2].identifiant": "D3",
         }
     )
-    remove_item(typed, STEP_BY_SLUG["droits"], 1)
+    remove_item(typed, "droits", 1)
     assert typed.counts["droits"] == 2
     assert typed.entries == {"droits[0].identifiant": "D1", "droits[1].identifiant": "D3"}
 
