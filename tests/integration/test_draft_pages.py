@@ -22,7 +22,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from support import files_under, sign_in
 
-from mdph_bridge.domain.dossier_form import STEP_BY_SLUG, Typed, step_fields, typed_from
+from mdph_bridge.domain.dossier_form import (
+    STEP_BY_SLUG,
+    Typed,
+    inner_lists,
+    step_fields,
+    typed_from,
+)
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Draft, Transfer, utcnow
@@ -90,18 +96,27 @@ def caseworker(web: Flask, agents: dict[tuple[str, str], str]) -> tuple[FlaskCli
     return client, sign_in(client, agents[("59", "caseworker")])
 
 
-def fill_everything(client: FlaskClient, token: str, url: str) -> Typed:
-    """Type the example adult dossier (AAH, PCH, CMI, RQTH) step by step, as a caseworker."""
-    typed = typed_from(example())
+def fill_everything(
+    client: FlaskClient, token: str, url: str, data: dict[str, Any] | None = None
+) -> Typed:
+    """Type a dossier (the example adult one: AAH, PCH, CMI, RQTH) step by step, as a caseworker.
+
+    Its four documents are those of the example.
+    """
+    typed = typed_from(data or example())
     for slug in ("transfert", "personne"):
         response = client.post(f"{url}/{slug}", data=step_form(typed, slug, token))
         assert response.status_code == 303, text_of(response.text)[:2000]
     # The example has no representative: the step is passed as it is.
     assert client.post(f"{url}/representants", data={"csrf_token": token}).status_code == 303
-    # The draft starts with one right: add three more, then fill them all.
-    for _ in range(3):
+    # The draft starts with one right: add the others and their payments, then fill them all.
+    for _ in range(typed.counts["droits"] - 1):
         added = client.post(f"{url}/droits", data={"csrf_token": token, "action": "ajouter"})
         assert added.status_code == 303
+    for inner in inner_lists(STEP_BY_SLUG["droits"], typed.counts):
+        for _ in range(typed.counts[inner]):
+            action = {"csrf_token": token, "action": f"ajouter:{inner}"}
+            assert client.post(f"{url}/droits", data=action).status_code == 303
     response = client.post(f"{url}/droits", data=step_form(typed, "droits", token))
     assert response.status_code == 303, text_of(response.text)[:2000]
     client.post(f"{url}/demandes", data={"csrf_token": token, "action": "ajouter"})
@@ -409,3 +424,86 @@ def test_draft_files_left_by_a_crash_are_swept_once_old_and_referenced_ones_kept
     assert storage.list("drafts") == [kept]
     preview = client.get(f"{url}/apercu")
     assert "piece_identite.pdf" in text_of(preview.text)
+
+
+def in_an_establishment_with_a_technical_aid_partly_paid() -> dict[str, Any]:
+    """The example adult, living in an establishment, with a PCH technical aid paid in part."""
+    data = example()
+    place = {"type": "etablissement", "finess": "620001230", "depuis": "2026-11-02"}
+    data["beneficiaire"]["lieu_de_vie"] = place
+    aid = {
+        **data["droits"][1],
+        "identifiant": "D5",
+        "type": "5.2",
+        "date_decision": "2025-06-12",
+        "date_ouverture": "2025-07-01",
+        "date_echeance": "2030-06-30",
+        "pch": {
+            "montant_attribue": 3000,
+            "versements": [
+                {"montant": 1200, "date_versement": "2025-09-15", "payeur_departement": "59"},
+                {"montant": 300.5, "date_versement": "2025-10-01", "payeur_departement": "59"},
+            ],
+            "payeur_departement": "59",
+        },
+    }
+    data["droits"].append(aid)
+    return data
+
+
+def test_place_of_life_and_one_off_payments_are_typed_exported_and_change_the_preview(
+    caseworker: tuple[FlaskClient, str],
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    data = in_an_establishment_with_a_technical_aid_partly_paid()
+    fill_everything(client, token, url, data)
+    droits = client.get(f"{url}/droits").text
+    assert 'name="droits[4].pch.versements[1].montant" value="300,5"' in droits
+    assert "Supprimer le versement 2" in droits
+
+    exported = json.loads(client.get(f"{url}/export").data)
+    assert exported["beneficiaire"]["lieu_de_vie"] == data["beneficiaire"]["lieu_de_vie"]
+    assert exported["droits"][4]["pch"]["montant_attribue"] == 3000
+    assert exported["droits"][4]["pch"]["versements"] == data["droits"][4]["pch"]["versements"]
+
+    preview = client.get(f"{url}/apercu")
+    page = text_of(preview.text)
+    assert "problème" not in page, page[:3000]
+    card = text_of(preview.text.split('id="apercu-droit-1"')[1].split('id="apercu-droit-2"')[0])
+    # In an establishment no new domicile de secours: 59 keeps paying the PCH, 62 never does.
+    assert "La personne vit en établissement : le domicile de secours ne change pas" in card
+    assert "Pas-de-Calais" not in card
+    aid = text_of(preview.text.split('id="apercu-droit-4"')[1].split("</div></div>")[0])
+    assert "Déjà versé : 1 200,00 € le 15/09/2025 par le département du Nord (59)" in aid
+    assert "dans la limite des 1 499,50 € restants" in aid
+
+
+def test_fields_that_do_not_fit_the_right_are_left_out_and_said_so_without_javascript(
+    caseworker: tuple[FlaskClient, str],
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    typed = typed_from(example())
+    typed.counts["droits"] = 1  # the AAH alone
+    typed.entries["droits[0].pch.montant_mensuel"] = "1471,20"
+    typed.entries["droits[0].etablissement_finess"] = "620001230"
+    typed.entries["droits[0].aeeh_complement"] = "2"
+    response = client.post(f"{url}/droits", data=step_form(typed, "droits", token, "enregistrer"))
+    assert response.status_code == 303
+    page = client.get(f"{url}/droits").text
+    ignored = "Ne s'applique pas au choix fait plus haut : ce champ ne sera pas envoyé."
+    for field in ("pch-montant_mensuel", "etablissement_finess", "aeeh_complement"):
+        assert field_messages(page, f"champ-droits-0--{field}") == ignored
+    assert field_messages(page, "champ-droits-0--date_echeance") == ""
+    # Every part is on the page; the script hides those that do not fit the chosen type.
+    assert 'data-selon="champ-droits-0--type" data-valeurs="5.1 5.10' in page
+    response = client.post(f"{url}/droits", data=step_form(typed, "droits", token))
+    assert response.status_code == 303, text_of(response.text)[:2000]  # nothing refused
+    right = json.loads(client.get(f"{url}/export").data)["droits"][0]
+    assert (right["pch"], right["etablissement_finess"], right["aeeh_complement"]) == (
+        None,
+        None,
+        None,
+    )
+    assert client.get(f"{url}/droits").text.count(ignored) == 3  # kept, should the type change
