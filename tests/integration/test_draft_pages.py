@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import EXAMPLE, PDF
+from dossiers import EXAMPLE, PDF, in_an_establishment, with_technical_aid_partly_paid
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -426,37 +426,12 @@ def test_draft_files_left_by_a_crash_are_swept_once_old_and_referenced_ones_kept
     assert "piece_identite.pdf" in text_of(preview.text)
 
 
-def in_an_establishment_with_a_technical_aid_partly_paid() -> dict[str, Any]:
-    """The example adult, living in an establishment, with a PCH technical aid paid in part."""
-    data = example()
-    place = {"type": "etablissement", "finess": "620001230", "depuis": "2026-11-02"}
-    data["beneficiaire"]["lieu_de_vie"] = place
-    aid = {
-        **data["droits"][1],
-        "identifiant": "D5",
-        "type": "5.2",
-        "date_decision": "2025-06-12",
-        "date_ouverture": "2025-07-01",
-        "date_echeance": "2030-06-30",
-        "pch": {
-            "montant_attribue": 3000,
-            "versements": [
-                {"montant": 1200, "date_versement": "2025-09-15", "payeur_departement": "59"},
-                {"montant": 300.5, "date_versement": "2025-10-01", "payeur_departement": "59"},
-            ],
-            "payeur_departement": "59",
-        },
-    }
-    data["droits"].append(aid)
-    return data
-
-
 def test_place_of_life_and_one_off_payments_are_typed_exported_and_change_the_preview(
     caseworker: tuple[FlaskClient, str],
 ) -> None:
     client, token = caseworker
     url = new_draft(client, token)
-    data = in_an_establishment_with_a_technical_aid_partly_paid()
+    data = in_an_establishment(with_technical_aid_partly_paid(example()))
     fill_everything(client, token, url, data)
     droits = client.get(f"{url}/droits").text
     assert 'name="droits[4].pch.versements[1].montant" value="300,5"' in droits
