@@ -589,6 +589,16 @@ def inner_lists(step: Step, counts: Mapping[str, int]) -> list[str]:
     ]
 
 
+def layout(step: Step, counts: Mapping[str, int]) -> str:
+    """How many items each list of the step has, as the page was drawn with them.
+
+    A page sent back with another layout was drawn before an item was added or removed (an
+    autosave that arrives after the button): its values belong to other indexes.
+    """
+    lists = ([step.section] if step.is_list else []) + inner_lists(step, counts)
+    return ";".join(f"{path}={counts.get(path, 0)}" for path in lists)
+
+
 def _holds(when: When, item: str, entries: Mapping[str, str]) -> bool:
     """Tell whether a part fits its item: the field it follows says so, or is not chosen yet."""
     chosen = entries.get(f"{item}.{when.field}", "").strip()

@@ -117,9 +117,15 @@ def create(
     return draft
 
 
-def get_draft(session: Session, principal: Principal, draft_id: uuid.UUID) -> Draft:
-    """A draft of the caller's département, or 404 whether it is another's or does not exist."""
-    draft = session.get(Draft, draft_id)
+def get_draft(
+    session: Session, principal: Principal, draft_id: uuid.UUID, lock: bool = False
+) -> Draft:
+    """A draft of the caller's département, or 404 whether it is another's or does not exist.
+
+    `lock` holds the row until the caller's commit: an autosave and a step's button sent together
+    then save one after the other, and neither loses what the other saved (an added item).
+    """
+    draft = session.get(Draft, draft_id, with_for_update=lock)
     if draft is None or draft.departement_code != principal.departement:
         raise ServiceError.one(404, "", "brouillon.introuvable")
     return draft

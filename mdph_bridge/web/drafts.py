@@ -30,6 +30,7 @@ from mdph_bridge.domain.dossier_form import (
     ignored,
     inner_lists,
     item_prefix,
+    layout,
     remove_item,
     step_fields,
     step_of,
@@ -62,8 +63,8 @@ def _keyring() -> Any:
     return current_app.config["KEYRING"]
 
 
-def _draft(draft_id: uuid.UUID) -> tuple[Draft, DraftContent]:
-    draft = drafts.get_draft(session(), current_principal(), draft_id)
+def _draft(draft_id: uuid.UUID, lock: bool = False) -> tuple[Draft, DraftContent]:
+    draft = drafts.get_draft(session(), current_principal(), draft_id, lock)
     g.audit_object_id = draft.id
     return draft, drafts.read(_keyring(), draft)
 
@@ -112,6 +113,7 @@ def _render_step(
         saisie=content.typed.entries,
         nombre=_count(content, step),
         nombres=content.typed.counts,
+        disposition=layout(step, content.typed.counts),
         ignores=ignored(step, content.typed),
         fichiers=content.files,
         erreurs=erreurs,
@@ -213,8 +215,21 @@ def _preview(draft: Draft, content: DraftContent, status: int) -> Any:
     ), status
 
 
+def _outdated(step: Step, content: DraftContent, form: dict[str, str]) -> bool:
+    """Tell whether the page was drawn before an item was added or removed (its indexes moved)."""
+    sent = form.get("disposition")
+    return sent is not None and sent != layout(step, content.typed.counts)
+
+
 def _apply(draft: Draft, content: DraftContent, step: Step, form: dict[str, str]) -> Any:
     """Keep the step's typed values, then do what the pressed button asks."""
+    if _outdated(step, content, form):
+        session().rollback()
+        flash(
+            "Cette page n'était plus à jour (le brouillon a changé entre-temps) : rien n'a été "
+            "enregistré. Vérifiez les champs, puis recommencez."
+        )
+        return _to_step(draft, step.slug)
     take_step(content.typed, step, form)
     action = form.get("action", "suivant")
     storage = backends().storage
@@ -259,7 +274,7 @@ def enregistrer(draft_id: uuid.UUID, etape: str) -> Any:
     step = _step(etape)
     if step.section == "pieces":
         raise NotFound  # documents come with their files: see `pieces`
-    draft, content = _draft(draft_id)
+    draft, content = _draft(draft_id, lock=True)
     return _apply(draft, content, step, request.form.to_dict())
 
 
@@ -271,7 +286,7 @@ def pieces(draft_id: uuid.UUID) -> Any:
     intake = new_intake()
     with received(intake, "pieces") as upload:
         check_csrf(upload.form.get("csrf_token", ""))
-        draft, content = _draft(draft_id)
+        draft, content = _draft(draft_id, lock=True)
         step = STEP_BY_SLUG["pieces"]
         found: dict[int, tuple[str, StagedUpload]] = {}
         for name, part in upload.files.items(multi=True):
@@ -291,7 +306,10 @@ def pieces(draft_id: uuid.UUID) -> Any:
 def verification(draft_id: uuid.UUID, etape: str) -> Any:
     """Save a step as it is typed and list its problems by field, for the page's script."""
     step = _step(etape)
-    draft, content = _draft(draft_id)
+    draft, content = _draft(draft_id, lock=True)
+    if _outdated(step, content, request.form.to_dict()):
+        session().rollback()
+        return {"erreurs": [], "perime": True}, 409  # the page is being replaced
     take_step(content.typed, step, request.form.to_dict())
     drafts.save(session(), _keyring(), draft, content)
     known = {path for path, _ in step_fields(step, content.typed.counts)}

@@ -482,3 +482,28 @@ def test_fields_that_do_not_fit_the_right_are_left_out_and_said_so_without_javas
         None,
     )
     assert client.get(f"{url}/droits").text.count(ignored) == 3  # kept, should the type change
+
+
+def test_an_autosave_sent_before_an_item_was_added_or_removed_changes_nothing(
+    caseworker: tuple[FlaskClient, str],
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    match = re.search(r'name="disposition" value="([^"]*)"', client.get(f"{url}/droits").text)
+    assert match is not None
+    drawn = match.group(1)
+    assert drawn == "droits=1;droits[0].pch.versements=0"
+    added = {"csrf_token": token, "disposition": drawn, "action": "ajouter"}
+    assert client.post(f"{url}/droits", data=added | {"droits[0].identifiant": "D1"}).status_code
+    # The check of a field left just before « Ajouter un droit » arrives after it.
+    late = {"csrf_token": token, "disposition": drawn, "droits[0].identifiant": "D9"}
+    assert client.post(f"{url}/droits/verification", data=late).status_code == 409
+    page = client.get(f"{url}/droits").text
+    assert page.count("Supprimer droit") == 2
+    assert 'value="D1"' in page
+    assert "D9" not in page
+    # A page from before a removal (another tab) saves nothing over the moved items.
+    stale = {"csrf_token": token, "disposition": drawn, "droits[0].identifiant": "D9"}
+    answer = client.post(f"{url}/droits", data=stale, follow_redirects=True)
+    assert "Cette page n'était plus à jour" in unescape(answer.text)
+    assert "D9" not in client.get(f"{url}/droits").text
