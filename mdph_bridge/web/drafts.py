@@ -309,7 +309,7 @@ def verification(draft_id: uuid.UUID, etape: str) -> Any:
     draft, content = _draft(draft_id, lock=True)
     if _outdated(step, content, request.form.to_dict()):
         session().rollback()
-        return {"erreurs": [], "perime": True}, 409  # the page is being replaced
+        return {"erreurs": [], "perime": True}  # nothing saved: the page is being replaced
     take_step(content.typed, step, request.form.to_dict())
     drafts.save(session(), _keyring(), draft, content)
     known = {path for path, _ in step_fields(step, content.typed.counts)}

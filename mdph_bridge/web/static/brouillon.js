@@ -58,6 +58,7 @@
         if (!response.ok) { throw new Error(String(response.status)); }
         return response.json();
       }).then(function (answer) {
+        if (answer.perime) { return; }  // sent before an item was added or removed: ignored
         var byField = {};
         answer.erreurs.forEach(function (problem) {
           (byField[problem.champ] = byField[problem.champ] || []).push(problem.message);
