@@ -293,9 +293,10 @@ def pieces(draft_id: uuid.UUID) -> Any:
             match = _FILE_PART.fullmatch(name)
             if match and part.filename and int(match.group(1)) < _count(content, step):
                 found[int(match.group(1))] = (part.filename, cast(SealedPart, part.stream).finish())
-        if found:
+        form = upload.form.to_dict()
+        if found and not _outdated(step, content, form):  # else dropped with the request
             drafts.attach(session(), intake.storage, intake.keyring, draft, content, found)
-        answer = _apply(draft, content, step, upload.form.to_dict())
+        answer = _apply(draft, content, step, form)
     if request.headers.get("X-Televersement") and isinstance(answer, Response):
         return "", 201, {"Location": answer.location}  # the page's script navigates itself
     return answer
