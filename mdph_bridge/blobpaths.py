@@ -11,6 +11,8 @@ STAGING = "staging"
 # A transfer's packages, one folder per processing attempt: `packages/<id>/<lease token>/…`.
 PACKAGES = "packages"
 TRANSFER_FOLDERS = (STAGING, PACKAGES)
+# A draft's sealed documents until it is sent, deleted or purged: `drafts/<id>/<random hex>`.
+DRAFTS = "drafts"
 
 
 def new_upload() -> str:
@@ -31,6 +33,11 @@ def staged_dossier(transfer_id: uuid.UUID) -> str:
 def staged_piece(transfer_id: uuid.UUID, position: int) -> str:
     """The sealed document at `position` in the dossier's `pieces`."""
     return f"{staging_prefix(transfer_id)}/piece-{position}"
+
+
+def draft_prefix(draft_id: uuid.UUID) -> str:
+    """Folder of a draft's sealed documents."""
+    return f"{DRAFTS}/{draft_id}"
 
 
 def package_prefix(transfer_id: uuid.UUID) -> str:

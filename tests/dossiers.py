@@ -66,6 +66,35 @@ def dossier(
     return data
 
 
+def with_technical_aid_partly_paid(data: dict[str, Any]) -> dict[str, Any]:
+    """Add a PCH technical aid (element 2, paid once) of which two payments were already made."""
+    aid = {
+        **data["droits"][1],
+        "identifiant": "D5",
+        "type": "5.2",
+        "date_decision": "2025-06-12",
+        "date_ouverture": "2025-07-01",
+        "date_echeance": "2030-06-30",
+        "pch": {
+            "montant_attribue": 3000,
+            "versements": [
+                {"montant": 1200, "date_versement": "2025-09-15", "payeur_departement": "59"},
+                {"montant": 300.5, "date_versement": "2025-10-01", "payeur_departement": "59"},
+            ],
+            "payeur_departement": "59",
+        },
+    }
+    data["droits"].append(aid)
+    return data
+
+
+def in_an_establishment(data: dict[str, Any]) -> dict[str, Any]:
+    """Say the person lives in an establishment of 62 (format 1.1): no new domicile de secours."""
+    place = {"type": "etablissement", "finess": "620001230", "depuis": "2026-11-02"}
+    data["beneficiaire"]["lieu_de_vie"] = place
+    return data
+
+
 def multipart(data: dict[str, Any] | bytes, files: dict[str, bytes]) -> dict[str, Any]:
     """Build the request arguments of a submission: the `dossier` part plus one part per file.
 

@@ -62,10 +62,10 @@ def requeue_stale() -> int:
 
 @shared_task(name="maintenance.remove_orphans", ignore_result=True)
 def remove_orphan_blobs() -> int:
-    """Delete blobs a crash left behind (never recorded uploads, unused staging or packages)."""
+    """Delete blobs a crash left behind: unrecorded uploads, unused staging, packages, drafts."""
     b = backends()
     older_than = timedelta(seconds=current_app.config["ORPHAN_AGE_SECONDS"])
-    removed = remove_orphans(b.sessions(), b.storage, older_than)
+    removed = remove_orphans(b.sessions(), b.storage, current_app.config["KEYRING"], older_than)
     if removed:
         log.info("removed %d orphan blob(s)", removed)
     return removed

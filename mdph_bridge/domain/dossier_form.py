@@ -3,7 +3,8 @@
 A field is named by its path in the dossier (`beneficiaire.adresse_nouvelle.code_postal`,
 `droits[1].pch.montant_mensuel`), so that every problem the schemas report at a path lands next
 to the field of that name. A step lists its fields declaratively: adding a field of the format is
-adding one `Field` to its group.
+adding one `Field` to its group. A field that fits only some rights (the PCH plan, an orientation's
+FINESS…) says so with `When`: the page hides it, and the dossier leaves it out, for the others.
 """
 
 from __future__ import annotations
@@ -14,7 +15,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from mdph_bridge.domain.rights import ALL_TYPES, category_of, label
+from mdph_bridge.domain.harmonisation import ESTABLISHMENT_ORIENTATIONS
+from mdph_bridge.domain.residence import ESTABLISHMENT, HOSPITAL
+from mdph_bridge.domain.rights import (
+    AEEH_COMPLEMENTS,
+    ALL_TYPES,
+    CHILD_ESTABLISHMENT,
+    PCH,
+    PCH_HUMAN_HELP,
+    PCH_ONE_OFF,
+    allowed_rates,
+    category_of,
+    label,
+    may_be_unlimited,
+    needs_rate,
+)
 
 TEXT, CHOICE, DATE, BOOLEAN, NUMBER, INTEGER, NAMES = (
     "texte",
@@ -32,6 +47,14 @@ Choices = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
+class When:
+    """A part that fits only when another field of its item holds one of some values."""
+
+    field: str  # path from the item: `type` for a right, `lieu_de_vie.type` for the person
+    values: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Field:
     """One input: its path inside its group, its French label, its kind and choices."""
 
@@ -41,6 +64,7 @@ class Field:
     choices: Choices = ()
     hint: str = ""
     nullable: bool = False  # left empty, the dossier says null rather than missing
+    when: When | None = None  # otherwise it fits every item
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,8 @@ class Group:
     legend: str
     fields: tuple[Field | Group, ...]
     nullable: bool = False  # every field left empty: the object is null
+    when: When | None = None
+    item: str = ""  # label of one item, for a group repeated as a list (a PCH's payments)
 
 
 @dataclass(frozen=True)
@@ -130,6 +156,12 @@ RATE_CHOICES: Choices = (
     ("50-79", "de 50 à 79 %"),
     (">=80", "80 % ou plus"),
 )
+PLACES: Choices = (
+    ("domicile", "À son domicile"),
+    ("etablissement", "En établissement social ou médico-social"),
+    ("accueil_familial", "Chez un accueillant familial agréé"),
+    ("hopital", "À l'hôpital"),
+)
 DEPARTEMENT_HINT = "Code du département, par exemple 62 ou 2A."
 DATE_HINT = "Au format JJ/MM/AAAA, par exemple 14/03/1985."
 
@@ -148,8 +180,33 @@ def _address(name: str, legend: str, nullable: bool = False) -> Group:
     )
 
 
-def _date(name: str, text: str, nullable: bool = False, hint: str = DATE_HINT) -> Field:
-    return Field(name, text, DATE, hint=hint, nullable=nullable)
+def _date(
+    name: str, text: str, nullable: bool = False, hint: str = DATE_HINT, when: When | None = None
+) -> Field:
+    return Field(name, text, DATE, hint=hint, nullable=nullable, when=when)
+
+
+def _of_type(types: frozenset[str]) -> When:
+    return When("type", types)
+
+
+def _types(test: Any) -> frozenset[str]:
+    return frozenset(type_ for type_ in ALL_TYPES if test(type_))
+
+
+PCH_TYPES = _types(lambda t: category_of(t) == PCH)
+# The right's fields that fit only some types; the others fit every right.
+FOR_PCH = _of_type(PCH_TYPES)
+FOR_HUMAN_HELP = _of_type(PCH_HUMAN_HELP)
+FOR_MONTHLY_PCH = _of_type(PCH_TYPES - PCH_ONE_OFF)
+FOR_ONE_OFF_PCH = _of_type(PCH_ONE_OFF)
+FOR_RATED = _of_type(_types(needs_rate))
+FOR_UNLIMITED = _of_type(
+    _types(lambda t: any(may_be_unlimited(t, rate) for rate in allowed_rates(t)))
+)
+FOR_ORIENTATIONS = _of_type(_types(lambda t: category_of(t) in ESTABLISHMENT_ORIENTATIONS))
+FOR_CHILD_ESTABLISHMENT = _of_type(_types(lambda t: category_of(t) == CHILD_ESTABLISHMENT))
+FOR_AEEH_COMPLEMENT = _of_type(frozenset(AEEH_COMPLEMENTS))
 
 
 STEPS: tuple[Step, ...] = (
@@ -215,13 +272,37 @@ STEPS: tuple[Step, ...] = (
             _address("adresse_precedente", "Adresse avant le déménagement"),
             _address("adresse_nouvelle", "Nouvelle adresse"),
             Group(
+                "lieu_de_vie",
+                "Lieu de vie (facultatif)",
+                (
+                    Field(
+                        "type",
+                        "Où vit la personne",
+                        CHOICE,
+                        PLACES,
+                        hint="En établissement, en accueil familial ou à l'hôpital, la personne "
+                        "n'acquiert pas de domicile de secours : le département d'origine paie.",
+                    ),
+                    Field(
+                        "finess",
+                        "FINESS de l'établissement ou de l'hôpital",
+                        hint="9 caractères ; obligatoire pour un établissement.",
+                        nullable=True,
+                        when=When("lieu_de_vie.type", frozenset({ESTABLISHMENT, HOSPITAL})),
+                    ),
+                    _date("depuis", "Depuis le (facultatif)", nullable=True),
+                ),
+                nullable=True,
+            ),
+            Group(
                 "",
                 "Établissement",
                 (
                     Field(
                         "etablissement_accueil_finess",
                         "FINESS de l'établissement d'accueil (facultatif)",
-                        hint="9 caractères, si la personne vit en établissement.",
+                        hint="9 caractères, si la personne vit en établissement ; le même que "
+                        "celui du lieu de vie.",
                         nullable=True,
                     ),
                 ),
@@ -275,35 +356,51 @@ STEPS: tuple[Step, ...] = (
                         nullable=True,
                         hint=DATE_HINT + " Vide si le droit est sans limitation de durée.",
                     ),
-                    Field("sans_limitation_duree", "Sans limitation de durée", BOOLEAN),
+                    Field(
+                        "sans_limitation_duree",
+                        "Sans limitation de durée",
+                        BOOLEAN,
+                        hint="Seulement pour l'AAH, la CMI invalidité et l'AEEH de base à 80 % ou "
+                        "plus, la RQTH et la PCH.",
+                        when=FOR_UNLIMITED,
+                    ),
                     Field(
                         "taux_incapacite",
                         "Taux d'incapacité",
                         CHOICE,
                         RATE_CHOICES,
-                        hint="Vide si le droit n'en dépend pas.",
+                        hint="Pour l'AAH, l'AEEH, la CMI invalidité ou priorité.",
                         nullable=True,
+                        when=FOR_RATED,
                     ),
                     Field("payeur", "Payeur", CHOICE, PAYEURS),
                     Field(
                         "etablissement_finess",
                         "FINESS de l'établissement ou du service (orientations)",
-                        hint="9 caractères ; vide pour un droit sans orientation.",
+                        hint="9 caractères ; vide si aucun n'est désigné.",
                         nullable=True,
+                        when=FOR_ORIENTATIONS,
                     ),
-                    Field("creton", "Amendement Creton", BOOLEAN),
+                    Field(
+                        "creton",
+                        "Amendement Creton",
+                        BOOLEAN,
+                        hint="Maintien en établissement pour enfants au-delà de 20 ans.",
+                        when=FOR_CHILD_ESTABLISHMENT,
+                    ),
                     Field(
                         "aeeh_complement",
                         "Complément d'AEEH (1 à 6)",
                         INTEGER,
-                        hint="Seulement pour un complément d'AEEH.",
+                        hint="Le numéro du complément choisi comme droit.",
                         nullable=True,
+                        when=FOR_AEEH_COMPLEMENT,
                     ),
                 ),
             ),
             Group(
                 "pch",
-                "Prestation de compensation (PCH seulement)",
+                "Prestation de compensation (PCH)",
                 (
                     Group(
                         "heures_mensuelles",
@@ -329,23 +426,50 @@ STEPS: tuple[Step, ...] = (
                                 NUMBER,
                             ),
                         ),
+                        when=FOR_HUMAN_HELP,
                     ),
                     Field(
                         "montant_mensuel",
                         "Montant mensuel (€)",
                         NUMBER,
                         hint="Par exemple 1471,20.",
+                        when=FOR_MONTHLY_PCH,
                     ),
                     Field(
                         "tarif_horaire_prestataire",
                         "Tarif horaire prestataire (€, facultatif)",
                         NUMBER,
                         nullable=True,
+                        when=FOR_HUMAN_HELP,
+                    ),
+                    Field(
+                        "montant_attribue",
+                        "Montant attribué (€, facultatif)",
+                        NUMBER,
+                        hint="Pour une aide versée en une fois : le total décidé par la CDAPH.",
+                        nullable=True,
+                        when=FOR_ONE_OFF_PCH,
+                    ),
+                    Group(
+                        "versements",
+                        "Versements déjà faits",
+                        (
+                            Field("montant", "Montant versé (€)", NUMBER),
+                            _date("date_versement", "Date du versement"),
+                            Field(
+                                "payeur_departement",
+                                "Département qui a versé",
+                                hint=DEPARTEMENT_HINT,
+                            ),
+                        ),
+                        when=FOR_ONE_OFF_PCH,
+                        item="Versement",
                     ),
                     Field("payeur_departement", "Département qui paie", hint=DEPARTEMENT_HINT),
                     _date("payee_jusquau", "Payée jusqu'au (facultatif)", nullable=True),
                 ),
                 nullable=True,
+                when=FOR_PCH,
             ),
         ),
         item="Droit",
@@ -401,14 +525,34 @@ LISTS = tuple(step.section for step in STEPS if step.is_list)
 PASSED_THROUGH = ("version_format", "aides_extra_legales", "evaluation_medicale")
 
 
-def leaf_fields(group: Group, prefix: str) -> Iterator[tuple[str, Field]]:
-    """Each field of a group with its full path."""
+Leaf = tuple[str, Field, tuple[When, ...]]
+
+
+def _leaves(
+    group: Group, prefix: str, counts: Mapping[str, int], whens: tuple[When, ...] = ()
+) -> Iterator[Leaf]:
+    """Each field of a group with its full path and the conditions it is shown under."""
     base = f"{prefix}.{group.name}" if group.name else prefix
+    whens += (group.when,) if group.when else ()
+    bases = [f"{base}[{i}]" for i in range(counts.get(base, 0))] if group.item else [base]
+    for at in bases:
+        for item in group.fields:
+            if isinstance(item, Group):
+                yield from _leaves(item, at, counts, whens)
+            else:
+                own = whens + ((item.when,) if item.when else ())
+                yield (f"{at}.{item.name}" if at else item.name), item, own
+
+
+def _repeated(group: Group, prefix: str) -> Iterator[str]:
+    """The path of each list held inside an item (a PCH's payments), without its index."""
+    base = f"{prefix}.{group.name}" if group.name else prefix
+    if group.item:
+        yield base
+        return
     for item in group.fields:
         if isinstance(item, Group):
-            yield from leaf_fields(item, base)
-        else:
-            yield f"{base}.{item.name}" if base else item.name, item
+            yield from _repeated(item, base)
 
 
 def item_prefix(step: Step, index: int | None = None) -> str:
@@ -416,16 +560,59 @@ def item_prefix(step: Step, index: int | None = None) -> str:
     return f"{step.section}[{index}]" if step.is_list else step.section
 
 
+def _prefixes(step: Step, counts: Mapping[str, int]) -> list[str]:
+    if step.is_list:
+        return [item_prefix(step, i) for i in range(counts.get(step.section, 0))]
+    return [step.section]
+
+
+def _step_leaves(step: Step, counts: Mapping[str, int]) -> Iterator[tuple[str, Leaf]]:
+    """Each field of the step with the item it belongs to."""
+    for prefix in _prefixes(step, counts):
+        for group in step.groups:
+            for leaf in _leaves(group, prefix, counts):
+                yield prefix, leaf
+
+
 def step_fields(step: Step, counts: Mapping[str, int]) -> list[tuple[str, Field]]:
     """Every field the step shows, with its path, for each of its items."""
-    prefixes = (
-        [item_prefix(step, i) for i in range(counts.get(step.section, 0))]
-        if step.is_list
-        else [step.section]
-    )
+    return [(path, spec) for _, (path, spec, _) in _step_leaves(step, counts)]
+
+
+def inner_lists(step: Step, counts: Mapping[str, int]) -> list[str]:
+    """The lists held inside the step's items (`droits[0].pch.versements`), without index."""
     return [
-        pair for prefix in prefixes for group in step.groups for pair in leaf_fields(group, prefix)
+        path
+        for prefix in _prefixes(step, counts)
+        for group in step.groups
+        for path in _repeated(group, prefix)
     ]
+
+
+def layout(step: Step, counts: Mapping[str, int]) -> str:
+    """How many items each list of the step has, as the page was drawn with them.
+
+    A page sent back with another layout was drawn before an item was added or removed (an
+    autosave that arrives after the button): its values belong to other indexes.
+    """
+    lists = ([step.section] if step.is_list else []) + inner_lists(step, counts)
+    return ";".join(f"{path}={counts.get(path, 0)}" for path in lists)
+
+
+def _holds(when: When, item: str, entries: Mapping[str, str]) -> bool:
+    """Tell whether a part fits its item: the field it follows says so, or is not chosen yet."""
+    chosen = entries.get(f"{item}.{when.field}", "").strip()
+    return not chosen or chosen in when.values
+
+
+def ignored(step: Step, typed: Typed) -> set[str]:
+    """The fields typed in that do not fit their item (left out of the dossier, said so)."""
+    return {
+        path
+        for item, (path, _, whens) in _step_leaves(step, typed.counts)
+        if typed.entries.get(path, "").strip()
+        and not all(_holds(when, item, typed.entries) for when in whens)
+    }
 
 
 @dataclass
@@ -446,28 +633,34 @@ def take_step(typed: Typed, step: Step, form: Mapping[str, str]) -> None:
             typed.entries[path] = form[path]
 
 
-def add_item(typed: Typed, step: Step) -> int:
-    """Add an empty item to a list step; return its index."""
-    index = typed.counts.get(step.section, 0)
-    typed.counts[step.section] = index + 1
+def add_item(typed: Typed, path: str) -> int:
+    """Add an empty item to a list (a step's `droits`, or `droits[0].pch.versements`)."""
+    index = typed.counts.get(path, 0)
+    typed.counts[path] = index + 1
     return index
 
 
-def remove_item(typed: Typed, step: Step, index: int) -> None:
-    """Remove one item of a list step, moving the later ones up."""
-    count = typed.counts.get(step.section, 0)
+def _shifted(values: Mapping[str, Any], path: str, index: int) -> dict[str, Any]:
+    """Values by path with item `index` of the list at `path` gone, the later ones moved up."""
+    moved: dict[str, Any] = {}
+    pattern = re.compile(rf"{re.escape(path)}\[(\d+)\](.*)")
+    for key, value in values.items():
+        match = pattern.fullmatch(key)
+        if match is None:
+            moved[key] = value
+        elif (n := int(match.group(1))) != index:
+            moved[f"{path}[{n - 1 if n > index else n}]{match.group(2)}"] = value
+    return moved
+
+
+def remove_item(typed: Typed, path: str, index: int) -> None:
+    """Remove one item of a list, moving the later ones up (with the lists they hold)."""
+    count = typed.counts.get(path, 0)
     if not 0 <= index < count:
         return
-    moved: dict[str, str] = {}
-    pattern = re.compile(rf"{re.escape(step.section)}\[(\d+)\](.*)")
-    for path, value in typed.entries.items():
-        match = pattern.fullmatch(path)
-        if match is None:
-            moved[path] = value
-        elif (n := int(match.group(1))) != index:
-            moved[f"{step.section}[{n - 1 if n > index else n}]{match.group(2)}"] = value
-    typed.entries = moved
-    typed.counts[step.section] = count - 1
+    typed.entries = _shifted(typed.entries, path, index)
+    typed.counts = _shifted(typed.counts, path, index)
+    typed.counts[path] = count - 1
 
 
 # From typed text to the wire format
@@ -529,39 +722,64 @@ def convert(spec: Field, text: str) -> tuple[Any, str | None]:
     return text, None
 
 
-def _build_group(
-    group: Group, prefix: str, entries: Mapping[str, str], problems: list[tuple[str, str]]
-) -> tuple[Any, bool]:
-    """The object of a group (None for an optional one left empty), and whether it was empty."""
+Problems = list[tuple[str, str]]
+
+
+def _left_out(spec: Field | Group) -> Any:
+    """What the dossier says for a part that does not fit its item (Missing: nothing)."""
+    if isinstance(spec, Group):
+        return [] if spec.item else None
+    if spec.kind == BOOLEAN:
+        return False
+    return None if spec.nullable else Missing
+
+
+def _build_fields(
+    group: Group, at: str, typed: Typed, problems: Problems, item: str
+) -> tuple[dict[str, Any], bool]:
+    """The object of a group's fields at `at`, and whether nothing was typed in them."""
     data: dict[str, Any] = {}
     empty = True
-    for item in group.fields:
-        path = f"{prefix}.{item.name}"
-        if isinstance(item, Group):
-            data[item.name], blank = _build_group(item, path, entries, problems)
+    for spec in group.fields:
+        if spec.when and not _holds(spec.when, item, typed.entries):
+            if (value := _left_out(spec)) is not Missing:
+                data[spec.name] = value
+            continue
+        if isinstance(spec, Group):
+            built, blank = _build_group(spec, at, typed, problems, item)
+            if spec.name:
+                data[spec.name] = built
+            else:
+                data.update(built)
             empty = empty and blank
             continue
-        text = entries.get(path, "")
+        path = f"{at}.{spec.name}"
+        text = typed.entries.get(path, "")
         empty = empty and not text.strip()
-        value, code = convert(item, text)
+        value, code = convert(spec, text)
         if code:
             problems.append((path, code))
         if value is not Missing:
-            data[item.name] = value
+            data[spec.name] = value
+    return data, empty
+
+
+def _build_group(
+    group: Group, prefix: str, typed: Typed, problems: Problems, item: str
+) -> tuple[Any, bool]:
+    """A group's object (None for an optional one left empty) or list, and whether it was empty."""
+    base = f"{prefix}.{group.name}" if group.name else prefix
+    if group.item:
+        count = typed.counts.get(base, 0)
+        return [
+            _build_fields(group, f"{base}[{i}]", typed, problems, item)[0] for i in range(count)
+        ], count == 0
+    data, empty = _build_fields(group, base, typed, problems, item)
     return (None if group.nullable and empty else data), empty
 
 
-def _build_item(
-    step: Step, prefix: str, typed: Typed, problems: list[tuple[str, str]]
-) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    for group in step.groups:
-        if group.name:
-            path = f"{prefix}.{group.name}"
-            item[group.name] = _build_group(group, path, typed.entries, problems)[0]
-        else:
-            item.update(_build_group(group, prefix, typed.entries, problems)[0])
-    return item
+def _build_item(step: Step, prefix: str, typed: Typed, problems: Problems) -> dict[str, Any]:
+    return _build_fields(Group("", step.title, step.groups), prefix, typed, problems, prefix)[0]
 
 
 def compose(
@@ -631,6 +849,9 @@ def typed_from(dossier: Mapping[str, Any]) -> Typed:
         items = dossier.get(section)
         typed.counts[section] = len(items) if isinstance(items, list) else 0
     for step in STEPS:
+        for inner in inner_lists(step, typed.counts):
+            items = _dig(dossier, inner)
+            typed.counts[inner] = len(items) if isinstance(items, list) else 0
         for path, spec in step_fields(step, typed.counts):
             typed.entries[path] = _typed_value(spec, _dig(dossier, path))
     typed.kept = {key: dossier[key] for key in PASSED_THROUGH if dossier.get(key) is not None}

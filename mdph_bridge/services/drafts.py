@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import draft_prefix
 from mdph_bridge.domain.dossier_form import (
-    STEP_BY_SLUG,
     Typed,
     add_item,
     attached_files,
@@ -70,11 +70,6 @@ class Checked:
     report: dict[str, Any] | None
 
 
-def draft_prefix(draft_id: uuid.UUID) -> str:
-    """Folder of a draft's sealed documents."""
-    return f"drafts/{draft_id}"
-
-
 def _seal(keyring: Keyring, content: DraftContent) -> bytes:
     plain = json.dumps(
         {
@@ -113,8 +108,8 @@ def create(
     """Start a draft for the caller's département (empty, with one right and one document)."""
     if content is None:
         content = DraftContent()
-        add_item(content.typed, STEP_BY_SLUG["droits"])
-        add_item(content.typed, STEP_BY_SLUG["pieces"])
+        add_item(content.typed, "droits")
+        add_item(content.typed, "pieces")
     draft = Draft(departement_code=principal.departement, created_by=principal.token_id)
     _store(draft, keyring, content)
     session.add(draft)
@@ -122,9 +117,15 @@ def create(
     return draft
 
 
-def get_draft(session: Session, principal: Principal, draft_id: uuid.UUID) -> Draft:
-    """A draft of the caller's département, or 404 whether it is another's or does not exist."""
-    draft = session.get(Draft, draft_id)
+def get_draft(
+    session: Session, principal: Principal, draft_id: uuid.UUID, lock: bool = False
+) -> Draft:
+    """A draft of the caller's département, or 404 whether it is another's or does not exist.
+
+    `lock` holds the row until the caller's commit: an autosave and a step's button sent together
+    then save one after the other, and neither loses what the other saved (an added item).
+    """
+    draft = session.get(Draft, draft_id, with_for_update=lock)
     if draft is None or draft.departement_code != principal.departement:
         raise ServiceError.one(404, "", "brouillon.introuvable")
     return draft
@@ -189,7 +190,7 @@ def remove_document(
     index: int,
 ) -> None:
     """Remove one document of the draft: what declares it and its file."""
-    remove_item(content.typed, STEP_BY_SLUG["pieces"], index)
+    remove_item(content.typed, "pieces", index)
     gone = content.files.pop(index, None)
     content.files = {(i - 1 if i > index else i): meta for i, meta in content.files.items()}
     save(session, keyring, draft, content)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -9,16 +10,20 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
+    DRAFTS,
     INCOMING,
     STAGING,
     TRANSFER_FOLDERS,
     attempt_folders,
     transfer_folder,
 )
+from mdph_bridge.domain.sealing import Keyring, SealError
 from mdph_bridge.domain.states import NEEDS_STAGING, State
-from mdph_bridge.models import Transfer, TransferDocument, utcnow
+from mdph_bridge.models import Draft, Transfer, TransferDocument, utcnow
+from mdph_bridge.services.drafts import read
 from mdph_bridge.storage import Storage
 
+log = logging.getLogger(__name__)
 BATCH = 500
 
 
@@ -61,8 +66,11 @@ def documents_sizes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, i
     return {transfer_id: int(total) for transfer_id, total in rows}
 
 
-def remove_orphans(session: Session, storage: Storage, older_than: timedelta) -> int:
-    """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses.
+def remove_orphans(
+    session: Session, storage: Storage, keyring: Keyring, older_than: timedelta
+) -> int:
+    """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses,
+    draft files no draft references (the keyring unseals drafts to read which files they keep).
 
     Only folders untouched for `older_than` are considered, so work in progress is never touched;
     unfinished blobs (a worker killed while writing) go with their folder.
@@ -90,8 +98,36 @@ def remove_orphans(session: Session, storage: Storage, older_than: timedelta) ->
         storage.delete(key)
     for prefix in doomed:
         storage.delete_prefix(prefix)
+    drafts = _remove_draft_orphans(session, storage, keyring, cutoff)
     # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
-    return len(uploads) + len(doomed) + storage.remove_unfinished(cutoff)
+    return len(uploads) + len(doomed) + drafts + storage.remove_unfinished(cutoff)
+
+
+def _remove_draft_orphans(
+    session: Session, storage: Storage, keyring: Keyring, cutoff: float
+) -> int:
+    """Delete the draft files older than `cutoff` that no draft row references.
+
+    A crash between moving a file into `drafts/<id>/` and saving the draft, between saving and
+    deleting a replaced file, or between deleting a draft and its folder leaves such files. A file
+    written since `cutoff` may belong to a save under way: it waits for a later sweep.
+    """
+    old: dict[uuid.UUID | None, list[str]] = {}
+    for key, mtime in storage.stamps(DRAFTS).items():
+        if mtime < cutoff:
+            old.setdefault(_uuid_or_none(key.split("/")[1]), []).append(key)
+    referenced: set[str] = set()
+    for draft in session.scalars(select(Draft).where(Draft.id.in_(set(old) - {None}))):
+        try:
+            referenced |= {meta["cle"] for meta in read(keyring, draft).files.values()}
+        except SealError:
+            log.warning("draft %s cannot be unsealed: its files are kept", draft.id)
+            referenced |= set(old[draft.id])
+    session.commit()  # the storage walk below holds no transaction
+    doomed = [key for keys in old.values() for key in keys if key not in referenced]
+    for key in doomed:
+        storage.delete(key)
+    return len(doomed)
 
 
 def _uuid_or_none(name: str) -> uuid.UUID | None:

@@ -27,7 +27,10 @@ from mdph_bridge.domain.dossier_form import (
     Step,
     add_item,
     field_of,
+    ignored,
+    inner_lists,
     item_prefix,
+    layout,
     remove_item,
     step_fields,
     step_of,
@@ -50,14 +53,18 @@ install(bp)
 SLUGS = [step.slug for step in STEPS] + [PREVIEW]
 _FILE_PART = re.compile(rf"pieces\[(\d+)\]\.{FILE_FIELD}")
 _REMOVE = re.compile(r"supprimer-(\d+)")
+# A list inside an item (a PCH's payments): « ajouter:droits[0].pch.versements »,
+# « supprimer:droits[0].pch.versements[1] ».
+_ADD_INNER = re.compile(r"ajouter:(.+)")
+_REMOVE_INNER = re.compile(r"supprimer:(.+)\[(\d+)\]")
 
 
 def _keyring() -> Any:
     return current_app.config["KEYRING"]
 
 
-def _draft(draft_id: uuid.UUID) -> tuple[Draft, DraftContent]:
-    draft = drafts.get_draft(session(), current_principal(), draft_id)
+def _draft(draft_id: uuid.UUID, lock: bool = False) -> tuple[Draft, DraftContent]:
+    draft = drafts.get_draft(session(), current_principal(), draft_id, lock)
     g.audit_object_id = draft.id
     return draft, drafts.read(_keyring(), draft)
 
@@ -105,6 +112,9 @@ def _render_step(
         total=len(SLUGS),
         saisie=content.typed.entries,
         nombre=_count(content, step),
+        nombres=content.typed.counts,
+        disposition=layout(step, content.typed.counts),
+        ignores=ignored(step, content.typed),
         fichiers=content.files,
         erreurs=erreurs,
         par_champ=placed(erreurs, known),
@@ -205,13 +215,26 @@ def _preview(draft: Draft, content: DraftContent, status: int) -> Any:
     ), status
 
 
+def _outdated(step: Step, content: DraftContent, form: dict[str, str]) -> bool:
+    """Tell whether the page was drawn before an item was added or removed (its indexes moved)."""
+    sent = form.get("disposition")
+    return sent is not None and sent != layout(step, content.typed.counts)
+
+
 def _apply(draft: Draft, content: DraftContent, step: Step, form: dict[str, str]) -> Any:
     """Keep the step's typed values, then do what the pressed button asks."""
+    if _outdated(step, content, form):
+        session().rollback()
+        flash(
+            "Cette page n'était plus à jour (le brouillon a changé entre-temps) : rien n'a été "
+            "enregistré. Vérifiez les champs, puis recommencez."
+        )
+        return _to_step(draft, step.slug)
     take_step(content.typed, step, form)
     action = form.get("action", "suivant")
     storage = backends().storage
     if action == "ajouter":
-        index = add_item(content.typed, step)
+        index = add_item(content.typed, step.section)
         drafts.save(session(), _keyring(), draft, content)
         return _to_step(draft, step.slug, _field_id(item_prefix(step, index)))
     if match := _REMOVE.fullmatch(action):
@@ -220,9 +243,18 @@ def _apply(draft: Draft, content: DraftContent, step: Step, form: dict[str, str]
                 session(), storage, _keyring(), draft, content, int(match.group(1))
             )
         else:
-            remove_item(content.typed, step, int(match.group(1)))
+            remove_item(content.typed, step.section, int(match.group(1)))
             drafts.save(session(), _keyring(), draft, content)
         return _to_step(draft, step.slug)
+    inner = inner_lists(step, content.typed.counts)
+    if (match := _ADD_INNER.fullmatch(action)) and match.group(1) in inner:
+        index = add_item(content.typed, match.group(1))
+        drafts.save(session(), _keyring(), draft, content)
+        return _to_step(draft, step.slug, _field_id(f"{match.group(1)}[{index}]"))
+    if (match := _REMOVE_INNER.fullmatch(action)) and match.group(1) in inner:
+        remove_item(content.typed, match.group(1), int(match.group(2)))
+        drafts.save(session(), _keyring(), draft, content)
+        return _to_step(draft, step.slug, _field_id(match.group(1)))
     drafts.save(session(), _keyring(), draft, content)
     if action == "precedent":
         return _to_step(draft, _neighbour(step.slug, -1))
@@ -242,7 +274,7 @@ def enregistrer(draft_id: uuid.UUID, etape: str) -> Any:
     step = _step(etape)
     if step.section == "pieces":
         raise NotFound  # documents come with their files: see `pieces`
-    draft, content = _draft(draft_id)
+    draft, content = _draft(draft_id, lock=True)
     return _apply(draft, content, step, request.form.to_dict())
 
 
@@ -254,16 +286,17 @@ def pieces(draft_id: uuid.UUID) -> Any:
     intake = new_intake()
     with received(intake, "pieces") as upload:
         check_csrf(upload.form.get("csrf_token", ""))
-        draft, content = _draft(draft_id)
+        draft, content = _draft(draft_id, lock=True)
         step = STEP_BY_SLUG["pieces"]
         found: dict[int, tuple[str, StagedUpload]] = {}
         for name, part in upload.files.items(multi=True):
             match = _FILE_PART.fullmatch(name)
             if match and part.filename and int(match.group(1)) < _count(content, step):
                 found[int(match.group(1))] = (part.filename, cast(SealedPart, part.stream).finish())
-        if found:
+        form = upload.form.to_dict()
+        if found and not _outdated(step, content, form):  # else dropped with the request
             drafts.attach(session(), intake.storage, intake.keyring, draft, content, found)
-        answer = _apply(draft, content, step, upload.form.to_dict())
+        answer = _apply(draft, content, step, form)
     if request.headers.get("X-Televersement") and isinstance(answer, Response):
         return "", 201, {"Location": answer.location}  # the page's script navigates itself
     return answer
@@ -274,7 +307,10 @@ def pieces(draft_id: uuid.UUID) -> Any:
 def verification(draft_id: uuid.UUID, etape: str) -> Any:
     """Save a step as it is typed and list its problems by field, for the page's script."""
     step = _step(etape)
-    draft, content = _draft(draft_id)
+    draft, content = _draft(draft_id, lock=True)
+    if _outdated(step, content, request.form.to_dict()):
+        session().rollback()
+        return {"erreurs": [], "perime": True}  # nothing saved: the page is being replaced
     take_step(content.typed, step, request.form.to_dict())
     drafts.save(session(), _keyring(), draft, content)
     known = {path for path, _ in step_fields(step, content.typed.counts)}

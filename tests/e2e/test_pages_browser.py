@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from browsers import BIN
-from dossiers import EXAMPLE, PDF, dossier
+from dossiers import EXAMPLE, PDF, dossier, with_technical_aid_partly_paid
 from histories import add_transfer
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Locator, Page, Route, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -344,20 +344,152 @@ def field_id(path: str) -> str:
     return "#champ-" + re.sub(r"[^A-Za-z0-9_-]", "-", path)
 
 
+def tab_to(page: Page, target: Locator) -> None:
+    """Move the focus to an element with Tab (Shift+Tab if it lies above), as with a keyboard."""
+    expect(target).to_be_enabled()
+    for _ in range(500):
+        where = target.evaluate(
+            """element => {
+                const active = document.activeElement;
+                if (active === element) { return 0; }
+                if (!active || active === document.body) { return 1; }
+                return active.compareDocumentPosition(element) & Node.DOCUMENT_POSITION_FOLLOWING
+                    ? 1 : -1;
+            }"""
+        )
+        if where == 0:
+            return
+        page.keyboard.press("Tab" if where > 0 else "Shift+Tab")
+    raise AssertionError(f"never reached with the keyboard: {target}")
+
+
+def press(page: Page, target: Locator, key: str = "Enter") -> None:
+    """Reach a button or a link with Tab and press it."""
+    tab_to(page, target)
+    page.keyboard.press(key)
+
+
+def choose(page: Page, select: Locator, value: str) -> None:
+    """Pick an option of a list with the arrow keys."""
+    tab_to(page, select)
+    options = select.evaluate("element => Array.from(element.options).map(o => o.value)")
+    moves = options.index(value) - options.index(select.input_value())
+    for _ in range(abs(moves)):
+        page.keyboard.press("ArrowDown" if moves > 0 else "ArrowUp")
+    expect(select).to_have_value(value)
+
+
+def type_in(page: Page, field: Locator, text: str) -> None:
+    """Replace a field's text by typing."""
+    tab_to(page, field)
+    page.keyboard.press("Control+A")
+    if text:
+        page.keyboard.type(text)
+    else:
+        page.keyboard.press("Delete")
+    expect(field).to_have_value(text)
+
+
 def fill_step(page: Page, slug: str, entries: dict[str, str], counts: dict[str, int]) -> None:
-    """Fill every field of a step as the example dossier says."""
+    """Fill a step as the dossier says with the keyboard only, skipping the parts it hides."""
     for path, spec in step_fields(STEP_BY_SLUG[slug], counts):
         value = entries.get(path, "")
+        field = page.locator(field_id(path))
+        if not field.is_visible():
+            assert value == "", f"{path} is hidden but the dossier fills it"
+            continue
         if spec.kind == BOOLEAN:
-            box = page.locator(field_id(path))
-            if box.is_checked() != bool(value):
-                box.focus()
-                page.keyboard.press("Space")
-            expect(box).to_be_checked(checked=bool(value))
+            if field.is_checked() != bool(value):
+                press(page, field, "Space")
+            expect(field).to_be_checked(checked=bool(value))
         elif spec.kind == CHOICE:
-            page.locator(field_id(path)).select_option(value)
-        else:
-            page.locator(field_id(path)).fill(value)
+            if field.input_value() != value:
+                choose(page, field, value)
+        elif field.input_value() != value:
+            type_in(page, field, value)
+
+
+def next_step(page: Page) -> None:
+    press(page, page.locator(".fr-btns-group").get_by_role("button", name="Suivant", exact=True))
+
+
+def add(page: Page, button: Locator, count: int, items: Locator) -> None:
+    """Press an « Ajouter … » button until there are `count` items."""
+    while items.count() < count:
+        before = items.count()
+        press(page, button)
+        expect(items).to_have_count(before + 1)
+
+
+def adding(page: Page, name: str) -> Locator:
+    return page.get_by_role("button", name=name)
+
+
+def test_a_right_shows_only_the_fields_of_its_type_and_a_place_only_its_own(
+    people: Any, accounts: dict[str, str], demo: dict[str, Any]
+) -> None:
+    sender = people("12-brouillon-types")
+    sender.sign_in(accounts["cw59"])
+    page = sender.page
+    press(page, page.get_by_role("link", name="Dossiers en préparation"))
+    press(page, page.get_by_role("button", name="Composer un nouveau dossier"))
+    press(page, page.get_by_role("link", name="2. Personne"))
+    place, finess = (
+        page.locator(field_id("beneficiaire.lieu_de_vie.type")),
+        page.locator(field_id("beneficiaire.lieu_de_vie.finess")),
+    )
+    expect(finess).to_be_visible()  # nothing chosen yet: every field is shown
+    choose(page, place, "domicile")
+    expect(finess).to_be_hidden()
+    choose(page, place, "hopital")
+    expect(finess).to_be_visible()
+    problems = sender.accessibility_problems()
+
+    press(page, page.get_by_role("link", name="4. Droits"))
+    kind = page.locator(field_id("droits[0].type"))
+    pch = page.locator(field_id("droits[0].pch.montant_mensuel"))
+    hours = page.locator(field_id("droits[0].pch.heures_mensuelles.prestataire"))
+    granted = page.locator(field_id("droits[0].pch.montant_attribue"))
+    paid = page.locator('button[value="ajouter:droits[0].pch.versements"]')
+    finess = page.locator(field_id("droits[0].etablissement_finess"))
+    complement = page.locator(field_id("droits[0].aeeh_complement"))
+    unlimited = page.locator(field_id("droits[0].sans_limitation_duree"))
+    creton = page.locator(field_id("droits[0].creton"))
+    choose(page, kind, "5.1")
+    type_in(page, pch, "1471,20")
+    for shown in (pch, hours, unlimited):
+        expect(shown).to_be_visible()
+    for hidden in (granted, paid, finess, complement, creton):
+        expect(hidden).to_be_hidden()
+        expect(hidden).to_be_disabled()  # hidden parts are not sent
+    problems += sender.accessibility_problems()
+    sender.shot("1-pch-aide-humaine")
+    choose(page, kind, "5.2")
+    for shown in (granted, paid):
+        expect(shown).to_be_visible()
+    expect(hours).to_be_hidden()
+    expect(pch).to_be_hidden()
+    choose(page, kind, "13.3")
+    expect(finess).to_be_visible()
+    expect(pch).to_be_hidden()
+    choose(page, kind, "6.3")
+    expect(complement).to_be_visible()
+    choose(page, kind, "1.2")  # AAH at 50-79 %: never without a time limit
+    expect(unlimited).to_be_hidden()
+    for hidden in (pch, finess, complement, creton):
+        expect(hidden).to_be_hidden()
+    problems += sender.accessibility_problems()
+    sender.shot("2-aah")
+    press(page, page.get_by_role("button", name="Enregistrer le brouillon"))
+    expect(page.get_by_role("status")).to_contain_text("Brouillon enregistré")
+    exported = page.request.get(page.url.rsplit("/", 1)[0] + "/export").json()
+    assert exported["droits"][0]["type"] == "1.2"
+    assert exported["droits"][0]["pch"] is None  # hidden: left out of the dossier
+    # What was typed for the PCH is kept in the draft, and comes back with the type.
+    choose(page, page.locator(field_id("droits[0].type")), "5.1")
+    expect(page.locator(field_id("droits[0].pch.montant_mensuel"))).to_have_value("1471,20")
+    assert problems == []
+    assert sender.console_errors == []
 
 
 def test_a_caseworker_composes_the_adult_dossier_resumes_it_previews_and_sends_it(
@@ -367,20 +499,21 @@ def test_a_caseworker_composes_the_adult_dossier_resumes_it_previews_and_sends_i
     session: Session,
     e2e_settings: dict[str, Any],
 ) -> None:
-    typed = typed_from(json.loads(EXAMPLE.read_text()))
+    """The whole journey with the keyboard only: Tab, Space, Enter, arrows and typing."""
+    typed = typed_from(with_technical_aid_partly_paid(json.loads(EXAMPLE.read_text())))
     entries, counts = typed.entries, typed.counts
     sender = people("10-brouillon-59")
     sender.sign_in(accounts["cw59"])
     page = sender.page
-    page.get_by_role("link", name="Dossiers en préparation").click()
+    press(page, page.get_by_role("link", name="Dossiers en préparation"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Dossiers en préparation")
     problems = sender.accessibility_problems()
     sender.shot("0-brouillons")
-    page.get_by_role("button", name="Composer un nouveau dossier").click()
+    press(page, page.get_by_role("button", name="Composer un nouveau dossier"))
 
-    # Step 1 with the keyboard only: Tab from field to field, Enter to go on.
+    # Step 1: Tab from field to field, Enter to go on.
     expect(page.locator(".fr-stepper__state")).to_have_text("Étape 1 sur 7")
-    page.focus(field_id("transfert.mdph_destination"))
+    tab_to(page, page.locator(field_id("transfert.mdph_destination")))
     page.keyboard.type("62")
     page.keyboard.press("Tab")
     page.keyboard.type("59-2024-004217")
@@ -411,49 +544,58 @@ def test_a_caseworker_composes_the_adult_dossier_resumes_it_previews_and_sends_i
     fill_step(page, "personne", entries, counts)
     problems += sender.accessibility_problems()
     sender.shot("2-personne")
-    page.get_by_role("button", name="Suivant", exact=True).click()
+    next_step(page)
     expect(page.locator(".fr-stepper__state")).to_have_text("Étape 3 sur 7")
     problems += sender.accessibility_problems()
     sender.shot("3-representant")
 
     # The caseworker leaves, then finds the draft again among the département's drafts.
-    page.get_by_role("link", name="Transferts envoyés").click()
-    page.get_by_role("link", name="Dossiers en préparation").click()
-    page.get_by_role("link", name="Exemple Camille").click()
+    press(page, page.get_by_role("link", name="Transferts envoyés"))
+    press(page, page.get_by_role("link", name="Dossiers en préparation"))
+    press(page, page.get_by_role("link", name="Exemple Camille"))
     expect(page.locator(field_id("transfert.numero_dossier_origine"))).to_have_value(
         "59-2024-004217"
     )
-    page.get_by_role("link", name="4. Droits").click()
-    for _ in range(counts["droits"] - 1):
-        page.get_by_role("button", name="Ajouter un droit").click()
+    press(page, page.get_by_role("link", name="4. Droits"))
+    items = page.locator("section.element-liste")
+    add(page, adding(page, "Ajouter un droit"), counts["droits"], items)
+    # The technical aid (a one-off PCH element) shows its payments once its type is chosen.
+    last = f"droits[{counts['droits'] - 1}]"
+    choose(page, page.locator(field_id(f"{last}.type")), entries[f"{last}.type"])
+    payments = page.locator(field_id(f"{last}.pch.versements"))
+    add(
+        page,
+        payments.get_by_role("button", name="Ajouter un versement"),
+        counts[f"{last}.pch.versements"],
+        payments.locator("fieldset"),
+    )
     fill_step(page, "droits", entries, counts)
     problems += sender.accessibility_problems()
     sender.shot("4-droits")
-    page.get_by_role("button", name="Suivant", exact=True).click()
+    next_step(page)
     expect(page.locator(".fr-stepper__state")).to_have_text("Étape 5 sur 7")
-    page.get_by_role("button", name="Ajouter une demande").click()
+    add(page, adding(page, "Ajouter une demande"), counts["demandes_en_cours"], items)
     fill_step(page, "demandes", entries, counts)
     problems += sender.accessibility_problems()
     sender.shot("5-demandes")
-    page.get_by_role("button", name="Suivant", exact=True).click()
+    next_step(page)
 
     expect(page.locator(".fr-stepper__state")).to_have_text("Étape 6 sur 7")
-    for count in range(2, len(DRAFT_DOCUMENTS) + 1):
-        page.get_by_role("button", name="Ajouter une pièce").click()
-        expect(page.locator("section.element-liste")).to_have_count(count)
+    add(page, adding(page, "Ajouter une pièce"), len(DRAFT_DOCUMENTS), items)
     fill_step(page, "pieces", entries, counts)
+    # Each file input is reached with Tab; the system's file chooser that Space would open is not
+    # the page's (headless Chromium does not always open one), so the files are handed to it.
     for index, (name, content) in enumerate(DRAFT_DOCUMENTS.items()):
-        page.set_input_files(
-            field_id(f"pieces[{index}].fichier"),
-            {"name": name, "mimeType": "application/pdf", "buffer": content},
-        )
+        chooser = page.locator(field_id(f"pieces[{index}].fichier"))
+        tab_to(page, chooser)
+        chooser.set_input_files({"name": name, "mimeType": "application/pdf", "buffer": content})
     problems += sender.accessibility_problems()
     sender.shot("6-pieces")
     # The files go with a progress bar: the request is held until the bar has been seen (held,
     # it never reaches the network, so the bar stays at its start).
     held: list[Route] = []
     page.route("**/pieces", lambda route: held.append(route))
-    page.get_by_role("button", name="Suivant", exact=True).click(no_wait_after=True)
+    next_step(page)
     expect(page.locator("[data-progression]")).to_be_visible()
     expect(page.locator("[data-progression-texte]")).to_have_text("Envoi en cours…")
     sender.shot("6-pieces-envoi")
@@ -467,6 +609,10 @@ def test_a_caseworker_composes_the_adult_dossier_resumes_it_previews_and_sends_i
     expect(pch).to_contain_text("Maintenu, changement de payeur")
     expect(pch).to_contain_text("le département du Pas-de-Calais (62)")
     expect(page.locator("#alertes-apercu")).to_contain_text("devient payeur le 02/02/2027")
+    # The payments typed for the technical aid are counted: only the rest is left to pay.
+    aid = page.locator("#apercu-droit-4")
+    expect(aid).to_contain_text(re.compile(r"Déjà versé : 1\s200,00\s€ le 15/09/2025"))
+    expect(aid).to_contain_text(re.compile(r"dans la limite des 1\s499,50\s€ restants"))
     problems += sender.accessibility_problems()
     sender.shot("7-apercu")
 
@@ -491,7 +637,7 @@ def test_a_caseworker_composes_the_adult_dossier_resumes_it_previews_and_sends_i
         expect(other.page.locator("main")).not_to_contain_text("Exemple")
     other.shot("1-introuvable")
 
-    page.get_by_role("button", name="Envoyer", exact=True).click()
+    press(page, page.get_by_role("button", name="Envoyer", exact=True))
     expect(page.get_by_role("status")).to_contain_text("Dossier envoyé")
     expect(page.get_by_role("heading", level=1)).to_contain_text(
         "Transfert du dossier 59-2024-004217"

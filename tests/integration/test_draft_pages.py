@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import time
 import uuid
 from datetime import timedelta
 from html import unescape
@@ -13,19 +15,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dossiers import EXAMPLE, PDF
+from dossiers import EXAMPLE, PDF, in_an_establishment, with_technical_aid_partly_paid
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from support import files_under, sign_in
 
-from mdph_bridge.domain.dossier_form import STEP_BY_SLUG, Typed, step_fields, typed_from
+from mdph_bridge.domain.dossier_form import (
+    STEP_BY_SLUG,
+    Typed,
+    inner_lists,
+    step_fields,
+    typed_from,
+)
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Draft, Transfer, utcnow
 from mdph_bridge.services.audit import entries, seal_all
 from mdph_bridge.services.drafts import purge_drafts, read, reseal_drafts
+from mdph_bridge.services.sweeper import remove_orphans
 
 pytestmark = pytest.mark.integration
 DOCUMENTS = {
@@ -87,18 +96,27 @@ def caseworker(web: Flask, agents: dict[tuple[str, str], str]) -> tuple[FlaskCli
     return client, sign_in(client, agents[("59", "caseworker")])
 
 
-def fill_everything(client: FlaskClient, token: str, url: str) -> Typed:
-    """Type the example adult dossier (AAH, PCH, CMI, RQTH) step by step, as a caseworker."""
-    typed = typed_from(example())
+def fill_everything(
+    client: FlaskClient, token: str, url: str, data: dict[str, Any] | None = None
+) -> Typed:
+    """Type a dossier (the example adult one: AAH, PCH, CMI, RQTH) step by step, as a caseworker.
+
+    Its four documents are those of the example.
+    """
+    typed = typed_from(data or example())
     for slug in ("transfert", "personne"):
         response = client.post(f"{url}/{slug}", data=step_form(typed, slug, token))
         assert response.status_code == 303, text_of(response.text)[:2000]
     # The example has no representative: the step is passed as it is.
     assert client.post(f"{url}/representants", data={"csrf_token": token}).status_code == 303
-    # The draft starts with one right: add three more, then fill them all.
-    for _ in range(3):
+    # The draft starts with one right: add the others and their payments, then fill them all.
+    for _ in range(typed.counts["droits"] - 1):
         added = client.post(f"{url}/droits", data={"csrf_token": token, "action": "ajouter"})
         assert added.status_code == 303
+    for inner in inner_lists(STEP_BY_SLUG["droits"], typed.counts):
+        for _ in range(typed.counts[inner]):
+            action = {"csrf_token": token, "action": f"ajouter:{inner}"}
+            assert client.post(f"{url}/droits", data=action).status_code == 303
     response = client.post(f"{url}/droits", data=step_form(typed, "droits", token))
     assert response.status_code == 303, text_of(response.text)[:2000]
     client.post(f"{url}/demandes", data={"csrf_token": token, "action": "ajouter"})
@@ -375,3 +393,120 @@ def test_drafts_and_their_files_are_resealed_under_a_new_staging_key(
     (blob,) = files_under(Path(web.config["STORAGE_DIR"]) / "drafts")
     with blob.open("rb") as sealed:
         assert SealReader(sealed, only_new).read() == DOCUMENTS["piece_identite.pdf"]
+
+
+def test_draft_files_left_by_a_crash_are_swept_once_old_and_referenced_ones_kept(
+    caseworker: tuple[FlaskClient, str], session: Session, web: Flask, backends: Backends
+) -> None:
+    client, token = caseworker
+    storage = backends.storage
+    url = new_draft(client, token)
+    attach_documents(client, url, token, typed_from(example()))
+    draft_id = uuid.UUID(url.rsplit("/", 1)[1])
+    (kept,) = storage.list(f"drafts/{draft_id}")
+    # A file moved into the draft's folder, then the web process died before saving the draft;
+    # a draft deleted, then the process died before deleting its folder.
+    unsaved = f"drafts/{draft_id}/{uuid.uuid4().hex}"
+    deleted = f"drafts/{uuid.uuid4()}/{uuid.uuid4().hex}"
+    in_flight = f"drafts/{draft_id}/{uuid.uuid4().hex}"  # being saved right now
+    for key in (unsaved, deleted, in_flight):
+        with storage.writer(key) as blob:
+            blob.write(b"ciphertext")
+    two_hours_ago = time.time() - 2 * 3600
+    for key in (kept, unsaved, deleted):
+        os.utime(storage.root / key, (two_hours_ago, two_hours_ago))
+
+    keyring = web.config["KEYRING"]
+    assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 2
+    assert storage.list("drafts") == sorted([kept, in_flight])
+    # The in-flight file is judged once it is old too; the draft's own file never is.
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 1
+    assert storage.list("drafts") == [kept]
+    preview = client.get(f"{url}/apercu")
+    assert "piece_identite.pdf" in text_of(preview.text)
+
+
+def test_place_of_life_and_one_off_payments_are_typed_exported_and_change_the_preview(
+    caseworker: tuple[FlaskClient, str],
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    data = in_an_establishment(with_technical_aid_partly_paid(example()))
+    fill_everything(client, token, url, data)
+    droits = client.get(f"{url}/droits").text
+    assert 'name="droits[4].pch.versements[1].montant" value="300,5"' in droits
+    assert "Supprimer le versement 2" in droits
+
+    exported = json.loads(client.get(f"{url}/export").data)
+    assert exported["beneficiaire"]["lieu_de_vie"] == data["beneficiaire"]["lieu_de_vie"]
+    assert exported["droits"][4]["pch"]["montant_attribue"] == 3000
+    assert exported["droits"][4]["pch"]["versements"] == data["droits"][4]["pch"]["versements"]
+
+    preview = client.get(f"{url}/apercu")
+    page = text_of(preview.text)
+    assert "problème" not in page, page[:3000]
+    card = text_of(preview.text.split('id="apercu-droit-1"')[1].split('id="apercu-droit-2"')[0])
+    # In an establishment no new domicile de secours: 59 keeps paying the PCH, 62 never does.
+    assert "La personne vit en établissement : le domicile de secours ne change pas" in card
+    assert "Pas-de-Calais" not in card
+    aid = text_of(preview.text.split('id="apercu-droit-4"')[1].split("</div></div>")[0])
+    assert "Déjà versé : 1 200,00 € le 15/09/2025 par le département du Nord (59)" in aid
+    assert "dans la limite des 1 499,50 € restants" in aid
+
+
+def test_fields_that_do_not_fit_the_right_are_left_out_and_said_so_without_javascript(
+    caseworker: tuple[FlaskClient, str],
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    typed = typed_from(example())
+    typed.counts["droits"] = 1  # the AAH alone
+    typed.entries["droits[0].pch.montant_mensuel"] = "1471,20"
+    typed.entries["droits[0].etablissement_finess"] = "620001230"
+    typed.entries["droits[0].aeeh_complement"] = "2"
+    response = client.post(f"{url}/droits", data=step_form(typed, "droits", token, "enregistrer"))
+    assert response.status_code == 303
+    page = client.get(f"{url}/droits").text
+    ignored = "Ne s'applique pas au choix fait plus haut : ce champ ne sera pas envoyé."
+    for field in ("pch-montant_mensuel", "etablissement_finess", "aeeh_complement"):
+        assert field_messages(page, f"champ-droits-0--{field}") == ignored
+    assert field_messages(page, "champ-droits-0--date_echeance") == ""
+    # Every part is on the page; the script hides those that do not fit the chosen type.
+    assert 'data-selon="champ-droits-0--type" data-valeurs="5.1 5.10' in page
+    response = client.post(f"{url}/droits", data=step_form(typed, "droits", token))
+    assert response.status_code == 303, text_of(response.text)[:2000]  # nothing refused
+    right = json.loads(client.get(f"{url}/export").data)["droits"][0]
+    assert (right["pch"], right["etablissement_finess"], right["aeeh_complement"]) == (
+        None,
+        None,
+        None,
+    )
+    assert client.get(f"{url}/droits").text.count(ignored) == 3  # kept, should the type change
+
+
+def test_an_autosave_sent_before_an_item_was_added_or_removed_changes_nothing(
+    caseworker: tuple[FlaskClient, str],
+) -> None:
+    client, token = caseworker
+    url = new_draft(client, token)
+    match = re.search(r'name="disposition" value="([^"]*)"', client.get(f"{url}/droits").text)
+    assert match is not None
+    drawn = match.group(1)
+    assert drawn == "droits=1;droits[0].pch.versements=0"
+    added = {"csrf_token": token, "disposition": drawn, "action": "ajouter"}
+    assert client.post(f"{url}/droits", data=added | {"droits[0].identifiant": "D1"}).status_code
+    # The check of a field left just before « Ajouter un droit » arrives after it.
+    late = {"csrf_token": token, "disposition": drawn, "droits[0].identifiant": "D9"}
+    assert client.post(f"{url}/droits/verification", data=late).json == {
+        "erreurs": [],
+        "perime": True,
+    }
+    page = client.get(f"{url}/droits").text
+    assert page.count("Supprimer droit") == 2
+    assert 'value="D1"' in page
+    assert "D9" not in page
+    # A page from before a removal (another tab) saves nothing over the moved items.
+    stale = {"csrf_token": token, "disposition": drawn, "droits[0].identifiant": "D9"}
+    answer = client.post(f"{url}/droits", data=stale, follow_redirects=True)
+    assert "Cette page n'était plus à jour" in unescape(answer.text)
+    assert "D9" not in client.get(f"{url}/droits").text

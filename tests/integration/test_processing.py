@@ -286,8 +286,9 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
     killed.mkdir()
     (killed / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
 
-    assert remove_orphans(session, storage, timedelta(hours=1)) == 0  # too recent to judge
-    assert remove_orphans(session, storage, timedelta(seconds=-1)) == 4
+    keyring = app.config["KEYRING"]
+    assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 0  # too recent
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 4
     assert files_under(storage.root / "packages" / str(done)) == [
         storage.root / key for key in sorted(live)
     ]

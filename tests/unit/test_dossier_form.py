@@ -14,6 +14,8 @@ from mdph_bridge.domain.dossier_form import (
     compose,
     field_of,
     french_to_iso,
+    ignored,
+    layout,
     remove_item,
     step_fields,
     typed_from,
@@ -97,7 +99,7 @@ def test_removing_an_item_moves_the_later_ones_up() -> None:
             "droits[2].identifiant": "D3",
         }
     )
-    remove_item(typed, STEP_BY_SLUG["droits"], 1)
+    remove_item(typed, "droits", 1)
     assert typed.counts["droits"] == 2
     assert typed.entries == {"droits[0].identifiant": "D1", "droits[1].identifiant": "D3"}
 
@@ -113,3 +115,43 @@ def test_each_problem_is_shown_next_to_its_field_or_its_item() -> None:
     assert field_of("droits[0].pch.heures_mensuelles", known) == "droits[0]"
     assert field_of("transfert.consentement.date", known) == "transfert.consentement.date"
     assert field_of("representants_legaux", known) == ""
+
+
+def test_parts_that_do_not_fit_the_right_are_left_out_and_listed() -> None:
+    typed = Typed(counts={"droits": 1, "droits[0].pch.versements": 1})
+    typed.entries.update(
+        {
+            "droits[0].type": "1.1",
+            "droits[0].sans_limitation_duree": "oui",
+            "droits[0].pch.montant_mensuel": "1471,20",
+            "droits[0].pch.versements[0].montant": "1200",
+            "droits[0].etablissement_finess": "620001230",
+        }
+    )
+    dossier, _ = compose(typed, "59", {})
+    right = dossier["droits"][0]
+    assert (right["pch"], right["etablissement_finess"]) == (None, None)
+    assert right["sans_limitation_duree"] is True  # AAH at 80 % or more may be unlimited
+    assert ignored(STEP_BY_SLUG["droits"], typed) == {
+        "droits[0].pch.montant_mensuel",
+        "droits[0].pch.versements[0].montant",
+        "droits[0].etablissement_finess",
+    }
+    typed.entries["droits[0].type"] = "5.2"  # a technical aid: paid once, its payments count
+    right = compose(typed, "59", {})[0]["droits"][0]
+    assert right["pch"]["versements"] == [{"montant": 1200}]
+    assert "montant_mensuel" not in right["pch"]
+    assert right["pch"]["heures_mensuelles"] is None
+    assert right["sans_limitation_duree"] is True
+
+
+def test_removing_a_right_moves_its_neighbours_payments_with_it() -> None:
+    typed = Typed(counts={"droits": 2, "droits[0].pch.versements": 0})
+    typed.counts["droits[1].pch.versements"] = 2
+    typed.entries["droits[1].pch.versements[1].montant"] = "300,5"
+    assert layout(STEP_BY_SLUG["droits"], typed.counts) == (
+        "droits=2;droits[0].pch.versements=0;droits[1].pch.versements=2"
+    )
+    remove_item(typed, "droits", 0)
+    assert typed.counts == {"droits": 1, "droits[0].pch.versements": 2}
+    assert typed.entries == {"droits[0].pch.versements[1].montant": "300,5"}

@@ -1,6 +1,7 @@
 /* The dossier form, progressively enhanced: each field is checked as it is left (which also saves
-   the draft), and the documents' files are sent with a progress bar. Without this script the
-   form works as plain HTML, step by step. */
+   the draft), the parts that do not fit a choice (a right's type, the place of life) are hidden,
+   and the documents' files are sent with a progress bar. Without this script the form works as
+   plain HTML, step by step, every part shown. */
 (function () {
   "use strict";
 
@@ -30,7 +31,8 @@
   function formBody(form) {
     var body = new URLSearchParams();
     Array.prototype.forEach.call(form.elements, function (element) {
-      if (!element.name || element.type === "file" || element.type === "submit") { return; }
+      if (!element.name || element.disabled) { return; }
+      if (element.type === "file" || element.type === "submit") { return; }
       if (element.type === "checkbox" && !element.checked) { return; }
       body.append(element.name, element.value);
     });
@@ -56,6 +58,7 @@
         if (!response.ok) { throw new Error(String(response.status)); }
         return response.json();
       }).then(function (answer) {
+        if (answer.perime) { return; }  // sent before an item was added or removed: ignored
         var byField = {};
         answer.erreurs.forEach(function (problem) {
           (byField[problem.champ] = byField[problem.champ] || []).push(problem.message);
@@ -77,6 +80,28 @@
       touched[element.id] = true;
       queue = queue.then(check);
     });
+  }
+
+  // A part marked data-selon="<id of a field>" data-valeurs="a b" fits only those values of that
+  // field (or while it is empty). Hidden parts are disabled, so that they are not sent.
+  function followChoices(form) {
+    var parts = form.querySelectorAll("[data-selon]");
+    function apply() {
+      Array.prototype.forEach.call(parts, function (part) {  // document order: outer parts first
+        var control = document.getElementById(part.getAttribute("data-selon"));
+        var values = part.getAttribute("data-valeurs").split(" ");
+        var fits = !control || !control.value || values.indexOf(control.value) >= 0;
+        var outer = part.parentElement.closest("[data-selon]");
+        var shown = fits && !(outer && outer.hidden);
+        part.hidden = !shown;
+        Array.prototype.forEach.call(
+          part.querySelectorAll("input, select, textarea, button"),
+          function (element) { element.disabled = !shown; }
+        );
+      });
+    }
+    form.addEventListener("change", apply);
+    apply();
   }
 
   function replaceMain(html) {
@@ -134,6 +159,7 @@
   function enhance() {
     var form = document.getElementById("formulaire-brouillon");
     if (!form || !window.fetch || !window.URLSearchParams) { return; }
+    followChoices(form);
     checkAsLeft(form);
     if (form.hasAttribute("data-televersement-brouillon") && window.FormData) {
       sendWithProgress(form);
