@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, or_, select, text, update
+from sqlalchemy import ColumnElement, Float, case, cast, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import STEP_LABELS, STOPPED, Deadlines, Level, level_at
@@ -28,8 +28,9 @@ from mdph_bridge.domain.delays import (
     decode_sketch,
     encode_sketch,
 )
+from mdph_bridge.domain.harmonisation import MAINTAINED, OUTCOMES
 from mdph_bridge.domain.states import FINISHED, State
-from mdph_bridge.models import HistoricalTransfer, MetricRollup, Transfer
+from mdph_bridge.models import ContinuityRollup, HistoricalTransfer, MetricRollup, Transfer
 from mdph_bridge.models.sqlstats import days_between, month_of
 
 HUB, PAST = "hub", "historique"
@@ -37,6 +38,7 @@ BATCH = 2000
 LOCK_KEY = 0x6D647068_726F6C6C  # "mdphroll": one folder at a time on PostgreSQL
 STATE_MEASURE = "etat."
 Key = tuple[str, str, str, str]  # origin, destination, month (delays only), measure
+PairMonth = tuple[str, str, str]  # origin, destination, month of submission (continuity)
 
 
 def step_durations(model: Any) -> dict[str, ColumnElement[float]]:
@@ -63,6 +65,9 @@ FOLD_COLUMNS = (
     *(duration.label(name) for name, duration in step_durations(Transfer).items()),
 )
 LIVE_COLUMNS = (*FOLD_COLUMNS, Transfer.warn_at, Transfer.due_at)
+# Rights by outcome of a transfer's mapping summary (None until its dossier was mapped).
+OUTCOME_COUNTS = {o: Transfer.harmonisation[("resultats", o)].as_integer() for o in OUTCOMES}
+SUBMITTED_MONTH = month_of(Transfer.submitted_at)
 PAST_COLUMNS = (
     HistoricalTransfer.id,
     HistoricalTransfer.origin_code,
@@ -107,18 +112,38 @@ def _store(session: Session, source: str, groups: dict[Key, Distribution]) -> No
         row.sketch = encode_sketch(current.sketch) if current.sketch is not None else None
 
 
+def _store_continuity(session: Session, sums: dict[PairMonth, Counter[str]]) -> None:
+    """Add freshly folded outcome counts to their roll-up rows, in key order."""
+    for key in sorted(sums):
+        row = session.get(ContinuityRollup, key, with_for_update=True)
+        if row is None:
+            row = ContinuityRollup(origin_code=key[0], dest_code=key[1], month=key[2],
+                                   transfers=0, **dict.fromkeys(OUTCOMES, 0))  # fmt: skip
+            session.add(row)
+        row.transfers += sums[key]["transferts"]
+        for outcome in OUTCOMES:
+            setattr(row, outcome, getattr(row, outcome) + sums[key][outcome])
+
+
 def _fold_hub(session: Session, batch: int, after: dict[str, uuid.UUID]) -> int:
-    query = select(*FOLD_COLUMNS).where(
+    outcomes = (value.label(name) for name, value in OUTCOME_COUNTS.items())
+    query = select(*FOLD_COLUMNS, SUBMITTED_MONTH.label("submitted"), *outcomes).where(
         Transfer.rolled_up.is_(False), Transfer.state.in_([s.value for s in FINISHED])
     )
     if HUB in after:
         query = query.where(Transfer.id > after[HUB])
     rows = session.execute(query.order_by(Transfer.id).limit(batch)).all()
     groups: dict[Key, Distribution] = defaultdict(Distribution)
+    sums: dict[PairMonth, Counter[str]] = defaultdict(Counter)
     for row in rows:
         _add_hub_row(groups, row)
         groups[(row.origin_code, row.dest_code, "", STATE_MEASURE + row.state)].add(0.0)
+        if getattr(row, MAINTAINED) is not None:  # mapped: the exact reference's criterion
+            counts = sums[(row.origin_code, row.dest_code, row.submitted)]
+            counts["transferts"] += 1
+            counts.update({o: getattr(row, o) or 0 for o in OUTCOMES})
     _store(session, HUB, groups)
+    _store_continuity(session, sums)
     if rows:
         ids = [row.id for row in rows]
         session.execute(update(Transfer).where(Transfer.id.in_(ids)).values(rolled_up=True))
@@ -247,3 +272,42 @@ def snapshot(
     for row in past:
         _add_past_row(snap.groups[PAST], row, target_days)
     return snap
+
+
+def continuity(session: Session, departements: Sequence[str]) -> dict[PairMonth, Counter[str]]:
+    """Mapped transfers and rights by outcome per pair and month of submission, exact.
+
+    The roll-ups hold the folded transfers; the others are added up by PostgreSQL (one aggregate
+    over the transfers not folded yet), so no row of them comes back to Python.
+    """
+    watched = list(departements)
+    sums: dict[PairMonth, Counter[str]] = defaultdict(Counter)
+    rolled = session.execute(
+        select(ContinuityRollup).where(
+            or_(ContinuityRollup.origin_code.in_(watched), ContinuityRollup.dest_code.in_(watched))
+        )
+    ).scalars()
+    for rollup in rolled:
+        counts = sums[(rollup.origin_code, rollup.dest_code, rollup.month)]
+        counts["transferts"] += rollup.transfers
+        counts.update({o: getattr(rollup, o) for o in OUTCOMES})
+    month = SUBMITTED_MONTH.label("mois")
+    live = session.execute(
+        select(
+            Transfer.origin_code,
+            Transfer.dest_code,
+            month,
+            func.count(OUTCOME_COUNTS[MAINTAINED]).label("transferts"),
+            *(func.coalesce(func.sum(v), 0).label(o) for o, v in OUTCOME_COUNTS.items()),
+        )
+        .where(
+            Transfer.rolled_up.is_(False),
+            or_(Transfer.origin_code.in_(watched), Transfer.dest_code.in_(watched)),
+        )
+        .group_by(Transfer.origin_code, Transfer.dest_code, month)
+    )
+    for row in live:
+        if row.transferts:
+            counts = sums[(row.origin_code, row.dest_code, row.mois)]
+            counts.update({name: int(getattr(row, name)) for name in ("transferts", *OUTCOMES)})
+    return sums
