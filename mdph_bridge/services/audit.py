@@ -286,10 +286,23 @@ def record_call(
     """
     if not keep_work:
         session.rollback()
-    for object_id in object_ids:
-        record(
-            session, call.actor, call.action, call.object_type, object_id, outcome, client=client
-        )
+    at, actor = utcnow(), call.actor
+    entries = [
+        {
+            "at": at,
+            "actor": actor.id,
+            "role": actor.role,
+            "departement": actor.departement,
+            "action": call.action,
+            "object_type": call.object_type,
+            "object_id": None if object_id is None else str(object_id),
+            "outcome": outcome,
+            "client": client,
+        }
+        for object_id in object_ids
+    ]
+    if entries:  # one statement for a page of a hundred, no object per entry
+        session.execute(insert(AuditPending), entries)
     session.commit()
 
 
