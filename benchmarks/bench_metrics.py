@@ -99,6 +99,7 @@ SELECT gen_random_uuid(),
            'maintenu', g %% 5, 'maintenu_changement_payeur', g %% 2, 'a_instruire', g %% 3,
            'non_transferable', g %% 7 / 6, 'echu', g %% 4 / 3)) END
 FROM shaped
+ORDER BY shaped.s  -- in the order they were submitted, as the hub writes them
 """
 
 

@@ -301,8 +301,10 @@ def record_call(
         }
         for object_id in object_ids
     ]
-    if entries:  # one statement for a page of a hundred, no object per entry
-        session.execute(insert(AuditPending), entries)
+    # One statement for a page of a hundred, no object per entry; at most a thousand rows each,
+    # well under the databases' limits on bound parameters.
+    for start in range(0, len(entries), 1000):
+        session.execute(insert(AuditPending).values(entries[start : start + 1000]))
     session.commit()
 
 
