@@ -187,7 +187,7 @@ def run(url: str, transfers: int, runs: int, load: bool) -> None:
             backends.sessions.remove()
         with psycopg.connect(raw_url, autocommit=True) as conn:
             # The one-off fold emptied an index that held every transfer; rebuilt, it is the size
-            # it keeps in steady state (the open transfers), as docs/OPERATIONS.md advises.
+            # it keeps in steady state (the open transfers), as docs/SUPERVISION.md advises.
             conn.execute("REINDEX INDEX ix_transfers_not_rolled_up")
             conn.execute("VACUUM ANALYZE transfers")
             live = conn.execute("SELECT count(*) FROM transfers WHERE NOT rolled_up").fetchone()
