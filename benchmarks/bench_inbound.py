@@ -16,10 +16,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
+import psycopg
 from arguments import parse
 from harness import free_port, hub, machine, summary_ms
 from sqlalchemy import insert, update
@@ -66,6 +69,30 @@ def hammer(path: str, token: str, clients: int, seconds: float) -> tuple[float, 
     for thread in threads:
         thread.join()
     return len(durations) / (time.monotonic() - started), durations
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (those gone count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def serving_pids(gunicorn: int, database_url: str) -> list[int]:
+    """The gunicorn workers and the PostgreSQL backends serving the hub's database."""
+    workers = Path(f"/proc/{gunicorn}/task/{gunicorn}/children").read_text().split()
+    raw = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(raw) as conn:
+        backends = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(pid) for pid in workers] + [row[0] for row in backends]
 
 
 def seed(app: object, pending: int) -> None:
@@ -123,16 +150,23 @@ def main() -> None:
             app.extensions["mdph_bridge"].sessions.remove()
         app.extensions["mdph_bridge"].engine.dispose()
         token = demo["62"]["jetons"]["receiver"]
-        h.gunicorn("mdph_bridge.wsgi:app", PORT)
+        server = h.gunicorn("mdph_bridge.wsgi:app", PORT)
         hammer("/api/v1/inbound", token, 2, 1)  # warm up
+        pids = serving_pids(server.pid, h.database_url)
 
         print(f"{args.pending} pending for 62; {args.clients} clients, {args.seconds:g} s each")
+        print("CPU per request: gunicorn workers + PostgreSQL backends, whatever else runs")
         for label, path in (
             ("first page (100)", "/api/v1/inbound"),
             ("caught up (0 new)", f"/api/v1/inbound?cursor={encode_cursor(args.pending)}"),
         ):
+            used = cpu_seconds(pids)
             rate, durations = hammer(path, token, args.clients, args.seconds)
-            print(f"{label:<20} {rate:7.1f} req/s   {summary_ms(durations)}")
+            cpu_ms = (cpu_seconds(pids) - used) * 1000 / len(durations)
+            print(
+                f"{label:<20} {rate:7.1f} req/s   {summary_ms(durations)}   CPU {cpu_ms:5.2f} ms"
+                f"/request (2 free cores: ~{2000 / cpu_ms:.0f} req/s)"
+            )
 
         cursor, pages, seen = None, 0, 0
         started = time.perf_counter()

@@ -8,7 +8,7 @@ from mdph_bridge.models.counter import LimitCounter
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.draft import Draft
 from mdph_bridge.models.history import HistoricalTransfer
-from mdph_bridge.models.rollup import MetricRollup
+from mdph_bridge.models.rollup import ContinuityRollup, MetricRollup
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
@@ -21,6 +21,7 @@ __all__ = [
     "AuditEntry",
     "AuditPending",
     "Base",
+    "ContinuityRollup",
     "Departement",
     "DepartementKey",
     "Draft",

@@ -27,3 +27,20 @@ class MetricRollup(Base):
     maximum: Mapped[float | None]
     histogram: Mapped[dict[str, Any]] = mapped_column(default=dict)  # whole days -> count
     sketch: Mapped[bytes | None] = mapped_column(LargeBinary)  # DDSketch, protobuf
+
+
+class ContinuityRollup(Base):
+    """Rights by mapping outcome of the folded transfers of one pair submitted in one month."""
+
+    __tablename__ = "continuity_rollups"
+
+    origin_code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    dest_code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # of submission, Paris time
+    transfers: Mapped[int] = mapped_column(default=0)  # those with a mapping summary
+    # One column per outcome of domain.harmonisation.OUTCOMES: rights counted, no personal data.
+    maintenu: Mapped[int] = mapped_column(default=0)
+    maintenu_changement_payeur: Mapped[int] = mapped_column(default=0)
+    a_instruire: Mapped[int] = mapped_column(default=0)
+    non_transferable: Mapped[int] = mapped_column(default=0)
+    echu: Mapped[int] = mapped_column(default=0)

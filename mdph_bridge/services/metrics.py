@@ -12,11 +12,11 @@ import csv
 import io
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import (
@@ -37,7 +37,7 @@ from mdph_bridge.domain.harmonisation import ENDED, MAINTAINED, OUTCOMES, PAYER_
 from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
-from mdph_bridge.models.sqlstats import month_of
+from mdph_bridge.services import rollups
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
@@ -264,42 +264,24 @@ def continuity(session: Session, departements: Sequence[str]) -> list[dict[str, 
     """Rights by outcome per pair and month of submission, from the mapping summaries kept.
 
     A right is carried without a gap when it goes on as it was or with a named new payer; one
-    that had ended before the move is left out of the share. Read from the transfers themselves
-    (one aggregate), not from the roll-ups.
+    that had ended before the move is left out of the share. Read from the roll-ups plus the
+    transfers not folded yet (`services.rollups`).
     """
-    counts = {
-        outcome: func.coalesce(
-            func.sum(Transfer.harmonisation[("resultats", outcome)].as_integer()), 0
-        )
-        for outcome in OUTCOMES
-    }
-    month = month_of(Transfer.submitted_at).label("mois")
-    mapped = func.count(Transfer.harmonisation[("resultats", MAINTAINED)].as_integer())
-    rows = session.execute(
-        select(
-            Transfer.origin_code,
-            Transfer.dest_code,
-            month,
-            mapped.label("transferts"),
-            *(value.label(name) for name, value in counts.items()),
-        )
-        .where(_watched(departements))
-        .group_by(Transfer.origin_code, Transfer.dest_code, month)
-        .having(mapped > 0)
-        .order_by(month, Transfer.origin_code, Transfer.dest_code)
-    )
-    return [_continuity_row(row) for row in rows]
+    sums = rollups.continuity(session, departements)
+    ordered = sorted(sums, key=lambda key: (key[2], key[0], key[1]))
+    return [continuity_row(key, sums[key]) for key in ordered]
 
 
-def _continuity_row(row: Any) -> dict[str, Any]:
-    by_outcome = {outcome: int(getattr(row, outcome)) for outcome in OUTCOMES}
+def continuity_row(key: tuple[str, str, str], counts: Mapping[str, Any]) -> dict[str, Any]:
+    """One pair and month of the continuity figures, with its share carried without a gap."""
+    by_outcome = {outcome: int(counts[outcome]) for outcome in OUTCOMES}
     carried = by_outcome[MAINTAINED] + by_outcome[PAYER_SWITCH]
     counted = sum(by_outcome.values()) - by_outcome[ENDED]
     return {
-        "mdph_origine": row.origin_code,
-        "mdph_destination": row.dest_code,
-        "mois": row.mois,
-        "transferts": row.transferts,
+        "mdph_origine": key[0],
+        "mdph_destination": key[1],
+        "mois": key[2],
+        "transferts": int(counts["transferts"]),
         **by_outcome,
         "part_sans_rupture": round(carried / counted, 3) if counted else None,
     }

@@ -16,10 +16,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mdph_bridge.domain.clock import STEP_LABELS, STOPPED
 from mdph_bridge.domain.delays import HISTOGRAM_CAP_DAYS
+from mdph_bridge.domain.harmonisation import MAINTAINED, OUTCOMES
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import HistoricalTransfer, Transfer
 from mdph_bridge.models.sqlstats import days_between, month_of, percentile, whole_days
-from mdph_bridge.services.metrics import PERCENTILES, STEP_SIDES, round_days
+from mdph_bridge.services.metrics import PERCENTILES, STEP_SIDES, continuity_row, round_days
 from mdph_bridge.services.rollups import step_durations
 
 # Percentiles sort every delay in scope: on PostgreSQL give this transaction's sorts room enough to
@@ -212,6 +213,36 @@ def states(session: Session, departements: Sequence[str], now: datetime) -> dict
     }
 
 
+def continuity(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+    """Rights by outcome per pair and month of submission: one aggregate over every transfer."""
+    counts = {
+        outcome: func.coalesce(
+            func.sum(Transfer.harmonisation[("resultats", outcome)].as_integer()), 0
+        )
+        for outcome in OUTCOMES
+    }
+    month = month_of(Transfer.submitted_at).label("mois")
+    mapped = func.count(Transfer.harmonisation[("resultats", MAINTAINED)].as_integer())
+    rows = session.execute(
+        select(
+            Transfer.origin_code,
+            Transfer.dest_code,
+            month,
+            mapped.label("transferts"),
+            *(value.label(name) for name, value in counts.items()),
+        )
+        .where(_Source(Transfer, 0).scope(departements))
+        .group_by(Transfer.origin_code, Transfer.dest_code, month)
+        .having(mapped > 0)
+        .order_by(month, Transfer.origin_code, Transfer.dest_code)
+    )
+    names = ("transferts", *OUTCOMES)
+    return [
+        continuity_row((r.origin_code, r.dest_code, r.mois), {n: getattr(r, n) for n in names})
+        for r in rows
+    ]
+
+
 def use_sort_memory(session: Session) -> None:
     """Let the current transaction sort in memory (PostgreSQL; reset at its end)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -221,7 +252,7 @@ def use_sort_memory(session: Session) -> None:
 def figures(
     session: Session, departements: Sequence[str], now: datetime, target_days: int
 ) -> dict[str, Any]:
-    """The dashboard's figures (all but the alert list), each computed exactly in SQL."""
+    """The dashboard's figures (all but the lists of transfers), each computed exactly in SQL."""
     use_sort_memory(session)
     return {
         **states(session, departements, now),
@@ -231,6 +262,7 @@ def figures(
         "par_mois": delays_by_month(session, departements, target_days),
         "etapes": steps(session, departements),
         "etapes_par_paire": steps(session, departements, by_pair=True),
+        "continuite": continuity(session, departements),
         "historique": {
             "delais": delays(session, departements, target_days, historical=True),
             "histogramme": histogram(session, departements, historical=True),

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from mdph_bridge.domain.clock import Deadlines, Level, level_at
 from mdph_bridge.domain.reception import FAILURE
@@ -49,6 +49,10 @@ def decode_cursor(cursor: str | None) -> int:
     return int(seq)
 
 
+# Columns of a transfer an inbound list leaves out: the signed manifest and receipt, the problems.
+NOT_LISTED = (Transfer.manifest, Transfer.receipt, Transfer.problems, Transfer.request_digest)
+
+
 @dataclass(frozen=True)
 class InboundPage:
     """A page of inbound transfers and the cursor to poll from next."""
@@ -65,9 +69,12 @@ def list_inbound(
     rows = list(
         session.scalars(
             select(Transfer)
+            # One lookup in the unique (dest_code, inbound_seq) index, even when nothing is new.
             .where(Transfer.dest_code == principal.departement, Transfer.inbound_seq > after)
             .order_by(Transfer.inbound_seq)
             .limit(limit)
+            # What a list does not show stays in the database; reading it would be a query per row.
+            .options(*(defer(column, raiseload=True) for column in NOT_LISTED))
         )
     )
     last = rows[-1].inbound_seq if rows else None

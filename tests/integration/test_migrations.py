@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, insert, inspect, select
 from support import create_database, drop_database
 
 from mdph_bridge.migrations import alembic_config
-from mdph_bridge.models import Base
+from mdph_bridge.models import Base, ContinuityRollup, Departement, Transfer
 
 pytestmark = pytest.mark.integration
 NAME = f"mdph_test_migrations_{os.getpid()}"
@@ -51,3 +53,33 @@ def test_files_are_named_in_chain_order(empty_database: str) -> None:
     assert [r.revision for r in chain] == [f"{n:04d}" for n in range(1, len(chain) + 1)]
     for revision in chain:
         assert revision.path.rsplit("/", 1)[1].split("_")[1] == revision.revision
+
+
+def test_continuity_roll_ups_start_from_the_transfers_already_folded(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0010")
+    engine = create_engine(empty_database)
+    summary = {"resultats": {"maintenu": 2, "a_instruire": 1, "echu": 1}}
+    with engine.begin() as conn:
+        conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
+        for folded, harmonisation in (
+            (True, summary),
+            (True, summary),
+            (True, None),
+            (False, summary),
+        ):
+            conn.execute(insert(Transfer).values(id=uuid.uuid4(), origin_code="59", dest_code="62",
+                state="completed", numero_dossier_origine="B-1", motif="demenagement",
+                submitted_at=datetime(2026, 3, 31, 22, 30, tzinfo=UTC), warn_at=datetime.now(UTC),
+                due_at=datetime.now(UTC), staging_key_id="k", problems=[], warnings=[],
+                rolled_up=folded, harmonisation=harmonisation))  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        rows = conn.execute(select(ContinuityRollup.__table__)).mappings().all()
+    engine.dispose()
+    # The two folded ones with a summary, in the month of submission in Paris time.
+    assert [dict(row) for row in rows] == [
+        {"origin_code": "59", "dest_code": "62", "month": "2026-04", "transfers": 2,
+         "maintenu": 4, "maintenu_changement_payeur": 0, "a_instruire": 2,
+         "non_transferable": 0, "echu": 2}
+    ]  # fmt: skip

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from ddsketch import DDSketch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mdph_bridge.domain.delays import (
     RELATIVE_ERROR,
     Distribution,
+    add_values,
     decode_sketch,
     encode_sketch,
     percentile_cont,
@@ -81,3 +83,15 @@ def test_a_sketch_survives_its_storage_format(values: list[float]) -> None:
 def test_histogram_counts_whole_days_and_caps_the_last_bar() -> None:
     distribution = raw([0.2, 0.9, 1.5, 59.9, 61.0, 300.0])
     assert distribution.histogram == {0: 2, 1: 1, 59: 1, 60: 2}
+
+
+@given(st.lists(st.floats(min_value=-5, max_value=400), min_size=1, max_size=300))
+def test_values_added_by_bin_fill_the_same_bins_as_one_by_one(values: list[float]) -> None:
+    one_by_one, by_bin = DDSketch(RELATIVE_ERROR), DDSketch(RELATIVE_ERROR)
+    for value in values:
+        one_by_one.add(value)
+    add_values(by_bin, values)
+
+    assert by_bin.count == one_by_one.count
+    for fraction in (0.0, 0.1, 0.5, 0.9, 0.95, 1.0):
+        assert by_bin.get_quantile_value(fraction) == one_by_one.get_quantile_value(fraction)

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from histories import add_transfer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import State
-from mdph_bridge.models import Transfer, TransferAlert
-from mdph_bridge.services import alerts
+from mdph_bridge.models import ContinuityRollup, Transfer, TransferAlert
+from mdph_bridge.services import alerts, metrics_exact
 from mdph_bridge.services.alerts import AlertSettings
 from mdph_bridge.services.metrics import continuity, dashboard
 from mdph_bridge.services.rollups import roll_up
@@ -85,9 +85,16 @@ def test_the_dashboard_charts_draw_from_the_dashboard_figures(session: Session) 
     assert all(svg.startswith("<svg") and "Aucune donnée" not in svg for svg in charts.values())
 
 
-def _mapped(session: Session, origin: str, dest: str, at: datetime, **counts: int) -> None:
+def _mapped(
+    session: Session,
+    origin: str,
+    dest: str,
+    at: datetime,
+    steps: dict[State, datetime] | None = None,
+    **counts: int,
+) -> None:
     """A transfer whose rights mapping gave these counts (the summary the hub keeps)."""
-    transfer = session.get(Transfer, add_transfer(session, origin, dest, at))
+    transfer = session.get(Transfer, add_transfer(session, origin, dest, at, steps))
     assert transfer is not None
     outcomes = ("maintenu", "maintenu_changement_payeur", "a_instruire", "non_transferable")
     transfer.harmonisation = {"resultats": {o: counts.get(o, 0) for o in (*outcomes, "echu")}}
@@ -130,6 +137,30 @@ def test_continuity_counts_rights_by_outcome_per_pair_and_month_on_sqlite(
         },
     ]
     assert continuity(session, ["80"]) == []
+
+
+def test_continuity_from_roll_ups_matches_the_exact_reference_on_sqlite(
+    session: Session,
+) -> None:
+    april, may = datetime(2026, 4, 3, tzinfo=UTC), datetime(2026, 5, 4, tzinfo=UTC)
+    done = {State.COMPLETED: datetime(2026, 5, 10, tzinfo=UTC)}
+    _mapped(session, "59", "62", april, done, maintenu=3, maintenu_changement_payeur=1, echu=1)
+    _mapped(session, "59", "62", april, done, a_instruire=1, non_transferable=1, maintenu=1)
+    _mapped(session, "62", "59", may, maintenu=2)  # still open: read from the transfers
+    _mapped(session, "62", "59", may, done, maintenu=1, a_instruire=4)
+    add_transfer(session, "59", "62", may, done)  # finished without a summary: not counted
+    session.commit()
+    exact = metrics_exact.continuity(session, ["59"])
+    assert continuity(session, ["59"]) == exact
+
+    assert roll_up(session, 15) == 4
+    assert session.scalar(select(func.sum(ContinuityRollup.transfers))) == 3
+    assert continuity(session, ["59"]) == exact == metrics_exact.continuity(session, ["59"])
+    assert continuity(session, ["80"]) == []
+
+    _mapped(session, "59", "62", april, done, maintenu=5)  # finished after the fold
+    session.commit()
+    assert continuity(session, ["59"]) == metrics_exact.continuity(session, ["59"]) != exact
 
 
 def test_roll_ups_on_sqlite_keep_the_figures(session: Session) -> None:
