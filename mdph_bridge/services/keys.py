@@ -57,21 +57,20 @@ _cache_lock = threading.Lock()
 def forget_keys(session: Session) -> None:
     """Drop this process's copy of the keys of the session's database (after a change)."""
     with _cache_lock:
-        _cache.pop(session.get_bind().engine, None)  # type: ignore[union-attr]
+        _cache.pop(session.get_bind().engine, None)
 
 
 def _departement_keys(session: Session, departement: str) -> list[PublicKey]:
     """A département's keys, from this process's copy if it is fresh, else from the database."""
-    engine = session.get_bind().engine  # type: ignore[union-attr]
+    engine = session.get_bind().engine
     with _cache_lock:
         cached = _cache.get(engine, {}).get(departement)
     if cached is not None and time.monotonic() - cached[0] < KEYS_CACHE_SECONDS:
         return cached[1]
     read_at = time.monotonic()
-    columns = (DepartementKey.id, DepartementKey.usage, DepartementKey.public_key)
-    columns += (DepartementKey.valid_from, DepartementKey.valid_until, DepartementKey.revoked_at)
+    k = DepartementKey
     rows = session.execute(
-        select(*columns)
+        select(k.id, k.usage, k.public_key, k.valid_from, k.valid_until, k.revoked_at)
         .where(DepartementKey.departement_code == departement)
         .order_by(DepartementKey.id)
     ).all()
