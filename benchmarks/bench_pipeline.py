@@ -335,6 +335,7 @@ def main() -> None:
             wsgi, celery_app, queues = apps[name]
             h.gunicorn(wsgi, targets[name].port, root=roots[name])
             h.worker(celery_app, queues, root=roots[name])
+            closed_loop(engine, targets[name], 20, 2)  # warm up, as before the closed loops
             half[name] = open_loop(engine, targets[name], args.count, rates[name])
             print(line(f"{name:<6} open loop {rates[name]:.0f}/s", half[name]))
             if name != "bare":
