@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,16 +11,12 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from mdph_bridge.models.sqlstats import register_sqlite_functions
 from mdph_bridge.services.queue import BROKER, MAINTENANCE_QUEUE, QUEUE
 from mdph_bridge.storage import LocalStorage, Storage
-
-# A pooled connection idle longer than this is checked before use (see `_ping_when_idle`).
-PING_AFTER_IDLE_SECONDS = 1.0
-_RETURNED = "mdph_bridge.returned_at"
 
 
 @dataclass
@@ -48,9 +43,7 @@ def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
     # hide_parameters: SQL errors end up in logs, and parameters may hold submitted values.
     if not url.startswith("sqlite"):
-        engine = create_engine(url, hide_parameters=True)
-        _ping_when_idle(engine)
-        return engine
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
@@ -70,30 +63,6 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection before use only if it sat idle, not at every checkout.
-
-    `pool_pre_ping` costs one round trip per transaction, a third of a submission's; a connection
-    returned less than `PING_AFTER_IDLE_SECONDS` ago was alive then. A dead one is replaced
-    (the pool retries the checkout); one that died within that delay fails its statement, and
-    SQLAlchemy then replaces the whole pool, as after any lost connection.
-    https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-pessimistic
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        record.info[_RETURNED] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get(_RETURNED, 0.0) < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError from exc
 
 
 def warm_up(app: Flask) -> None:
