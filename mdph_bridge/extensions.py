@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from mdph_bridge.models.sqlstats import register_sqlite_functions
@@ -65,20 +63,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def warm_up(app: Flask) -> None:
-    """Pay a new process's one-off costs (first connection, dossier schema) before its first work.
+def warm_up() -> None:
+    """Pay a new process's one-off costs (the dossier schema) before its first work, not in it.
 
-    Otherwise the first submissions after a start wait for them: they made the tail of the
-    submit→ready latency (docs/PERFORMANCE.md). A database that is down is met later, as usual.
+    Otherwise the first submissions after a start wait for them (docs/PERFORMANCE.md). The
+    database is not reached here: an unreachable one must not hold up a process's start.
     """
     from mdph_bridge.services.submission import dossier_schema
 
     dossier_schema()
-    try:
-        with app.extensions["mdph_bridge"].engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except SQLAlchemyError:
-        logging.getLogger(__name__).warning("database unreachable while warming up")
 
 
 def make_storage(config: Any) -> Storage:

@@ -25,7 +25,7 @@ def _fresh_connections(**_: Any) -> None:
     """Never share the parent's database connections with forked children (celery#3238); warm up."""
     backends: Backends = flask_app.extensions["mdph_bridge"]
     backends.engine.dispose(close=False)
-    warm_up(flask_app)
+    warm_up()
 
 
 @worker_init.connect
