@@ -11,6 +11,13 @@ hop, one update). Both get the same multipart body (a dossier and a 2 KiB PDF), 
 clients at each concurrency level, then from an open loop at half the hub's best throughput.
 Latency is submit→ready: from the client sending the request to the `ready_at` (hub) or `done_at`
 (bare) the database recorded, on the same clock. The load generator shares the 2 cores.
+
+CPU per transfer is what the web processes, the worker processes, Redis and the hub database's
+PostgreSQL backends used during a level (from /proc), divided by its submissions. The open loop's
+submit→ready splits into its stages (HTTP answer, wait in the queue until a worker claimed it,
+processing until `ready`), from the transfer's own events, so that a tail can be placed.
+`--before DIR` runs the hub a second time from another checkout of the project (e.g.
+`git worktree add DIR main`, or `git archive main | tar -x -C DIR`), in the same run and database.
 """
 
 from __future__ import annotations
@@ -30,7 +37,18 @@ from pathlib import Path
 from typing import Any
 
 from arguments import parse
-from harness import BIN, PG_URL, free_port, hub, machine, percentile, summary_ms
+from harness import (
+    BIN,
+    PG_URL,
+    ROOT,
+    children,
+    cpu_seconds,
+    free_port,
+    hub,
+    machine,
+    percentile,
+    summary_ms,
+)
 from sqlalchemy import create_engine, text
 
 from mdph_bridge import create_app
@@ -62,6 +80,44 @@ class Result:
     throughput: float
     latencies: list[float]
     http: list[float]
+    ids: list[str]
+    cpu: dict[str, float] | None = None  # role -> CPU seconds used during the run
+
+
+STAGES_QUERY = """
+SELECT t.submitted_at, min(e.at) FILTER (WHERE e.to_state = 'validating'), t.ready_at
+FROM transfers t JOIN transfer_events e ON e.transfer_id = t.id
+WHERE t.id = ANY(CAST(:ids AS uuid[])) GROUP BY t.id
+"""
+# The hub database's backends, but not this script's own (it polls for `ready`).
+BACKENDS_QUERY = (
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name <> 'bench'"
+)
+
+
+class Meter:
+    """CPU used by each role of one side (web, worker, redis, postgres) between two readings."""
+
+    def __init__(self, engine: Any, procs: dict[str, subprocess.Popen[bytes]]) -> None:
+        self.engine, self.procs = engine, procs
+        self.start = self._read()
+
+    def _pids(self) -> dict[str, list[int]]:
+        with self.engine.connect() as conn:
+            backends = [pid for (pid,) in conn.execute(text(BACKENDS_QUERY))]
+        return {role: children(p.pid) for role, p in self.procs.items()} | {"postgres": backends}
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {role: cpu_seconds(pids) for role, pids in self._pids().items()}
+
+    def used(self) -> dict[str, float]:
+        """CPU seconds per role since the meter was made (processes new since then from zero)."""
+        end = self._read()
+        return {
+            role: sum(t - self.start[role].get(pid, 0.0) for pid, t in now.items())
+            for role, now in end.items()
+        }
 
 
 def post(target: Target) -> tuple[str, float, float]:
@@ -142,17 +198,41 @@ def open_loop(engine: Any, target: Target, count: int, rate: float) -> Result:
 
 def _result(engine: Any, target: Target, sent: dict[str, float], http_times: list[float]) -> Result:
     done = wait_done(engine, target, sent)
+    sent = dict(sorted(sent.items(), key=lambda item: item[1]))  # in the order sent
     latencies = [done[i] - sent[i] for i in sent]
     throughput = len(sent) / (max(done.values()) - min(sent.values()))
-    return Result(throughput, latencies, http_times)
+    return Result(throughput, latencies, http_times, list(sent))
 
 
 def line(label: str, result: Result) -> str:
     """One printed row."""
-    return (
+    row = (
         f"{label:<28} {result.throughput:7.1f} /s   submit→ready {summary_ms(result.latencies)}"
         f"   | HTTP p50 {sorted(result.http)[len(result.http) // 2] * 1000:6.1f} ms"
     )
+    if result.cpu is not None:
+        n = len(result.latencies)
+        shares = " + ".join(f"{role} {t / n * 1000:.1f}" for role, t in result.cpu.items())
+        total = sum(result.cpu.values()) / n * 1000
+        row += f"\n{'':<28} CPU per transfer {total:5.1f} ms = {shares}"
+    return row
+
+
+def stages(engine: Any, result: Result) -> str:
+    """Where the open loop's submit→ready went, stage by stage (hub only)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(STAGES_QUERY), {"ids": result.ids}).all()
+    split = {
+        "queued (received → claimed)": [(c - s).total_seconds() for s, c, _ in rows],
+        "processing (claimed → ready)": [(r - c).total_seconds() for _, c, r in rows],
+    }
+    lines = [f"{'':<6}HTTP answer {'':<20} {summary_ms(result.http)}"]
+    lines += [f"{'':<6}{name:<31} {summary_ms(values)}" for name, values in split.items()]
+    # A tail made of the first submissions is start-up (cold processes), not steady state.
+    slowest = sorted(range(len(result.latencies)), key=lambda i: -result.latencies[i])[:5]
+    ranks = ", ".join(str(i + 1) for i in slowest)
+    lines.append(f"{'':<6}the 5 slowest were no. {ranks} of {len(result.latencies)} (order sent)")
+    return "\n".join(lines)
 
 
 def spy(output: Path, pid: int) -> subprocess.Popen[bytes]:
@@ -176,12 +256,19 @@ def main() -> None:
         type=Path,
         help="folder for py-spy raw profiles of the hub's web and worker at the highest level",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout of the project (e.g. main) whose hub is measured beside this one",
+    )
     args = parse(parser, {"levels": "1,2", "count": 6})
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
     profile = f" --profile {args.profile}" if args.profile else ""
+    before = f" --before {args.before}" if args.before else ""
     print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
-          f"--count {args.count}{profile}")  # fmt: skip
+          f"--count {args.count}{profile}{before}")  # fmt: skip
+    print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     from dossiers import PDF, dossier, multipart
 
@@ -194,7 +281,7 @@ def main() -> None:
             demo = create_demo(app.extensions["mdph_bridge"].sessions(), h.var / "keys")
             app.extensions["mdph_bridge"].sessions.remove()
         app.extensions["mdph_bridge"].engine.dispose()
-        engine = create_engine(h.database_url)
+        engine = create_engine(h.database_url, connect_args={"application_name": "bench"})
         with engine.begin() as conn:
             conn.execute(text(BARE_SCHEMA))
         content_type = {"Content-Type": request["content_type"]}
@@ -210,47 +297,64 @@ def main() -> None:
                 "SELECT id, ready_at FROM transfers WHERE id = ANY(CAST(:ids AS uuid[]))",
             ),
         }  # fmt: skip
+        roots = {"bare": ROOT, "hub": ROOT}
         apps = {
             "bare": ("benchmarks.bare_pipeline:app", "benchmarks.bare_pipeline:celery", "bare"),
             "hub": ("mdph_bridge.wsgi:app", "workers.celery_app", "transfers,maintenance"),
         }
+        if args.before:
+            targets["before"] = targets["hub"]
+            apps["before"], roots["before"] = apps["hub"], args.before.resolve()
+        sides = [name for name in ("bare", "before", "hub") if name in apps]
         results: dict[tuple[str, int], Result] = {}
-        for name in ("bare", "hub"):
+        for name in sides:
             wsgi, celery_app, queues = apps[name]
-            web = h.gunicorn(wsgi, targets[name].port)
-            worker = h.worker(celery_app, queues)
+            web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
+            worker = h.worker(celery_app, queues, root=roots[name])
+            procs = {"web": web, "worker": worker, "redis": h.redis.proc}
             closed_loop(engine, targets[name], 20, 2)  # warm up
             for level in levels:
                 spies = []
                 if args.profile and name == "hub" and level == levels[-1]:
                     spies = [spy(args.profile / f"{role}.txt", proc.pid) for role, proc in
                              (("web", web), ("worker", worker))]  # fmt: skip
+                meter = Meter(engine, procs)  # type: ignore[arg-type]
                 results[name, level] = closed_loop(engine, targets[name], args.count, level)
+                results[name, level].cpu = meter.used()
                 for proc in spies:
                     proc.send_signal(signal.SIGINT)
                     proc.wait()
-                print(line(f"{name:<4} closed loop, {level:>2} clients", results[name, level]))
+                print(line(f"{name:<6} closed loop, {level:>2} clients", results[name, level]))
             h.stop()
 
-        best_hub = max(results["hub", level].throughput for level in levels)
-        rate = best_hub / 2
-        print(f"\nopen loop at half the hub's best throughput: {rate:.0f} submissions/s")
+        best = {n: max(results[n, level].throughput for level in levels) for n in sides}
+        rates = {n: best["hub"] / 2 for n in sides} | {"before": best.get("before", 0.0) / 2}
+        print(f"\nopen loop at half the hub's best throughput: {rates['hub']:.0f} submissions/s")
         half: dict[str, Result] = {}
-        for name in ("bare", "hub"):
+        for name in sides:
             wsgi, celery_app, queues = apps[name]
-            h.gunicorn(wsgi, targets[name].port)
-            h.worker(celery_app, queues)
-            half[name] = open_loop(engine, targets[name], args.count, rate)
-            print(line(f"{name:<4} open loop {rate:.0f}/s", half[name]))
+            h.gunicorn(wsgi, targets[name].port, root=roots[name])
+            h.worker(celery_app, queues, root=roots[name])
+            closed_loop(engine, targets[name], 20, 2)  # warm up, as before the closed loops
+            half[name] = open_loop(engine, targets[name], args.count, rates[name])
+            print(line(f"{name:<6} open loop {rates[name]:.0f}/s", half[name]))
+            if name != "bare":
+                print(stages(engine, half[name]))
             h.stop()
         engine.dispose()
 
+    best_hub = best["hub"]
     best_bare = max(results["bare", level].throughput for level in levels)
     p99 = percentile(half["hub"].latencies, 99) * 1000
     print("\ngoals (2 cores):")
     print(f"  hub/bare best throughput  {best_hub / best_bare:5.2f}  (goal >= 0.5)")
     print(f"  hub best throughput       {best_hub:5.0f} /s  (goal >= 150 /s)")
     print(f"  hub p99 at half rate      {p99:5.0f} ms  (goal < 250 ms)")
+    if "before" in best:
+        before_p99 = percentile(half["before"].latencies, 99) * 1000
+        print(f"  before: hub/bare {best['before'] / best_bare:5.2f}, best {best['before']:.0f} /s,"
+              f" p99 at its half rate {before_p99:.0f} ms")  # fmt: skip
+    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"postgres: {PG_URL}; each level {args.count} submissions; run id {uuid.uuid4().hex[:8]}")
 
 

@@ -109,15 +109,24 @@ class Hub:
         self.redis.start()
 
     def spawn(self, args: list[str], log: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-        """Start a process of the hub, its output in a log file under the hub's folder."""
+        """Start a process of the hub, its output in a log file under the hub's folder.
+
+        With `cwd` other than the project root, the code is imported from there (an older checkout
+        measured by the same harness).
+        """
+        env = self.env()
+        if cwd is not None and cwd != ROOT:
+            env["PYTHONPATH"] = str(cwd)
         with (self.var / log).open("ab") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own commands, fixed arguments
-                args, env=self.env(), cwd=cwd or self.var, stdout=out, stderr=subprocess.STDOUT
+                args, env=env, cwd=cwd or self.var, stdout=out, stderr=subprocess.STDOUT
             )
         self.procs.append(proc)
         return proc
 
-    def gunicorn(self, app: str, port: int, workers: int = 2) -> subprocess.Popen[bytes]:
+    def gunicorn(
+        self, app: str, port: int, workers: int = 2, root: Path = ROOT
+    ) -> subprocess.Popen[bytes]:
         """Start gunicorn (sync workers, timeout as `mdph-bridge serve`); wait until it answers."""
         proc = self.spawn(
             [
@@ -129,10 +138,11 @@ class Hub:
                 "--timeout",
                 "600",
                 "--chdir",
-                str(ROOT),
+                str(root),
                 app,
             ],
             f"gunicorn-{port}.log",
+            cwd=root,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -144,7 +154,9 @@ class Hub:
                     raise RuntimeError((self.var / f"gunicorn-{port}.log").read_text()) from None
                 time.sleep(0.1)
 
-    def worker(self, app: str, queues: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    def worker(
+        self, app: str, queues: str, concurrency: int = 2, root: Path = ROOT
+    ) -> subprocess.Popen[bytes]:
         """Start a prefork Celery worker and wait until it is ready."""
         log = f"worker-{queues.replace(',', '-')}.log"
         proc = self.spawn(
@@ -167,7 +179,7 @@ class Hub:
                 f"{queues.split(',')[0]}@%h",
             ],
             log,
-            cwd=ROOT,
+            cwd=root,
         )
         time.sleep(0.5)
         deadline = time.monotonic() + 30
@@ -210,6 +222,25 @@ def hub(name: str, **extra: Any) -> Iterator[Hub]:
         yield instance
     finally:
         instance.drop()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU time (user + system) each process has used so far, in seconds (absent ones left out)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return used
+
+
+def children(pid: int) -> list[int]:
+    """A process and its direct children (gunicorn's and Celery's workers)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(p) for p in path.read_text().split())] if path.exists() else [pid]
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -21,7 +21,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mdph_bridge.web import register_web
 
     app = BridgeFlask(__name__)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(load_config())
     if config:
         app.config.update(config)

@@ -63,6 +63,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def warm_up() -> None:
+    """Pay a new process's one-off costs (the dossier schema) before its first work, not in it.
+
+    Otherwise the first submissions after a start wait for them (docs/PERFORMANCE.md). The
+    database is not reached here: an unreachable one must not hold up a process's start.
+    """
+    from mdph_bridge.services.submission import dossier_schema
+
+    dossier_schema()
+
+
 def make_storage(config: Any) -> Storage:
     """The blob storage the settings ask for: the local disk by default, or an S3 bucket."""
     if config.get("STORAGE", "local") != "s3":

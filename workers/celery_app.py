@@ -9,7 +9,7 @@ from celery.signals import beat_init, worker_init, worker_process_init, worker_p
 from dotenv import load_dotenv
 
 from mdph_bridge import create_app
-from mdph_bridge.extensions import Backends
+from mdph_bridge.extensions import Backends, warm_up
 
 os.umask(0o077)  # the files and folders the workers create are their owner's only
 load_dotenv(".env")  # the working directory's, as for the CLI
@@ -22,9 +22,10 @@ from workers import metrics, sequencer  # noqa: E402 - metrics measures the regi
 
 @worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
-    """Never share the parent's database connections with forked children (celery#3238)."""
+    """Never share the parent's database connections with forked children (celery#3238); warm up."""
     backends: Backends = flask_app.extensions["mdph_bridge"]
     backends.engine.dispose(close=False)
+    warm_up()
 
 
 @worker_init.connect

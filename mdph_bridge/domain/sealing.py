@@ -32,6 +32,7 @@ _SALT_SIZE = 32
 _TAG_SIZE = 16
 _CHUNK_SIZE = 1024 * 1024
 _SEALED_CHUNK_SIZE = _CHUNK_SIZE + _TAG_SIZE
+_FIRST_BUFFER_SIZE = 64 * 1024
 # Key ids travel in blob headers and in "id:secret,id:secret" settings, so no ':' nor ','.
 _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]{43}=?")
@@ -120,6 +121,19 @@ def _blob_cipher(key: StagingKey, salt: bytes) -> AESGCM:
     return AESGCM(hkdf.derive(key.secret))
 
 
+def _remaining(src: BinaryIO) -> int | None:
+    """How many bytes are left to read in `src`, if it can seek; None otherwise."""
+    try:
+        if not src.seekable():
+            return None
+        here = src.tell()
+        end = src.seek(0, io.SEEK_END)
+        src.seek(here)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - here
+
+
 def _chunk_nonce(counter: int, *, last: bool) -> bytes:
     """Build the nonce: 11-byte big-endian counter, then the last-chunk flag."""
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
@@ -142,8 +156,9 @@ class SealWriter(io.RawIOBase):
         self._header = _MAGIC + bytes([len(key.key_id)]) + key.key_id.encode("ascii") + salt
         self._aead = _blob_cipher(key, salt)
         self._out = out
-        self._plain = bytearray(_CHUNK_SIZE)
-        self._sealed = bytearray(_SEALED_CHUNK_SIZE)
+        # Buffers grow with what is written, up to a chunk: a small blob never touches 2 MiB.
+        self._plain = bytearray(_FIRST_BUFFER_SIZE)
+        self._sealed = bytearray()
         self._filled = 0
         self._counter = 0
         self._hash = hashlib.sha256()
@@ -180,6 +195,7 @@ class SealWriter(io.RawIOBase):
                 view = view[_CHUNK_SIZE:]
                 continue
             take = min(_CHUNK_SIZE - self._filled, len(view))
+            self._room(self._filled + take)
             self._plain[self._filled : self._filled + take] = view[:take]
             self._filled += take
             view = view[take:]
@@ -211,8 +227,17 @@ class SealWriter(io.RawIOBase):
         """Refuse to seal on garbage collection: an unclosed SealWriter means an aborted blob."""
         io.RawIOBase.close(self)
 
+    def _room(self, size: int) -> None:
+        """Grow the plaintext buffer to hold `size` bytes (at most a chunk), keeping its content."""
+        if len(self._plain) < size:
+            grown = bytearray(min(_CHUNK_SIZE, max(size, 2 * len(self._plain))))
+            grown[: self._filled] = self._plain[: self._filled]
+            self._plain = grown
+
     def _seal(self, chunk: memoryview, *, last: bool) -> None:
         """Encrypt one chunk into the reusable output buffer and hand it to `out`."""
+        if len(self._sealed) < len(chunk) + _TAG_SIZE:
+            self._sealed = bytearray(len(chunk) + _TAG_SIZE)
         sealed = memoryview(self._sealed)[: len(chunk) + _TAG_SIZE]
         self._aead.encrypt_into(_chunk_nonce(self._counter, last=last), chunk, self._header, sealed)
         self._counter += 1
@@ -244,9 +269,12 @@ class SealReader(io.RawIOBase):
         self._header = bytes(head + rest)
         self._aead = _blob_cipher(key, bytes(rest[head[-1] :]))
         # One spare byte holds the lookahead that tells a full chunk whether it is the last one.
-        self._sealed = bytearray(_SEALED_CHUNK_SIZE + 1)
+        # A source that tells its length gets buffers no larger than the blob: a blob that turns
+        # out longer then fails authentication, since its first chunk is read as the last.
+        size = min(_SEALED_CHUNK_SIZE + 1, _remaining(src) or _SEALED_CHUNK_SIZE + 1)
+        self._sealed = bytearray(size)
         self._carried = 0
-        self._plain = bytearray(_CHUNK_SIZE)
+        self._plain = bytearray(max(0, min(_CHUNK_SIZE, size - _TAG_SIZE)))
         self._start = self._end = 0
         self._counter = 0
         self._done = False

@@ -7,9 +7,13 @@ from types import TracebackType
 
 from flask import Flask, request
 
+from mdph_bridge.http.fastjson import OrjsonProvider
+
 
 class BridgeFlask(Flask):
     """Flask app whose crash logs name the exception type and frames, never its message."""
+
+    json_provider_class = OrjsonProvider
 
     def log_exception(
         self,

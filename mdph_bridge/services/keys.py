@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.age import AgeError, check_recipient
@@ -18,6 +22,62 @@ from schemas.errors import error
 
 ENCRYPTION_USAGES = ("receiver", "doctor")
 USAGES = (*ENCRYPTION_USAGES, "signing")  # signing: the Ed25519 key its receipts are signed with
+# How long a process reuses a destination's keys before reading them again. Registering or revoking
+# a key forgets them at once in the process that did it; other processes see it within this delay.
+KEYS_CACHE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A département's key as read from the database, shared by the threads of a process."""
+
+    id: str
+    usage: str
+    public_key: str
+    valid_from: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+    def is_valid(self, at: datetime) -> bool:
+        """Tell whether the key may be used at `at`."""
+        return (
+            self.revoked_at is None
+            and self.valid_from <= at
+            and (self.valid_until is None or at < self.valid_until)
+        )
+
+
+# Per database (engine): département -> (when read, monotonic; its keys).
+_cache: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, list[PublicKey]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
+def forget_keys(session: Session) -> None:
+    """Drop this process's copy of the keys of the session's database (after a change)."""
+    with _cache_lock:
+        _cache.pop(session.get_bind().engine, None)
+
+
+def _departement_keys(session: Session, departement: str) -> list[PublicKey]:
+    """A département's keys, from this process's copy if it is fresh, else from the database."""
+    engine = session.get_bind().engine
+    with _cache_lock:
+        cached = _cache.get(engine, {}).get(departement)
+    if cached is not None and time.monotonic() - cached[0] < KEYS_CACHE_SECONDS:
+        return cached[1]
+    read_at = time.monotonic()
+    k = DepartementKey
+    rows = session.execute(
+        select(k.id, k.usage, k.public_key, k.valid_from, k.valid_until, k.revoked_at)
+        .where(DepartementKey.departement_code == departement)
+        .order_by(DepartementKey.id)
+    ).all()
+    keys = [PublicKey(*row) for row in rows]
+    with _cache_lock:
+        _cache.setdefault(engine, {})[departement] = (read_at, keys)
+    return keys
 
 
 def register_key(
@@ -53,6 +113,7 @@ def register_key(
     session.add(key)
     record(session, actor, "key.register", "key", key.id)
     session.commit()
+    forget_keys(session)
     return key
 
 
@@ -64,6 +125,7 @@ def revoke_key(session: Session, identifier: str, actor: Actor = CLI) -> bool:
     key.revoked_at = key.revoked_at or utcnow()
     record(session, actor, "key.revoke", "key", identifier)
     session.commit()
+    forget_keys(session)
     return True
 
 
@@ -87,15 +149,11 @@ def valid_keys(session: Session, departement: str, usage: str) -> list[Departeme
     return [key for key in keys if key.is_valid(now)]
 
 
-def keys_by_usage(session: Session, departement: str) -> dict[str, list[DepartementKey]]:
-    """Return the keys of `departement` usable now, by usage, in one query (hot path)."""
+def keys_by_usage(session: Session, departement: str) -> dict[str, list[PublicKey]]:
+    """Return the keys of `departement` usable now, by usage (hot path: cached per process)."""
     now = utcnow()
-    keys: dict[str, list[DepartementKey]] = {usage: [] for usage in USAGES}
-    for key in session.scalars(
-        select(DepartementKey)
-        .where(DepartementKey.departement_code == departement)
-        .order_by(DepartementKey.id)
-    ):
+    keys: dict[str, list[PublicKey]] = {usage: [] for usage in USAGES}
+    for key in _departement_keys(session, departement):
         if key.is_valid(now):
             keys.setdefault(key.usage, []).append(key)
     return keys
@@ -104,7 +162,7 @@ def keys_by_usage(session: Session, departement: str) -> dict[str, list[Departem
 def destination_problems(
     session: Session,
     dossier: dict[str, Any],
-    keys: dict[str, list[DepartementKey]] | None = None,
+    keys: dict[str, list[PublicKey]] | None = None,
 ) -> list[dict[str, str]]:
     """List why the dossier cannot be addressed to its destination now (empty if it can).
 

@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from marshmallow import ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
@@ -30,7 +30,13 @@ from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
-from mdph_bridge.models import Departement, Transfer, utcnow
+from mdph_bridge.models import (
+    Departement,
+    Transfer,
+    TransferDocument,
+    TransferEvent,
+    utcnow,
+)
 from mdph_bridge.services.audit import CLI, SYSTEM, record
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
@@ -60,13 +66,89 @@ class AttemptFailedError(Exception):
     """Processing failed in a way another attempt may fix; the transfer was released."""
 
 
-def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> str | None:
-    """Take the transfer for processing; return the lease token, or None if nothing to do."""
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+@dataclass(frozen=True)
+class Claimed:
+    """A transfer taken for one attempt: the lease token and what packaging needs of its row."""
+
+    token: str
+    origin_code: str
+    dest_code: str
+    documents: list[Document]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One staged document, as recorded at submission."""
+
+    position: int
+    mime: str
+    size: int
+
+
+def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> Claimed | None:
+    """Take the transfer for processing, in one commit; None if there is nothing to do.
+
+    A received transfer (the usual case) is taken by one `UPDATE … RETURNING`; a transfer whose
+    lease expired or whose attempts are spent goes through the slower path that reads it first.
+    """
     now = utcnow()
+    token = uuid.uuid4().hex
+    taken = session.execute(
+        update(Transfer)
+        .where(
+            Transfer.id == transfer_id,
+            Transfer.state == State.RECEIVED.value,
+            Transfer.attempts < limits.max_attempts,
+            _lease_free(now),
+        )
+        .values(
+            state=State.VALIDATING.value,
+            state_changed_at=now,
+            lease_token=token,
+            lease_until=now + limits.lease,
+            attempts=Transfer.attempts + 1,
+        )
+        .returning(Transfer.attempts, Transfer.origin_code, Transfer.dest_code)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is None:
+        return _claim_slowly(session, transfer_id, limits, token, now)
+    event = {"from_state": State.RECEIVED.value, "detail": {"tentative": taken.attempts}}
+    session.execute(
+        insert(TransferEvent).values(
+            transfer_id=transfer_id, at=now, to_state=State.VALIDATING.value, actor=ACTOR, **event
+        )
+    )
+    return _claimed(session, transfer_id, token, taken.origin_code, taken.dest_code)
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(Transfer.lease_until.is_(None), Transfer.lease_until <= now)
+
+
+def _claimed(
+    session: Session, transfer_id: uuid.UUID, token: str, origin: str, dest: str
+) -> Claimed:
+    """Read the documents in the claim's transaction, then commit it: one commit per claim."""
+    documents = session.execute(
+        select(TransferDocument.position, TransferDocument.mime, TransferDocument.size)
+        .where(TransferDocument.transfer_id == transfer_id)
+        .order_by(TransferDocument.position)
+    ).all()
+    session.commit()
+    return Claimed(token, origin, dest, [Document(*row) for row in documents])
+
+
+def _claim_slowly(
+    session: Session, transfer_id: uuid.UUID, limits: Limits, token: str, now: datetime
+) -> Claimed | None:
+    """Retake a transfer whose lease expired, or fail it once its attempts are spent."""
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
     if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
+        session.rollback()
         return None
     if transfer.lease_until is not None and transfer.lease_until > now:
+        session.rollback()
         return None
     state = State(transfer.state)
     if transfer.attempts >= limits.max_attempts:
@@ -76,20 +158,21 @@ def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> str | Non
         if move_failed:
             log.error("transfer %s failed after %d attempts", transfer_id, transfer.attempts)
         return None
-    token = uuid.uuid4().hex
     claimed = _move(
         session,
         transfer_id,
         state,
         State.VALIDATING,
-        guard=[or_(Transfer.lease_until.is_(None), Transfer.lease_until <= now)],
+        guard=[_lease_free(now)],
         detail={"tentative": transfer.attempts + 1},
         lease_token=token,
         lease_until=now + limits.lease,
         attempts=Transfer.attempts + 1,
     )
-    session.commit()
-    return token if claimed else None
+    if not claimed:
+        session.commit()
+        return None
+    return _claimed(session, transfer_id, token, transfer.origin_code, transfer.dest_code)
 
 
 def _move(
@@ -111,13 +194,14 @@ def process_transfer(
     transfer_id: uuid.UUID,
 ) -> State | None:
     """Run one processing attempt; return the state reached, or None if there was nothing to do."""
-    token = claim(session, transfer_id, limits)
-    if token is None:
+    claimed = claim(session, transfer_id, limits)
+    if claimed is None:
         return None
+    token = claimed.token
     prefix = attempt_prefix(transfer_id, token)
     try:
         reached = _check_and_package(
-            session, storage, keyring, signer, rules, transfer_id, token, prefix
+            session, storage, keyring, signer, rules, transfer_id, claimed, prefix
         )
     except Exception as exc:
         # The packages of this attempt are left to the orphan sweeper: deleting them here could
@@ -161,9 +245,10 @@ def _check_and_package(
     signer: HubSigner,
     rules: RuleBook,
     transfer_id: uuid.UUID,
-    token: str,
+    claimed: Claimed,
     prefix: str,
 ) -> State | None:
+    token = claimed.token
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
         dossier = dossier_schema().load(json.loads(raw))
@@ -175,14 +260,12 @@ def _check_and_package(
         return _reject(session, storage, transfer_id, token, problems)
     report, brief = mapping(rules, dossier)
 
-    transfer = session.execute(
-        select(Transfer).where(Transfer.id == transfer_id).execution_options(populate_existing=True)
-    ).scalar_one()
-    admin, medical = _split(storage, keyring, transfer, dossier)
+    admin, medical = _split(storage, keyring, transfer_id, claimed.documents, dossier)
     # A correction keeps its destination: the dossier's is the transfer's.
     receivers = {k.id: k.public_key for k in keys["receiver"]}
     doctors = {k.id: k.public_key for k in keys["doctor"]}
-    session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
+    if session.in_transaction():  # the keys were read now, not taken from the process's copy
+        session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
     package = build_package(
         storage, f"{prefix}/dossier.age", receivers, [*admin, *report_entries(report)]
@@ -190,28 +273,34 @@ def _check_and_package(
     medical_package: Package | None = None
     if has_medical_content(dossier):
         medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
-    signed = _signed_manifest(signer, transfer, package, medical_package, report["versions_regles"])
-    if not _mark_ready(session, transfer, token, package, medical_package, signed, brief):
+    signed = _signed_manifest(
+        signer, transfer_id, claimed, package, medical_package, report["versions_regles"]
+    )
+    if not _mark_ready(session, transfer_id, claimed, package, medical_package, signed, brief):
         session.rollback()
         log.info("transfer %s was taken over by another attempt", transfer_id)
         return None
     session.commit()
-    log.info("transfer %s ready for %s", transfer_id, transfer.dest_code)
+    log.info("transfer %s ready for %s", transfer_id, claimed.dest_code)
     return State.READY
 
 
 def _split(
-    storage: Storage, keyring: Keyring, transfer: Transfer, dossier: dict[str, Any]
+    storage: Storage,
+    keyring: Keyring,
+    transfer_id: uuid.UUID,
+    documents: list[Document],
+    dossier: dict[str, Any],
 ) -> tuple[list[Entry], list[Entry]]:
     """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
     admin_pieces: list[dict[str, Any]] = []
     medical_pieces: list[dict[str, Any]] = []
     admin_files: list[Entry] = []
     medical_files: list[Entry] = []
-    for document, piece in zip(transfer.documents, dossier["pieces"], strict=True):
+    for document, piece in zip(documents, dossier["pieces"], strict=True):
         safe = safe_name(document.position, piece["nom_fichier"])
         name = f"pieces/{with_type_extension(safe, EXTENSIONS[document.mime])}"
-        blob_key = staged_piece(transfer.id, document.position)
+        blob_key = staged_piece(transfer_id, document.position)
         entry = Entry(name, document.size, _opener(storage, keyring, blob_key))
         (medical_pieces if piece["medical"] else admin_pieces).append({**piece, "fichier": name})
         (medical_files if piece["medical"] else admin_files).append(entry)
@@ -239,7 +328,8 @@ def _opener(
 
 def _signed_manifest(
     signer: HubSigner,
-    transfer: Transfer,
+    transfer_id: uuid.UUID,
+    claimed: Claimed,
     package: Package,
     medical: Package | None,
     rule_versions: list[str],
@@ -248,7 +338,7 @@ def _signed_manifest(
     parts = [
         part(
             name,
-            f"{transfer.id}{suffix}.age",
+            f"{transfer_id}{suffix}.age",
             p.sha256,
             p.size,
             p.plain_sha256,
@@ -259,15 +349,15 @@ def _signed_manifest(
         if p is not None
     ]
     body = manifest(
-        str(transfer.id), transfer.origin_code, transfer.dest_code, utcnow(), parts, rule_versions
+        str(transfer_id), claimed.origin_code, claimed.dest_code, utcnow(), parts, rule_versions
     )
     return {"manifeste": body, "signature": signer.sign(body)}
 
 
 def _mark_ready(
     session: Session,
-    transfer: Transfer,
-    token: str,
+    transfer_id: uuid.UUID,
+    claimed: Claimed,
     package: Package,
     medical: Package | None,
     signed_manifest: dict[str, Any],
@@ -275,16 +365,16 @@ def _mark_ready(
 ) -> bool:
     seq = session.execute(
         update(Departement)
-        .where(Departement.code == transfer.dest_code)
+        .where(Departement.code == claimed.dest_code)
         .values(inbound_seq=Departement.inbound_seq + 1)
         .returning(Departement.inbound_seq)
     ).scalar_one()
     return _move(
         session,
-        transfer.id,
+        transfer_id,
         State.VALIDATING,
         State.READY,
-        guard=[Transfer.lease_token == token],
+        guard=[Transfer.lease_token == claimed.token],
         lease_token=None,
         lease_until=None,
         inbound_seq=seq,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, select, update
+from sqlalchemy import ColumnElement, CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import State, can_move
@@ -68,8 +68,8 @@ def move(
             .execution_options(synchronize_session=False)
         )
         if cast(CursorResult[Any], result).rowcount == 1:
-            session.add(
-                TransferEvent(
+            session.execute(  # a Core insert: no unit of work to flush on the hot path
+                insert(TransferEvent).values(
                     transfer_id=transfer_id,
                     at=now,
                     from_state=source.value,
@@ -78,6 +78,5 @@ def move(
                     detail=detail,
                 )
             )
-            session.flush()
             return source
     return None

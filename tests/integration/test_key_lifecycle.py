@@ -10,13 +10,15 @@ import pytest
 from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Transfer, utcnow
+from mdph_bridge.models import DepartementKey, Transfer, utcnow
+from mdph_bridge.services import keys
 from mdph_bridge.services.keys import expiring_keys, register_key, revoke_key
 from mdph_bridge.services.processing import Limits, process_transfer
 from mdph_bridge.services.staging import reseal_staging
@@ -94,3 +96,34 @@ def test_staging_blobs_are_resealed_under_the_new_key(
         transfer_id,
     )
     assert state == State.READY
+
+
+def test_a_destinations_keys_are_read_once_per_process_and_forgotten_on_change(
+    backends: Backends, session: Session, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(backends.engine, "before_cursor_execute", count)
+    first = keys.keys_by_usage(session, "62")
+    again = keys.keys_by_usage(session, "62")
+    assert first == again
+    assert len(statements) == 1  # the second call used the process's copy
+
+    receiver = first["receiver"][0].id
+    revoke_key(session, receiver)
+    assert receiver not in {k.id for k in keys.keys_by_usage(session, "62")["receiver"]}
+
+    # A change made by another process is seen once the copy is older than the delay.
+    other = register_key(session, "62", "receiver", generate_identity()[1])
+    assert other.id in {k.id for k in keys.keys_by_usage(session, "62")["receiver"]}
+    session.execute(
+        update(DepartementKey).where(DepartementKey.id == other.id).values(revoked_at=utcnow())
+    )
+    session.commit()
+    assert other.id in {k.id for k in keys.keys_by_usage(session, "62")["receiver"]}
+    monkeypatch.setattr(keys, "KEYS_CACHE_SECONDS", 0.0)
+    assert other.id not in {k.id for k in keys.keys_by_usage(session, "62")["receiver"]}
+    event.remove(backends.engine, "before_cursor_execute", count)

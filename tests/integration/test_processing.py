@@ -140,8 +140,9 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    token = claim(session, transfer_id, LIMITS)
-    assert token is not None
+    claimed = claim(session, transfer_id, LIMITS)
+    assert claimed is not None
+    token = claimed.token
     assert claim(session, transfer_id, LIMITS) is None  # lease still held
     with backends.storage.writer(f"packages/{transfer_id}/{token}/dossier.age") as blob:
         blob.write(b"half-written by a worker that died")

@@ -117,15 +117,19 @@ def test_a_failure_after_the_ready_commit_keeps_the_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
-    real_commit = Session.commit
-    calls = {"n": 0}
+    real_commit, real_mark_ready = Session.commit, processing._mark_ready
+    marked = {"ready": False}
+
+    def mark_ready(*args: Any) -> bool:
+        marked["ready"] = True
+        return real_mark_ready(*args)
 
     def commit_then_lose_connection(self: Session) -> None:
         real_commit(self)
-        calls["n"] += 1
-        if calls["n"] == 3:  # claim, end of reads, then the `ready` commit
+        if marked["ready"]:  # the commit that carried `ready`
             raise ConnectionResetError("connection lost after the server committed")
 
+    monkeypatch.setattr(processing, "_mark_ready", mark_ready)
     monkeypatch.setattr(Session, "commit", commit_then_lose_connection)
     with pytest.raises(processing.AttemptFailedError):
         run(app, backends, transfer_id)

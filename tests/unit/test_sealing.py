@@ -370,3 +370,51 @@ def test_keyring_and_key_invariants() -> None:
     with pytest.raises(ValueError, match="invalid staging key id"):
         generate_staging_key("has:colon")
     assert repr(StagingKey("k", b"s" * 32)) == "StagingKey(key_id='k')"
+
+
+class _Stream(io.RawIOBase):
+    """A source that cannot seek, as a network stream: the reader cannot size its buffers."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        return self._data.readinto(b)
+
+
+@pytest.mark.parametrize("size", [0, 2048, MIB, MIB + 1, 3 * MIB + 5])
+def test_seekable_and_streamed_sources_open_alike(keyring: Keyring, size: int) -> None:
+    data = os.urandom(size)
+    blob = _seal(data, keyring)
+
+    assert _open(blob, keyring) == data
+    with SealReader(_Stream(blob), keyring) as reader:
+        assert reader.readall() == data
+
+
+def test_a_small_blob_is_sealed_and_opened_without_chunk_sized_buffers(keyring: Keyring) -> None:
+    out = io.BytesIO()
+    with SealWriter(out, keyring) as writer:
+        writer.write(b"x" * 2048)
+        assert len(writer._plain) < MIB
+    reader = SealReader(io.BytesIO(out.getvalue()), keyring)
+
+    assert len(reader._sealed) == len(out.getvalue()) - _header_size(keyring.primary.key_id)
+    assert reader.read() == b"x" * 2048
+
+
+def test_a_blob_longer_than_the_source_said_fails_to_open(keyring: Keyring) -> None:
+    # The reader sized its buffer to a one-chunk blob; the source then grew by a full chunk.
+    blob = _seal(os.urandom(MIB + 100), keyring)
+    head = _header_size(keyring.primary.key_id)
+    source = io.BytesIO(blob[: head + 100])
+    reader = SealReader(source, keyring)
+    source.seek(0, io.SEEK_END)
+    source.write(blob[head + 100 :])  # the rest arrives after the header was read
+    source.seek(head)
+
+    with pytest.raises(SealError):
+        reader.read()

@@ -1,0 +1,174 @@
+"""CPU and database round trips of one small transfer, web side and worker side, in one process.
+
+Run from the project root (PostgreSQL and Redis of the machine, as the tests use):
+    .venv/bin/python benchmarks/bench_transfer_cpu.py [--count 200] [--before DIR] [--profile DIR]
+
+The submission goes through the Flask app (test client: token, multipart, sealing, validation,
+commit, wake-up message) and the processing is called as the worker's task calls it, so the CPU
+time of each side is measured without gunicorn, Celery or the load generator in the way: a
+figure that a busy machine disturbs far less than a throughput. SQL statements, pings and commits
+are counted on the engine (psycopg's implicit BEGIN is not a statement here). `--before DIR` runs
+the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
+side in a fresh process, alternately, and prints medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FIGURES = ("web_cpu_ms", "worker_cpu_ms", "web_sql", "web_pings", "web_commits")
+FIGURES += ("worker_sql", "worker_pings", "worker_commits")
+
+
+def measure(count: int, profile: Path | None) -> dict[str, float]:
+    """Submit and process `count` transfers in this process; return the figures per transfer."""
+    import cProfile
+    from datetime import timedelta
+
+    from harness import hub  # after sys.path is set: the code measured may be another checkout
+    from sqlalchemy import event
+
+    from mdph_bridge import create_app
+    from mdph_bridge.services.admin import create_demo
+    from mdph_bridge.services.processing import Limits, process_transfer
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from dossiers import PDF, dossier, multipart
+
+    files = {"justificatif.pdf": PDF + os.urandom(2048)}
+    request = multipart(dossier(files=files), files)
+    with hub("mdph_bench_transfer_cpu") as h:
+        app = create_app(h.settings())
+        backends, cfg = app.extensions["mdph_bridge"], app.config
+        with app.app_context():
+            demo = create_demo(backends.sessions(), h.var / "keys")
+            backends.sessions.remove()
+        client = app.test_client()
+        headers = {
+            "Authorization": f"Bearer {demo['59']['jetons']['caseworker']}",
+            "Content-Type": request["content_type"],
+        }
+        counts = {"sql": 0, "pings": 0, "commits": 0}
+
+        def counted(name: str) -> Any:
+            def count(*_: Any) -> None:
+                counts[name] += 1
+
+            return count
+
+        event.listen(backends.engine, "before_cursor_execute", counted("sql"))
+        event.listen(backends.engine, "commit", counted("commits"))
+        real_ping = backends.engine.dialect.do_ping
+
+        def ping(connection: Any) -> bool:
+            counts["pings"] += 1
+            return bool(real_ping(connection))
+
+        backends.engine.dialect.do_ping = ping  # type: ignore[method-assign]
+        limits = Limits(timedelta(seconds=900), 5)
+
+        def submit() -> uuid.UUID:
+            response = client.post("/api/v1/transfers", data=request["data"], headers=headers)
+            if response.status_code != 202:
+                raise RuntimeError(f"HTTP {response.status_code} {response.data[:300]!r}")
+            return uuid.UUID(response.get_json()["id"])
+
+        def work(transfer_id: uuid.UUID) -> None:
+            with app.app_context():
+                process_transfer(
+                    backends.sessions(), backends.storage, cfg["KEYRING"], cfg["SIGNER"],
+                    cfg["RULES"], limits, transfer_id,
+                )  # fmt: skip
+                backends.sessions.remove()
+
+        for _ in range(10):  # warm up
+            work(submit())
+        figures: dict[str, float] = {}
+        for side in ("web", "worker"):
+            profiler = cProfile.Profile() if profile else None
+            counts.update(sql=0, pings=0, commits=0)
+            started = time.process_time()
+            if profiler:
+                profiler.enable()
+            if side == "web":
+                ids = [submit() for _ in range(count)]
+            else:
+                for transfer_id in ids:
+                    work(transfer_id)
+            if profiler and profile:
+                profiler.disable()
+                profile.mkdir(parents=True, exist_ok=True)
+                profiler.dump_stats(profile / f"{side}.prof")
+            figures[f"{side}_cpu_ms"] = (time.process_time() - started) / count * 1000
+            for name, value in counts.items():
+                figures[f"{side}_{name}"] = value / count
+        app.extensions["mdph_bridge"].engine.dispose()
+    return figures
+
+
+def run_side(code: Path, count: int) -> dict[str, float]:
+    """Measure in a fresh process importing the hub's code from `code`."""
+    output = subprocess.run(  # noqa: S603 - this script, fixed arguments
+        [sys.executable, __file__, "--count", str(count), "--code", str(code)],
+        env={**os.environ, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(zip(FIGURES, map(float, output.split()[-len(FIGURES) :]), strict=True))
+
+
+def row(label: str, figures: dict[str, float]) -> str:
+    """One printed row."""
+    f = figures
+    return (
+        f"{label:<7} web {f['web_cpu_ms']:5.2f} ms CPU, {f['web_sql']:.0f} SQL, "
+        f"{f['web_pings']:.1f} pings, {f['web_commits']:.0f} commits | "
+        f"worker {f['worker_cpu_ms']:5.2f} ms CPU, {f['worker_sql']:.0f} SQL, "
+        f"{f['worker_pings']:.1f} pings, {f['worker_commits']:.0f} commits"
+    )
+
+
+def main() -> None:
+    """Print the figures of this checkout, and of `--before` beside them."""
+    from arguments import parse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=200, help="transfers per measurement")
+    parser.add_argument("--runs", type=int, default=3, help="measurements per side (--before)")
+    parser.add_argument("--before", type=Path, help="another checkout measured beside this one")
+    parser.add_argument("--profile", type=Path, help="folder for cProfile files (web, worker)")
+    parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a side's own process
+    args = parse(parser, {"count": 5, "runs": 1})
+    if args.code:
+        figures = measure(args.count, None)
+        print(" ".join(f"{figures[name]:.4f}" for name in FIGURES))
+        return
+    print(f"command: .venv/bin/python benchmarks/bench_transfer_cpu.py --count {args.count}"
+          + (f" --before {args.before} --runs {args.runs}" if args.before else ""))  # fmt: skip
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if not args.before:
+        print(row("this", measure(args.count, args.profile)))
+        return
+    sides = {"before": args.before.resolve(), "now": HERE.parent}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    for _ in range(args.runs):
+        for name, code in sides.items():
+            runs[name].append(run_side(code, args.count))
+    for name in sides:
+        medians = {k: statistics.median(r[k] for r in runs[name]) for k in FIGURES}
+        print(row(name, medians) + f"   (medians of {args.runs})")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
