@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from mdph_bridge.domain.dates import add_months
+from mdph_bridge.domain.dates import add_months, french_date
 from mdph_bridge.domain.rights import FAMILY_FUND_PAYERS
-from schemas.dossier import french_date
 from schemas.errors import error
 
 RENEWAL_NOTICE_MONTHS = 6  # docs/DOMAIN.md §7.7: renewal to be handled by the destination

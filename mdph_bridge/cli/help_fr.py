@@ -84,6 +84,8 @@ HELP = {
     "init-env": "Écrire un .env (ignoré par git) avec de nouveaux secrets locaux s'il n'y en a "
     "pas.",
     "migrate": "Mettre le schéma de la base à la dernière version.",
+    "worker": "Lancer un groupe de workers : small (petits transferts et nettoyages) ou large "
+    "(gros transferts) ; les autres options vont à Celery.",
     "demo": "Créer les départements de démonstration 59 et 62 avec leurs clés ; afficher un "
     "jeton et un compte par rôle.",
     "demo --json": "Afficher le résultat en JSON.",

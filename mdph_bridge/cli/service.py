@@ -155,6 +155,32 @@ def _raise_stop(*_: object) -> None:
     raise _StopRequestedError
 
 
+def worker_command(pool: str) -> list[str]:
+    """The Celery worker of `pool`: its queues are named once, in services/queue.py."""
+    from mdph_bridge.services.queue import LARGE_QUEUE, MAINTENANCE_QUEUE, QUEUE
+
+    queues, concurrency = {
+        "small": (f"{QUEUE},{MAINTENANCE_QUEUE}", "2"),
+        "large": (LARGE_QUEUE, "1"),
+    }[pool]
+    return [
+        "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+        "--concurrency", concurrency, "--loglevel", "INFO",
+    ]  # fmt: skip
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("pool", type=click.Choice(["small", "large"]))
+@click.argument("celery_options", nargs=-1, type=click.UNPROCESSED)
+def worker(pool: str, celery_options: tuple[str, ...]) -> None:
+    """Run one Celery worker pool: small transfers and sweepers, or large transfers.
+
+    Deployments (docker-compose.yml) start workers this way, so no queue name is written twice.
+    """
+    args = [*worker_command(pool), *celery_options]
+    os.execvp(args[0], args)  # noqa: S606 - the worker replaces this process, as PID 1 should
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -180,18 +206,14 @@ def serve(host: str, port: int, web_workers: int) -> None:
             empty = session.get(Departement, "59") is None
         if empty:
             ctx.invoke(demo, as_json=False)
-    from mdph_bridge.services.queue import LARGE_QUEUE, MAINTENANCE_QUEUE, QUEUE
-
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    worker = ["celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
-    small = f"{QUEUE},{MAINTENANCE_QUEUE}"
     children: list[subprocess.Popen[bytes]] = []
     try:
         # Small transfers and the sweepers on one worker, big documents on their own.
         for args in (
-            [*worker, "-n", "small@%h", "-Q", small, "--concurrency", "2"],
-            [*worker, "-n", "large@%h", "-Q", LARGE_QUEUE, "--concurrency", "1"],
+            [*worker_command("small"), "-n", "small@%h"],
+            [*worker_command("large"), "-n", "large@%h"],
             ["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
             [
                 "gunicorn",

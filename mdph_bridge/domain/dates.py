@@ -36,3 +36,8 @@ def age_on(birth: date, day: date) -> int:
 def overlaps(start: date, end: date | None, other_start: date, other_end: date | None) -> bool:
     """Tell whether two periods share a day; a missing end means the period has none."""
     return (other_end is None or start <= other_end) and (end is None or other_start <= end)
+
+
+def french_date(day: date) -> str:
+    """Write a date as French readers expect it in a message."""
+    return day.strftime("%d/%m/%Y")

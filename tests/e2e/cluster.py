@@ -17,8 +17,9 @@ from support import hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.migrations import alembic_config
+from mdph_bridge.services.queue import LARGE_QUEUE, MAINTENANCE_QUEUE, QUEUE
 
-QUEUES = "transfers,transfers_large,maintenance"
+QUEUES = ",".join((QUEUE, LARGE_QUEUE, MAINTENANCE_QUEUE))
 WORKER_ARGS = ["worker", "--pool=solo", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
 
 

@@ -30,7 +30,7 @@ from support import bearer, files_under
 from mdph_bridge.models import AuditEntry, AuditPending, Base, Transfer, TransferEvent
 from mdph_bridge.services.admin import create_demo
 from mdph_bridge.services.audit import verify
-from mdph_bridge.services.queue import PROCESS_TASK
+from mdph_bridge.services.queue import LARGE_QUEUE, PROCESS_TASK, QUEUE
 
 pytestmark = pytest.mark.e2e
 BATCH = 50
@@ -181,7 +181,7 @@ def attempts(session: Session) -> set[int]:
 def queue_length(cluster: Cluster) -> int:
     """Messages waiting in the `transfers` queue of the dedicated Redis."""
     with cluster.redis.client() as client:
-        return int(client.llen("transfers"))
+        return int(client.llen(QUEUE))
 
 
 def test_worker_killed_mid_batch(
@@ -268,7 +268,7 @@ def test_same_task_delivered_twice_at_once(
     with frozen(*cluster.workers):  # hold the deliveries until both copies of each are queued
         ids = submit_batch(client, token)
         for transfer_id in ids:
-            celery.send_task(PROCESS_TASK, args=[str(transfer_id)], queue="transfers")
+            celery.send_task(PROCESS_TASK, args=[str(transfer_id)], queue=QUEUE)
         assert queue_length(cluster) >= 2 * BATCH - 2
 
     wait_all_ready(session, ids)
@@ -301,7 +301,7 @@ def test_a_big_transfer_does_not_hold_up_small_ones(
 ) -> None:
     cluster.worker.stop()  # replaced by one worker per queue, as `mdph-bridge serve` runs them
     small_worker = cluster.new_worker("small", "transfers,maintenance")
-    large_worker = cluster.new_worker("large", "transfers_large")
+    large_worker = cluster.new_worker("large", LARGE_QUEUE)
     for process in (small_worker, large_worker):
         cluster.start(process)
     try:

@@ -18,6 +18,7 @@ from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferDocument
+from mdph_bridge.services.queue import QUEUE
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def nothing_left(
         for model in (Transfer, TransferDocument):
             assert session.scalar(select(func.count()).select_from(model)) == 0
         assert files_under(backends.storage.root) == []
-        assert redis_client.llen("transfers") == 0
+        assert redis_client.llen(QUEUE) == 0
 
     return check
 
@@ -227,7 +228,7 @@ def test_pdf_png_and_jpeg_are_accepted_with_their_detected_type(
     documents = session.scalars(select(TransferDocument).order_by(TransferDocument.position))
     assert [d.mime for d in documents] == ["image/png", "image/jpeg", "application/pdf"]
     assert len(files_under(backends.storage.root)) == 4  # dossier + 3 documents
-    assert redis_client.llen("transfers") == 1
+    assert redis_client.llen(QUEUE) == 1
 
 
 @pytest.mark.parametrize(

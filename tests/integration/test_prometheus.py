@@ -19,6 +19,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import utcnow
 from mdph_bridge.services.audit import seal_all
 from mdph_bridge.services.auth import issue_token
+from mdph_bridge.services.queue import QUEUE
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def test_operators_read_states_ages_and_queues(
     add_transfer(session, "59", "62", now - timedelta(days=1))
     session.commit()
     backends.celery.send_task(
-        "transfers.process", args=["00000000-0000-0000-0000-000000000000"], queue="transfers"
+        "transfers.process", args=["00000000-0000-0000-0000-000000000000"], queue=QUEUE
     )
     _, admin = issue_token(session, "59", "admin", "prometheus")
 
@@ -67,7 +68,7 @@ def test_operators_read_states_ages_and_queues(
     assert 9 * 86400 <= age < 9 * 86400 + 600
     in_state = got[("mdph_bridge_longest_time_in_state_seconds", (("state", "ready"),))]
     assert 8 * 86400 <= in_state < 8 * 86400 + 600
-    assert got[("mdph_bridge_queue_length", (("queue", "transfers"),))] == 1
+    assert got[("mdph_bridge_queue_length", (("queue", QUEUE),))] == 1
     assert got[("mdph_bridge_queue_length", (("queue", "maintenance"),))] == 0
     assert got[("mdph_bridge_alerts_pending", ())] == 0
     assert got[("mdph_bridge_audit_seal_lag_seconds", ())] > 0  # the demo's entries wait

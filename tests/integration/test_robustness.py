@@ -24,6 +24,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
 from mdph_bridge.services import processing
 from mdph_bridge.services.keys import revoke_key
+from mdph_bridge.services.queue import QUEUE
 
 pytestmark = pytest.mark.integration
 FILES = {"piece_identite.pdf": PDF}
@@ -320,7 +321,7 @@ def test_redis_queue_holds_ids_only(
     client: FlaskClient, demo: dict[str, Any], redis_client: redis.Redis
 ) -> None:
     response = post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
-    (message,) = redis_client.lrange("transfers", 0, -1)
+    (message,) = redis_client.lrange(QUEUE, 0, -1)
     envelope = json.loads(message)
     body = base64.b64decode(envelope["body"])
     assert json.loads(body)[0] == [response.get_json()["id"]]  # args: the transfer id, nothing else

@@ -16,6 +16,7 @@ from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent
+from mdph_bridge.services.queue import LARGE_QUEUE, QUEUE
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ def post(
 
 def queued(redis_client: redis.Redis) -> list[dict[str, Any]]:
     """Messages waiting in the `transfers` queue."""
-    return [json.loads(m) for m in redis_client.lrange("transfers", 0, -1)]
+    return [json.loads(m) for m in redis_client.lrange(QUEUE, 0, -1)]
 
 
 def count(session: Session, model: type) -> int:
@@ -326,7 +327,7 @@ def test_big_transfers_are_queued_apart_from_small_ones(
 
     assert [m["headers"]["argsrepr"] for m in queued(redis_client)] == [repr([small])]
     assert [
-        json.loads(m)["headers"]["argsrepr"] for m in redis_client.lrange("transfers_large", 0, -1)
+        json.loads(m)["headers"]["argsrepr"] for m in redis_client.lrange(LARGE_QUEUE, 0, -1)
     ] == [repr([large])]
 
 

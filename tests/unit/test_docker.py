@@ -18,6 +18,9 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
+from mdph_bridge.cli.service import worker_command
+from mdph_bridge.services.queue import LARGE_QUEUE, MAINTENANCE_QUEUE, QUEUE
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_SCHEMA = ROOT / "node_modules" / "dclint" / "schemas" / "compose.schema.json"
 PRODUCTION = ROOT / "docker-compose.yml"
@@ -160,3 +163,17 @@ def test_the_image_installs_the_package_with_its_assets_and_the_locked_npm_packa
     ):
         assert text.index(copied) < text.index("pip install")
     assert re.search(r"^ARG ASSETS=/build/dsfr$", text, re.MULTILINE)
+
+
+def test_compose_starts_workers_by_pool_so_queue_names_live_in_one_place() -> None:
+    services = _load(PRODUCTION)["services"]
+    assert services["worker"]["command"] == ["mdph-bridge", "worker", "small"]
+    assert services["worker-large"]["command"] == ["mdph-bridge", "worker", "large"]
+    commands = [service.get("command") or [] for service in services.values()]
+    assert not [command for command in commands if "-Q" in command]
+
+
+def test_each_worker_pool_consumes_its_own_queues() -> None:
+    small, large = worker_command("small"), worker_command("large")
+    assert small[small.index("-Q") + 1].split(",") == [QUEUE, MAINTENANCE_QUEUE]
+    assert large[large.index("-Q") + 1] == LARGE_QUEUE

@@ -110,3 +110,8 @@ def test_no_test_module_imports_another() -> None:
         if name.split(".")[0] in test_modules
     ]
     assert found == [], "shared helpers belong in fixtures or helper modules, not in test modules"
+
+
+@pytest.mark.parametrize("forbidden", ["schemas", "marshmallow", "flask", "sqlalchemy", "celery"])
+def test_the_domain_states_rules_without_the_layers_that_apply_them(forbidden: str) -> None:
+    assert imports_of("domain", forbidden) == []
