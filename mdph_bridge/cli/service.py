@@ -177,8 +177,8 @@ def worker(pool: str, celery_options: tuple[str, ...]) -> None:
 
     Deployments (docker-compose.yml) start workers this way, so no queue name is written twice.
     """
-    args = [*worker_command(pool), *celery_options]
-    os.execvp(args[0], args)  # noqa: S606 - the worker replaces this process, as PID 1 should
+    args = [sys.executable, "-m", *worker_command(pool), *celery_options]
+    os.execv(args[0], args)  # noqa: S606 - the worker replaces this process, as PID 1 should
 
 
 @main.command()
