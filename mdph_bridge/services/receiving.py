@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import Deadlines, Level, level_at
@@ -79,6 +79,17 @@ LISTED = (
 )
 
 
+# Built once: a statement made at each call costs more CPU than PostgreSQL's lookup (its cache
+# key is computed from every literal). One lookup in the unique (dest_code, inbound_seq) index,
+# even when nothing is new.
+_PAGE = (
+    select(*LISTED)
+    .where(Transfer.dest_code == bindparam("dest"), Transfer.inbound_seq > bindparam("after"))
+    .order_by(Transfer.inbound_seq)
+    .limit(bindparam("limit"))
+)
+
+
 @dataclass(frozen=True)
 class InboundPage:
     """A page of inbound transfers (rows of `LISTED`) and the cursor to poll from next."""
@@ -92,13 +103,8 @@ def list_inbound(
 ) -> InboundPage:
     """Return the next inbound transfers after `cursor`, in the order they became ready."""
     after = decode_cursor(cursor)
-    rows = session.execute(
-        select(*LISTED)
-        # One lookup in the unique (dest_code, inbound_seq) index, even when nothing is new.
-        .where(Transfer.dest_code == principal.departement, Transfer.inbound_seq > after)
-        .order_by(Transfer.inbound_seq)
-        .limit(limit)
-    ).all()
+    values = {"dest": principal.departement, "after": after, "limit": limit}
+    rows = session.execute(_PAGE, values).all()
     last = rows[-1].inbound_seq if rows else None
     return InboundPage(rows, encode_cursor(last or after))
 

@@ -126,3 +126,24 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     assert "interne" not in str(expected)
     assert "en_trop" not in str(expected)
     assert response.mimetype == "application/json"
+
+
+def test_the_token_check_and_the_caught_up_list_share_one_transaction(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 1)
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]  # writes the token's last use: its own commit
+    engine = app.extensions["mdph_bridge"].engine
+    seen: list[str] = []
+    hooks = {name: lambda *_, n=name: seen.append(n) for name in ("begin", "commit", "rollback")}
+    for name, hook in hooks.items():
+        event.listen(engine, name, hook)
+    try:
+        assert poll(client, token, f"?cursor={cursor}")["transferts"] == []
+    finally:
+        for name, hook in hooks.items():
+            event.remove(engine, name, hook)
+
+    assert seen.count("begin") == 1  # the token check did not end its transaction
+    assert "commit" not in seen  # nothing written, so no commit to wait for
