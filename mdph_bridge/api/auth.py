@@ -21,6 +21,7 @@ from mdph_bridge.services.auth import Principal, authenticate
 from mdph_bridge.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
+_BODILESS = frozenset({"GET", "HEAD"})
 
 
 def _authenticate() -> Principal:
@@ -33,7 +34,12 @@ def _authenticate() -> Principal:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ServiceError.one(401, "", "auth.jeton_absent")
-    principal = authenticate(session(), value.strip(), user_agent=request.headers.get("User-Agent"))
+    principal = authenticate(
+        session(),
+        value.strip(),
+        user_agent=request.headers.get("User-Agent"),
+        keep_reading=request.method in _BODILESS,  # no upload to stream before the view reads
+    )
     if principal is None:
         limit.count(client)  # only a wrong token counts, not a missing one
         log.warning(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, g, request, send_file
+import orjson
+from flask import Response, current_app, g, request, send_file
+from sqlalchemy import Row
 
 from mdph_bridge.api.auth import requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
@@ -16,6 +18,8 @@ from mdph_bridge.http.identity import current_principal
 from mdph_bridge.services import receiving
 from schemas.api import (
     CompletionSchema,
+    ErreurSchema,
+    HarmonisationSchema,
     InboundPageSchema,
     InboundQuerySchema,
     InboundTransferSchema,
@@ -51,10 +55,31 @@ def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""
     page = receiving.list_inbound(session(), current_principal(), cursor, limit)
     g.audit_object_ids = [t.id for t in page.transfers]
-    return {
-        "transferts": [presenters.inbound(t, with_clock=False) for t in page.transfers],
-        "cursor": page.cursor,
-    }
+    link = presenters.page_links()
+    # The page is dumped without the schema (its cost per transfer); a test checks it equals
+    # InboundPageSchema's dump. Only the stored JSON lists go through their nested schemas.
+    return _json(
+        {"transferts": [_listed(row, link) for row in page.transfers], "cursor": page.cursor}
+    )
+
+
+_WARNINGS = ErreurSchema(many=True)
+_HARMONISATION = HarmonisationSchema()
+
+
+def _listed(row: Row[Any], link: presenters.Linker) -> dict[str, Any]:
+    """A listed transfer as InboundTransferSchema dumps it: JSON values, declared keys only."""
+    document = presenters.listed_inbound(row, link)
+    document["avertissements"] = _WARNINGS.dump(row.warnings)
+    if row.harmonisation is not None:
+        document["harmonisation"] = _HARMONISATION.dump(row.harmonisation)
+    return document
+
+
+def _json(document: dict[str, Any]) -> Response:
+    """Answer as Flask's JSON would (sorted keys, final newline); dates in ISO 8601."""
+    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    return current_app.response_class(text, mimetype="application/json")
 
 
 @blp.route("/<uuid:transfer_id>", methods=["GET"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import url_for
+from sqlalchemy import Row
 
 from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, days, level_at
 from mdph_bridge.domain.reception import FAILURE
@@ -12,8 +15,33 @@ from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services.clock import reading
 
+# A transfer as the ORM loads it, or a row of its listed columns (a list reads no object).
+Listed = Transfer | Row[Any]
+# The link of an endpoint for a transfer: `url_for`, or the page's templates (`page_links`).
+Linker = Callable[[str, uuid.UUID], str]
+_SLOT = uuid.UUID(int=0)
 
-def _level(transfer: Transfer) -> str:
+
+def transfer_link(endpoint: str, transfer_id: uuid.UUID) -> str:
+    """The path of a transfer's endpoint, as `url_for` builds it."""
+    return url_for(endpoint, transfer_id=transfer_id)
+
+
+def page_links() -> Linker:
+    """Links for a page of transfers: `url_for` once per endpoint, then a template filled in."""
+    templates: dict[str, tuple[str, str]] = {}
+
+    def link(endpoint: str, transfer_id: uuid.UUID) -> str:
+        if endpoint not in templates:
+            head, _, tail = transfer_link(endpoint, _SLOT).partition(str(_SLOT))
+            templates[endpoint] = head, tail
+        head, tail = templates[endpoint]
+        return f"{head}{transfer_id}{tail}"
+
+    return link
+
+
+def _level(transfer: Listed) -> str:
     """Where the transfer stands against its deadlines, now or when its clock stopped."""
     end = transfer.state_changed_at if transfer.state in STOPPED else utcnow()
     return level_at(Deadlines(transfer.warn_at, transfer.due_at), end).value
@@ -34,7 +62,7 @@ def clock(transfer: Transfer) -> dict[str, Any]:
     }
 
 
-def summary(transfer: Transfer, link: str) -> dict[str, Any]:
+def summary(transfer: Listed, link: str) -> dict[str, Any]:
     """Describe a transfer in a list."""
     return {
         "id": transfer.id,
@@ -57,7 +85,7 @@ def summary(transfer: Transfer, link: str) -> dict[str, Any]:
     }
 
 
-def packages(transfer: Transfer, links: bool) -> dict[str, Any]:
+def packages(transfer: Listed, links: bool, link: Linker = transfer_link) -> dict[str, Any]:
     """Describe the encrypted packages; download links only for the receiving side."""
     main = medical = None
     if transfer.package_key:
@@ -67,7 +95,7 @@ def packages(transfer: Transfer, links: bool) -> dict[str, Any]:
             "cles": transfer.package_key_ids,
         }
         if links:
-            main["lien"] = url_for("inbound.package", transfer_id=transfer.id)
+            main["lien"] = link("inbound.package", transfer.id)
     if transfer.medical_package_key:
         medical = {
             "taille": transfer.medical_package_size,
@@ -75,7 +103,7 @@ def packages(transfer: Transfer, links: bool) -> dict[str, Any]:
             "cles": transfer.medical_package_key_ids,
         }
         if links:
-            medical["lien"] = url_for("inbound.medical_package", transfer_id=transfer.id)
+            medical["lien"] = link("inbound.medical_package", transfer.id)
     return {"paquet": main, "paquet_medical": medical}
 
 
@@ -119,15 +147,17 @@ def outbound_detail(transfer: Transfer) -> dict[str, Any]:
     }
 
 
-def inbound(transfer: Transfer, with_clock: bool = True) -> dict[str, Any]:
-    """Describe a transfer for its receiver (lists leave out the clock, read from the timeline)."""
-    document = {
-        **summary(transfer, url_for("inbound.detail", transfer_id=transfer.id)),
-        **packages(transfer, links=True),
+def inbound(transfer: Transfer) -> dict[str, Any]:
+    """Describe a transfer for its receiver, with its clock (read from the timeline)."""
+    return {**listed_inbound(transfer), "horloge": clock(transfer)}
+
+
+def listed_inbound(transfer: Listed, link: Linker = transfer_link) -> dict[str, Any]:
+    """Describe a transfer for its receiver in a list: metadata and packages, no clock."""
+    return {
+        **summary(transfer, link("inbound.detail", transfer.id)),
+        **packages(transfer, links=True, link=link),
     }
-    if with_clock:
-        document["horloge"] = clock(transfer)
-    return document
 
 
 def supervised(transfer: Transfer) -> dict[str, Any]:

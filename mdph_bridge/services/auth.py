@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.roles import ROLES
@@ -19,6 +19,8 @@ from mdph_bridge.services.audit import CLI, Actor, record
 
 TOKEN_PREFIX = "mdphb_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 LAST_USE_PRECISION = timedelta(minutes=1)  # at most one write per token per minute
+# Built once, as every call checks a token: a statement's cache key costs CPU at each build.
+_TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("hash"))
 # The receiving client's User-Agent; only this exact shape is kept, so no free text is stored.
 CLIENT_AGENT = re.compile(r"mdph-reception/([0-9][0-9A-Za-z.+-]{0,39})")
 
@@ -107,16 +109,22 @@ def client_version(user_agent: str | None) -> str | None:
 
 
 def authenticate(
-    session: Session, value: str, now: datetime | None = None, user_agent: str | None = None
+    session: Session,
+    value: str,
+    now: datetime | None = None,
+    user_agent: str | None = None,
+    keep_reading: bool = False,
 ) -> Principal | None:
     """Resolve a bearer token to its principal, or None if unknown, revoked or expired.
 
     The transaction ends here (it may record the last use): on SQLite it holds the database lock,
-    and the caller may stream a long upload before its own transaction.
+    and the caller may stream a long upload before its own transaction. A caller with no body to
+    read may ask `keep_reading`: if the check wrote nothing, its view reads on in the same
+    transaction (one commit fewer for a poll).
     """
     now = now or utcnow()
     hashed = hash_token(value)
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hashed))
+    token = session.scalar(_TOKEN, {"hash": hashed})
     principal = None
     # The lookup is by a hash the caller cannot steer; compare again in constant time anyway.
     if token is not None and hmac.compare_digest(token.token_hash, hashed) and token.is_usable(now):
@@ -126,5 +134,6 @@ def authenticate(
         if version and token.client_version != version:
             token.client_version = version
         principal = Principal(token.id, token.departement_code, token.role)
-    session.commit()
+    if not (keep_reading and principal and not session.dirty):
+        session.commit()
     return principal

@@ -7,12 +7,13 @@ import binascii
 import hmac
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import Deadlines, Level, level_at
 from mdph_bridge.domain.reception import FAILURE
@@ -49,15 +50,51 @@ def decode_cursor(cursor: str | None) -> int:
     return int(seq)
 
 
-# Columns of a transfer an inbound list leaves out: the signed manifest and receipt, the problems.
-NOT_LISTED = (Transfer.manifest, Transfer.receipt, Transfer.problems, Transfer.request_digest)
+# What a list shows (`presenters.listed_inbound`), read as rows: no ORM object per transfer.
+LISTED = (
+    Transfer.id,
+    Transfer.inbound_seq,
+    Transfer.state,
+    Transfer.state_changed_at,
+    Transfer.origin_code,
+    Transfer.dest_code,
+    Transfer.numero_dossier_origine,
+    Transfer.motif,
+    Transfer.submitted_at,
+    Transfer.warn_at,
+    Transfer.due_at,
+    Transfer.ready_at,
+    Transfer.numero_dossier_destination,
+    Transfer.return_reason,
+    Transfer.warnings,
+    Transfer.harmonisation,
+    Transfer.package_key,
+    Transfer.package_size,
+    Transfer.package_sha256,
+    Transfer.package_key_ids,
+    Transfer.medical_package_key,
+    Transfer.medical_package_size,
+    Transfer.medical_package_sha256,
+    Transfer.medical_package_key_ids,
+)
+
+
+# Built once: a statement made at each call costs more CPU than PostgreSQL's lookup (its cache
+# key is computed from every literal). One lookup in the unique (dest_code, inbound_seq) index,
+# even when nothing is new.
+_PAGE = (
+    select(*LISTED)
+    .where(Transfer.dest_code == bindparam("dest"), Transfer.inbound_seq > bindparam("after"))
+    .order_by(Transfer.inbound_seq)
+    .limit(bindparam("limit"))
+)
 
 
 @dataclass(frozen=True)
 class InboundPage:
-    """A page of inbound transfers and the cursor to poll from next."""
+    """A page of inbound transfers (rows of `LISTED`) and the cursor to poll from next."""
 
-    transfers: list[Transfer]
+    transfers: Sequence[Row[Any]]
     cursor: str
 
 
@@ -66,17 +103,8 @@ def list_inbound(
 ) -> InboundPage:
     """Return the next inbound transfers after `cursor`, in the order they became ready."""
     after = decode_cursor(cursor)
-    rows = list(
-        session.scalars(
-            select(Transfer)
-            # One lookup in the unique (dest_code, inbound_seq) index, even when nothing is new.
-            .where(Transfer.dest_code == principal.departement, Transfer.inbound_seq > after)
-            .order_by(Transfer.inbound_seq)
-            .limit(limit)
-            # What a list does not show stays in the database; reading it would be a query per row.
-            .options(*(defer(column, raiseload=True) for column in NOT_LISTED))
-        )
-    )
+    values = {"dest": principal.departement, "after": after, "limit": limit}
+    rows = session.execute(_PAGE, values).all()
     last = rows[-1].inbound_seq if rows else None
     return InboundPage(rows, encode_cursor(last or after))
 

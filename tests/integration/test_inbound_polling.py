@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from support import bearer
 
 from mdph_bridge.domain.states import State
+from mdph_bridge.http import presenters
 from mdph_bridge.models import AuditPending, Transfer
+from schemas.api import InboundPageSchema
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +90,60 @@ def test_the_caught_up_poll_is_one_lookup_and_leaves_no_audit_entry(
     assert len([s for s in sent if "FROM transfers" in s]) == 1
     assert not [s for s in sent if "audit_pending" in s]  # it showed nothing: no entry
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries
+
+
+def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 3)
+    first, returned, medical = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    # Stored lists with keys the contract does not declare: the schema leaves them out.
+    first.warnings = [{"chemin": "a", "code": "x.y", "message": "m", "interne": 1}]
+    first.harmonisation = {
+        "version_rapport": 1,
+        "versions_regles": ["2026-01"],
+        "resultats": {"maintenu": 2},
+        "bascule_payeur": None,
+        "alertes": [{"code": "c", "chemin": "p", "date_limite": "2027-01-01", "libelle": "l"}],
+        "en_trop": True,
+    }
+    first.ready_at = first.ready_at.replace(microsecond=0)
+    returned.state, returned.return_reason = State.RETURNED.value, {"code": "r", "texte": "t"}
+    returned.numero_dossier_destination = "62-2026-0001"
+    medical.medical_package_key, medical.medical_package_size = "packages/m.age", 512
+    medical.medical_package_sha256, medical.medical_package_key_ids = "1" * 64, ["cle-62"]
+    session.commit()
+    listed = list(session.scalars(select(Transfer).order_by(Transfer.inbound_seq)))
+
+    response = client.get("/api/v1/inbound", headers=bearer(demo["62"]["jetons"]["receiver"]))
+
+    with app.test_request_context():
+        cursor = response.get_json()["cursor"]
+        page = {"transferts": [presenters.listed_inbound(t) for t in listed], "cursor": cursor}
+        expected = InboundPageSchema().dump(page)
+        assert response.get_json() == expected
+        assert response.get_data() == app.json.response(expected).get_data()
+    assert "interne" not in str(expected)
+    assert "en_trop" not in str(expected)
+    assert response.mimetype == "application/json"
+
+
+def test_the_token_check_and_the_caught_up_list_share_one_transaction(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 1)
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]  # writes the token's last use: its own commit
+    engine = app.extensions["mdph_bridge"].engine
+    seen: list[str] = []
+    hooks = {name: lambda *_, n=name: seen.append(n) for name in ("begin", "commit", "rollback")}
+    for name, hook in hooks.items():
+        event.listen(engine, name, hook)
+    try:
+        assert poll(client, token, f"?cursor={cursor}")["transferts"] == []
+    finally:
+        for name, hook in hooks.items():
+            event.remove(engine, name, hook)
+
+    assert seen.count("begin") == 1  # the token check did not end its transaction
+    assert "commit" not in seen  # nothing written, so no commit to wait for
