@@ -37,7 +37,6 @@ from mdph_bridge.domain.harmonisation import ENDED, MAINTAINED, OUTCOMES, PAYER_
 from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
-from mdph_bridge.services import rollups
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
@@ -260,14 +259,14 @@ def reception_clients(session: Session, departements: Sequence[str]) -> list[dic
     ]
 
 
-def continuity(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+def continuity(snap: Snapshot) -> list[dict[str, Any]]:
     """Rights by outcome per pair and month of submission, from the mapping summaries kept.
 
     A right is carried without a gap when it goes on as it was or with a named new payer; one
     that had ended before the move is left out of the share. Read from the roll-ups plus the
-    transfers not folded yet (`services.rollups`).
+    transfers not folded yet, in the same pass as the other figures (`services.rollups`).
     """
-    sums = rollups.continuity(session, departements)
+    sums = snap.continuity
     ordered = sorted(sums, key=lambda key: (key[2], key[0], key[1]))
     return [continuity_row(key, sums[key]) for key in ordered]
 
@@ -319,7 +318,7 @@ def dashboard(
         "alertes": open_alerts(session, departements, now),
         "echecs_reception": reception_failures(session, departements),
         "clients_reception": reception_clients(session, departements),
-        "continuite": continuity(session, departements),
+        "continuite": continuity(snap),
         "historique": {
             "delais": before,
             "histogramme": histogram(snap, PAST),
@@ -337,6 +336,7 @@ SECTIONS: dict[str, Callable[[Snapshot], list[dict[str, Any]]]] = {
     "paires": delays_by_pair,
     "mois": delays_by_month,
     "etapes": lambda snap: steps(snap) + steps(snap, by_pair=True),
+    "continuite": continuity,
     "historique": lambda snap: [
         {"groupe": "ensemble", **delays(snap, PAST)},
         *({"groupe": "paire", **r} for r in delays_by_pair(snap, PAST)),
@@ -346,7 +346,6 @@ SECTIONS: dict[str, Callable[[Snapshot], list[dict[str, Any]]]] = {
 
 # Sections read from the transfers and tokens themselves, not from the snapshot.
 READ_DIRECTLY: dict[str, Callable[[Session, Sequence[str]], list[dict[str, Any]]]] = {
-    "continuite": continuity,
     "echecs_reception": reception_failures,
     "clients_reception": reception_clients,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from histories import add_transfer
@@ -14,8 +15,9 @@ from mdph_bridge.domain.states import State
 from mdph_bridge.models import ContinuityRollup, Transfer, TransferAlert
 from mdph_bridge.services import alerts, metrics_exact
 from mdph_bridge.services.alerts import AlertSettings
-from mdph_bridge.services.metrics import continuity, dashboard
-from mdph_bridge.services.rollups import roll_up
+from mdph_bridge.services import metrics
+from mdph_bridge.services.metrics import dashboard
+from mdph_bridge.services.rollups import roll_up, snapshot
 from mdph_bridge.web.charts import dashboard_charts
 
 pytestmark = pytest.mark.unit
@@ -98,6 +100,11 @@ def _mapped(
     assert transfer is not None
     outcomes = ("maintenu", "maintenu_changement_payeur", "a_instruire", "non_transferable")
     transfer.harmonisation = {"resultats": {o: counts.get(o, 0) for o in (*outcomes, "echu")}}
+
+
+def continuity(session: Session, departements: list[str]) -> list[dict[str, Any]]:
+    """The continuity figures as the dashboard reads them (roll-ups plus unfolded transfers)."""
+    return metrics.continuity(snapshot(session, departements, NOW, 15))
 
 
 def test_continuity_counts_rights_by_outcome_per_pair_and_month_on_sqlite(
