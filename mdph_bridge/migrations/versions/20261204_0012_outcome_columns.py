@@ -29,7 +29,7 @@ def _expression(outcome: str) -> str:
 def upgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':  # one rewrite of the table, not five
         op.execute('ALTER TABLE transfers ' + ', '.join(
-            f'ADD COLUMN rights_{o} integer GENERATED ALWAYS AS ({_expression(o)}) STORED'
+            f'ADD COLUMN rights_{o} bigint GENERATED ALWAYS AS ({_expression(o)}) STORED'
             for o in OUTCOMES
         ))
         return
