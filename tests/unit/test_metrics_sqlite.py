@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import ContinuityRollup, Transfer, TransferAlert
-from mdph_bridge.services import alerts, metrics_exact
+from mdph_bridge.services import alerts, metrics, metrics_exact
 from mdph_bridge.services.alerts import AlertSettings
-from mdph_bridge.services import metrics
 from mdph_bridge.services.metrics import dashboard
 from mdph_bridge.services.rollups import roll_up, snapshot
 from mdph_bridge.web.charts import dashboard_charts
