@@ -171,21 +171,25 @@ def open_alerts(
 ) -> list[dict[str, Any]]:
     """Open transfers at risk or late at `now`, the most overdue first (no personal data)."""
     level = case((Transfer.due_at <= now, Level.LATE.value), else_=Level.AT_RISK.value)
-    rows = session.execute(
-        select(
-            Transfer.id,
-            Transfer.origin_code,
-            Transfer.dest_code,
-            Transfer.state,
-            Transfer.submitted_at,
-            Transfer.due_at,
-            Transfer.sender_wait_seconds,
-            level.label("niveau"),
-            _side_case().label("cote"),
+    rows = (
+        session.connection()
+        .execute(  # Core rows: no ORM processing of a thousand rows
+            select(
+                Transfer.id,
+                Transfer.origin_code,
+                Transfer.dest_code,
+                Transfer.state,
+                Transfer.submitted_at,
+                Transfer.due_at,
+                Transfer.sender_wait_seconds,
+                level.label("niveau"),
+                _side_case().label("cote"),
+            )
+            .where(_watched(departements), Transfer.warn_at <= now, _open())
+            .order_by(Transfer.due_at, Transfer.id)
+            .limit(limit)
         )
-        .where(_watched(departements), Transfer.warn_at <= now, _open())
-        .order_by(Transfer.due_at, Transfer.id)
-        .limit(limit)
+        .all()
     )
     return [
         {

@@ -265,9 +265,10 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
 
     They are the open ones (about ten thousand on a million transfers) and those finished since
     the last fold: one pass for every figure (continuity too), no object per row, each group's
-    aggregates computed at once.
+    aggregates computed at once. Run on the session's connection: Core rows, no ORM row processing
+    (a third of the reading's Python time on ten thousand rows).
     """
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             Transfer.origin_code,
             Transfer.dest_code,
@@ -284,7 +285,7 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
     by_step: dict[tuple[str, str], list[list[float]]] = {}
     mapped: dict[PairMonth, list[int]] = {}  # transfers, then each outcome's rights
     width = len(OUTCOMES)
-    for origin, dest, state, level, submitted, *rest in rows.tuples():
+    for origin, dest, state, level, submitted, *rest in rows.tuples().all():  # one fetch
         tally[(origin, dest, state, level)] += 1
         outcomes, (delay, in_time, month, *durations) = rest[:width], rest[width:]
         if outcomes[0] is not None:  # mapped: the exact reference's criterion
