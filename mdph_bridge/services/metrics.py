@@ -43,6 +43,7 @@ from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
 STEP_FIGURES = {"mediane_jours": 0.5, "p90_jours": 0.9}
 OPEN_LIST_LIMIT = 1000
+ALERTS_SHOWN = 100  # the most overdue, on the dashboard; its CSV export lists every one
 STEP_SIDES = {
     "soumis_pret": Side.HUB,
     "pret_telecharge": Side.DESTINATION,
@@ -145,6 +146,11 @@ def states(snap: Snapshot) -> dict[str, Any]:
     }
 
 
+def alerts_total(snap: Snapshot) -> int:
+    """How many open transfers are at risk or late: every row `open_alerts` can list."""
+    return snap.open_levels[Level.AT_RISK] + snap.open_levels[Level.LATE]
+
+
 def _precision(snap: Snapshot) -> dict[str, Any]:
     """Whether medians and percentiles are exact or read from sketches, and how close."""
     exact = all(d.exact for groups in snap.groups.values() for d in groups.values())
@@ -167,9 +173,12 @@ def _side_case() -> Any:
 
 
 def open_alerts(
-    session: Session, departements: Sequence[str], now: datetime, limit: int = OPEN_LIST_LIMIT
+    session: Session, departements: Sequence[str], now: datetime, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Open transfers at risk or late at `now`, the most overdue first (no personal data)."""
+    """Open transfers at risk or late at `now`, the most overdue first (no personal data).
+
+    The `limit` first (None: every one); how many there are in all is `alerts_total`.
+    """
     level = case((Transfer.due_at <= now, Level.LATE.value), else_=Level.AT_RISK.value)
     rows = (
         session.connection()
@@ -319,7 +328,8 @@ def dashboard(
         "par_mois": delays_by_month(snap),
         "etapes": steps(snap),
         "etapes_par_paire": steps(snap, by_pair=True),
-        "alertes": open_alerts(session, departements, now),
+        "alertes": open_alerts(session, departements, now, ALERTS_SHOWN),
+        "alertes_total": alerts_total(snap),
         "echecs_reception": reception_failures(session, departements),
         "clients_reception": reception_clients(session, departements),
         "continuite": continuity(snap),

@@ -71,6 +71,25 @@ def test_alerts_are_decided_once_on_sqlite_and_skipped_without_addresses(session
     assert (alert.level, alert.side, alert.mailed_at) == ("en_retard", "destination", NOW)
 
 
+def test_the_dashboard_lists_the_most_overdue_alerts_and_the_csv_every_one(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ages = (20, 18, 16, 11)  # days since submission: late, late, late, at risk
+    ids = [
+        str(add_transfer(session, "59", "62", NOW - timedelta(days=age), {State.READY: NOW}))
+        for age in ages
+    ]
+    add_transfer(session, "59", "62", NOW - timedelta(days=2))  # on time: no alert
+    session.commit()
+    monkeypatch.setattr(metrics, "ALERTS_SHOWN", 2)
+
+    got = dashboard(session, ["59"], NOW)
+    assert [row["id"] for row in got["alertes"]] == ids[:2]
+    assert got["alertes_total"] == 4
+    exported = metrics.export(session, ["59"], "alertes", NOW, 15).splitlines()
+    assert [line.split(";")[0] for line in exported[1:]] == ids
+
+
 def test_the_dashboard_charts_draw_from_the_dashboard_figures(session: Session) -> None:
     start = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
     add_transfer(
