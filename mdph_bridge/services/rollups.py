@@ -279,45 +279,39 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
             *VALUE_COLUMNS,
         ).where(~Transfer.rolled_up, _watching(Transfer, watched))
     )
-    tally: Counter[tuple[str, str, str, str | None]] = Counter()
+    found = rows.tuples().all()  # one fetch
+    width = len(OUTCOMES)
+    first = 5 + width + 3  # after the pair, state, level, month of submission, outcomes, delay
+    tally: Counter[tuple[str, str, str, str | None]] = Counter(row[:4] for row in found)
     values: dict[Key, list[float]] = defaultdict(list)
     within: Counter[Key] = Counter()
-    by_step: dict[tuple[str, str], list[list[float]]] = {}
-    mapped: dict[PairMonth, list[int]] = {}  # transfers, then each outcome's rights
-    width = len(OUTCOMES)
-    for origin, dest, state, level, submitted, *rest in rows.tuples().all():  # one fetch
-        tally[(origin, dest, state, level)] += 1
-        outcomes, (delay, in_time, month, *durations) = rest[:width], rest[width:]
-        if outcomes[0] is not None:  # mapped: the exact reference's criterion
-            sums = mapped.get((origin, dest, submitted))
-            if sums is None:
-                sums = mapped[(origin, dest, submitted)] = [0] * (width + 1)
-            sums[0] += 1
-            for index, found in enumerate(outcomes, 1):
-                sums[index] += found or 0
-        if delay is not None:
-            key = (origin, dest, month, DELAY)
-            values[key].append(delay)
-            within[key] += bool(in_time)
-        buckets = by_step.get((origin, dest))
-        if buckets is None:
-            buckets = by_step[(origin, dest)] = [[] for _ in STEPS]
-        for bucket, duration in zip(buckets, durations, strict=True):
-            if duration is not None:
-                bucket.append(duration)
+    by_pair: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    mapped: dict[PairMonth, list[Any]] = defaultdict(list)
+    for row in found:  # rows sorted into groups here, added up column by column below
+        by_pair[(row[0], row[1])].append(row[first:])
+        if row[5] is not None:  # mapped: the exact reference's criterion
+            mapped[(row[0], row[1], row[4])].append(row[5 : 5 + width])
+        if row[5 + width] is not None:
+            key = (row[0], row[1], row[first - 1], DELAY)
+            values[key].append(row[5 + width])
+            within[key] += bool(row[6 + width])
     for (origin, dest, state, level), count in tally.items():
         snap.pairs.add((origin, dest))
         snap.states[state] += count
         if level is not None:
             snap.open_levels[Level(level)] += count
-    for pair_month, sums in mapped.items():
-        snap.continuity[pair_month].update(dict(zip(("transferts", *OUTCOMES), sums, strict=True)))
-    for pair, buckets in by_step.items():
-        for name, bucket in zip(STEPS, buckets, strict=True):
+    for pair_month, outcomes in mapped.items():
+        counts = snap.continuity[pair_month]
+        counts["transferts"] += len(outcomes)
+        for outcome, column in zip(OUTCOMES, zip(*outcomes, strict=True), strict=True):
+            counts[outcome] += sum(filter(None, column))
+    for pair, durations in by_pair.items():
+        for name, column in zip(STEPS, zip(*durations, strict=True), strict=True):
+            bucket = [value for value in column if value is not None]
             if bucket:
                 values[(*pair, "", name)] = bucket
-    for key, found in values.items():  # each group's aggregates at once, as `add` counts them
-        snap.groups[HUB][key].merge(Distribution.of(found, within[key]))
+    for key, bucket in values.items():  # each group's aggregates at once, as `add` counts them
+        snap.groups[HUB][key].merge(Distribution.of(bucket, within[key]))
 
 
 def _watching(model: Any, watched: list[str]) -> ColumnElement[bool]:
