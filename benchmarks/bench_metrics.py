@@ -206,7 +206,7 @@ def run(url: str, transfers: int, runs: int, load: bool) -> None:
             with app.app_context():
                 session = backends.sessions()
                 metrics_exact.figures(session, ["59"], utcnow(), app.config["SLA_DAYS"])
-                metrics.open_alerts(session, ["59"], utcnow())
+                metrics.open_alerts(session, ["59"], utcnow(), metrics.ALERTS_SHOWN)
                 session.commit()
                 backends.sessions.remove()
 

@@ -9,10 +9,12 @@ exact (PostgreSQL's `percentile_cont`) while every value is still at hand.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import cast
 
 from ddsketch import DDSketch
@@ -37,13 +39,32 @@ def percentile_cont(ordered: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _sketch_rank(sketch: BaseDDSketch, rank: int) -> float:
-    """The approximate value of the order statistic `rank` (0-based) of a sketch."""
-    # DDSketch reads rank q × (count - 1) as "the first value with more than that many below or
-    # at it"; aiming half a rank higher avoids landing one below through rounding.
-    fraction = min(1.0, (rank + 0.5) / (sketch.count - 1)) if sketch.count > 1 else 0.0
-    # Never None: a rank is only asked of a sketch that holds values.
-    return cast(float, sketch.get_quantile_value(fraction))
+class SketchRanks:
+    """A sketch's order statistics, its positive bins added up once for every rank asked.
+
+    DDSketch walks its bins again at each `get_quantile_value`; the same reading by bisection on
+    running counts (the first bin whose running count exceeds the rank, as its `key_at_rank`).
+    """
+
+    def __init__(self, sketch: BaseDDSketch) -> None:
+        self.sketch = sketch
+        store = sketch._store  # DDSketch keeps its stores private; a unit test pins the reading
+        self.offset, self.max_key = store.offset, store.max_key
+        self.running = list(accumulate(store.bins))
+        self.below = sketch._zero_count + sketch._negative_store.count
+
+    def value(self, rank: int) -> float:
+        """The approximate value of the order statistic `rank` (0-based)."""
+        count = self.sketch.count
+        # DDSketch reads rank q × (count - 1) as "the first value with more than that many below
+        # or at it"; aiming half a rank higher avoids landing one below through rounding.
+        fraction = min(1.0, (rank + 0.5) / (count - 1)) if count > 1 else 0.0
+        position = fraction * (count - 1)
+        if position < self.below:  # negative or zero values: DDSketch's own walk, rarely taken
+            return cast(float, self.sketch.get_quantile_value(fraction))
+        index = bisect_right(self.running, position - self.below)
+        key = index + self.offset if index < len(self.running) else self.max_key
+        return MAPPING.value(key)
 
 
 @dataclass
@@ -109,13 +130,13 @@ class Distribution:
         if self.sketch is None:
             ordered = sorted(self.values)
             return [percentile_cont(ordered, fraction) for fraction in fractions]
-        everything = self._all_sketched()
+        ranks = SketchRanks(self._all_sketched())
         found: list[float | None] = []
         for fraction in fractions:
             position = fraction * (self.count - 1)
             low, high = math.floor(position), math.ceil(position)
-            low_value = _sketch_rank(everything, low)
-            high_value = _sketch_rank(everything, high)
+            low_value = ranks.value(low)
+            high_value = ranks.value(high)
             found.append(low_value + (high_value - low_value) * (position - low))
         return found
 
@@ -146,16 +167,14 @@ class Distribution:
 def add_values(sketch: BaseDDSketch, values: Iterable[float]) -> None:
     """Add raw values to a sketch, one `add` per bin rather than per value (same bins)."""
     tiny = MAPPING.min_possible
-    bins: Counter[tuple[float, int]] = Counter()
-    for value in values:
-        if value > tiny:
-            bins[(1.0, MAPPING.key(value))] += 1
-        elif value < -tiny:
-            bins[(-1.0, MAPPING.key(-value))] += 1
-        else:
-            bins[(0.0, 0)] += 1
-    for (sign, key), weight in bins.items():
-        sketch.add(sign * MAPPING.value(key), weight)  # a bin's value maps back to its key
+    values = list(values)
+    positive = [value for value in values if value > tiny]
+    negative = [-value for value in values if value < -tiny]
+    for sign, found in ((1.0, positive), (-1.0, negative)):
+        for key, weight in Counter(map(MAPPING.key, found)).items():  # counted at C speed
+            sketch.add(sign * MAPPING.value(key), weight)  # a bin's value maps back to its key
+    if zeros := len(values) - len(positive) - len(negative):
+        sketch.add(0.0, zeros)
 
 
 def encode_sketch(sketch: BaseDDSketch) -> bytes:

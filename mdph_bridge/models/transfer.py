@@ -6,10 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import Computed, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdph_bridge.models.base import Base, utcnow
+
+
+def _rights(outcome: str) -> Any:
+    """A count of the mapping summary, computed by the database (PostgreSQL and SQLite ≥ 3.38)."""
+    return mapped_column(
+        Computed(f"CAST(harmonisation -> 'resultats' ->> '{outcome}' AS INTEGER)", persisted=True)
+    )
 
 
 class Transfer(Base):
@@ -75,6 +82,12 @@ class Transfer(Base):
     receipt: Mapped[dict[str, Any] | None]
     # Summary of the rights mapping: counts per outcome, alerts with dates; no personal data.
     harmonisation: Mapped[dict[str, Any] | None]
+    # Its rights by outcome (domain.harmonisation.OUTCOMES), so the metrics read no JSON.
+    rights_maintenu: Mapped[int | None] = _rights("maintenu")
+    rights_maintenu_changement_payeur: Mapped[int | None] = _rights("maintenu_changement_payeur")
+    rights_a_instruire: Mapped[int | None] = _rights("a_instruire")
+    rights_non_transferable: Mapped[int | None] = _rights("non_transferable")
+    rights_echu: Mapped[int | None] = _rights("echu")
     # Retention: when the packages were deleted (sizes and hashes stay), and when the destination
     # was flagged for leaving a ready transfer undownloaded.
     packages_deleted_at: Mapped[datetime | None]

@@ -37,13 +37,13 @@ from mdph_bridge.domain.harmonisation import ENDED, MAINTAINED, OUTCOMES, PAYER_
 from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
-from mdph_bridge.services import rollups
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
 STEP_FIGURES = {"mediane_jours": 0.5, "p90_jours": 0.9}
 OPEN_LIST_LIMIT = 1000
+ALERTS_SHOWN = 100  # the most overdue, on the dashboard; its CSV export lists every one
 STEP_SIDES = {
     "soumis_pret": Side.HUB,
     "pret_telecharge": Side.DESTINATION,
@@ -146,6 +146,11 @@ def states(snap: Snapshot) -> dict[str, Any]:
     }
 
 
+def alerts_total(snap: Snapshot) -> int:
+    """How many open transfers are at risk or late: every row `open_alerts` can list."""
+    return snap.open_levels[Level.AT_RISK] + snap.open_levels[Level.LATE]
+
+
 def _precision(snap: Snapshot) -> dict[str, Any]:
     """Whether medians and percentiles are exact or read from sketches, and how close."""
     exact = all(d.exact for groups in snap.groups.values() for d in groups.values())
@@ -168,25 +173,32 @@ def _side_case() -> Any:
 
 
 def open_alerts(
-    session: Session, departements: Sequence[str], now: datetime, limit: int = OPEN_LIST_LIMIT
+    session: Session, departements: Sequence[str], now: datetime, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Open transfers at risk or late at `now`, the most overdue first (no personal data)."""
+    """Open transfers at risk or late at `now`, the most overdue first (no personal data).
+
+    The `limit` first (None: every one); how many there are in all is `alerts_total`.
+    """
     level = case((Transfer.due_at <= now, Level.LATE.value), else_=Level.AT_RISK.value)
-    rows = session.execute(
-        select(
-            Transfer.id,
-            Transfer.origin_code,
-            Transfer.dest_code,
-            Transfer.state,
-            Transfer.submitted_at,
-            Transfer.due_at,
-            Transfer.sender_wait_seconds,
-            level.label("niveau"),
-            _side_case().label("cote"),
+    rows = (
+        session.connection()
+        .execute(  # Core rows: no ORM processing of a thousand rows
+            select(
+                Transfer.id,
+                Transfer.origin_code,
+                Transfer.dest_code,
+                Transfer.state,
+                Transfer.submitted_at,
+                Transfer.due_at,
+                Transfer.sender_wait_seconds,
+                level.label("niveau"),
+                _side_case().label("cote"),
+            )
+            .where(_watched(departements), Transfer.warn_at <= now, _open())
+            .order_by(Transfer.due_at, Transfer.id)
+            .limit(limit)
         )
-        .where(_watched(departements), Transfer.warn_at <= now, _open())
-        .order_by(Transfer.due_at, Transfer.id)
-        .limit(limit)
+        .all()
     )
     return [
         {
@@ -260,14 +272,14 @@ def reception_clients(session: Session, departements: Sequence[str]) -> list[dic
     ]
 
 
-def continuity(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+def continuity(snap: Snapshot) -> list[dict[str, Any]]:
     """Rights by outcome per pair and month of submission, from the mapping summaries kept.
 
     A right is carried without a gap when it goes on as it was or with a named new payer; one
     that had ended before the move is left out of the share. Read from the roll-ups plus the
-    transfers not folded yet (`services.rollups`).
+    transfers not folded yet, in the same pass as the other figures (`services.rollups`).
     """
-    sums = rollups.continuity(session, departements)
+    sums = snap.continuity
     ordered = sorted(sums, key=lambda key: (key[2], key[0], key[1]))
     return [continuity_row(key, sums[key]) for key in ordered]
 
@@ -316,10 +328,11 @@ def dashboard(
         "par_mois": delays_by_month(snap),
         "etapes": steps(snap),
         "etapes_par_paire": steps(snap, by_pair=True),
-        "alertes": open_alerts(session, departements, now),
+        "alertes": open_alerts(session, departements, now, ALERTS_SHOWN),
+        "alertes_total": alerts_total(snap),
         "echecs_reception": reception_failures(session, departements),
         "clients_reception": reception_clients(session, departements),
-        "continuite": continuity(session, departements),
+        "continuite": continuity(snap),
         "historique": {
             "delais": before,
             "histogramme": histogram(snap, PAST),
@@ -337,6 +350,7 @@ SECTIONS: dict[str, Callable[[Snapshot], list[dict[str, Any]]]] = {
     "paires": delays_by_pair,
     "mois": delays_by_month,
     "etapes": lambda snap: steps(snap) + steps(snap, by_pair=True),
+    "continuite": continuity,
     "historique": lambda snap: [
         {"groupe": "ensemble", **delays(snap, PAST)},
         *({"groupe": "paire", **r} for r in delays_by_pair(snap, PAST)),
@@ -346,7 +360,6 @@ SECTIONS: dict[str, Callable[[Snapshot], list[dict[str, Any]]]] = {
 
 # Sections read from the transfers and tokens themselves, not from the snapshot.
 READ_DIRECTLY: dict[str, Callable[[Session, Sequence[str]], list[dict[str, Any]]]] = {
-    "continuite": continuity,
     "echecs_reception": reception_failures,
     "clients_reception": reception_clients,
 }

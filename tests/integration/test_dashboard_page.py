@@ -78,6 +78,7 @@ def test_the_page_shows_the_api_figures(
     generate(session)
     monkeypatch.setattr("mdph_bridge.api.metrics.utcnow", lambda: NOW)
     monkeypatch.setattr("mdph_bridge.web.supervision.utcnow", lambda: NOW)
+    monkeypatch.setattr("mdph_bridge.services.metrics.ALERTS_SHOWN", 3)
     api = client.get("/api/v1/metrics", headers=bearer(demo["59"]["jetons"]["supervisor"]))
     figures = api.get_json()
     page = supervisor_page("59")
@@ -98,6 +99,15 @@ def test_the_page_shows_the_api_figures(
     assert listed == [row["id"] for row in figures["alertes"]]
     for row in figures["alertes"][:3]:
         assert f'href="/tableau-de-bord/transferts/{row["id"]}"' in html
+    # Only the most overdue are listed; the page says how many in all and links the full CSV.
+    total = figures["en_bref"]["a_risque"] + figures["en_bref"]["en_retard"]
+    assert (len(listed), figures["alertes_total"]) == (3, total)
+    assert total > 3
+    truncated = html.split('id="alertes-tronquees">')[1].split("</p>")[0]
+    assert f"Les 3 plus en retard sur {total}" in truncated
+    assert 'href="/tableau-de-bord/alertes.csv"' in truncated
+    every = page.get("/tableau-de-bord/alertes.csv").get_data(as_text=True).splitlines()
+    assert len(every) == 1 + total
     # The charts' text alternatives hold the API's figures.
     assert {k: int(v[1]) for k, v in rows(html, "data-jours").items()} == {
         str(b["jours"]): b["nombre"] for b in figures["histogramme"]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mdph_bridge.domain.delays import (
     RELATIVE_ERROR,
     Distribution,
+    SketchRanks,
     add_values,
     decode_sketch,
     encode_sketch,
@@ -95,3 +96,15 @@ def test_values_added_by_bin_fill_the_same_bins_as_one_by_one(values: list[float
     assert by_bin.count == one_by_one.count
     for fraction in (0.0, 0.1, 0.5, 0.9, 0.95, 1.0):
         assert by_bin.get_quantile_value(fraction) == one_by_one.get_quantile_value(fraction)
+
+
+@given(st.lists(st.floats(min_value=-5, max_value=400), min_size=1, max_size=300))
+def test_ranks_by_bisection_read_what_ddsketch_reads(values: list[float]) -> None:
+    sketch = DDSketch(RELATIVE_ERROR)
+    add_values(sketch, values)
+    ranks = SketchRanks(sketch)
+
+    count = len(values)
+    for rank in range(count):
+        fraction = min(1.0, (rank + 0.5) / (count - 1)) if count > 1 else 0.0
+        assert ranks.value(rank) == sketch.get_quantile_value(fraction)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from histories import add_transfer
@@ -12,10 +13,10 @@ from sqlalchemy.orm import Session
 from mdph_bridge.domain.delays import RELATIVE_ERROR
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import ContinuityRollup, Transfer, TransferAlert
-from mdph_bridge.services import alerts, metrics_exact
+from mdph_bridge.services import alerts, metrics, metrics_exact
 from mdph_bridge.services.alerts import AlertSettings
-from mdph_bridge.services.metrics import continuity, dashboard
-from mdph_bridge.services.rollups import roll_up
+from mdph_bridge.services.metrics import dashboard
+from mdph_bridge.services.rollups import roll_up, snapshot
 from mdph_bridge.web.charts import dashboard_charts
 
 pytestmark = pytest.mark.unit
@@ -70,6 +71,25 @@ def test_alerts_are_decided_once_on_sqlite_and_skipped_without_addresses(session
     assert (alert.level, alert.side, alert.mailed_at) == ("en_retard", "destination", NOW)
 
 
+def test_the_dashboard_lists_the_most_overdue_alerts_and_the_csv_every_one(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ages = (20, 18, 16, 11)  # days since submission: late, late, late, at risk
+    ids = [
+        str(add_transfer(session, "59", "62", NOW - timedelta(days=age), {State.READY: NOW}))
+        for age in ages
+    ]
+    add_transfer(session, "59", "62", NOW - timedelta(days=2))  # on time: no alert
+    session.commit()
+    monkeypatch.setattr(metrics, "ALERTS_SHOWN", 2)
+
+    got = dashboard(session, ["59"], NOW)
+    assert [row["id"] for row in got["alertes"]] == ids[:2]
+    assert got["alertes_total"] == 4
+    exported = metrics.export(session, ["59"], "alertes", NOW, 15).splitlines()
+    assert [line.split(";")[0] for line in exported[1:]] == ids
+
+
 def test_the_dashboard_charts_draw_from_the_dashboard_figures(session: Session) -> None:
     start = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
     add_transfer(
@@ -98,6 +118,11 @@ def _mapped(
     assert transfer is not None
     outcomes = ("maintenu", "maintenu_changement_payeur", "a_instruire", "non_transferable")
     transfer.harmonisation = {"resultats": {o: counts.get(o, 0) for o in (*outcomes, "echu")}}
+
+
+def continuity(session: Session, departements: list[str]) -> list[dict[str, Any]]:
+    """The continuity figures as the dashboard reads them (roll-ups plus unfolded transfers)."""
+    return metrics.continuity(snapshot(session, departements, NOW, 15))
 
 
 def test_continuity_counts_rights_by_outcome_per_pair_and_month_on_sqlite(
