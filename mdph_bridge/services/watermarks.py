@@ -1,0 +1,102 @@
+"""Each destination's last inbound position, mirrored in Redis so a caught-up poll reads no table.
+
+Redis holds only a département code and a number. The worker raises the number after the commit
+that made a transfer ready (inbound positions are given out one commit after another, under the
+département's row lock, so the number never names a transfer not yet visible). A raise that is
+lost (a crash between the commit and Redis, Redis down) only delays: the key lives `seconds` from
+its last raise, then a poll reads the position from PostgreSQL again, as it does when Redis was
+restarted or emptied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.orm import Session
+
+from mdph_bridge.models import Transfer
+
+log = logging.getLogger(__name__)
+# Where a session keeps the hub's watermarks (set by the session factory) and the raises it owes.
+WATERMARKS = "mdph_bridge.watermarks"
+_PENDING = "mdph_bridge.watermark_raises"
+# Set if greater; only a new, higher value restarts the key's life (so a lost raise is bounded).
+_RAISE = """
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current == nil or tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# The last position given to a destination, from the unique (dest_code, inbound_seq) index.
+_LAST = select(func.coalesce(func.max(Transfer.inbound_seq), 0)).where(
+    Transfer.dest_code == bindparam("dest")
+)
+
+
+@dataclass(frozen=True)
+class Watermarks:
+    """The destinations' last inbound positions in Redis, each key living `seconds` at most."""
+
+    client: redis.Redis
+    seconds: int
+
+    def key(self, dest: str) -> str:
+        """The Redis key of a destination's position: its code only."""
+        return watermark_key(dest)
+
+    def raise_to(self, dest: str, seq: int) -> None:
+        """Raise a destination's position to `seq` unless it is already as high."""
+        try:
+            self.client.eval(_RAISE, 1, self.key(dest), seq, self.seconds)
+        except RedisError as exc:
+            log.warning("inbound watermark not raised: %s", type(exc).__name__)
+
+    def last(self, session: Session, dest: str, mirrored: str | None) -> int:
+        """A destination's last position: Redis's copy, else PostgreSQL's (mirrored again)."""
+        if mirrored is not None:
+            return int(mirrored)
+        seq = int(session.scalar(_LAST, {"dest": dest}) or 0)
+        self.raise_to(dest, seq)
+        return seq
+
+
+def watermark_key(dest: str) -> str:
+    """The Redis key of a destination's last inbound position: its code only."""
+    return f"mdph:inbound-seq:{dest}"
+
+
+def make_watermarks(storage_url: str, seconds: int) -> Watermarks | None:
+    """The watermarks in the failure limit's Redis; None without Redis (every poll reads)."""
+    if not storage_url.startswith(("redis://", "rediss://")):
+        return None
+    return Watermarks(redis.Redis.from_url(storage_url), seconds)
+
+
+def raise_after_commit(session: Session, dest: str, seq: int) -> None:
+    """Raise the destination's watermark once `session` commits; forget it on a rollback."""
+    if session.info.get(WATERMARKS) is None:
+        return
+    if not event.contains(session, "after_commit", _raise_pending):
+        event.listen(session, "after_commit", _raise_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    pending: dict[str, int] = session.info.setdefault(_PENDING, {})
+    pending[dest] = max(seq, pending.get(dest, 0))
+
+
+def _raise_pending(session: Session) -> None:
+    """The transfers are visible now: say so to the polls."""
+    watermarks: Watermarks = session.info[WATERMARKS]
+    for dest, seq in session.info.pop(_PENDING, {}).items():
+        watermarks.raise_to(dest, seq)
+
+
+def _drop_pending(session: Session, *_: Any) -> None:
+    """A rolled-back change made nothing visible."""
+    session.info.pop(_PENDING, None)
