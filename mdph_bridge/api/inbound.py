@@ -49,13 +49,17 @@ _PACKAGE_DOC = {
 }
 
 
+# An instance, not the class: webargs would build the schema anew at every poll.
+_QUERY = InboundQuerySchema()
+
+
 def _watermark(principal: Principal) -> str:
     return watermark_key(principal.departement)
 
 
 @blp.route("", methods=["GET"])
 @requires(*RECEIVING, peek=_watermark)
-@blp.arguments(InboundQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(_QUERY, location="query", as_kwargs=True)
 @blp.response(200, InboundPageSchema)
 def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""
