@@ -68,7 +68,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     # takes effect within this delay (at once in the process that made it).
     "TOKEN_CACHE_SECONDS": (float, 5.0),
     # A destination's last inbound position lives this long in Redis after its last raise: a raise
-    # lost between the worker's commit and Redis delays a transfer's listing by this much at most.
+    # lost (Redis down for a moment) delays a transfer's listing by this much at most.
     "INBOUND_WATERMARK_SECONDS": (int, 10),
     # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto are trusted (0: none).
     "TRUSTED_PROXIES": (int, 0),

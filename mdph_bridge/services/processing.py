@@ -45,7 +45,7 @@ from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import move
-from mdph_bridge.services.watermarks import raise_after_commit
+from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
 from schemas.dossier import has_medical_content
 from schemas.errors import error, flatten, for_storage
@@ -391,7 +391,7 @@ def _mark_ready(
         harmonisation=harmonisation,
     )
     if moved:
-        raise_after_commit(session, claimed.dest_code, seq)
+        raise_watermark(session, claimed.dest_code, seq)
     return moved
 
 

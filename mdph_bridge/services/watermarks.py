@@ -1,30 +1,30 @@
 """Each destination's last inbound position, mirrored in Redis so a caught-up poll reads no table.
 
-Redis holds only a département code and a number. The worker raises the number after the commit
-that made a transfer ready (inbound positions are given out one commit after another, under the
-département's row lock, so the number never names a transfer not yet visible). A raise that is
-lost (a crash between the commit and Redis, Redis down) only delays: the key lives `seconds` from
-its last raise, then a poll reads the position from PostgreSQL again, as it does when Redis was
-restarted or emptied.
+Redis holds only a département code and a number. The worker raises the number just before the
+commit that makes a transfer ready, so once the database shows the transfer the next poll lists
+it. A number ahead of the database (the commit failed, or is under way) only makes polls read the
+table and find nothing new yet; one behind it (the raise was lost: Redis down) only delays, as the
+key lives `seconds` from its last raise, then a poll reads the position from PostgreSQL again, as
+it does when Redis was restarted or emptied.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.models import Transfer
 
 log = logging.getLogger(__name__)
-# Where a session keeps the hub's watermarks (set by the session factory) and the raises it owes.
+# Where a session keeps the hub's watermarks (set by the session factory).
 WATERMARKS = "mdph_bridge.watermarks"
-_PENDING = "mdph_bridge.watermark_raises"
+# A raise waits at most this long for Redis (the worker holds the destination's row lock then).
+REDIS_TIMEOUT_SECONDS = 1.0
 # Set if greater; only a new, higher value restarts the key's life (so a lost raise is bounded).
 _RAISE = """
 local current = tonumber(redis.call('GET', KEYS[1]))
@@ -76,27 +76,17 @@ def make_watermarks(storage_url: str, seconds: int) -> Watermarks | None:
     """The watermarks in the failure limit's Redis; None without Redis (every poll reads)."""
     if not storage_url.startswith(("redis://", "rediss://")):
         return None
-    return Watermarks(redis.Redis.from_url(storage_url), seconds)
+    client = redis.Redis.from_url(
+        storage_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    return Watermarks(client, seconds)
 
 
-def raise_after_commit(session: Session, dest: str, seq: int) -> None:
-    """Raise the destination's watermark once `session` commits; forget it on a rollback."""
-    if session.info.get(WATERMARKS) is None:
-        return
-    if not event.contains(session, "after_commit", _raise_pending):
-        event.listen(session, "after_commit", _raise_pending)
-        event.listen(session, "after_rollback", _drop_pending)
-    pending: dict[str, int] = session.info.setdefault(_PENDING, {})
-    pending[dest] = max(seq, pending.get(dest, 0))
-
-
-def _raise_pending(session: Session) -> None:
-    """The transfers are visible now: say so to the polls."""
-    watermarks: Watermarks = session.info[WATERMARKS]
-    for dest, seq in session.info.pop(_PENDING, {}).items():
+def raise_watermark(session: Session, dest: str, seq: int) -> None:
+    """Raise the destination's watermark, in the transaction that gives out `seq`, before its
+    commit: the polls are never behind what the database shows."""
+    watermarks: Watermarks | None = session.info.get(WATERMARKS)
+    if watermarks is not None:
         watermarks.raise_to(dest, seq)
-
-
-def _drop_pending(session: Session, *_: Any) -> None:
-    """A rolled-back change made nothing visible."""
-    session.info.pop(_PENDING, None)

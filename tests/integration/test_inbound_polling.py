@@ -212,7 +212,7 @@ def test_a_lost_raise_delays_a_transfer_until_its_watermark_expires(
     token = demo["62"]["jetons"]["receiver"]
     cursor = poll(client, token, "")["cursor"]
     poll(client, token, f"?cursor={cursor}")  # 62's position, 0, mirrored in Redis
-    ready_for_62(session, 1)  # made ready without raising the watermark: a worker crashed
+    ready_for_62(session, 1)  # made ready without raising the watermark: the raise was lost
 
     assert poll(client, token, f"?cursor={cursor}")["transferts"] == []
     # Delayed, not hidden: the stale position lives at most INBOUND_WATERMARK_SECONDS.
@@ -220,6 +220,17 @@ def test_a_lost_raise_delays_a_transfer_until_its_watermark_expires(
     redis_client.delete(WATERMARK_62)  # as the key expiring
 
     assert len(poll(client, token, f"?cursor={cursor}")["transferts"]) == 1
+
+
+def test_a_watermark_ahead_of_the_database_only_costs_a_read(
+    client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    ready_for_62(session, 1)
+    cursor = poll(client, token, "")["cursor"]
+    redis_client.set(WATERMARK_62, 5)  # raised before a commit that then failed
+
+    assert poll(client, token, f"?cursor={cursor}") == {"transferts": [], "cursor": cursor}
 
 
 def test_a_blocked_client_is_refused_even_with_a_token_checked_a_moment_ago(
