@@ -47,14 +47,10 @@ class Watermarks:
     client: redis.Redis
     seconds: int
 
-    def key(self, dest: str) -> str:
-        """The Redis key of a destination's position: its code only."""
-        return watermark_key(dest)
-
     def raise_to(self, dest: str, seq: int) -> None:
         """Raise a destination's position to `seq` unless it is already as high."""
         try:
-            self.client.eval(_RAISE, 1, self.key(dest), seq, self.seconds)
+            self.client.eval(_RAISE, 1, watermark_key(dest), seq, self.seconds)
         except RedisError as exc:
             log.warning("inbound watermark not raised: %s", type(exc).__name__)
 
@@ -85,8 +81,7 @@ def make_watermarks(storage_url: str, seconds: int) -> Watermarks | None:
 
 
 def raise_watermark(session: Session, dest: str, seq: int) -> None:
-    """Raise the destination's watermark, in the transaction that gives out `seq`, before its
-    commit: the polls are never behind what the database shows."""
+    """Raise the watermark before the commit that gives out `seq`: polls never lag the database."""
     watermarks: Watermarks | None = session.info.get(WATERMARKS)
     if watermarks is not None:
         watermarks.raise_to(dest, seq)
