@@ -45,6 +45,7 @@ from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import move
+from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
 from schemas.dossier import has_medical_content
 from schemas.errors import error, flatten, for_storage
@@ -369,7 +370,7 @@ def _mark_ready(
         .values(inbound_seq=Departement.inbound_seq + 1)
         .returning(Departement.inbound_seq)
     ).scalar_one()
-    return _move(
+    moved = _move(
         session,
         transfer_id,
         State.VALIDATING,
@@ -389,6 +390,9 @@ def _mark_ready(
         manifest=signed_manifest,
         harmonisation=harmonisation,
     )
+    if moved:
+        raise_watermark(session, claimed.dest_code, seq)
+    return moved
 
 
 def _reject(
