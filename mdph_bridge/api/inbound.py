@@ -68,23 +68,22 @@ def index(cursor: str | None = None, limit: int = 100) -> Any:
     if peeked is not None and watermarks is not None:
         last = watermarks.last(session(), principal.departement, peeked.value)
     page = receiving.list_inbound(session(), principal, cursor, limit, last)
-    g.audit_object_ids = [t.id for t in page.transfers]
     link = presenters.page_links()
+    present = presenters.listed_from_database if page.built else presenters.listed_inbound
     # The page is dumped without the schema (its cost per transfer); a test checks it equals
     # InboundPageSchema's dump. Only the stored JSON lists go through their nested schemas.
-    return _json(
-        {"transferts": [_listed(row, link) for row in page.transfers], "cursor": page.cursor}
-    )
+    transfers = [_listed(row, present(row, link)) for row in page.transfers]
+    g.audit_object_ids = [t["id"] for t in transfers]
+    return _json({"transferts": transfers, "cursor": page.cursor})
 
 
 _WARNINGS = ErreurSchema(many=True)
 _HARMONISATION = HarmonisationSchema()
 
 
-def _listed(row: Row[Any], link: presenters.Linker) -> dict[str, Any]:
+def _listed(row: Row[Any], document: dict[str, Any]) -> dict[str, Any]:
     """A listed transfer as InboundTransferSchema dumps it: JSON values, declared keys only."""
-    document = presenters.listed_inbound(row, link)
-    document["avertissements"] = _WARNINGS.dump(row.warnings)
+    document["avertissements"] = _WARNINGS.dump(row.warnings) if row.warnings else []
     if row.harmonisation is not None:
         document["harmonisation"] = _HARMONISATION.dump(row.harmonisation)
     return document

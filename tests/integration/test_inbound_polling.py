@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
 from flask import Flask
@@ -20,7 +22,8 @@ from mdph_bridge import create_app
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.http import presenters
-from mdph_bridge.models import AuditPending, Transfer
+from mdph_bridge.models import AuditPending, Transfer, utcnow
+from mdph_bridge.services import receiving
 from schemas.api import InboundPageSchema
 
 pytestmark = pytest.mark.integration
@@ -105,8 +108,9 @@ def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
 def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
-    ready_for_62(session, 3)
-    first, returned, medical = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    ready_for_62(session, 6)
+    transfers = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    first, returned, medical, at_risk, on_time, bare = transfers
     # Stored lists with keys the contract does not declare: the schema leaves them out.
     first.warnings = [{"chemin": "a", "code": "x.y", "message": "m", "interne": 1}]
     first.harmonisation = {
@@ -122,6 +126,15 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     returned.numero_dossier_destination = "62-2026-0001"
     medical.medical_package_key, medical.medical_package_size = "packages/m.age", 512
     medical.medical_package_sha256, medical.medical_package_key_ids = "1" * 64, ["cle-62"]
+    # Microseconds with trailing zeros, or only one; text JSON must escape; levels other than late.
+    soon, later = utcnow() + timedelta(days=1), utcnow() + timedelta(days=9)
+    at_risk.warn_at = (utcnow() - timedelta(hours=1)).replace(microsecond=123400)
+    at_risk.due_at = later
+    at_risk.submitted_at = at_risk.submitted_at.replace(microsecond=1)
+    at_risk.numero_dossier_origine = 'é"\\\t\x01/€\u2028'
+    on_time.warn_at, on_time.due_at = soon.replace(microsecond=120000), later
+    # A transfer with no date of readiness and an empty package key: null fields.
+    bare.ready_at, bare.package_key = None, ""
     session.commit()
     listed = list(session.scalars(select(Transfer).order_by(Transfer.inbound_seq)))
 
@@ -136,6 +149,35 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     assert "interne" not in str(expected)
     assert "en_trop" not in str(expected)
     assert response.mimetype == "application/json"
+    shown = expected["transferts"]
+    assert [t["niveau"] for t in shown[2:5]] == ["en_retard", "a_risque", "dans_les_delais"]
+    assert shown[3]["soumis_le"].endswith(".000001+00:00")
+    assert shown[3]["a_risque_le"].endswith(".123400+00:00")
+    assert shown[4]["a_risque_le"].endswith(".120000+00:00")
+    assert shown[5]["pret_le"] is None
+    assert shown[5]["paquet"] is None
+
+
+def test_postgresql_and_python_list_a_transfer_alike(
+    app: Flask, session: Session, demo: dict[str, Any]
+) -> None:
+    ready_for_62(session, 2)
+    late, on_time = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    on_time.warn_at, on_time.due_at = utcnow() + timedelta(days=1), utcnow() + timedelta(days=2)
+    on_time.submitted_at = on_time.submitted_at.replace(microsecond=10)
+    late.warnings, late.return_reason = [{"code": "x"}], {"code": "r", "texte": "t"}
+    session.commit()
+
+    with app.test_request_context():
+        link = presenters.page_links()
+        built = receiving.page_rows(session, "62", 0, 100, built=True)
+        listed = receiving.page_rows(session, "62", 0, 100, built=False)
+        from_sql = [presenters.listed_from_database(row, link) for row in built]
+        from_python = [presenters.listed_inbound(row, link) for row in listed]
+
+    assert orjson.dumps(from_sql, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        from_python, option=orjson.OPT_SORT_KEYS
+    )
 
 
 def test_the_token_check_and_the_caught_up_list_share_one_transaction(
