@@ -12,7 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CursorResult,
+    Table,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
@@ -125,6 +134,36 @@ _DOCUMENTS = (
     select(DOCUMENTS.c.position, DOCUMENTS.c.mime, DOCUMENTS.c.size)
     .where(DOCUMENTS.c.transfer_id == bindparam("id"))
     .order_by(DOCUMENTS.c.position)
+)
+_READY_COLUMNS = (
+    "inbound_seq",
+    "package_key",
+    "package_size",
+    "package_sha256",
+    "package_key_ids",
+    "medical_package_key",
+    "medical_package_size",
+    "medical_package_sha256",
+    "medical_package_key_ids",
+    "manifest",
+    "harmonisation",
+)
+# The usual end of an attempt, built once: `ready` (its milestone too) if the lease is still ours.
+_READY = (
+    update(TRANSFERS)
+    .where(
+        TRANSFERS.c.id == bindparam("transfer_id"),
+        TRANSFERS.c.state == State.VALIDATING.value,
+        TRANSFERS.c.lease_token == bindparam("token"),
+    )
+    .values(
+        state=State.READY.value,
+        state_changed_at=_NOW,
+        ready_at=_NOW,
+        lease_token=None,
+        lease_until=None,
+        **{name: bindparam(f"b_{name}", type_=TRANSFERS.c[name].type) for name in _READY_COLUMNS},
+    )
 )
 _NEXT_SEQ = (
     update(DEPARTEMENTS)
@@ -367,27 +406,29 @@ def _mark_ready(
     signed_manifest: dict[str, Any],
     harmonisation: dict[str, Any],
 ) -> bool:
+    """Move the transfer to `ready` as `_move` would, by the statement built once for it."""
+    now = utcnow()
     seq = session.execute(_NEXT_SEQ, {"dest": claimed.dest_code}).scalar_one()
-    return _move(
-        session,
-        transfer_id,
-        State.VALIDATING,
-        State.READY,
-        guard=[TRANSFERS.c.lease_token == claimed.token],
-        lease_token=None,
-        lease_until=None,
-        inbound_seq=seq,
-        package_key=package.key,
-        package_size=package.size,
-        package_sha256=package.sha256,
-        package_key_ids=package.key_ids,
-        medical_package_key=medical and medical.key,
-        medical_package_size=medical and medical.size,
-        medical_package_sha256=medical and medical.sha256,
-        medical_package_key_ids=medical and medical.key_ids,
-        manifest=signed_manifest,
-        harmonisation=harmonisation,
-    )
+    values = {
+        "inbound_seq": seq,
+        "package_key": package.key,
+        "package_size": package.size,
+        "package_sha256": package.sha256,
+        "package_key_ids": package.key_ids,
+        "medical_package_key": medical and medical.key,
+        "medical_package_size": medical and medical.size,
+        "medical_package_sha256": medical and medical.sha256,
+        "medical_package_key_ids": medical and medical.key_ids,
+        "manifest": signed_manifest,
+        "harmonisation": harmonisation,
+    }
+    params = {f"b_{name}": value for name, value in values.items()}
+    params |= {"transfer_id": transfer_id, "token": claimed.token, "now": now}
+    if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
+        return False
+    add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
+    record(session, SYSTEM, "transfer.process", "transfer", transfer_id, State.READY.value)
+    return True
 
 
 def _reject(
