@@ -16,6 +16,8 @@ from mdph_bridge.extensions import backends, session
 from mdph_bridge.http import presenters
 from mdph_bridge.http.identity import current_principal
 from mdph_bridge.services import receiving
+from mdph_bridge.services.auth import Principal
+from mdph_bridge.services.watermarks import watermark_key
 from schemas.api import (
     CompletionSchema,
     ErreurSchema,
@@ -47,13 +49,25 @@ _PACKAGE_DOC = {
 }
 
 
+# An instance, not the class: webargs would build the schema anew at every poll.
+_QUERY = InboundQuerySchema()
+
+
+def _watermark(principal: Principal) -> str:
+    return watermark_key(principal.departement)
+
+
 @blp.route("", methods=["GET"])
-@requires(*RECEIVING)
-@blp.arguments(InboundQuerySchema, location="query", as_kwargs=True)
+@requires(*RECEIVING, peek=_watermark)
+@blp.arguments(_QUERY, location="query", as_kwargs=True)
 @blp.response(200, InboundPageSchema)
 def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""
-    page = receiving.list_inbound(session(), current_principal(), cursor, limit)
+    principal, peeked, watermarks = current_principal(), g.get("peeked"), backends().watermarks
+    last = None  # read with the token's check when it was checked a moment ago
+    if peeked is not None and watermarks is not None:
+        last = watermarks.last(session(), principal.departement, peeked.value)
+    page = receiving.list_inbound(session(), principal, cursor, limit, last)
     g.audit_object_ids = [t.id for t in page.transfers]
     link = presenters.page_links()
     # The page is dumped without the schema (its cost per transfer); a test checks it equals

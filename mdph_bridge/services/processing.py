@@ -48,6 +48,7 @@ from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import TRANSFERS, add_event, move
+from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
 from schemas.dossier import has_medical_content
 from schemas.errors import error, flatten, for_storage
@@ -428,6 +429,7 @@ def _mark_ready(
         return False
     add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
     record(session, SYSTEM, "transfer.process", "transfer", transfer_id, State.READY.value)
+    raise_watermark(session, claimed.dest_code, seq)
     return True
 
 

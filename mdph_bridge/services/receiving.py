@@ -99,10 +99,20 @@ class InboundPage:
 
 
 def list_inbound(
-    session: Session, principal: Principal, cursor: str | None, limit: int
+    session: Session,
+    principal: Principal,
+    cursor: str | None,
+    limit: int,
+    last: int | None = None,
 ) -> InboundPage:
-    """Return the next inbound transfers after `cursor`, in the order they became ready."""
+    """Return the next inbound transfers after `cursor`, in the order they became ready.
+
+    `last`, the destination's last inbound position when known (its watermark), answers a
+    caught-up poll without reading the transfers.
+    """
     after = decode_cursor(cursor)
+    if last is not None and after >= last:
+        return InboundPage([], encode_cursor(after))
     values = {"dest": principal.departement, "after": after, "limit": limit}
     rows = session.execute(_PAGE, values).all()
     last = rows[-1].inbound_seq if rows else None

@@ -1,19 +1,24 @@
-"""Inbound polling that scales: a page costs the same statements at any size, an empty one less."""
+"""Inbound polling that scales: a page costs the same statements at any size, an empty one none."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import ready
 from histories import NOW, add_transfer
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, hub_settings
 
+from mdph_bridge import create_app
 from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import Backends
 from mdph_bridge.http import presenters
 from mdph_bridge.models import AuditPending, Transfer
 from schemas.api import InboundPageSchema
@@ -61,6 +66,7 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     ready_for_62(session, 100)
     token = demo["62"]["jetons"]["receiver"]
     poll(client, token, "?limit=1")  # the token's first use is written once a minute
+    poll(client, token, "?limit=1")  # the destination's watermark is read once into Redis
     entries = session.scalar(select(func.count()).select_from(AuditPending))
     session.commit()
 
@@ -75,7 +81,7 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries + 101
 
 
-def test_the_caught_up_poll_is_one_lookup_and_leaves_no_audit_entry(
+def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     ready_for_62(session, 3)
@@ -84,11 +90,15 @@ def test_the_caught_up_poll_is_one_lookup_and_leaves_no_audit_entry(
     entries = session.scalar(select(func.count()).select_from(AuditPending))
     session.commit()
 
+    first, read_through = statements(app, lambda: poll(client, token, f"?cursor={cursor}"))
     body, sent = statements(app, lambda: poll(client, token, f"?cursor={cursor}"))
 
-    assert body == {"transferts": [], "cursor": cursor}
-    assert len([s for s in sent if "FROM transfers" in s]) == 1
-    assert not [s for s in sent if "audit_pending" in s]  # it showed nothing: no entry
+    assert first == body == {"transferts": [], "cursor": cursor}
+    # The token was checked a moment ago and Redis has 62's last position: no database at all.
+    assert sent == []
+    # The first time, the position was read from the index, and no page, nor token, nor audit.
+    assert len(read_through) == 1
+    assert "max(transfers.inbound_seq)" in read_through[0]
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries
 
 
@@ -131,6 +141,7 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
 def test_the_token_check_and_the_caught_up_list_share_one_transaction(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
+    app.config["TOKEN_CACHE_SECONDS"] = 0  # as in a process that never saw the token
     ready_for_62(session, 1)
     token = demo["62"]["jetons"]["receiver"]
     cursor = poll(client, token, "")["cursor"]  # writes the token's last use: its own commit
@@ -147,3 +158,105 @@ def test_the_token_check_and_the_caught_up_list_share_one_transaction(
 
     assert seen.count("begin") == 1  # the token check did not end its transaction
     assert "commit" not in seen  # nothing written, so no commit to wait for
+
+
+WATERMARK_62 = "mdph:inbound-seq:62"
+
+
+def test_a_transfer_made_ready_is_listed_by_the_next_poll(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    redis_client: redis.Redis,
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    assert poll(client, token, f"?cursor={cursor}")["transferts"] == []  # answered from Redis
+
+    transfer_id = ready(app, client, demo, backends)
+
+    listed = poll(client, token, f"?cursor={cursor}")["transferts"]
+    assert [t["id"] for t in listed] == [str(transfer_id)]
+    # Redis holds a département's code and a number, nothing else of the transfer.
+    assert redis_client.keys("mdph:*") == [WATERMARK_62.encode()]
+    assert redis_client.get(WATERMARK_62) == b"1"
+
+
+def test_after_redis_is_emptied_the_poll_reads_the_position_from_postgresql(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    redis_client: redis.Redis,
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    poll(client, token, f"?cursor={cursor}")
+    transfer_id = ready(app, client, demo, backends)
+
+    redis_client.flushdb()  # a Redis restarted without its data
+
+    listed = poll(client, token, f"?cursor={cursor}")["transferts"]
+    assert [t["id"] for t in listed] == [str(transfer_id)]
+    assert redis_client.get(WATERMARK_62) == b"1"
+
+
+def test_a_lost_raise_delays_a_transfer_until_its_watermark_expires(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    redis_client: redis.Redis,
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    poll(client, token, f"?cursor={cursor}")  # 62's position, 0, mirrored in Redis
+    ready_for_62(session, 1)  # made ready without raising the watermark: the raise was lost
+
+    assert poll(client, token, f"?cursor={cursor}")["transferts"] == []
+    # Delayed, not hidden: the stale position lives at most INBOUND_WATERMARK_SECONDS.
+    assert 0 < redis_client.ttl(WATERMARK_62) <= app.config["INBOUND_WATERMARK_SECONDS"]
+    redis_client.delete(WATERMARK_62)  # as the key expiring
+
+    assert len(poll(client, token, f"?cursor={cursor}")["transferts"]) == 1
+
+
+def test_a_watermark_ahead_of_the_database_only_costs_a_read(
+    client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    ready_for_62(session, 1)
+    cursor = poll(client, token, "")["cursor"]
+    redis_client.set(WATERMARK_62, 5)  # raised before a commit that then failed
+
+    assert poll(client, token, f"?cursor={cursor}") == {"transferts": [], "cursor": cursor}
+
+
+def test_a_blocked_client_is_refused_even_with_a_token_checked_a_moment_ago(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    good, attacker = bearer(demo["62"]["jetons"]["receiver"]), {"REMOTE_ADDR": "198.51.100.9"}
+    assert client.get("/api/v1/inbound", headers=good, environ_base=attacker).status_code == 200
+    for _ in range(10):  # AUTH_FAILURE_LIMIT's default: 10/minute
+        wrong = client.get("/api/v1/inbound", headers=bearer("mdphb_x"), environ_base=attacker)
+        assert wrong.status_code == 401
+
+    blocked = client.get("/api/v1/inbound", headers=good, environ_base=attacker)
+
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+
+
+def test_without_a_reachable_redis_every_poll_reads_postgresql(
+    tmp_path: Path, database_url: str, demo: dict[str, Any], session: Session
+) -> None:
+    settings = hub_settings(tmp_path, database_url, "filesystem://")
+    down = create_app(settings | {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"})
+    client, token = down.test_client(), demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    ready_for_62(session, 1)
+
+    for _ in range(2):
+        assert len(poll(client, token, f"?cursor={cursor}")["transferts"]) == 1
+    down.extensions["mdph_bridge"].engine.dispose()
