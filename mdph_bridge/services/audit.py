@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, event, func, insert, select, text
+from sqlalchemy import CursorResult, Table, delete, event, func, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from mdph_bridge.config import MIN_AUDIT_RETENTION_DAYS
@@ -89,21 +89,27 @@ def record(
     outcome: str = "ok",
     at: datetime | None = None,
     client: str | None = None,
-) -> AuditPending:
-    """Add an entry to the caller's transaction: it commits with the change, or not at all."""
-    entry = AuditPending(
-        at=at or utcnow(),
-        actor=actor.id,
-        role=actor.role,
-        departement=actor.departement,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        outcome=outcome,
-        client=client,
-    )
-    session.add(entry)
-    return entry
+) -> None:
+    """Add an entry to the caller's transaction: it commits with the change, or not at all.
+
+    Inserted by Core on the session's connection: no unit of work to flush, and no session event
+    takes the entry for a change of its own.
+    """
+    entry = {
+        "at": at or utcnow(),
+        "actor": actor.id,
+        "role": actor.role,
+        "departement": actor.departement,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "outcome": outcome,
+        "client": client,
+    }
+    session.connection().execute(_INSERT_ENTRY, entry)
+
+
+_INSERT_ENTRY = insert(cast(Table, AuditPending.__table__))
 
 
 @dataclass
@@ -121,9 +127,17 @@ class Call:
 
 
 def _changes(session: Session) -> Iterator[object]:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if not isinstance(obj, AuditPending):
-            yield obj
+    yield from (*session.new, *session.dirty, *session.deleted)
+
+
+_CALL = "mdph_bridge.audit.call"  # the call a session's changes are recorded for, if any
+
+
+def note_created(session: Session, transfer_id: object) -> None:
+    """Name a transfer inserted by Core (no ORM object to see) as what the call created."""
+    call: Call | None = session.info.get(_CALL)
+    if call is not None:
+        call.created.append(transfer_id)
 
 
 @contextmanager
@@ -168,9 +182,11 @@ def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
     }
     for name, hook in hooks.items():
         event.listen(session, name, hook)
+    session.info[_CALL] = call
     try:
         yield call
     finally:
+        session.info.pop(_CALL, None)
         for name, hook in hooks.items():
             event.remove(session, name, hook)
 
