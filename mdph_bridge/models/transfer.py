@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import (
+    Computed,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdph_bridge.models.base import Base, utcnow
@@ -69,6 +78,9 @@ class Transfer(Base):
     sender_wait_seconds: Mapped[int] = mapped_column(default=0)
     # Folded into the supervisors' monthly roll-ups (only once finished; see services.rollups).
     rolled_up: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How many milestones (ready, downloaded, acknowledged) the roll-ups already hold the steps of,
+    # folded while the transfer is still open (no Python default: older revisions lack it).
+    steps_rolled_up: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     package_key: Mapped[str | None] = mapped_column(String(200))
     package_size: Mapped[int | None]
     package_sha256: Mapped[str | None] = mapped_column(String(64))
