@@ -130,7 +130,7 @@ class Distribution:
         if self.sketch is None:
             ordered = sorted(self.values)
             return [percentile_cont(ordered, fraction) for fraction in fractions]
-        ranks = SketchRanks(self._all_sketched())
+        ranks = SketchRanks(self._all_sketched() if self.values else self.sketch)  # read only
         found: list[float | None] = []
         for fraction in fractions:
             position = fraction * (self.count - 1)
