@@ -117,12 +117,6 @@ class Distribution:
         self.histogram[bar] = self.histogram.get(bar, 0) + 1
         self.values.append(value)
 
-    @classmethod
-    def of(cls, values: list[float], within: int = 0) -> Distribution:
-        """Many raw values at once, each counted as `add` would (aggregates at C speed)."""
-        bars = Counter(min(int(v), HISTOGRAM_CAP_DAYS) if v >= 0 else 0 for v in values)
-        return cls(len(values), sum(values), within, max(values, default=None), dict(bars), values)
-
     def absorb(self) -> None:
         """Move the raw values into the sketch if there is one: the quantiles do not change."""
         if self.sketch is not None and self.values:

@@ -1,7 +1,8 @@
 """Fold finished transfers into monthly roll-ups, and read the figures back without rescanning.
 
 A beat task folds each finished transfer (and each imported past one) once, in the transaction
-that flags it `rolled_up`. Readers add the roll-ups to the transfers not folded yet (open ones and
+that flags it `rolled_up`, and each step of an open one once its milestone is set (with its rights,
+mapped when it became ready), counted in `steps_rolled_up`. Readers add the roll-ups to the transfers not folded yet (open ones and
 those finished since the last fold, found by a partial index), so every count is exact at any
 moment; quantiles are exact until a folded sketch takes part, then within `RELATIVE_ERROR`.
 """
@@ -215,8 +216,7 @@ def _fold_hub(session: Session, batch: int, after: dict[str, uuid.UUID]) -> int:
 
 
 def _fold_open(session: Session, batch: int, after: dict[str, uuid.UUID]) -> int:
-    """Fold what open transfers have done since the last fold (steps, rights once mapped);
-    return how many transfers."""
+    """Fold the steps and rights open transfers added since the last fold; return how many."""
     query = select(
         Transfer.id,
         Transfer.origin_code,
@@ -270,10 +270,10 @@ def _fold_past(session: Session, batch: int, target_days: int, after: dict[str, 
 
 
 def roll_up(session: Session, target_days: int, batch: int = BATCH) -> int:
-    """Fold every finished transfer not rolled up yet, and what open ones have done since the last
-    fold, a batch per transaction; return how many finished transfers were folded.
+    """Fold the finished transfers not rolled up yet; return how many (a batch per transaction).
 
-    Each batch starts after the last id of the one before, so the walk never rescans the rows it
+    What open transfers added since the last fold (steps, rights) is folded in the same walk. Each
+    batch starts after the last id of the one before, so the walk never rescans the rows it
     has just flagged (their index entries stay until PostgreSQL vacuums them).
     """
     folded = 0
