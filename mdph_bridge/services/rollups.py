@@ -2,9 +2,10 @@
 
 A beat task folds each finished transfer (and each imported past one) once, in the transaction
 that flags it `rolled_up`, and each step of an open one once its milestone is set (with its rights,
-mapped when it became ready), counted in `steps_rolled_up`. Readers add the roll-ups to the transfers not folded yet (open ones and
-those finished since the last fold, found by a partial index), so every count is exact at any
-moment; quantiles are exact until a folded sketch takes part, then within `RELATIVE_ERROR`.
+mapped when it became ready), counted in `steps_rolled_up`. Readers add the roll-ups to the
+transfers not folded yet (open ones and those finished since the last fold, found by a partial
+index), so every count is exact at any moment; quantiles are exact until a folded sketch takes
+part, then within `RELATIVE_ERROR`.
 """
 
 from __future__ import annotations
