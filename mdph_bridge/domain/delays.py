@@ -9,6 +9,7 @@ exact (PostgreSQL's `percentile_cont`) while every value is still at hand.
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -17,10 +18,10 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import cast
 
-from ddsketch import DDSketch
 from ddsketch.ddsketch import BaseDDSketch
 from ddsketch.mapping import LogarithmicMapping
 from ddsketch.pb.proto import DDSketchProto, pb
+from ddsketch.store import DenseStore
 
 RELATIVE_ERROR = 0.01  # every quantile read from a sketch is within 1 % of a true order statistic
 MAPPING = LogarithmicMapping(RELATIVE_ERROR)  # DDSketch's own, to bin many values at once
@@ -28,6 +29,33 @@ DAY_SECONDS = 86400.0
 HISTOGRAM_CAP_DAYS = 60  # longer delays fall in the last bar
 DELAY = "delai"  # submission to completion, the 15-day figure
 SENDER_WAIT = "attente_expediteur"
+
+
+class SliceStore(DenseStore):
+    """DDSketch's dense store, merging another one bin range at a time (C speed), not key by key.
+
+    A dashboard merges a few hundred monthly sketches of a few hundred bins each at every call.
+    """
+
+    def merge(self, store: DenseStore) -> None:
+        """Add another dense store's bins to this one's: the same bins as DenseStore.merge."""
+        if store.count == 0:
+            return
+        if self.count == 0:
+            self.copy(store)
+            return
+        if store.min_key < self.min_key or store.max_key > self.max_key:
+            self._extend_range(store.min_key, store.max_key)
+        first, last = store.min_key - store.offset, store.max_key - store.offset + 1
+        at = store.min_key - self.offset
+        span = slice(at, at + last - first)
+        self.bins[span] = map(operator.add, self.bins[span], store.bins[first:last])
+        self.count += store.count
+
+
+def new_sketch() -> BaseDDSketch:
+    """An empty DDSketch (`RELATIVE_ERROR`, unbounded dense stores) that merges by slices."""
+    return BaseDDSketch(MAPPING, SliceStore(), SliceStore(), 0.0)
 
 
 def percentile_cont(ordered: list[float], fraction: float) -> float | None:
@@ -89,12 +117,6 @@ class Distribution:
         self.histogram[bar] = self.histogram.get(bar, 0) + 1
         self.values.append(value)
 
-    @classmethod
-    def of(cls, values: list[float], within: int = 0) -> Distribution:
-        """Many raw values at once, each counted as `add` would (aggregates at C speed)."""
-        bars = Counter(min(int(v), HISTOGRAM_CAP_DAYS) if v >= 0 else 0 for v in values)
-        return cls(len(values), sum(values), within, max(values, default=None), dict(bars), values)
-
     def absorb(self) -> None:
         """Move the raw values into the sketch if there is one: the quantiles do not change."""
         if self.sketch is not None and self.values:
@@ -115,7 +137,7 @@ class Distribution:
         self.values += other.values
         if other.sketch is not None:
             if self.sketch is None:
-                self.sketch = DDSketch(RELATIVE_ERROR)
+                self.sketch = new_sketch()
             self.sketch.merge(other.sketch)
 
     @property
@@ -130,7 +152,7 @@ class Distribution:
         if self.sketch is None:
             ordered = sorted(self.values)
             return [percentile_cont(ordered, fraction) for fraction in fractions]
-        ranks = SketchRanks(self._all_sketched())
+        ranks = SketchRanks(self._all_sketched() if self.values else self.sketch)  # read only
         found: list[float | None] = []
         for fraction in fractions:
             position = fraction * (self.count - 1)
@@ -145,7 +167,7 @@ class Distribution:
         return self.total / self.count if self.count else None
 
     def _all_sketched(self) -> BaseDDSketch:
-        sketch = DDSketch(RELATIVE_ERROR)
+        sketch = new_sketch()
         if self.sketch is not None:
             sketch.merge(self.sketch)
         add_values(sketch, self.values)
@@ -189,7 +211,7 @@ def _decoded(data: bytes) -> BaseDDSketch:
 
 def cached_sketch(data: bytes) -> BaseDDSketch:
     """A sketch of `decode_sketch`, decoded once per process and copied (the caller may add)."""
-    sketch = DDSketch(RELATIVE_ERROR)
+    sketch = new_sketch()
     sketch.merge(_decoded(data))
     return sketch
 
@@ -198,7 +220,7 @@ def decode_sketch(data: bytes) -> BaseDDSketch:
     """Read a sketch written by `encode_sketch`, one `add` per non-empty bin."""
     message = pb.DDSketch()
     message.ParseFromString(data)
-    sketch = DDSketch(RELATIVE_ERROR)
+    sketch = new_sketch()
     for store, sign in ((message.positiveValues, 1.0), (message.negativeValues, -1.0)):
         offset = store.contiguousBinIndexOffset
         bins = [(offset + i, n) for i, n in enumerate(store.contiguousBinCounts) if n]

@@ -6,9 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import (
+    Computed,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdph_bridge.domain.states import OPEN
 from mdph_bridge.models.base import Base, utcnow
 
 
@@ -17,6 +27,9 @@ def _rights(outcome: str) -> Any:
     return mapped_column(
         Computed(f"CAST(harmonisation -> 'resultats' ->> '{outcome}' AS INTEGER)", persisted=True)
     )
+
+
+OPEN_STATES = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN)))
 
 
 class Transfer(Base):
@@ -30,6 +43,15 @@ class Transfer(Base):
         Index("ix_transfers_warn_at", "warn_at"),
         # The transfers the metrics read one by one (open ones, finished ones not folded yet), in
         # the id order the fold walks them.
+        # The open transfers by deadline: the most overdue come first in the supervisors' alerts
+        # without reading every open transfer (a hundred index entries, not a hundred thousand).
+        Index(
+            "ix_transfers_open_due",
+            "due_at",
+            "id",
+            postgresql_where=text(OPEN_STATES),
+            sqlite_where=text(OPEN_STATES),
+        ),
         Index(
             "ix_transfers_not_rolled_up",
             "id",
@@ -69,6 +91,9 @@ class Transfer(Base):
     sender_wait_seconds: Mapped[int] = mapped_column(default=0)
     # Folded into the supervisors' monthly roll-ups (only once finished; see services.rollups).
     rolled_up: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How many milestones (ready, downloaded, acknowledged) the roll-ups already hold the steps of,
+    # folded while the transfer is still open (no Python default: older revisions lack it).
+    steps_rolled_up: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     package_key: Mapped[str | None] = mapped_column(String(200))
     package_size: Mapped[int | None]
     package_sha256: Mapped[str | None] = mapped_column(String(64))

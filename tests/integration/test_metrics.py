@@ -357,3 +357,44 @@ def test_two_folders_at_once_fold_each_transfer_once(
         1 for t in made if not t.get("historical") and t["state"] not in FINISHED
     )
     assert_same_figures(dashboard_figures(session, ["59"], NOW, 15), exact)
+
+
+def test_the_steps_of_an_open_transfer_are_folded_as_it_moves_on(
+    session: Session, made: list[dict[str, Any]]
+) -> None:
+    roll_up(session, 15, batch=150)
+    moving = add_transfer(  # mapped when it became ready, as the worker does
+        session, "59", "62", NOW - timedelta(days=6), {State.READY: NOW - timedelta(days=5)}
+    )
+    session.get(Transfer, moving).harmonisation = {  # type: ignore[union-attr]
+        "resultats": {"maintenu": 3, "a_instruire": 1},
+        "alertes": [],
+    }
+    session.commit()
+    milestones = [
+        (State.DOWNLOADED, "downloaded_at", NOW - timedelta(days=4)),
+        (State.ACKNOWLEDGED, "acknowledged_at", NOW - timedelta(days=3)),
+        (State.COMPLETED, "completed_at", NOW - timedelta(days=1)),
+    ]
+    for reached, (state, column, at) in enumerate(milestones, start=1):
+        # Its steps done since the last fold are read one by one, then folded once.
+        assert_same_figures(
+            dashboard_figures(session, ["59"], NOW, 15),
+            metrics_exact.figures(session, ["59"], NOW, 15),
+        )
+        assert roll_up(session, 15) == 0  # nothing finished: only its new steps are folded
+        transfer = session.get(Transfer, moving)
+        assert transfer is not None
+        assert transfer.steps_rolled_up == reached
+        assert_same_figures(
+            dashboard_figures(session, ["59"], NOW, 15),
+            metrics_exact.figures(session, ["59"], NOW, 15),
+        )
+        transfer.state = state.value
+        setattr(transfer, column, at)
+        session.commit()
+
+    assert roll_up(session, 15) == 1  # completed: the rest of it is folded with its delay
+    assert_same_figures(
+        dashboard_figures(session, ["59"], NOW, 15), metrics_exact.figures(session, ["59"], NOW, 15)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from ddsketch import DDSketch
@@ -16,6 +17,7 @@ from mdph_bridge.domain.delays import (
     add_values,
     decode_sketch,
     encode_sketch,
+    new_sketch,
     percentile_cont,
 )
 
@@ -108,3 +110,27 @@ def test_ranks_by_bisection_read_what_ddsketch_reads(values: list[float]) -> Non
     for rank in range(count):
         fraction = min(1.0, (rank + 0.5) / (count - 1)) if count > 1 else 0.0
         assert ranks.value(rank) == sketch.get_quantile_value(fraction)
+
+
+@given(st.lists(DELAYS | st.lists(st.floats(min_value=-5, max_value=0.5)), min_size=1, max_size=6))
+def test_sketches_merged_by_slices_hold_the_bins_ddsketch_merges(parts: list[list[float]]) -> None:
+    by_key, by_slice = DDSketch(RELATIVE_ERROR), new_sketch()
+    for values in parts:
+        part = DDSketch(RELATIVE_ERROR)
+        add_values(part, values)
+        by_key.merge(part)
+        by_slice.merge(part)
+
+    assert by_slice.count == by_key.count
+    for store in ("_store", "_negative_store"):
+        mine, theirs = getattr(by_slice, store), getattr(by_key, store)
+        assert mine.count == theirs.count
+        keys = range(min(mine.min_key, theirs.min_key), max(mine.max_key, theirs.max_key) + 1)
+        for key in keys:
+            assert bin_at(mine, key) == bin_at(theirs, key), key
+
+
+def bin_at(store: Any, key: int) -> float:
+    """The count in one bin of a dense store (0 outside its range)."""
+    index = key - store.offset
+    return float(store.bins[index]) if 0 <= index < len(store.bins) else 0.0
