@@ -18,6 +18,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from mdph_bridge.extensions import session
@@ -163,6 +164,9 @@ def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
         raise
     except HTTPException as exc:
         status = exc.code or 500
+        raise
+    except OperationalError:
+        status = 503  # the database went away: answered by http.errors
         raise
     finally:
         audit_call(call, status)
