@@ -39,7 +39,7 @@ def session() -> Session:
     return backends().sessions()
 
 
-# A pooled connection older than this is replaced at its next checkout (docs/OPERATIONS.md §14).
+# A pooled connection older than this is replaced at its next checkout (docs/OPERATIONS.md §11).
 POOL_RECYCLE_SECONDS = 1800
 
 
