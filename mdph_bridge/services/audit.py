@@ -80,7 +80,7 @@ def leaf_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# A Core insert of constant text: the ORM's unit of work cost more than the entry (PERFORMANCE.md).
+# A Core insert of constant text: the ORM's unit of work cost more than the entry itself.
 _RECORD = insert(cast(Table, AuditPending.__table__))
 
 
