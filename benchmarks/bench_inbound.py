@@ -2,13 +2,21 @@
 
 Run from the project root (PostgreSQL of the machine, a Redis of its own):
     .venv/bin/python benchmarks/bench_inbound.py [--pending 10000] [--clients 8] [--seconds 10]
+        [--before DIR]
 
 10,000 `ready` transfers addressed to 62 are inserted in one statement, then gunicorn (2 sync
 workers, as `mdph-bridge serve`) answers `GET /api/v1/inbound` with 62's receiver token, from
-`--clients` concurrent clients for `--seconds` each:
+`--clients` concurrent connections for `--seconds` each:
 - first page: no cursor, 100 transfers per page (the default), what a new receiver asks first;
 - caught up: the cursor after the last transfer, the steady-state poll that finds nothing new;
 - one receiver walks the whole list, 500 per page, as after an outage (pages/s, total time).
+
+The load comes from `wrk` (C, one connection per client, a Lua script for the token) when it is
+installed, else from Python threads that burn far more of the same two cores. CPU per request is
+what the gunicorn workers, the PostgreSQL backends of the hub's database and the hub's Redis used
+(from /proc), divided by the requests answered. `--before DIR` also serves the same database from
+another checkout of the project (e.g. `git worktree add DIR main`) on a second port, measured in
+the same run, the two taking turns to go first.
 """
 
 from __future__ import annotations
@@ -16,15 +24,19 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
+import re
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from arguments import parse
-from harness import free_port, hub, machine, summary_ms
+from harness import ROOT, Hub, children, cpu_seconds, free_port, hub, machine, summary_ms
 from sqlalchemy import insert, update
 
 from mdph_bridge import create_app
@@ -33,12 +45,30 @@ from mdph_bridge.services.admin import create_demo
 from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.receiving import encode_cursor
 
-PORT = free_port()
+WRK = shutil.which("wrk")
 
 
-def get(path: str, token: str) -> tuple[float, dict[str, object]]:
+@dataclass(frozen=True)
+class Target:
+    """One hub serving the benchmark's database: its name, port and gunicorn master's pid."""
+
+    name: str
+    port: int
+    pid: int
+
+
+@dataclass(frozen=True)
+class Load:
+    """What a load run measured: requests answered, requests/s, and latency figures."""
+
+    requests: int
+    rate: float
+    latency: str
+
+
+def get(port: int, path: str, token: str) -> tuple[float, dict[str, object]]:
     """One GET; return how long it took and the decoded answer."""
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     started = time.perf_counter()
     conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
     response = conn.getresponse()
@@ -50,49 +80,69 @@ def get(path: str, token: str) -> tuple[float, dict[str, object]]:
     return took, json.loads(body)
 
 
-def hammer(path: str, token: str, clients: int, seconds: float) -> tuple[float, list[float]]:
-    """`clients` threads asking `path` in a loop; return requests/s and every duration."""
+def threads(port: int, path: str, token: str, clients: int, seconds: float) -> Load:
+    """`clients` Python threads asking `path` in a loop (when wrk is not installed)."""
     durations: list[float] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
     def client() -> None:
         while time.monotonic() < stop_at:
-            took, _ = get(path, token)
+            took, _ = get(port, path, token)
             with lock:
                 durations.append(took)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(durations) / (time.monotonic() - started), durations
+    workers = [threading.Thread(target=client) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    rate = len(durations) / (time.monotonic() - started)
+    return Load(len(durations), rate, summary_ms(durations))
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by these processes (those gone count nothing)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
-    return total / os.sysconf("SC_CLK_TCK")
+def _wrk_ms(output: str, label: str) -> float:
+    """A latency percentile of wrk's `--latency` report, in milliseconds."""
+    found = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(output)
+    return float(found[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found[2]]
 
 
-def serving_pids(gunicorn: int, database_url: str) -> list[int]:
-    """The gunicorn workers and the PostgreSQL backends serving the hub's database."""
-    workers = Path(f"/proc/{gunicorn}/task/{gunicorn}/children").read_text().split()
+def wrk(port: int, path: str, token: str, clients: int, seconds: float) -> Load:
+    """wrk with `clients` connections on two threads; every answer must be a 200."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+        script.flush()
+        command = [WRK or "wrk", "-t", str(min(2, clients)), "-c", str(clients)]
+        command += ["-d", f"{max(1, round(seconds))}s", "--latency", "-s", script.name]
+        output = subprocess.run(  # noqa: S603 - wrk, fixed arguments
+            [*command, f"http://127.0.0.1:{port}{path}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    if "Non-2xx" in output or (found := re.search(r"(\d+) requests in", output)) is None:
+        raise RuntimeError(output)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    latency = f"p50 {_wrk_ms(output, '50%'):7.1f} ms  p99 {_wrk_ms(output, '99%'):7.1f} ms"
+    return Load(int(found[1]), rate, latency)
+
+
+def hub_pids(target: Target, redis_pid: int, database_url: str) -> dict[str, list[int]]:
+    """The target's gunicorn workers, the PostgreSQL backends of the database, the hub's Redis."""
     raw = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(raw) as conn:
         backends = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
             " AND pid <> pg_backend_pid()"
         ).fetchall()
-    return [int(pid) for pid in workers] + [row[0] for row in backends]
+    return {
+        "web": children(target.pid)[1:],
+        "PostgreSQL": [row[0] for row in backends],
+        "Redis": [redis_pid],
+    }
 
 
 def seed(app: object, pending: int) -> None:
@@ -131,16 +181,52 @@ def seed(app: object, pending: int) -> None:
     session.commit()
 
 
+def measure(target: Target, path: str, args: argparse.Namespace, token: str, h: Hub) -> str:
+    """Load one target with one request; return its figures line."""
+    load = wrk if WRK else threads
+    load(target.port, path, token, 2, 1)  # warm up: connections, caches, the watermark
+    pids = hub_pids(target, h.redis.proc.pid, h.database_url)  # type: ignore[union-attr]
+    used = {part: sum(cpu_seconds(group).values()) for part, group in pids.items()}
+    result = load(target.port, path, token, args.clients, args.seconds)
+    ms = {
+        part: (sum(cpu_seconds(group).values()) - used[part]) * 1000 / result.requests
+        for part, group in pids.items()
+    }
+    cpu_ms = sum(ms.values())
+    parts = ", ".join(f"{part} {value:.2f}" for part, value in ms.items())
+    return (
+        f"{result.rate:7.1f} req/s   {result.latency}   CPU {cpu_ms:5.2f} ms/request"
+        f" ({parts}; 2 free cores: ~{2000 / cpu_ms:.0f} req/s)"
+    )
+
+
+def walk(target: Target, token: str) -> str:
+    """One receiver reads the whole list, 500 per page; return its figures."""
+    cursor, pages, seen = None, 0, 0
+    started = time.perf_counter()
+    while True:
+        query = "?limit=500" + (f"&cursor={cursor}" if cursor else "")
+        _, page = get(target.port, f"/api/v1/inbound{query}", token)
+        transfers = page["transferts"]
+        if not transfers:
+            break
+        pages, seen, cursor = pages + 1, seen + len(transfers), page["cursor"]  # type: ignore[arg-type]
+    took = time.perf_counter() - started
+    return f"{pages} pages, {seen} transfers in {took:.2f} s ({seen / took:.0f} transfers/s)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10)
-    args = parse(parser, {"pending": 300, "clients": 2, "seconds": 0.5})
+    parser.add_argument("--before", type=Path, help="another checkout, measured beside this one")
+    args = parse(parser, {"pending": 300, "clients": 2, "seconds": 1})
     print(f"machine: {machine()}")
+    before = f" --before {args.before}" if args.before else ""
     print(
         f"command: .venv/bin/python benchmarks/bench_inbound.py --pending {args.pending} "
-        f"--clients {args.clients} --seconds {args.seconds:g}"
+        f"--clients {args.clients} --seconds {args.seconds:g}{before}"
     )
     with hub("mdph_bench_inbound") as h:
         app = create_app(h.settings())
@@ -150,36 +236,26 @@ def main() -> None:
             app.extensions["mdph_bridge"].sessions.remove()
         app.extensions["mdph_bridge"].engine.dispose()
         token = demo["62"]["jetons"]["receiver"]
-        server = h.gunicorn("mdph_bridge.wsgi:app", PORT)
-        hammer("/api/v1/inbound", token, 2, 1)  # warm up
-        pids = serving_pids(server.pid, h.database_url)
+        roots = {"new": ROOT, **({"before": args.before.resolve()} if args.before else {})}
+        targets = []
+        for name, root in roots.items():
+            port = free_port()
+            server = h.gunicorn("mdph_bridge.wsgi:app", port, root=root)
+            targets.append(Target(name, port, server.pid))
 
+        generator = "wrk" if WRK else "Python threads (wrk not installed)"
         print(f"{args.pending} pending for 62; {args.clients} clients, {args.seconds:g} s each")
-        print("CPU per request: gunicorn workers + PostgreSQL backends, whatever else runs")
-        for label, path in (
+        print(f"load: {generator}; CPU per request: gunicorn workers + PostgreSQL + Redis")
+        scenarios = (
             ("first page (100)", "/api/v1/inbound"),
             ("caught up (0 new)", f"/api/v1/inbound?cursor={encode_cursor(args.pending)}"),
-        ):
-            used = cpu_seconds(pids)
-            rate, durations = hammer(path, token, args.clients, args.seconds)
-            cpu_ms = (cpu_seconds(pids) - used) * 1000 / len(durations)
-            print(
-                f"{label:<20} {rate:7.1f} req/s   {summary_ms(durations)}   CPU {cpu_ms:5.2f} ms"
-                f"/request (2 free cores: ~{2000 / cpu_ms:.0f} req/s)"
-            )
-
-        cursor, pages, seen = None, 0, 0
-        started = time.perf_counter()
-        while True:
-            query = "?limit=500" + (f"&cursor={cursor}" if cursor else "")
-            _, page = get(f"/api/v1/inbound{query}", token)
-            transfers = page["transferts"]
-            if not transfers:
-                break
-            pages, seen, cursor = pages + 1, seen + len(transfers), page["cursor"]  # type: ignore[arg-type]
-        took = time.perf_counter() - started
-        print(f"walk all, 500/page    {pages} pages, {seen} transfers in {took:.2f} s "
-              f"({seen / took:.0f} transfers/s)")  # fmt: skip
+        )
+        for turn, (label, path) in enumerate(scenarios):
+            order = targets if turn % 2 == 0 else targets[::-1]  # each goes first in turn
+            for target in order:
+                print(f"{target.name:<7}{label:<18} {measure(target, path, args, token, h)}")
+        for target in targets:
+            print(f"{target.name:<7}walk all, 500/page {walk(target, token)}")
 
 
 if __name__ == "__main__":

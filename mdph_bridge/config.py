@@ -64,6 +64,12 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "DRAFT_RETENTION_DAYS": (int, 30),
     "UNDOWNLOADED_ALERT_DAYS": (int, 5),
     "TOKEN_VALID_DAYS": (int, 365),
+    # A web process reuses a valid token's check this long: a revocation made by another process
+    # takes effect within this delay (at once in the process that made it).
+    "TOKEN_CACHE_SECONDS": (float, 5.0),
+    # A destination's last inbound position lives this long in Redis after its last raise: a raise
+    # lost (Redis down for a moment) delays a transfer's listing by this much at most.
+    "INBOUND_WATERMARK_SECONDS": (int, 10),
     # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto are trusted (0: none).
     "TRUSTED_PROXIES": (int, 0),
     # Transfers whose documents weigh this much or more go to the `transfers_large` queue.

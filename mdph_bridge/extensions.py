@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from mdph_bridge.models.sqlstats import register_sqlite_functions
 from mdph_bridge.services.queue import BROKER, MAINTENANCE_QUEUE, QUEUE
+from mdph_bridge.services.watermarks import WATERMARKS, Watermarks, make_watermarks
 from mdph_bridge.storage import LocalStorage, Storage
 
 
@@ -27,6 +28,7 @@ class Backends:
     sessions: scoped_session[Session]
     storage: Storage
     celery: Celery
+    watermarks: Watermarks | None  # destinations' inbound positions in Redis (None: no Redis)
 
 
 def backends() -> Backends:
@@ -203,10 +205,14 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     celery = celery_init_app(app)
     # Sessions know their broker: services wake workers from the session once it commits.
-    factory = sessionmaker(bind=engine, expire_on_commit=False, info={BROKER: celery})
+    watermarks = make_watermarks(
+        app.config["RATELIMIT_STORAGE_URL"], app.config["INBOUND_WATERMARK_SECONDS"]
+    )
+    info = {BROKER: celery, WATERMARKS: watermarks}
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info=info)
     sessions = scoped_session(factory)
     storage = make_storage(app.config)
-    app.extensions["mdph_bridge"] = Backends(engine, sessions, storage, celery)
+    app.extensions["mdph_bridge"] = Backends(engine, sessions, storage, celery, watermarks)
     app.extensions["celery"] = app.extensions["mdph_bridge"].celery
 
     @app.teardown_appcontext

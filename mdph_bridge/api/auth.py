@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from mdph_bridge.extensions import session
 from mdph_bridge.http.identity import (
@@ -17,27 +17,35 @@ from mdph_bridge.http.identity import (
     request_id,
     run_audited,
 )
-from mdph_bridge.services.auth import Principal, authenticate
+from mdph_bridge.services.auth import Principal, authenticate, recently_checked
 from mdph_bridge.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 _BODILESS = frozenset({"GET", "HEAD"})
 
 
-def _authenticate() -> Principal:
+def _authenticate(peek: Callable[[Principal], str] | None) -> Principal:
     limit = failure_limit()
     client = client_key()
-    if wait := limit.wait_for(client):
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip() if scheme.lower() == "bearer" else ""
+    agent = request.headers.get("User-Agent")
+    seconds = current_app.config["TOKEN_CACHE_SECONDS"]
+    known = recently_checked(session(), value, seconds, agent) if value else None
+    if known is not None and peek is not None:
+        wait, g.peeked = limit.wait_and_peek(client, peek(known))
+    else:
+        wait = limit.wait_for(client)
+    if wait:
         refusal = ServiceError.one(429, "", "auth.trop_d_echecs", secondes=wait)
         refusal.headers["Retry-After"] = str(wait)
         raise refusal
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    if not value:
         raise ServiceError.one(401, "", "auth.jeton_absent")
-    principal = authenticate(
+    principal = known or authenticate(
         session(),
-        value.strip(),
-        user_agent=request.headers.get("User-Agent"),
+        value,
+        user_agent=agent,
         keep_reading=request.method in _BODILESS,  # no upload to stream before the view reads
     )
     if principal is None:
@@ -52,14 +60,20 @@ def _authenticate() -> Principal:
     return principal
 
 
-def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Let the view run only for a valid token of one of `roles`; audit every authenticated call."""
+def requires(
+    *roles: str, peek: Callable[[Principal], str] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Let the view run only for a valid token of one of `roles`; audit every authenticated call.
+
+    `peek` names a Redis key the view wants: for a token checked a moment ago it is read in the
+    failure limit's round trip, into `g.peeked` (`identity.Peek`).
+    """
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                principal = _authenticate()
+                principal = _authenticate(peek)
             except ServiceError as exc:
                 audit_refusal(exc.status)
                 raise

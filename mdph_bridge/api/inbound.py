@@ -16,6 +16,8 @@ from mdph_bridge.extensions import backends, session
 from mdph_bridge.http import presenters
 from mdph_bridge.http.identity import current_principal
 from mdph_bridge.services import receiving
+from mdph_bridge.services.auth import Principal
+from mdph_bridge.services.watermarks import watermark_key
 from schemas.api import (
     CompletionSchema,
     ErreurSchema,
@@ -47,30 +49,41 @@ _PACKAGE_DOC = {
 }
 
 
+# An instance, not the class: webargs would build the schema anew at every poll.
+_QUERY = InboundQuerySchema()
+
+
+def _watermark(principal: Principal) -> str:
+    return watermark_key(principal.departement)
+
+
 @blp.route("", methods=["GET"])
-@requires(*RECEIVING)
-@blp.arguments(InboundQuerySchema, location="query", as_kwargs=True)
+@requires(*RECEIVING, peek=_watermark)
+@blp.arguments(_QUERY, location="query", as_kwargs=True)
 @blp.response(200, InboundPageSchema)
 def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""
-    page = receiving.list_inbound(session(), current_principal(), cursor, limit)
-    g.audit_object_ids = [t.id for t in page.transfers]
+    principal, peeked, watermarks = current_principal(), g.get("peeked"), backends().watermarks
+    last = None  # read with the token's check when it was checked a moment ago
+    if peeked is not None and watermarks is not None:
+        last = watermarks.last(session(), principal.departement, peeked.value)
+    page = receiving.list_inbound(session(), principal, cursor, limit, last)
     link = presenters.page_links()
+    present = presenters.listed_from_database if page.built else presenters.listed_inbound
     # The page is dumped without the schema (its cost per transfer); a test checks it equals
     # InboundPageSchema's dump. Only the stored JSON lists go through their nested schemas.
-    return _json(
-        {"transferts": [_listed(row, link) for row in page.transfers], "cursor": page.cursor}
-    )
+    transfers = [_listed(row, present(row, link)) for row in page.transfers]
+    g.audit_object_ids = [t["id"] for t in transfers]
+    return _json({"transferts": transfers, "cursor": page.cursor})
 
 
 _WARNINGS = ErreurSchema(many=True)
 _HARMONISATION = HarmonisationSchema()
 
 
-def _listed(row: Row[Any], link: presenters.Linker) -> dict[str, Any]:
+def _listed(row: Row[Any], document: dict[str, Any]) -> dict[str, Any]:
     """A listed transfer as InboundTransferSchema dumps it: JSON values, declared keys only."""
-    document = presenters.listed_inbound(row, link)
-    document["avertissements"] = _WARNINGS.dump(row.warnings)
+    document["avertissements"] = _WARNINGS.dump(row.warnings) if row.warnings else []
     if row.harmonisation is not None:
         document["harmonisation"] = _HARMONISATION.dump(row.harmonisation)
     return document

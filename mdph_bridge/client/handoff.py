@@ -7,6 +7,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from mdph_bridge.client.french import their_environment
+
 
 class Handoff:
     """A command the MDPH configured (`--on-received`), run once per complete folder."""
@@ -34,6 +36,7 @@ class Handoff:
                 stderr=subprocess.DEVNULL,
                 timeout=self.timeout,
                 check=False,
+                env=their_environment(),
             )
         except subprocess.TimeoutExpired:
             return f"la commande n'a pas fini en {self.timeout} s"

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -44,6 +45,7 @@ def generate_signing_key() -> tuple[str, str]:
     return secret, public_of(secret)
 
 
+@lru_cache(maxsize=16)  # loading a key derives its public half: once per process, not per use
 def _private(secret: str) -> Ed25519PrivateKey:
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError("not an MDPH Ed25519 secret key")

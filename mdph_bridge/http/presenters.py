@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from flask import url_for
 from sqlalchemy import Row
 
@@ -18,11 +19,11 @@ from mdph_bridge.services.clock import reading
 # A transfer as the ORM loads it, or a row of its listed columns (a list reads no object).
 Listed = Transfer | Row[Any]
 # The link of an endpoint for a transfer: `url_for`, or the page's templates (`page_links`).
-Linker = Callable[[str, uuid.UUID], str]
+Linker = Callable[[str, uuid.UUID | str], str]
 _SLOT = uuid.UUID(int=0)
 
 
-def transfer_link(endpoint: str, transfer_id: uuid.UUID) -> str:
+def transfer_link(endpoint: str, transfer_id: uuid.UUID | str) -> str:
     """The path of a transfer's endpoint, as `url_for` builds it."""
     return url_for(endpoint, transfer_id=transfer_id)
 
@@ -31,7 +32,7 @@ def page_links() -> Linker:
     """Links for a page of transfers: `url_for` once per endpoint, then a template filled in."""
     templates: dict[str, tuple[str, str]] = {}
 
-    def link(endpoint: str, transfer_id: uuid.UUID) -> str:
+    def link(endpoint: str, transfer_id: uuid.UUID | str) -> str:
         if endpoint not in templates:
             head, _, tail = transfer_link(endpoint, _SLOT).partition(str(_SLOT))
             templates[endpoint] = head, tail
@@ -158,6 +159,27 @@ def listed_inbound(transfer: Listed, link: Linker = transfer_link) -> dict[str, 
         **summary(transfer, link("inbound.detail", transfer.id)),
         **packages(transfer, links=True, link=link),
     }
+
+
+def listed_from_database(row: Row[Any], link: Linker) -> dict[str, Any]:
+    """`listed_inbound` from the JSON PostgreSQL wrote (`receiving.BUILT`): rules added here.
+
+    The stored lists are given as stored, for the caller's schemas, as by `listed_inbound`.
+    """
+    document: dict[str, Any] = orjson.loads(row.document)  # text, integers and key ids only
+    transfer_id = document["id"]
+    document["etat_libelle"] = LABELS[State(row.state)]
+    document["niveau"] = _level(row)
+    document["lien"] = link("inbound.detail", transfer_id)
+    document["motif_retour"] = row.return_reason
+    document["avertissements"], document["harmonisation"] = row.warnings, row.harmonisation
+    for key, endpoint in (
+        ("paquet", "inbound.package"),
+        ("paquet_medical", "inbound.medical_package"),
+    ):
+        if document[key] is not None:
+            document[key]["lien"] = link(endpoint, transfer_id)
+    return document
 
 
 def supervised(transfer: Transfer) -> dict[str, Any]:

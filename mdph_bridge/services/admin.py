@@ -20,7 +20,7 @@ from mdph_bridge.services.accounts import (
     set_password,
 )
 from mdph_bridge.services.audit import CLI, record
-from mdph_bridge.services.auth import issue_token
+from mdph_bridge.services.auth import forget_tokens, issue_token
 from mdph_bridge.services.keys import USAGES, register_key, valid_keys
 
 DEMO_DEPARTEMENTS = {"59": "Nord", "62": "Pas-de-Calais"}
@@ -78,6 +78,7 @@ def create_demo(session: Session, keys_dir: Path, accounts: bool = False) -> dic
         old.revoked_at = utcnow()
         record(session, CLI, "token.revoke", "token", old.id)
     session.commit()
+    forget_tokens(session)
     for code, nom in DEMO_DEPARTEMENTS.items():
         add_departement(session, code, nom)
         keys = {usage: _demo_key(session, code, usage, keys_dir) for usage in USAGES}

@@ -80,10 +80,6 @@ def leaf_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# A Core insert of constant text: the ORM's unit of work cost more than the entry itself.
-_RECORD = insert(cast(Table, AuditPending.__table__))
-
-
 def record(
     session: Session,
     actor: Actor,
@@ -94,7 +90,11 @@ def record(
     at: datetime | None = None,
     client: str | None = None,
 ) -> None:
-    """Add an entry to the caller's transaction: it commits with the change, or not at all."""
+    """Add an entry to the caller's transaction: it commits with the change, or not at all.
+
+    Inserted by Core on the session's connection: no unit of work to flush, and no session event
+    takes the entry for a change of its own.
+    """
     entry = {
         "at": at or utcnow(),
         "actor": actor.id,
@@ -106,7 +106,10 @@ def record(
         "outcome": outcome,
         "client": client,
     }
-    session.execute(_RECORD, entry)
+    session.connection().execute(_INSERT_ENTRY, entry)
+
+
+_INSERT_ENTRY = insert(cast(Table, AuditPending.__table__))
 
 
 @dataclass
@@ -124,9 +127,17 @@ class Call:
 
 
 def _changes(session: Session) -> Iterator[object]:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if not isinstance(obj, AuditPending):
-            yield obj
+    yield from (*session.new, *session.dirty, *session.deleted)
+
+
+_CALL = "mdph_bridge.audit.call"  # the call a session's changes are recorded for, if any
+
+
+def note_created(session: Session, transfer_id: object) -> None:
+    """Name a transfer inserted by Core (no ORM object to see) as what the call created."""
+    call: Call | None = session.info.get(_CALL)
+    if call is not None:
+        call.created.append(transfer_id)
 
 
 @contextmanager
@@ -143,8 +154,6 @@ def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
         changed(s)
 
     def on_execute(state: ORMExecuteState) -> None:
-        if state.statement is _RECORD:
-            return  # an entry is not a change the call made
         if state.is_insert or state.is_update or state.is_delete:
             call.wrote = True
 
@@ -173,9 +182,11 @@ def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
     }
     for name, hook in hooks.items():
         event.listen(session, name, hook)
+    session.info[_CALL] = call
     try:
         yield call
     finally:
+        session.info.pop(_CALL, None)
         for name, hook in hooks.items():
             event.remove(session, name, hook)
 

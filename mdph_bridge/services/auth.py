@@ -6,11 +6,14 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.roles import ROLES
@@ -45,6 +48,64 @@ class Principal:
         """The caller as the audit log names it: by token or account id, never by name."""
         who = f"compte-{self.token_id}" if self.agent else str(self.token_id)
         return Actor(who, self.role, self.departement)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A token found valid, as this process last read it (monotonic time of the reading)."""
+
+    principal: Principal
+    read_at: float
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    client_version: str | None
+
+
+# Per database (engine): token hash -> its last check. Only valid tokens are kept.
+_checked: weakref.WeakKeyDictionary[Engine, dict[str, _Checked]] = weakref.WeakKeyDictionary()
+_checked_lock = threading.Lock()
+
+
+def forget_tokens(session: Session) -> None:
+    """Drop this process's checked tokens of the session's database (after a revocation)."""
+    with _checked_lock:
+        _checked.pop(session.get_bind().engine, None)
+
+
+def recently_checked(
+    session: Session,
+    value: str,
+    seconds: float,
+    user_agent: str | None = None,
+    now: datetime | None = None,
+) -> Principal | None:
+    """The token's principal if this process found it valid less than `seconds` ago.
+
+    None when it must be read again: unknown here, too old, expired, or its last use or client
+    version is due to be written.
+    """
+    now = now or utcnow()
+    with _checked_lock:
+        checked = _checked.get(session.get_bind().engine, {}).get(hash_token(value))
+    if checked is None or time.monotonic() - checked.read_at >= seconds:
+        return None
+    version = client_version(user_agent)
+    if (
+        (checked.expires_at is not None and now >= checked.expires_at)
+        or checked.last_used_at is None
+        or not timedelta(0) <= now - checked.last_used_at < LAST_USE_PRECISION
+        or (version and version != checked.client_version)
+    ):
+        return None
+    return checked.principal
+
+
+def _remember(session: Session, hashed: str, token: ApiToken, principal: Principal) -> None:
+    checked = _Checked(
+        principal, time.monotonic(), token.expires_at, token.last_used_at, token.client_version
+    )
+    with _checked_lock:
+        _checked.setdefault(session.get_bind().engine, {})[hashed] = checked
 
 
 def hash_token(token: str) -> str:
@@ -99,6 +160,7 @@ def revoke_token(session: Session, token_id: uuid.UUID, actor: Actor = CLI) -> b
     token.revoked_at = token.revoked_at or utcnow()
     record(session, actor, "token.revoke", "token", token_id)
     session.commit()
+    forget_tokens(session)
     return True
 
 
@@ -120,7 +182,8 @@ def authenticate(
     The transaction ends here (it may record the last use): on SQLite it holds the database lock,
     and the caller may stream a long upload before its own transaction. A caller with no body to
     read may ask `keep_reading`: if the check wrote nothing, its view reads on in the same
-    transaction (one commit fewer for a poll).
+    transaction (one commit fewer for a poll). A valid token is remembered for
+    `recently_checked`.
     """
     now = now or utcnow()
     hashed = hash_token(value)
@@ -136,4 +199,6 @@ def authenticate(
         principal = Principal(token.id, token.departement_code, token.role)
     if not (keep_reading and principal and not session.dirty):
         session.commit()
+    if token is not None and principal is not None:
+        _remember(session, hashed, token, principal)
     return principal

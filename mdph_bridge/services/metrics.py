@@ -42,8 +42,8 @@ from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
 
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
 STEP_FIGURES = {"mediane_jours": 0.5, "p90_jours": 0.9}
-OPEN_LIST_LIMIT = 1000
 ALERTS_SHOWN = 100  # the most overdue, on the dashboard; its CSV export lists every one
+FAILURES_SHOWN = 100  # the latest reception failures, on the dashboard; its CSV lists every one
 STEP_SIDES = {
     "soumis_pret": Side.HUB,
     "pret_telecharge": Side.DESTINATION,
@@ -218,10 +218,11 @@ def open_alerts(
     ]
 
 
-def reception_failures(
-    session: Session, departements: Sequence[str], limit: int = OPEN_LIST_LIMIT
-) -> list[dict[str, Any]]:
-    """Transfers whose receiving client reported a failure and that have not moved on since."""
+def reception_failures(session: Session, departements: Sequence[str]) -> list[dict[str, Any]]:
+    """Transfers whose receiving client reported a failure and that have not moved on since.
+
+    Latest report first, every one: the dashboard shows the first `FAILURES_SHOWN`.
+    """
     waiting = (State.READY.value, State.DOWNLOADED.value)
     rows = session.execute(
         select(Transfer.id, Transfer.origin_code, Transfer.dest_code, TransferEvent)
@@ -238,7 +239,7 @@ def reception_failures(
     latest: dict[uuid.UUID, dict[str, Any]] = {}
     for row in rows:
         code = (row.TransferEvent.detail or {}).get(FAILURE)
-        if code and row.id not in latest and len(latest) < limit:
+        if code and row.id not in latest:
             latest[row.id] = {
                 "id": str(row.id),
                 "mdph_origine": row.origin_code,
@@ -307,6 +308,7 @@ def dashboard(
     counts = states(snap)
     overall = delays(snap)
     before = delays(snap, PAST)
+    failures = reception_failures(session, departements)
     return {
         "departements": list(departements),
         "calcule_le": now.isoformat(),
@@ -330,7 +332,8 @@ def dashboard(
         "etapes_par_paire": steps(snap, by_pair=True),
         "alertes": open_alerts(session, departements, now, ALERTS_SHOWN),
         "alertes_total": alerts_total(snap),
-        "echecs_reception": reception_failures(session, departements),
+        "echecs_reception": failures[:FAILURES_SHOWN],
+        "echecs_reception_total": len(failures),
         "clients_reception": reception_clients(session, departements),
         "continuite": continuity(snap),
         "historique": {

@@ -9,10 +9,19 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CursorResult,
+    Table,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
@@ -30,13 +39,7 @@ from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
-from mdph_bridge.models import (
-    Departement,
-    Transfer,
-    TransferDocument,
-    TransferEvent,
-    utcnow,
-)
+from mdph_bridge.models import Departement, Transfer, TransferDocument, utcnow
 from mdph_bridge.services.audit import CLI, SYSTEM, record
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
@@ -44,7 +47,8 @@ from mdph_bridge.services.packaging import Entry, Package, build_package, json_e
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
-from mdph_bridge.services.transitions import move
+from mdph_bridge.services.transitions import TRANSFERS, add_event, move
+from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
 from schemas.dossier import has_medical_content
 from schemas.errors import error, flatten, for_storage
@@ -52,6 +56,8 @@ from schemas.errors import error, flatten, for_storage
 log = logging.getLogger(__name__)
 ACTOR = "worker"
 OUTCOMES = (State.READY, State.REJECTED, State.FAILED)
+DOCUMENTS = cast(Table, TransferDocument.__table__)
+DEPARTEMENTS = cast(Table, Departement.__table__)
 
 
 @dataclass(frozen=True)
@@ -93,48 +99,86 @@ def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> Claimed |
     """
     now = utcnow()
     token = uuid.uuid4().hex
-    taken = session.execute(
-        update(Transfer)
-        .where(
-            Transfer.id == transfer_id,
-            Transfer.state == State.RECEIVED.value,
-            Transfer.attempts < limits.max_attempts,
-            _lease_free(now),
-        )
-        .values(
-            state=State.VALIDATING.value,
-            state_changed_at=now,
-            lease_token=token,
-            lease_until=now + limits.lease,
-            attempts=Transfer.attempts + 1,
-        )
-        .returning(Transfer.attempts, Transfer.origin_code, Transfer.dest_code)
-        .execution_options(synchronize_session=False)
-    ).first()
+    params = {"transfer_id": transfer_id, "max": limits.max_attempts, "now": now, "token": token}
+    taken = session.execute(_CLAIM, {**params, "until": now + limits.lease}).first()
     if taken is None:
         return _claim_slowly(session, transfer_id, limits, token, now)
-    event = {"from_state": State.RECEIVED.value, "detail": {"tentative": taken.attempts}}
-    session.execute(
-        insert(TransferEvent).values(
-            transfer_id=transfer_id, at=now, to_state=State.VALIDATING.value, actor=ACTOR, **event
-        )
-    )
+    source, target = State.RECEIVED.value, State.VALIDATING.value
+    add_event(session, transfer_id, now, source, target, ACTOR, {"tentative": taken.attempts})
     return _claimed(session, transfer_id, token, taken.origin_code, taken.dest_code)
 
 
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    return or_(Transfer.lease_until.is_(None), Transfer.lease_until <= now)
+def _lease_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    return or_(TRANSFERS.c.lease_until.is_(None), TRANSFERS.c.lease_until <= now)
+
+
+_NOW = bindparam("now", type_=TRANSFERS.c.state_changed_at.type)
+# The usual claim, built once (Core, bound parameters): a received transfer, lease free.
+_CLAIM = (
+    update(TRANSFERS)
+    .where(
+        TRANSFERS.c.id == bindparam("transfer_id"),
+        TRANSFERS.c.state == State.RECEIVED.value,
+        TRANSFERS.c.attempts < bindparam("max"),
+        _lease_free(_NOW),
+    )
+    .values(
+        state=State.VALIDATING.value,
+        state_changed_at=_NOW,
+        lease_token=bindparam("token"),
+        lease_until=bindparam("until", type_=TRANSFERS.c.lease_until.type),
+        attempts=TRANSFERS.c.attempts + 1,
+    )
+    .returning(TRANSFERS.c.attempts, TRANSFERS.c.origin_code, TRANSFERS.c.dest_code)
+)
+_DOCUMENTS = (
+    select(DOCUMENTS.c.position, DOCUMENTS.c.mime, DOCUMENTS.c.size)
+    .where(DOCUMENTS.c.transfer_id == bindparam("id"))
+    .order_by(DOCUMENTS.c.position)
+)
+_READY_COLUMNS = (
+    "inbound_seq",
+    "package_key",
+    "package_size",
+    "package_sha256",
+    "package_key_ids",
+    "medical_package_key",
+    "medical_package_size",
+    "medical_package_sha256",
+    "medical_package_key_ids",
+    "manifest",
+    "harmonisation",
+)
+# The usual end of an attempt, built once: `ready` (its milestone too) if the lease is still ours.
+_READY = (
+    update(TRANSFERS)
+    .where(
+        TRANSFERS.c.id == bindparam("transfer_id"),
+        TRANSFERS.c.state == State.VALIDATING.value,
+        TRANSFERS.c.lease_token == bindparam("token"),
+    )
+    .values(
+        state=State.READY.value,
+        state_changed_at=_NOW,
+        ready_at=_NOW,
+        lease_token=None,
+        lease_until=None,
+        **{name: bindparam(f"b_{name}", type_=TRANSFERS.c[name].type) for name in _READY_COLUMNS},
+    )
+)
+_NEXT_SEQ = (
+    update(DEPARTEMENTS)
+    .where(DEPARTEMENTS.c.code == bindparam("dest"))
+    .values(inbound_seq=DEPARTEMENTS.c.inbound_seq + 1)
+    .returning(DEPARTEMENTS.c.inbound_seq)
+)
 
 
 def _claimed(
     session: Session, transfer_id: uuid.UUID, token: str, origin: str, dest: str
 ) -> Claimed:
     """Read the documents in the claim's transaction, then commit it: one commit per claim."""
-    documents = session.execute(
-        select(TransferDocument.position, TransferDocument.mime, TransferDocument.size)
-        .where(TransferDocument.transfer_id == transfer_id)
-        .order_by(TransferDocument.position)
-    ).all()
+    documents = session.execute(_DOCUMENTS, {"id": transfer_id}).all()
     session.commit()
     return Claimed(token, origin, dest, [Document(*row) for row in documents])
 
@@ -167,7 +211,7 @@ def _claim_slowly(
         detail={"tentative": transfer.attempts + 1},
         lease_token=token,
         lease_until=now + limits.lease,
-        attempts=Transfer.attempts + 1,
+        attempts=TRANSFERS.c.attempts + 1,
     )
     if not claimed:
         session.commit()
@@ -222,7 +266,7 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
             transfer_id,
             State.VALIDATING,
             State.RECEIVED,
-            guard=[Transfer.lease_token == token],
+            guard=[TRANSFERS.c.lease_token == token],
             detail={"erreur": reason},
             lease_token=None,
             lease_until=None,
@@ -363,32 +407,30 @@ def _mark_ready(
     signed_manifest: dict[str, Any],
     harmonisation: dict[str, Any],
 ) -> bool:
-    seq = session.execute(
-        update(Departement)
-        .where(Departement.code == claimed.dest_code)
-        .values(inbound_seq=Departement.inbound_seq + 1)
-        .returning(Departement.inbound_seq)
-    ).scalar_one()
-    return _move(
-        session,
-        transfer_id,
-        State.VALIDATING,
-        State.READY,
-        guard=[Transfer.lease_token == claimed.token],
-        lease_token=None,
-        lease_until=None,
-        inbound_seq=seq,
-        package_key=package.key,
-        package_size=package.size,
-        package_sha256=package.sha256,
-        package_key_ids=package.key_ids,
-        medical_package_key=medical and medical.key,
-        medical_package_size=medical and medical.size,
-        medical_package_sha256=medical and medical.sha256,
-        medical_package_key_ids=medical and medical.key_ids,
-        manifest=signed_manifest,
-        harmonisation=harmonisation,
-    )
+    """Move the transfer to `ready` as `_move` would, by the statement built once for it."""
+    now = utcnow()
+    seq = session.execute(_NEXT_SEQ, {"dest": claimed.dest_code}).scalar_one()
+    values = {
+        "inbound_seq": seq,
+        "package_key": package.key,
+        "package_size": package.size,
+        "package_sha256": package.sha256,
+        "package_key_ids": package.key_ids,
+        "medical_package_key": medical and medical.key,
+        "medical_package_size": medical and medical.size,
+        "medical_package_sha256": medical and medical.sha256,
+        "medical_package_key_ids": medical and medical.key_ids,
+        "manifest": signed_manifest,
+        "harmonisation": harmonisation,
+    }
+    params = {f"b_{name}": value for name, value in values.items()}
+    params |= {"transfer_id": transfer_id, "token": claimed.token, "now": now}
+    if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
+        return False
+    add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
+    record(session, SYSTEM, "transfer.process", "transfer", transfer_id, State.READY.value)
+    raise_watermark(session, claimed.dest_code, seq)
+    return True
 
 
 def _reject(
@@ -403,7 +445,7 @@ def _reject(
         transfer_id,
         State.VALIDATING,
         State.REJECTED,
-        guard=[Transfer.lease_token == token],
+        guard=[TRANSFERS.c.lease_token == token],
         detail={"codes": sorted({p["code"] for p in problems})},
         lease_token=None,
         lease_until=None,

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Row,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.clock import Deadlines, Level, level_at
@@ -90,23 +102,124 @@ _PAGE = (
 )
 
 
+# SQL constants as literals: a bound parameter costs Python work at every execution.
+_ISO: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'""")
+_NO_FRACTION: tuple[ColumnElement[str], ...] = (
+    literal_column("'.000000+'"),
+    literal_column("'+'"),
+)
+_EMPTY: ColumnElement[str] = literal_column("''")
+
+
+def _iso(instant: Any) -> ColumnElement[str]:
+    """An instant as Python's `isoformat` writes it in UTC: microseconds only when not zero."""
+    utc = func.timezone(literal_column("'UTC'"), instant)
+    return func.replace(func.to_char(utc, _ISO), *_NO_FRACTION)
+
+
+def _object(**pairs: Any) -> ColumnElement[Any]:
+    """`json_build_object` of constant keys (literals, so the statement binds no key)."""
+    arguments: list[Any] = []
+    for key, value in pairs.items():
+        arguments += [literal_column(f"'{key}'"), value]
+    return func.json_build_object(*arguments)
+
+
+def _package(key: Any, size: Any, sha256: Any, key_ids: Any) -> ColumnElement[Any]:
+    """A package as `presenters.packages` shows it, without its link; null when there is none."""
+    built = _object(taille=size, sha256=sha256, cles=key_ids)
+    return case((func.coalesce(key, _EMPTY) != _EMPTY, built))
+
+
+def _instant(column: Any) -> ColumnElement[datetime]:
+    """An instant as psycopg gives it (aware, in the session's zone): enough for comparisons."""
+    return type_coerce(column, DateTime(timezone=True))
+
+
+# On PostgreSQL, the database writes what a listed transfer shows as JSON text, dates as Python
+# writes them, for the page's rows only (the subquery); the rules (level, labels), links and
+# stored lists stay in Python (`presenters.listed_from_database`), fed by the other columns.
+_ROWS = _PAGE.subquery("page")
+BUILT = (
+    _ROWS.c.inbound_seq,
+    _ROWS.c.state,
+    _instant(_ROWS.c.state_changed_at).label("state_changed_at"),
+    _instant(_ROWS.c.warn_at).label("warn_at"),
+    _instant(_ROWS.c.due_at).label("due_at"),
+    _ROWS.c.warnings,
+    _ROWS.c.harmonisation,
+    _ROWS.c.return_reason,
+    cast(
+        _object(
+            id=cast(_ROWS.c.id, Text),
+            etat=_ROWS.c.state,
+            mdph_origine=_ROWS.c.origin_code,
+            mdph_destination=_ROWS.c.dest_code,
+            numero_dossier_origine=_ROWS.c.numero_dossier_origine,
+            motif=_ROWS.c.motif,
+            soumis_le=_iso(_ROWS.c.submitted_at),
+            echeance=_iso(_ROWS.c.due_at),
+            a_risque_le=_iso(_ROWS.c.warn_at),
+            pret_le=_iso(_ROWS.c.ready_at),
+            numero_dossier_destination=_ROWS.c.numero_dossier_destination,
+            paquet=_package(
+                _ROWS.c.package_key,
+                _ROWS.c.package_size,
+                _ROWS.c.package_sha256,
+                _ROWS.c.package_key_ids,
+            ),
+            paquet_medical=_package(
+                _ROWS.c.medical_package_key,
+                _ROWS.c.medical_package_size,
+                _ROWS.c.medical_package_sha256,
+                _ROWS.c.medical_package_key_ids,
+            ),
+        ),
+        Text,
+    ).label("document"),
+)
+_PAGE_BUILT = select(*BUILT).order_by(_ROWS.c.inbound_seq)
+
+
 @dataclass(frozen=True)
 class InboundPage:
-    """A page of inbound transfers (rows of `LISTED`) and the cursor to poll from next."""
+    """A page of inbound transfers and the cursor to poll from next.
+
+    Rows of `BUILT` when `built` (PostgreSQL), else of `LISTED`.
+    """
 
     transfers: Sequence[Row[Any]]
     cursor: str
+    built: bool = False
+
+
+def page_rows(
+    session: Session, dest: str, after: int, limit: int, built: bool
+) -> Sequence[Row[Any]]:
+    """The next `limit` transfers for `dest` after `after`: rows of `BUILT`, or of `LISTED`."""
+    values = {"dest": dest, "after": after, "limit": limit}
+    return session.execute(_PAGE_BUILT if built else _PAGE, values).all()
 
 
 def list_inbound(
-    session: Session, principal: Principal, cursor: str | None, limit: int
+    session: Session,
+    principal: Principal,
+    cursor: str | None,
+    limit: int,
+    last: int | None = None,
 ) -> InboundPage:
-    """Return the next inbound transfers after `cursor`, in the order they became ready."""
+    """Return the next inbound transfers after `cursor`, in the order they became ready.
+
+    `last`, the destination's last inbound position when known (its watermark), answers a
+    caught-up poll without reading the transfers.
+    """
     after = decode_cursor(cursor)
-    values = {"dest": principal.departement, "after": after, "limit": limit}
-    rows = session.execute(_PAGE, values).all()
+    if last is not None and after >= last:
+        return InboundPage([], encode_cursor(after))
+    built = session.get_bind().dialect.name == "postgresql"
+    rows = page_rows(session, principal.departement, after, limit, built)
     last = rows[-1].inbound_seq if rows else None
-    return InboundPage(rows, encode_cursor(last or after))
+    return InboundPage(rows, encode_cursor(last or after), built)
 
 
 # Most urgent first; within a group, the nearest due date first.

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
+from mdph_bridge.services.audit import note_created
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.errors import ServiceError
@@ -33,7 +34,7 @@ from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.sending import get_outbound
-from mdph_bridge.services.transitions import move
+from mdph_bridge.services.transitions import add_event, move
 from mdph_bridge.storage import Storage
 from schemas.clock import today
 from schemas.dossier import DossierSchema
@@ -77,6 +78,8 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+_INSERT_TRANSFER = insert(cast(Table, Transfer.__table__))
+_INSERT_DOCUMENTS = insert(cast(Table, TransferDocument.__table__))
 _schemas = threading.local()
 
 
@@ -219,26 +222,7 @@ def submit(
     prefix = staging_prefix(transfer_id)
     try:
         _stage(intake, transfer_id, submission, dossier)
-        now = utcnow()
-        dest = dossier["transfert"]["mdph_destination"]
-        deadline = transfer_deadlines(intake.clock, principal.departement, dest, now)
-        transfer = Transfer(
-            id=transfer_id,
-            origin_code=principal.departement,
-            dest_code=dest,
-            state=State.RECEIVED.value,
-            idempotency_key=key,
-            request_digest=_digest(intake, submission),
-            submitted_by=principal.token_id,
-            submitted_at=now,
-            warn_at=deadline.warn_at,
-            due_at=deadline.due_at,
-            state_changed_at=now,
-            problems=[],
-            events=[TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)],
-        )
-        _describe(transfer, intake, dossier, submission)
-        session.add(transfer)
+        transfer = _insert(session, intake, principal, submission, dossier, transfer_id)
         wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except IntegrityError:
@@ -254,6 +238,53 @@ def submit(
         raise
     log.info("transfer %s received %s -> %s", transfer_id, transfer.origin_code, transfer.dest_code)
     return transfer, True
+
+
+def _insert(
+    session: Session,
+    intake: Intake,
+    principal: Principal,
+    submission: Submission,
+    dossier: dict[str, Any],
+    transfer_id: uuid.UUID,
+) -> Transfer:
+    """Insert the transfer, its documents and its first event by Core; return it unattached.
+
+    No unit of work to flush; the returned object (never added to the session) carries what the
+    answer shows.
+    """
+    now = utcnow()
+    dest = dossier["transfert"]["mdph_destination"]
+    deadline = transfer_deadlines(intake.clock, principal.departement, dest, now)
+    row = {
+        "id": transfer_id,
+        "origin_code": principal.departement,
+        "dest_code": dest,
+        "state": State.RECEIVED.value,
+        "idempotency_key": submission.idempotency_key,
+        "request_digest": _digest(intake, submission),
+        "submitted_by": principal.token_id,
+        "submitted_at": now,
+        "warn_at": deadline.warn_at,
+        "due_at": deadline.due_at,
+        "state_changed_at": now,
+        "attempts": 0,
+        "sender_wait_seconds": 0,
+        "problems": [],
+        **_metadata(intake, dossier),
+    }
+    documents = _documents(dossier, submission)
+    session.execute(_INSERT_TRANSFER, row)
+    if documents:  # an empty list would insert one row of defaults
+        session.execute(_INSERT_DOCUMENTS, [{"transfer_id": transfer_id, **d} for d in documents])
+    add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
+    note_created(session, transfer_id)
+    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
+    return Transfer(
+        **row,
+        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
+        events=[event],
+    )
 
 
 def correct(
@@ -320,18 +351,31 @@ def _describe(
     transfer: Transfer, intake: Intake, dossier: dict[str, Any], submission: Submission
 ) -> None:
     """Copy into the transfer row the metadata it keeps (never personal data)."""
-    transfer.numero_dossier_origine = dossier["transfert"]["numero_dossier_origine"]
-    transfer.warnings = dossier_warnings(dossier, today())
-    transfer.motif = dossier["transfert"]["motif"]
-    transfer.staging_key_id = intake.keyring.primary.key_id
-    transfer.documents = [
-        TransferDocument(
-            position=index,
-            type_piece=piece["type_piece"],
-            medical=piece["medical"],
-            size=submission.uploads[piece["nom_fichier"]].size,
-            sha256=piece["sha256"],
-            mime=submission.uploads[piece["nom_fichier"]].mime,
-        )
+    for name, value in _metadata(intake, dossier).items():
+        setattr(transfer, name, value)
+    transfer.documents = [TransferDocument(**d) for d in _documents(dossier, submission)]
+
+
+def _metadata(intake: Intake, dossier: dict[str, Any]) -> dict[str, Any]:
+    """The dossier's metadata the transfer row keeps (never personal data)."""
+    return {
+        "numero_dossier_origine": dossier["transfert"]["numero_dossier_origine"],
+        "warnings": dossier_warnings(dossier, today()),
+        "motif": dossier["transfert"]["motif"],
+        "staging_key_id": intake.keyring.primary.key_id,
+    }
+
+
+def _documents(dossier: dict[str, Any], submission: Submission) -> list[dict[str, Any]]:
+    """Each declared document's row: type, size, hash, recognised type (never its name)."""
+    return [
+        {
+            "position": index,
+            "type_piece": piece["type_piece"],
+            "medical": piece["medical"],
+            "size": submission.uploads[piece["nom_fichier"]].size,
+            "sha256": piece["sha256"],
+            "mime": submission.uploads[piece["nom_fichier"]].mime,
+        }
         for index, piece in enumerate(dossier["pieces"])
     ]

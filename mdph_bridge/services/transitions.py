@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import State, can_move
@@ -19,6 +20,10 @@ MILESTONES = {
     State.ACKNOWLEDGED: "acknowledged_at",
     State.COMPLETED: "completed_at",
 }
+# Core statements on the tables: the ORM's bulk UPDATE and INSERT cost more CPU than the SQL.
+TRANSFERS = cast(Table, Transfer.__table__)
+EVENTS = cast(Table, TransferEvent.__table__)
+INSERT_EVENT = insert(EVENTS)  # built once: its cache key is computed once
 
 
 def move(
@@ -52,31 +57,44 @@ def move(
             # Add the time spent waiting for the sender's correction; the guard on the instant
             # read makes a concurrent step lose the race rather than count it twice.
             since = session.scalar(
-                select(Transfer.state_changed_at).where(
-                    Transfer.id == transfer_id, Transfer.state == source.value
+                select(TRANSFERS.c.state_changed_at).where(
+                    TRANSFERS.c.id == transfer_id, TRANSFERS.c.state == source.value
                 )
             )
             if since is None:
                 continue
             waited = round((now - since).total_seconds())
-            clock["sender_wait_seconds"] = Transfer.sender_wait_seconds + waited
-            source_guard.append(Transfer.state_changed_at == since)
+            clock["sender_wait_seconds"] = TRANSFERS.c.sender_wait_seconds + waited
+            source_guard.append(TRANSFERS.c.state_changed_at == since)
         result = session.execute(
-            update(Transfer)
-            .where(Transfer.id == transfer_id, Transfer.state == source.value, *source_guard)
+            update(TRANSFERS)
+            .where(TRANSFERS.c.id == transfer_id, TRANSFERS.c.state == source.value, *source_guard)
             .values(state=target.value, state_changed_at=now, **{**values, **clock})
-            .execution_options(synchronize_session=False)
         )
         if cast(CursorResult[Any], result).rowcount == 1:
-            session.execute(  # a Core insert: no unit of work to flush on the hot path
-                insert(TransferEvent).values(
-                    transfer_id=transfer_id,
-                    at=now,
-                    from_state=source.value,
-                    to_state=target.value,
-                    actor=actor,
-                    detail=detail,
-                )
-            )
+            add_event(session, transfer_id, now, source.value, target.value, actor, detail)
             return source
     return None
+
+
+def add_event(
+    session: Session,
+    transfer_id: uuid.UUID,
+    at: datetime,
+    from_state: str | None,
+    to_state: str,
+    actor: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Insert one event row by Core: no unit of work to flush on the hot path."""
+    session.execute(
+        INSERT_EVENT,
+        {
+            "transfer_id": transfer_id,
+            "at": at,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor": actor,
+            "detail": detail,
+        },
+    )

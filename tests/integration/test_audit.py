@@ -359,23 +359,22 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
     # The database fails the commit of the change: neither the transfer nor its entry is there.
     crashed: dict[str, Any] = {"armed": False, "done": False}
 
-    def arm(db: Session, *_: Any) -> None:
-        for obj in db.new:
-            if isinstance(obj, Transfer) and not crashed["armed"]:
-                crashed["armed"], crashed["lost"] = True, str(obj.id)
+    def arm(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("INSERT INTO transfers ") and not crashed["armed"]:
+            crashed["armed"], crashed["lost"] = True, str(parameters["id"])
 
     def fail(_conn: Any) -> None:
         if crashed["armed"] and not crashed["done"]:
             crashed["done"] = True
             raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
-    event.listen(backends.sessions, "before_flush", arm)
+    event.listen(backends.engine, "before_cursor_execute", arm)
     event.listen(backends.engine, "commit", fail)
     try:
         assert _post(client, token).status_code >= 500
     finally:
         event.remove(backends.engine, "commit", fail)
-        event.remove(backends.sessions, "before_flush", arm)
+        event.remove(backends.engine, "before_cursor_execute", arm)
     assert crashed["done"]
     db = backends.sessions()
     transfers = set(db.scalars(select(Transfer.id)))

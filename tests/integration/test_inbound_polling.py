@@ -1,21 +1,29 @@
-"""Inbound polling that scales: a page costs the same statements at any size, an empty one less."""
+"""Inbound polling that scales: a page costs the same statements at any size, an empty one none."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import ready
 from histories import NOW, add_transfer
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, hub_settings
 
+from mdph_bridge import create_app
 from mdph_bridge.domain.states import State
+from mdph_bridge.extensions import Backends
 from mdph_bridge.http import presenters
-from mdph_bridge.models import AuditPending, Transfer
+from mdph_bridge.models import AuditPending, Transfer, utcnow
+from mdph_bridge.services import receiving
 from schemas.api import InboundPageSchema
 
 pytestmark = pytest.mark.integration
@@ -61,6 +69,7 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     ready_for_62(session, 100)
     token = demo["62"]["jetons"]["receiver"]
     poll(client, token, "?limit=1")  # the token's first use is written once a minute
+    poll(client, token, "?limit=1")  # the destination's watermark is read once into Redis
     entries = session.scalar(select(func.count()).select_from(AuditPending))
     session.commit()
 
@@ -75,7 +84,7 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries + 101
 
 
-def test_the_caught_up_poll_is_one_lookup_and_leaves_no_audit_entry(
+def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     ready_for_62(session, 3)
@@ -84,19 +93,24 @@ def test_the_caught_up_poll_is_one_lookup_and_leaves_no_audit_entry(
     entries = session.scalar(select(func.count()).select_from(AuditPending))
     session.commit()
 
+    first, read_through = statements(app, lambda: poll(client, token, f"?cursor={cursor}"))
     body, sent = statements(app, lambda: poll(client, token, f"?cursor={cursor}"))
 
-    assert body == {"transferts": [], "cursor": cursor}
-    assert len([s for s in sent if "FROM transfers" in s]) == 1
-    assert not [s for s in sent if "audit_pending" in s]  # it showed nothing: no entry
+    assert first == body == {"transferts": [], "cursor": cursor}
+    # The token was checked a moment ago and Redis has 62's last position: no database at all.
+    assert sent == []
+    # The first time, the position was read from the index, and no page, nor token, nor audit.
+    assert len(read_through) == 1
+    assert "max(transfers.inbound_seq)" in read_through[0]
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries
 
 
 def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
-    ready_for_62(session, 3)
-    first, returned, medical = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    ready_for_62(session, 6)
+    transfers = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    first, returned, medical, at_risk, on_time, bare = transfers
     # Stored lists with keys the contract does not declare: the schema leaves them out.
     first.warnings = [{"chemin": "a", "code": "x.y", "message": "m", "interne": 1}]
     first.harmonisation = {
@@ -112,6 +126,15 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     returned.numero_dossier_destination = "62-2026-0001"
     medical.medical_package_key, medical.medical_package_size = "packages/m.age", 512
     medical.medical_package_sha256, medical.medical_package_key_ids = "1" * 64, ["cle-62"]
+    # Microseconds with trailing zeros, or only one; text JSON must escape; levels other than late.
+    soon, later = utcnow() + timedelta(days=1), utcnow() + timedelta(days=9)
+    at_risk.warn_at = (utcnow() - timedelta(hours=1)).replace(microsecond=123400)
+    at_risk.due_at = later
+    at_risk.submitted_at = at_risk.submitted_at.replace(microsecond=1)
+    at_risk.numero_dossier_origine = 'é"\\\t\x01/€\u2028'
+    on_time.warn_at, on_time.due_at = soon.replace(microsecond=120000), later
+    # A transfer with no date of readiness and an empty package key: null fields.
+    bare.ready_at, bare.package_key = None, ""
     session.commit()
     listed = list(session.scalars(select(Transfer).order_by(Transfer.inbound_seq)))
 
@@ -126,11 +149,41 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     assert "interne" not in str(expected)
     assert "en_trop" not in str(expected)
     assert response.mimetype == "application/json"
+    shown = expected["transferts"]
+    assert [t["niveau"] for t in shown[2:5]] == ["en_retard", "a_risque", "dans_les_delais"]
+    assert shown[3]["soumis_le"].endswith(".000001+00:00")
+    assert shown[3]["a_risque_le"].endswith(".123400+00:00")
+    assert shown[4]["a_risque_le"].endswith(".120000+00:00")
+    assert shown[5]["pret_le"] is None
+    assert shown[5]["paquet"] is None
+
+
+def test_postgresql_and_python_list_a_transfer_alike(
+    app: Flask, session: Session, demo: dict[str, Any]
+) -> None:
+    ready_for_62(session, 2)
+    late, on_time = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    on_time.warn_at, on_time.due_at = utcnow() + timedelta(days=1), utcnow() + timedelta(days=2)
+    on_time.submitted_at = on_time.submitted_at.replace(microsecond=10)
+    late.warnings, late.return_reason = [{"code": "x"}], {"code": "r", "texte": "t"}
+    session.commit()
+
+    with app.test_request_context():
+        link = presenters.page_links()
+        built = receiving.page_rows(session, "62", 0, 100, built=True)
+        listed = receiving.page_rows(session, "62", 0, 100, built=False)
+        from_sql = [presenters.listed_from_database(row, link) for row in built]
+        from_python = [presenters.listed_inbound(row, link) for row in listed]
+
+    assert orjson.dumps(from_sql, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        from_python, option=orjson.OPT_SORT_KEYS
+    )
 
 
 def test_the_token_check_and_the_caught_up_list_share_one_transaction(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
+    app.config["TOKEN_CACHE_SECONDS"] = 0  # as in a process that never saw the token
     ready_for_62(session, 1)
     token = demo["62"]["jetons"]["receiver"]
     cursor = poll(client, token, "")["cursor"]  # writes the token's last use: its own commit
@@ -147,3 +200,105 @@ def test_the_token_check_and_the_caught_up_list_share_one_transaction(
 
     assert seen.count("begin") == 1  # the token check did not end its transaction
     assert "commit" not in seen  # nothing written, so no commit to wait for
+
+
+WATERMARK_62 = "mdph:inbound-seq:62"
+
+
+def test_a_transfer_made_ready_is_listed_by_the_next_poll(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    redis_client: redis.Redis,
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    assert poll(client, token, f"?cursor={cursor}")["transferts"] == []  # answered from Redis
+
+    transfer_id = ready(app, client, demo, backends)
+
+    listed = poll(client, token, f"?cursor={cursor}")["transferts"]
+    assert [t["id"] for t in listed] == [str(transfer_id)]
+    # Redis holds a département's code and a number, nothing else of the transfer.
+    assert redis_client.keys("mdph:*") == [WATERMARK_62.encode()]
+    assert redis_client.get(WATERMARK_62) == b"1"
+
+
+def test_after_redis_is_emptied_the_poll_reads_the_position_from_postgresql(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    redis_client: redis.Redis,
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    poll(client, token, f"?cursor={cursor}")
+    transfer_id = ready(app, client, demo, backends)
+
+    redis_client.flushdb()  # a Redis restarted without its data
+
+    listed = poll(client, token, f"?cursor={cursor}")["transferts"]
+    assert [t["id"] for t in listed] == [str(transfer_id)]
+    assert redis_client.get(WATERMARK_62) == b"1"
+
+
+def test_a_lost_raise_delays_a_transfer_until_its_watermark_expires(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    redis_client: redis.Redis,
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    poll(client, token, f"?cursor={cursor}")  # 62's position, 0, mirrored in Redis
+    ready_for_62(session, 1)  # made ready without raising the watermark: the raise was lost
+
+    assert poll(client, token, f"?cursor={cursor}")["transferts"] == []
+    # Delayed, not hidden: the stale position lives at most INBOUND_WATERMARK_SECONDS.
+    assert 0 < redis_client.ttl(WATERMARK_62) <= app.config["INBOUND_WATERMARK_SECONDS"]
+    redis_client.delete(WATERMARK_62)  # as the key expiring
+
+    assert len(poll(client, token, f"?cursor={cursor}")["transferts"]) == 1
+
+
+def test_a_watermark_ahead_of_the_database_only_costs_a_read(
+    client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
+) -> None:
+    token = demo["62"]["jetons"]["receiver"]
+    ready_for_62(session, 1)
+    cursor = poll(client, token, "")["cursor"]
+    redis_client.set(WATERMARK_62, 5)  # raised before a commit that then failed
+
+    assert poll(client, token, f"?cursor={cursor}") == {"transferts": [], "cursor": cursor}
+
+
+def test_a_blocked_client_is_refused_even_with_a_token_checked_a_moment_ago(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    good, attacker = bearer(demo["62"]["jetons"]["receiver"]), {"REMOTE_ADDR": "198.51.100.9"}
+    assert client.get("/api/v1/inbound", headers=good, environ_base=attacker).status_code == 200
+    for _ in range(10):  # AUTH_FAILURE_LIMIT's default: 10/minute
+        wrong = client.get("/api/v1/inbound", headers=bearer("mdphb_x"), environ_base=attacker)
+        assert wrong.status_code == 401
+
+    blocked = client.get("/api/v1/inbound", headers=good, environ_base=attacker)
+
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+
+
+def test_without_a_reachable_redis_every_poll_reads_postgresql(
+    tmp_path: Path, database_url: str, demo: dict[str, Any], session: Session
+) -> None:
+    settings = hub_settings(tmp_path, database_url, "filesystem://")
+    down = create_app(settings | {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"})
+    client, token = down.test_client(), demo["62"]["jetons"]["receiver"]
+    cursor = poll(client, token, "")["cursor"]
+    ready_for_62(session, 1)
+
+    for _ in range(2):
+        assert len(poll(client, token, f"?cursor={cursor}")["transferts"]) == 1
+    down.extensions["mdph_bridge"].engine.dispose()

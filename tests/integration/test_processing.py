@@ -60,6 +60,12 @@ def test_processing_makes_packages_only_the_destination_can_read(
     assert transfer is not None
     assert transfer.state == State.READY
     assert events(session, transfer_id) == ["received", "validating", "ready"]
+    # The milestone, the destination's sequence and the lease, as the transition to ready sets them.
+    assert transfer.ready_at == transfer.state_changed_at
+    assert transfer.inbound_seq is not None
+    assert transfer.lease_token is None
+    assert transfer.lease_until is None
+    assert transfer.attempts == 1
     assert transfer.package_key_ids == [demo["62"]["cles"]["receiver"]["id"]]
     assert transfer.medical_package_key_ids == [demo["62"]["cles"]["doctor"]["id"]]
     admin_blob = (backends.storage.root / transfer.package_key).read_bytes()  # type: ignore[operator]

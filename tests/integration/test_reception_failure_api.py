@@ -116,3 +116,35 @@ def test_only_the_clients_version_is_kept_from_the_user_agent(
     supervisor = bearer(demo["62"]["jetons"]["supervisor"])
     seen = client.get("/api/v1/metrics", headers=supervisor).get_json()["clients_reception"]
     assert [c["version"] for c in seen] == ([stored] if stored else [])
+
+
+def test_the_dashboard_lists_the_latest_failures_and_says_how_many_in_all(
+    app: Flask,
+    web: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    agents: dict[tuple[str, str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mdph_bridge.services.metrics.FAILURES_SHOWN", 2)
+    receiver = {**bearer(demo["62"]["jetons"]["receiver"]), **CLIENT}
+    reported = []
+    for _ in range(3):
+        transfer_id = ready(app, client, demo, backends)
+        url = f"/api/v1/inbound/{transfer_id}/reception-failure"
+        assert client.post(url, json={"code": "paquet_altere"}, headers=receiver).status_code == 200
+        reported.append(str(transfer_id))
+
+    supervisor = bearer(demo["62"]["jetons"]["supervisor"])
+    figures = client.get("/api/v1/metrics", headers=supervisor).get_json()
+    assert [f["id"] for f in figures["echecs_reception"]] == reported[:0:-1]  # latest first
+    assert figures["echecs_reception_total"] == 3
+    board = web.test_client()
+    sign_in(board, agents[("62", "supervisor")])
+    html = board.get("/tableau-de-bord").text
+    said = text(html.split('id="echecs-tronques">')[1].split("</p>")[0])
+    assert "Les 2 plus récents sur 3" in said
+    assert 'href="/tableau-de-bord/echecs_reception.csv"' in html
+    exported = board.get("/tableau-de-bord/echecs_reception.csv").get_data(as_text=True)
+    assert sorted(line.split(";")[0] for line in exported.splitlines()[1:]) == sorted(reported)

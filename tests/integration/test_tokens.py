@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,13 @@ from support import bearer, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.models import ApiToken, utcnow
-from mdph_bridge.services.auth import authenticate, hash_token, issue_token
+from mdph_bridge.services.auth import (
+    authenticate,
+    hash_token,
+    issue_token,
+    recently_checked,
+    revoke_token,
+)
 
 pytestmark = pytest.mark.integration
 LIMIT = 10  # AUTH_FAILURE_LIMIT's default: 10/minute
@@ -132,3 +139,56 @@ def test_without_redis_every_web_worker_counts_in_the_database(
     assert "198.51.100.8" not in caplog.text
     for worker in workers:
         worker.extensions["mdph_bridge"].engine.dispose()
+
+
+def test_a_revoked_token_is_refused_at_once_by_the_process_that_revoked_it(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    value = demo["59"]["jetons"]["caseworker"]
+    for _ in range(2):  # the second call is answered from this process's copy of the check
+        assert client.get("/api/v1/transfers", headers=bearer(value)).status_code == 200
+    assert recently_checked(session, value, 60) is not None
+
+    revoke_token(session, token_row(session, value).id)
+
+    assert recently_checked(session, value, 60) is None
+    assert client.get("/api/v1/transfers", headers=bearer(value)).status_code == 401
+
+
+def test_another_process_sees_a_revocation_within_its_token_cache_delay(
+    tmp_path: Path, database_url: str, demo: dict[str, Any], session: Session, app: Any
+) -> None:
+    value = demo["59"]["jetons"]["caseworker"]
+    settings = hub_settings(tmp_path, database_url, app.config["BROKER_URL"])
+    slow, quick = (create_app(settings | {"TOKEN_CACHE_SECONDS": s}) for s in (3600, 0.2))
+    for worker in (slow, quick):
+        for _ in range(2):
+            assert call(worker, value) == 200
+
+    revoke_token(session, token_row(session, value).id)  # in the test's process, not theirs
+
+    assert call(slow, value) == 200  # still its copy: the delay docs/SECURITY.md states
+    time.sleep(0.3)  # past the quick one's TOKEN_CACHE_SECONDS
+    assert call(quick, value) == 401
+    for worker in (slow, quick):
+        worker.extensions["mdph_bridge"].engine.dispose()
+
+
+def call(app: Any, value: str) -> int:
+    return int(app.test_client().get("/api/v1/transfers", headers=bearer(value)).status_code)
+
+
+def test_a_checked_token_is_read_again_at_its_expiry_and_to_record_its_use(
+    demo: dict[str, Any], session: Session
+) -> None:
+    now = utcnow()
+    _, value = issue_token(session, "59", "caseworker", "SI", expires_at=now + timedelta(hours=1))
+    assert authenticate(session, value, now=now) is not None
+
+    assert recently_checked(session, value, 3600, now=now) is not None
+    assert recently_checked(session, value, 3600, now=now + timedelta(hours=1)) is None
+    # The last use is written once a minute: then the database is read (and written) again.
+    assert recently_checked(session, value, 3600, now=now + timedelta(minutes=1)) is None
+    agent = "mdph-reception/2.0"
+    assert recently_checked(session, value, 3600, agent, now=now) is None
+    assert recently_checked(session, value, 0, now=now) is None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,23 @@ def test_an_unreadable_quarantine_record_is_a_french_error(tmp_path: Path) -> No
 
     with pytest.raises(PullError, match="illisible"):
         quarantine.unreported()
+
+
+@pytest.mark.parametrize("theirs", ["de", None])
+def test_the_on_received_command_keeps_the_callers_language(
+    tmp_path: Path, theirs: str | None
+) -> None:
+    """Our tools speak French through LANGUAGE; the MDPH's own command gets the caller's back."""
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from mdph_bridge.client.french import speak_french\n"
+        "from mdph_bridge.client.handoff import Handoff\n"
+        "speak_french()\n"
+        "command = 'sh -c \\'printf %s \"${LANGUAGE-absent}\" > \"$0/langue\"\\''\n"
+        "sys.exit(Handoff(command, 10).run(Path(sys.argv[1])) is not None)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "LANGUAGE"}
+    if theirs is not None:
+        environment["LANGUAGE"] = theirs
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=environment, check=True)
+    assert (tmp_path / "langue").read_text() == (theirs or "absent")

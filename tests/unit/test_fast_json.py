@@ -6,12 +6,15 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from dossiers import PDF, dossier
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy.dialects import postgresql
 
 from mdph_bridge.http.app import BridgeFlask
+from mdph_bridge.models.base import UTCDateTime, load_json
 from mdph_bridge.services.packaging import json_entry
 from mdph_bridge.services.submission import dossier_schema
 
@@ -48,3 +51,34 @@ def test_package_json_entries_are_the_text_json_dumps_wrote() -> None:
     expected = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
     assert written == expected.encode()
     assert entry.size == len(written)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2.5, null, true], "é": "ü"}',
+        "[]",
+        "[0.1, 1e-7, 2.2250738585072014e-308, 1.7976931348623157e308, -0.0, 5e-324]",
+        "[9223372036854775807, -9223372036854775808, 18446744073709551616]",
+        '{"grand": 123456789012345678901234, "texte": "1234567890123456789"}',
+    ],
+)
+def test_stored_json_loads_as_the_standard_library_reads_it(text: str) -> None:
+    expected = json.loads(text)
+    for given in (text, text.encode()):
+        loaded = load_json(given)
+        assert loaded == expected
+        assert repr(loaded) == repr(expected)  # the same types: no integer read as a float
+
+
+def test_stored_json_orjson_refuses_still_loads() -> None:
+    assert repr(load_json("[NaN, Infinity]")) == "[nan, inf]"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/UTC", "Europe/Paris"])
+def test_dates_read_back_are_the_same_instant_in_utc(zone: str) -> None:
+    read = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=ZoneInfo(zone))
+    value = UTCDateTime().process_result_value(read, postgresql.dialect())
+    assert value == read
+    assert value is not None
+    assert value.tzinfo is UTC
