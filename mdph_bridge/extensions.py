@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from mdph_bridge.models.sqlstats import register_sqlite_functions
@@ -39,11 +41,35 @@ def session() -> Session:
     return backends().sessions()
 
 
+# A pooled connection older than this is replaced at its next checkout (docs/OPERATIONS.md §11).
+POOL_RECYCLE_SECONDS = 1800
+
+
+def closed_by_server(dbapi_connection: Any) -> bool:
+    """Tell whether PostgreSQL ended an idle connection: it writes to one only to close it.
+
+    A poll of the socket, with no round trip: what `pool_pre_ping` found at the cost of one.
+    """
+    if dbapi_connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Have the pool open a new connection in place of one the server closed while idle."""
+    if closed_by_server(dbapi_connection):
+        raise DisconnectionError("connection closed by the database while idle in the pool")
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
     # hide_parameters: SQL errors end up in logs, and parameters may hold submitted values.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, hide_parameters=True)
+        event.listen(engine, "checkout", _replace_if_closed)
+        return engine
     engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from mdph_bridge.extensions import session
 from mdph_bridge.http.uploads import MAX_PARTS, MiB
 from mdph_bridge.services.errors import ServiceError
 from schemas.errors import error, flatten
@@ -96,6 +97,8 @@ def _csrf_error(_exc: CSRFError) -> Any:
 
 def _database_down(exc: OperationalError) -> Any:
     log.error("database unavailable: %s", type(exc.orig).__name__)
+    # Forget the lost connection's transaction, or the session's next use fails with it.
+    session().rollback()
     return answer(503, [error("", "service.indisponible")], {"Retry-After": "30"})
 
 

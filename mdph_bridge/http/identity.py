@@ -19,6 +19,7 @@ from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from redis import Redis
 from redis.exceptions import NoScriptError, RedisError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from mdph_bridge.extensions import session
@@ -198,6 +199,9 @@ def run_audited(principal: Principal, view: Callable[[], Any]) -> Any:
         raise
     except HTTPException as exc:
         status = exc.code or 500
+        raise
+    except OperationalError:
+        status = 503  # the database went away: answered by http.errors
         raise
     finally:
         audit_call(call, status)

@@ -1,0 +1,109 @@
+"""A database connection lost between or during requests: a clear 503 at most, never a broken next.
+
+PostgreSQL closes a connection on a restart, a failover or an administrator's command; here a
+second connection ends the hub's own with `pg_terminate_backend`, as PostgreSQL would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy.orm import Session
+from support import bearer
+
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import AuditPending
+
+POLL = "/api/v1/inbound?cursor="
+
+
+@pytest.fixture
+def outside(app: Flask) -> Iterator[Engine]:
+    """Connections of the test's own, outside the hub's pool."""
+    engine = create_engine(app.config["DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def control(outside: Engine) -> Iterator[Connection]:
+    """A connection that ends the hub's connections, as PostgreSQL does on a restart."""
+    with outside.connect() as conn:
+        yield conn
+
+
+_END = text(
+    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND (CAST(:pid AS integer) IS NULL OR pid = :pid)"
+    " AND (NOT :waiting OR wait_event_type = 'Lock')"
+)
+
+
+def end_connections(control: Connection, pid: int | None = None, waiting: bool = False) -> int:
+    """End the database's other connections (or `pid`, or those waiting on a lock); count them.
+
+    Each is gone when this returns: PostgreSQL wrote its last words and closed the socket.
+    """
+    return int(control.execute(_END, {"pid": pid, "waiting": waiting}).scalar_one())
+
+
+def assert_unavailable(response: Any) -> None:
+    """The French 503 of a database that went away, with when to try again."""
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json()["erreurs"][0]["code"] == "service.indisponible"
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(
+    web: Flask, demo: dict[str, Any], control: Connection
+) -> None:
+    client, headers = web.test_client(), bearer(demo["59"]["jetons"]["receiver"])
+    assert client.get(POLL, headers=headers).status_code == 200
+    assert end_connections(control) >= 1  # the hub's pooled connections, idle between requests
+
+    assert client.get(POLL, headers=headers).status_code == 200
+
+
+def test_a_connection_lost_mid_request_answers_503_and_the_next_request_succeeds(
+    web: Flask, demo: dict[str, Any], outside: Engine, control: Connection
+) -> None:
+    client, headers = web.test_client(), bearer(demo["59"]["jetons"]["receiver"])
+    answers: list[Any] = []
+    with outside.connect() as locker:
+        locker.execute(text("BEGIN"))
+        locker.execute(text("LOCK TABLE transfers IN ACCESS EXCLUSIVE MODE"))  # the poll waits
+        polling = threading.Thread(target=lambda: answers.append(client.get(POLL, headers=headers)))
+        polling.start()
+        while not end_connections(control, waiting=True):
+            assert polling.is_alive()
+            time.sleep(0.01)
+        polling.join()
+        locker.execute(text("ROLLBACK"))
+
+    assert_unavailable(answers[0])
+    assert client.get(POLL, headers=headers).status_code == 200
+    with Session(outside) as session:  # the lost call is in the audit log, with what it got
+        outcomes = session.scalars(select(AuditPending.outcome).order_by(AuditPending.id))
+        assert outcomes.all()[-1:] == ["503"]
+
+
+def test_a_session_kept_across_requests_recovers_after_its_connection_is_lost(
+    client: FlaskClient, backends: Backends, demo: dict[str, Any], control: Connection
+) -> None:
+    """As in a worker thread whose session outlives one call, the session keeps a transaction."""
+    headers = bearer(demo["59"]["jetons"]["receiver"])
+    session: Session = backends.sessions()
+    session.execute(select(1))  # the session's connection, in a transaction, as after a call
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    assert end_connections(control, pid) == 1
+
+    assert_unavailable(client.get(POLL, headers=headers))
+    assert client.get(POLL, headers=headers).status_code == 200
