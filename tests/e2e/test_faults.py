@@ -30,7 +30,7 @@ from support import bearer, files_under
 from mdph_bridge.models import AuditEntry, AuditPending, Base, Transfer, TransferEvent
 from mdph_bridge.services.admin import create_demo
 from mdph_bridge.services.audit import verify
-from mdph_bridge.services.queue import LARGE_QUEUE, PROCESS_TASK, QUEUE
+from mdph_bridge.services.queue import BROKER_PAUSE_SECONDS, LARGE_QUEUE, PROCESS_TASK, QUEUE
 
 pytestmark = pytest.mark.e2e
 BATCH = 50
@@ -220,11 +220,15 @@ def test_redis_down_while_submitting(
 ) -> None:
     cluster.redis.stop()
     ids = submit_batch(client, token)  # every submission is still accepted (202)
+    submitted_at = time.monotonic()  # after the last failed publish: the hub then skips the broker
     assert states(session, ids) == Counter({"received": BATCH})
 
     cluster.redis.start()
     wait_all_ready(session, ids)
     assert_exactly_once(cluster, session, ids)
+    # Leave the next test a hub that publishes again: within the pause, its submissions would be
+    # left to the sweeper and never queue (the sweeper was faster than the pause here).
+    time.sleep(max(0.0, submitted_at + BROKER_PAUSE_SECONDS - time.monotonic()))
 
 
 def test_postgres_restarted_mid_batch(
