@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, event, func, insert, select, text
+from sqlalchemy import CursorResult, Table, bindparam, delete, event, func, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from mdph_bridge.config import MIN_AUDIT_RETENTION_DAYS
@@ -56,6 +56,8 @@ FIELDS = (
     "client",
 )
 CONTENT = FIELDS[1:]  # what a writer gives; the sequencer adds the number
+_PENDING = cast(Table, AuditPending.__table__)
+_ENTRIES = cast(Table, AuditEntry.__table__)
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,16 @@ ANONYMOUS = Actor("anonyme")
 
 def leaf_hash(fields: Mapping[str, Any]) -> str:
     """Hash an entry's canonical fields (its leaf in the chain)."""
-    values = [fields[name] for name in FIELDS]
+    return _leaf([fields[name] for name in FIELDS])
+
+
+def _leaf(values: list[Any]) -> str:
+    """Hash the values of FIELDS, in that order (the list's date is replaced by its text)."""
     values[1] = values[1].isoformat(timespec="microseconds")
-    canonical = json.dumps(values, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(values).encode()).hexdigest()
+
+
+_CANONICAL = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))  # built once, not per entry
 
 
 def record(
@@ -109,7 +117,7 @@ def record(
     session.connection().execute(_INSERT_ENTRY, entry)
 
 
-_INSERT_ENTRY = insert(cast(Table, AuditPending.__table__))
+_INSERT_ENTRY = insert(_PENDING)
 
 
 @dataclass
@@ -205,27 +213,49 @@ def _lock_chain(session: Session) -> AuditChain:
     return chain
 
 
+# One round trip takes a batch off the pending table (the chain's lock keeps other sequencers out).
+_TAKE = (
+    delete(_PENDING)
+    .where(_PENDING.c.id.in_(select(_PENDING.c.id).order_by(_PENDING.c.id).limit(bindparam("n"))))
+    .returning(_PENDING.c.id, *(_PENDING.c[name] for name in CONTENT))
+)
+SEALED = ("seq", *CONTENT, "prev_hash", "hash")
+# PostgreSQL: the batch goes in by COPY on the session's own connection (same transaction).
+_COPY_SEALED = f"COPY audit_entries ({', '.join(SEALED)}) FROM STDIN"
+
+
+def _chained(chain: AuditChain, taken: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Number and hash each taken entry (id first, then CONTENT) after the chain's head."""
+    sealed, seq, head = [], chain.last_seq, chain.last_hash
+    for row in taken:
+        seq, prev = seq + 1, head
+        head = link(prev, _leaf([seq, *row[1:]]))
+        sealed.append((seq, *row[1:], prev, head))
+    chain.last_seq, chain.last_hash = seq, head
+    return sealed
+
+
 def _seal_pending(session: Session, chain: AuditChain, limit: int) -> int:
-    rows = session.execute(select(AuditPending).order_by(AuditPending.id).limit(limit)).scalars()
-    pending = list(rows)
-    if not pending:
-        return 0
-    sealed = []
-    for row in pending:
-        fields = {name: getattr(row, name) for name in CONTENT} | {"seq": chain.last_seq + 1}
-        head = link(chain.last_hash, leaf_hash(fields))
-        sealed.append(fields | {"prev_hash": chain.last_hash, "hash": head})
-        chain.last_seq, chain.last_hash = fields["seq"], head
-    session.execute(insert(AuditEntry), sealed)
-    ids = [row.id for row in pending]
-    session.execute(
-        delete(AuditPending)
-        .where(AuditPending.id.in_(ids))
-        .execution_options(synchronize_session=False)
-    )
-    for row in pending:
-        session.expunge(row)
-    return len(pending)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        sealed = _chained(chain, sorted(connection.execute(_TAKE, {"n": limit})))
+        if sealed:
+            connection.execute(
+                insert(_ENTRIES), [dict(zip(SEALED, e, strict=True)) for e in sealed]
+            )
+        return len(sealed)
+    # The driver's rows and COPY: no result processing or bind rendering per row (half the CPU).
+    driver: Any = connection.connection.driver_connection  # psycopg's connection, for COPY
+    cursor = driver.cursor()
+    statement = _TAKE.compile(dialect=connection.dialect)
+    cursor.execute(str(statement), statement.construct_params({"n": limit}))
+    taken = sorted((i, at.astimezone(UTC), *rest) for i, at, *rest in cursor.fetchall())
+    sealed = _chained(chain, taken)
+    if sealed:
+        with cursor.copy(_COPY_SEALED) as copy:
+            for row in sealed:
+                copy.write_row(row)
+    return len(sealed)
 
 
 def _checkpoint(
@@ -308,8 +338,11 @@ def record_call(
     Without `keep_work` (a refused or failed call), whatever the view left is rolled back first:
     nothing of it is kept but its entries.
     """
+    postgresql = session.get_bind().dialect.name == "postgresql"
     if not keep_work:
         session.rollback()
+        if postgresql:  # the entries are a transaction of their own: one statement, no BEGIN
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     entry = {
         "at": utcnow(),
         "actor": call.actor.id,
@@ -321,11 +354,11 @@ def record_call(
         "client": client,
     }
     ids = [None if object_id is None else str(object_id) for object_id in object_ids]
-    if session.get_bind().dialect.name == "postgresql":
+    if postgresql:
         # One statement of constant text for a page of a hundred: compiled and prepared once.
         session.execute(_INSERT_EACH, {**entry, "ids": ids})
     elif ids:
-        session.execute(insert(AuditPending), [{**entry, "object_id": i} for i in ids])
+        session.execute(insert(_PENDING), [{**entry, "object_id": i} for i in ids])
     session.commit()
 
 

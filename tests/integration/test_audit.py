@@ -24,18 +24,22 @@ from support import bearer
 
 from mdph_bridge.domain.checkpoints import link, open_note
 from mdph_bridge.domain.signing import HubSigner
-from mdph_bridge.extensions import Backends
+from mdph_bridge.extensions import Backends, make_engine
 from mdph_bridge.http import identity
 from mdph_bridge.models import AuditEntry, AuditPending, Transfer, utcnow
 from mdph_bridge.services.audit import (
+    ANONYMOUS,
     FIELDS,
     SYSTEM,
     Actor,
+    Call,
     latest_checkpoint,
     leaf_hash,
     publics_of,
     purge,
     record,
+    record_call,
+    seal,
     seal_all,
     verify,
 )
@@ -387,3 +391,46 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
     assert created == [str(transfers.pop())]
     named = db.scalars(select(AuditPending.object_id)).all()
     assert crashed["lost"] not in named  # the failed call's entry (500) names no lost transfer
+
+
+def test_the_sequencer_seals_the_oldest_pending_entries_first_batch_by_batch(
+    session: Session,
+) -> None:
+    for i in range(7):
+        record(session, SYSTEM, "maintenance.sweep", "transfer", i)
+        session.commit()
+    assert seal(session, signer(), limit=3) == 3
+    left = session.scalars(select(AuditPending.object_id).order_by(AuditPending.id)).all()
+    assert left == ["3", "4", "5", "6"]  # the three oldest were taken, the others wait
+    assert seal_all(session, signer()) == 4
+    sealed = session.scalars(select(AuditEntry.object_id).order_by(AuditEntry.seq)).all()
+    assert sealed == [str(i) for i in range(7)]
+    assert verify(session, publics_of(signer())).ok
+
+
+def test_a_refusal_is_written_alone_and_leaves_no_autocommit_behind(
+    session: Session, database_url: str
+) -> None:
+    engine = make_engine(database_url)
+    db = Session(engine)
+    db.execute(text("SELECT 1"))  # a view had begun a transaction
+    alone = []
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO audit_pending"):
+            alone.append(conn.connection.driver_connection.autocommit)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    call = Call(ANONYMOUS, "inbound.index", "transfer")
+    record_call(db, call, "401", [None], client="abc", keep_work=False)
+    assert alone == [True]  # one statement, no BEGIN or COMMIT around it
+    backend = db.scalar(text("SELECT pg_backend_pid()"))
+    # The pool's one connection is transactional again: a rolled-back write leaves nothing.
+    record(db, SYSTEM, "maintenance.sweep", "transfer", 1)
+    assert db.scalar(text("SELECT pg_backend_pid()")) == backend
+    db.rollback()
+    assert alone == [True, False]
+    outcomes = session.scalars(select(AuditPending.outcome)).all()
+    assert outcomes == ["401"]
+    db.close()
+    engine.dispose()
