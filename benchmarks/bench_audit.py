@@ -121,21 +121,16 @@ def _write(
     engine.dispose()
 
 
-def writers(
-    url: str, write: Callable[[Session, Actor], None], total: int
+def _spawn(
+    target: Callable[..., None], args: Callable[[int], tuple[Any, ...]]
 ) -> tuple[float, float, float]:
-    """Write `total` entries from 8 processes (as 8 web workers would), one commit per call.
-
-    Returns when the writers started and when the last one finished (time.monotonic, shared by
-    the processes), and the writers' CPU seconds in all. Processes, not threads: threads would
-    share one interpreter lock and measure Python, not the audit's contention.
-    """
+    """Run 8 processes of `target` (with `args(n)`, then the start barrier and the result queue),
+    released together; return when they started and when the last one finished (time.monotonic,
+    shared by the processes), and their CPU seconds in all."""
     context = multiprocessing.get_context("spawn")  # no fork beside the sequencer thread
-    calls = max(1, total // (WRITERS * PER_CALL[write]))
     start, finished = context.Barrier(WRITERS + 1), context.Queue()
     processes = [
-        context.Process(target=_write, args=(url, write, n, calls, start, finished))
-        for n in range(WRITERS)
+        context.Process(target=target, args=(*args(n), start, finished)) for n in range(WRITERS)
     ]
     for process in processes:
         process.start()
@@ -146,7 +141,21 @@ def writers(
         process.join()
         if process.exitcode:
             raise SystemExit(f"a writer failed (exit code {process.exitcode})")
-    return began, max(ends), sum(cpus), calls * WRITERS * PER_CALL[write]
+    return began, max(ends), sum(cpus)
+
+
+def writers(
+    url: str, write: Callable[[Session, Actor], None], total: int
+) -> tuple[float, float, float, int]:
+    """Write about `total` entries from 8 processes (as 8 web workers would), one commit per call.
+
+    Returns when the writers started and when the last one finished, their CPU seconds and the
+    entries written. Processes, not threads: threads would share one interpreter lock and measure
+    Python, not the audit's contention.
+    """
+    calls = max(1, total // (WRITERS * PER_CALL[write]))
+    began, ended, cpu = _spawn(_write, lambda n: (url, write, n, calls))
+    return began, ended, cpu, calls * WRITERS * PER_CALL[write]
 
 
 def entries_per_second(
@@ -226,21 +235,9 @@ BARE_INSERT = (
 def ceiling(url: str, total: int) -> tuple[float, float]:
     """Entries/s and client CPU µs/entry of 8 bare psycopg writers, nothing sealed: what this
     machine allows a commit per entry before any of the hub's code runs."""
-    context = multiprocessing.get_context("spawn")
-    start, finished = context.Barrier(WRITERS + 1), context.Queue()
     count = max(1, total // WRITERS)
-    processes = [
-        context.Process(target=bare_insert, args=(url, n, count, start, finished))
-        for n in range(WRITERS)
-    ]
-    for process in processes:
-        process.start()
-    start.wait()
-    began = time.monotonic()
-    ends, cpus = zip(*(finished.get() for _ in processes), strict=True)
-    for process in processes:
-        process.join()
-    return count * WRITERS / (max(ends) - began), sum(cpus) / (count * WRITERS) * 1e6
+    began, ended, cpu = _spawn(bare_insert, lambda n: (url, n, count))
+    return count * WRITERS / (ended - began), cpu / (count * WRITERS) * 1e6
 
 
 def main() -> None:
