@@ -122,6 +122,7 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
         "en_trop": True,
     }
     first.ready_at = first.ready_at.replace(microsecond=0)
+    first.package_key_ids = ['clé "62"']  # stored escaped: not written as stored
     returned.state, returned.return_reason = State.RETURNED.value, {"code": "r", "texte": "t"}
     returned.numero_dossier_destination = "62-2026-0001"
     medical.medical_package_key, medical.medical_package_size = "packages/m.age", 512
