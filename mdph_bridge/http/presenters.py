@@ -192,7 +192,8 @@ def written_inbound(
 
     The stored lists, given as stored text when not empty, are written by the caller's dumpers.
     """
-    now, parts = utcnow(), []
+    now = utcnow()
+    parts: list[str] = []
     for _, _, state, changed, warn_at, due_at, stored, harmonised, returned, *pieces in rows:
         level = level_at(Deadlines(warn_at, due_at), changed if state in STOPPED else now)
         first, second, third, fourth = pieces
