@@ -68,7 +68,7 @@ def index(cursor: str | None = None, limit: int = 100) -> Any:
     last = None  # read with the token's check when it was checked a moment ago
     if peeked is not None and watermarks is not None:
         last = watermarks.last(session(), principal.departement, peeked.value)
-    links = presenters.written_links()
+    links = presenters.written_links
     page = receiving.list_inbound(session(), principal, cursor, limit, last, links)
     text, g.audit_object_ids = page_json(page)
     return current_app.response_class(text, mimetype="application/json")

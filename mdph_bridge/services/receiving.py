@@ -7,7 +7,7 @@ import binascii
 import hmac
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -197,21 +197,23 @@ def list_inbound(
     cursor: str | None,
     limit: int,
     last: int | None = None,
-    links: dict[str, str] | None = None,
+    links: Callable[[], dict[str, str]] | None = None,
 ) -> InboundPage:
     """Return the next inbound transfers after `cursor`, in the order they became ready.
 
     `last`, the destination's last inbound position when known (its watermark), answers a
-    caught-up poll without reading the transfers. On PostgreSQL, given the page's link
-    templates (`links`), the database writes the transfers' text.
+    caught-up poll without reading the transfers. On PostgreSQL, given what makes the page's
+    link templates (`links`, called only for a page read), the database writes their text.
     """
     after = decode_cursor(cursor)
     if last is not None and after >= last:
         return InboundPage([], encode_cursor(after))
-    written = links is not None and session.get_bind().dialect.name == "postgresql"
-    rows = page_rows(session, principal.departement, after, limit, links if written else None)
+    templates = None
+    if links is not None and session.get_bind().dialect.name == "postgresql":
+        templates = links()
+    rows = page_rows(session, principal.departement, after, limit, templates)
     last = rows[-1].inbound_seq if rows else None
-    return InboundPage(rows, encode_cursor(last or after), written)
+    return InboundPage(rows, encode_cursor(last or after), templates is not None)
 
 
 # Most urgent first; within a group, the nearest due date first.
