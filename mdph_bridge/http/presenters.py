@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from flask import url_for
+from flask import current_app, request, url_for
 from sqlalchemy import Row
 
 from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, Level, days, level_at
@@ -170,13 +170,23 @@ _WRITTEN_ENDPOINTS = {
 }
 
 
+_MADE_LINKS = "mdph_bridge.written_links"
+
+
 def written_links() -> dict[str, str]:
-    """The link templates of a page `receiving.WRITTEN` writes: `url_for` once per endpoint."""
+    """The link templates of a page `receiving.WRITTEN` writes: `url_for` once per endpoint.
+
+    Kept by the app for the last prefix it was served under (the same paths for the same one).
+    """
+    prefix, kept = current_app.extensions.get(_MADE_LINKS, (None, {}))
+    if prefix == request.script_root:
+        return kept
     templates = {}
     for name, endpoint in _WRITTEN_ENDPOINTS.items():
         head, _, tail = transfer_link(endpoint, _SLOT).partition(str(_SLOT))
         templates[f"{name}_head"] = orjson.dumps(head)[1:-1].decode()
         templates[f"{name}_tail"] = orjson.dumps(tail)[1:-1].decode()
+    current_app.extensions[_MADE_LINKS] = (request.script_root, templates)
     return templates
 
 

@@ -186,6 +186,27 @@ def test_postgresql_and_python_write_a_page_alike(
     assert b'"cles":["a","b\xc3\xa9"]' in from_sql[0]
 
 
+def test_links_follow_the_prefix_the_hub_is_served_under(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 1)
+    headers = bearer(demo["62"]["jetons"]["receiver"])
+
+    def listed(base_url: str) -> dict[str, Any]:
+        response = client.get("/api/v1/inbound", headers=headers, base_url=base_url)
+        assert response.status_code == 200
+        transfer: dict[str, Any] = response.get_json()["transferts"][0]
+        return transfer
+
+    plain = listed("http://localhost/")
+    prefixed = listed("http://localhost/mdph/")
+    again = listed("http://localhost/")
+
+    assert prefixed["lien"] == f"/mdph{plain['lien']}" == f"/mdph/api/v1/inbound/{plain['id']}"
+    assert prefixed["paquet"]["lien"] == f"/mdph{plain['paquet']['lien']}"
+    assert again == plain
+
+
 def test_the_token_check_and_the_caught_up_list_share_one_transaction(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
