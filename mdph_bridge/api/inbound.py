@@ -15,6 +15,7 @@ from mdph_bridge.domain.roles import RECEIVING, Role
 from mdph_bridge.extensions import backends, session
 from mdph_bridge.http import presenters
 from mdph_bridge.http.identity import current_principal
+from mdph_bridge.models.base import load_json
 from mdph_bridge.services import receiving
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.watermarks import watermark_key
@@ -67,18 +68,33 @@ def index(cursor: str | None = None, limit: int = 100) -> Any:
     last = None  # read with the token's check when it was checked a moment ago
     if peeked is not None and watermarks is not None:
         last = watermarks.last(session(), principal.departement, peeked.value)
-    page = receiving.list_inbound(session(), principal, cursor, limit, last)
-    link = presenters.page_links()
-    present = presenters.listed_from_database if page.built else presenters.listed_inbound
-    # The page is dumped without the schema (its cost per transfer); a test checks it equals
-    # InboundPageSchema's dump. Only the stored JSON lists go through their nested schemas.
-    transfers = [_listed(row, present(row, link)) for row in page.transfers]
-    g.audit_object_ids = [t["id"] for t in transfers]
-    return _json({"transferts": transfers, "cursor": page.cursor})
+    links = presenters.written_links
+    page = receiving.list_inbound(session(), principal, cursor, limit, last, links)
+    text, g.audit_object_ids = page_json(page)
+    return current_app.response_class(text, mimetype="application/json")
 
 
 _WARNINGS = ErreurSchema(many=True)
 _HARMONISATION = HarmonisationSchema()
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def page_json(page: receiving.InboundPage) -> tuple[bytes, list[str]]:
+    """A page as Flask's JSON would write InboundPageSchema's dump of it, and the ids it lists.
+
+    Written without the schema (its cost per transfer); only the stored lists go through their
+    nested schemas. Tests check it equals the schema's dump, byte for byte.
+    """
+    if page.written:
+        listed = presenters.written_inbound(page.transfers, _warnings, _harmonisation, _reason)
+        head = f'{{"cursor":{orjson.dumps(page.cursor).decode()},"transferts":['
+        text = "".join((head, *listed, "]}\n")).encode()
+        return text, [row[1] for row in page.transfers]
+    link = presenters.page_links()
+    transfers = [_listed(row, presenters.listed_inbound(row, link)) for row in page.transfers]
+    document = {"transferts": transfers, "cursor": page.cursor}
+    text = orjson.dumps(document, option=_SORTED | orjson.OPT_APPEND_NEWLINE)
+    return text, [t["id"] for t in transfers]
 
 
 def _listed(row: Row[Any], document: dict[str, Any]) -> dict[str, Any]:
@@ -89,10 +105,22 @@ def _listed(row: Row[Any], document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _json(document: dict[str, Any]) -> Response:
-    """Answer as Flask's JSON would (sorted keys, final newline); dates in ISO 8601."""
-    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
-    return current_app.response_class(text, mimetype="application/json")
+def _warnings(stored: str) -> str:
+    """Stored warnings as the schema dumps them, in JSON text."""
+    value = load_json(stored)
+    return orjson.dumps(_WARNINGS.dump(value) if value else [], option=_SORTED).decode()
+
+
+def _harmonisation(stored: str) -> str:
+    """A stored harmonisation report as the schema dumps it, in JSON text."""
+    value = load_json(stored)
+    dumped = None if value is None else _HARMONISATION.dump(value)
+    return orjson.dumps(dumped, option=_SORTED).decode()
+
+
+def _reason(stored: str) -> str:
+    """A stored return reason in JSON text, keys sorted."""
+    return orjson.dumps(load_json(stored), option=_SORTED).decode()
 
 
 @blp.route("/<uuid:transfer_id>", methods=["GET"])

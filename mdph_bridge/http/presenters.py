@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from flask import url_for
+from flask import current_app, request, url_for
 from sqlalchemy import Row
 
-from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, days, level_at
+from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, Level, days, level_at
 from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, utcnow
@@ -161,25 +161,67 @@ def listed_inbound(transfer: Listed, link: Linker = transfer_link) -> dict[str, 
     }
 
 
-def listed_from_database(row: Row[Any], link: Linker) -> dict[str, Any]:
-    """`listed_inbound` from the JSON PostgreSQL wrote (`receiving.BUILT`): rules added here.
+# What `receiving.WRITTEN` binds its links with: each endpoint's path around a transfer's id,
+# JSON-escaped, by name.
+_WRITTEN_ENDPOINTS = {
+    "detail": "inbound.detail",
+    "package": "inbound.package",
+    "medical": "inbound.medical_package",
+}
 
-    The stored lists are given as stored, for the caller's schemas, as by `listed_inbound`.
+
+_MADE_LINKS = "mdph_bridge.written_links"
+
+
+def written_links() -> dict[str, str]:
+    """The link templates of a page `receiving.WRITTEN` writes: `url_for` once per endpoint.
+
+    Kept by the app for the last prefix it was served under (the same paths for the same one).
     """
-    document: dict[str, Any] = orjson.loads(row.document)  # text, integers and key ids only
-    transfer_id = document["id"]
-    document["etat_libelle"] = LABELS[State(row.state)]
-    document["niveau"] = _level(row)
-    document["lien"] = link("inbound.detail", transfer_id)
-    document["motif_retour"] = row.return_reason
-    document["avertissements"], document["harmonisation"] = row.warnings, row.harmonisation
-    for key, endpoint in (
-        ("paquet", "inbound.package"),
-        ("paquet_medical", "inbound.medical_package"),
-    ):
-        if document[key] is not None:
-            document[key]["lien"] = link(endpoint, transfer_id)
-    return document
+    prefix, kept = current_app.extensions.get(_MADE_LINKS, (None, {}))
+    if prefix == request.script_root:
+        return kept
+    templates = {}
+    for name, endpoint in _WRITTEN_ENDPOINTS.items():
+        head, _, tail = transfer_link(endpoint, _SLOT).partition(str(_SLOT))
+        templates[f"{name}_head"] = orjson.dumps(head)[1:-1].decode()
+        templates[f"{name}_tail"] = orjson.dumps(tail)[1:-1].decode()
+    current_app.extensions[_MADE_LINKS] = (request.script_root, templates)
+    return templates
+
+
+_LABELS_TEXT = {state.value: orjson.dumps(label).decode() for state, label in LABELS.items()}
+_LEVELS_TEXT = {level: orjson.dumps(level.value).decode() for level in Level}
+Dumper = Callable[[str], str]
+
+
+def written_inbound(
+    rows: Sequence[Row[Any]], warnings: Dumper, harmonisation: Dumper, reason: Dumper
+) -> list[str]:
+    """The JSON text of the listed transfers `receiving.WRITTEN` wrote, the rules' values added.
+
+    The stored lists, given as stored text when not empty, are written by the caller's dumpers.
+    """
+    now = utcnow()
+    parts: list[str] = []
+    for _, _, state, changed, warn_at, due_at, stored, harmonised, returned, *pieces in rows:
+        level = level_at(Deadlines(warn_at, due_at), changed if state in STOPPED else now)
+        first, second, third, fourth = pieces
+        parts += (
+            first,
+            "[]" if stored is None else warnings(stored),
+            second,
+            _LABELS_TEXT[state],
+            ',"harmonisation":',
+            "null" if harmonised is None else harmonisation(harmonised),
+            third,
+            "null" if returned is None else reason(returned),
+            ',"niveau":',
+            _LEVELS_TEXT[level],
+            fourth,
+            ",",
+        )
+    return parts[:-1]
 
 
 def supervised(transfer: Transfer) -> dict[str, Any]:

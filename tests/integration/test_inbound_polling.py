@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import redis
 from flask import Flask
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from support import bearer, hub_settings
 
 from mdph_bridge import create_app
+from mdph_bridge.api import inbound
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.http import presenters
@@ -122,6 +122,7 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
         "en_trop": True,
     }
     first.ready_at = first.ready_at.replace(microsecond=0)
+    first.package_key_ids = ['clé "62"']  # stored escaped: not written as stored
     returned.state, returned.return_reason = State.RETURNED.value, {"code": "r", "texte": "t"}
     returned.numero_dossier_destination = "62-2026-0001"
     medical.medical_package_key, medical.medical_package_size = "packages/m.age", 512
@@ -158,26 +159,52 @@ def test_a_page_is_what_the_schema_dumps_for_the_same_transfers(
     assert shown[5]["paquet"] is None
 
 
-def test_postgresql_and_python_list_a_transfer_alike(
+def test_postgresql_and_python_write_a_page_alike(
     app: Flask, session: Session, demo: dict[str, Any]
 ) -> None:
-    ready_for_62(session, 2)
-    late, on_time = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
+    ready_for_62(session, 3)
+    late, on_time, medical = session.scalars(select(Transfer).order_by(Transfer.inbound_seq))
     on_time.warn_at, on_time.due_at = utcnow() + timedelta(days=1), utcnow() + timedelta(days=2)
     on_time.submitted_at = on_time.submitted_at.replace(microsecond=10)
-    late.warnings, late.return_reason = [{"code": "x"}], {"code": "r", "texte": "t"}
+    late.warnings, late.return_reason = [{"code": "x"}], {"texte": "t", "code": "r"}
+    late.harmonisation = {"version_rapport": 1, "resultats": {"maintenu": 1}}
+    medical.state, medical.numero_dossier_destination = State.COMPLETED.value, "62-2026-9"
+    medical.medical_package_key, medical.medical_package_size = "packages/m.age", 7
+    medical.medical_package_sha256, medical.medical_package_key_ids = "2" * 64, ["a", "b\u00e9"]
+    medical.package_key_ids = None
     session.commit()
 
     with app.test_request_context():
-        link = presenters.page_links()
-        built = receiving.page_rows(session, "62", 0, 100, built=True)
-        listed = receiving.page_rows(session, "62", 0, 100, built=False)
-        from_sql = [presenters.listed_from_database(row, link) for row in built]
-        from_python = [presenters.listed_inbound(row, link) for row in listed]
+        links = presenters.written_links()
+        written = receiving.page_rows(session, "62", 0, 100, links)
+        listed = receiving.page_rows(session, "62", 0, 100)
+        from_sql = inbound.page_json(receiving.InboundPage(written, "c", written=True))
+        from_python = inbound.page_json(receiving.InboundPage(listed, "c"))
 
-    assert orjson.dumps(from_sql, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
-        from_python, option=orjson.OPT_SORT_KEYS
-    )
+    assert from_sql[0] == from_python[0]
+    assert from_sql[1] == [str(t) for t in from_python[1]]
+    assert b'"cles":["a","b\xc3\xa9"]' in from_sql[0]
+
+
+def test_links_follow_the_prefix_the_hub_is_served_under(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 1)
+    headers = bearer(demo["62"]["jetons"]["receiver"])
+
+    def listed(base_url: str) -> dict[str, Any]:
+        response = client.get("/api/v1/inbound", headers=headers, base_url=base_url)
+        assert response.status_code == 200
+        transfer: dict[str, Any] = response.get_json()["transferts"][0]
+        return transfer
+
+    plain = listed("http://localhost/")
+    prefixed = listed("http://localhost/mdph/")
+    again = listed("http://localhost/")
+
+    assert prefixed["lien"] == f"/mdph{plain['lien']}" == f"/mdph/api/v1/inbound/{plain['id']}"
+    assert prefixed["paquet"]["lien"] == f"/mdph{plain['paquet']['lien']}"
+    assert again == plain
 
 
 def test_the_token_check_and_the_caught_up_list_share_one_transaction(
