@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import CursorResult, Table, bindparam, delete, event, func, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -151,52 +152,63 @@ def note_created(session: Session, transfer_id: object) -> None:
 @contextmanager
 def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
     """Add the call's entry to each commit of the block that changes something."""
-
-    def changed(s: Session) -> None:  # what is flushed now, or about to be by the commit
-        for obj in _changes(s):
-            call.wrote = True
-            if isinstance(obj, Transfer) and obj in s.new:
-                call.created.append(obj.id)
-
-    def after_flush(s: Session, _context: Any) -> None:
-        changed(s)
-
-    def on_execute(state: ORMExecuteState) -> None:
-        if state.is_insert or state.is_update or state.is_delete:
-            call.wrote = True
-
-    def before_commit(s: Session) -> None:
-        changed(s)
-        if call.wrote:
-            oid = call.object_id or (call.created[0] if call.created else None)
-            record(s, call.actor, call.action, call.object_type, oid)
-            call.adding = True
-
-    def after_commit(_s: Session) -> None:
-        call.recorded = call.recorded or call.adding
-        call.wrote = call.adding = False
-        call.created.clear()
-
-    def after_rollback(_s: Session) -> None:
-        call.wrote = call.adding = False
-        call.created.clear()
-
-    hooks: dict[str, Callable[..., Any]] = {
-        "after_flush": after_flush,
-        "do_orm_execute": on_execute,
-        "before_commit": before_commit,
-        "after_commit": after_commit,
-        "after_rollback": after_rollback,
-    }
-    for name, hook in hooks.items():
-        event.listen(session, name, hook)
     session.info[_CALL] = call
     try:
         yield call
     finally:
         session.info.pop(_CALL, None)
-        for name, hook in hooks.items():
-            event.remove(session, name, hook)
+
+
+# The hooks below serve every session, registered once: a session outside a call (a worker's,
+# the CLI's) costs them a dictionary lookup, and a call registers nothing.
+
+
+def _changed(session: Session, call: Call) -> None:
+    """Note what is flushed now, or about to be by the commit."""
+    for obj in _changes(session):
+        call.wrote = True
+        if isinstance(obj, Transfer) and obj in session.new:
+            call.created.append(obj.id)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    if (call := session.info.get(_CALL)) is not None:
+        _changed(session, call)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if (call := state.session.info.get(_CALL)) is not None and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        call.wrote = True
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if (call := session.info.get(_CALL)) is None:
+        return
+    _changed(session, call)
+    if call.wrote:
+        oid = call.object_id or (call.created[0] if call.created else None)
+        record(session, call.actor, call.action, call.object_type, oid)
+        call.adding = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if (call := session.info.get(_CALL)) is not None:
+        call.recorded = call.recorded or call.adding
+        call.wrote = call.adding = False
+        call.created.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if (call := session.info.get(_CALL)) is not None:
+        call.wrote = call.adding = False
+        call.created.clear()
 
 
 def _lock_chain(session: Session) -> AuditChain:
@@ -317,11 +329,12 @@ def lag_seconds(session: Session, now: datetime | None = None) -> float:
     return max(0.0, ((now or utcnow()) - oldest).total_seconds()) if oldest else 0.0
 
 
-# An entry per object id, the other fields shared (PostgreSQL: `unnest` of the ids).
+# An entry per object id, the other fields shared. The ids go as one JSON text: psycopg quotes a
+# list's items one by one, 4× the client's CPU for a page of 100 (docs/PERFORMANCE.md).
 _INSERT_EACH = text(
     "INSERT INTO audit_pending (at, actor, role, departement, action, object_type, object_id,"
     " outcome, client) SELECT :at, :actor, :role, :departement, :action, :object_type,"
-    " unnest(CAST(:ids AS varchar[])), :outcome, :client"
+    " jsonb_array_elements_text(CAST(:ids AS jsonb)), :outcome, :client"
 )
 
 
@@ -356,7 +369,7 @@ def record_call(
     ids = [None if object_id is None else str(object_id) for object_id in object_ids]
     if postgresql:
         # One statement of constant text for a page of a hundred: compiled and prepared once.
-        session.execute(_INSERT_EACH, {**entry, "ids": ids})
+        session.execute(_INSERT_EACH, {**entry, "ids": orjson.dumps(ids).decode()})
     elif ids:
         session.execute(insert(_PENDING), [{**entry, "object_id": i} for i in ids])
     session.commit()
