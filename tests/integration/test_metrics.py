@@ -25,7 +25,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
 from mdph_bridge.services import metrics_exact
 from mdph_bridge.services.metrics import dashboard as dashboard_figures
-from mdph_bridge.services.rollups import roll_up
+from mdph_bridge.services.rollups import roll_up, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -398,3 +398,39 @@ def test_the_steps_of_an_open_transfer_are_folded_as_it_moves_on(
     assert_same_figures(
         dashboard_figures(session, ["59"], NOW, 15), metrics_exact.figures(session, ["59"], NOW, 15)
     )
+
+
+def test_the_roll_ups_kept_by_the_process_are_read_again_after_each_fold(
+    backends: Backends, session: Session, made: list[dict[str, Any]]
+) -> None:
+    def fold() -> int:  # as the beat task does, in its own session
+        other = backends.sessions.session_factory()
+        try:
+            return roll_up(other, 15, batch=150)
+        finally:
+            other.close()
+
+    def check() -> None:
+        assert_same_figures(
+            dashboard_figures(session, ["59"], NOW, 15),
+            metrics_exact.figures(session, ["59"], NOW, 15),
+        )
+        session.commit()
+
+    check()  # kept before anything is folded
+    kept = snapshot(session, ["59"], NOW, 15).rolled
+    assert fold() > 0
+    check()
+    read = snapshot(session, ["59"], NOW, 15).rolled
+    assert read is not kept
+    assert snapshot(session, ["59"], NOW, 15).rolled is read  # kept until the next fold
+
+    add_transfer(  # finished after the fold: its values join groups the roll-ups hold
+        session, "59", "62", NOW - timedelta(days=20), {State.COMPLETED: NOW}, state=State.COMPLETED
+    )
+    session.commit()
+    check()
+    check()  # the kept distributions were not added to by the call before
+    assert fold() == 1
+    check()
+    assert snapshot(session, ["59"], NOW, 15).rolled is not read
