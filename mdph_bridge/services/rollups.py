@@ -20,9 +20,11 @@ from typing import Any
 
 from ddsketch.ddsketch import BaseDDSketch
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Float,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -408,14 +410,44 @@ class Snapshot:
         return self.grouped(source, name, by_pair).get(pair) or Distribution()
 
 
-def _level(now: datetime) -> ColumnElement[str | None]:
-    """Where an open transfer stands at `now` (`domain.clock.level_at`), said by the database."""
-    return case(
-        (Transfer.state.in_([s.value for s in STOPPED]), None),
-        (Transfer.due_at <= now, Level.LATE.value),
-        (Transfer.warn_at <= now, Level.AT_RISK.value),
-        else_=Level.ON_TIME.value,
+# Each call's statements, built once: only `now` and the départements change from call to call.
+NOW: BindParameter[datetime] = bindparam("now")
+WATCHED: BindParameter[list[str]] = bindparam("watched", expanding=True)
+
+
+def _watching(model: Any) -> ColumnElement[bool]:
+    """Rows from or to one of the départements watched (the `watched` parameter)."""
+    return or_(model.origin_code.in_(WATCHED), model.dest_code.in_(WATCHED))
+
+
+# Where an open transfer stands at `now` (`domain.clock.level_at`), said by the database.
+LEVEL = case(
+    (Transfer.state.in_([s.value for s in STOPPED]), None),
+    (Transfer.due_at <= NOW, Level.LATE.value),
+    (Transfer.warn_at <= NOW, Level.AT_RISK.value),
+    else_=Level.ON_TIME.value,
+)
+LIVE_GROUPS = (
+    Transfer.origin_code,
+    Transfer.dest_code,
+    Transfer.state,
+    LEVEL.label("level"),
+    *VALUE_COLUMNS,
+    UNCOUNTED_MONTH,
+)
+LIVE_READ = (
+    select(
+        *LIVE_GROUPS,
+        func.count().label("n"),
+        *(func.sum(c).label(o) for o, c in OUTCOME_COUNTS.items()),
     )
+    .where(~Transfer.rolled_up, _watching(Transfer))
+    .group_by(*LIVE_GROUPS)
+)
+PAST_READ = select(*PAST_COLUMNS).where(
+    ~HistoricalTransfer.rolled_up, _watching(HistoricalTransfer)
+)
+VERSION_READ = select(RollupVersion.version).where(RollupVersion.id == 1)
 
 
 def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetime) -> None:
@@ -427,23 +459,7 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
     fold: a few a minute) are grouped on too, so they come back as they are, with how many share
     them, and every other transfer only in its group's count: a few dozen rows in all.
     """
-    grouped = (
-        Transfer.origin_code,
-        Transfer.dest_code,
-        Transfer.state,
-        _level(now).label("level"),
-        *VALUE_COLUMNS,
-        UNCOUNTED_MONTH,
-    )
-    rows = session.connection().execute(
-        select(
-            *grouped,
-            func.count().label("n"),
-            *(func.sum(c).label(o) for o, c in OUTCOME_COUNTS.items()),
-        )
-        .where(~Transfer.rolled_up, _watching(Transfer, watched))
-        .group_by(*grouped)
-    )
+    rows = session.connection().execute(LIVE_READ, {"now": now, "watched": watched})
     values = slice(4, 4 + len(VALUE_COLUMNS))
     sums: dict[PairMonth, Counter[str]] = defaultdict(Counter)
     for row in rows:
@@ -460,10 +476,6 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
         snap.continuity[key].update(counts)
 
 
-def _watching(model: Any, watched: list[str]) -> ColumnElement[bool]:
-    return or_(model.origin_code.in_(watched), model.dest_code.in_(watched))
-
-
 _ROLLED: OrderedDict[tuple[str, tuple[str, ...]], tuple[str, RolledUp]] = OrderedDict()
 _ROLLED_KEPT = 256  # sets of départements per process (a supervisor watches one)
 _ROLLED_LOCK = threading.Lock()
@@ -471,7 +483,7 @@ _ROLLED_LOCK = threading.Lock()
 
 def _version(session: Session) -> str | None:
     """The roll-ups' version; None before the first fold of a database made without migrations."""
-    return session.scalar(select(RollupVersion.version).where(RollupVersion.id == 1))
+    return session.scalar(VERSION_READ)
 
 
 def _new_version(session: Session) -> None:
@@ -486,11 +498,8 @@ def _new_version(session: Session) -> None:
 def _read_rolled(session: Session, watched: list[str]) -> RolledUp:
     """Read the roll-ups of the départements watched (sketches decoded once per process)."""
     rolled = RolledUp()
-    rollups = session.scalars(
-        select(MetricRollup).where(
-            or_(MetricRollup.origin_code.in_(watched), MetricRollup.dest_code.in_(watched))
-        )
-    )
+    params = {"watched": watched}
+    rollups = session.scalars(select(MetricRollup).where(_watching(MetricRollup)), params)
     for rollup in rollups:
         key = (rollup.origin_code, rollup.dest_code, rollup.month, rollup.measure)
         if rollup.measure.startswith(STATE_MEASURE):
@@ -498,7 +507,7 @@ def _read_rolled(session: Session, watched: list[str]) -> RolledUp:
             rolled.pairs.add(key[:2])
         else:
             rolled.groups[rollup.source][key] = _distribution(rollup, cached_sketch)
-    summed = session.scalars(select(ContinuityRollup).where(_watching(ContinuityRollup, watched)))
+    summed = session.scalars(select(ContinuityRollup).where(_watching(ContinuityRollup)), params)
     for row in summed:
         month = (row.origin_code, row.dest_code, row.month)
         counts = rolled.continuity.setdefault(month, Counter())
@@ -544,15 +553,6 @@ def snapshot(
         continuity=dict(rolled.continuity),
     )
     _add_live(snap, session, watched, now)
-    past = session.execute(
-        select(*PAST_COLUMNS).where(
-            ~HistoricalTransfer.rolled_up,
-            or_(
-                HistoricalTransfer.origin_code.in_(watched),
-                HistoricalTransfer.dest_code.in_(watched),
-            ),
-        )
-    )
-    for row in past:
+    for row in session.connection().execute(PAST_READ, {"watched": watched}):
         _add_past_row(snap.live[PAST], row, target_days)
     return snap
