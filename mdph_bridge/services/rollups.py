@@ -5,7 +5,8 @@ that flags it `rolled_up`, and each step of an open one once its milestone is se
 mapped when it became ready), counted in `steps_rolled_up`. Readers add the roll-ups to the
 transfers not folded yet (open ones and those finished since the last fold, found by a partial
 index), so every count is exact at any moment; quantiles are exact until a folded sketch takes
-part, then within `RELATIVE_ERROR`.
+part, then within `RELATIVE_ERROR`. Each fold gives the roll-ups a new version, and a process keeps
+what it read from them (`RolledUp`) until then, so a call merges only what is not folded.
 """
 
 from __future__ import annotations
