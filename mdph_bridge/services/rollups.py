@@ -480,6 +480,7 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
 _ROLLED: OrderedDict[tuple[str, tuple[str, ...]], tuple[str, RolledUp]] = OrderedDict()
 _ROLLED_KEPT = 256  # sets of départements per process (a supervisor watches one)
 _ROLLED_LOCK = threading.Lock()
+READS = 3  # attempts at reading roll-ups and unfolded rows with no fold committed in between
 
 
 def _version(session: Session) -> str | None:
@@ -517,12 +518,8 @@ def _read_rolled(session: Session, watched: list[str]) -> RolledUp:
     return rolled
 
 
-def _rolled(session: Session, watched: list[str]) -> RolledUp:
-    """The roll-ups as this process last read them, unless a fold has changed them since.
-
-    The version is read first: a fold committed after it makes the next call read them again.
-    """
-    version = _version(session)
+def _rolled(session: Session, watched: list[str], version: str | None) -> RolledUp:
+    """The roll-ups as this process last read them at `version`, else read now and kept."""
     key = (str(session.connection().engine.url), tuple(watched))
     with _ROLLED_LOCK:
         kept = _ROLLED.get(key)
@@ -541,19 +538,30 @@ def _rolled(session: Session, watched: list[str]) -> RolledUp:
 def snapshot(
     session: Session, departements: Sequence[str], now: datetime, target_days: int
 ) -> Snapshot:
-    """Read the roll-ups (unless this process holds them at their version) and unfolded rows."""
+    """Read the roll-ups (unless this process holds them at their version) and unfolded rows.
+
+    Each read is its own statement (READ COMMITTED): if the version is not the same after them,
+    a fold committed in between, its transfers in neither the roll-ups read nor the rows, so they
+    are read again (a few times at most: the one-off fold of a large database commits on and on).
+    """
     if session.get_bind().dialect.name == "postgresql":
         # Compiling the grouped read of 100,000 open transfers (JIT) took longer than running it.
         session.execute(text("SET LOCAL jit = off"))
     watched = list(departements)
-    rolled = _rolled(session, watched)
-    snap = Snapshot(
-        rolled=rolled,
-        states=Counter(rolled.states),
-        pairs=set(rolled.pairs),
-        continuity=dict(rolled.continuity),
-    )
-    _add_live(snap, session, watched, now)
-    for row in session.connection().execute(PAST_READ, {"watched": watched}):
-        _add_past_row(snap.live[PAST], row, target_days)
+    version = _version(session)
+    for _ in range(READS):
+        rolled = _rolled(session, watched, version)
+        snap = Snapshot(
+            rolled=rolled,
+            states=Counter(rolled.states),
+            pairs=set(rolled.pairs),
+            continuity=dict(rolled.continuity),
+        )
+        _add_live(snap, session, watched, now)
+        for row in session.connection().execute(PAST_READ, {"watched": watched}):
+            _add_past_row(snap.live[PAST], row, target_days)
+        after = _version(session)
+        if after == version:
+            break
+        version = after
     return snap
