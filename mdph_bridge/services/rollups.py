@@ -358,9 +358,13 @@ class RolledUp:
         key = (source, name, by)
         if key not in self.merged:
             merged: dict[Any, Distribution] = defaultdict(Distribution)
-            for group, distribution in self.groups[source].items():
-                if group[3] == name:
-                    merged[by(group)].merge(distribution)
+            if by is as_one:  # the pairs' totals merged: a few merges, not one per month
+                for distribution in self.grouped(source, name, by_pair).values():
+                    merged[None].merge(distribution)
+            else:
+                for group, distribution in self.groups[source].items():
+                    if group[3] == name:
+                        merged[by(group)].merge(distribution)
             self.merged[key] = dict(merged)
         return self.merged[key]
 
