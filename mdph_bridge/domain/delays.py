@@ -106,7 +106,7 @@ class Distribution:
     histogram: dict[int, int] = field(default_factory=dict)
     values: list[float] = field(default_factory=list)
     sketch: BaseDDSketch | None = None
-    # The sketch's running counts, kept while nothing is added (roll-ups are read at every call).
+    # The sketch's running counts, kept while nothing is added (a kept total is read at each call).
     ranks: SketchRanks | None = field(default=None, repr=False, compare=False)
 
     def add(self, value: float, within: bool = False) -> None:
