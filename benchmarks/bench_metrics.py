@@ -9,7 +9,8 @@ transfer past its check), folds the finished ones (and the steps open ones have 
 roll-ups with the beat task's own service (timed: the one-off cost on an existing database), then
 times in the same run, alternating which goes first:
   - API: GET /api/v1/metrics through Flask's test client (token check, roll-ups + open transfers,
-    JSON), what supervisors get now;
+    JSON), what supervisors get now; each call is timed twice, once with the roll-ups the process
+    keeps between folds, once right after the version changed as a fold changes it (read again);
   - exact: the same figures computed exactly in SQL over every transfer (`services.metrics_exact`,
     the computation the API made before the roll-ups) plus the alert list.
 The goal is API p95 <= 200 ms on 1,000,000 transfers and <= 300 ms on 10,000,000. The scratch
@@ -101,6 +102,10 @@ SELECT gen_random_uuid(),
 FROM shaped
 ORDER BY shaped.s  -- in the order they were submitted, as the hub writes them
 """
+
+
+# A new version, as each fold that adds something gives the roll-ups: the next call reads them.
+NEW_VERSION = "UPDATE rollup_versions SET version = md5(random()::text)"
 
 
 def admin_url() -> str:
@@ -215,13 +220,21 @@ def run(url: str, transfers: int, runs: int, load: bool, exact: bool) -> None:
                 session.commit()
                 backends.sessions.remove()
 
+        def folded() -> None:
+            """What a fold that added something does to the version (not timed)."""
+            with psycopg.connect(raw_url, autocommit=True) as conn:
+                conn.execute(NEW_VERSION)
+
         api()  # warm-up
         api_times: list[float] = []
+        after_fold_times: list[float] = []
         exact_times: list[float] = []
         for index in range(runs):  # alternate which side goes first
             if exact and index % 2:
                 exact_times.append(once(reference))
             api_times.append(once(api))
+            folded()
+            after_fold_times.append(once(api))
             if exact and not index % 2:
                 exact_times.append(once(reference))
         backends.engine.dispose()
@@ -229,6 +242,7 @@ def run(url: str, transfers: int, runs: int, load: bool, exact: bool) -> None:
     print(f"\nGET /api/v1/metrics for the supervisor of 59, {runs} runs each, side by side:")
     for label, times in (
         ("API   roll-ups + open transfers (new)", api_times),
+        ("API   first call after a fold (roll-ups read again)", after_fold_times),
         ("exact SQL over every transfer (before)", exact_times),
     ):
         if not times:
@@ -236,8 +250,10 @@ def run(url: str, transfers: int, runs: int, load: bool, exact: bool) -> None:
         p50, p95 = statistics.median(times) * 1000, percentile(times, 95) * 1000
         print(f"  {label}  p50 {p50:.0f} ms  p95 {p95:.0f} ms")
     p95 = percentile(api_times, 95) * 1000
+    after_fold = percentile(after_fold_times, 95) * 1000
     goal = GOAL_MS if transfers <= 1_000_000 else GOAL_MS_10M
-    print(f"API p95 {p95:.0f} ms (goal <= {goal} ms: {'met' if p95 <= goal else 'NOT met'})")
+    met = "met" if max(p95, after_fold) <= goal else "NOT met"
+    print(f"API p95 {p95:.0f} ms, {after_fold:.0f} ms after a fold (goal <= {goal} ms: {met})")
     sys.stdout.flush()
 
 

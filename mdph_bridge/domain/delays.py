@@ -106,9 +106,12 @@ class Distribution:
     histogram: dict[int, int] = field(default_factory=dict)
     values: list[float] = field(default_factory=list)
     sketch: BaseDDSketch | None = None
+    # The sketch's running counts, kept while nothing is added (a kept total is read at each call).
+    ranks: SketchRanks | None = field(default=None, repr=False, compare=False)
 
     def add(self, value: float, within: bool = False) -> None:
         """Count one raw value (kept exact until a sketch joins)."""
+        self.ranks = None
         self.count += 1
         self.total += value
         self.within += within
@@ -117,14 +120,9 @@ class Distribution:
         self.histogram[bar] = self.histogram.get(bar, 0) + 1
         self.values.append(value)
 
-    def absorb(self) -> None:
-        """Move the raw values into the sketch if there is one: the quantiles do not change."""
-        if self.sketch is not None and self.values:
-            add_values(self.sketch, self.values)
-            self.values = []
-
     def merge(self, other: Distribution) -> None:
         """Add another distribution's values to this one."""
+        self.ranks = None
         self.count += other.count
         self.total += other.total
         self.within += other.within
@@ -152,7 +150,10 @@ class Distribution:
         if self.sketch is None:
             ordered = sorted(self.values)
             return [percentile_cont(ordered, fraction) for fraction in fractions]
-        ranks = SketchRanks(self._all_sketched() if self.values else self.sketch)  # read only
+        if self.values:
+            ranks = SketchRanks(self._all_sketched())
+        else:
+            ranks = self.ranks = self.ranks or SketchRanks(self.sketch)  # the sketch is read only
         found: list[float | None] = []
         for fraction in fractions:
             position = fraction * (self.count - 1)
@@ -205,15 +206,9 @@ def encode_sketch(sketch: BaseDDSketch) -> bytes:
 
 
 @lru_cache(maxsize=4096)
-def _decoded(data: bytes) -> BaseDDSketch:
-    return decode_sketch(data)
-
-
 def cached_sketch(data: bytes) -> BaseDDSketch:
-    """A sketch of `decode_sketch`, decoded once per process and copied (the caller may add)."""
-    sketch = new_sketch()
-    sketch.merge(_decoded(data))
-    return sketch
+    """A sketch of `decode_sketch`, decoded once per process and shared: never add to it."""
+    return decode_sketch(data)
 
 
 def decode_sketch(data: bytes) -> BaseDDSketch:

@@ -8,7 +8,7 @@ from mdph_bridge.models.counter import LimitCounter
 from mdph_bridge.models.departement import Departement, DepartementKey
 from mdph_bridge.models.draft import Draft
 from mdph_bridge.models.history import HistoricalTransfer
-from mdph_bridge.models.rollup import ContinuityRollup, MetricRollup
+from mdph_bridge.models.rollup import ContinuityRollup, MetricRollup, RollupVersion
 from mdph_bridge.models.token import ApiToken
 from mdph_bridge.models.transfer import Transfer, TransferDocument, TransferEvent
 
@@ -28,6 +28,7 @@ __all__ = [
     "HistoricalTransfer",
     "LimitCounter",
     "MetricRollup",
+    "RollupVersion",
     "Transfer",
     "TransferAlert",
     "TransferDocument",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdph_bridge.models.base import Base
@@ -44,3 +44,12 @@ class ContinuityRollup(Base):
     a_instruire: Mapped[int] = mapped_column(default=0)
     non_transferable: Mapped[int] = mapped_column(default=0)
     echu: Mapped[int] = mapped_column(default=0)
+
+
+class RollupVersion(Base):
+    """The roll-ups' version: a new random value at each fold, so readers know theirs is stale."""
+
+    __tablename__ = "rollup_versions"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # a single row, 1
+    version: Mapped[str] = mapped_column(String(32))

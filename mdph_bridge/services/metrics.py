@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,7 +37,7 @@ from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.rollups import HUB, PAST, Snapshot, snapshot
+from mdph_bridge.services.rollups import HUB, PAST, Snapshot, by_month, by_pair, snapshot
 
 PERCENTILES = {"mediane_jours": 0.5, "p90_jours": 0.9, "p95_jours": 0.95}
 STEP_FIGURES = {"mediane_jours": 0.5, "p90_jours": 0.9}
@@ -81,18 +80,9 @@ def delays(snap: Snapshot, source: str = HUB) -> dict[str, Any]:
     return _figures(snap.total(source, DELAY))
 
 
-def _grouped(
-    snap: Snapshot, source: str, measure: str, by: Callable[[Any], Any]
-) -> dict[Any, Distribution]:
-    groups: dict[Any, Distribution] = defaultdict(Distribution)
-    for key, distribution in snap.measure(source, measure):
-        groups[by(key)].merge(distribution)
-    return groups
-
-
 def delays_by_pair(snap: Snapshot, source: str = HUB) -> list[dict[str, Any]]:
     """The same distribution for each (origin, destination) pair."""
-    groups = _grouped(snap, source, DELAY, lambda key: key[:2])
+    groups = snap.grouped(source, DELAY, by_pair)
     return [
         {"mdph_origine": pair[0], "mdph_destination": pair[1], **_figures(groups[pair])}
         for pair in sorted(groups)
@@ -101,7 +91,7 @@ def delays_by_pair(snap: Snapshot, source: str = HUB) -> list[dict[str, Any]]:
 
 def delays_by_month(snap: Snapshot, source: str = HUB) -> list[dict[str, Any]]:
     """The same distribution for each month of completion (Paris time)."""
-    groups = _grouped(snap, source, DELAY, lambda key: key[2])
+    groups = snap.grouped(source, DELAY, by_month)
     return [{"mois": mois, **_figures(groups[mois])} for mois in sorted(groups)]
 
 
@@ -153,7 +143,7 @@ def alerts_total(snap: Snapshot) -> int:
 
 def _precision(snap: Snapshot) -> dict[str, Any]:
     """Whether medians and percentiles are exact or read from sketches, and how close."""
-    exact = all(d.exact for groups in snap.groups.values() for d in groups.values())
+    exact = snap.exact
     return {"exacts": exact, "erreur_relative_max": 0.0 if exact else RELATIVE_ERROR}
 
 

@@ -5,23 +5,27 @@ that flags it `rolled_up`, and each step of an open one once its milestone is se
 mapped when it became ready), counted in `steps_rolled_up`. Readers add the roll-ups to the
 transfers not folded yet (open ones and those finished since the last fold, found by a partial
 index), so every count is exact at any moment; quantiles are exact until a folded sketch takes
-part, then within `RELATIVE_ERROR`.
+part, then within `RELATIVE_ERROR`. Each fold gives the roll-ups a new version, and a process keeps
+what it read from them (`RolledUp`) until then, so a call merges only what is not folded.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ddsketch.ddsketch import BaseDDSketch
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Float,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -46,7 +50,13 @@ from mdph_bridge.domain.delays import (
 )
 from mdph_bridge.domain.harmonisation import MAINTAINED, OUTCOMES
 from mdph_bridge.domain.states import FINISHED
-from mdph_bridge.models import ContinuityRollup, HistoricalTransfer, MetricRollup, Transfer
+from mdph_bridge.models import (
+    ContinuityRollup,
+    HistoricalTransfer,
+    MetricRollup,
+    RollupVersion,
+    Transfer,
+)
 from mdph_bridge.models.sqlstats import days_between, month_of
 
 HUB, PAST, OPEN = "hub", "historique", "ouverts"
@@ -287,6 +297,8 @@ def roll_up(session: Session, target_days: int, batch: int = BATCH) -> int:
             return folded  # another folder is at work
         done = _fold_hub(session, batch, after) + _fold_past(session, batch, target_days, after)
         stepped = _fold_open(session, batch, after)
+        if done or stepped:
+            _new_version(session)
         session.commit()
         folded += done
         if done == 0 and stepped == 0:
@@ -304,45 +316,143 @@ def _distribution(row: MetricRollup, decode: Callable[[bytes], BaseDDSketch]) ->
     )
 
 
+Grouping = Callable[[Key], Any]
+
+
+def by_pair(key: Key) -> tuple[str, str]:
+    """A group's pair: the figures per pair, and each pair's steps."""
+    return key[0], key[1]
+
+
+def by_month(key: Key) -> str:
+    """A group's month of completion: the figures per month."""
+    return key[2]
+
+
+def as_one(key: Key) -> None:
+    """Every group together: the overall figures."""
+    return None
+
+
+@dataclass
+class RolledUp:
+    """What the roll-ups hold for some départements at one version: read once per process.
+
+    Nothing here changes once read (distributions, sketches and merges are shared by every call
+    until the next fold), so a call copies only the groups its unfolded transfers add to.
+    """
+
+    groups: dict[str, dict[Key, Distribution]] = field(default_factory=lambda: {HUB: {}, PAST: {}})
+    states: Counter[str] = field(default_factory=Counter)
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    continuity: dict[PairMonth, Counter[str]] = field(default_factory=dict)
+    merged: dict[tuple[str, str, Grouping], dict[Any, Distribution]] = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        """Whether no roll-up sketch takes part, so every quantile is exact."""
+        return all(d.exact for groups in self.groups.values() for d in groups.values())
+
+    def grouped(self, source: str, name: str, by: Grouping) -> dict[Any, Distribution]:
+        """The groups of one measure merged `by` pair, month or as one, merged once and kept."""
+        key = (source, name, by)
+        if key not in self.merged:
+            merged: dict[Any, Distribution] = defaultdict(Distribution)
+            if by is as_one:  # the pairs' totals merged: a few merges, not one per month
+                for distribution in self.grouped(source, name, by_pair).values():
+                    merged[None].merge(distribution)
+            else:
+                for group, distribution in self.groups[source].items():
+                    if group[3] == name:
+                        merged[by(group)].merge(distribution)
+            self.merged[key] = dict(merged)
+        return self.merged[key]
+
+
 @dataclass
 class Snapshot:
     """What the figures of some départements are computed from: roll-ups plus unfolded rows."""
 
-    groups: dict[str, dict[Key, Distribution]] = field(
+    rolled: RolledUp = field(default_factory=RolledUp)
+    # Values of the transfers not folded yet (a few: done since the last fold), raw.
+    live: dict[str, dict[Key, Distribution]] = field(
         default_factory=lambda: {HUB: defaultdict(Distribution), PAST: defaultdict(Distribution)}
     )
     states: Counter[str] = field(default_factory=Counter)
     pairs: set[tuple[str, str]] = field(default_factory=set)
     open_levels: Counter[Level] = field(default_factory=Counter)
     # Mapped transfers ("transferts") and rights by outcome per pair and month of submission.
-    continuity: dict[PairMonth, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    continuity: dict[PairMonth, Counter[str]] = field(default_factory=dict)
+    merged: dict[tuple[str, str, Grouping], dict[Any, Distribution]] = field(default_factory=dict)
 
-    totals: dict[tuple[str, str, tuple[str, str] | None], Distribution] = field(
-        default_factory=dict
-    )
+    @property
+    def exact(self) -> bool:
+        """Whether every quantile is exact: unfolded values are raw, so only roll-ups count."""
+        return self.rolled.exact
 
-    def measure(self, source: str, name: str) -> Iterable[tuple[Key, Distribution]]:
-        """Every group of one measure."""
-        return ((k, d) for k, d in self.groups[source].items() if k[3] == name)
+    def grouped(self, source: str, name: str, by: Grouping) -> dict[Any, Distribution]:
+        """One measure merged `by` pair, month or as one: the roll-ups' merge plus unfolded values.
+
+        A group no unfolded value joins is the roll-ups' own distribution: read it, never add to it.
+        """
+        key = (source, name, by)
+        if key in self.merged:
+            return self.merged[key]
+        rolled = self.rolled.grouped(source, name, by)
+        fresh = [(by(k), d) for k, d in self.live[source].items() if k[3] == name]
+        result = dict(rolled) if fresh else rolled
+        for group, part in fresh:
+            if result.get(group) is rolled.get(group):  # the roll-ups' own: copied before adding
+                result[group] = combined([rolled[group]] if group in rolled else [])
+            result[group].merge(part)
+        self.merged[key] = result
+        return result
 
     def total(self, source: str, name: str, pair: tuple[str, str] | None = None) -> Distribution:
-        """All values of one measure (of one pair if given), merged once and kept."""
-        key = (source, name, pair)
-        if key not in self.totals:
-            self.totals[key] = combined(
-                d for k, d in self.measure(source, name) if pair is None or k[:2] == pair
-            )
-        return self.totals[key]
+        """All values of one measure (of one pair if given)."""
+        if pair is None:
+            return self.grouped(source, name, as_one).get(None) or Distribution()
+        return self.grouped(source, name, by_pair).get(pair) or Distribution()
 
 
-def _level(now: datetime) -> ColumnElement[str | None]:
-    """Where an open transfer stands at `now` (`domain.clock.level_at`), said by the database."""
-    return case(
-        (Transfer.state.in_([s.value for s in STOPPED]), None),
-        (Transfer.due_at <= now, Level.LATE.value),
-        (Transfer.warn_at <= now, Level.AT_RISK.value),
-        else_=Level.ON_TIME.value,
+# Each call's statements, built once: only `now` and the départements change from call to call.
+NOW: BindParameter[datetime] = bindparam("now")
+WATCHED: BindParameter[list[str]] = bindparam("watched", expanding=True)
+
+
+def _watching(model: Any) -> ColumnElement[bool]:
+    """Rows from or to one of the départements watched (the `watched` parameter)."""
+    return or_(model.origin_code.in_(WATCHED), model.dest_code.in_(WATCHED))
+
+
+# Where an open transfer stands at `now` (`domain.clock.level_at`), said by the database.
+LEVEL = case(
+    (Transfer.state.in_([s.value for s in STOPPED]), None),
+    (Transfer.due_at <= NOW, Level.LATE.value),
+    (Transfer.warn_at <= NOW, Level.AT_RISK.value),
+    else_=Level.ON_TIME.value,
+)
+LIVE_GROUPS = (
+    Transfer.origin_code,
+    Transfer.dest_code,
+    Transfer.state,
+    LEVEL.label("level"),
+    *VALUE_COLUMNS,
+    UNCOUNTED_MONTH,
+)
+LIVE_READ = (
+    select(
+        *LIVE_GROUPS,
+        func.count().label("n"),
+        *(func.sum(c).label(o) for o, c in OUTCOME_COUNTS.items()),
     )
+    .where(~Transfer.rolled_up, _watching(Transfer))
+    .group_by(*LIVE_GROUPS)
+)
+PAST_READ = select(*PAST_COLUMNS).where(
+    ~HistoricalTransfer.rolled_up, _watching(HistoricalTransfer)
+)
+VERSION_READ = select(RollupVersion.version).where(RollupVersion.id == 1)
 
 
 def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetime) -> None:
@@ -354,78 +464,108 @@ def _add_live(snap: Snapshot, session: Session, watched: list[str], now: datetim
     fold: a few a minute) are grouped on too, so they come back as they are, with how many share
     them, and every other transfer only in its group's count: a few dozen rows in all.
     """
-    grouped = (
-        Transfer.origin_code,
-        Transfer.dest_code,
-        Transfer.state,
-        _level(now).label("level"),
-        *VALUE_COLUMNS,
-        UNCOUNTED_MONTH,
-    )
-    rows = session.connection().execute(
-        select(
-            *grouped,
-            func.count().label("n"),
-            *(func.sum(c).label(o) for o, c in OUTCOME_COUNTS.items()),
-        )
-        .where(~Transfer.rolled_up, _watching(Transfer, watched))
-        .group_by(*grouped)
-    )
+    rows = session.connection().execute(LIVE_READ, {"now": now, "watched": watched})
     values = slice(4, 4 + len(VALUE_COLUMNS))
+    sums: dict[PairMonth, Counter[str]] = defaultdict(Counter)
     for row in rows:
         snap.pairs.add((row.origin_code, row.dest_code))
         snap.states[row.state] += row.n
         if row.level is not None:
             snap.open_levels[Level(row.level)] += row.n
-        _add_continuity(snap.continuity, row, row.n)
+        _add_continuity(sums, row, row.n)
         if any(value is not None for value in row[values]):  # rare: n is almost always 1
             for _ in range(row.n):
-                _add_hub_row(snap.groups[HUB], row)
+                _add_hub_row(snap.live[HUB], row)
+    for key, counts in sums.items():  # the roll-ups' counters are copied before adding
+        snap.continuity[key] = Counter(snap.rolled.continuity.get(key))
+        snap.continuity[key].update(counts)
 
 
-def _watching(model: Any, watched: list[str]) -> ColumnElement[bool]:
-    return or_(model.origin_code.in_(watched), model.dest_code.in_(watched))
+_ROLLED: OrderedDict[tuple[str, tuple[str, ...]], tuple[str, RolledUp]] = OrderedDict()
+_ROLLED_KEPT = 256  # sets of départements per process (a supervisor watches one)
+_ROLLED_LOCK = threading.Lock()
+READS = 3  # attempts at reading roll-ups and unfolded rows with no fold committed in between
+
+
+def _version(session: Session) -> str | None:
+    """The roll-ups' version; None before the first fold of a database made without migrations."""
+    return session.scalar(VERSION_READ)
+
+
+def _new_version(session: Session) -> None:
+    """Give the roll-ups a new version, in the transaction of the fold that changes them."""
+    row = session.get(RollupVersion, 1)
+    if row is None:
+        session.add(RollupVersion(id=1, version=uuid.uuid4().hex))
+    else:
+        row.version = uuid.uuid4().hex
+
+
+def _read_rolled(session: Session, watched: list[str]) -> RolledUp:
+    """Read the roll-ups of the départements watched (sketches decoded once per process)."""
+    rolled = RolledUp()
+    params = {"watched": watched}
+    rollups = session.scalars(select(MetricRollup).where(_watching(MetricRollup)), params)
+    for rollup in rollups:
+        key = (rollup.origin_code, rollup.dest_code, rollup.month, rollup.measure)
+        if rollup.measure.startswith(STATE_MEASURE):
+            rolled.states[rollup.measure.removeprefix(STATE_MEASURE)] += rollup.count
+            rolled.pairs.add(key[:2])
+        else:
+            rolled.groups[rollup.source][key] = _distribution(rollup, cached_sketch)
+    summed = session.scalars(select(ContinuityRollup).where(_watching(ContinuityRollup)), params)
+    for row in summed:
+        month = (row.origin_code, row.dest_code, row.month)
+        counts = rolled.continuity.setdefault(month, Counter())
+        counts["transferts"] += row.transfers
+        counts.update({o: getattr(row, o) for o in OUTCOMES})
+    return rolled
+
+
+def _rolled(session: Session, watched: list[str], version: str | None) -> RolledUp:
+    """The roll-ups as this process last read them at `version`, else read now and kept."""
+    key = (str(session.connection().engine.url), tuple(watched))
+    with _ROLLED_LOCK:
+        kept = _ROLLED.get(key)
+    if version is not None and kept is not None and kept[0] == version:
+        return kept[1]
+    rolled = _read_rolled(session, watched)
+    if version is not None:
+        with _ROLLED_LOCK:
+            _ROLLED[key] = (version, rolled)
+            _ROLLED.move_to_end(key)
+            while len(_ROLLED) > _ROLLED_KEPT:
+                _ROLLED.popitem(last=False)
+    return rolled
 
 
 def snapshot(
     session: Session, departements: Sequence[str], now: datetime, target_days: int
 ) -> Snapshot:
-    """Read the roll-ups and the unfolded transfers of the départements supervised."""
+    """Read the roll-ups (unless this process holds them at their version) and unfolded rows.
+
+    Each read is its own statement (READ COMMITTED): if the version is not the same after them,
+    a fold committed in between, its transfers in neither the roll-ups read nor the rows, so they
+    are read again (a few times at most: the one-off fold of a large database commits on and on).
+    """
     if session.get_bind().dialect.name == "postgresql":
         # Compiling the grouped read of 100,000 open transfers (JIT) took longer than running it.
         session.execute(text("SET LOCAL jit = off"))
-    snap = Snapshot()
     watched = list(departements)
-    rollups = session.scalars(
-        select(MetricRollup).where(
-            or_(MetricRollup.origin_code.in_(watched), MetricRollup.dest_code.in_(watched))
+    version = _version(session)
+    for _ in range(READS):
+        rolled = _rolled(session, watched, version)
+        snap = Snapshot(
+            rolled=rolled,
+            states=Counter(rolled.states),
+            pairs=set(rolled.pairs),
+            continuity=dict(rolled.continuity),
         )
-    )
-    for rollup in rollups:
-        key = (rollup.origin_code, rollup.dest_code, rollup.month, rollup.measure)
-        if rollup.measure.startswith(STATE_MEASURE):
-            snap.states[rollup.measure.removeprefix(STATE_MEASURE)] += rollup.count
-            snap.pairs.add(key[:2])
-        else:
-            snap.groups[rollup.source][key] = _distribution(rollup, cached_sketch)  # one per key
-    rolled = session.scalars(select(ContinuityRollup).where(_watching(ContinuityRollup, watched)))
-    for summed in rolled:
-        counts = snap.continuity[(summed.origin_code, summed.dest_code, summed.month)]
-        counts["transferts"] += summed.transfers
-        counts.update({o: getattr(summed, o) for o in OUTCOMES})
-    _add_live(snap, session, watched, now)
-    past = session.execute(
-        select(*PAST_COLUMNS).where(
-            ~HistoricalTransfer.rolled_up,
-            or_(
-                HistoricalTransfer.origin_code.in_(watched),
-                HistoricalTransfer.dest_code.in_(watched),
-            ),
-        )
-    )
-    for row in past:
-        _add_past_row(snap.groups[PAST], row, target_days)
-    for groups in snap.groups.values():
-        for distribution in groups.values():
-            distribution.absorb()  # binned once here, not again in each total they join
+        _add_live(snap, session, watched, now)
+        for row in session.connection().execute(PAST_READ, {"watched": watched}):
+            _add_past_row(snap.live[PAST], row, target_days)
+        after = _version(session)
+        if after == version:
+            break
+        version = after
     return snap

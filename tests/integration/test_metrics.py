@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from histories import DAY, NOW, add_transfer, generate
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from support import bearer
 
@@ -25,7 +26,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
 from mdph_bridge.services import metrics_exact
 from mdph_bridge.services.metrics import dashboard as dashboard_figures
-from mdph_bridge.services.rollups import roll_up
+from mdph_bridge.services.rollups import roll_up, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -398,3 +399,71 @@ def test_the_steps_of_an_open_transfer_are_folded_as_it_moves_on(
     assert_same_figures(
         dashboard_figures(session, ["59"], NOW, 15), metrics_exact.figures(session, ["59"], NOW, 15)
     )
+
+
+def test_the_roll_ups_kept_by_the_process_are_read_again_after_each_fold(
+    backends: Backends, session: Session, made: list[dict[str, Any]]
+) -> None:
+    def fold() -> int:  # as the beat task does, in its own session
+        other = backends.sessions.session_factory()
+        try:
+            return roll_up(other, 15, batch=150)
+        finally:
+            other.close()
+
+    def check() -> None:
+        assert_same_figures(
+            dashboard_figures(session, ["59"], NOW, 15),
+            metrics_exact.figures(session, ["59"], NOW, 15),
+        )
+        session.commit()
+
+    check()  # kept before anything is folded
+    kept = snapshot(session, ["59"], NOW, 15).rolled
+    assert fold() > 0
+    check()
+    read = snapshot(session, ["59"], NOW, 15).rolled
+    assert read is not kept
+    assert snapshot(session, ["59"], NOW, 15).rolled is read  # kept until the next fold
+
+    add_transfer(  # finished after the fold: its values join groups the roll-ups hold
+        session, "59", "62", NOW - timedelta(days=20), {State.COMPLETED: NOW}, state=State.COMPLETED
+    )
+    session.commit()
+    check()
+    check()  # the kept distributions were not added to by the call before
+    assert fold() == 1
+    check()
+    assert snapshot(session, ["59"], NOW, 15).rolled is not read
+
+
+def test_a_fold_committed_while_a_call_reads_is_not_left_out(
+    backends: Backends, session: Session, made: list[dict[str, Any]]
+) -> None:
+    folded: list[int] = []
+
+    def fold_before_the_unfolded_rows(
+        conn: Any, cursor: Any, statement: str, *_: Any
+    ) -> None:  # the beat task commits between the call's reads of roll-ups and unfolded rows
+        if (
+            not folded
+            and statement.startswith("SELECT transfers.origin_code")
+            and "GROUP BY" in statement
+        ):
+            folded.append(0)
+            other = backends.sessions.session_factory()
+            try:
+                folded[0] = roll_up(other, 15, batch=150)
+            finally:
+                other.close()
+
+    dashboard_figures(session, ["59"], NOW, 15)  # the roll-ups kept, before any fold
+    session.commit()
+    event.listen(backends.engine, "before_cursor_execute", fold_before_the_unfolded_rows)
+    try:
+        fast = dashboard_figures(session, ["59"], NOW, 15)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", fold_before_the_unfolded_rows)
+
+    assert folded[0] > 0
+    assert_same_figures(fast, metrics_exact.figures(session, ["59"], NOW, 15))
