@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -83,3 +84,28 @@ def test_continuity_roll_ups_start_from_the_transfers_already_folded(empty_datab
          "maintenu": 4, "maintenu_changement_payeur": 0, "a_instruire": 2,
          "non_transferable": 0, "echu": 2}
     ]  # fmt: skip
+
+
+def test_the_open_transfers_index_waits_for_a_busy_hub_and_replaces_a_left_over(
+    empty_database: str,
+) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0012")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:  # what an interrupted build leaves behind
+        conn.exec_driver_sql("CREATE INDEX ix_transfers_open_due ON transfers (id)")
+    busy = engine.connect()  # a worker's write still open, longer than the 10 s lock timeout
+    busy.exec_driver_sql("UPDATE transfers SET state = state WHERE false")
+    ended = threading.Timer(12, busy.rollback)
+    ended.start()
+    try:
+        command.upgrade(config, "head")
+    finally:
+        ended.join()
+        busy.close()
+    with engine.connect() as conn:
+        definition = conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_transfers_open_due'"
+        ).scalar_one()
+    engine.dispose()
+    assert "(due_at, id) WHERE" in definition

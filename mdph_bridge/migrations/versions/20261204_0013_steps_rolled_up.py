@@ -25,15 +25,26 @@ OPEN = "state IN ('acknowledged', 'downloaded', 'failed', 'ready', 'received', '
 
 
 def upgrade() -> None:
-    op.add_column('transfers', sa.Column(
-        'steps_rolled_up', sa.SmallInteger(), nullable=False, server_default='0'
-    ))
+    # The index first, outside the migration's transaction (CONCURRENTLY: no write waits for it).
+    # If its build fails, nothing else is committed and the next upgrade simply builds it again.
     with op.get_context().autocommit_block():
+        if op.get_bind().dialect.name == "postgresql":
+            # The build waits for every older transaction: the 10 s lock timeout the migrations
+            # run with (env.py) would fail it on a busy hub. Waiting here blocks no one.
+            previous = op.get_bind().exec_driver_sql("SHOW lock_timeout").scalar()
+            op.execute("SET lock_timeout = 0")
+            # An invalid index left by an interrupted build.
+            op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_transfers_open_due")
         op.create_index(
             'ix_transfers_open_due', 'transfers', ['due_at', 'id'],
             postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN),
             postgresql_concurrently=True,
         )
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(f"SET lock_timeout = '{previous}'")
+    op.add_column('transfers', sa.Column(
+        'steps_rolled_up', sa.SmallInteger(), nullable=False, server_default='0'
+    ))
 
 
 def downgrade() -> None:
