@@ -49,5 +49,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_transfers_open_due', table_name='transfers')
-    with op.batch_alter_table('transfers') as batch:
-        batch.drop_column('steps_rolled_up')
+    # Not a batch: SQLite drops the column in place (3.35+); a batch would copy the table, whose
+    # generated outcome columns (0012) it cannot reflect.
+    op.drop_column('transfers', 'steps_rolled_up')
