@@ -136,6 +136,11 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
             f"{PREFIX}AUDIT_RETENTION_DAYS must be at least {MIN_AUDIT_RETENTION_DAYS} days: "
             "the law keeps lookups and writes 3 months (CASF R146-46)."
         )
+    if config["INBOUND_WATERMARK_SECONDS"] < 1:  # Redis refuses a key that lives 0 s
+        raise RuntimeError(
+            f"{PREFIX}INBOUND_WATERMARK_SECONDS : au moins 1 seconde, pas "
+            f"{config['INBOUND_WATERMARK_SECONDS']}."
+        )
     broker = config["BROKER_URL"]
     config["RATELIMIT_STORAGE_URL"] = config.get("RATELIMIT_STORAGE_URL") or (
         # Without Redis, in the database: every web worker sees the same counts.

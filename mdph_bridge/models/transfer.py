@@ -41,8 +41,6 @@ class Transfer(Base):
         UniqueConstraint("dest_code", "inbound_seq"),
         Index("ix_transfers_state_changed", "state", "state_changed_at"),
         Index("ix_transfers_warn_at", "warn_at"),
-        # The transfers the metrics read one by one (open ones, finished ones not folded yet), in
-        # the id order the fold walks them.
         # The open transfers by deadline: the most overdue come first in the supervisors' alerts
         # without reading every open transfer (a hundred index entries, not a hundred thousand).
         Index(
@@ -52,6 +50,8 @@ class Transfer(Base):
             postgresql_where=text(OPEN_STATES),
             sqlite_where=text(OPEN_STATES),
         ),
+        # The transfers the metrics read one by one (open ones, finished ones not folded yet), in
+        # the id order the fold walks them.
         Index(
             "ix_transfers_not_rolled_up",
             "id",

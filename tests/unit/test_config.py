@@ -251,3 +251,10 @@ def test_failed_logins_are_counted_in_the_broker_redis_else_in_the_database(
     config = valid_settings(BROKER_URL=broker)
     validate_config(config)
     assert config["RATELIMIT_STORAGE_URL"] == expected
+
+
+def test_validate_config_refuses_an_inbound_watermark_that_would_not_live(in_tmp: Path) -> None:
+    config = valid_settings(INBOUND_WATERMARK_SECONDS=0)
+
+    with pytest.raises(RuntimeError, match="INBOUND_WATERMARK_SECONDS : au moins 1 seconde"):
+        validate_config(config)
