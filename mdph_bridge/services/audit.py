@@ -366,12 +366,15 @@ def record_call(
         "outcome": outcome,
         "client": client,
     }
-    ids = [None if object_id is None else str(object_id) for object_id in object_ids]
+    ids = list(object_ids)
     if postgresql:
         # One statement of constant text for a page of a hundred: compiled and prepared once.
-        session.execute(_INSERT_EACH, {**entry, "ids": orjson.dumps(ids).decode()})
+        # orjson writes a UUID or a number as `str` does, in C (ids are never booleans).
+        text_ids = orjson.dumps(ids, default=str).decode()
+        session.execute(_INSERT_EACH, {**entry, "ids": text_ids})
     elif ids:
-        session.execute(insert(_PENDING), [{**entry, "object_id": i} for i in ids])
+        rows = [{**entry, "object_id": None if i is None else str(i)} for i in ids]
+        session.execute(insert(_PENDING), rows)
     session.commit()
 
 

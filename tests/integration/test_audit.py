@@ -434,3 +434,11 @@ def test_a_refusal_is_written_alone_and_leaves_no_autocommit_behind(
     assert outcomes == ["401"]
     db.close()
     engine.dispose()
+
+
+def test_a_call_names_its_objects_as_text_whatever_their_kind(session: Session) -> None:
+    transfer = uuid.uuid4()
+    call = Call(Actor("t", "receiver", "62"), "inbound.index", "transfer")
+    record_call(session, call, "200", [transfer, 7, None, "code-59"])
+    named = session.scalars(select(AuditPending.object_id).order_by(AuditPending.id)).all()
+    assert named == [str(transfer), "7", None, "code-59"]
