@@ -2,6 +2,7 @@
 
 Run from the project root (PostgreSQL and Redis of the machine, as the tests use):
     .venv/bin/python benchmarks/bench_transfer_cpu.py [--count 200] [--before DIR] [--profile DIR]
+        [--sample DIR]
 
 The submission goes through the Flask app (test client: token, multipart, sealing, validation,
 commit, wake-up message) and the processing is called as the worker's task calls it, so the CPU
@@ -9,19 +10,26 @@ time of each side is measured without gunicorn, Celery or the load generator in 
 figure that a busy machine disturbs far less than a throughput. SQL statements, pings and commits
 are counted on the engine (psycopg's implicit BEGIN is not a statement here). `--before DIR` runs
 the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
-side in a fresh process, alternately, and prints medians.
+side in a fresh process, alternately, and prints medians. `--sample DIR` samples each side's stack
+every 0.5 ms of process CPU (user and kernel, `SIGPROF`), into `DIR/web.txt` and `DIR/worker.txt`
+for `benchmarks/profile_summary.py`: unlike py-spy it counts no waiting, unlike cProfile it does
+not inflate Python calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -29,7 +37,36 @@ FIGURES = ("web_cpu_ms", "worker_cpu_ms", "web_sql", "web_pings", "web_commits")
 FIGURES += ("worker_sql", "worker_pings", "worker_commits")
 
 
-def measure(count: int, profile: Path | None) -> dict[str, float]:
+class CpuSampler:
+    """Count the stacks the process is in each time it has used another 0.5 ms of CPU."""
+
+    def __init__(self) -> None:
+        self.stacks: Counter[str] = Counter()
+
+    def _sample(self, _signal: int, frame: FrameType | None) -> None:
+        frames = []
+        while frame is not None:
+            code = frame.f_code
+            frames.append(f"{code.co_name} ({code.co_filename}:{frame.f_lineno})")
+            frame = frame.f_back
+        self.stacks[";".join(reversed(frames))] += 1
+
+    def __enter__(self) -> CpuSampler:
+        signal.signal(signal.SIGPROF, self._sample)
+        signal.setitimer(signal.ITIMER_PROF, 0.0005, 0.0005)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+
+    def write(self, path: Path) -> None:
+        """Write the stacks as py-spy's raw format does: `frame;frame;… count` per line."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{stack} {n}\n" for stack, n in self.stacks.items()))
+
+
+def measure(count: int, profile: Path | None, sample: Path | None = None) -> dict[str, float]:
     """Submit and process `count` transfers in this process; return the figures per transfer."""
     import cProfile
     from datetime import timedelta
@@ -95,15 +132,19 @@ def measure(count: int, profile: Path | None) -> dict[str, float]:
         figures: dict[str, float] = {}
         for side in ("web", "worker"):
             profiler = cProfile.Profile() if profile else None
+            sampler = CpuSampler() if sample else None
             counts.update(sql=0, pings=0, commits=0)
             started = time.process_time()
             if profiler:
                 profiler.enable()
-            if side == "web":
-                ids = [submit() for _ in range(count)]
-            else:
-                for transfer_id in ids:
-                    work(transfer_id)
+            with sampler or contextlib.nullcontext():
+                if side == "web":
+                    ids = [submit() for _ in range(count)]
+                else:
+                    for transfer_id in ids:
+                        work(transfer_id)
+            if sampler and sample:
+                sampler.write(sample / f"{side}.txt")
             if profiler and profile:
                 profiler.disable()
                 profile.mkdir(parents=True, exist_ok=True)
@@ -147,6 +188,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="measurements per side (--before)")
     parser.add_argument("--before", type=Path, help="another checkout measured beside this one")
     parser.add_argument("--profile", type=Path, help="folder for cProfile files (web, worker)")
+    parser.add_argument("--sample", type=Path, help="folder for CPU-time stack samples")
     parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a side's own process
     args = parse(parser, {"count": 5, "runs": 1})
     if args.code:
@@ -157,7 +199,7 @@ def main() -> None:
           + (f" --before {args.before} --runs {args.runs}" if args.before else ""))  # fmt: skip
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not args.before:
-        print(row("this", measure(args.count, args.profile)))
+        print(row("this", measure(args.count, args.profile, args.sample)))
         return
     sides = {"before": args.before.resolve(), "now": HERE.parent}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from mdph_bridge.broker import REDIS_TRANSPORT
 from mdph_bridge.models.sqlstats import register_sqlite_functions
 from mdph_bridge.services.queue import BROKER, MAINTENANCE_QUEUE, QUEUE
 from mdph_bridge.services.watermarks import WATERMARKS, Watermarks, make_watermarks
@@ -137,9 +138,12 @@ def celery_init_app(app: Flask) -> Celery:
         folder = Path(cfg["VAR_DIR"]) / "broker"
         folder.mkdir(parents=True, exist_ok=True)
         broker_options |= {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    # A Redis broker publishes through one client per channel (`broker.Transport`).
+    redis_broker = cfg["BROKER_URL"].startswith(("redis://", "rediss://"))
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=cfg["BROKER_URL"],
+        broker_transport=REDIS_TRANSPORT if redis_broker else None,
         broker_transport_options=broker_options,
         broker_connection_retry_on_startup=True,
         task_serializer="json",

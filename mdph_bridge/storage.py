@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol, Self
@@ -154,31 +155,47 @@ class LocalStorage:
         """Delete a blob if it exists."""
         self._path(key).unlink(missing_ok=True)
 
+    def _files(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """Every file under a folder prefix, by key (`os.scandir`: cheaper than `Path.rglob`)."""
+        pending = [(prefix, self._path(prefix))]
+        while pending:
+            key, folder = pending.pop()
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append((f"{key}/{entry.name}", Path(entry.path)))
+                        elif entry.is_file():
+                            yield f"{key}/{entry.name}", entry
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+
     def list(self, prefix: str) -> list[str]:
         """List the complete blobs under a folder prefix."""
-        folder = self._path(prefix)
-        if not folder.is_dir():
-            return []
-        return sorted(
-            f"{prefix}/{p.relative_to(folder).as_posix()}"
-            for p in folder.rglob("*")
-            if p.is_file() and not p.name.endswith(_TMP_SUFFIX)
-        )
+        return sorted(key for key, _ in self._files(prefix) if not key.endswith(_TMP_SUFFIX))
 
     def stamps(self, prefix: str) -> dict[str, float]:
         """Every blob under a folder prefix, unfinished ones too, with its last-modified time."""
-        folder = self._path(prefix)
-        if not folder.is_dir():
-            return {}
-        return {
-            f"{prefix}/{p.relative_to(folder).as_posix()}": p.stat().st_mtime
-            for p in folder.rglob("*")
-            if p.is_file()
-        }
+        return {key: entry.stat().st_mtime for key, entry in self._files(prefix)}
 
     def delete_prefix(self, prefix: str) -> None:
-        """Delete every blob under a folder prefix."""
-        shutil.rmtree(self._path(prefix), ignore_errors=True)
+        """Delete every blob under a folder prefix.
+
+        A flat folder (a transfer's staging) is emptied directly: `shutil.rmtree`'s descriptor
+        walk cost ~60 µs more CPU per processed transfer. A folder holding folders goes to it.
+        """
+        folder = self._path(prefix)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        raise IsADirectoryError(entry.path)
+                    os.unlink(entry.path)
+            os.rmdir(folder)
+        except FileNotFoundError:
+            return
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def remove_unfinished(self, before: float) -> int:
         """Delete the temporary files of writes started before `before` (epoch) by dead writers."""

@@ -14,7 +14,7 @@ from werkzeug.sansio.multipart import File
 
 from mdph_bridge.blobpaths import new_upload
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
-from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
+from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.extensions import backends
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.submission import Intake, StagedUpload, Submission
@@ -68,6 +68,39 @@ class SealedPart:
             self._done = True
 
 
+class DossierPart:
+    """Sink for the dossier's file part: kept in memory (at most 4 MiB), never a blob on disk.
+
+    The submission reads it once and seals it into the transfer's staging folder; sealing it to
+    an upload blob first cost a file created, read back, unsealed and deleted per submission.
+    Only the request's first dossier part is kept (the one read); a repeated one is counted
+    against the same limit and dropped.
+    """
+
+    def __init__(self, sink: UploadSink, empty: bool = False, keep: bool = True) -> None:
+        self.name = DOSSIER_PART
+        self.empty = empty
+        self._sink = sink
+        self._data: bytearray | None = bytearray() if keep else None
+        self._size = 0
+
+    def write(self, data: bytes) -> int:
+        """Keep the next bytes of the part, unless they break the dossier's size limit."""
+        self._sink.admit(self.name, self._size, len(data))
+        self._size += len(data)
+        if self._data is not None:
+            self._data += data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Accept the rewind the form parser does once the part is written."""
+        return 0
+
+    def read(self) -> bytes:
+        """The dossier's bytes as sent."""
+        return bytes(self._data or b"")
+
+
 class _PartParser(MultiPartParser):
     """Werkzeug's streaming multipart parser, telling the sink which part each file stream is."""
 
@@ -101,10 +134,18 @@ class UploadSink:
         self._max_transfer_bytes = max_transfer_bytes
         self._documents_bytes = 0
         self._parts: list[SealedPart] = []
+        self._dossier_parts = 0
 
-    def open_part(self, name: str, filename: str | None = None) -> SealedPart:
-        """Start sealing the file part called `name` (or its file name, for a page's field)."""
+    def open_part(self, name: str, filename: str | None = None) -> SealedPart | DossierPart:
+        """Start sealing the file part called `name` (or its file name, for a page's field).
+
+        The dossier's own part is kept in memory instead (`DossierPart`).
+        """
         empty = self._documents_field is not None and not filename
+        if name == DOSSIER_PART:
+            first = not self._dossier_parts
+            self._dossier_parts += 1
+            return DossierPart(self, empty, keep=first)
         if name == self._documents_field and filename:
             name = filename
         part = SealedPart(self, name, empty)
@@ -151,9 +192,8 @@ class UploadSink:
             return text.encode()
         if DOSSIER_PART not in files or files[DOSSIER_PART].stream.empty:  # type: ignore[attr-defined]
             raise ServiceError.one(422, DOSSIER_PART, "requete.dossier_absent")
-        staged = files[DOSSIER_PART].stream.finish()  # type: ignore[attr-defined]
-        with self.storage.open(staged.key) as blob:
-            return SealReader(blob, self.keyring).read()
+        part: DossierPart = files[DOSSIER_PART].stream  # type: ignore[assignment]
+        return part.read()
 
     def documents(self, files: MultiDict[str, FileStorage]) -> dict[str, StagedUpload]:
         """Publish every document part, keyed by part name (its `nom_fichier`)."""

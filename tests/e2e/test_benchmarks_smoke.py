@@ -66,3 +66,11 @@ def test_profile_summary_ranks_the_hubs_own_functions(tmp_path: Path) -> None:
     assert "4 samples" in output
     assert "100.0 %  submit (mdph_bridge/services/submission.py)" in output
     assert "75.0 %  loads (json/__init__.py)" in output
+
+
+def test_transfer_cpu_samples_read_by_profile_summary(tmp_path: Path) -> None:
+    run("benchmarks/bench_transfer_cpu.py", "--smoke", "--sample", str(tmp_path))
+
+    for side in ("web", "worker"):
+        output = run("benchmarks/profile_summary.py", str(tmp_path / f"{side}.txt"))
+        assert re.search(r"^\S+\.txt: [1-9]\d* samples", output, re.MULTILINE), output

@@ -240,6 +240,20 @@ def test_delete_prefix_removes_the_whole_folder_only(storage: LocalStorage) -> N
     assert storage.list("packages") == ["packages/t10/tok/admin.age", "packages/t2/tok/admin.age"]
 
 
+def test_delete_prefix_empties_a_flat_folder_unfinished_blobs_too(storage: LocalStorage) -> None:
+    put(storage, "staging/t1/dossier")
+    put(storage, "staging/t1/piece-0")
+    unfinished = storage.writer("staging/t1/piece-1")
+    unfinished.write(b"half")
+    put(storage, "staging/t2/dossier")
+
+    storage.delete_prefix("staging/t1")
+    unfinished.discard()
+
+    assert list(storage.stamps("staging")) == ["staging/t2/dossier"]
+    assert not (storage.root / "staging" / "t1").exists()
+
+
 def test_exists_is_false_for_folders_and_missing_keys(storage: LocalStorage) -> None:
     put(storage, "a/b")
 

@@ -8,7 +8,8 @@ import pytest
 
 from mdph_bridge.domain.filetypes import detect_mime
 from mdph_bridge.domain.sealing import Keyring, generate_staging_key
-from mdph_bridge.http.uploads import UploadSink
+from mdph_bridge.http.uploads import MAX_DOSSIER_BYTES, DossierPart, SealedPart, UploadSink
+from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.storage import LocalStorage
 
 pytestmark = pytest.mark.unit
@@ -41,9 +42,27 @@ def test_type_is_recognised_when_the_signature_arrives_in_pieces(tmp_path: Path)
     keyring = Keyring.parse(generate_staging_key("unit"))
     sink = UploadSink(LocalStorage(tmp_path), keyring, 1024, 1024)
     part = sink.open_part("scan.png")
+    assert isinstance(part, SealedPart)
     for byte in PNG:
         part.write(bytes([byte]))
     staged = part.finish()
     assert (staged.mime, staged.size) == ("image/png", len(PNG))
     sink.cleanup()
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_the_dossier_part_stays_in_memory_within_its_limit(tmp_path: Path) -> None:
+    keyring = Keyring.parse(generate_staging_key("unit"))
+    sink = UploadSink(LocalStorage(tmp_path), keyring, 1024, 1024)
+    first, second = sink.open_part("dossier"), sink.open_part("dossier")
+    assert isinstance(first, DossierPart)
+    assert isinstance(second, DossierPart)
+    first.write(b'{"a": ')
+    first.write(b"1}")
+    assert first.read() == b'{"a": 1}'
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))  # no blob, sealed or not
+    second.write(b"x" * MAX_DOSSIER_BYTES)  # a repeated part is held to the same limit
+    with pytest.raises(ServiceError) as refused:
+        second.write(b"x")
+    assert refused.value.status == 413
+    assert second.read() == b""  # and not kept: only the first is read
