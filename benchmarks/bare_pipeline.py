@@ -17,7 +17,7 @@ from celery.signals import worker_process_init
 from flask import Flask, request
 from sqlalchemy import create_engine, text
 
-engine = create_engine(os.environ["MDPH_BRIDGE_DATABASE_URL"], pool_pre_ping=True)
+engine = create_engine(os.environ["MDPH_BRIDGE_DATABASE_URL"])  # no pre-ping: the hub has none
 celery = Celery("bare", broker=os.environ["MDPH_BRIDGE_BROKER_URL"])
 celery.conf.update(
     task_serializer="json",
