@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 from support import bearer
 
-from mdph_bridge.extensions import Backends
+from mdph_bridge.extensions import TCP_SETTINGS, Backends, make_engine
 from mdph_bridge.models import AuditPending
 
 POLL = "/api/v1/inbound?cursor="
@@ -107,3 +107,24 @@ def test_a_session_kept_across_requests_recovers_after_its_connection_is_lost(
 
     assert_unavailable(client.get(POLL, headers=headers))
     assert client.get(POLL, headers=headers).status_code == 200
+
+
+def test_connections_give_up_a_silent_network_path_within_a_minute(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        settings = conn.connection.driver_connection.info.get_parameters()
+    engine.dispose()
+    assert {name: settings.get(name) for name in TCP_SETTINGS} == {
+        "keepalives": "1",
+        "keepalives_idle": "30",
+        "keepalives_interval": "10",
+        "keepalives_count": "3",
+        "tcp_user_timeout": "60000",
+    }
+    # What the URL sets itself is kept.
+    engine = make_engine(f"{database_url}?keepalives_idle=7")
+    with engine.connect() as conn:
+        settings = conn.connection.driver_connection.info.get_parameters()
+    engine.dispose()
+    assert settings["keepalives_idle"] == "7"
+    assert settings["tcp_user_timeout"] == "60000"
