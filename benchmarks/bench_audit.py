@@ -3,8 +3,10 @@ beside the new (a plain insert in the call's transaction, sealed by one sequence
 
 Figures: entries/s appended and sealed with 8 concurrent writer processes (an entry committed
 alone, the app's path for a refused call, and for a page of 100 transfers read), beside 8 writers
-of psycopg alone (the machine's ceiling); the sequencer's sealing speed, the audit's share of one
-API call, and the verification speed of the chain.
+of psycopg alone (the machine's ceiling), each with its CPU per entry split between the writers,
+their PostgreSQL backends and the sequencer (sealing every AUDIT_SEAL_INTERVAL_SECONDS, as the
+hub's does), and the rate two free cores would allow; the sequencer's sealing speed, the audit's
+share of one API call, and the verification speed of the chain.
 
 Run from the project root: .venv/bin/python benchmarks/bench_audit.py [--entries 8000] [--smoke]
 Needs the test PostgreSQL (MDPH_TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432);
@@ -21,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support import create_database, drop_database
 
+from mdph_bridge.config import load_config
 from mdph_bridge.domain.checkpoints import link
 from mdph_bridge.domain.signing import HubSigner, generate_hub_key
 from mdph_bridge.extensions import make_engine
@@ -53,6 +57,7 @@ from mdph_bridge.services.audit import (
 NAME = f"mdph_bench_audit_{os.getpid()}"  # runs side by side do not share a database
 WRITERS = 8
 OLD_LOCK = 0x6D647068_61756474  # the advisory lock the old writers took
+SEAL_INTERVAL = load_config({})["AUDIT_SEAL_INTERVAL_SECONDS"]  # the hub's default
 
 
 def old_record(session: Session, actor: Actor) -> None:
@@ -98,6 +103,12 @@ PER_CALL = {old_record: 1, new_record: 1, refused_call: 1, page_read: 100}
 PAGE_IDS = list(range(100))
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds a PostgreSQL backend of this machine has used so far, to the nanosecond (the
+    scheduler's count: /proc's ticks of 10 ms are too coarse for one backend)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
 def _write(
     url: str,
     write: Callable[[Session, Actor], None],
@@ -111,22 +122,28 @@ def _write(
     actor = Actor(f"bench-{n}", "receiver", "62")
     with Session(engine, expire_on_commit=False) as session:
         write(session, actor)  # connected, mappers configured, before the clock starts
+        with engine.connect() as connection:  # the pool's one connection, used by every call
+            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         start.wait()
-        cpu = time.process_time()
+        cpu, database = time.process_time(), backend_cpu(backend)
         for _ in range(count):
             write(session, actor)
-    # Before the interpreter's exit, which is not the audit's; CPU is less disturbed by a busy
-    # machine than the clock.
-    finished.put((time.monotonic(), time.process_time() - cpu))
+        # Before the interpreter's exit, which is not the audit's; CPU is less disturbed by a
+        # busy machine than the clock.
+        used = (time.process_time() - cpu, backend_cpu(backend) - database)
+    finished.put((time.monotonic(), *used))
     engine.dispose()
 
 
 def _spawn(
-    target: Callable[..., None], args: Callable[[int], tuple[Any, ...]]
-) -> tuple[float, float, float]:
+    target: Callable[..., None],
+    args: Callable[[int], tuple[Any, ...]],
+    written: Callable[[], None] = lambda: None,
+) -> tuple[float, float, float, float]:
     """Run 8 processes of `target` (with `args(n)`, then the start barrier and the result queue),
-    released together; return when they started and when the last one finished (time.monotonic,
-    shared by the processes), and their CPU seconds in all."""
+    released together; call `written` once they all wrote, before their exit; return when they
+    started and when the last one finished (time.monotonic, shared by the processes), their CPU
+    seconds in all and their PostgreSQL backends'."""
     context = multiprocessing.get_context("spawn")  # no fork beside the sequencer thread
     start, finished = context.Barrier(WRITERS + 1), context.Queue()
     processes = [
@@ -136,34 +153,50 @@ def _spawn(
         process.start()
     start.wait()
     began = time.monotonic()
-    ends, cpus = zip(*(finished.get() for _ in processes), strict=True)
+    ends, cpus, databases = zip(*(finished.get() for _ in processes), strict=True)
+    written()
     for process in processes:
         process.join()
         if process.exitcode:
             raise SystemExit(f"a writer failed (exit code {process.exitcode})")
-    return began, max(ends), sum(cpus)
+    return began, max(ends), sum(cpus), sum(databases)
+
+
+@dataclass
+class Cost:
+    """Entries written, seconds taken and CPU seconds used by each side, per run."""
+
+    entries: int
+    seconds: float
+    writers: float
+    database: float
+    sequencer: float = 0.0
+
+    def line(self) -> str:
+        """Entries/s, CPU µs per entry by side, and what two free cores would allow."""
+        per = [1e6 * cpu / self.entries for cpu in (self.writers, self.database, self.sequencer)]
+        return (
+            f"{self.entries / self.seconds:,.0f} entries/s; CPU per entry: writers {per[0]:,.0f}"
+            f" + PostgreSQL {per[1]:,.0f} + sequencer {per[2]:,.0f} µs"
+            f" (two free cores: ~{2e6 / sum(per):,.0f} entries/s)"
+        )
 
 
 def writers(
-    url: str, write: Callable[[Session, Actor], None], total: int
-) -> tuple[float, float, float, int]:
+    url: str,
+    write: Callable[[Session, Actor], None],
+    total: int,
+    written: Callable[[], None] = lambda: None,
+) -> tuple[float, Cost]:
     """Write about `total` entries from 8 processes (as 8 web workers would), one commit per call.
 
-    Returns when the writers started and when the last one finished, their CPU seconds and the
-    entries written. Processes, not threads: threads would share one interpreter lock and measure
-    Python, not the audit's contention.
+    Returns when the writers started and what they cost until the last one finished.
+    Processes, not threads: threads would share one interpreter lock and measure Python, not the
+    audit's contention.
     """
     calls = max(1, total // (WRITERS * PER_CALL[write]))
-    began, ended, cpu = _spawn(_write, lambda n: (url, write, n, calls))
-    return began, ended, cpu, calls * WRITERS * PER_CALL[write]
-
-
-def entries_per_second(
-    url: str, write: Callable[[Session, Actor], None], total: int
-) -> tuple[float, float]:
-    """Entries/s that 8 writer processes append, one commit each, and their CPU µs per entry."""
-    began, ended, cpu, written = writers(url, write, total)
-    return written / (ended - began), cpu / written * 1e6
+    began, ended, cpu, database = _spawn(_write, lambda n: (url, write, n, calls), written)
+    return began, Cost(calls * WRITERS * PER_CALL[write], ended - began, cpu, database)
 
 
 def appended_and_sealed(
@@ -172,28 +205,35 @@ def appended_and_sealed(
     signer: HubSigner,
     total: int,
     write: Callable[[Session, Actor], None],
-) -> tuple[float, float]:
-    """8 writers append while one sequencer seals; entries/s until the last one is sealed, and
-    the writers' CPU µs per entry."""
+) -> Cost:
+    """8 writers append while one sequencer seals; what it costs until the last one is sealed.
+
+    The sequencer runs as the hub's does (workers/sequencer.py): it seals everything pending,
+    then waits the default interval; it seals the rest as soon as the writers are done.
+    """
     done = threading.Event()
-    sealed = [0]
+    sealed, used, sealed_at = [0], [0.0], [0.0]
 
     def sequencer() -> None:
         with sessions() as session:
-            while not done.is_set():
-                sealed[0] += seal(session, signer) or (time.sleep(0.05) or 0)
-            while count := seal(session, signer):
-                sealed[0] += count
+            backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            session.rollback()
+            cpu, database = time.thread_time(), backend_cpu(backend)
+            while not done.wait(SEAL_INTERVAL):
+                sealed[0] += seal_all(session, signer)
+            sealed[0] += seal_all(session, signer)
+            sealed_at[0] = time.monotonic()
+            used[0] = time.thread_time() - cpu + backend_cpu(backend) - database
 
     thread = threading.Thread(target=sequencer)
     thread.start()
-    began, _, cpu, written = writers(url, write, total)
-    done.set()
+    began, cost = writers(url, write, total, done.set)  # not the writers' exit: not the audit's
     thread.join()
-    elapsed = time.monotonic() - began
-    if sealed[0] != written + WRITERS * PER_CALL[write]:  # with each writer's warm-up call
-        raise SystemExit(f"{sealed[0]} entries sealed out of {written}")
-    return written / elapsed, cpu / written * 1e6
+    cost.seconds = sealed_at[0] - began
+    cost.sequencer = used[0]
+    if sealed[0] != cost.entries + WRITERS * PER_CALL[write]:  # with each writer's warm-up call
+        raise SystemExit(f"{sealed[0]} entries sealed out of {cost.entries}")
+    return cost
 
 
 def share_of_a_call(sessions: sessionmaker, old: bool, n: int) -> float:
@@ -219,11 +259,13 @@ def bare_insert(url: str, n: int, count: int, start: Any, finished: Any) -> None
     row = (utcnow(), f"bench-{n}", "receiver", "62", "inbound.detail", "transfer", "0", "404")
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
         connection.execute(BARE_INSERT, row)
+        backend = connection.info.backend_pid
         start.wait()
-        cpu = time.process_time()
+        cpu, database = time.process_time(), backend_cpu(backend)
         for _ in range(count):
             connection.execute(BARE_INSERT, row)
-        finished.put((time.monotonic(), time.process_time() - cpu))
+        used = (time.process_time() - cpu, backend_cpu(backend) - database)
+    finished.put((time.monotonic(), *used))
 
 
 BARE_INSERT = (
@@ -232,12 +274,12 @@ BARE_INSERT = (
 )
 
 
-def ceiling(url: str, total: int) -> tuple[float, float]:
-    """Entries/s and client CPU µs/entry of 8 bare psycopg writers, nothing sealed: what this
-    machine allows a commit per entry before any of the hub's code runs."""
+def ceiling(url: str, total: int) -> Cost:
+    """What 8 bare psycopg writers cost, nothing sealed: what this machine allows a commit per
+    entry before any of the hub's code runs."""
     count = max(1, total // WRITERS)
-    began, ended, cpu = _spawn(bare_insert, lambda n: (url, n, count))
-    return count * WRITERS / (ended - began), cpu / (count * WRITERS) * 1e6
+    began, ended, cpu, database = _spawn(bare_insert, lambda n: (url, n, count))
+    return Cost(count * WRITERS, ended - began, cpu, database)
 
 
 def main() -> None:
@@ -251,14 +293,11 @@ def main() -> None:
         command.upgrade(alembic_config(url), "head")
         engine = make_engine(url)
         sessions = sessionmaker(bind=engine, expire_on_commit=False)
-        old, old_cpu = entries_per_second(url, old_record, args.entries)
+        _, old = writers(url, old_record, args.entries)
         with sessions() as session:  # the new path starts its own chain
             session.execute(text("TRUNCATE audit_entries, audit_chain"))
             session.commit()
-        print(
-            f"{WRITERS} writers, one commit per entry: old {old:,.0f} entries/s (locked chain),"
-            f" writers' CPU {old_cpu:,.0f} µs/entry"
-        )
+        print(f"{WRITERS} writers, one commit per entry, old (locked chain): {old.line()}")
         for write, what in (
             (new_record, "one commit per entry"),
             (refused_call, "refused calls, an entry alone"),
@@ -266,15 +305,11 @@ def main() -> None:
         ):
             # Pages: ten times the entries, or the figure would be mostly the last batch's seal.
             total = args.entries * (10 if write is page_read else 1)
-            new, new_cpu = appended_and_sealed(url, sessions, signer, total, write)
-            print(
-                f"{WRITERS} writers, {what}: new {new:,.0f} entries/s appended and sealed,"
-                f" writers' CPU {new_cpu:,.0f} µs/entry"
-            )
-        bare, bare_cpu = ceiling(url, args.entries)
+            cost = appended_and_sealed(url, sessions, signer, total, write)
+            print(f"{WRITERS} writers, {what}, new, appended and sealed: {cost.line()}")
         print(
-            f"{WRITERS} writers, psycopg alone, an autocommitted insert per entry, nothing sealed:"
-            f" {bare:,.0f} entries/s, writers' CPU {bare_cpu:,.0f} µs/entry (the machine's ceiling)"
+            f"{WRITERS} writers, psycopg alone, an autocommitted insert per entry, nothing sealed"
+            f" (the machine's ceiling): {ceiling(url, args.entries).line()}"
         )
         with sessions() as session:  # the next figure starts from an empty queue
             seal_all(session, signer)

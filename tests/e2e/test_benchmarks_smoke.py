@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(path.name for path in (ROOT / "benchmarks").glob("bench_*.py"))
 # Lines whose form other tools and docs rely on.
 PRINTS = {
-    "bench_audit.py": r"^8 writers.*new [\d,]+ entries/s appended and sealed",
+    "bench_audit.py": r"^8 writers.*new, appended and sealed: [\d,]+ entries/s; CPU per entry",
     "bench_metrics.py": r"^\s*API\s.*p95 \d+ ms",
     "bench_pipeline.py": r"^goals",
 }
