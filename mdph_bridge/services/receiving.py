@@ -211,8 +211,12 @@ def list_inbound(
     if last is not None and after >= last:
         return InboundPage([], encode_cursor(after))
     templates = None
-    if links is not None and session.get_bind().dialect.name == "postgresql":
-        templates = links()
+    if session.get_bind().dialect.name == "postgresql":
+        templates = None if links is None else links()
+        if not session.in_transaction():
+            # The page is one statement, and its audit entries one more, each its own
+            # transaction: no BEGIN nor COMMIT to send (the entries are durable when inserted).
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     rows = page_rows(session, principal.departement, after, limit, templates)
     last = rows[-1].inbound_seq if rows else None
     return InboundPage(rows, encode_cursor(last or after), templates is not None)
