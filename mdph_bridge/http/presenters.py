@@ -190,7 +190,12 @@ def written_links() -> dict[str, str]:
     return templates
 
 
-_LABELS_TEXT = {state.value: orjson.dumps(label).decode() for state, label in LABELS.items()}
+# A state's two keys as the page writes them, between the due date and the harmonisation.
+_STATES_TEXT = {
+    state.value: f',"etat":{orjson.dumps(state.value).decode()},"etat_libelle":'
+    f"{orjson.dumps(label).decode()}"
+    for state, label in LABELS.items()
+}
 _LEVELS_TEXT = {level: orjson.dumps(level.value).decode() for level in Level}
 Dumper = Callable[[str], str]
 
@@ -211,7 +216,7 @@ def written_inbound(
             first,
             "[]" if stored is None else warnings(stored),
             second,
-            _LABELS_TEXT[state],
+            _STATES_TEXT[state],
             ',"harmonisation":',
             "null" if harmonised is None else harmonisation(harmonised),
             third,
