@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.clock import Deadlines, Level, level_at
+from mdph_bridge.domain.clock import STOPPED, Deadlines, Level, level_at
 from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.roles import Role
 from mdph_bridge.domain.signing import ALGORITHM, digest, verify
@@ -153,12 +153,16 @@ _PIECES = (
     f""" || ',"pret_le":' || {_date("ready_at")} || ',"soumis_le":' || {_date("submitted_at")}"""
     """ || '}'""",
 )
-# Per row: position, id, state and dates (the level), the stored lists as text when not empty,
-# then the pieces. The page's rows are a subquery, so a plan that sorts (table not analysed
-# yet) cannot write a text per pending transfer; it gives the id's text once for its three
-# uses, and the destination, the page's own, is bound once as JSON text. Sent as text by
-# `exec_driver_sql`: no Core statement to compile, no ORM result (0.2 ms of CPU per page less).
-WRITTEN = f"""SELECT inbound_seq, uid, state, state_changed_at, warn_at, due_at,
+# The finished states, whose level stops at their last change (`presenters.written_inbound`).
+_STOPPED = ", ".join(f"'{state.value}'" for state in sorted(STOPPED))
+# Per row: position, id, state and dates (the level; the last change only for a finished
+# transfer: 100 dates fewer for psycopg to read on a page of pending ones), the stored lists as
+# text when not empty, then the pieces. The page's rows are a subquery, so a plan that sorts
+# (table not analysed yet) cannot write a text per pending transfer; it gives the id's text once
+# for its three uses, and the destination, the page's own, is bound once as JSON text. Sent as
+# text by `exec_driver_sql`: no Core statement to compile, no ORM result (0.2 ms of CPU less).
+WRITTEN = f"""SELECT inbound_seq, uid, state,
+ CASE WHEN state IN ({_STOPPED}) THEN state_changed_at END, warn_at, due_at,
  nullif(warnings::text, '[]'), nullif(harmonisation::text, 'null'),
  nullif(return_reason::text, 'null'), {", ".join(_PIECES)}
 FROM (SELECT *, id::text AS uid FROM transfers
