@@ -5,8 +5,9 @@ Run from the project root (PostgreSQL of the machine, a Redis of its own):
         [--before DIR] [--rounds N]
 
 10,000 `ready` transfers addressed to 62 are inserted in one statement, then gunicorn (2 sync
-workers, as `mdph-bridge serve`) answers `GET /api/v1/inbound` with 62's receiver token, from
-`--clients` concurrent connections for `--seconds` each:
+workers; `mdph-bridge serve` and the image run 2 threaded ones, `mdph_bridge.gunicorn_conf`)
+answers `GET /api/v1/inbound` with 62's receiver token, from `--clients` concurrent connections
+for `--seconds` each:
 - first page: no cursor, 100 transfers per page (the default), what a new receiver asks first;
 - caught up: the cursor after the last transfer, the steady-state poll that finds nothing new;
 - one receiver walks the whole list, 500 per page, as after an outage (pages/s, total time).
