@@ -2,11 +2,12 @@
 
 Run from the project root (PostgreSQL of the machine, a Redis of its own):
     .venv/bin/python benchmarks/bench_inbound.py [--pending 10000] [--clients 8] [--seconds 10]
-        [--before DIR]
+        [--before DIR] [--rounds N]
 
 10,000 `ready` transfers addressed to 62 are inserted in one statement, then gunicorn (2 sync
-workers, as `mdph-bridge serve`) answers `GET /api/v1/inbound` with 62's receiver token, from
-`--clients` concurrent connections for `--seconds` each:
+workers; `mdph-bridge serve` and the image run 2 threaded ones, `mdph_bridge.gunicorn_conf`)
+answers `GET /api/v1/inbound` with 62's receiver token, from `--clients` concurrent connections
+for `--seconds` each:
 - first page: no cursor, 100 transfers per page (the default), what a new receiver asks first;
 - caught up: the cursor after the last transfer, the steady-state poll that finds nothing new;
 - one receiver walks the whole list, 500 per page, as after an outage (pages/s, total time).
@@ -16,7 +17,9 @@ installed, else from Python threads that burn far more of the same two cores. CP
 what the gunicorn workers, the PostgreSQL backends of the hub's database and the hub's Redis used
 (from /proc), divided by the requests answered. `--before DIR` also serves the same database from
 another checkout of the project (e.g. `git worktree add DIR main`) on a second port, measured in
-the same run, the two taking turns to go first.
+the same run, the two taking turns to go first; `--rounds N` measures both polls N times, the side
+that goes first changing at each round too (the audit table grows with every first page, and the
+machine's load moves: one round favours one side).
 """
 
 from __future__ import annotations
@@ -221,9 +224,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--before", type=Path, help="another checkout, measured beside this one")
+    parser.add_argument("--rounds", type=int, default=1, help="measure both polls this many times")
     args = parse(parser, {"pending": 300, "clients": 2, "seconds": 1})
     print(f"machine: {machine()}")
     before = f" --before {args.before}" if args.before else ""
+    before += f" --rounds {args.rounds}" if args.rounds != 1 else ""
     print(
         f"command: .venv/bin/python benchmarks/bench_inbound.py --pending {args.pending} "
         f"--clients {args.clients} --seconds {args.seconds:g}{before}"
@@ -250,10 +255,11 @@ def main() -> None:
             ("first page (100)", "/api/v1/inbound"),
             ("caught up (0 new)", f"/api/v1/inbound?cursor={encode_cursor(args.pending)}"),
         )
-        for turn, (label, path) in enumerate(scenarios):
-            order = targets if turn % 2 == 0 else targets[::-1]  # each goes first in turn
-            for target in order:
-                print(f"{target.name:<7}{label:<18} {measure(target, path, args, token, h)}")
+        for round_ in range(args.rounds):
+            for turn, (label, path) in enumerate(scenarios):
+                first = (turn + round_) % 2 == 0  # each goes first in turn
+                for target in targets if first else targets[::-1]:
+                    print(f"{target.name:<7}{label:<18} {measure(target, path, args, token, h)}")
         for target in targets:
             print(f"{target.name:<7}walk all, 500/page {walk(target, token)}")
 

@@ -160,9 +160,14 @@ def deadlines(submitted_at: datetime, policy: Policy, holidays: Container[date])
 
 def level_at(deadline: Deadlines, at: datetime) -> Level:
     """Say where a transfer stands at `at` against its deadlines."""
-    if at >= deadline.due_at:
+    return level_between(deadline.warn_at, deadline.due_at, at)
+
+
+def level_between(warn_at: datetime, due_at: datetime, at: datetime) -> Level:
+    """`level_at` from the two instants themselves, for a page of rows (no `Deadlines` each)."""
+    if at >= due_at:
         return Level.LATE
-    if at >= deadline.warn_at:
+    if at >= warn_at:
         return Level.AT_RISK
     return Level.ON_TIME
 

@@ -10,7 +10,15 @@ import orjson
 from flask import current_app, request, url_for
 from sqlalchemy import Row
 
-from mdph_bridge.domain.clock import LEVEL_LABELS, STOPPED, Deadlines, Level, days, level_at
+from mdph_bridge.domain.clock import (
+    LEVEL_LABELS,
+    STOPPED,
+    Deadlines,
+    Level,
+    days,
+    level_at,
+    level_between,
+)
 from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, utcnow
@@ -190,8 +198,14 @@ def written_links() -> dict[str, str]:
     return templates
 
 
-_LABELS_TEXT = {state.value: orjson.dumps(label).decode() for state, label in LABELS.items()}
-_LEVELS_TEXT = {level: orjson.dumps(level.value).decode() for level in Level}
+# The constant keys between a page's values, written with them: the state's two and the next
+# key's name after the due date, the level's after the return reason.
+_STATES_TEXT = {
+    state.value: f',"etat":{orjson.dumps(state.value).decode()},"etat_libelle":'
+    f'{orjson.dumps(label).decode()},"harmonisation":'
+    for state, label in LABELS.items()
+}
+_LEVELS_TEXT = {level: f',"niveau":{orjson.dumps(level.value).decode()}' for level in Level}
 Dumper = Callable[[str], str]
 
 
@@ -204,19 +218,18 @@ def written_inbound(
     """
     now = utcnow()
     parts: list[str] = []
-    for _, _, state, changed, warn_at, due_at, stored, harmonised, returned, *pieces in rows:
-        level = level_at(Deadlines(warn_at, due_at), changed if state in STOPPED else now)
-        first, second, third, fourth = pieces
+    for row in rows:
+        _, _, state, changed, warn_at, due_at, stored, harmonised, returned = row[:9]
+        first, second, third, fourth = row[9:]
+        level = level_between(warn_at, due_at, changed if state in STOPPED else now)
         parts += (
             first,
             "[]" if stored is None else warnings(stored),
             second,
-            _LABELS_TEXT[state],
-            ',"harmonisation":',
+            _STATES_TEXT[state],
             "null" if harmonised is None else harmonisation(harmonised),
             third,
             "null" if returned is None else reason(returned),
-            ',"niveau":',
             _LEVELS_TEXT[level],
             fourth,
             ",",

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from mdph_bridge.domain.clock import Deadlines, Level, level_at
+from mdph_bridge.domain.clock import STOPPED, Deadlines, Level, level_at
 from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.roles import Role
 from mdph_bridge.domain.signing import ALGORITHM, digest, verify
@@ -108,7 +109,7 @@ def _text(column: str) -> str:
 
 def _link(endpoint: str) -> str:
     """A transfer's link: its page's template (bound, JSON-escaped) around the transfer's id."""
-    return f"""'"' || %({endpoint}_head)s || id::text || %({endpoint}_tail)s || '"'"""
+    return f"""'"' || %({endpoint}_head)s || uid || %({endpoint}_tail)s || '"'"""
 
 
 def _package(prefix: str, endpoint: str) -> str:
@@ -138,11 +139,10 @@ def _package(prefix: str, endpoint: str) -> str:
 # The pieces between the values Python adds, in the order of the keys (the output's order).
 _PIECES = (
     f"""'{{"a_risque_le":' || {_date("warn_at")} || ',"avertissements":'""",
-    f"""',"echeance":' || {_date("due_at")} || ',"etat":' || {_text("state")}"""
-    """ || ',"etat_libelle":'""",
-    # ,"harmonisation": (constant, in Python)
-    f"""',"id":"' || id::text || '","lien":' || {_link("detail")}"""
-    f""" || ',"mdph_destination":' || {_text("dest_code")}"""
+    f"""',"echeance":' || {_date("due_at")}""",
+    # ,"etat": and ,"etat_libelle": (Python's, from the state), ,"harmonisation": (constant)
+    f"""',"id":"' || uid || '","lien":' || {_link("detail")}"""
+    """ || ',"mdph_destination":' || %(dest_json)s"""
     f""" || ',"mdph_origine":' || {_text("origin_code")} || ',"motif":' || {_text("motif")}"""
     """ || ',"motif_retour":'""",
     # ,"niveau": (constant, in Python)
@@ -153,14 +153,20 @@ _PIECES = (
     f""" || ',"pret_le":' || {_date("ready_at")} || ',"soumis_le":' || {_date("submitted_at")}"""
     """ || '}'""",
 )
-# Per row: position, id, state and dates (the level), the stored lists as text when not empty,
-# then the pieces. The page's rows are a subquery, so a plan that sorts (table not analysed
-# yet) cannot write a text per pending transfer. Sent as text by `exec_driver_sql`: no Core
-# statement to compile, no ORM result (0.2 ms of CPU per page less).
-WRITTEN = f"""SELECT inbound_seq, id::text, state, state_changed_at, warn_at, due_at,
+# The finished states, whose level stops at their last change (`presenters.written_inbound`).
+_STOPPED = ", ".join(f"'{state.value}'" for state in sorted(STOPPED))
+# Per row: position, id, state and dates (the level; the last change only for a finished
+# transfer: 100 dates fewer for psycopg to read on a page of pending ones), the stored lists as
+# text when not empty, then the pieces. The page's rows are a subquery, so a plan that sorts
+# (table not analysed yet) cannot write a text per pending transfer; it gives the id's text once
+# for its three uses, and the destination, the page's own, is bound once as JSON text. Sent as
+# text by `exec_driver_sql`: no Core statement to compile, no ORM result (0.2 ms of CPU less).
+WRITTEN = f"""SELECT inbound_seq, uid, state,
+ CASE WHEN state IN ({_STOPPED}) THEN state_changed_at END, warn_at, due_at,
  nullif(warnings::text, '[]'), nullif(harmonisation::text, 'null'),
  nullif(return_reason::text, 'null'), {", ".join(_PIECES)}
-FROM (SELECT * FROM transfers WHERE dest_code = %(dest)s AND inbound_seq > %(after)s
+FROM (SELECT *, id::text AS uid FROM transfers
+ WHERE dest_code = %(dest)s AND inbound_seq > %(after)s
  ORDER BY inbound_seq LIMIT %(limit)s) AS page ORDER BY inbound_seq"""  # noqa: S608 - constant
 
 
@@ -190,6 +196,7 @@ def page_rows(
     values: dict[str, Any] = {"dest": dest, "after": after, "limit": limit}
     if links is None:
         return session.execute(_PAGE, values).all()
+    values["dest_json"] = orjson.dumps(dest).decode()
     return session.connection().exec_driver_sql(WRITTEN, values | links).all()
 
 
@@ -211,8 +218,12 @@ def list_inbound(
     if last is not None and after >= last:
         return InboundPage([], encode_cursor(after))
     templates = None
-    if links is not None and session.get_bind().dialect.name == "postgresql":
-        templates = links()
+    if session.get_bind().dialect.name == "postgresql":
+        templates = None if links is None else links()
+        if not session.in_transaction():
+            # The page is one statement, and its audit entries one more, each its own
+            # transaction: no BEGIN nor COMMIT to send (the entries are durable when inserted).
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     rows = page_rows(session, principal.departement, after, limit, templates)
     last = rows[-1].inbound_seq if rows else None
     return InboundPage(rows, encode_cursor(last or after), templates is not None)

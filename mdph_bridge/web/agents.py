@@ -8,8 +8,19 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import (
+    Flask,
+    Request,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from wtforms import ValidationError
 
@@ -22,10 +33,25 @@ csrf = CSRFProtect()
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Signed cookie session, marked Secure whenever the request came over TLS."""
+    """Signed cookie session, marked Secure whenever the request came over TLS.
+
+    A request without the cookie (every API call) and a session left untouched skip what only a
+    cookie needs: Flask built the signing serializer and read seven cookie settings for them.
+    """
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """An empty session when there is no cookie to read, as Flask's would be."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to set, delete or vary on for a session never read nor changed and empty."""
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
 
 def init_sessions(app: Flask) -> None:

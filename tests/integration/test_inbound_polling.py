@@ -84,6 +84,32 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries + 101
 
 
+def test_a_page_and_its_audit_entries_are_sent_without_begin_or_commit(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 3)
+    token = demo["62"]["jetons"]["receiver"]
+    poll(client, token, "?limit=1")  # the token's first use is written once a minute
+    poll(client, token, "?limit=1")  # the destination's watermark is read once into Redis
+    entries = session.scalar(select(func.count()).select_from(AuditPending))
+    session.commit()
+    engine = app.extensions["mdph_bridge"].engine
+    autocommit: list[bool] = []
+
+    def seen(conn: Any, *_: Any) -> None:
+        autocommit.append(conn.connection.driver_connection.autocommit)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert len(poll(client, token, "")["transferts"]) == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    # The page's read, then its entries: each statement its own transaction, no round trip more.
+    assert autocommit == [True, True]
+    assert session.scalar(select(func.count()).select_from(AuditPending)) == entries + 3
+
+
 def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
