@@ -98,6 +98,7 @@ class Proxy:
     folder: Path
     tls: ssl.SSLContext
     gunicorn: subprocess.Popen[bytes]
+    upstream_port: int
 
     def call(
         self, path: str, token: str = "", data: bytes | None = None, content_type: str = ""
@@ -184,7 +185,7 @@ def proxy(e2e_settings: dict[str, Any], tmp_path: Path) -> Iterator[Proxy]:
             stderr=log,
         )
     tls = ssl.create_default_context(cafile=str(tmp_path / "fullchain.pem"))
-    proxy = Proxy(proxy_port, tmp_path, tls, gunicorn)
+    proxy = Proxy(proxy_port, tmp_path, tls, gunicorn, web_port)
     wait_until_up(lambda: proxy.call("/healthz"), "nginx", nginx, nginx_log)
     yield proxy
     nginx.send_signal(signal.SIGQUIT)
@@ -223,6 +224,21 @@ def test_slow_clients_do_not_stop_health_pages_or_submissions(
         assert status == 202, body
         assert json.loads(body)["id"]
     assert spooled(proxy) == []  # no document written to nginx's disk
+
+
+def connections_to(port: int) -> int:
+    """Open TCP connections (IPv4, ESTABLISHED) whose far end is this machine's `port`."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    far = [(line.split()[2], line.split()[3]) for line in lines]
+    return sum(1 for address, state in far if int(address[-4:], 16) == port and state == "01")
+
+
+def test_nginx_reuses_one_connection_to_gunicorn(proxy: Proxy) -> None:
+    for _ in range(5):
+        assert proxy.call("/healthz")[0] == 200
+        assert proxy.call("/api/v1/inbound")[0] == 401
+    # Ten requests one after the other, one connection kept open: none was set up per request.
+    assert connections_to(proxy.upstream_port) == 1
 
 
 def test_what_nginx_refuses_is_answered_in_french(proxy: Proxy) -> None:
