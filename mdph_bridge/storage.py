@@ -45,7 +45,6 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def move(self, src: str, dst: str) -> None: ...
     def delete(self, key: str) -> None: ...
-    def named(self, start: str) -> list[str]: ...
     def list(self, prefix: str) -> list[str]: ...
     def stamps(self, prefix: str) -> dict[str, float]: ...
     def delete_prefix(self, prefix: str) -> None: ...
@@ -95,11 +94,7 @@ class BlobWriter(CommitOnExit):
         self.path = path
         self._tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
         # 1 MiB buffer: encryption writes 64 KiB chunks, fewer system calls keep it at disk speed.
-        try:
-            self._file: BinaryIO = open(self._tmp, "wb", buffering=1024 * 1024)  # noqa: SIM115
-        except FileNotFoundError:  # its folder does not exist yet: made only then, not checked
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self._tmp, "wb", buffering=1024 * 1024)  # noqa: SIM115
+        self._file: BinaryIO = open(self._tmp, "wb", buffering=1024 * 1024)  # noqa: SIM115
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append bytes to the blob."""
@@ -136,7 +131,9 @@ class LocalStorage:
 
     def writer(self, key: str) -> BlobWriter:
         """Start writing a blob (use as a context manager, or call commit/discard)."""
-        return BlobWriter(self._path(key))
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return BlobWriter(path)
 
     def open(self, key: str) -> BinaryIO:
         """Open a blob for reading."""
@@ -148,12 +145,9 @@ class LocalStorage:
 
     def move(self, src: str, dst: str) -> None:
         """Rename a blob (atomic on the same file system), durable under its new key."""
-        source, target = self._path(src), self._path(dst)
-        try:
-            os.replace(source, target)
-        except FileNotFoundError:  # the target's folder does not exist yet (or no source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
+        target = self._path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(src), target)
         fsync_path(target)
         fsync_path(target.parent)
 
@@ -175,17 +169,6 @@ class LocalStorage:
                             yield f"{key}/{entry.name}", entry
             except (FileNotFoundError, NotADirectoryError):
                 continue
-
-    def named(self, start: str) -> list[str]:
-        """Every blob, unfinished ones too, of one folder whose key starts with `start`."""
-        folder, _, name = start.rpartition("/")
-        try:
-            with os.scandir(self._path(folder)) as entries:
-                return sorted(
-                    f"{folder}/{e.name}" for e in entries if e.name.startswith(name) and e.is_file()
-                )
-        except (FileNotFoundError, NotADirectoryError):
-            return []
 
     def list(self, prefix: str) -> list[str]:
         """List the complete blobs under a folder prefix."""

@@ -206,13 +206,6 @@ class S3Storage:
         for page in pages:
             yield from page.get("Contents", [])
 
-    def named(self, start: str) -> list[str]:
-        """Every blob of one folder whose key starts with `start`."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=check_key(start), Delimiter="/"
-        )
-        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-
     def list(self, prefix: str) -> list[str]:
         """List the blobs under a folder prefix."""
         return sorted(o["Key"] for o in self._objects(prefix))

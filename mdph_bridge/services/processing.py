@@ -29,13 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
-    attempt_package,
-    legacy_package_folder,
-    legacy_staging_folder,
-    package_names,
+    attempt_folders,
+    attempt_prefix,
+    package_prefix,
     staged_dossier,
-    staged_keys,
     staged_piece,
+    staging_prefix,
 )
 from mdph_bridge.domain.filenames import safe_name, with_type_extension
 from mdph_bridge.domain.filetypes import EXTENSIONS
@@ -82,7 +81,6 @@ class Claimed:
     """A transfer taken for one attempt: the lease token and what packaging needs of its row."""
 
     token: str
-    attempts: int
     origin_code: str
     dest_code: str
     documents: list[Document]
@@ -115,7 +113,7 @@ def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> Claimed |
         return _claim_slowly(session, transfer_id, limits, token, now)
     source, target = State.RECEIVED.value, State.VALIDATING.value
     add_event(session, transfer_id, now, source, target, ACTOR, {"tentative": taken.attempts})
-    return _claimed(session, transfer_id, token, taken.attempts, taken.origin_code, taken.dest_code)
+    return _claimed(session, transfer_id, token, taken.origin_code, taken.dest_code)
 
 
 def _claim_in_one_statement(
@@ -134,7 +132,7 @@ def _claim_in_one_statement(
     session.commit()
     first = rows[0]
     documents = [Document(r.position, r.mime, r.size) for r in rows if r.position is not None]
-    return Claimed(token, first.attempts, first.origin_code, first.dest_code, documents)
+    return Claimed(token, first.origin_code, first.dest_code, documents)
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -273,12 +271,12 @@ _READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
 
 
 def _claimed(
-    session: Session, transfer_id: uuid.UUID, token: str, attempts: int, origin: str, dest: str
+    session: Session, transfer_id: uuid.UUID, token: str, origin: str, dest: str
 ) -> Claimed:
     """Read the documents in the claim's transaction, then commit it: one commit per claim."""
     documents = session.execute(_DOCUMENTS, {"id": transfer_id}).all()
     session.commit()
-    return Claimed(token, attempts, origin, dest, [Document(*row) for row in documents])
+    return Claimed(token, origin, dest, [Document(*row) for row in documents])
 
 
 def _claim_slowly(
@@ -300,14 +298,13 @@ def _claim_slowly(
         if move_failed:
             log.error("transfer %s failed after %d attempts", transfer_id, transfer.attempts)
         return None
-    attempts = transfer.attempts + 1
     claimed = _move(
         session,
         transfer_id,
         state,
         State.VALIDATING,
         guard=[_lease_free(now)],
-        detail={"tentative": attempts},
+        detail={"tentative": transfer.attempts + 1},
         lease_token=token,
         lease_until=now + limits.lease,
         attempts=TRANSFERS.c.attempts + 1,
@@ -315,7 +312,7 @@ def _claim_slowly(
     if not claimed:
         session.commit()
         return None
-    return _claimed(session, transfer_id, token, attempts, transfer.origin_code, transfer.dest_code)
+    return _claimed(session, transfer_id, token, transfer.origin_code, transfer.dest_code)
 
 
 def _move(
@@ -341,10 +338,10 @@ def process_transfer(
     if claimed is None:
         return None
     token = claimed.token
+    prefix = attempt_prefix(transfer_id, token)
     try:
-        raw, legacy = _load_dossier(storage, keyring, transfer_id)
         reached = _check_and_package(
-            session, storage, keyring, signer, rules, transfer_id, claimed, raw, legacy
+            session, storage, keyring, signer, rules, transfer_id, claimed, prefix
         )
     except Exception as exc:
         # The packages of this attempt are left to the orphan sweeper: deleting them here could
@@ -354,7 +351,7 @@ def process_transfer(
         log.warning("transfer %s attempt failed: %s", transfer_id, type(exc).__name__)
         raise AttemptFailedError(type(exc).__name__) from exc
     if reached == State.READY:
-        _drop_leftovers(storage, transfer_id, claimed, legacy)
+        _drop_leftovers(storage, transfer_id, keep=prefix)
     return reached
 
 
@@ -376,16 +373,9 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
         log.warning("transfer %s could not be released; its lease will expire", transfer_id)
 
 
-def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> tuple[bytes, bool]:
-    """The staged dossier, and whether an older hub staged it in a folder of its own (legacy)."""
-    try:
-        blob = storage.open(staged_dossier(transfer_id))
-        legacy = False
-    except FileNotFoundError:  # submitted before an upgrade, processed after it
-        blob = storage.open(staged_dossier(transfer_id, legacy=True))
-        legacy = True
-    with blob:
-        return SealReader(blob, keyring).read(), legacy
+def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
+    with storage.open(staged_dossier(transfer_id)) as blob:
+        return SealReader(blob, keyring).read()
 
 
 def _check_and_package(
@@ -396,9 +386,10 @@ def _check_and_package(
     rules: RuleBook,
     transfer_id: uuid.UUID,
     claimed: Claimed,
-    raw: bytes,
-    legacy: bool,
+    prefix: str,
 ) -> State | None:
+    token = claimed.token
+    raw = _load_dossier(storage, keyring, transfer_id)
     try:
         dossier = dossier_schema().load(json.loads(raw))
         keys = keys_by_usage(session, dossier["transfert"]["mdph_destination"])
@@ -406,27 +397,22 @@ def _check_and_package(
     except ValidationError as exc:
         problems = flatten(exc.messages)
     if problems:
-        return _reject(session, storage, transfer_id, claimed, problems, legacy)
+        return _reject(session, storage, transfer_id, token, problems)
     report, brief = mapping(rules, dossier)
 
-    admin, medical = _split(storage, keyring, transfer_id, claimed.documents, dossier, legacy)
+    admin, medical = _split(storage, keyring, transfer_id, claimed.documents, dossier)
     # A correction keeps its destination: the dossier's is the transfer's.
     receivers = {k.id: k.public_key for k in keys["receiver"]}
     doctors = {k.id: k.public_key for k in keys["doctor"]}
     if session.in_transaction():  # the keys were read now, not taken from the process's copy
         session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
-    token = claimed.token
     package = build_package(
-        storage,
-        attempt_package(transfer_id, token, "dossier.age"),
-        receivers,
-        [*admin, *report_entries(report)],
+        storage, f"{prefix}/dossier.age", receivers, [*admin, *report_entries(report)]
     )
     medical_package: Package | None = None
     if has_medical_content(dossier):
-        key = attempt_package(transfer_id, token, "medical.age")
-        medical_package = build_package(storage, key, doctors, medical)
+        medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
     signed = _signed_manifest(
         signer, transfer_id, claimed, package, medical_package, report["versions_regles"]
     )
@@ -445,7 +431,6 @@ def _split(
     transfer_id: uuid.UUID,
     documents: list[Document],
     dossier: dict[str, Any],
-    legacy: bool,
 ) -> tuple[list[Entry], list[Entry]]:
     """Separate what the destination's agents may read from what only its doctors may (R146-41)."""
     admin_pieces: list[dict[str, Any]] = []
@@ -455,7 +440,7 @@ def _split(
     for document, piece in zip(documents, dossier["pieces"], strict=True):
         safe = safe_name(document.position, piece["nom_fichier"])
         name = f"pieces/{with_type_extension(safe, EXTENSIONS[document.mime])}"
-        blob_key = staged_piece(transfer_id, document.position, legacy)
+        blob_key = staged_piece(transfer_id, document.position)
         entry = Entry(name, document.size, _opener(storage, keyring, blob_key))
         (medical_pieces if piece["medical"] else admin_pieces).append({**piece, "fichier": name})
         (medical_files if piece["medical"] else admin_files).append(entry)
@@ -558,16 +543,15 @@ def _reject(
     session: Session,
     storage: Storage,
     transfer_id: uuid.UUID,
-    claimed: Claimed,
+    token: str,
     problems: list[dict[str, str]],
-    legacy: bool,
 ) -> State | None:
     rejected = _move(
         session,
         transfer_id,
         State.VALIDATING,
         State.REJECTED,
-        guard=[TRANSFERS.c.lease_token == claimed.token],
+        guard=[TRANSFERS.c.lease_token == token],
         detail={"codes": sorted({p["code"] for p in problems})},
         lease_token=None,
         lease_until=None,
@@ -576,36 +560,18 @@ def _reject(
     session.commit()
     if not rejected:
         return None
-    _drop_staging(storage, transfer_id, len(claimed.documents), legacy)
+    storage.delete_prefix(staging_prefix(transfer_id))
     log.info("transfer %s rejected", transfer_id)
     return State.REJECTED
 
 
-def _drop_staging(storage: Storage, transfer_id: uuid.UUID, pieces: int, legacy: bool) -> None:
-    """Shred the staged payload by its keys (flat), or its folder if an older hub staged it."""
-    if legacy:
-        storage.delete_prefix(legacy_staging_folder(transfer_id))
-        return
-    for key in staged_keys(transfer_id, pieces):
-        storage.delete(key)
-
-
-def _drop_leftovers(
-    storage: Storage, transfer_id: uuid.UUID, claimed: Claimed, legacy: bool
-) -> None:
-    """Shred the staging payload and what interrupted attempts left, unfinished blobs too.
-
-    Only an earlier attempt can have left packages, so a first attempt lists nothing; those of
-    attempts before an operator's retry (which restarts the count) are the orphan sweeper's.
-    """
+def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None:
+    """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
-        _drop_staging(storage, transfer_id, len(claimed.documents), legacy)
-        if claimed.attempts > 1:
-            storage.delete_prefix(legacy_package_folder(transfer_id))
-            keep = f"{package_names(transfer_id)}{claimed.token}."
-            for key in storage.named(package_names(transfer_id)):
-                if not key.startswith(keep):
-                    storage.delete(key)
+        storage.delete_prefix(staging_prefix(transfer_id))
+        for folder in attempt_folders(list(storage.stamps(package_prefix(transfer_id)))):
+            if folder != keep:
+                storage.delete_prefix(folder)
     except Exception as exc:
         log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import legacy_package_folder, owner
+from mdph_bridge.blobpaths import package_prefix
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.audit import SYSTEM, record
@@ -28,8 +28,7 @@ def delete_expired_packages(
     """Delete the packages of transfers finished more than `keep` ago; return their ids.
 
     The row is updated and audited first, then the files go: a crash in between leaves only
-    files no transfer points to, which the orphan sweeper removes, as it removes the packages of
-    interrupted attempts (only the packages the row names are deleted here, by their keys).
+    files no transfer points to, which the orphan sweeper removes.
     """
     rows = session.execute(
         select(Transfer.id, Transfer.package_key, Transfer.medical_package_key)
@@ -51,15 +50,8 @@ def delete_expired_packages(
         )
         record(session, SYSTEM, "package.delete", "package", transfer_id, "ok", at=now)
     session.commit()
-    for transfer_id, *keys in rows:
-        for key in keys:
-            if not key:
-                continue
-            found = owner(key)
-            if found is not None and found.folder is not None:  # an older hub's folder
-                storage.delete_prefix(legacy_package_folder(transfer_id))
-            else:
-                storage.delete(key)
+    for transfer_id, *_ in rows:
+        storage.delete_prefix(package_prefix(transfer_id))
     return [row[0] for row in rows]
 
 

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import STAGING, owner
+from mdph_bridge.blobpaths import staging_prefix
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.domain.states import NEEDS_STAGING
 from mdph_bridge.models import Transfer
@@ -19,13 +19,8 @@ CHUNK = 1024 * 1024
 
 def reseal_folder(storage: Storage, prefix: str, keyring: Keyring) -> int:
     """Re-encrypt a folder's blobs not sealed with the primary key; return how many were."""
-    return reseal_blobs(storage, storage.list(prefix), keyring)
-
-
-def reseal_blobs(storage: Storage, keys: list[str], keyring: Keyring) -> int:
-    """Re-encrypt the blobs not sealed with the primary key; return how many were."""
     resealed = 0
-    for key in keys:
+    for key in storage.list(prefix):
         with storage.open(key) as blob:
             reader = SealReader(blob, keyring)
             if reader.key_id == keyring.primary.key_id:
@@ -44,13 +39,9 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     primary = keyring.primary.key_id
     ids = list(session.scalars(select(Transfer.id).where(Transfer.state.in_(NEEDS_STAGING))))
     session.commit()
-    staged: dict[str, list[str]] = {}  # both layouts: flat blobs and an older hub's folders
-    for key in storage.list(STAGING):
-        if found := owner(key):
-            staged.setdefault(found.transfer, []).append(key)
     resealed = 0
     for transfer_id in ids:
-        resealed += reseal_blobs(storage, staged.get(str(transfer_id), []), keyring)
+        resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
         session.execute(
             update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
         )

@@ -19,7 +19,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import staged_dossier, staged_keys, staged_piece
+from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.domain.clock import ClockRules
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.rulesets import RuleBook
@@ -219,7 +219,7 @@ def submit(
     dossier = _accepted_dossier(session, intake, principal, submission)
 
     transfer_id = uuid.uuid4()
-    staged = staged_keys(transfer_id, len(dossier["pieces"]))
+    prefix = staging_prefix(transfer_id)
     try:
         _stage(intake, transfer_id, submission, dossier)
         transfer = _insert(session, intake, principal, submission, dossier, transfer_id)
@@ -227,14 +227,14 @@ def submit(
         session.commit()
     except IntegrityError:
         session.rollback()
-        storage_cleanup(intake, staged)
+        storage_cleanup(intake, prefix)
         existing = find_by_idempotency_key(session, principal.departement, key) if key else None
         if not existing:
             raise
         return _replay(existing, intake, submission), False
     except BaseException:
         session.rollback()
-        storage_cleanup(intake, staged)
+        storage_cleanup(intake, prefix)
         raise
     log.info("transfer %s received %s -> %s", transfer_id, transfer.origin_code, transfer.dest_code)
     return transfer, True
@@ -301,7 +301,7 @@ def correct(
     dossier = _accepted_dossier(session, intake, principal, submission)
     if dossier["transfert"]["mdph_destination"] != transfer.dest_code:
         raise ServiceError.one(422, "transfert.mdph_destination", "transfert.destination_modifiee")
-    staged = staged_keys(transfer_id, len(dossier["pieces"]))
+    prefix = staging_prefix(transfer_id)
     try:
         _stage(intake, transfer_id, submission, dossier)
         session.execute(delete(TransferDocument).where(TransferDocument.transfer_id == transfer_id))
@@ -323,17 +323,16 @@ def correct(
         session.commit()
     except BaseException:
         session.rollback()
-        storage_cleanup(intake, staged)
+        storage_cleanup(intake, prefix)
         raise
     session.refresh(transfer)
     log.info("transfer %s corrected", transfer_id)
     return transfer
 
 
-def storage_cleanup(intake: Intake, staged: list[str]) -> None:
+def storage_cleanup(intake: Intake, prefix: str) -> None:
     """Remove a payload that was staged for a transaction that did not commit."""
-    for key in staged:
-        intake.storage.delete(key)
+    intake.storage.delete_prefix(prefix)
 
 
 def _stage(

@@ -9,7 +9,14 @@ from datetime import timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import DRAFTS, INCOMING, STAGING, TRANSFER_FOLDERS, Owner, owner
+from mdph_bridge.blobpaths import (
+    DRAFTS,
+    INCOMING,
+    STAGING,
+    TRANSFER_FOLDERS,
+    attempt_folders,
+    transfer_folder,
+)
 from mdph_bridge.domain.sealing import Keyring, SealError
 from mdph_bridge.domain.states import NEEDS_STAGING, State
 from mdph_bridge.models import Draft, Transfer, TransferDocument, utcnow
@@ -65,51 +72,35 @@ def remove_orphans(
     """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses,
     draft files no draft references (the keyring unseals drafts to read which files they keep).
 
-    Only a transfer's blobs all untouched for `older_than` are considered, so work in progress
-    is never touched; unfinished blobs (a worker killed while writing) go with their attempt.
-    Both layouts are swept: flat blobs one by one, an older hub's folders whole.
-    Return how many uploads, blobs and folders were deleted.
+    Only folders untouched for `older_than` are considered, so work in progress is never touched;
+    unfinished blobs (a worker killed while writing) go with their folder.
+    Return how many uploads and folders were deleted.
     """
     cutoff = (utcnow() - older_than).timestamp()
     uploads = [key for key, mtime in storage.stamps(INCOMING).items() if mtime < cutoff]
-    newest: dict[tuple[str, str], float] = {}
-    groups: dict[tuple[str, str], list[tuple[str, Owner]]] = {}
+    newest: dict[str, float] = {}
+    keys: dict[str, list[str]] = {}
     for kind in TRANSFER_FOLDERS:
         for key, mtime in storage.stamps(kind).items():
-            if (found := owner(key)) is None:
-                continue
-            group = (kind, found.transfer)
-            newest[group] = max(newest.get(group, mtime), mtime)
-            groups.setdefault(group, []).append((key, found))
-    old = [group for group, mtime in newest.items() if mtime < cutoff]
-    ids = {_uuid_or_none(name) for _, name in old} - {None}
+            folder = transfer_folder(key)
+            newest[folder] = max(newest.get(folder, mtime), mtime)
+            keys.setdefault(folder, []).append(key)
+    old = [folder for folder, mtime in newest.items() if mtime < cutoff]
+    ids = {_uuid_or_none(folder.split("/")[1]) for folder in old} - {None}
     transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.id.in_(ids)))}
     session.commit()  # the storage walk below holds no transaction
 
-    keys: set[str] = set()
-    folders: set[str] = set()
-    for kind, name in old:
-        transfer_id = _uuid_or_none(name)
-        transfer = transfers.get(transfer_id) if transfer_id else None
-        blobs = groups[(kind, name)]
-        unused = _unused(transfer, kind, blobs)
-        doomed = {key for key, _ in unused}
-        # An older hub's folder of the transfer goes whole when nothing in it is kept.
-        whole = all(found.folder is None or key in doomed for key, found in blobs)
-        for key, found in unused:
-            if found.folder is None:
-                keys.add(key)
-            else:
-                folders.add(f"{kind}/{name}" if whole else found.folder)
+    doomed: set[str] = set()
+    for folder in old:
+        transfer_id = _uuid_or_none(folder.split("/")[1])
+        doomed |= _unused(transfers.get(transfer_id) if transfer_id else None, folder, keys[folder])
     for key in uploads:
         storage.delete(key)
-    for key in keys:
-        storage.delete(key)
-    for prefix in folders:
+    for prefix in doomed:
         storage.delete_prefix(prefix)
     drafts = _remove_draft_orphans(session, storage, keyring, cutoff)
-    # Writes a crash cut short and nothing above covered (an S3 multipart upload is invisible).
-    return len(uploads) + len(keys) + len(folders) + drafts + storage.remove_unfinished(cutoff)
+    # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
+    return len(uploads) + len(doomed) + drafts + storage.remove_unfinished(cutoff)
 
 
 def _remove_draft_orphans(
@@ -146,16 +137,13 @@ def _uuid_or_none(name: str) -> uuid.UUID | None:
         return None
 
 
-def _unused(
-    transfer: Transfer | None, kind: str, blobs: list[tuple[str, Owner]]
-) -> list[tuple[str, Owner]]:
-    """The blobs of one transfer's staging or packages that no live transfer needs any more."""
+def _unused(transfer: Transfer | None, folder: str, keys: list[str]) -> set[str]:
+    """The prefixes under `folder` that no live transfer needs any more."""
     if transfer is None:
-        return blobs
-    if kind == STAGING:
-        return [] if transfer.state in NEEDS_STAGING else blobs
+        return {folder}
+    if folder.startswith(f"{STAGING}/"):
+        return set() if transfer.state in NEEDS_STAGING else {folder}
     if transfer.state == State.VALIDATING:
-        return []  # the attempt under way writes here
-    packages = (transfer.package_key, transfer.medical_package_key)
-    kept = {found.attempt for key in packages if key and (found := owner(key))}
-    return [(key, found) for key, found in blobs if found.attempt not in kept]
+        return set()  # the attempt under way writes here
+    kept = {k.rsplit("/", 1)[0] for k in (transfer.package_key, transfer.medical_package_key) if k}
+    return attempt_folders(keys) - kept

@@ -17,7 +17,6 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
-from mdph_bridge.blobpaths import attempt_package, package_names, staged_dossier, staged_piece
 from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
@@ -138,7 +137,7 @@ def test_concurrent_deliveries_process_once(
 
     assert sorted(results, key=str) == [None, None, None, State.READY]
     assert events(session, transfer_id).count("ready") == 1
-    assert len(backends.storage.named(package_names(transfer_id))) == 1
+    assert len(backends.storage.list(f"packages/{transfer_id}")) == 1
 
 
 def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
@@ -151,11 +150,8 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     assert claimed is not None
     token = claimed.token
     assert claim(session, transfer_id, LIMITS) is None  # lease still held
-    with backends.storage.writer(attempt_package(transfer_id, token, "dossier.age")) as blob:
+    with backends.storage.writer(f"packages/{transfer_id}/{token}/dossier.age") as blob:
         blob.write(b"half-written by a worker that died")
-    # And an attempt of a hub before the upgrade, in the folder it made for its packages.
-    with backends.storage.writer(f"packages/{transfer_id}/before/dossier.age") as blob:
-        blob.write(b"left by an older hub")
     session.execute(
         update(Transfer)
         .where(Transfer.id == transfer_id)
@@ -166,10 +162,9 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
 
     assert run(app, backends, transfer_id) == State.READY
     assert events(session, transfer_id) == ["received", "validating", "validating", "ready"]
-    remaining = backends.storage.named(package_names(transfer_id))
+    remaining = backends.storage.list(f"packages/{transfer_id}")
     assert len(remaining) == 1
     assert token not in remaining[0]
-    assert files_under(backends.storage.root / "packages") == [backends.storage.root / remaining[0]]
 
 
 def test_failed_attempts_release_the_transfer_then_fail_it(
@@ -178,7 +173,7 @@ def test_failed_attempts_release_the_transfer_then_fail_it(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    staged = backends.storage.root / staged_piece(transfer_id, 0)
+    staged = backends.storage.root / "staging" / str(transfer_id) / "piece-0"
     good = staged.read_bytes()
     staged.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # corrupt the sealed blob
 
@@ -193,7 +188,7 @@ def test_failed_attempts_release_the_transfer_then_fail_it(
     assert transfer is not None
     assert transfer.state == State.FAILED
     assert transfer.problems[0]["code"] == "traitement.echec"
-    assert backends.storage.named(package_names(transfer_id)) == []
+    assert backends.storage.list(f"packages/{transfer_id}") == []
 
     staged.write_bytes(good)  # a human fixed the cause
     assert retry_failed(session, transfer_id, "admin:test")
@@ -216,7 +211,7 @@ def test_destination_key_revoked_before_processing_rejects_with_reasons(
     body = detail.get_json()
     assert body["etat"] == "rejected"
     assert body["erreurs"][0]["code"] == "transfert.destination_sans_cle"
-    assert files_under(backends.storage.root / "staging") == []
+    assert backends.storage.list(f"staging/{transfer_id}") == []
 
 
 def test_a_worker_rejection_keeps_no_personal_data_on_the_hub(
@@ -230,7 +225,7 @@ def test_a_worker_rejection_keeps_no_personal_data_on_the_hub(
     changed = dossier(files={"dupont_jeanne.pdf": PDF})
     changed["pieces"] *= 2
     changed["beneficiaire"]["date_naissance"] = "1984-03-14"
-    with backends.storage.writer(staged_dossier(transfer_id)) as blob:
+    with backends.storage.writer(f"staging/{transfer_id}/dossier") as blob:
         sealer = SealWriter(blob, app.config["KEYRING"])
         sealer.write(json.dumps(changed).encode())
         sealer.close()
@@ -284,56 +279,35 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
     waiting = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    (live,) = storage.named(package_names(done))
-    ghost, old_ghost = uuid.uuid4(), uuid.uuid4()  # staged, then the web died before its commit
+    ghost = uuid.uuid4()  # blobs written, then the web process died before its commit
     for key in (
         f"incoming/{uuid.uuid4().hex}",
-        staged_dossier(ghost),
-        staged_dossier(old_ghost, legacy=True),  # by a hub before the upgrade, in its folder
-        attempt_package(done, "dead", "dossier.age"),
-        f"packages/{done}/olddead/dossier.age",
+        f"staging/{ghost}/dossier",
+        f"packages/{done}/dead/dossier.age",
     ):
         with storage.writer(key) as blob:
             blob.write(b"ciphertext")
+    live = set(storage.list(f"packages/{done}")) - {f"packages/{done}/dead/dossier.age"}
     # A worker killed while writing a package leaves an unfinished blob of its attempt.
-    killed = storage.root / f"{attempt_package(done, 'killed', 'dossier.age')}.0f1e2d.partial"
-    killed.write_bytes(b"half a package")
-    old_killed = storage.root / "packages" / str(done) / "oldkilled"
-    old_killed.mkdir()
-    (old_killed / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    killed = storage.root / "packages" / str(done) / "killed"
+    killed.mkdir()
+    (killed / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
 
     keyring = app.config["KEYRING"]
     assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 0  # too recent
-    # The upload, two staged payloads, two flat blobs and the older hub's folder of `done`.
-    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 6
-    assert files_under(storage.root / "packages") == [storage.root / live]
-    assert not (storage.root / "packages" / str(done)).exists()
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 4
+    assert files_under(storage.root / "packages" / str(done)) == [
+        storage.root / key for key in sorted(live)
+    ]
+
     assert storage.list("incoming") == []
-    assert files_under(storage.root / "staging") == [
-        storage.root / staged_dossier(waiting),
-        storage.root / staged_piece(waiting, 0),
+    assert storage.list(f"staging/{ghost}") == []
+    assert set(storage.list(f"packages/{done}")) == live
+    assert storage.list(f"staging/{waiting}") == [
+        f"staging/{waiting}/dossier",
+        f"staging/{waiting}/piece-0",
     ]
     assert run(app, backends, waiting) == State.READY
-
-
-def test_a_payload_staged_by_a_hub_before_the_upgrade_is_processed(
-    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
-) -> None:
-    storage = backends.storage
-    transfer_id = submit(
-        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
-    )
-    for key in (staged_dossier(transfer_id), staged_piece(transfer_id, 0)):
-        storage.move(key, key.replace(f"{transfer_id}.", f"{transfer_id}/"))  # the older layout
-
-    assert run(app, backends, transfer_id) == State.READY
-
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
-    assert transfer is not None
-    blob = (storage.root / transfer.package_key).read_bytes()  # type: ignore[operator]
-    assert unpack(blob, [identity(demo, "62", "receiver")])["pieces/01-piece_identite.pdf"] == PDF
-    assert files_under(storage.root / "staging") == []
-    assert not (storage.root / "staging" / str(transfer_id)).exists()
 
 
 def test_documents_are_named_by_their_real_type_in_the_package(

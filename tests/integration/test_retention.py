@@ -4,14 +4,13 @@ metadata kept, undownloaded packages flagged once, every deletion audited."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, current_app
 from flask.testing import FlaskClient
 from flows import MEDICAL_PDF, ready
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
@@ -22,11 +21,6 @@ from mdph_bridge.services.retention import delete_expired_packages, flag_undownl
 
 pytestmark = pytest.mark.integration
 KEEP = timedelta(days=30)
-
-
-def owner_of(package: Path) -> str:
-    """The transfer a package file belongs to (`packages/<id>.<attempt>.<name>`)."""
-    return package.name.split(".")[0]
 
 
 def audited(session: Session, action: str) -> list[str | None]:
@@ -53,12 +47,12 @@ def test_packages_are_deleted_after_the_delay_and_metadata_stays(
         transfer.package_sha256,
     )
     packages = backends.storage.root / "packages"
-    assert {owner_of(p) for p in files_under(packages)} == {str(transfer_id), str(kept)}
+    assert {p.parent.parent.name for p in files_under(packages)} == {str(transfer_id), str(kept)}
 
     assert delete_expired_packages(session, backends.storage, KEEP, finished_at + KEEP / 2) == []
     late = finished_at + KEEP + timedelta(seconds=1)
     assert delete_expired_packages(session, backends.storage, KEEP, late) == [transfer_id]
-    assert {owner_of(p) for p in files_under(packages)} == {str(kept)}
+    assert {p.parent.parent.name for p in files_under(packages)} == {str(kept)}
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert (transfer.package_key, transfer.medical_package_key) == (None, None)
     assert (transfer.package_size, transfer.package_sha256) == (size, sha)  # for statistics
@@ -66,39 +60,6 @@ def test_packages_are_deleted_after_the_delay_and_metadata_stays(
     assert delete_expired_packages(session, backends.storage, KEEP, late + KEEP) == []
     assert audited(session, "package.delete") == [str(transfer_id)]
     assert verify(session).ok
-
-
-def test_packages_stored_by_a_hub_before_the_upgrade_are_downloaded_then_purged(
-    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
-) -> None:
-    storage = backends.storage
-    transfer_id = ready(app, client, demo, backends, medical={"certificat.pdf": MEDICAL_PDF})
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
-    assert transfer is not None
-    moved = {}
-    for column in ("package_key", "medical_package_key"):  # as an older hub stored them
-        key = getattr(transfer, column)
-        token, name = key.rsplit("/", 1)[1].split(".", 2)[1:]
-        moved[column] = f"packages/{transfer_id}/{token}/{name}"
-        storage.move(key, moved[column])
-    session.execute(update(Transfer).where(Transfer.id == transfer_id).values(**moved))
-    session.commit()
-    stored = (storage.root / moved["package_key"]).read_bytes()
-
-    receiver = bearer(demo["62"]["jetons"]["receiver"])
-    with client.get(f"/api/v1/inbound/{transfer_id}/package", headers=receiver) as download:
-        assert download.status_code == 200
-        assert download.data == stored
-    reason = {"motif": "hors_competence"}
-    returned = client.post(f"/api/v1/inbound/{transfer_id}/return", json=reason, headers=receiver)
-    assert returned.status_code == 200
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
-    assert transfer is not None
-
-    late = transfer.state_changed_at + KEEP + timedelta(seconds=1)
-    assert delete_expired_packages(session, storage, KEEP, late) == [transfer_id]
-    assert files_under(storage.root / "packages") == []
-    assert not (storage.root / "packages" / str(transfer_id)).exists()
 
 
 def test_a_package_never_downloaded_is_flagged_once(

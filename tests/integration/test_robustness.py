@@ -91,8 +91,8 @@ def test_concurrent_submissions_with_one_idempotency_key_make_one_transfer(
     assert len(set(ids)) == 1
     assert count(session) == 1
     assert backends.storage.list("staging") == [
-        f"staging/{ids[0]}.dossier",
-        f"staging/{ids[0]}.piece-0",
+        f"staging/{ids[0]}/dossier",
+        f"staging/{ids[0]}/piece-0",
     ]
 
 
@@ -139,7 +139,7 @@ def test_a_failure_after_the_ready_commit_keeps_the_package(
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
     assert transfer.state == State.READY
-    assert backends.storage.named(f"packages/{transfer_id}.") == [transfer.package_key]
+    assert backends.storage.list(f"packages/{transfer_id}") == [transfer.package_key]
     assert run(app, backends, transfer_id) is None  # the retry finds nothing to do
     receiver = bearer(demo["62"]["jetons"]["receiver"])
     with client.get(f"/api/v1/inbound/{transfer_id}/package", headers=receiver) as response:

@@ -123,20 +123,6 @@ def test_move_list_stamps_and_delete(storage: Storage) -> None:
     assert storage.list("staging/t10") == ["staging/t10/dossier"]
 
 
-def test_named_lists_one_folder_by_the_start_of_a_name(storage: Storage) -> None:
-    """A transfer's flat blobs are found by name, without those of a folder or a longer id."""
-    put(storage, "packages/t1.a.dossier.age", b"attempt a")
-    put(storage, "packages/t1.b.medical.age", b"attempt b")
-    put(storage, "packages/t10.a.dossier.age", b"another transfer")
-    put(storage, "packages/t1/old/dossier.age", b"an older hub's folder")
-    assert storage.named("packages/t1.") == [
-        "packages/t1.a.dossier.age",
-        "packages/t1.b.medical.age",
-    ]
-    assert storage.named("packages/t2.") == []
-    assert storage.named("nowhere/t1.") == []
-
-
 def test_missing_blob_and_bad_keys_are_refused(storage: Storage) -> None:
     with pytest.raises(FileNotFoundError):
         storage.open("staging/none/dossier")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from mdph_bridge.blobpaths import Owner, owner
 from mdph_bridge.storage import LocalStorage
 
 pytestmark = pytest.mark.unit
@@ -274,17 +273,3 @@ def test_stamps_lists_every_blob_under_a_prefix_unfinished_ones_too(storage: Loc
     assert [k for k in stamps if k.startswith("packages/t1/b/")] != []
     assert storage.stamps("packages/none") == {}
     unfinished.discard()
-
-
-def test_a_blob_is_traced_to_its_transfer_in_either_layout() -> None:
-    """The sweeper and the reseal read both the flat layout and an older hub's folders."""
-    t = "0b5e4f52-3d4a-4a0e-9a43-5c1f3b2e4d10"
-    assert owner(f"staging/{t}.piece-2") == Owner("staging", t, None, None)
-    assert owner(f"staging/{t}/piece-2") == Owner("staging", t, None, f"staging/{t}")
-    assert owner(f"packages/{t}.tok.dossier.age") == Owner("packages", t, "tok", None)
-    assert owner(f"packages/{t}.tok.medical.age.1f2e.partial") == Owner("packages", t, "tok", None)
-    assert owner(f"packages/{t}/tok/dossier.age") == Owner(
-        "packages", t, "tok", f"packages/{t}/tok"
-    )
-    for unknown in ("packages/stray", f"packages/{t}/tok", "drafts/x/y", "staging"):
-        assert owner(unknown) is None
