@@ -13,15 +13,14 @@ from typing import Any, BinaryIO, cast
 
 from marshmallow import ValidationError
 from sqlalchemy import (
+    CTE,
     BindParameter,
     ColumnElement,
     CursorResult,
     Table,
     bindparam,
     func,
-    insert,
     literal,
-    literal_column,
     or_,
     select,
     update,
@@ -51,7 +50,7 @@ from mdph_bridge.services.packaging import Entry, Package, build_package, json_e
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
-from mdph_bridge.services.transitions import EVENTS, TRANSFERS, add_event, move
+from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
 from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
 from schemas.dossier import has_medical_content
@@ -167,20 +166,12 @@ _DOCUMENTS = (
     .where(DOCUMENTS.c.transfer_id == bindparam("id"))
     .order_by(DOCUMENTS.c.position)
 )
-_EVENT_COLUMNS = ["transfer_id", "at", "from_state", "to_state", "actor", "detail"]
 
 
-def _event_of(moved: Any, source: State, target: State, detail: ColumnElement[Any]) -> Any:
-    """The event row of a transfer a CTE moved, inserted by a CTE of the same statement."""
-    chosen = select(
-        moved.c.id,
-        _NOW,
-        literal(source.value),
-        literal(target.value),
-        literal(ACTOR),
-        detail,
-    )
-    return insert(EVENTS).from_select(_EVENT_COLUMNS, chosen).cte(f"{target.value}_event")
+def _event_of(moved: Any, source: State, target: State, detail: ColumnElement[Any]) -> CTE:
+    """The worker's event of a transfer a CTE moved, written by the same statement."""
+    literals = (literal(source.value), literal(target.value), literal(ACTOR))
+    return event_cte(f"{target.value}_event", moved.c.id, _NOW, *literals, detail)
 
 
 # The usual claim on PostgreSQL, one statement: the claim, its event, the documents to package.
@@ -263,10 +254,8 @@ _READY_MOVED = (
     .returning(TRANSFERS.c.id, TRANSFERS.c.inbound_seq)
     .cte("moved")
 )
-# JSON `null`, as `add_event` stores a missing detail (SQLAlchemy's JSON writes None so).
-_NO_DETAIL: ColumnElement[Any] = literal_column("'null'::json")
 _READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
-    _event_of(_READY_MOVED, State.VALIDATING, State.READY, _NO_DETAIL)
+    _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL)
 )
 
 
