@@ -15,9 +15,25 @@ from pathlib import Path
 from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import (
+    Insert,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlalchemy.types import TypeEngine
 
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.domain.clock import ClockRules
@@ -34,7 +50,13 @@ from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.sending import get_outbound
-from mdph_bridge.services.transitions import add_event, move
+from mdph_bridge.services.transitions import (
+    NO_DETAIL,
+    TRANSFERS,
+    add_event,
+    insert_event_from,
+    move,
+)
 from mdph_bridge.storage import Storage
 from schemas.clock import today
 from schemas.dossier import DossierSchema
@@ -79,7 +101,64 @@ def _refuse_constant(name: str) -> None:
 
 
 _INSERT_TRANSFER = insert(cast(Table, Transfer.__table__))
-_INSERT_DOCUMENTS = insert(cast(Table, TransferDocument.__table__))
+DOCUMENTS = cast(Table, TransferDocument.__table__)
+_INSERT_DOCUMENTS = insert(DOCUMENTS)
+# The documents' columns, each bound as one array on PostgreSQL (any number in one statement).
+_DOCUMENT_ARRAYS: dict[str, TypeEngine[Any]] = {
+    "position": ARRAY(Integer),
+    "type_piece": ARRAY(String),
+    "medical": ARRAY(BOOLEAN),
+    "size": ARRAY(BIGINT),
+    "sha256": ARRAY(String),
+    "mime": ARRAY(String),
+}
+_created: dict[tuple[str, ...], Insert] = {}
+
+
+def _create_in_one_statement(columns: tuple[str, ...]) -> Insert:
+    """The transfer, its documents and its first event in one statement (PostgreSQL), built once
+    per set of columns: data-modifying CTEs, two round trips fewer than three inserts."""
+    if (statement := _created.get(columns)) is not None:
+        return statement
+    values: dict[str, Any] = {
+        name: bindparam(name, type_=TRANSFERS.c[name].type) for name in columns
+    }
+    # A CTE's insert gets no Python-side default: the scalar ones written as the table's are.
+    for column in TRANSFERS.c:
+        default = column.default
+        if column.name not in values and isinstance(default, ScalarElementColumnDefault):
+            values[column.name] = literal(default.arg, type_=column.type)
+    created = (
+        insert(TRANSFERS)
+        .values(values)
+        .returning(TRANSFERS.c.id, TRANSFERS.c.state, TRANSFERS.c.state_changed_at)
+        .cte("created")
+    )
+    arrays = [bindparam(f"documents_{n}", type_=t) for n, t in _DOCUMENT_ARRAYS.items()]
+    rows = func.unnest(*arrays).table_valued(*_DOCUMENT_ARRAYS).render_derived()
+    documents = (
+        insert(DOCUMENTS)
+        .from_select(
+            ["transfer_id", *_DOCUMENT_ARRAYS],
+            select(created.c.id, *(rows.c[n] for n in _DOCUMENT_ARRAYS)).select_from(
+                created.join(rows, true())
+            ),
+        )
+        .cte("documents")
+    )
+    # An INSERT at the top, as the audit's hooks (`do_orm_execute`) see what a call writes.
+    statement = insert_event_from(
+        created.c.id,
+        created.c.state_changed_at,
+        null(),
+        created.c.state,
+        bindparam("event_actor", type_=String()),
+        NO_DETAIL,
+    ).add_cte(documents)
+    _created[columns] = statement
+    return statement
+
+
 _schemas = threading.local()
 
 
@@ -274,10 +353,18 @@ def _insert(
         **_metadata(intake, dossier),
     }
     documents = _documents(dossier, submission)
-    session.execute(_INSERT_TRANSFER, row)
-    if documents:  # an empty list would insert one row of defaults
-        session.execute(_INSERT_DOCUMENTS, [{"transfer_id": transfer_id, **d} for d in documents])
-    add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
+    if session.get_bind().dialect.name == "postgresql":
+        params: dict[str, Any] = {
+            f"documents_{n}": [d[n] for d in documents] for n in _DOCUMENT_ARRAYS
+        }
+        params |= {**row, "event_actor": principal.actor}
+        session.execute(_create_in_one_statement(tuple(row)), params)
+    else:
+        session.execute(_INSERT_TRANSFER, row)
+        if documents:  # an empty list would insert one row of defaults
+            rows = [{"transfer_id": transfer_id, **d} for d in documents]
+            session.execute(_INSERT_DOCUMENTS, rows)
+        add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
     note_created(session, transfer_id)
     event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
     return Transfer(

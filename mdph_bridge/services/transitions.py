@@ -7,7 +7,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, insert, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    CursorResult,
+    Insert,
+    Table,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import State, can_move
@@ -24,6 +34,9 @@ MILESTONES = {
 TRANSFERS = cast(Table, Transfer.__table__)
 EVENTS = cast(Table, TransferEvent.__table__)
 INSERT_EVENT = insert(EVENTS)  # built once: its cache key is computed once
+EVENT_COLUMNS = ("transfer_id", "at", "from_state", "to_state", "actor", "detail")
+# JSON `null`, as `add_event` stores a missing detail (SQLAlchemy's JSON writes None so).
+NO_DETAIL: ColumnElement[Any] = literal_column("'null'::json")
 
 
 def move(
@@ -98,3 +111,14 @@ def add_event(
             "detail": detail,
         },
     )
+
+
+def insert_event_from(*values: ColumnElement[Any]) -> Insert:
+    """Insert the event row of a transfer another CTE of the same statement inserted or moved
+    (PostgreSQL): `values` are the columns of `EVENT_COLUMNS`, in order."""
+    return insert(EVENTS).from_select(EVENT_COLUMNS, select(*values))
+
+
+def event_cte(name: str, *values: ColumnElement[Any]) -> CTE:
+    """The same insert as a CTE of its own, for a statement that returns something else."""
+    return insert_event_from(*values).cte(name)

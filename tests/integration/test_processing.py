@@ -13,7 +13,7 @@ from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from flows import LIMITS, MEDICAL_PDF, identity, run, unpack
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
@@ -21,7 +21,7 @@ from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Transfer, TransferEvent, utcnow
+from mdph_bridge.models import Departement, Transfer, TransferEvent, utcnow
 from mdph_bridge.services.keys import revoke_key
 from mdph_bridge.services.processing import (
     AttemptFailedError,
@@ -325,3 +325,44 @@ def test_documents_are_named_by_their_real_type_in_the_package(
         "rapport_harmonisation.json",
         "rapport_harmonisation.html",
     }
+
+
+def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that_moves(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """On PostgreSQL the claim (its event, the documents read) and the `ready` transaction (the
+    destination's next position, its event) are one statement each, committed as before."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        assert run(app, backends, transfer_id) == State.READY
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+
+    folded = ("transfer_events", "transfer_documents", "departements")
+    touching = [s for s in sent if any(f"INTO {t}" in s or f"FROM {t}" in s for t in folded)]
+    touching += [s for s in sent if "UPDATE departements" in s or "UPDATE transfers" in s]
+    assert len(set(touching)) == 2
+    assert all(s.lstrip().startswith("WITH") for s in touching)
+    rows = session.execute(
+        select(TransferEvent.from_state, TransferEvent.to_state, TransferEvent.detail)
+        .where(TransferEvent.transfer_id == transfer_id)
+        .order_by(TransferEvent.id)
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        (None, "received", None),
+        ("received", "validating", {"tentative": 1}),
+        ("validating", "ready", None),
+    ]
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    last = session.scalar(select(Departement.inbound_seq).where(Departement.code == "62"))
+    assert transfer.inbound_seq == last
+    assert transfer.ready_at == transfer.state_changed_at

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Transfer, TransferEvent
+from mdph_bridge.models import Transfer, TransferDocument, TransferEvent
 from mdph_bridge.services.queue import LARGE_QUEUE, QUEUE
 
 pytestmark = pytest.mark.integration
@@ -338,3 +339,50 @@ def test_openapi_document_is_served(client: FlaskClient) -> None:
         paths
     )
     assert "multipart/form-data" in paths["/api/v1/transfers"]["post"]["requestBody"]["content"]
+
+
+def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
+    client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
+) -> None:
+    """The transfer, every document and the first event go in one statement (data-modifying
+    CTEs), as the three inserts before them wrote them."""
+    files = {"piece_identite.pdf": PDF, "justificatif.pdf": PDF + b"%autre"}
+    data = dossier(files=files, medical={"certificat.pdf": PDF + b"%medical"})
+    uploads = {**files, "certificat.pdf": PDF + b"%medical"}
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        response = post(client, demo["59"]["jetons"]["caseworker"], data, uploads)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    assert response.status_code == 202
+    transfer_id = uuid.UUID(response.get_json()["id"])
+
+    written = [s for s in sent if "INTO transfer" in s]
+    assert len(written) == 1
+    assert all(f"INTO {t} " in written[0] for t in ("transfers", "transfer_documents"))
+    assert "INTO transfer_events " in written[0]
+    documents = session.scalars(
+        select(TransferDocument)
+        .where(TransferDocument.transfer_id == transfer_id)
+        .order_by(TransferDocument.position)
+    ).all()
+    assert [(d.position, d.medical, d.size, d.mime) for d in documents] == [
+        (0, False, len(PDF), "application/pdf"),
+        (1, False, len(PDF) + 6, "application/pdf"),
+        (2, True, len(PDF) + 8, "application/pdf"),
+    ]
+    assert [d.sha256 for d in documents] == [p["sha256"] for p in data["pieces"]]
+    (created,) = session.scalars(
+        select(TransferEvent).where(TransferEvent.transfer_id == transfer_id)
+    ).all()
+    transfer = session.get(Transfer, transfer_id)
+    assert transfer is not None
+    assert (created.from_state, created.to_state, created.detail) == (None, "received", None)
+    assert created.at == transfer.state_changed_at == transfer.submitted_at
+    assert created.actor.startswith("59/caseworker/")
+    assert transfer.rolled_up is False
