@@ -312,10 +312,17 @@ def seal(
 
 
 def seal_all(session: Session, signer: HubSigner, now: datetime | None = None) -> int:
-    """Seal every pending entry, batch after batch."""
+    """Seal the pending entries, batch after batch, until a batch is not full.
+
+    Entries added meanwhile wait for the next round: under a steady stream of calls, a round
+    signs one checkpoint for everything pending, not one for every few entries that arrived
+    while the last was sealed.
+    """
     total = 0
-    while count := seal(session, signer, now=now):
+    while count := seal(session, signer, BATCH, now):
         total += count
+        if count < BATCH:
+            break
     return total
 
 

@@ -26,7 +26,8 @@ from mdph_bridge.domain.checkpoints import link, open_note
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.extensions import Backends, make_engine
 from mdph_bridge.http import identity
-from mdph_bridge.models import AuditEntry, AuditPending, Transfer, utcnow
+from mdph_bridge.models import AuditCheckpoint, AuditEntry, AuditPending, Transfer, utcnow
+from mdph_bridge.services import audit
 from mdph_bridge.services.audit import (
     ANONYMOUS,
     FIELDS,
@@ -406,6 +407,41 @@ def test_the_sequencer_seals_the_oldest_pending_entries_first_batch_by_batch(
     sealed = session.scalars(select(AuditEntry.object_id).order_by(AuditEntry.seq)).all()
     assert sealed == [str(i) for i in range(7)]
     assert verify(session, publics_of(signer())).ok
+
+
+def test_a_round_seals_what_was_pending_and_leaves_later_entries_to_the_next(
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        record(session, SYSTEM, "maintenance.sweep", "transfer", i)
+    session.commit()
+    engine = make_engine(database_url)
+    sealed_once = audit.seal
+
+    def seal_while_a_call_records(*args: Any) -> int:
+        count = sealed_once(*args)
+        with Session(engine) as other:  # a call commits its entry while the round seals
+            record(other, SYSTEM, "maintenance.sweep", "transfer", 9)
+            other.commit()
+        return count
+
+    monkeypatch.setattr(audit, "seal", seal_while_a_call_records)
+    checkpoints = session.scalar(select(func.count()).select_from(AuditCheckpoint))
+    assert seal_all(session, signer()) == 3  # one checkpoint, not one more for the late entry
+    assert session.scalar(select(func.count()).select_from(AuditCheckpoint)) == checkpoints + 1
+    assert session.scalars(select(AuditPending.object_id)).all() == ["9"]
+    engine.dispose()
+
+
+def test_a_round_goes_on_while_its_batches_are_full(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(5):
+        record(session, SYSTEM, "maintenance.sweep", "transfer", i)
+    session.commit()
+    monkeypatch.setattr(audit, "BATCH", 2)
+    assert seal_all(session, signer()) == 5  # batches of 2, 2 and 1
+    assert session.scalar(select(func.count()).select_from(AuditPending)) == 0
 
 
 def test_a_refusal_is_written_alone_and_leaves_no_autocommit_behind(
