@@ -184,6 +184,18 @@ def seed(app: object, pending: int) -> None:
     session.commit()
 
 
+def seeded(h: Hub, pending: int) -> str:
+    """Create the demo départements and `pending` transfers ready for 62; 62's receiver token."""
+    app = create_app(h.settings())
+    with app.app_context():
+        demo = create_demo(app.extensions["mdph_bridge"].sessions(), h.var / "keys")
+        seed(app, pending)
+        app.extensions["mdph_bridge"].sessions.remove()
+    app.extensions["mdph_bridge"].engine.dispose()
+    token: str = demo["62"]["jetons"]["receiver"]
+    return token
+
+
 def measure(target: Target, path: str, args: argparse.Namespace, token: str, h: Hub) -> str:
     """Load one target with one request; return its figures line."""
     load = wrk if WRK else threads
@@ -234,13 +246,7 @@ def main() -> None:
         f"--clients {args.clients} --seconds {args.seconds:g}{before}"
     )
     with hub("mdph_bench_inbound") as h:
-        app = create_app(h.settings())
-        with app.app_context():
-            demo = create_demo(app.extensions["mdph_bridge"].sessions(), h.var / "keys")
-            seed(app, args.pending)
-            app.extensions["mdph_bridge"].sessions.remove()
-        app.extensions["mdph_bridge"].engine.dispose()
-        token = demo["62"]["jetons"]["receiver"]
+        token = seeded(h, args.pending)
         roots = {"new": ROOT, **({"before": args.before.resolve()} if args.before else {})}
         targets = []
         for name, root in roots.items():

@@ -27,7 +27,7 @@ from typing import IO, Any, cast
 
 import psycopg
 from arguments import parse
-from bench_inbound import seed
+from bench_inbound import seeded
 from harness import ROOT, Hub, cpu_seconds, hub, machine
 
 PATHS = {"first page (100)": "/api/v1/inbound", "caught up (0 new)": "/api/v1/inbound?cursor="}
@@ -118,19 +118,10 @@ def main() -> None:
         f" --rounds {args.rounds} --calls {args.calls}{before}"
     )
     with hub("mdph_bench_inbound_web") as h:
-        from mdph_bridge import create_app
-        from mdph_bridge.services.admin import create_demo
-
-        app = create_app(h.settings())
-        with app.app_context():
-            demo = create_demo(app.extensions["mdph_bridge"].sessions(), h.var / "keys")
-            seed(app, args.pending)
-            app.extensions["mdph_bridge"].sessions.remove()
-        app.extensions["mdph_bridge"].engine.dispose()
+        token = seeded(h, args.pending)
         with psycopg.connect(h.database_url.replace("postgresql+psycopg://", "postgresql://")) as c:
             c.execute("ANALYZE transfers")
         os.environ["BENCH_PENDING"] = str(args.pending)
-        token = demo["62"]["jetons"]["receiver"]
         roots = {"new": ROOT, **({"before": args.before.resolve()} if args.before else {})}
         procs = {name: start(h, name, root, token) for name, root in roots.items()}
         figures: dict[tuple[str, str, str], list[float]] = {}

@@ -63,15 +63,21 @@ def poll(client: FlaskClient, token: str, query: str) -> dict[str, Any]:
     return body
 
 
+def settled(client: FlaskClient, demo: dict[str, Any], session: Session) -> tuple[str, int]:
+    """62's receiver token once its one-off writes are done, and the audit entries so far."""
+    token = demo["62"]["jetons"]["receiver"]
+    poll(client, token, "?limit=1")  # the token's first use is written once a minute
+    poll(client, token, "?limit=1")  # the destination's watermark is read once into Redis
+    entries = session.scalar(select(func.count()).select_from(AuditPending)) or 0
+    session.commit()
+    return token, entries
+
+
 def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     ready_for_62(session, 100)
-    token = demo["62"]["jetons"]["receiver"]
-    poll(client, token, "?limit=1")  # the token's first use is written once a minute
-    poll(client, token, "?limit=1")  # the destination's watermark is read once into Redis
-    entries = session.scalar(select(func.count()).select_from(AuditPending))
-    session.commit()
+    token, entries = settled(client, demo, session)
 
     one, for_one = statements(app, lambda: poll(client, token, "?limit=1"))
     hundred, for_hundred = statements(app, lambda: poll(client, token, "?limit=100"))
@@ -88,11 +94,7 @@ def test_a_page_and_its_audit_entries_are_sent_without_begin_or_commit(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     ready_for_62(session, 3)
-    token = demo["62"]["jetons"]["receiver"]
-    poll(client, token, "?limit=1")  # the token's first use is written once a minute
-    poll(client, token, "?limit=1")  # the destination's watermark is read once into Redis
-    entries = session.scalar(select(func.count()).select_from(AuditPending))
-    session.commit()
+    token, entries = settled(client, demo, session)
     engine = app.extensions["mdph_bridge"].engine
     autocommit: list[bool] = []
 
