@@ -169,8 +169,10 @@ def audit_call(call: Call, status: int) -> None:
     """Record a call no committed change carried: with what it read, or alone if refused."""
     # Views name what they created or listed in `g`; taken here so nothing outlives the request.
     created, listed = g.pop("audit_object_id", None), g.pop("audit_object_ids", None)
-    if call.recorded or (listed == [] and status < 400):
-        return  # an empty list shows nothing, so reveals no personal data (the caught-up poll)
+    if call.recorded or (status < 400 and (call.listed or listed == [])):
+        # Recorded by a change's commit, or by the statement that read the list; or an empty
+        # list, which shows nothing, so reveals no personal data (the caught-up poll).
+        return
     # A list reads every transfer it shows: one entry each, so each transfer's readers are known.
     record_call(
         session(),

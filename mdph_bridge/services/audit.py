@@ -144,6 +144,7 @@ class Call:
     wrote: bool = False  # the open transaction changed something
     adding: bool = False
     recorded: bool = False  # a committed change carries the call's entry
+    listed: bool = False  # the statement that read the objects it lists wrote their entries
 
 
 def _changes(session: Session) -> Iterator[object]:
@@ -151,6 +152,34 @@ def _changes(session: Session) -> Iterator[object]:
 
 
 _CALL = "mdph_bridge.audit.call"  # the call a session's changes are recorded for, if any
+
+
+# A listing's entries, written by the statement that reads what it lists (PostgreSQL, a driver's
+# statement): one per row of its `page`, named by the row's `uid` text, as `record_call` writes
+# them for a call answered 200. For the statement's `WITH`, beside `page AS (…)`.
+LISTED_ENTRIES = (
+    "INSERT INTO audit_pending (at, actor, role, departement, action, object_type, object_id,"
+    " outcome, client) SELECT %(audit_at)s, %(audit_actor)s, %(audit_role)s,"
+    " %(audit_departement)s, %(audit_action)s, %(audit_object_type)s, uid, '200', NULL FROM page"
+)
+
+
+def listing(session: Session) -> dict[str, Any] | None:
+    """The values of `LISTED_ENTRIES` for the call the session records (None outside a call);
+    the call is then listed: its answer, if 200, needs no entry of its own."""
+    call: Call | None = session.info.get(_CALL)
+    if call is None:
+        return None
+    call.listed = True
+    actor = call.actor
+    return {
+        "audit_at": utcnow(),
+        "audit_actor": actor.id,
+        "audit_role": actor.role,
+        "audit_departement": actor.departement,
+        "audit_action": call.action,
+        "audit_object_type": call.object_type,
+    }
 
 
 def note_created(session: Session, transfer_id: object) -> None:

@@ -22,6 +22,8 @@ from mdph_bridge.domain.roles import Role
 from mdph_bridge.domain.signing import ALGORITHM, digest, verify
 from mdph_bridge.domain.states import AT_DESTINATION, DOWNLOADABLE, LABELS, State, on_the_way
 from mdph_bridge.models import DepartementKey, Transfer, TransferEvent, utcnow
+from mdph_bridge.services import audit
+from mdph_bridge.services.audit import LISTED_ENTRIES
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
 from mdph_bridge.services.sending import get_outbound
@@ -161,13 +163,19 @@ _STOPPED = ", ".join(f"'{state.value}'" for state in sorted(STOPPED))
 # (table not analysed yet) cannot write a text per pending transfer; it gives the id's text once
 # for its three uses, and the destination, the page's own, is bound once as JSON text. Sent as
 # text by `exec_driver_sql`: no Core statement to compile, no ORM result (0.2 ms of CPU less).
-WRITTEN = f"""SELECT inbound_seq, uid, state,
+_WRITTEN_COLUMNS = f"""SELECT inbound_seq, uid, state,
  CASE WHEN state IN ({_STOPPED}) THEN state_changed_at END, warn_at, due_at,
  nullif(warnings::text, '[]'), nullif(harmonisation::text, 'null'),
- nullif(return_reason::text, 'null'), {", ".join(_PIECES)}
-FROM (SELECT *, id::text AS uid FROM transfers
- WHERE dest_code = %(dest)s AND inbound_seq > %(after)s
- ORDER BY inbound_seq LIMIT %(limit)s) AS page ORDER BY inbound_seq"""  # noqa: S608 - constant
+ nullif(return_reason::text, 'null'), {", ".join(_PIECES)}"""
+_PAGE_ROWS = """SELECT *, id::text AS uid FROM transfers
+ WHERE dest_code = %(dest)s AND inbound_seq > %(after)s ORDER BY inbound_seq LIMIT %(limit)s"""
+WRITTEN = f"{_WRITTEN_COLUMNS}\nFROM ({_PAGE_ROWS}) AS page ORDER BY inbound_seq"
+# The same, with the page's audit entries written by the statement (in autocommit: one round
+# trip, one commit, and no `record_call` after it). The page is materialised: read once.
+WRITTEN_AND_LISTED = (
+    f"WITH page AS MATERIALIZED ({_PAGE_ROWS}),\n listed AS ({LISTED_ENTRIES})\n"
+    f"{_WRITTEN_COLUMNS}\nFROM page ORDER BY inbound_seq"
+)
 
 
 @dataclass(frozen=True)
@@ -188,16 +196,21 @@ def page_rows(
     after: int,
     limit: int,
     links: dict[str, str] | None = None,
+    entries: dict[str, Any] | None = None,
 ) -> Sequence[Row[Any]]:
     """The next `limit` transfers for `dest` after `after`, as rows of `WRITTEN` or `LISTED`.
 
-    `WRITTEN` (PostgreSQL) when given the page's link templates (`presenters.written_links`).
+    `WRITTEN` (PostgreSQL) when given the page's link templates (`presenters.written_links`),
+    with the page's audit entries when given their values (`audit.listing`).
     """
     values: dict[str, Any] = {"dest": dest, "after": after, "limit": limit}
     if links is None:
         return session.execute(_PAGE, values).all()
     values["dest_json"] = orjson.dumps(dest).decode()
-    return session.connection().exec_driver_sql(WRITTEN, values | links).all()
+    if entries is None:
+        return session.connection().exec_driver_sql(WRITTEN, values | links).all()
+    statement = WRITTEN_AND_LISTED
+    return session.connection().exec_driver_sql(statement, values | links | entries).all()
 
 
 def list_inbound(
@@ -217,14 +230,17 @@ def list_inbound(
     after = decode_cursor(cursor)
     if last is not None and after >= last:
         return InboundPage([], encode_cursor(after))
-    templates = None
+    templates, entries = None, None
     if session.get_bind().dialect.name == "postgresql":
         templates = None if links is None else links()
         if not session.in_transaction():
-            # The page is one statement, and its audit entries one more, each its own
-            # transaction: no BEGIN nor COMMIT to send (the entries are durable when inserted).
+            # The page and its audit entries are one statement, its own transaction: no BEGIN
+            # nor COMMIT to send, and the entries durable before the answer is written.
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    rows = page_rows(session, principal.departement, after, limit, templates)
+            entries = None if templates is None else audit.listing(session)
+    rows = page_rows(session, principal.departement, after, limit, templates, entries)
+    if entries is not None:
+        session.commit()  # committed by the statement: nothing to send, the connection released
     last = rows[-1].inbound_seq if rows else None
     return InboundPage(rows, encode_cursor(last or after), templates is not None)
 

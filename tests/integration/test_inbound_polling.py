@@ -90,7 +90,7 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries + 101
 
 
-def test_a_page_and_its_audit_entries_are_sent_without_begin_or_commit(
+def test_a_page_and_its_audit_entries_are_one_statement_without_begin_or_commit(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     ready_for_62(session, 3)
@@ -107,9 +107,42 @@ def test_a_page_and_its_audit_entries_are_sent_without_begin_or_commit(
     finally:
         event.remove(engine, "before_cursor_execute", seen)
 
-    # The page's read, then its entries: each statement its own transaction, no round trip more.
-    assert autocommit == [True, True]
+    # The page's read writes its entries: one statement, its own transaction, no round trip more.
+    assert autocommit == [True]
     assert session.scalar(select(func.count()).select_from(AuditPending)) == entries + 3
+
+
+def test_a_page_read_with_its_entries_records_what_record_call_would(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    ready_for_62(session, 1)
+    # The first poll checks its token in the database, in a transaction: `record_call` writes
+    # the entry after the read; the second, its token cached, reads and records in one statement.
+    settled(client, demo, session)
+    columns = [c for c in AuditPending.__table__.c if c.name not in ("id", "at")]
+    first, second = session.execute(select(*columns).order_by(AuditPending.id)).all()[-2:]
+    assert first == second
+    assert first.outcome == "200"
+    assert first.action == "inbound.index"
+
+
+def test_a_page_that_fails_after_its_read_records_the_failure_too(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ready_for_62(session, 2)
+    token, entries = settled(client, demo, session)
+
+    def broken(_page: Any) -> Any:
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(inbound, "page_json", broken)
+    assert client.get("/api/v1/inbound", headers=bearer(token)).status_code == 500
+    outcomes = session.scalars(select(AuditPending.outcome).order_by(AuditPending.id)).all()
+    # The two transfers were read for the caller, then the call failed: both are said.
+    assert outcomes[entries:] == ["200", "200", "500"]
 
 
 def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
