@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -15,15 +17,18 @@ from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from flows import run
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 from support import bearer
 
+from mdph_bridge.blobpaths import staged_piece, staging_prefix
+from mdph_bridge.domain.age import generate_identity
+from mdph_bridge.domain.sealing import SealReader
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Transfer
-from mdph_bridge.services import processing
-from mdph_bridge.services.keys import revoke_key
+from mdph_bridge.models import Transfer, TransferDocument
+from mdph_bridge.services import processing, submission
+from mdph_bridge.services.keys import register_key, revoke_key
 from mdph_bridge.services.queue import QUEUE
 
 pytestmark = pytest.mark.integration
@@ -253,9 +258,6 @@ def test_a_rejected_transfer_is_corrected_under_the_same_id(
     assert too_early.status_code == 409
     revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
     assert run(app, backends, transfer_id) == State.REJECTED
-    from mdph_bridge.domain.age import generate_identity
-    from mdph_bridge.services.keys import register_key
-
     _, recipient = generate_identity()
     register_key(session, "62", "receiver", recipient)  # 62 fixed its key
 
@@ -276,6 +278,101 @@ def test_a_rejected_transfer_is_corrected_under_the_same_id(
         ]
     ]
     assert steps == ["received", "validating", "rejected", "received", "validating", "ready"]
+
+
+def rejected_transfer(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> uuid.UUID:
+    """A transfer from 59 rejected by the worker (62 had no valid key), 62's key then fixed."""
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    assert run(app, backends, transfer_id) == State.REJECTED
+    register_key(session, "62", "receiver", generate_identity()[1])
+    return transfer_id
+
+
+def staged_matches_documents(
+    app: Flask, backends: Backends, session: Session, transfer_id: uuid.UUID
+) -> bool:
+    """Whether every committed document of the transfer has its staged file, same size and hash."""
+    session.rollback()
+    documents = session.scalars(
+        select(TransferDocument).where(TransferDocument.transfer_id == transfer_id)
+    ).all()
+    assert documents
+    for document in documents:
+        key = staged_piece(transfer_id, document.position)
+        if key not in backends.storage.list(staging_prefix(transfer_id)):
+            return False
+        with backends.storage.open(key) as blob:
+            content = SealReader(blob, app.config["KEYRING"]).read()
+        if (len(content), hashlib.sha256(content).hexdigest()) != (document.size, document.sha256):
+            return False
+    return True
+
+
+def test_concurrent_corrections_keep_the_winners_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = rejected_transfer(app, client, demo, backends, session)
+    url = f"/api/v1/transfers/{transfer_id}/correction"
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    staged, release = threading.Event(), threading.Event()
+    real_stage = submission._stage
+
+    def stage_then_pause(*args: Any) -> None:
+        """Correction A stops once its payload is staged, before its transaction goes on."""
+        real_stage(*args)
+        if threading.current_thread().name == "A":
+            staged.set()
+            assert release.wait(timeout=60)
+
+    monkeypatch.setattr(submission, "_stage", stage_then_pause)
+    payloads = {
+        "A": {"piece_identite.pdf": PDF},
+        "B": {"justificatif.pdf": PDF + b"% B\n", "attestation.pdf": PDF + b"% B, 2\n"},
+    }
+    statuses: dict[str, int] = {}
+
+    def send() -> None:
+        files = payloads[threading.current_thread().name]
+        response = app.test_client().post(
+            url, **multipart(dossier(files=files), files), headers=sender
+        )
+        statuses[threading.current_thread().name] = response.status_code
+
+    first = threading.Thread(target=send, name="A")
+    first.start()
+    assert staged.wait(timeout=60)
+    second = threading.Thread(target=send, name="B")
+    second.start()
+    observer = create_engine(database_url)
+    try:
+        deadline = time.monotonic() + 60
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        while second.is_alive() and time.monotonic() < deadline:
+            with observer.connect() as conn:
+                if conn.execute(waiting).scalar_one():
+                    break  # B waits for A's row lock
+            second.join(timeout=0.05)
+    finally:
+        observer.dispose()
+    release.set()
+    first.join()
+    second.join()
+
+    assert sorted(statuses.values()) == [202, 409]
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
 
 
 def test_polling_while_transfers_become_ready_concurrently_sees_each_once(
