@@ -311,6 +311,24 @@ def staged_matches_documents(
     return True
 
 
+def wait_until_done_or_blocked(thread: threading.Thread, database_url: str) -> None:
+    """Return once `thread` has ended or a session of the database waits for a lock (bounded)."""
+    observer = create_engine(database_url)
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while thread.is_alive() and time.monotonic() < deadline:
+            with observer.connect() as conn:
+                if conn.execute(waiting).scalar_one():
+                    return
+            thread.join(timeout=0.05)
+    finally:
+        observer.dispose()
+
+
 def test_concurrent_corrections_keep_the_winners_payload(
     app: Flask,
     client: FlaskClient,
@@ -352,25 +370,66 @@ def test_concurrent_corrections_keep_the_winners_payload(
     assert staged.wait(timeout=60)
     second = threading.Thread(target=send, name="B")
     second.start()
-    observer = create_engine(database_url)
-    try:
-        deadline = time.monotonic() + 60
-        waiting = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        while second.is_alive() and time.monotonic() < deadline:
-            with observer.connect() as conn:
-                if conn.execute(waiting).scalar_one():
-                    break  # B waits for A's row lock
-            second.join(timeout=0.05)
-    finally:
-        observer.dispose()
+    wait_until_done_or_blocked(second, database_url)
     release.set()
     first.join()
     second.join()
 
     assert sorted(statuses.values()) == [202, 409]
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    rejected, release = threading.Event(), threading.Event()
+    real_delete = backends.storage.delete_prefix
+
+    def pause_then_delete(prefix: str) -> None:
+        """The worker stops once its rejection is committed, before it drops the staged payload."""
+        if threading.current_thread().name == "worker" and prefix.startswith("staging/"):
+            rejected.set()
+            assert release.wait(timeout=60)
+        real_delete(prefix)
+
+    monkeypatch.setattr(backends.storage, "delete_prefix", pause_then_delete)
+    outcomes: dict[str, Any] = {}
+
+    def work() -> None:
+        with app.app_context():
+            outcomes["worker"] = run(app, backends, transfer_id)
+            backends.sessions.remove()
+
+    def correct() -> None:
+        files = {"justificatif.pdf": PDF + b"% corrected\n"}
+        response = app.test_client().post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes["correction"] = response.status_code
+
+    worker = threading.Thread(target=work, name="worker")
+    worker.start()
+    assert rejected.wait(timeout=60)
+    register_key(session, "62", "receiver", generate_identity()[1])
+    correction = threading.Thread(target=correct, name="correction")
+    correction.start()
+    wait_until_done_or_blocked(correction, database_url)
+    release.set()
+    worker.join()
+    correction.join()
+
+    assert outcomes == {"worker": State.REJECTED, "correction": 202}
     assert staged_matches_documents(app, backends, session, transfer_id)
     assert run(app, backends, transfer_id) == State.READY
 
