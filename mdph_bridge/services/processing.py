@@ -41,13 +41,14 @@ from mdph_bridge.domain.manifest import manifest, part
 from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
-from mdph_bridge.domain.states import NEEDS_STAGING, State
+from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, TransferDocument, utcnow
 from mdph_bridge.services.audit import CLI, SYSTEM, record
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.queue import wake_after_commit
+from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
@@ -549,25 +550,9 @@ def _reject(
     session.commit()
     if not rejected:
         return None
-    _drop_rejected_payload(session, storage, transfer_id)
+    drop_unneeded_staging(session, storage, transfer_id)  # unless corrected meanwhile
     log.info("transfer %s rejected", transfer_id)
     return State.REJECTED
-
-
-def _drop_rejected_payload(session: Session, storage: Storage, transfer_id: uuid.UUID) -> None:
-    """Delete the rejected payload under the row lock, unless a correction already replaced it.
-
-    A correction may be sent as soon as the rejection commits; it stages under the same keys
-    while holding the same lock, so it cannot stage between this check and this deletion.
-    """
-    state = session.scalar(
-        select(TRANSFERS.c.state).where(TRANSFERS.c.id == transfer_id).with_for_update()
-    )
-    try:
-        if state not in NEEDS_STAGING:
-            storage.delete_prefix(staging_prefix(transfer_id))
-    finally:
-        session.commit()
 
 
 def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None:

@@ -1,8 +1,9 @@
-"""Re-seal staged payloads under the current staging key, so an old key can be retired."""
+"""Staged payloads: re-seal them under the current staging key, drop those no longer needed."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -48,3 +49,19 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
         session.commit()
     log.info("resealed %d staged blob(s) under key %s", resealed, primary)
     return resealed
+
+
+def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.UUID) -> None:
+    """Delete a transfer's staged payload under its row lock, unless its state still needs one.
+
+    A correction stages under the same keys while holding the same lock, so it cannot stage
+    between this check and this deletion (it would lose its payload): it waits, then stages.
+    """
+    state = session.scalar(
+        select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
+    )
+    try:
+        if state not in NEEDS_STAGING:
+            storage.delete_prefix(staging_prefix(transfer_id))
+    finally:
+        session.commit()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import threading
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 from support import bearer
 
-from mdph_bridge.blobpaths import staged_piece, staging_prefix
+from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.sealing import SealReader
 from mdph_bridge.domain.states import State
@@ -30,6 +32,7 @@ from mdph_bridge.models import Transfer, TransferDocument
 from mdph_bridge.services import processing, submission
 from mdph_bridge.services.keys import register_key, revoke_key
 from mdph_bridge.services.queue import QUEUE
+from mdph_bridge.services.sweeper import remove_orphans
 
 pytestmark = pytest.mark.integration
 FILES = {"piece_identite.pdf": PDF}
@@ -430,6 +433,65 @@ def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
     correction.join()
 
     assert outcomes == {"worker": State.REJECTED, "correction": 202}
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_correction_sent_as_the_sweeper_removes_leftovers_keeps_its_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = rejected_transfer(app, client, demo, backends, session)
+    # The worker died before dropping the rejected payload: an old leftover the sweeper removes.
+    leftover = staged_dossier(transfer_id)
+    with backends.storage.writer(leftover) as blob:
+        blob.write(b"ciphertext")
+    os.utime(backends.storage.root / leftover, (1, 1))
+    deciding, release = threading.Event(), threading.Event()
+    real_delete = backends.storage.delete_prefix
+
+    def pause_then_delete(prefix: str) -> None:
+        """The sweeper stops once it has chosen what to delete, before deleting it."""
+        if threading.current_thread().name == "sweeper":
+            deciding.set()
+            assert release.wait(timeout=60)
+        real_delete(prefix)
+
+    monkeypatch.setattr(backends.storage, "delete_prefix", pause_then_delete)
+    outcomes: dict[str, Any] = {}
+
+    def sweep() -> None:
+        with app.app_context():
+            outcomes["sweeper"] = remove_orphans(
+                backends.sessions(), backends.storage, app.config["KEYRING"], timedelta(hours=1)
+            )
+            backends.sessions.remove()
+
+    def correct() -> None:
+        files = {"justificatif.pdf": PDF + b"% corrected\n"}
+        response = app.test_client().post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes["correction"] = response.status_code
+
+    sweeper = threading.Thread(target=sweep, name="sweeper")
+    sweeper.start()
+    assert deciding.wait(timeout=60)
+    correction = threading.Thread(target=correct, name="correction")
+    correction.start()
+    wait_until_done_or_blocked(correction, database_url)
+    release.set()
+    sweeper.join()
+    correction.join()
+
+    assert outcomes == {"sweeper": 1, "correction": 202}
     assert staged_matches_documents(app, backends, session, transfer_id)
     assert run(app, backends, transfer_id) == State.READY
 
