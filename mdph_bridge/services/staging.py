@@ -42,10 +42,16 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     session.commit()
     resealed = 0
     for transfer_id in ids:
-        resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
-        session.execute(
-            update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
+        # Under the row lock, as a correction stages under the same keys: a payload replaced
+        # meanwhile would otherwise be overwritten by the old one, resealed.
+        state = session.scalar(
+            select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
         )
+        if state in NEEDS_STAGING:
+            resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
+            session.execute(
+                update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
+            )
         session.commit()
     log.info("resealed %d staged blob(s) under key %s", resealed, primary)
     return resealed

@@ -25,13 +25,14 @@ from support import bearer
 
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.domain.age import generate_identity
-from mdph_bridge.domain.sealing import SealReader
+from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferDocument
 from mdph_bridge.services import processing, submission
 from mdph_bridge.services.keys import register_key, revoke_key
 from mdph_bridge.services.queue import QUEUE
+from mdph_bridge.services.staging import reseal_staging
 from mdph_bridge.services.sweeper import remove_orphans
 
 pytestmark = pytest.mark.integration
@@ -493,6 +494,74 @@ def test_a_correction_sent_as_the_sweeper_removes_leftovers_keeps_its_payload(
 
     assert outcomes == {"sweeper": 1, "correction": 202}
     assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_correction_sent_while_staging_is_resealed_keeps_its_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    rotated = Keyring.parse(f"{generate_staging_key('next')},{app.config['STAGING_KEYS']}")
+    monkeypatch.setitem(app.config, "KEYRING", rotated)
+    resealing, release = threading.Event(), threading.Event()
+    real_writer = backends.storage.writer
+
+    def pause_then_write(key: str) -> Any:
+        """The reseal stops once it has opened the old dossier, before it writes it again."""
+        if threading.current_thread().name == "reseal" and not resealing.is_set():
+            resealing.set()
+            assert release.wait(timeout=60)
+        return real_writer(key)
+
+    monkeypatch.setattr(backends.storage, "writer", pause_then_write)
+    outcomes: dict[str, Any] = {}
+
+    def reseal() -> None:
+        with app.app_context():
+            outcomes["reseal"] = reseal_staging(backends.sessions(), backends.storage, rotated)
+            backends.sessions.remove()
+
+    def work() -> None:
+        with app.app_context():
+            outcomes["worker"] = run(app, backends, transfer_id)
+            backends.sessions.remove()
+
+    files = {"justificatif.pdf": PDF + b"% corrected\n"}
+
+    def correct() -> None:
+        register_key(session, "62", "receiver", generate_identity()[1])
+        response = client.post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes["correction"] = response.status_code
+
+    resealer = threading.Thread(target=reseal, name="reseal")
+    resealer.start()
+    assert resealing.wait(timeout=60)
+    worker = threading.Thread(target=work, name="worker")
+    worker.start()
+    wait_until_done_or_blocked(worker, database_url)
+    if not worker.is_alive():
+        correct()  # nothing held the worker back: it rejected while the reseal was under way
+    release.set()
+    resealer.join()
+    worker.join()
+    if "correction" not in outcomes:
+        correct()
+
+    with backends.storage.open(staged_dossier(transfer_id)) as blob:
+        assert SealReader(blob, rotated).read() == json.dumps(dossier(files=files)).encode()
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert outcomes == {"reseal": 2, "worker": State.REJECTED, "correction": 202}
     assert run(app, backends, transfer_id) == State.READY
 
 
