@@ -48,6 +48,7 @@ from mdph_bridge.services.harmonisation import aid_problems, mapping, report_ent
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.queue import wake_after_commit
+from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.submission import dossier_schema
 from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
@@ -549,7 +550,7 @@ def _reject(
     session.commit()
     if not rejected:
         return None
-    storage.delete_prefix(staging_prefix(transfer_id))
+    drop_unneeded_staging(session, storage, transfer_id)  # unless corrected meanwhile
     log.info("transfer %s rejected", transfer_id)
     return State.REJECTED
 

@@ -43,9 +43,18 @@ def list_outbound(
     return list(rows), total
 
 
-def get_outbound(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Transfer:
-    """Return an outbound transfer of the caller's département, or 404 whatever the reason."""
-    transfer = session.get(Transfer, transfer_id)
+def get_outbound(
+    session: Session, principal: Principal, transfer_id: uuid.UUID, *, lock: bool = False
+) -> Transfer:
+    """Return an outbound transfer of the caller's département, or 404 whatever the reason.
+
+    With `lock`, the row is read afresh and locked until the transaction ends, so that a
+    concurrent change of the same transfer waits for this one and then sees its outcome.
+    """
+    if lock:
+        transfer = session.get(Transfer, transfer_id, with_for_update=True, populate_existing=True)
+    else:
+        transfer = session.get(Transfer, transfer_id)
     if transfer is None or transfer.origin_code != principal.departement:
         raise not_found()
     return transfer

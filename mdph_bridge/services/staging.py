@@ -1,8 +1,9 @@
-"""Re-seal staged payloads under the current staging key, so an old key can be retired."""
+"""Staged payloads: re-seal them under the current staging key, drop those no longer needed."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -41,10 +42,32 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     session.commit()
     resealed = 0
     for transfer_id in ids:
-        resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
-        session.execute(
-            update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
+        # Under the row lock, as a correction stages under the same keys: a payload replaced
+        # meanwhile would otherwise be overwritten by the old one, resealed.
+        state = session.scalar(
+            select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
         )
+        if state in NEEDS_STAGING:
+            resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
+            session.execute(
+                update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
+            )
         session.commit()
     log.info("resealed %d staged blob(s) under key %s", resealed, primary)
     return resealed
+
+
+def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.UUID) -> None:
+    """Delete a transfer's staged payload under its row lock, unless its state still needs one.
+
+    A correction stages under the same keys while holding the same lock, so it cannot stage
+    between this check and this deletion (it would lose its payload): it waits, then stages.
+    """
+    state = session.scalar(
+        select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
+    )
+    try:
+        if state not in NEEDS_STAGING:
+            storage.delete_prefix(staging_prefix(transfer_id))
+    finally:
+        session.commit()

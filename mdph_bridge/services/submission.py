@@ -381,8 +381,13 @@ def correct(
     transfer_id: uuid.UUID,
     submission: Submission,
 ) -> Transfer:
-    """Replace the payload of a rejected transfer with a corrected one, under the same transfer."""
-    transfer = get_outbound(session, principal, transfer_id)
+    """Replace the payload of a rejected transfer with a corrected one, under the same transfer.
+
+    The transfer's row stays locked from the first read to the commit: its payload is staged under
+    its fixed keys, so a concurrent correction must wait, then see `received` and stage nothing
+    (otherwise it would overwrite the winner's files, or delete them on losing the race).
+    """
+    transfer = get_outbound(session, principal, transfer_id, lock=True)
     if transfer.state != State.REJECTED:
         raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
     dossier = _accepted_dossier(session, intake, principal, submission)
@@ -403,7 +408,7 @@ def correct(
             problems=[],
             attempts=0,
         ):
-            # A concurrent correction won; the except clause drops our staged payload.
+            # Cannot happen under the row lock; the payload staged is ours for the except to drop.
             raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State.RECEIVED])  # noqa: TRY301
         _describe(transfer, intake, dossier, submission)
         wake_after_commit(session, transfer_id, transfer.documents_size)

@@ -21,6 +21,7 @@ from mdph_bridge.domain.sealing import Keyring, SealError
 from mdph_bridge.domain.states import NEEDS_STAGING, State
 from mdph_bridge.models import Draft, Transfer, TransferDocument, utcnow
 from mdph_bridge.services.drafts import read
+from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,12 @@ def remove_orphans(
     for key in uploads:
         storage.delete(key)
     for prefix in doomed:
-        storage.delete_prefix(prefix)
+        transfer_id = _uuid_or_none(prefix.split("/")[1])
+        if prefix.startswith(f"{STAGING}/") and transfer_id in transfers:
+            # A correction may have staged there since the state was read: check it again.
+            drop_unneeded_staging(session, storage, transfer_id)
+        else:
+            storage.delete_prefix(prefix)
     drafts = _remove_draft_orphans(session, storage, keyring, cutoff)
     # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
     return len(uploads) + len(doomed) + drafts + storage.remove_unfinished(cutoff)

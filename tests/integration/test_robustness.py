@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import threading
+import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,16 +19,21 @@ from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from flows import run
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 from support import bearer
 
+from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
+from mdph_bridge.domain.age import generate_identity
+from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Transfer
-from mdph_bridge.services import processing
-from mdph_bridge.services.keys import revoke_key
+from mdph_bridge.models import Transfer, TransferDocument
+from mdph_bridge.services import processing, submission
+from mdph_bridge.services.keys import register_key, revoke_key
 from mdph_bridge.services.queue import QUEUE
+from mdph_bridge.services.staging import reseal_staging
+from mdph_bridge.services.sweeper import remove_orphans
 
 pytestmark = pytest.mark.integration
 FILES = {"piece_identite.pdf": PDF}
@@ -253,9 +262,6 @@ def test_a_rejected_transfer_is_corrected_under_the_same_id(
     assert too_early.status_code == 409
     revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
     assert run(app, backends, transfer_id) == State.REJECTED
-    from mdph_bridge.domain.age import generate_identity
-    from mdph_bridge.services.keys import register_key
-
     _, recipient = generate_identity()
     register_key(session, "62", "receiver", recipient)  # 62 fixed its key
 
@@ -276,6 +282,287 @@ def test_a_rejected_transfer_is_corrected_under_the_same_id(
         ]
     ]
     assert steps == ["received", "validating", "rejected", "received", "validating", "ready"]
+
+
+def rejected_transfer(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> uuid.UUID:
+    """A transfer from 59 rejected by the worker (62 had no valid key), 62's key then fixed."""
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    assert run(app, backends, transfer_id) == State.REJECTED
+    register_key(session, "62", "receiver", generate_identity()[1])
+    return transfer_id
+
+
+def staged_matches_documents(
+    app: Flask, backends: Backends, session: Session, transfer_id: uuid.UUID
+) -> bool:
+    """Whether every committed document of the transfer has its staged file, same size and hash."""
+    session.rollback()
+    documents = session.scalars(
+        select(TransferDocument).where(TransferDocument.transfer_id == transfer_id)
+    ).all()
+    assert documents
+    for document in documents:
+        key = staged_piece(transfer_id, document.position)
+        if key not in backends.storage.list(staging_prefix(transfer_id)):
+            return False
+        with backends.storage.open(key) as blob:
+            content = SealReader(blob, app.config["KEYRING"]).read()
+        if (len(content), hashlib.sha256(content).hexdigest()) != (document.size, document.sha256):
+            return False
+    return True
+
+
+def wait_until_done_or_blocked(thread: threading.Thread, database_url: str) -> None:
+    """Return once `thread` has ended or a session of the database waits for a lock (bounded)."""
+    observer = create_engine(database_url)
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while thread.is_alive() and time.monotonic() < deadline:
+            with observer.connect() as conn:
+                if conn.execute(waiting).scalar_one():
+                    return
+            thread.join(timeout=0.05)
+    finally:
+        observer.dispose()
+
+
+def test_concurrent_corrections_keep_the_winners_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = rejected_transfer(app, client, demo, backends, session)
+    url = f"/api/v1/transfers/{transfer_id}/correction"
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    staged, release = threading.Event(), threading.Event()
+    real_stage = submission._stage
+
+    def stage_then_pause(*args: Any) -> None:
+        """Correction A stops once its payload is staged, before its transaction goes on."""
+        real_stage(*args)
+        if threading.current_thread().name == "A":
+            staged.set()
+            assert release.wait(timeout=60)
+
+    monkeypatch.setattr(submission, "_stage", stage_then_pause)
+    payloads = {
+        "A": {"piece_identite.pdf": PDF},
+        "B": {"justificatif.pdf": PDF + b"% B\n", "attestation.pdf": PDF + b"% B, 2\n"},
+    }
+    statuses: dict[str, int] = {}
+
+    def send() -> None:
+        files = payloads[threading.current_thread().name]
+        response = app.test_client().post(
+            url, **multipart(dossier(files=files), files), headers=sender
+        )
+        statuses[threading.current_thread().name] = response.status_code
+
+    first = threading.Thread(target=send, name="A")
+    first.start()
+    assert staged.wait(timeout=60)
+    second = threading.Thread(target=send, name="B")
+    second.start()
+    wait_until_done_or_blocked(second, database_url)
+    release.set()
+    first.join()
+    second.join()
+
+    assert sorted(statuses.values()) == [202, 409]
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    rejected, release = threading.Event(), threading.Event()
+    real_delete = backends.storage.delete_prefix
+
+    def pause_then_delete(prefix: str) -> None:
+        """The worker stops once its rejection is committed, before it drops the staged payload."""
+        if threading.current_thread().name == "worker" and prefix.startswith("staging/"):
+            rejected.set()
+            assert release.wait(timeout=60)
+        real_delete(prefix)
+
+    monkeypatch.setattr(backends.storage, "delete_prefix", pause_then_delete)
+    outcomes: dict[str, Any] = {}
+
+    def work() -> None:
+        with app.app_context():
+            outcomes["worker"] = run(app, backends, transfer_id)
+            backends.sessions.remove()
+
+    def correct() -> None:
+        files = {"justificatif.pdf": PDF + b"% corrected\n"}
+        response = app.test_client().post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes["correction"] = response.status_code
+
+    worker = threading.Thread(target=work, name="worker")
+    worker.start()
+    assert rejected.wait(timeout=60)
+    register_key(session, "62", "receiver", generate_identity()[1])
+    correction = threading.Thread(target=correct, name="correction")
+    correction.start()
+    wait_until_done_or_blocked(correction, database_url)
+    release.set()
+    worker.join()
+    correction.join()
+
+    assert outcomes == {"worker": State.REJECTED, "correction": 202}
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_correction_sent_as_the_sweeper_removes_leftovers_keeps_its_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = rejected_transfer(app, client, demo, backends, session)
+    # The worker died before dropping the rejected payload: an old leftover the sweeper removes.
+    leftover = staged_dossier(transfer_id)
+    with backends.storage.writer(leftover) as blob:
+        blob.write(b"ciphertext")
+    os.utime(backends.storage.root / leftover, (1, 1))
+    deciding, release = threading.Event(), threading.Event()
+    real_delete = backends.storage.delete_prefix
+
+    def pause_then_delete(prefix: str) -> None:
+        """The sweeper stops once it has chosen what to delete, before deleting it."""
+        if threading.current_thread().name == "sweeper":
+            deciding.set()
+            assert release.wait(timeout=60)
+        real_delete(prefix)
+
+    monkeypatch.setattr(backends.storage, "delete_prefix", pause_then_delete)
+    outcomes: dict[str, Any] = {}
+
+    def sweep() -> None:
+        with app.app_context():
+            outcomes["sweeper"] = remove_orphans(
+                backends.sessions(), backends.storage, app.config["KEYRING"], timedelta(hours=1)
+            )
+            backends.sessions.remove()
+
+    def correct() -> None:
+        files = {"justificatif.pdf": PDF + b"% corrected\n"}
+        response = app.test_client().post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes["correction"] = response.status_code
+
+    sweeper = threading.Thread(target=sweep, name="sweeper")
+    sweeper.start()
+    assert deciding.wait(timeout=60)
+    correction = threading.Thread(target=correct, name="correction")
+    correction.start()
+    wait_until_done_or_blocked(correction, database_url)
+    release.set()
+    sweeper.join()
+    correction.join()
+
+    assert outcomes == {"sweeper": 1, "correction": 202}
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_correction_sent_while_staging_is_resealed_keeps_its_payload(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
+    revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
+    rotated = Keyring.parse(f"{generate_staging_key('next')},{app.config['STAGING_KEYS']}")
+    monkeypatch.setitem(app.config, "KEYRING", rotated)
+    resealing, release = threading.Event(), threading.Event()
+    real_writer = backends.storage.writer
+
+    def pause_then_write(key: str) -> Any:
+        """The reseal stops once it has opened the old dossier, before it writes it again."""
+        if threading.current_thread().name == "reseal" and not resealing.is_set():
+            resealing.set()
+            assert release.wait(timeout=60)
+        return real_writer(key)
+
+    monkeypatch.setattr(backends.storage, "writer", pause_then_write)
+    outcomes: dict[str, Any] = {}
+
+    def reseal() -> None:
+        with app.app_context():
+            outcomes["reseal"] = reseal_staging(backends.sessions(), backends.storage, rotated)
+            backends.sessions.remove()
+
+    def work() -> None:
+        with app.app_context():
+            outcomes["worker"] = run(app, backends, transfer_id)
+            backends.sessions.remove()
+
+    files = {"justificatif.pdf": PDF + b"% corrected\n"}
+
+    def correct() -> None:
+        register_key(session, "62", "receiver", generate_identity()[1])
+        response = client.post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes["correction"] = response.status_code
+
+    resealer = threading.Thread(target=reseal, name="reseal")
+    resealer.start()
+    assert resealing.wait(timeout=60)
+    worker = threading.Thread(target=work, name="worker")
+    worker.start()
+    wait_until_done_or_blocked(worker, database_url)
+    if not worker.is_alive():
+        correct()  # nothing held the worker back: it rejected while the reseal was under way
+    release.set()
+    resealer.join()
+    worker.join()
+    if "correction" not in outcomes:
+        correct()
+
+    with backends.storage.open(staged_dossier(transfer_id)) as blob:
+        assert SealReader(blob, rotated).read() == json.dumps(dossier(files=files)).encode()
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert outcomes == {"reseal": 2, "worker": State.REJECTED, "correction": 202}
+    assert run(app, backends, transfer_id) == State.READY
 
 
 def test_polling_while_transfers_become_ready_concurrently_sees_each_once(
