@@ -70,7 +70,8 @@ def index(cursor: str | None = None, limit: int = 100) -> Any:
         last = watermarks.last(session(), principal.departement, peeked.value)
     links = presenters.written_links
     page = receiving.list_inbound(session(), principal, cursor, limit, last, links)
-    text, g.audit_object_ids = page_json(page)
+    g.audit_object_ids = page.ids  # read for the caller, even if the answer then fails
+    text = page_json(page)
     return current_app.response_class(text, mimetype="application/json")
 
 
@@ -79,8 +80,8 @@ _HARMONISATION = HarmonisationSchema()
 _SORTED = orjson.OPT_SORT_KEYS
 
 
-def page_json(page: receiving.InboundPage) -> tuple[bytes, list[str]]:
-    """A page as Flask's JSON would write InboundPageSchema's dump of it, and the ids it lists.
+def page_json(page: receiving.InboundPage) -> bytes:
+    """A page as Flask's JSON would write InboundPageSchema's dump of it.
 
     Written without the schema (its cost per transfer); only the stored lists go through their
     nested schemas. Tests check it equals the schema's dump, byte for byte.
@@ -88,13 +89,11 @@ def page_json(page: receiving.InboundPage) -> tuple[bytes, list[str]]:
     if page.written:
         listed = presenters.written_inbound(page.transfers, _warnings, _harmonisation, _reason)
         head = f'{{"cursor":{orjson.dumps(page.cursor).decode()},"transferts":['
-        text = "".join((head, *listed, "]}\n")).encode()
-        return text, [row[1] for row in page.transfers]
+        return "".join((head, *listed, "]}\n")).encode()
     link = presenters.page_links()
     transfers = [_listed(row, presenters.listed_inbound(row, link)) for row in page.transfers]
     document = {"transferts": transfers, "cursor": page.cursor}
-    text = orjson.dumps(document, option=_SORTED | orjson.OPT_APPEND_NEWLINE)
-    return text, [t["id"] for t in transfers]
+    return orjson.dumps(document, option=_SORTED | orjson.OPT_APPEND_NEWLINE)
 
 
 def _listed(row: Row[Any], document: dict[str, Any]) -> dict[str, Any]:

@@ -189,6 +189,11 @@ class InboundPage:
     cursor: str
     written: bool = False
 
+    @property
+    def ids(self) -> list[Any]:
+        """The ids of the transfers listed (as text when written)."""
+        return [row[1] if self.written else row.id for row in self.transfers]
+
 
 def page_rows(
     session: Session,
@@ -233,11 +238,12 @@ def list_inbound(
     templates, entries = None, None
     if session.get_bind().dialect.name == "postgresql":
         templates = None if links is None else links()
-        if not session.in_transaction():
+        if templates is not None and not session.in_transaction():
+            entries = audit.listing(session)
+        if entries is not None:
             # The page and its audit entries are one statement, its own transaction: no BEGIN
             # nor COMMIT to send, and the entries durable before the answer is written.
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            entries = None if templates is None else audit.listing(session)
     rows = page_rows(session, principal.departement, after, limit, templates, entries)
     if entries is not None:
         session.commit()  # committed by the statement: nothing to send, the connection released

@@ -50,6 +50,7 @@ from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.sending import get_outbound
+from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.transitions import (
     NO_DETAIL,
     TRANSFERS,
@@ -393,7 +394,6 @@ def correct(
     dossier = _accepted_dossier(session, intake, principal, submission)
     if dossier["transfert"]["mdph_destination"] != transfer.dest_code:
         raise ServiceError.one(422, "transfert.mdph_destination", "transfert.destination_modifiee")
-    prefix = staging_prefix(transfer_id)
     try:
         _stage(intake, transfer_id, submission, dossier)
         session.execute(delete(TransferDocument).where(TransferDocument.transfer_id == transfer_id))
@@ -414,8 +414,8 @@ def correct(
         wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except BaseException:
-        session.rollback()
-        storage_cleanup(intake, prefix)
+        session.rollback()  # the row lock goes with it: a correction waiting on it may commit
+        drop_unneeded_staging(session, intake.storage, transfer_id)  # so, under the lock again
         raise
     session.refresh(transfer)
     log.info("transfer %s corrected", transfer_id)

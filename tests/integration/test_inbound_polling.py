@@ -141,8 +141,9 @@ def test_a_page_that_fails_after_its_read_records_the_failure_too(
     monkeypatch.setattr(inbound, "page_json", broken)
     assert client.get("/api/v1/inbound", headers=bearer(token)).status_code == 500
     outcomes = session.scalars(select(AuditPending.outcome).order_by(AuditPending.id)).all()
-    # The two transfers were read for the caller, then the call failed: both are said.
-    assert outcomes[entries:] == ["200", "200", "500"]
+    # The two transfers were read for the caller (written with the read), then the call failed
+    # (its outcome for each transfer it had read): both are said.
+    assert outcomes[entries:] == ["200", "200", "500", "500"]
 
 
 def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
@@ -239,12 +240,13 @@ def test_postgresql_and_python_write_a_page_alike(
         links = presenters.written_links()
         written = receiving.page_rows(session, "62", 0, 100, links)
         listed = receiving.page_rows(session, "62", 0, 100)
-        from_sql = inbound.page_json(receiving.InboundPage(written, "c", written=True))
-        from_python = inbound.page_json(receiving.InboundPage(listed, "c"))
+        sql_page = receiving.InboundPage(written, "c", written=True)
+        python_page = receiving.InboundPage(listed, "c")
+        from_sql, from_python = inbound.page_json(sql_page), inbound.page_json(python_page)
 
-    assert from_sql[0] == from_python[0]
-    assert from_sql[1] == [str(t) for t in from_python[1]]
-    assert b'"cles":["a","b\xc3\xa9"]' in from_sql[0]
+    assert from_sql == from_python
+    assert sql_page.ids == [str(t) for t in python_page.ids]
+    assert b'"cles":["a","b\xc3\xa9"]' in from_sql
 
 
 def test_links_follow_the_prefix_the_hub_is_served_under(

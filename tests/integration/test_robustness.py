@@ -384,6 +384,68 @@ def test_concurrent_corrections_keep_the_winners_payload(
     assert run(app, backends, transfer_id) == State.READY
 
 
+def test_a_correction_that_fails_keeps_the_payload_of_the_one_that_waited(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer_id = rejected_transfer(app, client, demo, backends, session)
+    url = f"/api/v1/transfers/{transfer_id}/correction"
+    sender = bearer(demo["59"]["jetons"]["caseworker"])
+    staged, release = threading.Event(), threading.Event()
+    real_stage, real_describe = submission._stage, submission._describe
+    real_delete, second = backends.storage.delete_prefix, threading.Thread()
+
+    def stage_then_pause(*args: Any) -> None:
+        """Correction A stops once its payload is staged, its row lock held."""
+        real_stage(*args)
+        if threading.current_thread().name == "A":
+            staged.set()
+            assert release.wait(timeout=60)
+
+    def describe_or_fail(*args: Any) -> None:
+        if threading.current_thread().name == "A":
+            raise RuntimeError("correction A fails after staging")
+        real_describe(*args)
+
+    def delete_once_b_is_done_or_blocked(prefix: str) -> None:
+        """A's cleanup lets B go as far as it can first: B must not lose its payload to it."""
+        if threading.current_thread().name == "A":
+            wait_until_done_or_blocked(second, database_url)
+        real_delete(prefix)
+
+    monkeypatch.setattr(submission, "_stage", stage_then_pause)
+    monkeypatch.setattr(submission, "_describe", describe_or_fail)
+    monkeypatch.setattr(backends.storage, "delete_prefix", delete_once_b_is_done_or_blocked)
+    payloads = {"A": {"piece_identite.pdf": PDF}, "B": {"justificatif.pdf": PDF + b"% B\n"}}
+    statuses: dict[str, int] = {}
+
+    def send() -> None:
+        files = payloads[threading.current_thread().name]
+        response = app.test_client().post(
+            url, **multipart(dossier(files=files), files), headers=sender
+        )
+        statuses[threading.current_thread().name] = response.status_code
+
+    first = threading.Thread(target=send, name="A")
+    first.start()
+    assert staged.wait(timeout=60)
+    second = threading.Thread(target=send, name="B")
+    second.start()
+    wait_until_done_or_blocked(second, database_url)
+    release.set()
+    first.join()
+    second.join()
+
+    assert statuses == {"A": 500, "B": 202}
+    assert staged_matches_documents(app, backends, session, transfer_id)
+    assert run(app, backends, transfer_id) == State.READY
+
+
 def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
     app: Flask,
     client: FlaskClient,
