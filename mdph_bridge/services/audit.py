@@ -393,10 +393,11 @@ def record_call(
     client: str | None = None,
     keep_work: bool = True,
 ) -> None:
-    """Record a call no committed change carried, one entry per object it read, and commit.
+    """Record a call no committed change carried, one entry per object it read, durably.
 
-    Without `keep_work` (a refused or failed call), whatever the view left is rolled back first:
-    nothing of it is kept but its entries.
+    With `keep_work`, the entries join the session's transaction, which is committed. Without it
+    (a refused or failed call), whatever the view left is rolled back first: nothing of it is
+    kept but its entries (on PostgreSQL, one autocommitted statement outside the session).
     """
     bind = cast(Engine, session.get_bind())
     postgresql = bind.dialect.name == "postgresql"

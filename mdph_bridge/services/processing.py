@@ -237,8 +237,10 @@ _NEXT_SEQ = (
     .values(inbound_seq=DEPARTEMENTS.c.inbound_seq + 1)
     .returning(DEPARTEMENTS.c.inbound_seq)
 )
-# The usual end of an attempt on PostgreSQL, one statement: the destination's next position
-# (its row locked first, as `_NEXT_SEQ` does), `ready` with that position, and the event.
+# The usual end of an attempt on PostgreSQL, one statement: the destination's next position,
+# `ready` with that position, and the event. PostgreSQL does not promise in which order a
+# statement's data-modifying parts lock their rows; none is needed: only this statement locks
+# a destination's row, and each locks one transfer besides, its own.
 _SEQ = _NEXT_SEQ.cte("seq")
 _READY_MOVED = (
     update(TRANSFERS)

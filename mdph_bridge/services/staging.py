@@ -57,8 +57,9 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     return resealed
 
 
-def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.UUID) -> None:
-    """Delete a transfer's staged payload under its row lock, unless its state still needs one.
+def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.UUID) -> bool:
+    """Delete a transfer's staged payload under its row lock, unless its state still needs one;
+    say whether it was deleted.
 
     A correction stages under the same keys while holding the same lock, so it cannot stage
     between this check and this deletion (it would lose its payload): it waits, then stages.
@@ -67,7 +68,9 @@ def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.
         select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
     )
     try:
-        if state not in NEEDS_STAGING:
-            storage.delete_prefix(staging_prefix(transfer_id))
+        if state in NEEDS_STAGING:
+            return False
+        storage.delete_prefix(staging_prefix(transfer_id))
+        return True
     finally:
         session.commit()

@@ -124,11 +124,15 @@ def _create_in_one_statement(columns: tuple[str, ...]) -> Insert:
     values: dict[str, Any] = {
         name: bindparam(name, type_=TRANSFERS.c[name].type) for name in columns
     }
-    # A CTE's insert gets no Python-side default: the scalar ones written as the table's are.
+    # A CTE's insert gets no Python-side default: the scalar ones written as the table's are,
+    # and a callable one (which SQLite's path would apply) must come with the row.
     for column in TRANSFERS.c:
         default = column.default
-        if column.name not in values and isinstance(default, ScalarElementColumnDefault):
-            values[column.name] = literal(default.arg, type_=column.type)
+        if column.name in values or default is None:
+            continue
+        if not isinstance(default, ScalarElementColumnDefault):
+            raise TypeError(f"transfers.{column.name}: a callable default, give it in the row")
+        values[column.name] = literal(default.arg, type_=column.type)
     created = (
         insert(TRANSFERS)
         .values(values)

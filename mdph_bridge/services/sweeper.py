@@ -97,16 +97,18 @@ def remove_orphans(
         doomed |= _unused(transfers.get(transfer_id) if transfer_id else None, folder, keys[folder])
     for key in uploads:
         storage.delete(key)
+    removed = 0
     for prefix in doomed:
         transfer_id = _uuid_or_none(prefix.split("/")[1])
         if prefix.startswith(f"{STAGING}/") and transfer_id in transfers:
             # A correction may have staged there since the state was read: check it again.
-            drop_unneeded_staging(session, storage, transfer_id)
+            removed += drop_unneeded_staging(session, storage, transfer_id)
         else:
             storage.delete_prefix(prefix)
+            removed += 1
     drafts = _remove_draft_orphans(session, storage, keyring, cutoff)
     # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
-    return len(uploads) + len(doomed) + drafts + storage.remove_unfinished(cutoff)
+    return len(uploads) + removed + drafts + storage.remove_unfinished(cutoff)
 
 
 def _remove_draft_orphans(

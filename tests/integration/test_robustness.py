@@ -324,10 +324,12 @@ def wait_until_done_or_blocked(thread: threading.Thread, database_url: str) -> N
     )
     deadline = time.monotonic() + 60
     try:
-        while thread.is_alive() and time.monotonic() < deadline:
+        while thread.is_alive():
             with observer.connect() as conn:
                 if conn.execute(waiting).scalar_one():
                     return
+            if time.monotonic() > deadline:
+                pytest.fail("the other party neither ended nor waited for a lock in 60 s")
             thread.join(timeout=0.05)
     finally:
         observer.dispose()
