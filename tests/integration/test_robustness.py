@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -335,6 +336,49 @@ def wait_until_done_or_blocked(thread: threading.Thread, database_url: str) -> N
         observer.dispose()
 
 
+def race(
+    first: threading.Thread,
+    paused: threading.Event,
+    second: threading.Thread,
+    release: threading.Event,
+    database_url: str,
+    between: Callable[[], None] = lambda: None,
+) -> None:
+    """Run `first` until it pauses (sets `paused`), then `second` until it ends or waits for a
+    lock; then let `first` go on (`release`), and return once both have ended."""
+    first.start()
+    assert paused.wait(timeout=60)
+    between()
+    second.start()
+    wait_until_done_or_blocked(second, database_url)
+    release.set()
+    first.join()
+    second.join()
+
+
+def correction_sender(
+    app: Flask,
+    demo: dict[str, Any],
+    transfer_id: uuid.UUID,
+    payloads: dict[str, dict[str, bytes]],
+    outcomes: dict[str, Any],
+) -> Callable[[], None]:
+    """Post a correction of the transfer as 59's caseworker, with the files named after the
+    running thread; its status is kept in `outcomes` under the same name."""
+
+    def send() -> None:
+        name = threading.current_thread().name
+        files = payloads[name]
+        response = app.test_client().post(
+            f"/api/v1/transfers/{transfer_id}/correction",
+            **multipart(dossier(files=files), files),
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        outcomes[name] = response.status_code
+
+    return send
+
+
 def test_concurrent_corrections_keep_the_winners_payload(
     app: Flask,
     client: FlaskClient,
@@ -345,8 +389,6 @@ def test_concurrent_corrections_keep_the_winners_payload(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transfer_id = rejected_transfer(app, client, demo, backends, session)
-    url = f"/api/v1/transfers/{transfer_id}/correction"
-    sender = bearer(demo["59"]["jetons"]["caseworker"])
     staged, release = threading.Event(), threading.Event()
     real_stage = submission._stage
 
@@ -363,23 +405,9 @@ def test_concurrent_corrections_keep_the_winners_payload(
         "B": {"justificatif.pdf": PDF + b"% B\n", "attestation.pdf": PDF + b"% B, 2\n"},
     }
     statuses: dict[str, int] = {}
-
-    def send() -> None:
-        files = payloads[threading.current_thread().name]
-        response = app.test_client().post(
-            url, **multipart(dossier(files=files), files), headers=sender
-        )
-        statuses[threading.current_thread().name] = response.status_code
-
-    first = threading.Thread(target=send, name="A")
-    first.start()
-    assert staged.wait(timeout=60)
-    second = threading.Thread(target=send, name="B")
-    second.start()
-    wait_until_done_or_blocked(second, database_url)
-    release.set()
-    first.join()
-    second.join()
+    send = correction_sender(app, demo, transfer_id, payloads, statuses)
+    first, second = (threading.Thread(target=send, name=name) for name in "AB")
+    race(first, staged, second, release, database_url)
 
     assert sorted(statuses.values()) == [202, 409]
     assert staged_matches_documents(app, backends, session, transfer_id)
@@ -396,8 +424,6 @@ def test_a_correction_that_fails_keeps_the_payload_of_the_one_that_waited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transfer_id = rejected_transfer(app, client, demo, backends, session)
-    url = f"/api/v1/transfers/{transfer_id}/correction"
-    sender = bearer(demo["59"]["jetons"]["caseworker"])
     staged, release = threading.Event(), threading.Event()
     real_stage, real_describe = submission._stage, submission._describe
     real_delete, second = backends.storage.delete_prefix, threading.Thread()
@@ -425,23 +451,9 @@ def test_a_correction_that_fails_keeps_the_payload_of_the_one_that_waited(
     monkeypatch.setattr(backends.storage, "delete_prefix", delete_once_b_is_done_or_blocked)
     payloads = {"A": {"piece_identite.pdf": PDF}, "B": {"justificatif.pdf": PDF + b"% B\n"}}
     statuses: dict[str, int] = {}
-
-    def send() -> None:
-        files = payloads[threading.current_thread().name]
-        response = app.test_client().post(
-            url, **multipart(dossier(files=files), files), headers=sender
-        )
-        statuses[threading.current_thread().name] = response.status_code
-
-    first = threading.Thread(target=send, name="A")
-    first.start()
-    assert staged.wait(timeout=60)
-    second = threading.Thread(target=send, name="B")
-    second.start()
-    wait_until_done_or_blocked(second, database_url)
-    release.set()
-    first.join()
-    second.join()
+    send = correction_sender(app, demo, transfer_id, payloads, statuses)
+    first, second = (threading.Thread(target=send, name=name) for name in "AB")
+    race(first, staged, second, release, database_url)
 
     assert statuses == {"A": 500, "B": 202}
     assert staged_matches_documents(app, backends, session, transfer_id)
@@ -477,25 +489,18 @@ def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
             outcomes["worker"] = run(app, backends, transfer_id)
             backends.sessions.remove()
 
-    def correct() -> None:
-        files = {"justificatif.pdf": PDF + b"% corrected\n"}
-        response = app.test_client().post(
-            f"/api/v1/transfers/{transfer_id}/correction",
-            **multipart(dossier(files=files), files),
-            headers=bearer(demo["59"]["jetons"]["caseworker"]),
-        )
-        outcomes["correction"] = response.status_code
-
+    payloads = {"correction": {"justificatif.pdf": PDF + b"% corrected\n"}}
+    correct = correction_sender(app, demo, transfer_id, payloads, outcomes)
     worker = threading.Thread(target=work, name="worker")
-    worker.start()
-    assert rejected.wait(timeout=60)
-    register_key(session, "62", "receiver", generate_identity()[1])
     correction = threading.Thread(target=correct, name="correction")
-    correction.start()
-    wait_until_done_or_blocked(correction, database_url)
-    release.set()
-    worker.join()
-    correction.join()
+    race(
+        worker,
+        rejected,
+        correction,
+        release,
+        database_url,
+        between=lambda: register_key(session, "62", "receiver", generate_identity()[1]),
+    )
 
     assert outcomes == {"worker": State.REJECTED, "correction": 202}
     assert staged_matches_documents(app, backends, session, transfer_id)
@@ -537,24 +542,11 @@ def test_a_correction_sent_as_the_sweeper_removes_leftovers_keeps_its_payload(
             )
             backends.sessions.remove()
 
-    def correct() -> None:
-        files = {"justificatif.pdf": PDF + b"% corrected\n"}
-        response = app.test_client().post(
-            f"/api/v1/transfers/{transfer_id}/correction",
-            **multipart(dossier(files=files), files),
-            headers=bearer(demo["59"]["jetons"]["caseworker"]),
-        )
-        outcomes["correction"] = response.status_code
-
+    payloads = {"correction": {"justificatif.pdf": PDF + b"% corrected\n"}}
+    correct = correction_sender(app, demo, transfer_id, payloads, outcomes)
     sweeper = threading.Thread(target=sweep, name="sweeper")
-    sweeper.start()
-    assert deciding.wait(timeout=60)
     correction = threading.Thread(target=correct, name="correction")
-    correction.start()
-    wait_until_done_or_blocked(correction, database_url)
-    release.set()
-    sweeper.join()
-    correction.join()
+    race(sweeper, deciding, correction, release, database_url)
 
     assert outcomes == {"sweeper": 1, "correction": 202}
     assert staged_matches_documents(app, backends, session, transfer_id)
