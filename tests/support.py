@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import create_engine, text
+from psycopg.errors import DeadlockDetected
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from mdph_bridge.domain.manifest import receipt
 from mdph_bridge.domain.sealing import generate_staging_key
 from mdph_bridge.domain.signing import digest, generate_hub_key, sign
 from mdph_bridge.keyfiles import read_secret
+from mdph_bridge.models import Base
 
 PG_URL = os.environ.get("MDPH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("MDPH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -145,3 +148,22 @@ def redis_values(store: redis.Redis) -> list[bytes]:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 values.append(base64.b64decode(json.loads(item)["body"]))  # kombu messages
     return values
+
+
+def empty_tables(engine: Engine) -> None:
+    """Empty every table, though a live worker may still be finishing one of the test's transfers.
+
+    Its transaction locks the tables it writes one by one, as TRUNCATE does in another order:
+    PostgreSQL may end the deadlock by cancelling the TRUNCATE, which then goes again once the
+    worker's commit went through (a bounded number of times).
+    """
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        except OperationalError as exc:
+            if not isinstance(exc.orig, DeadlockDetected) or attempt == 4:
+                raise
+        else:
+            return

@@ -18,13 +18,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, sync_playwright
 from processes import FAST_RECOVERY, Process
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from support import (
     AGENT_PASSWORD,
     REDIS_URL,
     create_database,
     drop_database,
+    empty_tables,
     free_port,
     hub_settings,
 )
@@ -32,7 +32,6 @@ from support import (
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends
 from mdph_bridge.migrations import alembic_config
-from mdph_bridge.models import Base
 from mdph_bridge.services.accounts import create_account
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
@@ -145,10 +144,7 @@ def demo(session: Session, keys_dir: Path, backends: Backends) -> Iterator[dict[
     }
     yield result
     session.rollback()
-    with backends.engine.begin() as conn:
-        conn.execute(
-            text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
-        )
+    empty_tables(backends.engine)
 
 
 @pytest.fixture(scope="session")

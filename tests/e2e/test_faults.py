@@ -23,11 +23,11 @@ from cluster import Cluster
 from dossiers import PDF, dossier, multipart, submit
 from flask.testing import FlaskClient
 from processes import Process
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from support import bearer, files_under
+from support import bearer, empty_tables, files_under
 
-from mdph_bridge.models import AuditEntry, AuditPending, Base, Transfer, TransferEvent
+from mdph_bridge.models import AuditEntry, AuditPending, Transfer, TransferEvent
 from mdph_bridge.services.admin import create_demo
 from mdph_bridge.services.audit import verify
 from mdph_bridge.services.queue import BROKER_PAUSE_SECONDS, LARGE_QUEUE, PROCESS_TASK, QUEUE
@@ -69,11 +69,7 @@ def token(cluster: Cluster, session: Session, keys_dir: Path) -> Iterator[str]:
     for process in cluster.workers:  # the next test starts with a live worker
         if process.proc is None or process.proc.poll() is not None:
             cluster.start(process)
-    engine = cluster.hub.extensions["mdph_bridge"].engine
-    with engine.begin() as conn:
-        conn.execute(
-            text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
-        )
+    empty_tables(cluster.hub.extensions["mdph_bridge"].engine)
     # The beat's orphan sweeper (every ORPHAN_AGE_SECONDS) may remove files and folders meanwhile,
     # now that they have no transfer: a race either side may win.
     for child in Path(cluster.settings["STORAGE_DIR"]).glob("*"):
