@@ -15,13 +15,13 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from pulling import Pull
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from support import (
     AGENT_PASSWORD,
     REDIS_URL,
     create_database,
     drop_database,
+    empty_tables,
     hub_settings,
     same_hub,
 )
@@ -32,7 +32,6 @@ from mdph_bridge.cli import main
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.extensions import Backends
 from mdph_bridge.migrations import alembic_config
-from mdph_bridge.models import Base
 from mdph_bridge.services.accounts import create_account
 from mdph_bridge.services.admin import add_departement, create_demo
 from mdph_bridge.services.auth import issue_token
@@ -69,9 +68,7 @@ def app(tmp_path: Path, database_url: str, redis_client: redis.Redis) -> Iterato
     yield app
     backends: Backends = app.extensions["mdph_bridge"]
     backends.sessions.remove()
-    with backends.engine.begin() as conn:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    empty_tables(backends.engine)
     backends.engine.dispose()
 
 
