@@ -15,9 +15,15 @@ from dossiers import (
     in_an_establishment,
     with_technical_aid_partly_paid,
 )
-from marshmallow import INCLUDE, Schema, fields, post_load, pre_load
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
 from mdph_bridge.services.packaging import json_entry
+from mdph_bridge.services.submission import (
+    dossier_digest,
+    dossier_schema,
+    load_staged_dossier,
+    trusted_dossier_loader,
+)
 from schemas.dossier import DossierSchema
 from schemas.trusted import trusted_loader
 
@@ -131,3 +137,38 @@ class _FieldProcessed(Schema):
 def test_what_a_trusted_load_cannot_replay_is_refused_when_built(schema: type[Schema]) -> None:
     with pytest.raises(TypeError):
         trusted_loader(schema())
+
+
+def test_the_bytes_validated_are_loaded_without_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = json.dumps(dossier()).encode()
+    expected = dossier_schema().load(json.loads(raw))
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("the schema ran")
+
+    monkeypatch.setattr(DossierSchema, "load", refuse)
+    identical(load_staged_dossier(raw, dossier_digest(raw)), expected)
+
+
+@pytest.mark.parametrize("digest", [None, dossier_digest(b"{}")], ids=["none", "other"])
+def test_other_bytes_or_no_digest_are_validated_in_full(
+    digest: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = dossier()
+    refused["beneficiaire"]["date_naissance"] = "1984-03-14"  # the NIR says another year
+    raw = json.dumps(refused).encode()
+    calls: list[object] = []
+    real_load = DossierSchema.load
+
+    def counted(self: DossierSchema, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(DossierSchema, "load", counted)
+    with pytest.raises(ValidationError) as refusal:
+        load_staged_dossier(raw, digest)
+    assert "nir" in refusal.value.messages["beneficiaire"]  # type: ignore[index]
+    assert len(calls) == 1
+    # The same bytes, had they been the ones validated, would not run the schema.
+    assert trusted_dossier_loader()(json.loads(raw))["beneficiaire"]["date_naissance"].year == 1984
+    assert len(calls) == 1
