@@ -113,11 +113,13 @@ def warm_up() -> None:
     """Pay a new process's one-off costs (the dossier schema) before its first work, not in it.
 
     Otherwise the first submissions after a start wait for them (docs/PERFORMANCE.md). The
-    database is not reached here: an unreachable one must not hold up a process's start.
+    database is not reached here: an unreachable one must not hold up a process's start. A
+    schema the worker's trusted loader cannot replay stops the start here, not every transfer.
     """
-    from mdph_bridge.services.submission import dossier_schema
+    from mdph_bridge.services.submission import dossier_schema, trusted_dossier_loader
 
     dossier_schema()
+    trusted_dossier_loader()
 
 
 def make_storage(config: Any) -> Storage:

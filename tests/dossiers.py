@@ -123,3 +123,18 @@ def submit(
     response = client.post("/api/v1/transfers", **multipart(data, files), headers=headers)
     assert response.status_code == 202, response.get_json()
     return uuid.UUID(response.get_json()["id"])
+
+
+def identical(trusted: Any, loaded: Any, path: str = "") -> None:
+    """Equal, of the same types (1.0 == 1 == True in Python) and with keys in the same order."""
+    assert type(trusted) is type(loaded), path
+    if isinstance(loaded, dict):
+        assert list(trusted) == list(loaded), path
+        for key in loaded:
+            identical(trusted[key], loaded[key], f"{path}.{key}")
+    elif isinstance(loaded, list):
+        assert len(trusted) == len(loaded), path
+        for index, (a, b) in enumerate(zip(trusted, loaded, strict=True)):
+            identical(a, b, f"{path}[{index}]")
+    else:
+        assert trusted == loaded, path

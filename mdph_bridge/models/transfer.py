@@ -81,6 +81,10 @@ class Transfer(Base):
     woken_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     staging_key_id: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the staged dossier's exact bytes, set when they were validated (submission or
+    # correction): the worker that reads back the same bytes does not run the schema again.
+    # None for a transfer staged before migration 0015: the worker validates those in full.
+    dossier_sha256: Mapped[str | None] = mapped_column(String(64))
     inbound_seq: Mapped[int | None]
     # Milestones, each reached at most once, so that metrics aggregate steps without the events.
     ready_at: Mapped[datetime | None]

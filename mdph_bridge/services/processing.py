@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,7 +48,7 @@ from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.staging import drop_unneeded_staging
-from mdph_bridge.services.submission import dossier_schema
+from mdph_bridge.services.submission import load_staged_dossier
 from mdph_bridge.services.sweeper import documents_sizes
 from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
 from mdph_bridge.services.watermarks import raise_watermark
@@ -84,6 +83,7 @@ class Claimed:
     origin_code: str
     dest_code: str
     documents: list[Document]
+    dossier_sha256: str | None  # of the staged dossier as validated; None if staged before 0015
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> Claimed |
         return _claim_slowly(session, transfer_id, limits, token, now)
     source, target = State.RECEIVED.value, State.VALIDATING.value
     add_event(session, transfer_id, now, source, target, ACTOR, {"tentative": taken.attempts})
-    return _claimed(session, transfer_id, token, taken.origin_code, taken.dest_code)
+    return _claimed(
+        session, transfer_id, token, taken.origin_code, taken.dest_code, taken.dossier_sha256
+    )
 
 
 def _claim_in_one_statement(
@@ -132,7 +134,7 @@ def _claim_in_one_statement(
     session.commit()
     first = rows[0]
     documents = [Document(r.position, r.mime, r.size) for r in rows if r.position is not None]
-    return Claimed(token, first.origin_code, first.dest_code, documents)
+    return Claimed(token, first.origin_code, first.dest_code, documents, first.dossier_sha256)
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -160,7 +162,13 @@ _CLAIM = (
         lease_until=bindparam("until", type_=TRANSFERS.c.lease_until.type),
         attempts=TRANSFERS.c.attempts + 1,
     )
-    .returning(TRANSFERS.c.id, TRANSFERS.c.attempts, TRANSFERS.c.origin_code, TRANSFERS.c.dest_code)
+    .returning(
+        TRANSFERS.c.id,
+        TRANSFERS.c.attempts,
+        TRANSFERS.c.origin_code,
+        TRANSFERS.c.dest_code,
+        TRANSFERS.c.dossier_sha256,
+    )
 )
 _DOCUMENTS = (
     select(DOCUMENTS.c.position, DOCUMENTS.c.mime, DOCUMENTS.c.size)
@@ -182,6 +190,7 @@ _CLAIM_WITH_EVENT = (
         _CLAIMED.c.attempts,
         _CLAIMED.c.origin_code,
         _CLAIMED.c.dest_code,
+        _CLAIMED.c.dossier_sha256,
         DOCUMENTS.c.position,
         DOCUMENTS.c.mime,
         DOCUMENTS.c.size,
@@ -263,12 +272,17 @@ _READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
 
 
 def _claimed(
-    session: Session, transfer_id: uuid.UUID, token: str, origin: str, dest: str
+    session: Session,
+    transfer_id: uuid.UUID,
+    token: str,
+    origin: str,
+    dest: str,
+    dossier_sha256: str | None,
 ) -> Claimed:
     """Read the documents in the claim's transaction, then commit it: one commit per claim."""
     documents = session.execute(_DOCUMENTS, {"id": transfer_id}).all()
     session.commit()
-    return Claimed(token, origin, dest, [Document(*row) for row in documents])
+    return Claimed(token, origin, dest, [Document(*row) for row in documents], dossier_sha256)
 
 
 def _claim_slowly(
@@ -304,7 +318,14 @@ def _claim_slowly(
     if not claimed:
         session.commit()
         return None
-    return _claimed(session, transfer_id, token, transfer.origin_code, transfer.dest_code)
+    return _claimed(
+        session,
+        transfer_id,
+        token,
+        transfer.origin_code,
+        transfer.dest_code,
+        transfer.dossier_sha256,
+    )
 
 
 def _move(
@@ -383,7 +404,7 @@ def _check_and_package(
     token = claimed.token
     raw = _load_dossier(storage, keyring, transfer_id)
     try:
-        dossier = dossier_schema().load(json.loads(raw))
+        dossier = load_staged_dossier(raw, claimed.dossier_sha256)
         keys = keys_by_usage(session, dossier["transfert"]["mdph_destination"])
         problems = destination_problems(session, dossier, keys) + aid_problems(rules, dossier)
     except ValidationError as exc:

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from dossiers import EXAMPLES
+from dossiers import EXAMPLES, identical
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields
@@ -31,6 +31,7 @@ from mdph_bridge.territoires import departement_of
 from schemas.clock import reference_date
 from schemas.dossier import DossierSchema
 from schemas.errors import flatten
+from schemas.trusted import trusted_loader
 
 pytestmark = pytest.mark.unit
 
@@ -510,6 +511,15 @@ def test_valid_variations_of_the_examples_are_accepted(case: Case) -> None:
     assert [piece["nom_fichier"] for piece in loaded["pieces"]] == [
         piece["nom_fichier"] for piece in case.data.get("pieces", [])
     ]
+
+
+@SETTINGS
+@given(valid_dossiers())
+def test_a_valid_variation_loads_the_same_without_the_validators(case: Case) -> None:
+    """What the worker builds from a dossier validated at submission (schemas/trusted.py)."""
+    loaded = load(case)
+    trusted = trusted_loader(DossierSchema())(copy.deepcopy(case.data))
+    identical(trusted, loaded)
 
 
 # Mutations

@@ -1,0 +1,174 @@
+"""A dossier the web validated is loaded by the worker as the schema loads it, unchecked."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from dossiers import (
+    EXAMPLES,
+    PDF,
+    dossier,
+    identical,
+    in_an_establishment,
+    with_technical_aid_partly_paid,
+)
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
+
+from mdph_bridge.services.packaging import json_entry
+from mdph_bridge.services.submission import (
+    dossier_digest,
+    dossier_schema,
+    load_staged_dossier,
+)
+from schemas.dossier import DossierSchema
+from schemas.trusted import trusted_loader
+
+pytestmark = pytest.mark.unit
+
+
+def packaged(data: dict[str, Any]) -> bytes:
+    entry = json_entry("dossier.json", data)
+    with entry.open() as handle:
+        return handle.read()
+
+
+def defaults_left_out(data: dict[str, Any], schema: Schema) -> dict[str, Any]:
+    """The dossier without the optional keys that hold their default: `load` puts them back."""
+    kept = {}
+    for name, field in schema.load_fields.items():
+        if name not in data:
+            continue
+        value, default = data[name], field.load_default
+        if not field.required and value == (default() if callable(default) else default):
+            continue
+        if isinstance(field, fields.Nested) and value is not None:
+            value = defaults_left_out(value, field.schema)
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            value = [defaults_left_out(item, field.inner.schema) for item in value]
+        kept[name] = value
+    return kept
+
+
+def fixtures() -> dict[str, dict[str, Any]]:
+    examples = {
+        f"example {path.parent.name}": json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(EXAMPLES.glob("*/dossier.json"))
+    }
+    built = {
+        "dossier()": dossier(),
+        "medical": dossier(medical={"certificat.pdf": PDF}, evaluation={"diagnostic": "G80.1"}),
+        "technical aid partly paid": with_technical_aid_partly_paid(dossier()),
+        "in an establishment": in_an_establishment(dossier()),
+        "no documents": dossier(files={}),
+    }
+    schema = DossierSchema()
+    minimal = {
+        f"{name}, defaults left out": defaults_left_out(copy.deepcopy(data), schema)
+        for name, data in (examples | built).items()
+    }
+    return examples | built | minimal
+
+
+FIXTURES = fixtures()
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_a_valid_dossier_loads_the_same_without_its_validators(name: str) -> None:
+    data = FIXTURES[name]
+    loaded = DossierSchema().load(copy.deepcopy(data))
+    trusted = trusted_loader(DossierSchema())(copy.deepcopy(data))
+    identical(trusted, loaded)
+    assert packaged(trusted) == packaged(loaded)
+
+
+def test_defaults_and_types_are_those_of_the_schema() -> None:
+    data = defaults_left_out(dossier(), DossierSchema())
+    assert "representants_legaux" not in data
+    assert "evaluation_medicale" not in data
+    trusted = trusted_loader(DossierSchema())(data)
+    assert trusted["representants_legaux"] == []
+    assert trusted["evaluation_medicale"] is None
+    hours = next(d["pch"]["heures_mensuelles"] for d in trusted["droits"] if d["pch"])
+    assert type(hours["emploi_direct"]) is float  # a JSON integer, loaded as a float
+    assert type(hours["mandataire_gestes_soins"]) is int  # absent: the default as declared, 0
+    assert str(trusted["transfert"]["date_demenagement"]) == data["transfert"]["date_demenagement"]
+
+
+class _Processed(Schema):
+    value = fields.String()
+
+    @post_load
+    def _upper(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"value": data["value"].upper()}
+
+
+class _Prepared(Schema):
+    value = fields.String()
+
+    @pre_load
+    def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return data
+
+
+class _Plucked(Schema):
+    inner = fields.Pluck(_Processed, "value")
+
+
+class _Typed(Schema):
+    mapping = fields.Dict(keys=fields.String(), values=fields.Date())
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class _FieldProcessed(Schema):
+    value = fields.String(post_load=str.upper)
+
+
+@pytest.mark.parametrize(
+    "schema", [_Processed, _Prepared, _Plucked, _Typed, _Open, _FieldProcessed]
+)
+def test_what_a_trusted_load_cannot_replay_is_refused_when_built(schema: type[Schema]) -> None:
+    with pytest.raises(TypeError):
+        trusted_loader(schema())
+
+
+def test_the_bytes_validated_are_loaded_without_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = json.dumps(dossier()).encode()
+    expected = dossier_schema().load(json.loads(raw))
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("the schema ran")
+
+    monkeypatch.setattr(DossierSchema, "load", refuse)
+    identical(load_staged_dossier(raw, dossier_digest(raw)), expected)
+
+
+@pytest.mark.parametrize("digest", [None, dossier_digest(b"{}")], ids=["none", "other"])
+def test_other_bytes_or_no_digest_are_validated_in_full(
+    digest: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = dossier()
+    refused["beneficiaire"]["date_naissance"] = "1984-03-14"  # the NIR says another year
+    raw = json.dumps(refused).encode()
+    calls: list[object] = []
+    real_load = DossierSchema.load
+
+    def counted(self: DossierSchema, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(DossierSchema, "load", counted)
+    with pytest.raises(ValidationError) as refusal:
+        load_staged_dossier(raw, digest)
+    assert "nir" in refusal.value.messages["beneficiaire"]  # type: ignore[index]
+    assert len(calls) == 1
+    # The same bytes, had they been the ones validated, would not run the schema.
+    loaded = load_staged_dossier(raw, dossier_digest(raw))
+    assert loaded["beneficiaire"]["date_naissance"].year == 1984
+    assert len(calls) == 1
