@@ -1,6 +1,6 @@
 """A 50 MiB and a 1 GiB transfer end to end: time, and peak memory of the web and worker processes.
 
-Run from the project root (PostgreSQL of the machine, a Redis of its own, blobs under /tmp, or
+Run from the project root (PostgreSQL of the machine, a Redis of its own, blobs under `.bench/`, or
 with --s3 in a bucket of a moto S3 server started for the run):
     .venv/bin/python benchmarks/bench_large.py [--sizes 50,1024] [--s3]
 

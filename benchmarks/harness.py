@@ -10,7 +10,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from scratch import scratch_dir
 from sqlalchemy import create_engine, text
 
 from mdph_bridge.cli.service import web_command
@@ -69,7 +69,7 @@ class Hub:
     """A hub's settings, its database and the processes started for it."""
 
     name: str
-    var: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mdph-bench-")))
+    var: Path = field(default_factory=lambda: scratch_dir("mdph-bench-"))
     extra: dict[str, Any] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     redis: RedisServer = field(default_factory=RedisServer)  # its own, on a free port
@@ -215,6 +215,7 @@ class Hub:
 def hub(name: str, **extra: Any) -> Iterator[Hub]:
     """A created hub (its database named after `name` and this process), dropped afterwards."""
     instance = Hub(f"{name}_{os.getpid()}", extra=extra)  # runs side by side never share one
+    print(f"scratch: {instance.var} (removed at the end)")
     instance.create()
     try:
         yield instance

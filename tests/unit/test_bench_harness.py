@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import harness
+import scratch
 
 from mdph_bridge.cli.service import web_command
 
@@ -108,3 +110,15 @@ def test_a_process_that_ends_during_the_run_is_counted_until_its_last_reading() 
     assert meter.used()["backends"] >= 0.1
     assert meter.ended("backends") == 1
     assert meter.opened("backends") == 0
+
+
+def test_a_hubs_files_live_beside_the_repository_not_under_tmp() -> None:
+    root = Path(harness.ROOT)
+    assert os.environ.get("MDPH_BENCH_SCRATCH") or root / ".bench" == scratch.SCRATCH
+    assert ".bench/" in (root / ".gitignore").read_text().splitlines()
+
+    hub = harness.Hub("bench", redis=None)
+    try:
+        assert hub.var.parent == scratch.SCRATCH
+    finally:
+        hub.var.rmdir()
