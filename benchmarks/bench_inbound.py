@@ -169,6 +169,29 @@ def hub_meter(target: Target, redis_pid: int, conn: psycopg.Connection[tuple[int
     )
 
 
+def clients_per_worker(target: Target) -> str:
+    """How the load's connections are spread over the target's workers (e.g. 4/4), from /proc."""
+    port = f":{target.port:04X}"
+    served = set()  # sockets of established connections on the target's port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[1].endswith(port) and fields[3] == "01":
+                served.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in children(target.pid)[1:]:
+        fds = Path(f"/proc/{pid}/fd")
+        counts.append(sum(1 for fd in fds.iterdir() if _link(fd) in served))
+    return "/".join(str(n) for n in sorted(counts, reverse=True))
+
+
+def _link(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed meanwhile
+        return ""
+
+
 def seed(app: object, pending: int) -> None:
     """Insert `pending` ready transfers from 59 to 62 in one statement."""
     now = utcnow()
@@ -222,13 +245,17 @@ def measure(target: Target, path: str, args: argparse.Namespace, token: str, h: 
     load = wrk if WRK else threads
     load(target.port, path, token, 2, 1)  # warm up: connections, caches, the watermark
     raw = h.database_url.replace("postgresql+psycopg://", "postgresql://")
+    split: list[str] = []  # the clients' connections per worker, midway
     # Autocommit: in a transaction, pg_stat_activity would show the same backends at every read.
     with (
         psycopg.connect(raw, autocommit=True) as conn,
         hub_meter(target, h.redis.proc.pid, conn) as meter,  # type: ignore[union-attr]
     ):
         cores, generator = machine_jiffies(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        spread = threading.Timer(args.seconds / 2, lambda: split.append(clients_per_worker(target)))
+        spread.start()
         result = load(target.port, path, token, args.clients, args.seconds)
+        spread.join()
         ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, waited for: counted here
         cores = {k: v - cores[k] for k, v in machine_jiffies().items()}
     ms = {part: used * 1000 / result.requests for part, used in meter.used().items()}
@@ -240,12 +267,13 @@ def measure(target: Target, path: str, args: argparse.Namespace, token: str, h: 
     hub_share = cpu_ms * result.requests / 1000 / (total / os.sysconf("SC_CLK_TCK"))
     busy, idle, steal = (100 * cores[k] / total for k in ("busy", "idle", "steal"))
     parts = ", ".join(f"{part} {value:.2f}" for part, value in ms.items())
+    connections = f"opened {meter.opened('PostgreSQL')}, closed {meter.ended('PostgreSQL')}"
     return (
         f"{result.rate:7.1f} req/s   {result.latency}   CPU {cpu_ms:5.2f} ms/request"
         f" ({parts}; 2 free cores: ~{2000 / cpu_ms:.0f} req/s; autovacuum {vacuum_ms:.2f})\n"
         f"{'':25}load generator {load_ms:.2f} ms/request; cores busy {busy:.0f} % (the hub"
-        f" {100 * hub_share:.0f} %), idle {idle:.0f} %, stolen {steal:.0f} %; PostgreSQL"
-        f" connections opened {meter.opened('PostgreSQL')}, closed {meter.ended('PostgreSQL')}"
+        f" {100 * hub_share:.0f} %), idle {idle:.0f} %, stolen {steal:.0f} %; clients per worker"
+        f" {''.join(split)}; PostgreSQL connections {connections}"
     )
 
 
