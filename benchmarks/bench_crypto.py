@@ -13,15 +13,14 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import BinaryIO, cast
 
 import cryptography
 from arguments import parse
 from cryptography.hazmat.backends.openssl.backend import backend
+from scratch import scratch
 
 from mdph_bridge.domain.age import Decryptor, Encryptor, generate_identity
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter, generate_staging_key
@@ -84,8 +83,8 @@ def _run(
         f"{name:<24} encrypt {mib / seconds:8.1f} MiB/s  "
         f"{f'({sink.count / MIB:.1f} MiB out)':<20} peak RSS {_peak_rss_mib():6.1f} MiB"
     )
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "blob"
+    with scratch("bench-crypto-") as folder:
+        path = folder / "blob"
         with path.open("wb") as out:
             _encrypt(make_writer(out), block, mib)
         with path.open("rb") as src:

@@ -11,7 +11,8 @@ holds 1 MiB whatever the size.
 
 Part B encrypts and decrypts one 200 MiB file on disk with our Encryptor/Decryptor (file to
 file, in this process) and with the `age` tool (subprocess, wall time including its start), in
-alternating order, and prints the medians. Every temporary file lives under /tmp and is removed.
+alternating order, and prints the medians. Every temporary file lives under `.bench/` (or
+`MDPH_BENCH_SCRATCH`) and is removed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import BinaryIO
 import cryptography
 from arguments import parse
 from cryptography.hazmat.backends.openssl.backend import backend
+from scratch import scratch
 
 from mdph_bridge.domain.age import Decryptor, Encryptor, generate_identity
 from mdph_bridge.services.packaging import Entry, build_package
@@ -397,8 +398,7 @@ def main() -> None:
         f"python {platform.python_version()}, cryptography {cryptography.__version__}"
         f" ({backend.openssl_version_text()}), age {_age_version()}"
     )
-    with tempfile.TemporaryDirectory(dir="/tmp", prefix="bench_envelopes_") as folder:
-        root = Path(folder)
+    with scratch("bench_envelopes_") as root:
         print(f"scratch: {root} (removed at the end)")
         part_a([int(s) for s in args.sizes.split(",")], root)
         part_b(args.mib, args.repeat, root)

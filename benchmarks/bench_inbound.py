@@ -2,24 +2,28 @@
 
 Run from the project root (PostgreSQL of the machine, a Redis of its own):
     .venv/bin/python benchmarks/bench_inbound.py [--pending 10000] [--clients 8] [--seconds 10]
-        [--before DIR] [--rounds N]
+        [--before DIR [--before-sync]] [--rounds N]
 
-10,000 `ready` transfers addressed to 62 are inserted in one statement, then gunicorn (2 sync
-workers; `mdph-bridge serve` and the image run 2 threaded ones, `mdph_bridge.gunicorn_conf`)
+10,000 `ready` transfers addressed to 62 are inserted in one statement, then gunicorn, started as
+`mdph-bridge serve` and the image start it (2 threaded workers, `mdph_bridge.gunicorn_conf`),
 answers `GET /api/v1/inbound` with 62's receiver token, from `--clients` concurrent connections
 for `--seconds` each:
 - first page: no cursor, 100 transfers per page (the default), what a new receiver asks first;
 - caught up: the cursor after the last transfer, the steady-state poll that finds nothing new;
 - one receiver walks the whole list, 500 per page, as after an outage (pages/s, total time).
 
-The load comes from `wrk` (C, one connection per client, a Lua script for the token) when it is
-installed, else from Python threads that burn far more of the same two cores. CPU per request is
-what the gunicorn workers, the PostgreSQL backends of the hub's database and the hub's Redis used
-(from /proc), divided by the requests answered. `--before DIR` also serves the same database from
-another checkout of the project (e.g. `git worktree add DIR main`) on a second port, measured in
-the same run, the two taking turns to go first; `--rounds N` measures both polls N times, the side
-that goes first changing at each round too (the audit table grows with every first page, and the
-machine's load moves: one round favours one side).
+The load comes from `wrk` (C, one kept-alive connection per client, a Lua script for the token)
+when it is installed, else from Python threads that burn far more of the same two cores. CPU per
+request is what the gunicorn workers, the hub's PostgreSQL connections (listed again every 50 ms:
+the workers' threads open them as the load needs them) and the hub's Redis used (from /proc),
+divided by the requests answered; the autovacuum workers' CPU on the database is given apart, and
+so are the load generator's CPU and how busy the machine's cores were (the other processes of a
+shared machine take the rest). `--before DIR` also serves the same database from another checkout
+of the project (e.g. `git worktree add DIR main`) on a second port, measured in the same run, the
+two taking turns to go first (`--before-sync`: with sync workers, as this benchmark served both
+until 2026-12-04); `--rounds N` measures both polls N times, the side that goes first changing at
+each round too (the audit table grows with every first page, and the machine's load moves: one
+round favours one side).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -39,7 +45,17 @@ from pathlib import Path
 
 import psycopg
 from arguments import parse
-from harness import ROOT, Hub, children, cpu_seconds, free_port, hub, machine, summary_ms
+from harness import (
+    ROOT,
+    CpuMeter,
+    Hub,
+    children,
+    free_port,
+    hub,
+    machine,
+    machine_jiffies,
+    summary_ms,
+)
 from sqlalchemy import insert, update
 
 from mdph_bridge import create_app
@@ -133,19 +149,47 @@ def wrk(port: int, path: str, token: str, clients: int, seconds: float) -> Load:
     return Load(int(found[1]), rate, latency)
 
 
-def hub_pids(target: Target, redis_pid: int, database_url: str) -> dict[str, list[int]]:
+# The database's backends but the meter's own: the hub's connections, and apart the autovacuum
+# workers that the audit entries' inserts call for now and then.
+BACKENDS = (
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND (backend_type = 'client backend') = %s"
+)
+
+
+def hub_meter(target: Target, redis_pid: int, conn: psycopg.Connection[tuple[int]]) -> CpuMeter:
     """The target's gunicorn workers, the PostgreSQL backends of the database, the hub's Redis."""
-    raw = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(raw) as conn:
-        backends = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return {
-        "web": children(target.pid)[1:],
-        "PostgreSQL": [row[0] for row in backends],
-        "Redis": [redis_pid],
-    }
+    return CpuMeter(
+        {
+            "web": lambda: children(target.pid)[1:],
+            "PostgreSQL": lambda: [pid for (pid,) in conn.execute(BACKENDS, (True,))],
+            "Redis": lambda: [redis_pid],
+            "autovacuum": lambda: [pid for (pid,) in conn.execute(BACKENDS, (False,))],
+        }
+    )
+
+
+def clients_per_worker(target: Target) -> str:
+    """How the load's connections are spread over the target's workers (e.g. 4/4), from /proc."""
+    port = f":{target.port:04X}"
+    served = set()  # sockets of established connections on the target's port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[1].endswith(port) and fields[3] == "01":
+                served.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in children(target.pid)[1:]:
+        fds = Path(f"/proc/{pid}/fd")
+        counts.append(sum(1 for fd in fds.iterdir() if _link(fd) in served))
+    return "/".join(str(n) for n in sorted(counts, reverse=True))
+
+
+def _link(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed meanwhile
+        return ""
 
 
 def seed(app: object, pending: int) -> None:
@@ -200,18 +244,36 @@ def measure(target: Target, path: str, args: argparse.Namespace, token: str, h: 
     """Load one target with one request; return its figures line."""
     load = wrk if WRK else threads
     load(target.port, path, token, 2, 1)  # warm up: connections, caches, the watermark
-    pids = hub_pids(target, h.redis.proc.pid, h.database_url)  # type: ignore[union-attr]
-    used = {part: sum(cpu_seconds(group).values()) for part, group in pids.items()}
-    result = load(target.port, path, token, args.clients, args.seconds)
-    ms = {
-        part: (sum(cpu_seconds(group).values()) - used[part]) * 1000 / result.requests
-        for part, group in pids.items()
-    }
+    raw = h.database_url.replace("postgresql+psycopg://", "postgresql://")
+    split: list[str] = []  # the clients' connections per worker, midway
+    # Autocommit: in a transaction, pg_stat_activity would show the same backends at every read.
+    with (
+        psycopg.connect(raw, autocommit=True) as conn,
+        hub_meter(target, h.redis.proc.pid, conn) as meter,  # type: ignore[union-attr]
+    ):
+        cores, generator = machine_jiffies(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        spread = threading.Timer(args.seconds / 2, lambda: split.append(clients_per_worker(target)))
+        spread.start()
+        result = load(target.port, path, token, args.clients, args.seconds)
+        spread.join()
+        ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, waited for: counted here
+        cores = {k: v - cores[k] for k, v in machine_jiffies().items()}
+    ms = {part: used * 1000 / result.requests for part, used in meter.used().items()}
+    vacuum_ms = ms.pop("autovacuum")
     cpu_ms = sum(ms.values())
+    load_ms = (ended.ru_utime + ended.ru_stime - generator.ru_utime - generator.ru_stime) * 1000
+    load_ms /= result.requests
+    total = sum(cores.values())
+    hub_share = cpu_ms * result.requests / 1000 / (total / os.sysconf("SC_CLK_TCK"))
+    busy, idle, steal = (100 * cores[k] / total for k in ("busy", "idle", "steal"))
     parts = ", ".join(f"{part} {value:.2f}" for part, value in ms.items())
+    connections = f"opened {meter.opened('PostgreSQL')}, closed {meter.ended('PostgreSQL')}"
     return (
         f"{result.rate:7.1f} req/s   {result.latency}   CPU {cpu_ms:5.2f} ms/request"
-        f" ({parts}; 2 free cores: ~{2000 / cpu_ms:.0f} req/s)"
+        f" ({parts}; 2 free cores: ~{2000 / cpu_ms:.0f} req/s; autovacuum {vacuum_ms:.2f})\n"
+        f"{'':25}load generator {load_ms:.2f} ms/request; cores busy {busy:.0f} % (the hub"
+        f" {100 * hub_share:.0f} %), idle {idle:.0f} %, stolen {steal:.0f} %; clients per worker"
+        f" {''.join(split)}; PostgreSQL connections {connections}"
     )
 
 
@@ -237,9 +299,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--before", type=Path, help="another checkout, measured beside this one")
     parser.add_argument("--rounds", type=int, default=1, help="measure both polls this many times")
+    parser.add_argument(
+        "--before-sync", action="store_true", help="serve --before with sync workers, as until now"
+    )
     args = parse(parser, {"pending": 300, "clients": 2, "seconds": 1})
     print(f"machine: {machine()}")
     before = f" --before {args.before}" if args.before else ""
+    before += " --before-sync" if args.before_sync else ""
     before += f" --rounds {args.rounds}" if args.rounds != 1 else ""
     print(
         f"command: .venv/bin/python benchmarks/bench_inbound.py --pending {args.pending} "
@@ -251,7 +317,8 @@ def main() -> None:
         targets = []
         for name, root in roots.items():
             port = free_port()
-            server = h.gunicorn("mdph_bridge.wsgi:app", port, root=root)
+            sync = name == "before" and args.before_sync
+            server = h.gunicorn("mdph_bridge.wsgi:app", port, root=root, sync=sync)
             targets.append(Target(name, port, server.pid))
 
         generator = "wrk" if WRK else "Python threads (wrk not installed)"

@@ -1,16 +1,17 @@
 """A 50 MiB and a 1 GiB transfer end to end: time, and peak memory of the web and worker processes.
 
-Run from the project root (PostgreSQL of the machine, a Redis of its own, blobs under /tmp, or
+Run from the project root (PostgreSQL of the machine, a Redis of its own, blobs under `.bench/`, or
 with --s3 in a bucket of a moto S3 server started for the run):
     .venv/bin/python benchmarks/bench_large.py [--sizes 50,1024] [--s3]
 
-For each size (MiB), a fresh hub: gunicorn (2 sync workers, as `mdph-bridge serve`) and a worker on
-the `transfers_large` queue. The client streams a multipart body (the dossier and one PDF document
-of that size, generated from a 1 MiB block: the client holds 1 MiB) over HTTP; the web side seals
-it to disk as it arrives; the worker opens it, packages and encrypts it to 62's keys and stores the
-package. Times: the HTTP submission, submit→ready, and the download of the package. Peak memory is
-VmHWM of each process (the largest gunicorn worker, the largest Celery process), beside the same
-figure just before the submission (idle: after start-up, imports and a readiness probe).
+For each size (MiB), a fresh hub: gunicorn as `mdph-bridge serve` starts it (2 threaded workers)
+and a worker on the `transfers_large` queue. The client streams a multipart body (the dossier and
+one PDF document of that size, generated from a 1 MiB block: the client holds 1 MiB) over HTTP;
+the web side seals it to disk as it arrives; the worker opens it, packages and encrypts it to 62's
+keys and stores the package. Times: the HTTP submission, submit→ready, and the download of the
+package. Peak memory is VmHWM of each process (the largest gunicorn worker, the largest Celery
+process), beside the same figure just before the submission (idle: after start-up, imports and a
+readiness probe).
 """
 
 from __future__ import annotations

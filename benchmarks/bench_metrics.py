@@ -24,15 +24,14 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from alembic import command
 from arguments import parse
 from harness import percentile
+from scratch import scratch
 from sqlalchemy import create_engine, text
 
 from mdph_bridge import create_app
@@ -147,13 +146,13 @@ def once(call: Any) -> float:
 
 def run(url: str, transfers: int, runs: int, load: bool, exact: bool) -> None:
     command.upgrade(alembic_config(url), "head")
-    with tempfile.TemporaryDirectory() as var:
+    with scratch("bench-metrics-") as var:
         app = create_app(
             {
-                "VAR_DIR": var,
+                "VAR_DIR": str(var),
                 "DATABASE_URL": url,
                 "BROKER_URL": "memory://",
-                "STORAGE_DIR": str(Path(var) / "blobs"),
+                "STORAGE_DIR": str(var / "blobs"),
                 "SECRET_KEY": "bench",
                 "STAGING_KEYS": generate_staging_key("bench"),
                 "SIGNING_KEYS": generate_hub_key("bench"),

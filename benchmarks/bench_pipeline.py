@@ -3,19 +3,22 @@
 Run from the project root (PostgreSQL and Redis of the machine, as the tests use):
     .venv/bin/python benchmarks/bench_pipeline.py [--levels 1,4,16] [--count 300]
 
-Hub: gunicorn (2 sync workers, as `mdph-bridge serve`) → authentication, multipart streaming and
-sealing, dossier validation → PostgreSQL commit → Redis → one prefork Celery worker (concurrency 2)
-→ business validation, rights mapping, tar + age encryption, signed manifest → storage → `ready`.
-Bare: the same gunicorn serving `benchmarks/bare_pipeline.py` (read the body, one insert, one Celery
-hop, one update). Both get the same multipart body (a dossier and a 2 KiB PDF), from closed-loop
-clients at each concurrency level, then from an open loop at half the hub's best throughput.
+Hub: gunicorn as `mdph-bridge serve` and the image run it (`harness.Hub.gunicorn`: 2 threaded
+workers, `mdph_bridge.gunicorn_conf`) → authentication, multipart streaming and sealing, dossier
+validation → PostgreSQL commit → Redis → one prefork Celery worker (concurrency 2) → business
+validation, rights mapping, tar + age encryption, signed manifest → storage → `ready`. Bare: the
+same gunicorn, started the same way, serving `benchmarks/bare_pipeline.py` (read the body, one
+insert, one Celery hop, one update). Both get the same multipart body (a dossier and a 2 KiB PDF),
+from closed-loop clients at each concurrency level, then from an open loop at half the hub's best
+throughput.
 Latency is submit→ready: from the client sending the request to the `ready_at` (hub) or `done_at`
 (bare) the database recorded, on the same clock. The load generator shares the 2 cores.
 
 CPU per transfer is what the web processes, the worker processes, Redis and the hub database's
-PostgreSQL backends used during a level (from /proc), divided by its submissions. The open loop's
-submit→ready splits into its stages (HTTP answer, wait in the queue until a worker claimed it,
-processing until `ready`), from the transfer's own events, so that a tail can be placed.
+PostgreSQL backends used during a level (from /proc; the backends listed again every 50 ms, since
+the web's threads open their connections as the load needs them), divided by its submissions. The
+open loop's submit→ready splits into its stages (HTTP answer, wait in the queue until a worker
+claimed it, processing until `ready`), from the transfer's own events, so that a tail can be placed.
 `--before DIR` runs the hub a second time from another checkout of the project (e.g.
 `git worktree add DIR main`, or `git archive main | tar -x -C DIR`), in the same run and database.
 """
@@ -33,6 +36,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +45,8 @@ from harness import (
     BIN,
     PG_URL,
     ROOT,
+    CpuMeter,
     children,
-    cpu_seconds,
     free_port,
     hub,
     machine,
@@ -97,27 +101,21 @@ BACKENDS_QUERY = (
 
 
 class Meter:
-    """CPU used by each role of one side (web, worker, redis, postgres) between two readings."""
+    """CPU used by each role of one side (web, worker, redis, postgres) from now to `used()`."""
 
     def __init__(self, engine: Any, procs: dict[str, subprocess.Popen[bytes]]) -> None:
-        self.engine, self.procs = engine, procs
-        self.start = self._read()
+        def backends() -> list[int]:
+            with engine.connect() as conn:
+                return [pid for (pid,) in conn.execute(text(BACKENDS_QUERY))]
 
-    def _pids(self) -> dict[str, list[int]]:
-        with self.engine.connect() as conn:
-            backends = [pid for (pid,) in conn.execute(text(BACKENDS_QUERY))]
-        return {role: children(p.pid) for role, p in self.procs.items()} | {"postgres": backends}
-
-    def _read(self) -> dict[str, dict[int, float]]:
-        return {role: cpu_seconds(pids) for role, pids in self._pids().items()}
+        roles = {role: partial(children, p.pid) for role, p in procs.items()}
+        self.meter = CpuMeter(roles | {"postgres": backends})  # re-listed during the run
+        self.meter.__enter__()
 
     def used(self) -> dict[str, float]:
-        """CPU seconds per role since the meter was made (processes new since then from zero)."""
-        end = self._read()
-        return {
-            role: sum(t - self.start[role].get(pid, 0.0) for pid, t in now.items())
-            for role, now in end.items()
-        }
+        """CPU seconds per role since the meter was made (processes started since from zero)."""
+        self.meter.__exit__()
+        return self.meter.used()
 
 
 def post(target: Target) -> tuple[str, float, float]:

@@ -10,18 +10,20 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alembic import command
+from scratch import scratch_dir
 from sqlalchemy import create_engine, text
 
+from mdph_bridge.cli.service import web_command
 from mdph_bridge.domain.sealing import generate_staging_key
 from mdph_bridge.domain.signing import generate_hub_key
 from mdph_bridge.migrations import alembic_config
@@ -67,7 +69,7 @@ class Hub:
     """A hub's settings, its database and the processes started for it."""
 
     name: str
-    var: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mdph-bench-")))
+    var: Path = field(default_factory=lambda: scratch_dir("mdph-bench-"))
     extra: dict[str, Any] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     redis: RedisServer = field(default_factory=RedisServer)  # its own, on a free port
@@ -125,24 +127,20 @@ class Hub:
         return proc
 
     def gunicorn(
-        self, app: str, port: int, workers: int = 2, root: Path = ROOT
+        self, app: str, port: int, workers: int = 2, root: Path = ROOT, sync: bool = False
     ) -> subprocess.Popen[bytes]:
-        """Start gunicorn (sync workers, timeout as `mdph-bridge serve`); wait until it answers."""
+        """Start gunicorn as deployed (`web_command`: threaded workers); wait until it answers.
+
+        `sync` serves with plain sync workers instead, as this harness did until 2026-12-04, to
+        compare with figures measured so.
+        """
+        bind = f"127.0.0.1:{port}"
+        if sync:
+            args = ["--bind", bind, "--workers", str(workers), "--timeout", "600", app]
+        else:
+            args = web_command(bind, workers, app)[1:]
         proc = self.spawn(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--timeout",
-                "600",
-                "--chdir",
-                str(root),
-                app,
-            ],
-            f"gunicorn-{port}.log",
-            cwd=root,
+            [str(BIN / "gunicorn"), "--chdir", str(root), *args], f"gunicorn-{port}.log", cwd=root
         )
         deadline = time.monotonic() + 30
         while True:
@@ -217,6 +215,7 @@ class Hub:
 def hub(name: str, **extra: Any) -> Iterator[Hub]:
     """A created hub (its database named after `name` and this process), dropped afterwards."""
     instance = Hub(f"{name}_{os.getpid()}", extra=extra)  # runs side by side never share one
+    print(f"scratch: {instance.var} (removed at the end)")
     instance.create()
     try:
         yield instance
@@ -235,6 +234,73 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
             continue
         used[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return used
+
+
+class CpuMeter:
+    """CPU seconds used by groups of processes while it runs, those started meanwhile included.
+
+    The groups are listed again every `every` seconds, since a threaded web worker opens its
+    PostgreSQL connections lazily, under load: a process counts from its CPU when first listed
+    (from zero if it started after the meter) to its last reading, so one that ends during the
+    run loses at most its last interval (`ended` counts them).
+    """
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]], every: float = 0.05) -> None:
+        self.groups, self.every = groups, every
+        self.first: dict[str, dict[int, float]] = {name: {} for name in groups}
+        self.last: dict[str, dict[int, float]] = {name: {} for name in groups}
+        self.listed: dict[str, set[int]] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _read(self, start: bool = False) -> None:
+        for name, pids in self.groups.items():
+            now = cpu_seconds(pids())
+            for pid, used in now.items():
+                self.first[name].setdefault(pid, used if start else 0.0)
+            self.last[name].update(now)
+            self.listed[name] = set(now)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self._read()
+
+    def __enter__(self) -> CpuMeter:
+        self._read(start=True)
+        self._started = {name: set(pids) for name, pids in self.listed.items()}
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._sampler.join()
+        self._read()
+
+    def used(self) -> dict[str, float]:
+        """CPU seconds each group used during the run."""
+        return {
+            name: sum(t - self.first[name][pid] for pid, t in last.items())
+            for name, last in self.last.items()
+        }
+
+    def opened(self, name: str) -> int:
+        """Processes of a group that started during the run."""
+        return len(self.first[name].keys() - self._started[name])
+
+    def ended(self, name: str) -> int:
+        """Processes of a group that ended during the run (their last interval not counted)."""
+        return len(self.last[name].keys() - self.listed[name])
+
+
+def machine_jiffies() -> dict[str, int]:
+    """The machine's CPU time so far, in clock ticks: busy, idle (iowait included) and stolen."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return {
+        "busy": user + nice + system + irq + softirq,
+        "idle": idle + iowait,
+        "steal": steal,
+    }
 
 
 def children(pid: int) -> list[int]:

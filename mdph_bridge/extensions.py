@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from mdph_bridge import gunicorn_conf
 from mdph_bridge.broker import REDIS_TRANSPORT
 from mdph_bridge.models.sqlstats import register_sqlite_functions
 from mdph_bridge.services.queue import BROKER, MAINTENANCE_QUEUE, QUEUE
@@ -44,6 +45,11 @@ def session() -> Session:
 
 # A pooled connection older than this is replaced at its next checkout (docs/OPERATIONS.md §11).
 POOL_RECYCLE_SECONDS = 1800
+# One kept connection per thread of a web worker: a smaller pool closes, as soon as it is
+# returned, each connection beyond its size, so under load a threaded worker opened and closed a
+# PostgreSQL backend per request (docs/PERFORMANCE.md, inbound polling, ninth part). Connections
+# are still opened only when needed; a Celery process or the CLI opens one or two.
+POOL_SIZE = gunicorn_conf.threads
 
 
 # A connection whose network path died silently (no close from the server) is given up after
@@ -84,7 +90,11 @@ def make_engine(url: str) -> Engine:
         tcp = {k: v for k, v in TCP_SETTINGS.items() if k not in parsed.query}
         tcp = tcp if parsed.get_backend_name() == "postgresql" else {}
         engine = create_engine(
-            url, pool_recycle=POOL_RECYCLE_SECONDS, hide_parameters=True, connect_args=tcp
+            url,
+            pool_size=POOL_SIZE,
+            pool_recycle=POOL_RECYCLE_SECONDS,
+            hide_parameters=True,
+            connect_args=tcp,
         )
         event.listen(engine, "checkout", _replace_if_closed)
         return engine

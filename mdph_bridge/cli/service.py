@@ -169,6 +169,12 @@ def worker_command(pool: str) -> list[str]:
     ]  # fmt: skip
 
 
+def web_command(bind: str, workers: int, app: str = "mdph_bridge.wsgi:app") -> list[str]:
+    """gunicorn as deployed (gunicorn_conf: threaded workers); the benchmarks start it so too."""
+    return ["gunicorn", "--config", "python:mdph_bridge.gunicorn_conf", "--bind", bind,
+            "--workers", str(workers), app]  # fmt: skip
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("pool", type=click.Choice(["small", "large"]))
 @click.argument("celery_options", nargs=-1, type=click.UNPROCESSED)
@@ -215,16 +221,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
             [*worker_command("small"), "-n", "small@%h"],
             [*worker_command("large"), "-n", "large@%h"],
             ["celery", "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
-            [
-                "gunicorn",
-                "--config",
-                "python:mdph_bridge.gunicorn_conf",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(web_workers),
-                "mdph_bridge.wsgi:app",
-            ],
+            web_command(f"{host}:{port}", web_workers),
         ):
             children.append(_spawn(args))
         click.echo(
