@@ -30,7 +30,9 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.pool import PoolProxiedConnection
 
 from mdph_bridge.config import MIN_AUDIT_RETENTION_DAYS
 from mdph_bridge.domain.checkpoints import (
@@ -377,12 +379,50 @@ def lag_seconds(session: Session, now: datetime | None = None) -> float:
 
 
 # An entry per object id, the other fields shared. The ids go as one JSON text: psycopg quotes a
-# list's items one by one, 4× the client's CPU for a page of 100 (docs/PERFORMANCE.md).
-_INSERT_EACH = text(
+# list's items one by one, 4× the client's CPU for a page of 100 (docs/PERFORMANCE.md). The
+# driver's own statement (PostgreSQL): nothing for SQLAlchemy to compile or bind.
+_INSERT_EACH = (
     "INSERT INTO audit_pending (at, actor, role, departement, action, object_type, object_id,"
-    " outcome, client) SELECT :at, :actor, :role, :departement, :action, :object_type,"
-    " jsonb_array_elements_text(CAST(:ids AS jsonb)), :outcome, :client"
+    " outcome, client) SELECT %(at)s, %(actor)s, %(role)s, %(departement)s, %(action)s,"
+    " %(object_type)s, jsonb_array_elements_text(CAST(%(ids)s AS jsonb)), %(outcome)s, %(client)s"
 )
+
+
+def _autocommitted(bind: Engine, statement: str, params: dict[str, Any]) -> None:
+    """Run one prepared statement in autocommit on the driver (psycopg) of a pooled connection.
+
+    Half the client's CPU of SQLAlchemy's `execute` on a connection switched to autocommit and
+    back (docs/PERFORMANCE.md). The pool still hands the connection out (one the server closed
+    is replaced) and takes it back transactional; a failure is raised as SQLAlchemy's own
+    execution raises it, and a lost connection is invalidated: a dead database answers 503.
+    """
+    dialect, error = bind.dialect, bind.dialect.loaded_dbapi.Error
+    pooled: PoolProxiedConnection | None = None
+    try:
+        pooled = bind.raw_connection()
+        driver: Any = pooled.driver_connection
+        driver.autocommit = True
+        try:
+            driver.execute(statement, params, prepare=True)
+        finally:
+            if not driver.closed:  # a lost one cannot change mode: it is invalidated below
+                driver.autocommit = False
+    except error as exc:
+        lost = pooled is not None and dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+        if pooled is not None and lost:
+            pooled.invalidate(exc)
+        raise DBAPIError.instance(
+            statement,
+            params,
+            exc,
+            error,
+            hide_parameters=bind.hide_parameters,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+    finally:
+        if pooled is not None:
+            pooled.close()
 
 
 def record_call(
@@ -419,11 +459,10 @@ def record_call(
         # orjson writes a UUID or a number as `str` does, in C (ids are never booleans).
         params = {**entry, "ids": orjson.dumps(ids, default=str).decode()}
         if not keep_work:  # a transaction of its own: one statement, no BEGIN or COMMIT, and
-            # none of the session's bookkeeping (half the CPU of a refusal's entry)
-            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as alone:
-                alone.execute(_INSERT_EACH, params)
+            # none of the session's or SQLAlchemy's bookkeeping
+            _autocommitted(bind, _INSERT_EACH, params)
             return
-        session.execute(_INSERT_EACH, params)
+        session.connection().exec_driver_sql(_INSERT_EACH, params)
     elif ids:
         rows = [{**entry, "object_id": None if i is None else str(i)} for i in ids]
         session.execute(insert(_PENDING), rows)

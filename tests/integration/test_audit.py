@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from audit_tampering import CASES, tamper
 from dossiers import PDF, dossier, multipart, submit
@@ -18,7 +20,7 @@ from flask import Flask, current_app
 from flask.testing import FlaskClient
 from flows import run
 from sqlalchemy import event, func, select, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from support import bearer
 
@@ -444,30 +446,104 @@ def test_a_round_goes_on_while_its_batches_are_full(
     assert session.scalar(select(func.count()).select_from(AuditPending)) == 0
 
 
+def spy_entries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool | None]]:
+    """Whether each audit insert the driver runs is autocommitted, and prepared at once."""
+    seen: list[tuple[bool, bool | None]] = []
+    execute = psycopg.Cursor.execute
+
+    def spying(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(query).startswith("INSERT INTO audit_pending"):
+            seen.append((cursor.connection.autocommit, kwargs.get("prepare")))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spying)
+    return seen
+
+
 def test_a_refusal_is_written_alone_and_leaves_no_autocommit_behind(
-    session: Session, database_url: str
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(database_url)
     db = Session(engine)
     db.execute(text("SELECT 1"))  # a view had begun a transaction
-    alone = []
-
-    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("INSERT INTO audit_pending"):
-            alone.append(conn.connection.driver_connection.autocommit)
-
-    event.listen(engine, "before_cursor_execute", seen)
+    seen = spy_entries(monkeypatch)
     call = Call(ANONYMOUS, "inbound.index", "transfer")
     record_call(db, call, "401", [None], client="abc", keep_work=False)
-    assert alone == [True]  # one statement, no BEGIN or COMMIT around it
+    # One statement, no BEGIN or COMMIT around it, prepared from its first use.
+    assert seen == [(True, True)]
     backend = db.scalar(text("SELECT pg_backend_pid()"))
     # The pool's one connection is transactional again: a rolled-back write leaves nothing.
     record(db, SYSTEM, "maintenance.sweep", "transfer", 1)
     assert db.scalar(text("SELECT pg_backend_pid()")) == backend
     db.rollback()
-    assert alone == [True, False]
+    assert [autocommit for autocommit, _ in seen] == [True, False]
     outcomes = session.scalars(select(AuditPending.outcome)).all()
     assert outcomes == ["401"]
+    db.close()
+    engine.dispose()
+
+
+def test_a_refusal_whose_entry_fails_raises_as_sqlalchemy_and_leaves_no_autocommit_behind(
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(database_url)
+    db = Session(engine)
+    backend = db.scalar(text("SELECT pg_backend_pid()"))
+    db.rollback()
+    seen = spy_entries(monkeypatch)
+    call = Call(Actor("x" * 65), "inbound.index", "transfer")  # longer than the column
+    with pytest.raises(DataError) as failed:
+        record_call(db, call, "401", [None], client="abc", keep_work=False)
+    assert "x" * 65 not in str(failed.value)  # parameters are not written in errors (logs)
+    record(db, SYSTEM, "maintenance.sweep", "transfer", 1)  # the same connection, transactional
+    assert db.scalar(text("SELECT pg_backend_pid()")) == backend
+    db.rollback()
+    assert [autocommit for autocommit, _ in seen] == [True, False]
+    assert session.scalar(select(func.count()).select_from(AuditPending)) == 0
+    db.close()
+    engine.dispose()
+
+
+def test_a_refusal_whose_connection_is_lost_raises_as_sqlalchemy_and_the_next_one_is_written(
+    session: Session, database_url: str
+) -> None:
+    engine = make_engine(database_url)
+    db = Session(engine)
+    lost: list[BaseException] = []
+    call = Call(ANONYMOUS, "inbound.index", "transfer")
+
+    def refuse() -> None:
+        try:
+            record_call(db, call, "401", [None], client="abc", keep_work=False)
+        except OperationalError as exc:
+            lost.append(exc)
+
+    outside = make_engine(database_url)
+    with outside.connect() as locker, outside.connect() as control:
+        locker.execute(text("LOCK TABLE audit_pending IN ACCESS EXCLUSIVE MODE"))
+        refusing = threading.Thread(target=refuse)
+        refusing.start()
+        ended = 0
+        while not ended:  # the entry's statement waits on the lock: end its connection
+            assert refusing.is_alive()
+            control.rollback()  # a transaction sees one snapshot of pg_stat_activity
+            ended = control.scalar(
+                text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))"
+                    " FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                )
+            )
+            time.sleep(0.01)
+        refusing.join()
+        locker.rollback()
+    outside.dispose()
+    # What a dead database gives the call: SQLAlchemy's OperationalError, hence the 503.
+    assert len(lost) == 1
+    assert isinstance(lost[0], OperationalError)
+    assert lost[0].connection_invalidated
+    record_call(db, call, "429", [None], client="abc", keep_work=False)  # a new connection
+    assert session.scalars(select(AuditPending.outcome)).all() == ["429"]
     db.close()
     engine.dispose()
 
