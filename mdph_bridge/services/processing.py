@@ -27,7 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
-    attempt_folders,
     attempt_prefix,
     package_prefix,
     staged_dossier,
@@ -582,7 +581,7 @@ def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None
     """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))
-        for folder in attempt_folders(list(storage.stamps(package_prefix(transfer_id)))):
+        for folder in storage.folders(package_prefix(transfer_id)):  # one per attempt
             if folder != keep:
                 storage.delete_prefix(folder)
     except Exception as exc:
