@@ -16,7 +16,8 @@ from mdph_bridge.domain.hashing import Writable
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
 MODE = 0o600
-# Bytes read from a source at a time, as `tarfile.TarFile.copybufsize` was set before.
+# Bytes read from a source at a time, as `tarfile.TarFile.copybufsize` was set before: one
+# read takes one whole 1 MiB chunk of a sealed staging blob (`domain/sealing.py`).
 COPY_BUFFER = 1024 * 1024
 # An entry this small goes out as one write (header, content, padding).
 ONE_WRITE = 64 * 1024
