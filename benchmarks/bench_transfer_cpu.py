@@ -11,9 +11,10 @@ figure that a busy machine disturbs far less than a throughput. SQL statements, 
 are counted on the engine (psycopg's implicit BEGIN is not a statement here). `--before DIR` runs
 the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
 side in a fresh process, alternately, and prints medians. `--sample DIR` samples each side's stack
-every 0.5 ms of process CPU (user and kernel, `SIGPROF`), into `DIR/web.txt` and `DIR/worker.txt`
-for `benchmarks/profile_summary.py`: unlike py-spy it counts no waiting, unlike cProfile it does
-not inflate Python calls.
+every 0.5 ms, weighed by the CPU (user and kernel) used since the previous sample, into
+`DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
+unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
+`--profile DIR` writes cProfile files timed by the thread's CPU clock.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -38,27 +39,47 @@ FIGURES += ("worker_sql", "worker_pings", "worker_commits")
 
 
 class CpuSampler:
-    """Count the stacks the process is in each time it has used another 0.5 ms of CPU."""
+    """Weigh the measured thread's stacks by the CPU it used (user and kernel) between samples.
+
+    A thread wakes every 0.5 ms and charges the measured thread's CPU time since the last sample
+    to the stack that thread is in. A `SIGPROF` timer, used before, fires on the kernel's clock
+    tick (one sample per ~4 ms of CPU on this machine); the switch interval is lowered to 0.5 ms
+    while sampling so that the sampler gets the interpreter that often from running Python.
+    """
+
+    interval = 0.0005
 
     def __init__(self) -> None:
-        self.stacks: Counter[str] = Counter()
+        self.stacks: Counter[str] = Counter()  # microseconds of CPU per stack
+        self._stop = threading.Event()
 
-    def _sample(self, _signal: int, frame: FrameType | None) -> None:
-        frames = []
-        while frame is not None:
-            code = frame.f_code
-            frames.append(f"{code.co_name} ({code.co_filename}:{frame.f_lineno})")
-            frame = frame.f_back
-        self.stacks[";".join(reversed(frames))] += 1
+    def _run(self, ident: int) -> None:
+        clock = time.pthread_getcpuclockid(ident)
+        last = time.clock_gettime(clock)
+        while not self._stop.wait(self.interval):
+            used = time.clock_gettime(clock) - last
+            frame = sys._current_frames().get(ident)
+            if frame is None or used <= 0:
+                continue
+            last += used
+            frames = []
+            while frame is not None:
+                code = frame.f_code
+                frames.append(f"{code.co_name} ({code.co_filename}:{code.co_firstlineno})")
+                frame = frame.f_back
+            self.stacks[";".join(reversed(frames))] += round(used * 1_000_000)
 
     def __enter__(self) -> CpuSampler:
-        signal.signal(signal.SIGPROF, self._sample)
-        signal.setitimer(signal.ITIMER_PROF, 0.0005, 0.0005)
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(self.interval)
+        self._thread = threading.Thread(target=self._run, args=(threading.get_ident(),))
+        self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        signal.setitimer(signal.ITIMER_PROF, 0, 0)
-        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+        self._stop.set()
+        self._thread.join()
+        sys.setswitchinterval(self._switch)
 
     def write(self, path: Path) -> None:
         """Write the stacks as py-spy's raw format does: `frame;frame;… count` per line."""
@@ -66,8 +87,16 @@ class CpuSampler:
         path.write_text("".join(f"{stack} {n}\n" for stack, n in self.stacks.items()))
 
 
-def measure(count: int, profile: Path | None, sample: Path | None = None) -> dict[str, float]:
-    """Submit and process `count` transfers in this process; return the figures per transfer."""
+def measure(
+    count: int,
+    profile: Path | None,
+    sample: Path | None = None,
+    on_side: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """Submit and process `count` transfers in this process; return the figures per transfer.
+
+    `on_side` is called with each side's name before it is measured.
+    """
     import cProfile
     from datetime import timedelta
 
@@ -131,7 +160,9 @@ def measure(count: int, profile: Path | None, sample: Path | None = None) -> dic
             work(submit())
         figures: dict[str, float] = {}
         for side in ("web", "worker"):
-            profiler = cProfile.Profile() if profile else None
+            if on_side:
+                on_side(side)
+            profiler = cProfile.Profile(time.thread_time) if profile else None
             sampler = CpuSampler() if sample else None
             counts.update(sql=0, pings=0, commits=0)
             started = time.process_time()

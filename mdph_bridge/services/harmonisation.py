@@ -22,12 +22,24 @@ OUTCOME_LABELS = {
     "non_transferable": "Non transférable",
     "echu": "Échu avant le déménagement",
 }
+
+
+def _fr_iso(value: str | None) -> str:
+    return fr(date.fromisoformat(value) if value else None)
+
+
+# Read once per process (no reload check per page). The template reads the report's keys as
+# `report["key"]`, not `report.key`, which Jinja tries as an attribute first, at the cost of an
+# exception per lookup; dates go through the `fr` filter, which Jinja calls directly.
 _templates = Environment(
     loader=PackageLoader("mdph_bridge.services", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
+_templates.filters["fr"] = _fr_iso
+_REPORT_PAGE = _templates.get_template(REPORT_HTML)
 
 
 def aid_problems(rules: RuleBook, dossier: dict[str, Any]) -> list[dict[str, str]]:
@@ -62,15 +74,10 @@ def report_entries(report: dict[str, Any]) -> list[Entry]:
 
 def report_html(report: dict[str, Any]) -> str:
     """A readable French page of the report, self-contained (no script, no external resource)."""
-    return _templates.get_template("rapport_harmonisation.html").render(
+    return _REPORT_PAGE.render(
         report=report,
         outcomes=OUTCOMES,
         outcome_labels=OUTCOME_LABELS,
         mode_labels=MODE_NAMES,
         payment_labels=PAYMENT_LABELS,
-        fr=_fr_iso,
     )
-
-
-def _fr_iso(value: str | None) -> str:
-    return fr(date.fromisoformat(value) if value else None)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     CursorResult,
+    Executable,
     Table,
     bindparam,
     func,
@@ -27,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
-    attempt_folders,
     attempt_prefix,
     package_prefix,
     staged_dossier,
@@ -127,14 +127,30 @@ def _claim_in_one_statement(
     params: dict[str, Any],
 ) -> Claimed | None:
     """The usual claim on PostgreSQL: the update, its event and the documents read in one
-    statement (data-modifying CTEs), then the same one commit."""
-    rows = session.execute(_CLAIM_WITH_EVENT, params).all()
+    statement (data-modifying CTEs), committed before anything else runs (the slower path too)."""
+    rows = _committed_alone(session, _CLAIM_WITH_EVENT, params)
     if not rows:
         return _claim_slowly(session, transfer_id, limits, token, now)
-    session.commit()
     first = rows[0]
     documents = [Document(r.position, r.mime, r.size) for r in rows if r.position is not None]
     return Claimed(token, first.origin_code, first.dest_code, documents, first.dossier_sha256)
+
+
+def _committed_alone(session: Session, statement: Executable, params: dict[str, Any]) -> list[Any]:
+    """Run one statement and commit it; alone in its transaction, in autocommit.
+
+    A statement alone needs no `BEGIN` nor `COMMIT`: in autocommit PostgreSQL commits it as it
+    ends, durable when it returns as a commit is, two round trips fewer. The connection goes
+    back to the pool, and to its usual isolation, at the commit. In a transaction under way
+    (a caller's reads), the statement joins it, as it did before.
+    """
+    if session.in_transaction():
+        rows = session.execute(statement, params).all()
+    else:
+        autocommit = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        rows = autocommit.execute(statement, params).all()
+    session.commit()
+    return list(rows)
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -582,7 +598,7 @@ def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None
     """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))
-        for folder in attempt_folders(list(storage.stamps(package_prefix(transfer_id)))):
+        for folder in storage.folders(package_prefix(transfer_id)):  # one per attempt
             if folder != keep:
                 storage.delete_prefix(folder)
     except Exception as exc:

@@ -74,3 +74,10 @@ def test_transfer_cpu_samples_read_by_profile_summary(tmp_path: Path) -> None:
     for side in ("web", "worker"):
         output = run("benchmarks/profile_summary.py", str(tmp_path / f"{side}.txt"))
         assert re.search(r"^\S+\.txt: [1-9]\d* samples", output, re.MULTILINE), output
+
+
+def test_worker_cpu_split_times_every_part_of_a_transfer() -> None:
+    output = run("benchmarks/worker_cpu_split.py", "--smoke")
+
+    assert re.search(r"^process_transfer\s+1\.0\s+[\d.]+\s+[\d.]+$", output, re.MULTILINE), output
+    assert re.search(r"^build_package\s+1\.0\s", output, re.MULTILINE), output

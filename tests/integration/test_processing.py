@@ -327,6 +327,38 @@ def test_documents_are_named_by_their_real_type_in_the_package(
     }
 
 
+def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The claim's one statement runs in autocommit (no BEGIN, no COMMIT round trip); the
+    `ready` statement and its audit entry stay one transaction, on a connection given back
+    to the pool as it was."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    autocommit: list[tuple[str, bool]] = []
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        for writes in ("UPDATE transfers", "INSERT INTO audit_"):
+            if writes in statement:
+                autocommit.append((writes, conn.connection.dbapi_connection.autocommit))
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        assert run(app, backends, transfer_id) == State.READY
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+
+    if backends.engine.dialect.name == "postgresql":
+        assert autocommit == [
+            ("UPDATE transfers", True),  # the claim
+            ("UPDATE transfers", False),  # ready
+            ("INSERT INTO audit_", False),  # its audit entry, in the same transaction
+        ]
+        with backends.engine.connect() as pooled:
+            assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+
+
 def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that_moves(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:

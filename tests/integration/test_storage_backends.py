@@ -123,6 +123,16 @@ def test_move_list_stamps_and_delete(storage: Storage) -> None:
     assert storage.list("staging/t10") == ["staging/t10/dossier"]
 
 
+def test_folders_lists_one_level_under_a_prefix(storage: Storage) -> None:
+    put(storage, "packages/t1/a/dossier.age", b"one attempt")
+    put(storage, "packages/t1/a/medical.age", b"its medical package")
+    put(storage, "packages/t1/b/dossier.age", b"another attempt")
+    put(storage, "packages/t10/c/dossier.age", b"another transfer")
+
+    assert storage.folders("packages/t1") == ["packages/t1/a", "packages/t1/b"]
+    assert storage.folders("packages/t2") == []
+
+
 def test_missing_blob_and_bad_keys_are_refused(storage: Storage) -> None:
     with pytest.raises(FileNotFoundError):
         storage.open("staging/none/dossier")

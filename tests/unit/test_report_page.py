@@ -1,0 +1,55 @@
+"""The rights report's page is byte for byte the page agents read before it was made cheaper.
+
+The digests in `report_pages.json` are those of the pages the Jinja template wrote on 2026-12-04
+for the published examples and the reviewed corpus. A deliberate change of the page writes them
+again: `.venv/bin/python tests/unit/test_report_page.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from dossiers import EXAMPLES
+from harmonisation_corpus import CASES
+
+from mdph_bridge.domain.harmonisation import harmonise
+from mdph_bridge.rulebook import load_rulebook
+from mdph_bridge.services.harmonisation import report_html
+from mdph_bridge.services.submission import dossier_schema
+
+pytestmark = pytest.mark.unit
+DIGESTS = Path(__file__).with_name("report_pages.json")
+BOOK = load_rulebook()
+
+
+def dossiers() -> dict[str, dict[str, Any]]:
+    """Each published example (loaded as the worker loads it) and each corpus case, by name."""
+    examples = {
+        f"example {p.name}": dossier_schema().load(json.loads((p / "dossier.json").read_text()))
+        for p in sorted(EXAMPLES.iterdir())
+        if (p / "dossier.json").is_file()
+    }
+    return examples | {f"corpus {case.name}": case.dossier for case in CASES}
+
+
+def digest(dossier: dict[str, Any]) -> str:
+    """The SHA-256 of the report page's UTF-8 bytes."""
+    return hashlib.sha256(report_html(harmonise(dossier, BOOK)).encode()).hexdigest()
+
+
+def test_every_report_page_is_the_one_the_template_wrote() -> None:
+    expected = json.loads(DIGESTS.read_text())
+
+    assert {name: digest(dossier) for name, dossier in dossiers().items()} == expected
+
+
+if __name__ == "__main__":
+    pages = {name: digest(dossier) for name, dossier in dossiers().items()}
+    DIGESTS.write_text(json.dumps(pages, indent=2, sort_keys=True) + "\n")
