@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeEngine
 
+import schemas
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.domain.clock import ClockRules
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
@@ -187,12 +188,33 @@ def trusted_dossier_loader() -> Loader:
     return loader
 
 
+def _validating_code() -> bytes:
+    """SHA-256 of what decides whether a dossier is valid: the schemas, the domain rules they call
+    and the territories' data; bound into each digest, so a dossier validated by another
+    release's rules (queued across a deployment) is validated again by the worker's."""
+    package = Path(__file__).parents[1]
+    sources = [
+        *sorted(Path(schemas.__file__).parent.glob("*.py")),
+        *sorted((package / "domain").glob("*.py")),
+        package / "territoires.py",
+        package / "data" / "territoires.json",
+    ]
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(f"{source.name}:{hashlib.sha256(source.read_bytes()).hexdigest()}\n".encode())
+    return digest.digest()
+
+
+VALIDATING_CODE = _validating_code()
+
+
 def dossier_digest(raw: bytes) -> str:
-    """SHA-256 of the exact dossier bytes validated and staged, as the worker reads them back.
+    """SHA-256 of the exact dossier bytes validated and staged, as the worker reads them back,
+    and of the code that validated them (`VALIDATING_CODE`).
 
     The plaintext, not the sealed blob: resealing the staging under another key keeps it.
     """
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(VALIDATING_CODE + raw).hexdigest()
 
 
 def load_staged_dossier(raw: bytes, validated_digest: str | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.keys import register_key, revoke_key
 from mdph_bridge.services.staging import reseal_staging
+from mdph_bridge.services.submission import VALIDATING_CODE
 from schemas.dossier import DossierSchema
 
 pytestmark = pytest.mark.integration
@@ -35,8 +36,8 @@ FILES = {"piece_identite.pdf": PDF}
 
 
 def sha256(data: dict[str, Any]) -> str:
-    """The digest of the bytes `multipart` sends for `data`."""
-    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+    """The digest of the bytes `multipart` sends for `data`, validated by this release's code."""
+    return hashlib.sha256(VALIDATING_CODE + json.dumps(data).encode()).hexdigest()
 
 
 def digest_of(session: Session, transfer_id: uuid.UUID) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from dossiers import (
 )
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
+from mdph_bridge.services import submission
 from mdph_bridge.services.packaging import json_entry
 from mdph_bridge.services.submission import (
     dossier_digest,
@@ -172,3 +174,32 @@ def test_other_bytes_or_no_digest_are_validated_in_full(
     loaded = load_staged_dossier(raw, dossier_digest(raw))
     assert loaded["beneficiaire"]["date_naissance"].year == 1984
     assert len(calls) == 1
+
+
+def test_bytes_validated_by_another_release_are_validated_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refused = dossier()
+    refused["beneficiaire"]["date_naissance"] = "1984-03-14"  # the NIR says another year
+    raw = json.dumps(refused).encode()
+    monkeypatch.setattr(submission, "VALIDATING_CODE", b"the rules of an earlier release")
+    digest_then = dossier_digest(raw)
+    monkeypatch.undo()
+    with pytest.raises(ValidationError):
+        load_staged_dossier(raw, digest_then)
+
+
+def test_the_validating_code_covers_the_schemas_the_rules_and_the_territories() -> None:
+    assert submission._validating_code() == submission.VALIDATING_CODE
+    sources = {"dossier.py", "trusted.py", "dossier_rules.py", "territoires.py", "territoires.json"}
+    read: list[str] = []
+    real = Path.read_bytes
+
+    def noted(path: Path) -> bytes:
+        read.append(path.name)
+        return real(path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "read_bytes", noted)
+        submission._validating_code()
+    assert sources <= set(read)
