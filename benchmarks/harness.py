@@ -23,7 +23,6 @@ from alembic import command
 from scratch import scratch_dir
 from sqlalchemy import create_engine, text
 
-from mdph_bridge.cli.service import web_command
 from mdph_bridge.domain.sealing import generate_staging_key
 from mdph_bridge.domain.signing import generate_hub_key
 from mdph_bridge.migrations import alembic_config
@@ -137,7 +136,10 @@ class Hub:
         bind = f"127.0.0.1:{port}"
         if sync:
             args = ["--bind", bind, "--workers", str(workers), "--timeout", "600", app]
-        else:
+        else:  # imported here: bench_transfer_cpu loads this module with an older checkout's
+            # code, which may predate `web_command`, and starts no gunicorn
+            from mdph_bridge.cli.service import web_command
+
             args = web_command(bind, workers, app)[1:]
         proc = self.spawn(
             [str(BIN / "gunicorn"), "--chdir", str(root), *args], f"gunicorn-{port}.log", cwd=root
