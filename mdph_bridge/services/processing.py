@@ -247,6 +247,7 @@ _READY_VALUES: dict[str, Any] = {
     "ready_at": _NOW,
     "lease_token": None,
     "lease_until": None,
+    "dossier_sha256": None,  # only the worker needs it, and only until `ready`
 }
 _READY = (
     update(TRANSFERS)
@@ -584,6 +585,7 @@ def _reject(
         detail={"codes": sorted({p["code"] for p in problems})},
         lease_token=None,
         lease_until=None,
+        dossier_sha256=None,  # a correction binds its own; the staging is shredded below
         problems=for_storage(problems),
     )
     session.commit()

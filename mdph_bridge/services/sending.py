@@ -71,7 +71,9 @@ def cancel(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Tr
     transfer = get_outbound(session, principal, transfer_id)
     if transfer.state == State.CANCELLED:
         return transfer
-    if not move(session, transfer_id, CANCELLABLE, State.CANCELLED, principal.actor):
+    if not move(
+        session, transfer_id, CANCELLABLE, State.CANCELLED, principal.actor, dossier_sha256=None
+    ):
         raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
     session.commit()
     session.refresh(transfer)

@@ -109,3 +109,26 @@ def test_the_open_transfers_index_waits_for_a_busy_hub_and_replaces_a_left_over(
         ).scalar_one()
     engine.dispose()
     assert "(due_at, id) WHERE" in definition
+
+
+def test_a_digest_is_kept_only_for_the_transfers_a_worker_may_still_process(
+    empty_database: str,
+) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0015")
+    engine = create_engine(empty_database)
+    states = ("received", "validating", "failed", "ready", "rejected", "cancelled", "completed")
+    with engine.begin() as conn:
+        conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
+        for state in states:
+            conn.execute(insert(Transfer).values(id=uuid.uuid4(), origin_code="59", dest_code="62",
+                state=state, numero_dossier_origine="B-1", motif="demenagement",
+                submitted_at=datetime.now(UTC), warn_at=datetime.now(UTC),
+                due_at=datetime.now(UTC), staging_key_id="k", problems=[], warnings=[],
+                dossier_sha256="0" * 64))  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        kept = conn.execute(select(Transfer.state).where(Transfer.dossier_sha256.is_not(None)))
+        still = sorted(kept.scalars())
+    engine.dispose()
+    assert still == ["failed", "received", "validating"]

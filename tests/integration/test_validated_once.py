@@ -92,6 +92,7 @@ def test_the_worker_checks_the_hash_and_does_not_validate_again(
 
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
+    assert transfer.dossier_sha256 is None  # kept no longer than the worker needs it
     blob = (backends.storage.root / transfer.package_key).read_bytes()  # type: ignore[operator]
     sent = json.loads(unpack(blob, [identity(demo, "62", "receiver")])["dossier.json"])
     # What the schema's load makes of it: numbers as floats, defaults filled in.
@@ -141,7 +142,7 @@ def test_a_staged_dossier_not_the_one_validated_is_validated_in_full(
     assert len(schema_loads) == 2
     transfer = session.get(Transfer, refused, populate_existing=True)
     assert transfer is not None
-    assert transfer.dossier_sha256 == sha256(dossier()) != sha256(changed)
+    assert transfer.dossier_sha256 is None  # the staging is shredded; a correction binds its own
     assert [p["code"] for p in transfer.problems] == ["beneficiaire.nir_annee"]
 
 
@@ -185,3 +186,13 @@ def test_a_correction_binds_the_corrected_dossier(
     assert digest_of(session, transfer_id) == sha256(fixed) != sha256(first)
     refuse_the_schema(monkeypatch)
     assert run(app, backends, transfer_id) == State.READY
+
+
+def test_a_cancelled_transfer_keeps_no_digest(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    token = demo["59"]["jetons"]["caseworker"]
+    transfer_id = submit(client, token, dossier(), FILES)
+    cancelled = client.post(f"/api/v1/transfers/{transfer_id}/cancel", headers=bearer(token))
+    assert cancelled.get_json()["etat"] == "cancelled"
+    assert digest_of(session, transfer_id) is None
