@@ -48,7 +48,8 @@ POOL_RECYCLE_SECONDS = 1800
 # One kept connection per thread of a web worker: a smaller pool closes, as soon as it is
 # returned, each connection beyond its size, so under load a threaded worker opened and closed a
 # PostgreSQL backend per request (docs/PERFORMANCE.md, inbound polling, ninth part). Connections
-# are still opened only when needed; a Celery process or the CLI opens one or two.
+# are still opened only when needed; a Celery process or the CLI opens one or two. A gunicorn
+# worker sets it to its own number of threads (`gunicorn_conf.post_fork`).
 POOL_SIZE = gunicorn_conf.threads
 
 

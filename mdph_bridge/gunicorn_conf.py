@@ -4,6 +4,8 @@ Use with `gunicorn -c python:mdph_bridge.gunicorn_conf mdph_bridge.wsgi:app`; th
 the number of processes come from the command line (`--bind`, `--workers`).
 """
 
+from typing import Any
+
 # Threads, not processes, wait on the network; a connection's head is gathered by the event loop.
 worker_class = "mdph_bridge.gunicorn_worker.FrontDoorWorker"
 workers = 2
@@ -18,3 +20,10 @@ keepalive = 5
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def post_fork(_server: object, worker: Any) -> None:
+    """Keep a database connection per thread, also when `--threads` overrides the number above."""
+    from mdph_bridge import extensions  # in the worker, before it loads the app and its engine
+
+    extensions.POOL_SIZE = worker.cfg.threads
