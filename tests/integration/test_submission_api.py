@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
 from flask.testing import FlaskClient
+from kombu import Producer
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -35,6 +37,29 @@ def post(
 def queued(redis_client: redis.Redis) -> list[dict[str, Any]]:
     """Messages waiting in the `transfers` queue."""
     return [json.loads(m) for m in redis_client.lrange(QUEUE, 0, -1)]
+
+
+def test_a_wake_up_goes_to_its_queue_by_name_without_declaring_it(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wake-up is pushed onto the queue's list through the default exchange, which needs no
+    declaration: kombu is not asked to check one per message (the workers declare their queues)."""
+    declared: list[object] = []
+    monkeypatch.setattr(
+        Producer, "maybe_declare", lambda _self, entity, *_a, **_k: declared.append(entity)
+    )
+    redis_client.delete(QUEUE)
+    files = {"justificatif.pdf": PDF}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    assert response.status_code == 202
+    (message,) = queued(redis_client)
+    assert message["headers"]["task"] == "transfers.process"
+    assert message["properties"]["delivery_info"] == {"exchange": "", "routing_key": QUEUE}
+    assert json.loads(base64.b64decode(message["body"]))[0] == [response.get_json()["id"]]
+    assert declared == []
 
 
 def count(session: Session, model: type) -> int:
