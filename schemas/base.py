@@ -78,8 +78,15 @@ def _frenchify(field: fields.Field[Any]) -> None:
                 messages["type"] = problem(code)
             break
     field.error_messages = {**field.error_messages, **messages}
+    # marshmallow builds an `And` of the field's validators for each value it checks (its
+    # `_validate_all` is a property): the same `And`, built once, and nothing for no validators.
+    field.__dict__["_validate"] = validate.And(*field.validators) if field.validators else _none
     if isinstance(field, fields.List):
         _frenchify(field.inner)
+
+
+def _none(_value: Any) -> None:
+    """No validator to run."""
 
 
 class WireSchema(Schema):

@@ -43,7 +43,7 @@ from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
-from mdph_bridge.services.audit import note_created
+from mdph_bridge.services.audit import entry_insert, entry_values, note_created
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.errors import ServiceError
@@ -115,13 +115,14 @@ _DOCUMENT_ARRAYS: dict[str, TypeEngine[Any]] = {
     "sha256": ARRAY(String),
     "mime": ARRAY(String),
 }
-_created: dict[tuple[str, ...], Insert] = {}
+_created: dict[tuple[tuple[str, ...], bool], Insert] = {}
 
 
-def _create_in_one_statement(columns: tuple[str, ...]) -> Insert:
-    """The transfer, its documents and its first event in one statement (PostgreSQL), built once
-    per set of columns: data-modifying CTEs, two round trips fewer than three inserts."""
-    if (statement := _created.get(columns)) is not None:
+def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> Insert:
+    """The transfer, its documents, its first event and, for an audited call, the call's entry in
+    one statement (PostgreSQL), built once per set of columns: data-modifying CTEs, three round
+    trips fewer than four inserts."""
+    if (statement := _created.get((columns, audited))) is not None:
         return statement
     values: dict[str, Any] = {
         name: bindparam(name, type_=TRANSFERS.c[name].type) for name in columns
@@ -162,7 +163,9 @@ def _create_in_one_statement(columns: tuple[str, ...]) -> Insert:
         bindparam("event_actor", type_=String()),
         NO_DETAIL,
     ).add_cte(documents)
-    _created[columns] = statement
+    if audited:
+        statement = statement.add_cte(entry_insert(created.c.id).cte("entry"))
+    _created[columns, audited] = statement
     return statement
 
 
@@ -419,7 +422,9 @@ def _insert(
             f"documents_{n}": [d[n] for d in documents] for n in _DOCUMENT_ARRAYS
         }
         params |= {**row, "event_actor": principal.actor}
-        session.execute(_create_in_one_statement(tuple(row)), params)
+        entry = entry_values(session)  # the call's audit entry rides in the same statement
+        params |= entry or {}
+        session.execute(_create_in_one_statement(tuple(row), entry is not None), params)
     else:
         session.execute(_INSERT_TRANSFER, row)
         if documents:  # an empty list would insert one row of defaults

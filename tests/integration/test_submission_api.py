@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -10,13 +11,14 @@ import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
 from flask.testing import FlaskClient
+from kombu import Producer
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Transfer, TransferDocument, TransferEvent
+from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
 from mdph_bridge.services.queue import LARGE_QUEUE, QUEUE
 
 pytestmark = pytest.mark.integration
@@ -35,6 +37,29 @@ def post(
 def queued(redis_client: redis.Redis) -> list[dict[str, Any]]:
     """Messages waiting in the `transfers` queue."""
     return [json.loads(m) for m in redis_client.lrange(QUEUE, 0, -1)]
+
+
+def test_a_wake_up_goes_to_its_queue_by_name_without_declaring_it(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wake-up is pushed onto the queue's list through the default exchange, which needs no
+    declaration: kombu is not asked to check one per message (the workers declare their queues)."""
+    declared: list[object] = []
+    monkeypatch.setattr(
+        Producer, "maybe_declare", lambda _self, entity, *_a, **_k: declared.append(entity)
+    )
+    redis_client.delete(QUEUE)
+    files = {"justificatif.pdf": PDF}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    assert response.status_code == 202
+    (message,) = queued(redis_client)
+    assert message["headers"]["task"] == "transfers.process"
+    assert message["properties"]["delivery_info"] == {"exchange": "", "routing_key": QUEUE}
+    assert json.loads(base64.b64decode(message["body"]))[0] == [response.get_json()["id"]]
+    assert declared == []
 
 
 def count(session: Session, model: type) -> int:
@@ -386,3 +411,39 @@ def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
     assert created.at == transfer.state_changed_at == transfer.submitted_at
     assert created.actor.startswith("59/caseworker/")
     assert transfer.rolled_up is False
+
+
+def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql(
+    client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
+) -> None:
+    """The call's audit entry is inserted by the statement that writes the transfer, not by a
+    statement of its own at the commit: one entry, as `record` writes it, one round trip fewer."""
+    files = {"justificatif.pdf": PDF}
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    token = demo["59"]["jetons"]["caseworker"]
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        response = post(client, token, dossier(files=files), files)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    assert response.status_code == 202
+    transfer_id = response.get_json()["id"]
+
+    written = [s for s in sent if "INTO audit_pending" in s]
+    assert len(written) == 1
+    assert "INTO transfers " in written[0]
+    assert "INTO transfer_events " in written[0]
+    transfer = session.get(Transfer, uuid.UUID(transfer_id))
+    assert transfer is not None
+    entries = session.scalars(
+        select(AuditPending).where(AuditPending.object_id == transfer_id)
+    ).all()
+    assert [
+        (e.actor, e.role, e.departement, e.action, e.object_type, e.outcome, e.client)
+        for e in entries
+    ] == [(str(transfer.submitted_by), "caseworker", "59", "transfers.create", "transfer", "ok",
+           None)]  # fmt: skip

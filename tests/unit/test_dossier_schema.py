@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from dossiers import EXAMPLE, postcode_in
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 
 from schemas.clock import today
 from schemas.dossier import DossierSchema, has_medical_content
@@ -408,3 +408,32 @@ def test_dates_must_be_written_aaaa_mm_jj(example: dict[str, Any], written: str)
     assert ("transfert.date_demenagement", "champ.date") in {
         (e["chemin"], e["code"]) for e in errors_of(dossier)
     }
+
+
+def test_a_load_builds_no_validator(
+    example: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each field's validators are combined once, when the schema is built, not for each value
+    checked (marshmallow's own `_validate` builds an `And` per value); every problem of a value
+    is still reported."""
+    schema = DossierSchema()
+    schema.load(example)  # builds the nested schemas
+    built: list[object] = []
+    real = validate.And.__init__
+
+    def counted(self: validate.And, *validators: Any) -> None:
+        built.append(self)
+        real(self, *validators)
+
+    monkeypatch.setattr(validate.And, "__init__", counted)
+    schema.load(example)
+    assert built == []
+    broken = copy.deepcopy(example)
+    broken["beneficiaire"]["nom_usage"] = "D" * 100 + "4"  # too long, and a digit
+    with pytest.raises(ValidationError) as caught:
+        schema.load(broken)
+    assert built == []
+    assert [e["code"] for e in flatten(caught.value.messages)] == [
+        "champ.longueur",
+        "personne.nom",
+    ]
