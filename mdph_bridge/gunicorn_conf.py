@@ -4,6 +4,10 @@ Use with `gunicorn -c python:mdph_bridge.gunicorn_conf mdph_bridge.wsgi:app`; th
 the number of processes come from the command line (`--bind`, `--workers`).
 """
 
+from typing import Any
+
+from mdph_bridge.gunicorn_worker import take_slot
+
 # Threads, not processes, wait on the network; a connection's head is gathered by the event loop.
 worker_class = "mdph_bridge.gunicorn_worker.FrontDoorWorker"
 workers = 2
@@ -18,3 +22,8 @@ keepalive = 5
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """Give each worker its slot in the shared count of connections (who accepts first)."""
+    take_slot(worker, server.WORKERS.values())
