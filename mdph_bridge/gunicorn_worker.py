@@ -191,9 +191,11 @@ class FrontDoorWorker(ThreadWorker):
         self.enqueue_req(conn)
 
     def murder_keepalived(self) -> None:
-        """Also close the connections whose head did not arrive in time (at each loop's turn)."""
+        """Also close the connections whose head did not arrive in time; publish what is held.
+
+        Called at each turn of the worker's loop, after the requests that ended were counted.
+        """
         super().murder_keepalived()
-        self._publish()
         now = time.monotonic()
         for conn in [c for c, deadline in self._heads.items() if deadline < now]:
             del self._heads[conn]
@@ -209,6 +211,7 @@ class FrontDoorWorker(ThreadWorker):
                         continue  # the keep-alive timeout closed it already
             self.nr_conns -= 1
             conn.close()
+        self._publish()
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
         """Answer a request gunicorn refuses with a French page (no address in the log)."""

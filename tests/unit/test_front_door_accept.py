@@ -6,6 +6,7 @@ import errno
 import selectors
 import socket
 import threading
+from collections import deque
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -140,3 +141,13 @@ def test_a_new_worker_takes_the_slot_of_one_gone_and_starts_at_zero() -> None:
     assert HELD[0] == 0
     assert HELD[1] == 7
     assert all(HELD[slot] == UNUSED for slot in range(2, SLOTS))
+
+
+def test_each_turn_of_the_loop_publishes_what_the_worker_holds() -> None:
+    (front,) = workers(4)
+    front._keep = deque()  # type: ignore[assignment]
+    front.nr_conns = 1  # three kept-alive connections ended since the last accept
+
+    front.murder_keepalived()
+
+    assert HELD[front.slot] == 1  # type: ignore[index]
