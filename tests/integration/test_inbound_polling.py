@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -247,6 +248,26 @@ def test_postgresql_and_python_write_a_page_alike(
     assert from_sql == from_python
     assert sql_page.ids == [str(t) for t in python_page.ids]
     assert b'"cles":["a","b\xc3\xa9"]' in from_sql
+
+
+def test_a_page_read_with_its_entries_carries_only_the_columns_it_writes(
+    app: Flask, session: Session
+) -> None:
+    with app.test_request_context():
+        links = presenters.written_links()
+    entries = dict.fromkeys(("audit_actor", "audit_role", "audit_action", "audit_object_type"), "x")
+    entries |= {"audit_at": utcnow(), "audit_departement": "62"}
+    values = {"dest": "62", "after": 0, "limit": 100, "dest_json": '"62"', **links, **entries}
+    plan = session.connection().exec_driver_sql(
+        f"EXPLAIN (VERBOSE) {receiving.WRITTEN_AND_LISTED}", values
+    )
+    read = set(re.findall(r"\btransfers\.(\w+)", "\n".join(row[0] for row in plan)))
+
+    # The materialised page copies what the answer and its audit entries use (the columns the
+    # Python path lists), not the signed manifest, the receipt nor the processing's bookkeeping.
+    assert "manifest" in {column.name for column in Transfer.__table__.c}
+    assert "id" in read
+    assert read <= {column.key for column in receiving.LISTED}
 
 
 def test_links_follow_the_prefix_the_hub_is_served_under(
