@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import mmap
-import select
 import selectors
 import socket
 import time
-from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -34,17 +31,6 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 HEAD_SECONDS = 10.0  # a client has this long to send the request line and headers
 READ_TIMEOUT_SECONDS = 60.0  # longest silence while a body is read or a response written
 MAX_HEAD_BYTES = 64 * 1024  # beyond, the parser refuses the request (431 or 400)
-# Every worker's loop wakes for a new connection and the first to accept keeps it as long as it
-# is kept alive: one worker could serve 6 or 7 of 8 clients with its one core (its GIL) while the
-# other core idled. A worker holding more connections than another lets it accept first, waiting
-# at most this long (that one may be stuck or gone) before accepting itself.
-ACCEPT_YIELD_SECONDS = 0.005
-_YIELD_STEP_SECONDS = 0.0002
-# The connections each worker holds, in memory shared by the workers the master forks: one
-# slot per worker (`take_slot`, from `gunicorn_conf.pre_fork`), UNUSED where none is.
-SLOTS = 64
-UNUSED = 2**31 - 1
-HELD = memoryview(mmap.mmap(-1, SLOTS * 4)).cast("i")
 _END_OF_HEAD = b"\r\n\r\n"
 
 _PAGE = """<!doctype html>
@@ -97,20 +83,8 @@ class PatientUnreader(SocketUnreader):
             return b""
 
 
-def take_slot(worker: Any, others: Iterable[Any]) -> None:
-    """Give a worker about to be forked the first slot no live worker holds (in the master)."""
-    taken = {getattr(other, "slot", None) for other in others}
-    worker.slot = next(slot for slot in range(SLOTS) if slot not in taken)
-    HELD[worker.slot] = 0
-    for slot in range(SLOTS):
-        if slot not in taken and slot != worker.slot:
-            HELD[slot] = UNUSED  # a worker gone without successor holds nothing
-
-
 class FrontDoorWorker(ThreadWorker):
     """A gthread worker whose threads never wait for a request's head."""
-
-    slot: int | None = None  # given by `take_slot`; without one, the worker accepts at once
 
     def init_process(self) -> None:
         """Also keep the deadlines of the connections whose head is still arriving."""
@@ -119,7 +93,6 @@ class FrontDoorWorker(ThreadWorker):
 
     def accept(self, server: Any, listener: socket.socket) -> None:
         """Accept a connection and give it HEAD_SECONDS to send its head."""
-        self._let_fewer_accept_first(listener)
         try:
             sock, client = listener.accept()
         except OSError as exc:
@@ -128,28 +101,7 @@ class FrontDoorWorker(ThreadWorker):
             return
         conn = TConn(self.cfg, sock, client, server)
         self.nr_conns += 1
-        self._publish()
         self._wait_for_head(conn)
-
-    def _publish(self) -> None:
-        if self.slot is not None:
-            HELD[self.slot] = self.nr_conns
-
-    def _ahead(self) -> bool:
-        """Whether another worker holds fewer connections than this one."""
-        others = (HELD[slot] for slot in range(SLOTS) if slot != self.slot)
-        return self.slot is not None and self.nr_conns > min(others)
-
-    def _let_fewer_accept_first(self, listener: socket.socket) -> None:
-        """Wait while the connection is still there and another worker holds fewer."""
-        self._publish()
-        deadline = time.monotonic() + ACCEPT_YIELD_SECONDS
-        while (
-            self._ahead()
-            and time.monotonic() < deadline
-            and select.select([listener], [], [], 0)[0]
-        ):
-            time.sleep(_YIELD_STEP_SECONDS)
 
     def _wait_for_head(self, conn: TConn) -> None:
         conn.head = bytearray()
@@ -191,10 +143,7 @@ class FrontDoorWorker(ThreadWorker):
         self.enqueue_req(conn)
 
     def murder_keepalived(self) -> None:
-        """Also close the connections whose head did not arrive in time; publish what is held.
-
-        Called at each turn of the worker's loop, after the requests that ended were counted.
-        """
+        """Also close the connections whose head did not arrive in time."""
         super().murder_keepalived()
         now = time.monotonic()
         for conn in [c for c, deadline in self._heads.items() if deadline < now]:
@@ -211,7 +160,6 @@ class FrontDoorWorker(ThreadWorker):
                         continue  # the keep-alive timeout closed it already
             self.nr_conns -= 1
             conn.close()
-        self._publish()
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
         """Answer a request gunicorn refuses with a French page (no address in the log)."""
