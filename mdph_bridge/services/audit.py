@@ -427,6 +427,12 @@ def lag_seconds(session: Session, now: datetime | None = None) -> float:
     return max(0.0, ((now or utcnow()) - oldest).total_seconds()) if oldest else 0.0
 
 
+# One entry: its values, nothing for PostgreSQL to parse (a refusal's, a transfer's read).
+_INSERT_ONE = (
+    "INSERT INTO audit_pending (at, actor, role, departement, action, object_type, object_id,"
+    " outcome, client) VALUES (%(at)s, %(actor)s, %(role)s, %(departement)s, %(action)s,"
+    " %(object_type)s, %(object_id)s, %(outcome)s, %(client)s)"
+)
 # An entry per object id, the other fields shared. The ids go as one JSON text: psycopg quotes a
 # list's items one by one, 4× the client's CPU for a page of 100 (docs/PERFORMANCE.md). The
 # driver's own statement (PostgreSQL): nothing for SQLAlchemy to compile or bind.
@@ -474,6 +480,11 @@ def _autocommitted(bind: Engine, statement: str, params: dict[str, Any]) -> None
             pooled.close()
 
 
+def _text(object_id: object) -> str | None:
+    """An object's id as the entry names it."""
+    return None if object_id is None else str(object_id)
+
+
 def record_call(
     session: Session,
     call: Call,
@@ -504,16 +515,19 @@ def record_call(
     }
     ids = list(object_ids)
     if postgresql:
-        # One statement of constant text for a page of a hundred: compiled and prepared once.
-        # orjson writes a UUID or a number as `str` does, in C (ids are never booleans).
-        params = {**entry, "ids": orjson.dumps(ids, default=str).decode()}
+        statement, params = _INSERT_ONE, {**entry, "object_id": _text(ids[0]) if ids else None}
+        if len(ids) != 1:
+            # One statement of constant text for a page of a hundred: compiled and prepared
+            # once. orjson writes a UUID or a number as `str` does, in C (ids are never booleans).
+            statement = _INSERT_EACH
+            params = {**entry, "ids": orjson.dumps(ids, default=str).decode()}
         if not keep_work:  # a transaction of its own: one statement, no BEGIN or COMMIT, and
             # none of the session's or SQLAlchemy's bookkeeping
-            _autocommitted(bind, _INSERT_EACH, params)
+            _autocommitted(bind, statement, params)
             return
-        session.connection().exec_driver_sql(_INSERT_EACH, params)
+        session.connection().exec_driver_sql(statement, params)
     elif ids:
-        rows = [{**entry, "object_id": None if i is None else str(i)} for i in ids]
+        rows = [{**entry, "object_id": _text(i)} for i in ids]
         session.execute(insert(_PENDING), rows)
     session.commit()
 

@@ -554,3 +554,15 @@ def test_a_call_names_its_objects_as_text_whatever_their_kind(session: Session) 
     record_call(session, call, "200", [transfer, 7, None, "code-59"])
     named = session.scalars(select(AuditPending.object_id).order_by(AuditPending.id)).all()
     assert named == [str(transfer), "7", None, "code-59"]
+
+
+@pytest.mark.parametrize("keep_work", [True, False])
+def test_a_call_names_its_one_object_as_text_whatever_its_kind(
+    session: Session, keep_work: bool
+) -> None:
+    transfer = uuid.uuid4()
+    call = Call(Actor("t", "receiver", "62"), "inbound.detail", "transfer")
+    for one in (transfer, 7, None, "code-59"):
+        record_call(session, call, "200" if keep_work else "404", [one], keep_work=keep_work)
+    named = session.scalars(select(AuditPending.object_id).order_by(AuditPending.id)).all()
+    assert named == [str(transfer), "7", None, "code-59"]
