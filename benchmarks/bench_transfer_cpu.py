@@ -10,8 +10,9 @@ time of each side is measured without gunicorn, Celery or the load generator in 
 figure that a busy machine disturbs far less than a throughput. SQL statements, pings and commits
 are counted on the engine (psycopg's implicit BEGIN is not a statement here). `--before DIR` runs
 the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
-side in a fresh process, alternately, and prints medians. `--sample DIR` samples each side's stack
-every 0.5 ms, weighed by the CPU (user and kernel) used since the previous sample, into
+side in a fresh process, alternately (before first in the first run, now first in the second, and
+so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 ms, weighed by the
+CPU (user and kernel) used since the previous sample, into
 `DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
 unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
 `--profile DIR` writes cProfile files timed by the thread's CPU clock.
@@ -234,9 +235,9 @@ def main() -> None:
         return
     sides = {"before": args.before.resolve(), "now": HERE.parent}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
-    for _ in range(args.runs):
-        for name, code in sides.items():
-            runs[name].append(run_side(code, args.count))
+    for i in range(args.runs):  # alternated: the first of a pair runs in a colder cache
+        for name in sorted(sides, reverse=i % 2 == 1):
+            runs[name].append(run_side(sides[name], args.count))
     for name in sides:
         medians = {k: statistics.median(r[k] for r in runs[name]) for k in FIGURES}
         print(row(name, medians) + f"   (medians of {args.runs})")
