@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="folder for cProfile files (web, worker)")
     parser.add_argument("--sample", type=Path, help="folder for CPU-time stack samples")
     parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a side's own process
-    args = parse(parser, {"count": 5, "runs": 1})
+    args = parse(parser, {"count": 5, "runs": 2})  # two runs: both orders
     if args.code:
         figures = measure(args.count, None)
         print(" ".join(f"{figures[name]:.4f}" for name in FIGURES))
@@ -236,8 +236,11 @@ def main() -> None:
     sides = {"before": args.before.resolve(), "now": HERE.parent}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     for i in range(args.runs):  # alternated: the first of a pair runs in a colder cache
-        for name in sorted(sides, reverse=i % 2 == 1):
+        order = sorted(sides, reverse=i % 2 == 1)
+        for name in order:
             runs[name].append(run_side(sides[name], args.count))
+        worker = ", ".join(f"{n} {runs[n][-1]['worker_cpu_ms']:.2f}" for n in order)
+        print(f"run {i + 1}/{args.runs}: worker ms CPU {worker}", flush=True)
     for name in sides:
         medians = {k: statistics.median(r[k] for r in runs[name]) for k in FIGURES}
         print(row(name, medians) + f"   (medians of {args.runs})")
