@@ -10,8 +10,9 @@ time of each side is measured without gunicorn, Celery or the load generator in 
 figure that a busy machine disturbs far less than a throughput. SQL statements, pings and commits
 are counted on the engine (psycopg's implicit BEGIN is not a statement here). `--before DIR` runs
 the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
-side in a fresh process, alternately, and prints medians. `--sample DIR` samples each side's stack
-every 0.5 ms, weighed by the CPU (user and kernel) used since the previous sample, into
+side in a fresh process, alternately (before first in the first run, now first in the second, and
+so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 ms, weighed by the
+CPU (user and kernel) used since the previous sample, into
 `DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
 unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
 `--profile DIR` writes cProfile files timed by the thread's CPU clock.
@@ -221,7 +222,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="folder for cProfile files (web, worker)")
     parser.add_argument("--sample", type=Path, help="folder for CPU-time stack samples")
     parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a side's own process
-    args = parse(parser, {"count": 5, "runs": 1})
+    args = parse(parser, {"count": 5, "runs": 2})  # two runs: both orders
     if args.code:
         figures = measure(args.count, None)
         print(" ".join(f"{figures[name]:.4f}" for name in FIGURES))
@@ -234,9 +235,12 @@ def main() -> None:
         return
     sides = {"before": args.before.resolve(), "now": HERE.parent}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
-    for _ in range(args.runs):
-        for name, code in sides.items():
-            runs[name].append(run_side(code, args.count))
+    for i in range(args.runs):  # alternated: the first of a pair runs in a colder cache
+        order = sorted(sides, reverse=i % 2 == 1)
+        for name in order:
+            runs[name].append(run_side(sides[name], args.count))
+        worker = ", ".join(f"{n} {runs[n][-1]['worker_cpu_ms']:.2f}" for n in order)
+        print(f"run {i + 1}/{args.runs}: worker ms CPU {worker}", flush=True)
     for name in sides:
         medians = {k: statistics.median(r[k] for r in runs[name]) for k in FIGURES}
         print(row(name, medians) + f"   (medians of {args.runs})")

@@ -210,6 +210,26 @@ def entry_insert(object_id: ColumnElement[Any]) -> Insert:
 _ENTRY_VALUES = ("at", "actor", "role", "departement", "action", "object_type")
 
 
+def system_entry_insert(
+    at: ColumnElement[datetime], action: str, object_id: ColumnElement[Any], outcome: str
+) -> Insert:
+    """`record`'s entry of the hub itself on a transfer, as an insert a statement that moves the
+    transfer carries (a CTE beside its own, on PostgreSQL): written only for the rows it moved."""
+    return insert(_PENDING).from_select(
+        ["at", "actor", "role", "departement", "action", "object_type", "object_id", "outcome"],
+        select(
+            at,
+            literal(SYSTEM.id, String()),
+            null(),
+            null(),
+            literal(action, String()),
+            literal("transfer", String()),
+            sql_cast(object_id, String),
+            literal(outcome, String()),
+        ),
+    )
+
+
 def entry_values(session: Session) -> dict[str, Any] | None:
     """The parameters of `entry_insert` for the call the session records, None outside a call.
 

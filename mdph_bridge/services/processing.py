@@ -42,7 +42,7 @@ from mdph_bridge.domain.sealing import Keyring, SealReader
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, TransferDocument, utcnow
-from mdph_bridge.services.audit import CLI, SYSTEM, record
+from mdph_bridge.services.audit import CLI, SYSTEM, record, system_entry_insert
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
@@ -58,6 +58,7 @@ from schemas.errors import error, flatten, for_storage
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
+PROCESS = "transfer.process"  # the audit action of the worker's outcomes
 OUTCOMES = (State.READY, State.REJECTED, State.FAILED)
 DOCUMENTS = cast(Table, TransferDocument.__table__)
 DEPARTEMENTS = cast(Table, Departement.__table__)
@@ -283,8 +284,10 @@ _READY_MOVED = (
     .returning(TRANSFERS.c.id, TRANSFERS.c.inbound_seq)
     .cte("moved")
 )
+# The audit entry rides in it too: the hub's own writes are audited in the same commit.
 _READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
-    _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL)
+    _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
+    system_entry_insert(_NOW, PROCESS, _READY_MOVED.c.id, State.READY.value).cte("entry"),
 )
 
 
@@ -350,7 +353,7 @@ def _move(
 ) -> bool:
     moved = move(session, transfer_id, [source], target, ACTOR, **kwargs) is not None
     if moved and target in OUTCOMES:  # the hub's own writes are audited too, in the same commit
-        record(session, SYSTEM, "transfer.process", "transfer", transfer_id, target.value)
+        record(session, SYSTEM, PROCESS, "transfer", transfer_id, target.value)
     return moved
 
 
@@ -535,8 +538,9 @@ def _mark_ready(
 ) -> bool:
     """Move the transfer to `ready` as `_move` would, by the statements built once for it.
 
-    On PostgreSQL the position, the move and its event are one statement (data-modifying
-    CTEs): two round trips fewer in the same transaction, which commits what it did before.
+    On PostgreSQL the position, the move, its event and its audit entry are one statement
+    (data-modifying CTEs): three round trips fewer in the same transaction, which commits what
+    it did before.
     """
     now = utcnow()
     values = {
@@ -564,7 +568,7 @@ def _mark_ready(
         if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
             return False
         add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
-    record(session, SYSTEM, "transfer.process", "transfer", transfer_id, State.READY.value)
+        record(session, SYSTEM, PROCESS, "transfer", transfer_id, State.READY.value)
     raise_watermark(session, claimed.dest_code, seq)
     return True
 

@@ -76,6 +76,13 @@ def test_transfer_cpu_samples_read_by_profile_summary(tmp_path: Path) -> None:
         assert re.search(r"^\S+\.txt: [1-9]\d* samples", output, re.MULTILINE), output
 
 
+def test_transfer_cpu_alternates_which_side_runs_first() -> None:
+    output = run("benchmarks/bench_transfer_cpu.py", "--smoke", "--before", ".")
+
+    assert re.search(r"^run 1/2: worker ms CPU before [\d.]+, now [\d.]+$", output, re.M), output
+    assert re.search(r"^run 2/2: worker ms CPU now [\d.]+, before [\d.]+$", output, re.M), output
+
+
 def test_worker_cpu_split_times_every_part_of_a_transfer() -> None:
     output = run("benchmarks/worker_cpu_split.py", "--smoke")
 

@@ -21,7 +21,7 @@ from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import Departement, Transfer, TransferEvent, utcnow
+from mdph_bridge.models import AuditPending, Departement, Transfer, TransferEvent, utcnow
 from mdph_bridge.services.keys import revoke_key
 from mdph_bridge.services.processing import (
     AttemptFailedError,
@@ -353,7 +353,7 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
         assert autocommit == [
             ("UPDATE transfers", True),  # the claim
             ("UPDATE transfers", False),  # ready
-            ("INSERT INTO audit_", False),  # its audit entry, in the same transaction
+            ("INSERT INTO audit_", False),  # its audit entry, in the same statement
         ]
         with backends.engine.connect() as pooled:
             assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
@@ -398,3 +398,39 @@ def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that
     last = session.scalar(select(Departement.inbound_seq).where(Departement.code == "62"))
     assert transfer.inbound_seq == last
     assert transfer.ready_at == transfer.state_changed_at
+
+
+def test_the_ready_statement_carries_its_audit_entry_on_postgresql(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The worker's audit entry of `ready` is inserted by the statement that moves the transfer,
+    not by one of its own: one entry, as `record` writes it, one round trip fewer."""
+    if backends.engine.dialect.name != "postgresql":
+        pytest.skip("data-modifying CTEs: PostgreSQL only")
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        assert run(app, backends, transfer_id) == State.READY
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+
+    written = [s for s in sent if "INTO audit_pending" in s]
+    assert len(written) == 1
+    assert "UPDATE transfers " in written[0]
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    entries = session.scalars(
+        select(AuditPending).where(
+            AuditPending.object_id == str(transfer_id), AuditPending.action == "transfer.process"
+        )
+    ).all()
+    assert [
+        (e.at, e.actor, e.role, e.departement, e.object_type, e.outcome, e.client) for e in entries
+    ] == [(transfer.ready_at, "systeme", None, None, "transfer", "ready", None)]
