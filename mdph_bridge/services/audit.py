@@ -180,6 +180,16 @@ def listing(session: Session) -> dict[str, Any] | None:
     if call is None:
         return None
     call.listed = True
+    return _entry_params(call)
+
+
+def _text(object_id: object) -> str | None:
+    """An object's id as the entry names it."""
+    return None if object_id is None else str(object_id)
+
+
+def _entry_params(call: Call) -> dict[str, Any]:
+    """The fields an entry of the call shares, named as the statements that carry it bind them."""
     actor = call.actor
     return {
         "audit_at": utcnow(),
@@ -240,16 +250,7 @@ def entry_values(session: Session) -> dict[str, Any] | None:
     if call is None:
         return None
     call.wrote = call.entered = True
-    actor = call.actor
-    return {
-        "audit_at": utcnow(),
-        "audit_actor": actor.id,
-        "audit_role": actor.role,
-        "audit_departement": actor.departement,
-        "audit_action": call.action,
-        "audit_object_type": call.object_type,
-        "audit_object_id": None if call.object_id is None else str(call.object_id),
-    }
+    return {**_entry_params(call), "audit_object_id": _text(call.object_id)}
 
 
 def note_created(session: Session, transfer_id: object) -> None:
@@ -498,11 +499,6 @@ def _autocommitted(bind: Engine, statement: str, params: dict[str, Any]) -> None
     finally:
         if pooled is not None:
             pooled.close()
-
-
-def _text(object_id: object) -> str | None:
-    """An object's id as the entry names it."""
-    return None if object_id is None else str(object_id)
 
 
 def record_call(

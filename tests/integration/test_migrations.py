@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic import command
@@ -32,6 +33,15 @@ def tables(url: str) -> set[str]:
     names = set(inspect(engine).get_table_names()) - {"alembic_version"}
     engine.dispose()
     return names
+
+
+def transfer_row(**values: Any) -> dict[str, Any]:
+    """A transfer's row as an earlier revision's table takes it: its required columns, `values`."""
+    now = datetime.now(UTC)
+    return {"id": uuid.uuid4(), "origin_code": "59", "dest_code": "62",
+            "numero_dossier_origine": "B-1", "motif": "demenagement", "submitted_at": now,
+            "warn_at": now, "due_at": now, "staging_key_id": "k", "problems": [], "warnings": [],
+            **values}  # fmt: skip
 
 
 def test_single_head(empty_database: str) -> None:
@@ -69,11 +79,13 @@ def test_continuity_roll_ups_start_from_the_transfers_already_folded(empty_datab
             (True, None),
             (False, summary),
         ):
-            conn.execute(insert(Transfer).values(id=uuid.uuid4(), origin_code="59", dest_code="62",
-                state="completed", numero_dossier_origine="B-1", motif="demenagement",
-                submitted_at=datetime(2026, 3, 31, 22, 30, tzinfo=UTC), warn_at=datetime.now(UTC),
-                due_at=datetime.now(UTC), staging_key_id="k", problems=[], warnings=[],
-                rolled_up=folded, harmonisation=harmonisation))  # fmt: skip
+            row = transfer_row(
+                state="completed",
+                submitted_at=datetime(2026, 3, 31, 22, 30, tzinfo=UTC),
+                rolled_up=folded,
+                harmonisation=harmonisation,
+            )
+            conn.execute(insert(Transfer).values(row))
     command.upgrade(config, "head")
     with engine.connect() as conn:
         rows = conn.execute(select(ContinuityRollup.__table__)).mappings().all()
@@ -121,11 +133,8 @@ def test_a_digest_is_kept_only_for_the_transfers_a_worker_may_still_process(
     with engine.begin() as conn:
         conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
         for state in states:
-            conn.execute(insert(Transfer).values(id=uuid.uuid4(), origin_code="59", dest_code="62",
-                state=state, numero_dossier_origine="B-1", motif="demenagement",
-                submitted_at=datetime.now(UTC), warn_at=datetime.now(UTC),
-                due_at=datetime.now(UTC), staging_key_id="k", problems=[], warnings=[],
-                dossier_sha256="0" * 64))  # fmt: skip
+            row = transfer_row(state=state, dossier_sha256="0" * 64)
+            conn.execute(insert(Transfer).values(row))
     command.upgrade(config, "head")
     with engine.connect() as conn:
         kept = conn.execute(select(Transfer.state).where(Transfer.dossier_sha256.is_not(None)))

@@ -359,11 +359,10 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
             assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
 
 
-def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that_moves(
-    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
-) -> None:
-    """On PostgreSQL the claim (its event, the documents read) and the `ready` transaction (the
-    destination's next position, its event) are one statement each, committed as before."""
+def processed_with_statements(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> tuple[uuid.UUID, list[str]]:
+    """A transfer submitted, then processed to `ready`; the SQL its processing sent."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
@@ -377,6 +376,15 @@ def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that
         assert run(app, backends, transfer_id) == State.READY
     finally:
         event.remove(backends.engine, "before_cursor_execute", seen)
+    return transfer_id, sent
+
+
+def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that_moves(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """On PostgreSQL the claim (its event, the documents read) and the `ready` transaction (the
+    destination's next position, its event) are one statement each, committed as before."""
+    transfer_id, sent = processed_with_statements(app, client, demo, backends)
 
     folded = ("transfer_events", "transfer_documents", "departements")
     touching = [s for s in sent if any(f"INTO {t}" in s or f"FROM {t}" in s for t in folded)]
@@ -405,21 +413,7 @@ def test_the_ready_statement_carries_its_audit_entry_on_postgresql(
 ) -> None:
     """The worker's audit entry of `ready` is inserted by the statement that moves the transfer,
     not by one of its own: one entry, as `record` writes it, one round trip fewer."""
-    if backends.engine.dialect.name != "postgresql":
-        pytest.skip("data-modifying CTEs: PostgreSQL only")
-    transfer_id = submit(
-        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
-    )
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
-        assert run(app, backends, transfer_id) == State.READY
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
+    transfer_id, sent = processed_with_statements(app, client, demo, backends)
 
     written = [s for s in sent if "INTO audit_pending" in s]
     assert len(written) == 1
