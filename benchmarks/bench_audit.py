@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from alembic import command
 from arguments import parse
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -118,8 +118,9 @@ def _write(
     finished: Any,
 ) -> None:
     """One writer process: its own engine and session, `count` calls, one commit each."""
-    name = f"bench-writer-{n}"  # every connection of this writer's, pooled or not, says so
-    engine = make_engine(f"{url}?application_name={name}")
+    name = f"bench-writer-{n}"  # its connections say so: those open when the clock starts count
+    named = make_url(url).update_query_dict({"application_name": name})
+    engine = make_engine(named.render_as_string(hide_password=False))
     actor = Actor(f"bench-{n}", "receiver", "62")
     with Session(engine, expire_on_commit=False) as session:
         write(session, actor)  # connected, mappers configured, before the clock starts

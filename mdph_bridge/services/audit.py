@@ -130,7 +130,7 @@ def record(
         "departement": actor.departement,
         "action": action,
         "object_type": object_type,
-        "object_id": None if object_id is None else str(object_id),
+        "object_id": _text(object_id),
         "outcome": outcome,
         "client": client,
     }
@@ -201,13 +201,17 @@ def _entry_params(call: Call) -> dict[str, Any]:
     }
 
 
+# The columns an entry of a call shares with the call's other entries (`_entry_params`).
+_SHARED_COLUMNS = ("at", "actor", "role", "departement", "action", "object_type")
+
+
 def entry_insert(object_id: ColumnElement[Any]) -> Insert:
     """The call's entry as an insert a statement that writes carries (a CTE beside its own, on
     PostgreSQL), naming `object_id` unless the call names its object; bound by `entry_values`."""
     return insert(_PENDING).from_select(
-        [*_ENTRY_VALUES, "object_id", "outcome", "client"],
+        [*_SHARED_COLUMNS, "object_id", "outcome", "client"],
         select(
-            *(bindparam(f"audit_{n}", type_=_PENDING.c[n].type) for n in _ENTRY_VALUES),
+            *(bindparam(f"audit_{n}", type_=_PENDING.c[n].type) for n in _SHARED_COLUMNS),
             func.coalesce(
                 bindparam("audit_object_id", type_=String()), sql_cast(object_id, String)
             ),
@@ -215,9 +219,6 @@ def entry_insert(object_id: ColumnElement[Any]) -> Insert:
             null(),
         ),
     )
-
-
-_ENTRY_VALUES = ("at", "actor", "role", "departement", "action", "object_type")
 
 
 def system_entry_insert(
@@ -230,8 +231,8 @@ def system_entry_insert(
         select(
             at,
             literal(SYSTEM.id, String()),
-            null(),
-            null(),
+            literal(SYSTEM.role, String()),
+            literal(SYSTEM.departement, String()),
             literal(action, String()),
             literal("transfer", String()),
             sql_cast(object_id, String),

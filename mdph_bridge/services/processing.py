@@ -58,7 +58,7 @@ from schemas.errors import error, flatten, for_storage
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
-PROCESS = "transfer.process"  # the audit action of the worker's outcomes
+AUDIT_ACTION = "transfer.process"  # the audit action of the worker's outcomes (not the task)
 OUTCOMES = (State.READY, State.REJECTED, State.FAILED)
 DOCUMENTS = cast(Table, TransferDocument.__table__)
 DEPARTEMENTS = cast(Table, Departement.__table__)
@@ -287,7 +287,7 @@ _READY_MOVED = (
 # The audit entry rides in it too: the hub's own writes are audited in the same commit.
 _READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
     _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
-    system_entry_insert(_NOW, PROCESS, _READY_MOVED.c.id, State.READY.value).cte("entry"),
+    system_entry_insert(_NOW, AUDIT_ACTION, _READY_MOVED.c.id, State.READY.value).cte("entry"),
 )
 
 
@@ -353,7 +353,7 @@ def _move(
 ) -> bool:
     moved = move(session, transfer_id, [source], target, ACTOR, **kwargs) is not None
     if moved and target in OUTCOMES:  # the hub's own writes are audited too, in the same commit
-        record(session, SYSTEM, PROCESS, "transfer", transfer_id, target.value)
+        record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, target.value)
     return moved
 
 
@@ -568,7 +568,7 @@ def _mark_ready(
         if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
             return False
         add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
-        record(session, SYSTEM, PROCESS, "transfer", transfer_id, State.READY.value)
+        record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, State.READY.value)
     raise_watermark(session, claimed.dest_code, seq)
     return True
 

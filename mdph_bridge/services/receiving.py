@@ -170,10 +170,8 @@ _WRITTEN_COLUMNS = f"""SELECT inbound_seq, uid, state,
 # The page's rows carry the columns written above, not `*`: materialised (`WRITTEN_AND_LISTED`),
 # every column, the signed manifest and the receipt among them, was copied for nothing (PostgreSQL's
 # CPU per page 7-16 % lower with manifests of ~700 bytes, docs/PERFORMANCE.md).
-_PAGE_COLUMNS = """inbound_seq, state, state_changed_at, warn_at, due_at, warnings, harmonisation,
- return_reason, origin_code, motif, numero_dossier_destination, numero_dossier_origine,
- package_key, package_key_ids, package_sha256, package_size, medical_package_key,
- medical_package_key_ids, medical_package_sha256, medical_package_size, ready_at, submitted_at"""
+# The id goes as its text (`uid`) and the destination is the page's own.
+_PAGE_COLUMNS = ", ".join(c.key for c in LISTED if c.key not in ("id", "dest_code"))
 _PAGE_ROWS = f"""SELECT {_PAGE_COLUMNS}, id::text AS uid FROM transfers
  WHERE dest_code = %(dest)s AND inbound_seq > %(after)s ORDER BY inbound_seq LIMIT %(limit)s"""  # noqa: S608 - constant
 WRITTEN = f"{_WRITTEN_COLUMNS}\nFROM ({_PAGE_ROWS}) AS page ORDER BY inbound_seq"

@@ -566,3 +566,23 @@ def test_a_call_names_its_one_object_as_text_whatever_its_kind(
         record_call(session, call, "200" if keep_work else "404", [one], keep_work=keep_work)
     named = session.scalars(select(AuditPending.object_id).order_by(AuditPending.id)).all()
     assert named == [str(transfer), "7", None, "code-59"]
+
+
+def test_one_object_s_entry_goes_by_its_values_and_a_list_s_by_one_json_text(
+    session: Session,
+) -> None:
+    sent: list[str] = []
+    bind = session.get_bind()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(bind, "before_cursor_execute", seen)
+    call = Call(Actor("t", "receiver", "62"), "inbound.detail", "transfer")
+    try:
+        record_call(session, call, "200", [uuid.uuid4()])
+        record_call(session, call, "200", [uuid.uuid4(), uuid.uuid4()])
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    inserts = [sql for sql in sent if "INTO audit_pending" in sql]
+    assert ["VALUES (" in sql for sql in inserts] == [True, False]

@@ -24,7 +24,7 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         "UPDATE transfers SET dossier_sha256 = NULL"
-        " WHERE state NOT IN ('received', 'validating', 'failed')"
+        " WHERE dossier_sha256 IS NOT NULL AND state NOT IN ('received', 'validating', 'failed')"
     )
 
 
