@@ -447,3 +447,63 @@ def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql
         for e in entries
     ] == [(str(transfer.submitted_by), "caseworker", "59", "transfers.create", "transfer", "ok",
            None)]  # fmt: skip
+
+
+def test_a_submission_commits_its_one_statement_alone_on_postgresql(
+    client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
+) -> None:
+    """With its token checked a moment ago, a submission's one statement runs in autocommit: no
+    `BEGIN` nor `COMMIT` round trip, committed as it ends, on a connection given back to the pool
+    as it was."""
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    assert post(client, token, dossier(files=files), files).status_code == 202  # token checked
+    autocommit: list[bool] = []
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "INSERT INTO transfers" in statement:
+            autocommit.append(conn.connection.dbapi_connection.autocommit)
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        response = post(client, token, dossier(files=files), files)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    assert response.status_code == 202
+    assert autocommit == [backends.engine.dialect.name == "postgresql"]
+    assert session.get(Transfer, uuid.UUID(response.get_json()["id"])) is not None
+    with backends.engine.connect() as pooled:
+        assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+
+
+def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure after the statement committed the transfer (here the session's commit) leaves
+    the committed transfer its staged payload, for the sweeper to wake; nothing is queued."""
+    if backends.engine.dialect.name != "postgresql":
+        pytest.skip("the statement runs in autocommit on PostgreSQL only")
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
+    redis_client.delete(QUEUE)
+
+    def broken_commit(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    response = post(client, token, dossier(files=files), files)
+    monkeypatch.undo()
+
+    assert response.status_code == 503
+    session.rollback()
+    (second,) = session.scalars(select(Transfer.id).where(Transfer.id != uuid.UUID(first)))
+    assert session.get(Transfer, second).state == "received"  # type: ignore[union-attr]
+    staged = backends.storage.root / "staging" / str(second)
+    assert sorted(p.name for p in files_under(staged)) == ["dossier", "piece-0"]
+    assert queued(redis_client) == []
