@@ -354,6 +354,13 @@ def submit(
 
     A new transfer wakes a worker once it is committed.
     """
+    # On PostgreSQL, outside a transaction under way, the submission's reads (the
+    # Idempotency-Key's) and its one statement run in autocommit: each is a transaction of its
+    # own, as READ COMMITTED gives them anyway, and PostgreSQL commits the statement as it ends,
+    # as durable as a `COMMIT`, without the `BEGIN` and `COMMIT` round trips.
+    alone = session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
+    if alone:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     key = submission.idempotency_key
     if key is not None and (
         existing := find_by_idempotency_key(session, principal.departement, key)
@@ -363,10 +370,11 @@ def submit(
 
     transfer_id = uuid.uuid4()
     prefix = staging_prefix(transfer_id)
-    recorded = Recorded()
+    committed = False
     try:
         _stage(intake, transfer_id, submission, dossier)
-        transfer = _insert(session, intake, principal, submission, dossier, transfer_id, recorded)
+        transfer = _insert(session, intake, principal, submission, dossier, transfer_id)
+        committed = alone
         wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except IntegrityError:
@@ -378,18 +386,11 @@ def submit(
         return _replay(existing, intake, submission), False
     except BaseException:
         session.rollback()
-        if not recorded.committed:  # a committed transfer keeps its payload (the sweeper wakes it)
+        if not committed:  # a transfer committed alone keeps its payload (the sweeper wakes it)
             storage_cleanup(intake, prefix)
         raise
     log.info("transfer %s received %s -> %s", transfer_id, transfer.origin_code, transfer.dest_code)
     return transfer, True
-
-
-@dataclass
-class Recorded:
-    """Whether the transfer's row is already committed (its one statement ran in autocommit)."""
-
-    committed: bool = False
 
 
 def _insert(
@@ -399,14 +400,11 @@ def _insert(
     submission: Submission,
     dossier: dict[str, Any],
     transfer_id: uuid.UUID,
-    recorded: Recorded,
 ) -> Transfer:
     """Insert the transfer, its documents and its first event by Core; return it unattached.
 
     No unit of work to flush; the returned object (never added to the session) carries what the
-    answer shows. On PostgreSQL, outside a transaction under way, the one statement (its audit
-    entry in it) runs in autocommit: PostgreSQL commits it as it ends, as durable as a `COMMIT`,
-    without the `BEGIN` and `COMMIT` round trips; `recorded` then says it is committed.
+    answer shows.
     """
     now = utcnow()
     dest = dossier["transfert"]["mdph_destination"]
@@ -436,12 +434,7 @@ def _insert(
         params |= {**row, "event_actor": principal.actor}
         entry = entry_values(session)  # the call's audit entry rides in the same statement
         params |= entry or {}
-        statement = _create_in_one_statement(tuple(row), entry is not None)
-        alone = not session.in_transaction()  # else a caller's reads (an Idempotency-Key's)
-        if alone:
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        session.execute(statement, params)
-        recorded.committed = alone
+        session.execute(_create_in_one_statement(tuple(row), entry is not None), params)
     else:
         session.execute(_INSERT_TRANSFER, row)
         if documents:  # an empty list would insert one row of defaults

@@ -449,28 +449,42 @@ def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql
            None)]  # fmt: skip
 
 
+@pytest.mark.parametrize("key", [None, "k-1"])
 def test_a_submission_commits_its_one_statement_alone_on_postgresql(
-    client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
+    client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends, key: str | None
 ) -> None:
-    """With its token checked a moment ago, a submission's one statement runs in autocommit: no
-    `BEGIN` nor `COMMIT` round trip, committed as it ends, on a connection given back to the pool
-    as it was."""
+    """With its token checked a moment ago, a submission's statements run in autocommit (the
+    Idempotency-Key's read, then the one that writes): no `BEGIN` nor `COMMIT` round trip, the
+    transfer committed as its statement ends, on a connection given back to the pool as it was."""
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
     assert post(client, token, dossier(files=files), files).status_code == 202  # token checked
-    autocommit: list[bool] = []
+    autocommit: list[tuple[str, bool]] = []
 
     def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "INSERT INTO transfers" in statement:
-            autocommit.append(conn.connection.dbapi_connection.autocommit)
+        for kind in ("INSERT INTO transfers", "FROM transfers"):
+            if kind in statement:
+                autocommit.append((kind, conn.connection.dbapi_connection.autocommit))
+                return
 
+    headers = {} if key is None else {"Idempotency-Key": key}
     event.listen(backends.engine, "before_cursor_execute", seen)
     try:
-        response = post(client, token, dossier(files=files), files)
+        response = post(client, token, dossier(files=files), files, **headers)
+        again = post(client, token, dossier(files=files), files, **headers)
     finally:
         event.remove(backends.engine, "before_cursor_execute", seen)
-    assert response.status_code == 202
-    assert autocommit == [backends.engine.dialect.name == "postgresql"]
+    assert response.status_code == again.status_code == 202
+    postgresql = backends.engine.dialect.name == "postgresql"
+    if key is None:
+        assert autocommit == [("INSERT INTO transfers", postgresql)] * 2
+    else:  # the second is a replay: the same transfer, read
+        assert again.get_json()["id"] == response.get_json()["id"]
+        assert autocommit == [
+            ("FROM transfers", postgresql),
+            ("INSERT INTO transfers", postgresql),
+            ("FROM transfers", postgresql),
+        ]
     assert session.get(Transfer, uuid.UUID(response.get_json()["id"])) is not None
     with backends.engine.connect() as pooled:
         assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
