@@ -404,7 +404,8 @@ def _insert(
     """Insert the transfer, its documents and its first event by Core; return it unattached.
 
     No unit of work to flush; the returned object (never added to the session) carries what the
-    answer shows.
+    answer shows. It is built before the statement, which comes last: committed alone, the
+    statement leaves nothing after it that could fail and have the staged payload deleted.
     """
     now = utcnow()
     dest = dossier["transfert"]["mdph_destination"]
@@ -427,6 +428,13 @@ def _insert(
         **_metadata(intake, dossier, submission),
     }
     documents = _documents(dossier, submission)
+    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
+    transfer = Transfer(
+        **row,
+        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
+        events=[event],
+    )
+    note_created(session, transfer_id)  # forgotten with the rest if the statement fails
     if session.get_bind().dialect.name == "postgresql":
         params: dict[str, Any] = {
             f"documents_{n}": [d[n] for d in documents] for n in _DOCUMENT_ARRAYS
@@ -441,13 +449,7 @@ def _insert(
             rows = [{"transfer_id": transfer_id, **d} for d in documents]
             session.execute(_INSERT_DOCUMENTS, rows)
         add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
-    note_created(session, transfer_id)
-    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
-    return Transfer(
-        **row,
-        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
-        events=[event],
-    )
+    return transfer
 
 
 def correct(

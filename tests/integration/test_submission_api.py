@@ -19,6 +19,7 @@ from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
+from mdph_bridge.services import submission
 from mdph_bridge.services.queue import LARGE_QUEUE, QUEUE
 
 pytestmark = pytest.mark.integration
@@ -520,4 +521,33 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
     assert session.get(Transfer, second).state == "received"  # type: ignore[union-attr]
     staged = backends.storage.root / "staging" / str(second)
     assert sorted(p.name for p in files_under(staged)) == ["dossier", "piece-0"]
+    assert queued(redis_client) == []
+
+
+def test_nothing_can_fail_after_the_statement_that_commits_alone(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The answer's unattached transfer is built before the statement: if building it fails,
+    nothing was committed and nothing staged is left (no transfer without its payload)."""
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
+    redis_client.delete(QUEUE)
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the answer cannot be built")
+
+    monkeypatch.setattr(submission, "TransferEvent", broken)
+    response = post(client, token, dossier(files=files), files)
+    monkeypatch.undo()
+
+    assert response.status_code == 500
+    session.rollback()
+    assert session.scalars(select(Transfer.id)).all() == [uuid.UUID(first)]
+    assert [p.parent.name for p in files_under(backends.storage.root / "staging")] == [first] * 2
     assert queued(redis_client) == []
