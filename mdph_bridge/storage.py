@@ -133,8 +133,11 @@ class LocalStorage:
     def writer(self, key: str) -> BlobWriter:
         """Start writing a blob (use as a context manager, or call commit/discard)."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return BlobWriter(path)
+        try:
+            return BlobWriter(path)
+        except FileNotFoundError:  # a new folder: made then, not checked before every blob
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return BlobWriter(path)
 
     def open(self, key: str) -> BinaryIO:
         """Open a blob for reading."""
@@ -146,9 +149,12 @@ class LocalStorage:
 
     def move(self, src: str, dst: str) -> None:
         """Rename a blob (atomic on the same file system), durable under its new key."""
-        target = self._path(dst)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._path(src), target)
+        source, target = self._path(src), self._path(dst)
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:  # a new folder: made then, not checked before every move
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
         fsync_path(target)
         fsync_path(target.parent)
 

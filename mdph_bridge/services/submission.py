@@ -354,6 +354,13 @@ def submit(
 
     A new transfer wakes a worker once it is committed.
     """
+    # On PostgreSQL, outside a transaction under way, the submission's reads (the
+    # Idempotency-Key's) and its one statement run in autocommit: each is a transaction of its
+    # own, as READ COMMITTED gives them anyway, and PostgreSQL commits the statement as it ends,
+    # as durable as a `COMMIT`, without the `BEGIN` and `COMMIT` round trips.
+    alone = session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
+    if alone:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     key = submission.idempotency_key
     if key is not None and (
         existing := find_by_idempotency_key(session, principal.departement, key)
@@ -363,9 +370,11 @@ def submit(
 
     transfer_id = uuid.uuid4()
     prefix = staging_prefix(transfer_id)
+    committed = False
     try:
         _stage(intake, transfer_id, submission, dossier)
         transfer = _insert(session, intake, principal, submission, dossier, transfer_id)
+        committed = alone
         wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except IntegrityError:
@@ -377,7 +386,8 @@ def submit(
         return _replay(existing, intake, submission), False
     except BaseException:
         session.rollback()
-        storage_cleanup(intake, prefix)
+        if not committed:  # a transfer committed alone keeps its payload (the sweeper wakes it)
+            storage_cleanup(intake, prefix)
         raise
     log.info("transfer %s received %s -> %s", transfer_id, transfer.origin_code, transfer.dest_code)
     return transfer, True
@@ -394,7 +404,8 @@ def _insert(
     """Insert the transfer, its documents and its first event by Core; return it unattached.
 
     No unit of work to flush; the returned object (never added to the session) carries what the
-    answer shows.
+    answer shows. It is built before the statement, which comes last: committed alone, the
+    statement leaves nothing after it that could fail and have the staged payload deleted.
     """
     now = utcnow()
     dest = dossier["transfert"]["mdph_destination"]
@@ -417,6 +428,13 @@ def _insert(
         **_metadata(intake, dossier, submission),
     }
     documents = _documents(dossier, submission)
+    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
+    transfer = Transfer(
+        **row,
+        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
+        events=[event],
+    )
+    note_created(session, transfer_id)  # forgotten with the rest if the statement fails
     if session.get_bind().dialect.name == "postgresql":
         params: dict[str, Any] = {
             f"documents_{n}": [d[n] for d in documents] for n in _DOCUMENT_ARRAYS
@@ -431,13 +449,7 @@ def _insert(
             rows = [{"transfer_id": transfer_id, **d} for d in documents]
             session.execute(_INSERT_DOCUMENTS, rows)
         add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
-    note_created(session, transfer_id)
-    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
-    return Transfer(
-        **row,
-        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
-        events=[event],
-    )
+    return transfer
 
 
 def correct(

@@ -364,11 +364,15 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
         _post(client, token)
     monkeypatch.undo()
     # The database fails the commit of the change: neither the transfer nor its entry is there.
+    # A statement alone in autocommit (PostgreSQL) is its own commit: it is the one that fails.
     crashed: dict[str, Any] = {"armed": False, "done": False}
 
-    def arm(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def arm(conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "INSERT INTO transfers " in statement and not crashed["armed"]:  # a CTE, on PostgreSQL
             crashed["armed"], crashed["lost"] = True, str(parameters["id"])
+            if conn.connection.dbapi_connection.autocommit:
+                crashed["done"] = True
+                raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
     def fail(_conn: Any) -> None:
         if crashed["armed"] and not crashed["done"]:

@@ -19,6 +19,7 @@ from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
+from mdph_bridge.services import submission
 from mdph_bridge.services.queue import LARGE_QUEUE, QUEUE
 
 pytestmark = pytest.mark.integration
@@ -447,3 +448,106 @@ def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql
         for e in entries
     ] == [(str(transfer.submitted_by), "caseworker", "59", "transfers.create", "transfer", "ok",
            None)]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", [None, "k-1"])
+def test_a_submission_commits_its_one_statement_alone_on_postgresql(
+    client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends, key: str | None
+) -> None:
+    """With its token checked a moment ago, a submission's statements run in autocommit (the
+    Idempotency-Key's read, then the one that writes): no `BEGIN` nor `COMMIT` round trip, the
+    transfer committed as its statement ends, on a connection given back to the pool as it was."""
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    assert post(client, token, dossier(files=files), files).status_code == 202  # token checked
+    autocommit: list[tuple[str, bool]] = []
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        for kind in ("INSERT INTO transfers", "FROM transfers"):
+            if kind in statement:
+                autocommit.append((kind, conn.connection.dbapi_connection.autocommit))
+                return
+
+    headers = {} if key is None else {"Idempotency-Key": key}
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        response = post(client, token, dossier(files=files), files, **headers)
+        again = post(client, token, dossier(files=files), files, **headers)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    assert response.status_code == again.status_code == 202
+    postgresql = backends.engine.dialect.name == "postgresql"
+    if key is None:
+        assert autocommit == [("INSERT INTO transfers", postgresql)] * 2
+    else:  # the second is a replay: the same transfer, read
+        assert again.get_json()["id"] == response.get_json()["id"]
+        assert autocommit == [
+            ("FROM transfers", postgresql),
+            ("INSERT INTO transfers", postgresql),
+            ("FROM transfers", postgresql),
+        ]
+    assert session.get(Transfer, uuid.UUID(response.get_json()["id"])) is not None
+    with backends.engine.connect() as pooled:
+        assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+
+
+def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure after the statement committed the transfer (here the session's commit) leaves
+    the committed transfer its staged payload, for the sweeper to wake; nothing is queued."""
+    if backends.engine.dialect.name != "postgresql":
+        pytest.skip("the statement runs in autocommit on PostgreSQL only")
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
+    redis_client.delete(QUEUE)
+
+    def broken_commit(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    response = post(client, token, dossier(files=files), files)
+    monkeypatch.undo()
+
+    assert response.status_code == 503
+    session.rollback()
+    (second,) = session.scalars(select(Transfer.id).where(Transfer.id != uuid.UUID(first)))
+    assert session.get(Transfer, second).state == "received"  # type: ignore[union-attr]
+    staged = backends.storage.root / "staging" / str(second)
+    assert sorted(p.name for p in files_under(staged)) == ["dossier", "piece-0"]
+    assert queued(redis_client) == []
+
+
+def test_nothing_can_fail_after_the_statement_that_commits_alone(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The answer's unattached transfer is built before the statement: if building it fails,
+    nothing was committed and nothing staged is left (no transfer without its payload)."""
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
+    redis_client.delete(QUEUE)
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the answer cannot be built")
+
+    monkeypatch.setattr(submission, "TransferEvent", broken)
+    response = post(client, token, dossier(files=files), files)
+    monkeypatch.undo()
+
+    assert response.status_code == 500
+    session.rollback()
+    assert session.scalars(select(Transfer.id)).all() == [uuid.UUID(first)]
+    assert [p.parent.name for p in files_under(backends.storage.root / "staging")] == [first] * 2
+    assert queued(redis_client) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,6 +212,34 @@ def test_move_renames_a_blob_and_creates_folders(storage: LocalStorage) -> None:
 
     assert not storage.exists("incoming/abc")
     assert read(storage, "staging/t1/piece-0") == b"sealed"
+
+
+def test_folders_are_made_only_when_missing(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob written or moved into a folder that exists makes no `mkdir` (a system call and a
+    check per blob); a missing folder, even one removed since, is made then."""
+    made: list[str] = []
+    real_mkdir = os.mkdir
+
+    def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(Path(path).relative_to(storage.root.parent).as_posix())
+        real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    put(storage, "incoming/a")
+    put(storage, "staging/t1/dossier")
+    assert "blobs/staging/t1" in made
+    made.clear()
+    put(storage, "incoming/b")
+    storage.move("incoming/a", "staging/t1/piece-0")
+    assert made == []
+    storage.delete_prefix("staging/t1")
+    storage.move("incoming/b", "staging/t1/piece-0")
+    put(storage, "staging/t2/dossier")
+    assert made == ["blobs/staging/t1", "blobs/staging/t2"]
+    assert read(storage, "staging/t1/piece-0") == b"data"
+    assert storage.list("staging") == ["staging/t1/piece-0", "staging/t2/dossier"]
 
 
 def test_move_of_missing_blob_raises(storage: LocalStorage) -> None:

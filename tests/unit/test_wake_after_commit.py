@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 
 from mdph_bridge.services.operations import queue_lengths
@@ -71,3 +71,17 @@ def test_one_wake_up_per_transfer_however_often_it_is_asked(
     wake_after_commit(session, uuid.uuid4(), 10)
     session.commit()
     assert waiting(celery) == before + 2
+
+
+def test_asking_for_a_wake_up_adds_no_listener_to_the_session(
+    session: Session, celery: Celery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hooks serve every session, registered once: none is added per request's session."""
+    added: list[object] = []
+    monkeypatch.setattr(event, "listen", lambda *args, **kwargs: added.append(args))
+    before = waiting(celery)
+    session.execute(text("INSERT INTO t VALUES (1)"))
+    wake_after_commit(session, uuid.uuid4(), 10)
+    session.commit()
+    assert waiting(celery) == before + 1
+    assert added == []
