@@ -16,7 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     CursorResult,
-    Executable,
+    Engine,
     Table,
     bindparam,
     func,
@@ -43,6 +43,12 @@ from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, TransferDocument, utcnow
 from mdph_bridge.services.audit import CLI, SYSTEM, record, system_entry_insert
+from mdph_bridge.services.driver import (
+    DriverStatement,
+    autocommitted,
+    driver_transaction,
+    in_transaction,
+)
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
@@ -132,26 +138,28 @@ def _claim_in_one_statement(
     rows = _committed_alone(session, _CLAIM_WITH_EVENT, params)
     if not rows:
         return _claim_slowly(session, transfer_id, limits, token, now)
-    first = rows[0]
-    documents = [Document(r.position, r.mime, r.size) for r in rows if r.position is not None]
-    return Claimed(token, first.origin_code, first.dest_code, documents, first.dossier_sha256)
+    _, origin, dest, dossier_sha256 = rows[0][:4]
+    documents = [Document(*row[4:]) for row in rows if row[4] is not None]
+    return Claimed(token, origin, dest, documents, dossier_sha256)
 
 
-def _committed_alone(session: Session, statement: Executable, params: dict[str, Any]) -> list[Any]:
-    """Run one statement and commit it; alone in its transaction, in autocommit.
+def _committed_alone(
+    session: Session, statement: DriverStatement, values: dict[str, Any]
+) -> list[Any]:
+    """Run one statement on the driver and commit it; alone in its transaction, in autocommit.
 
     A statement alone needs no `BEGIN` nor `COMMIT`: in autocommit PostgreSQL commits it as it
-    ends, durable when it returns as a commit is, two round trips fewer. The connection goes
-    back to the pool, and to its usual isolation, at the commit. In a transaction under way
-    (a caller's reads), the statement joins it, as it did before.
+    ends, durable when it returns as a commit is, two round trips fewer; the session holds no
+    connection meanwhile. In a transaction under way (a caller's reads), the statement joins
+    it, as it did before, and the session commits it.
     """
-    if session.in_transaction():
-        rows = session.execute(statement, params).all()
-    else:
-        autocommit = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        rows = autocommit.execute(statement, params).all()
+    bind = cast(Engine, session.get_bind())
+    compiled = statement.compiled(bind.dialect)
+    if not session.in_transaction():
+        return autocommitted(bind, compiled.sql, compiled.params(values))
+    rows = in_transaction(session, compiled, values)
     session.commit()
-    return list(rows)
+    return rows
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -200,9 +208,10 @@ def _event_of(moved: Any, source: State, target: State, detail: ColumnElement[An
     return event_cte(f"{target.value}_event", moved.c.id, _NOW, *literals, detail)
 
 
-# The usual claim on PostgreSQL, one statement: the claim, its event, the documents to package.
+# The usual claim on PostgreSQL, one statement: the claim, its event, the documents to package;
+# run by the driver (`services/driver.py`), its rows read by position.
 _CLAIMED = _CLAIM.cte("claimed")
-_CLAIM_WITH_EVENT = (
+_CLAIM_WITH_EVENT = DriverStatement(
     select(
         _CLAIMED.c.attempts,
         _CLAIMED.c.origin_code,
@@ -284,10 +293,13 @@ _READY_MOVED = (
     .returning(TRANSFERS.c.id, TRANSFERS.c.inbound_seq)
     .cte("moved")
 )
-# The audit entry rides in it too: the hub's own writes are audited in the same commit.
-_READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
-    _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
-    system_entry_insert(_NOW, AUDIT_ACTION, _READY_MOVED.c.id, State.READY.value).cte("entry"),
+# The audit entry rides in it too: the hub's own writes are audited in the same commit. Run by
+# the driver (`services/driver.py`) in the session's transaction.
+_READY_WITH_EVENT = DriverStatement(
+    select(_READY_MOVED.c.inbound_seq).add_cte(
+        _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
+        system_entry_insert(_NOW, AUDIT_ACTION, _READY_MOVED.c.id, State.READY.value).cte("entry"),
+    )
 )
 
 
@@ -450,10 +462,8 @@ def _check_and_package(
         signer, transfer_id, claimed, package, medical_package, report["versions_regles"]
     )
     if not _mark_ready(session, transfer_id, claimed, package, medical_package, signed, brief):
-        session.rollback()
         log.info("transfer %s was taken over by another attempt", transfer_id)
         return None
-    session.commit()
     log.info("transfer %s ready for %s", transfer_id, claimed.dest_code)
     return State.READY
 
@@ -536,11 +546,12 @@ def _mark_ready(
     signed_manifest: dict[str, Any],
     harmonisation: dict[str, Any],
 ) -> bool:
-    """Move the transfer to `ready` as `_move` would, by the statements built once for it.
+    """Move the transfer to `ready` as `_move` would, by the statements built once for it, and
+    commit; False, with nothing done, if the lease was lost to another attempt.
 
     On PostgreSQL the position, the move, its event and its audit entry are one statement
     (data-modifying CTEs): three round trips fewer in the same transaction, which commits what
-    it did before.
+    it did before; its transaction runs on the driver, outside the session.
     """
     now = utcnow()
     values = {
@@ -559,17 +570,23 @@ def _mark_ready(
     params |= {"transfer_id": transfer_id, "token": claimed.token, "now": now}
     params["dest"] = claimed.dest_code
     if _on_postgresql(session):
-        seq = session.execute(_READY_WITH_EVENT, params).scalar()
-        if seq is None:
-            return False
-    else:
-        seq = session.execute(_NEXT_SEQ, params).scalar_one()
-        params["b_inbound_seq"] = seq
-        if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
-            return False
-        add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
-        record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, State.READY.value)
+        bind = cast(Engine, session.get_bind())
+        with driver_transaction(bind) as transaction:
+            moved = transaction.execute(_READY_WITH_EVENT.compiled(bind.dialect), params)
+            if not moved:
+                transaction.rollback()  # the destination's position was taken for nothing
+                return False
+            raise_watermark(session, claimed.dest_code, moved[0][0])
+        return True
+    seq = session.execute(_NEXT_SEQ, params).scalar_one()
+    params["b_inbound_seq"] = seq
+    if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
+        session.rollback()
+        return False
+    add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
+    record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, State.READY.value)
     raise_watermark(session, claimed.dest_code, seq)
+    session.commit()
     return True
 
 

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flows import LIMITS, MEDICAL_PDF, identity, run, unpack
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
-from support import bearer, files_under
+from support import bearer, files_under, sent_statements
 
 from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
@@ -336,18 +336,14 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    autocommit: list[tuple[str, bool]] = []
-
-    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        for writes in ("UPDATE transfers", "INSERT INTO audit_"):
-            if writes in statement:
-                autocommit.append((writes, conn.connection.dbapi_connection.autocommit))
-
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         assert run(app, backends, transfer_id) == State.READY
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
+    autocommit = [
+        (writes, s.autocommit)
+        for s in sent
+        for writes in ("UPDATE transfers", "INSERT INTO audit_")
+        if writes in s.sql
+    ]
 
     if backends.engine.dialect.name == "postgresql":
         assert autocommit == [
@@ -359,6 +355,31 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
             assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
 
 
+def test_the_claim_and_the_ready_statement_go_by_the_driver_prepared(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    """On PostgreSQL the worker's two statements are built once and sent by psycopg itself,
+    prepared: SQLAlchemy's execution, which cost as much client CPU again, never sees them."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    executed: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        executed.append(statement)
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        with sent_statements() as sent:
+            assert run(app, backends, transfer_id) == State.READY
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    moves = [s for s in sent if "UPDATE transfers" in s.sql]
+    assert len(moves) == 2
+    assert all(s.prepare for s in moves)
+    assert not [sql for sql in executed if "UPDATE transfers" in sql]
+
+
 def processed_with_statements(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
 ) -> tuple[uuid.UUID, list[str]]:
@@ -366,17 +387,9 @@ def processed_with_statements(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         assert run(app, backends, transfer_id) == State.READY
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
-    return transfer_id, sent
+    return transfer_id, [s.sql for s in sent]
 
 
 def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that_moves(
