@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
+    attempt_package,
     attempt_prefix,
     package_prefix,
     staged_dossier,
@@ -55,7 +56,7 @@ from mdph_bridge.services.packaging import Entry, Package, build_package, json_e
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.submission import load_staged_dossier
-from mdph_bridge.services.sweeper import documents_sizes
+from mdph_bridge.services.sweeper import documents_sizes, remove_attempts
 from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
 from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
@@ -452,12 +453,13 @@ def _check_and_package(
     if session.in_transaction():  # the keys were read now, not taken from the process's copy
         session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
-    package = build_package(
-        storage, f"{prefix}/dossier.age", receivers, [*admin, *report_entries(report)]
-    )
+    entries = [*admin, *report_entries(report)]
+    package = build_package(storage, attempt_package(prefix, "dossier.age"), receivers, entries)
     medical_package: Package | None = None
     if has_medical_content(dossier):
-        medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
+        medical_package = build_package(
+            storage, attempt_package(prefix, "medical.age"), doctors, medical
+        )
     signed = _signed_manifest(
         signer, transfer_id, claimed, package, medical_package, report["versions_regles"]
     )
@@ -621,9 +623,7 @@ def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None
     """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))
-        for folder in storage.folders(package_prefix(transfer_id)):  # one per attempt
-            if folder != keep:
-                storage.delete_prefix(folder)
+        remove_attempts(storage, storage.stamps(package_prefix(transfer_id)), {keep})
     except Exception as exc:
         log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
 

@@ -280,22 +280,25 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
     ghost = uuid.uuid4()  # blobs written, then the web process died before its commit
+    live = set(storage.list(f"packages/{done}"))
     for key in (
         f"incoming/{uuid.uuid4().hex}",
         f"staging/{ghost}/dossier",
-        f"packages/{done}/dead/dossier.age",
+        f"packages/{done}/dead-dossier.age",
+        f"packages/{done}/dead-medical.age",
+        f"packages/{done}/olddead/dossier.age",  # an attempt's own folder, before 2026-12-05
     ):
         with storage.writer(key) as blob:
             blob.write(b"ciphertext")
-    live = set(storage.list(f"packages/{done}")) - {f"packages/{done}/dead/dossier.age"}
     # A worker killed while writing a package leaves an unfinished blob of its attempt.
-    killed = storage.root / "packages" / str(done) / "killed"
-    killed.mkdir()
-    (killed / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    packages = storage.root / "packages" / str(done)
+    (packages / "killed-dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    (packages / "oldkilled").mkdir()
+    (packages / "oldkilled" / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
 
     keyring = app.config["KEYRING"]
     assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 0  # too recent
-    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 4
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 6
     assert files_under(storage.root / "packages" / str(done)) == [
         storage.root / key for key in sorted(live)
     ]
@@ -308,6 +311,30 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
         f"staging/{waiting}/piece-0",
     ]
     assert run(app, backends, waiting) == State.READY
+
+
+def test_an_attempt_names_its_packages_in_the_transfer_s_folder(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """`packages/<id>/<lease token>-dossier.age`: no folder of its own to create per attempt."""
+    files = {"piece_identite.pdf": PDF}
+    data = dossier(files=files, medical={"certificat.pdf": MEDICAL_PDF})
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], data, {**files, "certificat.pdf": MEDICAL_PDF}
+    )
+    assert run(app, backends, transfer_id) == State.READY
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    token = transfer.package_key.split("/")[2].split("-")[0]  # type: ignore[union-attr]
+    assert (transfer.package_key, transfer.medical_package_key) == (
+        f"packages/{transfer_id}/{token}-dossier.age",
+        f"packages/{transfer_id}/{token}-medical.age",
+    )
+    packages = backends.storage.root / "packages" / str(transfer_id)
+    assert sorted(p.name for p in packages.iterdir()) == [
+        f"{token}-dossier.age",
+        f"{token}-medical.age",
+    ]
 
 
 def test_documents_are_named_by_their_real_type_in_the_package(
