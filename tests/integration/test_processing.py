@@ -407,6 +407,25 @@ def test_the_claim_and_the_ready_statement_go_by_the_driver_prepared(
     assert not [sql for sql in executed if "UPDATE transfers" in sql]
 
 
+def test_a_claim_inside_a_transaction_joins_it_and_commits_it(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """A caller's reads under way: the claim's statement runs in their transaction (by the
+    driver, not in autocommit), which the claim commits as it did."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert session.get(Transfer, transfer_id) is not None  # a read: a transaction under way
+    with sent_statements() as sent:
+        claimed = claim(session, transfer_id, LIMITS)
+    assert claimed is not None
+    assert [s.autocommit for s in sent if "UPDATE transfers" in s.sql] == [False]
+    assert not session.in_transaction()
+    with backends.engine.connect() as other:
+        state = other.scalar(select(Transfer.state).where(Transfer.id == transfer_id))
+    assert state == State.VALIDATING
+
+
 def processed_with_statements(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
 ) -> tuple[uuid.UUID, list[str]]:
