@@ -91,6 +91,18 @@ def _translated(
         ) from exc
 
 
+def _checked_out(bind: Engine) -> PoolProxiedConnection:
+    """A pooled connection; a database out of reach raised as SQLAlchemy's own connect raises it
+    (`OperationalError`: the pages and the API answer 503, a worker's attempt is retried)."""
+    error = bind.dialect.loaded_dbapi.Error
+    try:
+        return bind.raw_connection()
+    except error as exc:
+        raise DBAPIError.instance(
+            None, None, exc, error, hide_parameters=True, dialect=bind.dialect
+        ) from exc
+
+
 def autocommitted(bind: Engine, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run one prepared statement in autocommit on the driver of a pooled connection; its rows.
 
@@ -99,7 +111,7 @@ def autocommitted(bind: Engine, sql: str, params: Mapping[str, Any]) -> list[tup
     takes it back transactional; a failure is raised as SQLAlchemy's own execution raises it,
     and a lost connection is invalidated.
     """
-    pooled = bind.raw_connection()
+    pooled = _checked_out(bind)
     try:
         driver: Any = pooled.driver_connection
         with _translated(bind, pooled, pooled.invalidate, sql, params):
@@ -154,7 +166,7 @@ def driver_transaction(bind: Engine) -> Iterator[DriverTransaction]:
     (the session's transaction, the connection's events, the commit's bookkeeping) is not paid.
     On an error the transaction is rolled back as the pool takes the connection back.
     """
-    pooled = bind.raw_connection()
+    pooled = _checked_out(bind)
     try:
         transaction = DriverTransaction(bind, pooled)
         yield transaction
