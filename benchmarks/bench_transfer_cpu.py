@@ -7,8 +7,11 @@ Run from the project root (PostgreSQL and Redis of the machine, as the tests use
 The submission goes through the Flask app (test client: token, multipart, sealing, validation,
 commit, wake-up message) and the processing is called as the worker's task calls it, so the CPU
 time of each side is measured without gunicorn, Celery or the load generator in the way: a
-figure that a busy machine disturbs far less than a throughput. SQL statements, pings and commits
-are counted on the engine (psycopg's implicit BEGIN is not a statement here). `--before DIR` runs
+figure that a busy machine disturbs far less than a throughput. SQL statements are counted on
+psycopg's cursors (those SQLAlchemy sends and those sent on the driver itself; psycopg's implicit
+BEGIN is not one), commits as the `COMMIT`s psycopg sends (a statement in autocommit needs none;
+until 2026-12-05 the engine's commits were counted, a commit without a transaction too), pings on
+the dialect. `--before DIR` runs
 the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
 side in a fresh process, alternately (before first in the first run, now first in the second, and
 so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 ms, weighed by the
@@ -101,8 +104,8 @@ def measure(
     import cProfile
     from datetime import timedelta
 
+    import psycopg
     from harness import hub  # after sys.path is set: the code measured may be another checkout
-    from sqlalchemy import event
 
     from mdph_bridge import create_app
     from mdph_bridge.services.admin import create_demo
@@ -126,14 +129,19 @@ def measure(
         }
         counts = {"sql": 0, "pings": 0, "commits": 0}
 
-        def counted(name: str) -> Any:
-            def count(*_: Any) -> None:
-                counts[name] += 1
+        execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
-            return count
+        def sent(cursor: Any, *args: Any, **kwargs: Any) -> Any:
+            counts["sql"] += 1
+            return execute(cursor, *args, **kwargs)
 
-        event.listen(backends.engine, "before_cursor_execute", counted("sql"))
-        event.listen(backends.engine, "commit", counted("commits"))
+        def committed(connection: Any) -> None:
+            if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                counts["commits"] += 1  # a COMMIT is sent
+            commit(connection)
+
+        psycopg.Cursor.execute = sent  # type: ignore[method-assign]
+        psycopg.Connection.commit = committed  # type: ignore[method-assign]
         real_ping = backends.engine.dialect.do_ping
 
         def ping(connection: Any) -> bool:

@@ -8,7 +8,10 @@ import uuid
 INCOMING = "incoming"
 # A transfer's sealed payload until it is packaged: `staging/<id>/dossier`, `…/piece-<n>`.
 STAGING = "staging"
-# A transfer's packages, one folder per processing attempt: `packages/<id>/<lease token>/…`.
+# A transfer's packages, the attempt that wrote each (its lease token) at the start of its name:
+# `packages/<id>/<lease token>-dossier.age`. Until 2026-12-05 each attempt had a folder of its
+# own, `packages/<id>/<lease token>/dossier.age` (one more folder to create per transfer); keys
+# recorded so stay readable, and both layouts are swept.
 PACKAGES = "packages"
 TRANSFER_FOLDERS = (STAGING, PACKAGES)
 # A draft's sealed documents until it is sent, deleted or purged: `drafts/<id>/<random hex>`.
@@ -46,15 +49,26 @@ def package_prefix(transfer_id: uuid.UUID) -> str:
 
 
 def attempt_prefix(transfer_id: uuid.UUID, token: str) -> str:
-    """Folder of the packages one processing attempt (its lease token) writes."""
+    """What names the packages one processing attempt (its lease token) writes."""
     return f"{package_prefix(transfer_id)}/{token}"
+
+
+def attempt_package(prefix: str, name: str) -> str:
+    """The key of the package `name` (`dossier.age`) of the attempt `attempt_prefix` names."""
+    return f"{prefix}-{name}"
+
+
+def attempt_of(key: str) -> str:
+    """The attempt (`packages/<id>/<lease token>`) a package key belongs to, in either layout."""
+    transfer, token = key.split("/", 3)[1:3]
+    return f"{PACKAGES}/{transfer}/{token.split('-', 1)[0]}"
+
+
+def in_attempt_folder(key: str) -> bool:
+    """Tell whether a package key is in an attempt's own folder (the layout before 2026-12-05)."""
+    return key.count("/") > 2
 
 
 def transfer_folder(key: str) -> str:
     """The transfer folder (`staging/<id>` or `packages/<id>`) a key belongs to."""
     return "/".join(key.split("/")[:2])
-
-
-def attempt_folders(keys: list[str]) -> set[str]:
-    """The folders of processing attempts (`packages/<id>/<lease token>`) the keys belong to."""
-    return {"/".join(key.split("/")[:3]) for key in keys}

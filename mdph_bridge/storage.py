@@ -45,7 +45,6 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def move(self, src: str, dst: str) -> None: ...
     def delete(self, key: str) -> None: ...
-    def folders(self, prefix: str) -> list[str]: ...
     def list(self, prefix: str) -> list[str]: ...
     def stamps(self, prefix: str) -> dict[str, float]: ...
     def delete_prefix(self, prefix: str) -> None: ...
@@ -161,16 +160,6 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         """Delete a blob if it exists."""
         self._path(key).unlink(missing_ok=True)
-
-    def folders(self, prefix: str) -> list[str]:
-        """The folders directly under a folder prefix, as keys (one listing, no stat)."""
-        try:
-            with os.scandir(self._path(prefix)) as entries:
-                return sorted(
-                    f"{prefix}/{e.name}" for e in entries if e.is_dir(follow_symlinks=False)
-                )
-        except (FileNotFoundError, NotADirectoryError):
-            return []
 
     def _files(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         """Every file under a folder prefix, by key (`os.scandir`: cheaper than `Path.rglob`)."""

@@ -199,14 +199,6 @@ class S3Storage:
         """Delete a blob if it exists."""
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 
-    def folders(self, prefix: str) -> list[str]:
-        """The folders directly under a folder prefix, as keys (S3's common prefixes)."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{check_key(prefix)}/", Delimiter="/"
-        )
-        found = (p["Prefix"].rstrip("/") for page in pages for p in page.get("CommonPrefixes", []))
-        return sorted(found)
-
     def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=f"{check_key(prefix)}/"

@@ -8,11 +8,13 @@ import json
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
 from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine, create_engine, text
@@ -127,6 +129,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A statement psycopg sent, as its cursor was asked to."""
+
+    sql: str
+    autocommit: bool
+    prepare: bool | None
+
+
+@contextlib.contextmanager
+def sent_statements() -> Iterator[list[Sent]]:
+    """Every statement psycopg's cursors send meanwhile, whichever layer asked (SQLAlchemy's
+    execution, the driver's own): engine events see only the first."""
+    sent: list[Sent] = []
+    real = psycopg.Cursor.execute
+
+    def execute(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sql = query if isinstance(query, str) else bytes(query).decode()
+        sent.append(Sent(sql, self.connection.autocommit, kwargs.get("prepare")))
+        return real(self, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        psycopg.Cursor.execute = real  # type: ignore[method-assign]
 
 
 def redis_values(store: redis.Redis) -> list[bytes]:

@@ -36,9 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
-from sqlalchemy.pool import PoolProxiedConnection
 
 from mdph_bridge.config import MIN_AUDIT_RETENTION_DAYS
 from mdph_bridge.domain.checkpoints import (
@@ -59,6 +57,7 @@ from mdph_bridge.models import (
     Transfer,
     utcnow,
 )
+from mdph_bridge.services.driver import autocommitted
 
 CHAIN_ID = 1
 BATCH = 5000
@@ -465,43 +464,6 @@ _INSERT_EACH = (
 )
 
 
-def _autocommitted(bind: Engine, statement: str, params: dict[str, Any]) -> None:
-    """Run one prepared statement in autocommit on the driver (psycopg) of a pooled connection.
-
-    Half the client's CPU of SQLAlchemy's `execute` on a connection switched to autocommit and
-    back (docs/PERFORMANCE.md). The pool still hands the connection out (one the server closed
-    is replaced) and takes it back transactional; a failure is raised as SQLAlchemy's own
-    execution raises it, and a lost connection is invalidated: a dead database answers 503.
-    """
-    dialect, error = bind.dialect, bind.dialect.loaded_dbapi.Error
-    pooled: PoolProxiedConnection | None = None
-    try:
-        pooled = bind.raw_connection()
-        driver: Any = pooled.driver_connection
-        driver.autocommit = True
-        try:
-            driver.execute(statement, params, prepare=True)
-        finally:
-            if not driver.closed:  # a lost one cannot change mode: it is invalidated below
-                driver.autocommit = False
-    except error as exc:
-        lost = pooled is not None and dialect.is_disconnect(exc, pooled.dbapi_connection, None)
-        if pooled is not None and lost:
-            pooled.invalidate(exc)
-        raise DBAPIError.instance(
-            statement,
-            params,
-            exc,
-            error,
-            hide_parameters=bind.hide_parameters,
-            connection_invalidated=lost,
-            dialect=dialect,
-        ) from exc
-    finally:
-        if pooled is not None:
-            pooled.close()
-
-
 def record_call(
     session: Session,
     call: Call,
@@ -540,7 +502,7 @@ def record_call(
             params = {**entry, "ids": orjson.dumps(ids, default=str).decode()}
         if not keep_work:  # a transaction of its own: one statement, no BEGIN or COMMIT, and
             # none of the session's or SQLAlchemy's bookkeeping
-            _autocommitted(bind, statement, params)
+            autocommitted(bind, statement, params)
             return
         session.connection().exec_driver_sql(statement, params)
     elif ids:

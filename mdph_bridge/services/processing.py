@@ -16,7 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     CursorResult,
-    Executable,
+    Engine,
     Table,
     bindparam,
     func,
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
+    attempt_package,
     attempt_prefix,
     package_prefix,
     staged_dossier,
@@ -43,13 +44,19 @@ from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, TransferDocument, utcnow
 from mdph_bridge.services.audit import CLI, SYSTEM, record, system_entry_insert
+from mdph_bridge.services.driver import (
+    DriverStatement,
+    autocommitted,
+    driver_transaction,
+    in_transaction,
+)
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.queue import wake_after_commit
 from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.submission import load_staged_dossier
-from mdph_bridge.services.sweeper import documents_sizes
+from mdph_bridge.services.sweeper import documents_sizes, remove_attempts
 from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
 from mdph_bridge.services.watermarks import raise_watermark
 from mdph_bridge.storage import Storage
@@ -132,26 +139,28 @@ def _claim_in_one_statement(
     rows = _committed_alone(session, _CLAIM_WITH_EVENT, params)
     if not rows:
         return _claim_slowly(session, transfer_id, limits, token, now)
-    first = rows[0]
-    documents = [Document(r.position, r.mime, r.size) for r in rows if r.position is not None]
-    return Claimed(token, first.origin_code, first.dest_code, documents, first.dossier_sha256)
+    _, origin, dest, dossier_sha256 = rows[0][:4]
+    documents = [Document(*row[4:]) for row in rows if row[4] is not None]
+    return Claimed(token, origin, dest, documents, dossier_sha256)
 
 
-def _committed_alone(session: Session, statement: Executable, params: dict[str, Any]) -> list[Any]:
-    """Run one statement and commit it; alone in its transaction, in autocommit.
+def _committed_alone(
+    session: Session, statement: DriverStatement, values: dict[str, Any]
+) -> list[Any]:
+    """Run one statement on the driver and commit it; alone in its transaction, in autocommit.
 
     A statement alone needs no `BEGIN` nor `COMMIT`: in autocommit PostgreSQL commits it as it
-    ends, durable when it returns as a commit is, two round trips fewer. The connection goes
-    back to the pool, and to its usual isolation, at the commit. In a transaction under way
-    (a caller's reads), the statement joins it, as it did before.
+    ends, durable when it returns as a commit is, two round trips fewer; the session holds no
+    connection meanwhile. In a transaction under way (a caller's reads), the statement joins
+    it, as it did before, and the session commits it.
     """
-    if session.in_transaction():
-        rows = session.execute(statement, params).all()
-    else:
-        autocommit = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        rows = autocommit.execute(statement, params).all()
+    bind = cast(Engine, session.get_bind())
+    compiled = statement.compiled(bind.dialect)
+    if not session.in_transaction():
+        return autocommitted(bind, compiled.sql, compiled.params(values))
+    rows = in_transaction(session, compiled, values)
     session.commit()
-    return list(rows)
+    return rows
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -200,9 +209,10 @@ def _event_of(moved: Any, source: State, target: State, detail: ColumnElement[An
     return event_cte(f"{target.value}_event", moved.c.id, _NOW, *literals, detail)
 
 
-# The usual claim on PostgreSQL, one statement: the claim, its event, the documents to package.
+# The usual claim on PostgreSQL, one statement: the claim, its event, the documents to package;
+# run by the driver (`services/driver.py`), its rows read by position.
 _CLAIMED = _CLAIM.cte("claimed")
-_CLAIM_WITH_EVENT = (
+_CLAIM_WITH_EVENT = DriverStatement(
     select(
         _CLAIMED.c.attempts,
         _CLAIMED.c.origin_code,
@@ -284,10 +294,13 @@ _READY_MOVED = (
     .returning(TRANSFERS.c.id, TRANSFERS.c.inbound_seq)
     .cte("moved")
 )
-# The audit entry rides in it too: the hub's own writes are audited in the same commit.
-_READY_WITH_EVENT = select(_READY_MOVED.c.inbound_seq).add_cte(
-    _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
-    system_entry_insert(_NOW, AUDIT_ACTION, _READY_MOVED.c.id, State.READY.value).cte("entry"),
+# The audit entry rides in it too: the hub's own writes are audited in the same commit. Run by
+# the driver (`services/driver.py`) in the session's transaction.
+_READY_WITH_EVENT = DriverStatement(
+    select(_READY_MOVED.c.inbound_seq).add_cte(
+        _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
+        system_entry_insert(_NOW, AUDIT_ACTION, _READY_MOVED.c.id, State.READY.value).cte("entry"),
+    )
 )
 
 
@@ -440,20 +453,19 @@ def _check_and_package(
     if session.in_transaction():  # the keys were read now, not taken from the process's copy
         session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
-    package = build_package(
-        storage, f"{prefix}/dossier.age", receivers, [*admin, *report_entries(report)]
-    )
+    entries = [*admin, *report_entries(report)]
+    package = build_package(storage, attempt_package(prefix, "dossier.age"), receivers, entries)
     medical_package: Package | None = None
     if has_medical_content(dossier):
-        medical_package = build_package(storage, f"{prefix}/medical.age", doctors, medical)
+        medical_package = build_package(
+            storage, attempt_package(prefix, "medical.age"), doctors, medical
+        )
     signed = _signed_manifest(
         signer, transfer_id, claimed, package, medical_package, report["versions_regles"]
     )
     if not _mark_ready(session, transfer_id, claimed, package, medical_package, signed, brief):
-        session.rollback()
         log.info("transfer %s was taken over by another attempt", transfer_id)
         return None
-    session.commit()
     log.info("transfer %s ready for %s", transfer_id, claimed.dest_code)
     return State.READY
 
@@ -536,11 +548,12 @@ def _mark_ready(
     signed_manifest: dict[str, Any],
     harmonisation: dict[str, Any],
 ) -> bool:
-    """Move the transfer to `ready` as `_move` would, by the statements built once for it.
+    """Move the transfer to `ready` as `_move` would, by the statements built once for it, and
+    commit; False, with nothing done, if the lease was lost to another attempt.
 
     On PostgreSQL the position, the move, its event and its audit entry are one statement
     (data-modifying CTEs): three round trips fewer in the same transaction, which commits what
-    it did before.
+    it did before; its transaction runs on the driver, outside the session.
     """
     now = utcnow()
     values = {
@@ -559,17 +572,23 @@ def _mark_ready(
     params |= {"transfer_id": transfer_id, "token": claimed.token, "now": now}
     params["dest"] = claimed.dest_code
     if _on_postgresql(session):
-        seq = session.execute(_READY_WITH_EVENT, params).scalar()
-        if seq is None:
-            return False
-    else:
-        seq = session.execute(_NEXT_SEQ, params).scalar_one()
-        params["b_inbound_seq"] = seq
-        if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
-            return False
-        add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
-        record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, State.READY.value)
+        bind = cast(Engine, session.get_bind())
+        with driver_transaction(bind) as transaction:
+            moved = transaction.execute(_READY_WITH_EVENT.compiled(bind.dialect), params)
+            if not moved:
+                transaction.rollback()  # the destination's position was taken for nothing
+                return False
+            raise_watermark(session, claimed.dest_code, moved[0][0])
+        return True
+    seq = session.execute(_NEXT_SEQ, params).scalar_one()
+    params["b_inbound_seq"] = seq
+    if cast(CursorResult[Any], session.execute(_READY, params)).rowcount != 1:
+        session.rollback()
+        return False
+    add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
+    record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, State.READY.value)
     raise_watermark(session, claimed.dest_code, seq)
+    session.commit()
     return True
 
 
@@ -604,9 +623,7 @@ def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None
     """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
     try:
         storage.delete_prefix(staging_prefix(transfer_id))
-        for folder in storage.folders(package_prefix(transfer_id)):  # one per attempt
-            if folder != keep:
-                storage.delete_prefix(folder)
+        remove_attempts(storage, storage.stamps(package_prefix(transfer_id)), {keep})
     except Exception as exc:
         log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select, update
@@ -12,9 +13,11 @@ from sqlalchemy.orm import Session
 from mdph_bridge.blobpaths import (
     DRAFTS,
     INCOMING,
+    PACKAGES,
     STAGING,
     TRANSFER_FOLDERS,
-    attempt_folders,
+    attempt_of,
+    in_attempt_folder,
     transfer_folder,
 )
 from mdph_bridge.domain.sealing import Keyring, SealError
@@ -92,12 +95,17 @@ def remove_orphans(
     session.commit()  # the storage walk below holds no transaction
 
     doomed: set[str] = set()
+    removed = 0
     for folder in old:
         transfer_id = _uuid_or_none(folder.split("/")[1])
-        doomed |= _unused(transfers.get(transfer_id) if transfer_id else None, folder, keys[folder])
+        transfer = transfers.get(transfer_id) if transfer_id else None
+        if transfer is not None and folder.startswith(f"{PACKAGES}/"):
+            kept = _kept_attempts(transfer)
+            removed += 0 if kept is None else remove_attempts(storage, keys[folder], kept)
+        else:
+            doomed |= _unused(transfer, folder)
     for key in uploads:
         storage.delete(key)
-    removed = 0
     for prefix in doomed:
         transfer_id = _uuid_or_none(prefix.split("/")[1])
         if prefix.startswith(f"{STAGING}/") and transfer_id in transfers:
@@ -145,13 +153,27 @@ def _uuid_or_none(name: str) -> uuid.UUID | None:
         return None
 
 
-def _unused(transfer: Transfer | None, folder: str, keys: list[str]) -> set[str]:
-    """The prefixes under `folder` that no live transfer needs any more."""
+def _unused(transfer: Transfer | None, folder: str) -> set[str]:
+    """The staging or transfer folder if no live transfer needs it any more."""
     if transfer is None:
         return {folder}
-    if folder.startswith(f"{STAGING}/"):
-        return set() if transfer.state in NEEDS_STAGING else {folder}
+    return set() if transfer.state in NEEDS_STAGING else {folder}
+
+
+def _kept_attempts(transfer: Transfer) -> set[str] | None:
+    """The attempts whose packages a live transfer keeps; None for all (one is under way)."""
     if transfer.state == State.VALIDATING:
-        return set()  # the attempt under way writes here
-    kept = {k.rsplit("/", 1)[0] for k in (transfer.package_key, transfer.medical_package_key) if k}
-    return attempt_folders(keys) - kept
+        return None  # the attempt under way writes there
+    return {attempt_of(k) for k in (transfer.package_key, transfer.medical_package_key) if k}
+
+
+def remove_attempts(storage: Storage, keys: Iterable[str], kept: set[str]) -> int:
+    """Delete the packages, unfinished ones too, of the processing attempts not in `kept`, an
+    attempt's own folder (the layout before 2026-12-05) whole; return how many attempts."""
+    doomed = [key for key in keys if attempt_of(key) not in kept]
+    for folder in {attempt_of(key) for key in doomed if in_attempt_folder(key)}:
+        storage.delete_prefix(folder)
+    for key in doomed:
+        if not in_attempt_folder(key):
+            storage.delete(key)
+    return len({attempt_of(key) for key in doomed})

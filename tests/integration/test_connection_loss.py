@@ -15,11 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, free_port
 
 from mdph_bridge.extensions import TCP_SETTINGS, Backends, make_engine
 from mdph_bridge.models import AuditPending
+from mdph_bridge.services.driver import autocommitted, driver_transaction
 
 POLL = "/api/v1/inbound?cursor="
 
@@ -128,3 +130,16 @@ def test_connections_give_up_a_silent_network_path_within_a_minute(database_url:
     engine.dispose()
     assert settings["keepalives_idle"] == "7"
     assert settings["tcp_user_timeout"] == "60000"
+
+
+def test_statements_on_the_driver_meet_a_database_out_of_reach_as_sqlalchemy_does() -> None:
+    """What runs on psycopg itself (the worker's claim and `ready`, a refusal's audit entry)
+    raises SQLAlchemy's `OperationalError` when no connection can be made: a 503, a retry."""
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing")
+    try:
+        with pytest.raises(OperationalError):
+            autocommitted(engine, "SELECT 1", {})
+        with pytest.raises(OperationalError), driver_transaction(engine):
+            pass
+    finally:
+        engine.dispose()

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flows import LIMITS, MEDICAL_PDF, identity, run, unpack
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
-from support import bearer, files_under
+from support import bearer, files_under, sent_statements
 
 from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
@@ -280,22 +280,25 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
     ghost = uuid.uuid4()  # blobs written, then the web process died before its commit
+    live = set(storage.list(f"packages/{done}"))
     for key in (
         f"incoming/{uuid.uuid4().hex}",
         f"staging/{ghost}/dossier",
-        f"packages/{done}/dead/dossier.age",
+        f"packages/{done}/dead-dossier.age",
+        f"packages/{done}/dead-medical.age",
+        f"packages/{done}/olddead/dossier.age",  # an attempt's own folder, before 2026-12-05
     ):
         with storage.writer(key) as blob:
             blob.write(b"ciphertext")
-    live = set(storage.list(f"packages/{done}")) - {f"packages/{done}/dead/dossier.age"}
     # A worker killed while writing a package leaves an unfinished blob of its attempt.
-    killed = storage.root / "packages" / str(done) / "killed"
-    killed.mkdir()
-    (killed / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    packages = storage.root / "packages" / str(done)
+    (packages / "killed-dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    (packages / "oldkilled").mkdir()
+    (packages / "oldkilled" / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
 
     keyring = app.config["KEYRING"]
     assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 0  # too recent
-    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 4
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 6
     assert files_under(storage.root / "packages" / str(done)) == [
         storage.root / key for key in sorted(live)
     ]
@@ -308,6 +311,30 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
         f"staging/{waiting}/piece-0",
     ]
     assert run(app, backends, waiting) == State.READY
+
+
+def test_an_attempt_names_its_packages_in_the_transfer_s_folder(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """`packages/<id>/<lease token>-dossier.age`: no folder of its own to create per attempt."""
+    files = {"piece_identite.pdf": PDF}
+    data = dossier(files=files, medical={"certificat.pdf": MEDICAL_PDF})
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], data, {**files, "certificat.pdf": MEDICAL_PDF}
+    )
+    assert run(app, backends, transfer_id) == State.READY
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    token = transfer.package_key.split("/")[2].split("-")[0]  # type: ignore[union-attr]
+    assert (transfer.package_key, transfer.medical_package_key) == (
+        f"packages/{transfer_id}/{token}-dossier.age",
+        f"packages/{transfer_id}/{token}-medical.age",
+    )
+    packages = backends.storage.root / "packages" / str(transfer_id)
+    assert sorted(p.name for p in packages.iterdir()) == [
+        f"{token}-dossier.age",
+        f"{token}-medical.age",
+    ]
 
 
 def test_documents_are_named_by_their_real_type_in_the_package(
@@ -336,18 +363,14 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    autocommit: list[tuple[str, bool]] = []
-
-    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        for writes in ("UPDATE transfers", "INSERT INTO audit_"):
-            if writes in statement:
-                autocommit.append((writes, conn.connection.dbapi_connection.autocommit))
-
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         assert run(app, backends, transfer_id) == State.READY
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
+    autocommit = [
+        (writes, s.autocommit)
+        for s in sent
+        for writes in ("UPDATE transfers", "INSERT INTO audit_")
+        if writes in s.sql
+    ]
 
     if backends.engine.dialect.name == "postgresql":
         assert autocommit == [
@@ -359,6 +382,50 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
             assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
 
 
+def test_the_claim_and_the_ready_statement_go_by_the_driver_prepared(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    """On PostgreSQL the worker's two statements are built once and sent by psycopg itself,
+    prepared: SQLAlchemy's execution, which cost as much client CPU again, never sees them."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    executed: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        executed.append(statement)
+
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        with sent_statements() as sent:
+            assert run(app, backends, transfer_id) == State.READY
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    moves = [s for s in sent if "UPDATE transfers" in s.sql]
+    assert len(moves) == 2
+    assert all(s.prepare for s in moves)
+    assert not [sql for sql in executed if "UPDATE transfers" in sql]
+
+
+def test_a_claim_inside_a_transaction_joins_it_and_commits_it(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """A caller's reads under way: the claim's statement runs in their transaction (by the
+    driver, not in autocommit), which the claim commits as it did."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert session.get(Transfer, transfer_id) is not None  # a read: a transaction under way
+    with sent_statements() as sent:
+        claimed = claim(session, transfer_id, LIMITS)
+    assert claimed is not None
+    assert [s.autocommit for s in sent if "UPDATE transfers" in s.sql] == [False]
+    assert not session.in_transaction()
+    with backends.engine.connect() as other:
+        state = other.scalar(select(Transfer.state).where(Transfer.id == transfer_id))
+    assert state == State.VALIDATING
+
+
 def processed_with_statements(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends
 ) -> tuple[uuid.UUID, list[str]]:
@@ -366,17 +433,9 @@ def processed_with_statements(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         assert run(app, backends, transfer_id) == State.READY
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
-    return transfer_id, sent
+    return transfer_id, [s.sql for s in sent]
 
 
 def test_the_claim_and_the_ready_commit_write_their_events_in_the_statement_that_moves(

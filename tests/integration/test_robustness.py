@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from celery.signals import before_task_publish
@@ -128,20 +129,20 @@ def test_a_failure_after_the_ready_commit_keeps_the_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
-    real_commit, real_mark_ready = Session.commit, processing._mark_ready
+    real_commit, real_mark_ready = psycopg.Connection.commit, processing._mark_ready
     marked = {"ready": False}
 
     def mark_ready(*args: Any) -> bool:
         marked["ready"] = True
         return real_mark_ready(*args)
 
-    def commit_then_lose_connection(self: Session) -> None:
+    def commit_then_lose_connection(self: psycopg.Connection[Any]) -> None:
         real_commit(self)
-        if marked["ready"]:  # the commit that carried `ready`
+        if marked["ready"]:  # the commit that carried `ready` (the session's or the driver's)
             raise ConnectionResetError("connection lost after the server committed")
 
     monkeypatch.setattr(processing, "_mark_ready", mark_ready)
-    monkeypatch.setattr(Session, "commit", commit_then_lose_connection)
+    monkeypatch.setattr(psycopg.Connection, "commit", commit_then_lose_connection)
     with pytest.raises(processing.AttemptFailedError):
         run(app, backends, transfer_id)
     monkeypatch.undo()

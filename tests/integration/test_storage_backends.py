@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from object_store import s3_server, s3_settings
 
+from mdph_bridge.blobpaths import attempt_package, attempt_prefix
 from mdph_bridge.extensions import make_storage
+from mdph_bridge.services.sweeper import remove_attempts
 from mdph_bridge.storage import LocalStorage, Storage
 from mdph_bridge.storage_s3 import PART_BYTES, S3Storage
 
@@ -123,14 +125,30 @@ def test_move_list_stamps_and_delete(storage: Storage) -> None:
     assert storage.list("staging/t10") == ["staging/t10/dossier"]
 
 
-def test_folders_lists_one_level_under_a_prefix(storage: Storage) -> None:
-    put(storage, "packages/t1/a/dossier.age", b"one attempt")
-    put(storage, "packages/t1/a/medical.age", b"its medical package")
-    put(storage, "packages/t1/b/dossier.age", b"another attempt")
-    put(storage, "packages/t10/c/dossier.age", b"another transfer")
+def test_an_attempt_s_packages_go_in_either_layout_and_the_kept_one_stays(
+    storage: Storage,
+) -> None:
+    """Packages named after their attempt, and the attempt folders written before 2026-12-05."""
+    kept = attempt_prefix(uuid.UUID(int=1), "k")
+    put(storage, attempt_package(kept, "dossier.age"), b"the attempt that made it ready")
+    put(storage, attempt_package(kept, "medical.age"), b"its medical package")
+    for key in (
+        f"packages/{uuid.UUID(int=1)}/a-dossier.age",  # an interrupted attempt
+        f"packages/{uuid.UUID(int=1)}/a-medical.age.0f1e2d.partial",  # cut short while writing
+        f"packages/{uuid.UUID(int=1)}/b/dossier.age",  # an attempt in its own folder
+        f"packages/{uuid.UUID(int=1)}/b/medical.age",
+        f"packages/{uuid.UUID(int=10)}/c-dossier.age",  # another transfer
+    ):
+        put(storage, key, b"ciphertext")
 
-    assert storage.folders("packages/t1") == ["packages/t1/a", "packages/t1/b"]
-    assert storage.folders("packages/t2") == []
+    keys = storage.stamps(f"packages/{uuid.UUID(int=1)}")
+    assert remove_attempts(storage, keys, {kept}) == 2
+    assert storage.list("packages") == [
+        f"packages/{uuid.UUID(int=1)}/k-dossier.age",
+        f"packages/{uuid.UUID(int=1)}/k-medical.age",
+        f"packages/{uuid.UUID(int=10)}/c-dossier.age",
+    ]
+    assert set(storage.stamps(f"packages/{uuid.UUID(int=1)}")) == set(storage.list("packages")[:2])
 
 
 def test_missing_blob_and_bad_keys_are_refused(storage: Storage) -> None:

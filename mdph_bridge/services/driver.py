@@ -1,0 +1,176 @@
+"""Statements built once by SQLAlchemy and run by psycopg itself, for the hottest paths.
+
+For a statement compiled once, SQLAlchemy's execution (the session's connection, the execution
+context, the result) costs the client about as much CPU again as psycopg's own execute
+(docs/PERFORMANCE.md). Here the statement is compiled once per dialect, its parameters go through
+the same bind processors SQLAlchemy would apply, and psycopg prepares it on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement's SQL for the driver, its constant parameters and its bind processors."""
+
+    sql: str
+    constants: dict[str, Any]
+    required: frozenset[str]
+    processors: dict[str, Callable[[Any], Any]]
+
+    def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The driver's parameters: what SQLAlchemy's execution would send for `values`."""
+        if missing := self.required - values.keys():
+            raise KeyError(f"missing bind parameters: {sorted(missing)}")
+        params = {**self.constants, **{k: v for k, v in values.items() if k in self.constants}}
+        for name, process in self.processors.items():
+            params[name] = process(params[name])
+        return params
+
+
+class DriverStatement:
+    """A Core statement compiled once for each dialect that runs it."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self._statement = statement
+        self._compiled: dict[Dialect, Prepared] = {}
+
+    def compiled(self, dialect: Dialect) -> Prepared:
+        """The statement compiled for `dialect` (once)."""
+        found = self._compiled.get(dialect)
+        if found is None:
+            compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
+            processors: dict[str, Callable[[Any], Any]] = {}
+            for name, process in compiled._bind_processors.items():  # what execution applies
+                if not callable(process):  # a tuple's, item by item: no statement here binds one
+                    raise TypeError(f"unsupported bind parameter {name}")
+                processors[name] = process
+            required = frozenset(n for n, b in compiled.binds.items() if b.required)
+            found = Prepared(compiled.string, dict(compiled.params), required, processors)
+            self._compiled[dialect] = found
+        return found
+
+
+@contextmanager
+def _translated(
+    bind: Engine,
+    pooled: PoolProxiedConnection,
+    invalidate: Callable[[BaseException], None],
+    sql: str,
+    params: Any,
+) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy's execution does; invalidate a lost connection."""
+    dialect, error = bind.dialect, bind.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except error as exc:
+        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+        if lost:
+            invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            error,
+            hide_parameters=bind.hide_parameters,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+
+
+def _checked_out(bind: Engine) -> PoolProxiedConnection:
+    """A pooled connection; a database out of reach raised as SQLAlchemy's own connect raises it
+    (`OperationalError`: the pages and the API answer 503, a worker's attempt is retried)."""
+    error = bind.dialect.loaded_dbapi.Error
+    try:
+        return bind.raw_connection()
+    except error as exc:
+        raise DBAPIError.instance(
+            None, None, exc, error, hide_parameters=True, dialect=bind.dialect
+        ) from exc
+
+
+def autocommitted(bind: Engine, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Run one prepared statement in autocommit on the driver of a pooled connection; its rows.
+
+    Alone in its transaction: no `BEGIN` nor `COMMIT` (two round trips), committed when it
+    returns. The pool still hands the connection out (one the server closed is replaced) and
+    takes it back transactional; a failure is raised as SQLAlchemy's own execution raises it,
+    and a lost connection is invalidated.
+    """
+    pooled = _checked_out(bind)
+    try:
+        driver: Any = pooled.driver_connection
+        with _translated(bind, pooled, pooled.invalidate, sql, params):
+            driver.autocommit = True
+            try:
+                cursor = driver.execute(sql, params, prepare=True)
+                return cursor.fetchall() if cursor.description else []
+            finally:
+                if not driver.closed:  # a lost one cannot change mode: it is invalidated
+                    driver.autocommit = False
+    finally:
+        pooled.close()
+
+
+def in_transaction(session: Session, compiled: Prepared, values: Mapping[str, Any]) -> list[Any]:
+    """Run a compiled statement on the driver, in the session's transaction (begun if needed)."""
+    connection = session.connection()
+    bind = connection.engine
+    pooled = connection.connection
+    params = compiled.params(values)
+    driver: Any = pooled.driver_connection
+    with _translated(bind, pooled, connection.invalidate, compiled.sql, params):
+        cursor = driver.execute(compiled.sql, params, prepare=True)
+        return cursor.fetchall() if cursor.description else []
+
+
+class DriverTransaction:
+    """A transaction on the driver of a pooled connection (see `driver_transaction`)."""
+
+    def __init__(self, bind: Engine, pooled: PoolProxiedConnection) -> None:
+        self._bind, self._pooled = bind, pooled
+        self.driver: Any = pooled.driver_connection
+
+    def execute(self, compiled: Prepared, values: Mapping[str, Any]) -> list[Any]:
+        """Run a compiled statement in the transaction (begun by the first); its rows."""
+        params = compiled.params(values)
+        with _translated(self._bind, self._pooled, self._pooled.invalidate, compiled.sql, params):
+            cursor = self.driver.execute(compiled.sql, params, prepare=True)
+            return cursor.fetchall() if cursor.description else []
+
+    def rollback(self) -> None:
+        """Undo what the transaction did; the block's end then commits nothing."""
+        with _translated(self._bind, self._pooled, self._pooled.invalidate, "ROLLBACK", None):
+            self.driver.rollback()
+
+
+@contextmanager
+def driver_transaction(bind: Engine) -> Iterator[DriverTransaction]:
+    """A transaction on a pooled connection's driver, committed when the block ends normally.
+
+    Neither a session nor SQLAlchemy's connection is involved: what they cost per transaction
+    (the session's transaction, the connection's events, the commit's bookkeeping) is not paid.
+    On an error the transaction is rolled back as the pool takes the connection back.
+    """
+    pooled = _checked_out(bind)
+    try:
+        transaction = DriverTransaction(bind, pooled)
+        yield transaction
+        with _translated(bind, pooled, pooled.invalidate, "COMMIT", None):
+            transaction.driver.commit()
+    finally:
+        pooled.close()  # rolls back what is still open (`reset_on_return`)
