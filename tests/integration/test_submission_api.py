@@ -292,23 +292,29 @@ def test_authentication_and_roles(
     assert client.get("/api/v1/transfers", headers=bearer(token)).status_code == 401
 
 
-def test_database_failure_at_commit_answers_503_and_sends_nothing(
+def test_database_failure_at_the_submission_s_write_answers_503_and_keeps_nothing(
     client: FlaskClient,
     demo: dict[str, Any],
     session: Session,
     backends: Backends,
     redis_client: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken_commit(self: Session) -> None:
-        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+    failed: list[str] = []
 
-    monkeypatch.setattr(Session, "commit", broken_commit)
-    response = post(
-        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
-    )
-    monkeypatch.undo()
+    def lost(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "INSERT INTO transfers" in statement:  # the submission's one write, past the token
+            failed.append(statement)
+            raise OperationalError(statement, {}, Exception("connection lost"))
 
+    event.listen(backends.engine, "before_cursor_execute", lost)
+    try:
+        response = post(
+            client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+        )
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", lost)
+
+    assert failed, "the request never reached the submission's write"
     assert response.status_code == 503
     assert response.get_json()["erreurs"][0]["code"] == "service.indisponible"
     session.rollback()
