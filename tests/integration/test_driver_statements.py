@@ -1,0 +1,81 @@
+"""The statements run on the driver send what SQLAlchemy's own execution would send.
+
+`services/driver.py` compiles a statement once and applies its bind processors itself; this
+catches a drift on a SQLAlchemy upgrade (the processors are read from the compiled statement).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from mdph_bridge.extensions import Backends
+from mdph_bridge.models import utcnow
+from mdph_bridge.services import processing
+from mdph_bridge.services.driver import DriverStatement
+
+
+def _claim_values() -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "transfer_id": uuid.uuid4(),
+        "max": 5,
+        "now": now,
+        "token": uuid.uuid4().hex,
+        "until": now + timedelta(minutes=15),
+    }
+
+
+def _ready_values() -> dict[str, Any]:
+    package = {
+        "package_key": "packages/x/y-dossier.age",
+        "package_size": 1234,
+        "package_sha256": "ab" * 32,
+        "package_key_ids": ["62-chiffrement-1"],
+        "medical_package_key": None,
+        "medical_package_size": None,
+        "medical_package_sha256": None,
+        "medical_package_key_ids": None,
+        "manifest": {"signature": "c2ln", "contenu": {"a": [1, "é"]}},
+        "harmonisation": {"droits": [{"code": "AAH", "suite": "continue"}]},
+    }
+    values: dict[str, Any] = {f"b_{name}": value for name, value in package.items()}
+    return values | {"transfer_id": uuid.uuid4(), "token": "t", "now": utcnow(), "dest": "62"}
+
+
+def _comparable(params: dict[str, Any]) -> dict[str, Any]:
+    """psycopg's JSON wrappers have no equality: compared by their type and what they wrap."""
+    return {k: (type(v), v.obj) if hasattr(v, "obj") else v for k, v in params.items()}
+
+
+@pytest.mark.parametrize(
+    ("statement", "values"),
+    [
+        (processing._CLAIM_WITH_EVENT, _claim_values()),
+        (processing._READY_WITH_EVENT, _ready_values()),
+    ],
+    ids=["claim", "ready"],
+)
+def test_a_driver_statement_sends_what_sqlalchemy_would(
+    backends: Backends, statement: DriverStatement, values: dict[str, Any]
+) -> None:
+    engine = backends.engine
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def seen(conn: Any, cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, dict(params)))
+
+    with engine.connect() as conn:
+        event.listen(conn, "before_cursor_execute", seen)
+        transaction = conn.begin()
+        conn.execute(statement._statement, values)  # touches no row: a random transfer id
+        transaction.rollback()
+
+    compiled = statement.compiled(engine.dialect)
+    [(sql, params)] = sent
+    assert compiled.sql == sql
+    assert _comparable(compiled.params(values)) == _comparable(params)
