@@ -10,7 +10,11 @@ validation, rights mapping, tar + age encryption, signed manifest → storage �
 same gunicorn, started the same way, serving `benchmarks/bare_pipeline.py` (read the body, one
 insert, one Celery hop, one update). Both get the same multipart body (a dossier and a 2 KiB PDF),
 from closed-loop clients at each concurrency level, then from an open loop at half the hub's best
-throughput.
+throughput. The clients keep their connections alive, as nginx in front of the deployed hub keeps
+its own to gunicorn (deploy/nginx: upstream `keepalive 16`): a submission takes an idle connection
+or opens one, and one that gunicorn closed while idle is reopened; each row ends with how many
+connections its clients opened. Until 2026-12-05 each submission opened its own, which cost each
+side's web ~0.3 ms of CPU that the deployed hub does not spend (docs/PERFORMANCE.md).
 Latency is submit→ready: from the client sending the request to the `ready_at` (hub) or `done_at`
 (bare) the database recorded, on the same clock. The load generator shares the 2 cores.
 
@@ -85,6 +89,7 @@ class Result:
     latencies: list[float]
     http: list[float]
     ids: list[str]
+    connections: int = 0  # TCP connections the clients opened
     cpu: dict[str, float] | None = None  # role -> CPU seconds used during the run
 
 
@@ -118,18 +123,64 @@ class Meter:
         return self.meter.used()
 
 
-def post(target: Target) -> tuple[str, float, float]:
-    """Send one submission; return its id, when it was sent and how long the HTTP answer took."""
-    conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
-    sent = time.time()
-    conn.request("POST", target.path, body=target.body, headers=target.headers)
-    response = conn.getresponse()
-    payload = response.read()
-    answered = time.time()
-    conn.close()
-    if response.status != 202:
-        raise RuntimeError(f"{target.name}: HTTP {response.status} {payload[:300]!r}")
-    return json.loads(payload)["id"], sent, answered - sent
+KEEPALIVE = 16  # idle connections kept, as deploy/nginx's upstream `keepalive 16` keeps them
+
+
+class Connections:
+    """Kept-alive connections to one side, as nginx keeps its own to gunicorn: a submission takes
+    an idle one (or opens one) and gives it back once answered."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.idle: list[http.client.HTTPConnection] = []
+        self.opened = 0
+        self.lock = threading.Lock()
+
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self.lock:
+            if self.idle:
+                return self.idle.pop(), True
+            self.opened += 1
+        return http.client.HTTPConnection("127.0.0.1", self.target.port, timeout=60), False
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self.lock:
+            if conn.sock is not None and len(self.idle) < KEEPALIVE:
+                self.idle.append(conn)
+                return
+        conn.close()
+
+    def post(self) -> tuple[str, float, float]:
+        """Send one submission; return its id, when it was sent and how long the answer took."""
+        target = self.target
+        conn, kept = self._take()
+        while True:
+            sent = time.time()
+            try:
+                conn.request("POST", target.path, body=target.body, headers=target.headers)
+                response = conn.getresponse()
+            except (ConnectionResetError, BrokenPipeError):  # RemoteDisconnected included
+                conn.close()
+                if not kept:
+                    raise
+                kept = False  # gunicorn closed it while idle: sent again on a new connection
+                with self.lock:
+                    self.opened += 1
+                continue
+            payload = response.read()
+            answered = time.time()
+            break
+        self._give_back(conn)  # http.client closed it if the answer said `Connection: close`
+        if response.status != 202:
+            raise RuntimeError(f"{target.name}: HTTP {response.status} {payload[:300]!r}")
+        return json.loads(payload)["id"], sent, answered - sent
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self.lock:
+            for conn in self.idle:
+                conn.close()
+            self.idle.clear()
 
 
 def wait_done(engine: Any, target: Target, sent: dict[str, float]) -> dict[str, float]:
@@ -148,6 +199,7 @@ def wait_done(engine: Any, target: Target, sent: dict[str, float]) -> dict[str, 
 
 def closed_loop(engine: Any, target: Target, count: int, concurrency: int) -> Result:
     """`concurrency` clients, each submitting as soon as its previous answer came."""
+    connections = Connections(target)
     sent: dict[str, float] = {}
     http_times: list[float] = []
     lock = threading.Lock()
@@ -158,7 +210,7 @@ def closed_loop(engine: Any, target: Target, count: int, concurrency: int) -> Re
             with lock:
                 if next(remaining, None) is None:
                     return
-            transfer_id, at, took = post(target)
+            transfer_id, at, took = connections.post()
             with lock:
                 sent[transfer_id] = at
                 http_times.append(took)
@@ -168,17 +220,19 @@ def closed_loop(engine: Any, target: Target, count: int, concurrency: int) -> Re
         thread.start()
     for thread in threads:
         thread.join()
-    return _result(engine, target, sent, http_times)
+    connections.close()
+    return _result(engine, target, sent, http_times, connections.opened)
 
 
 def open_loop(engine: Any, target: Target, count: int, rate: float) -> Result:
     """Submissions started at a fixed rate, whatever the answers (as independent MDPHs would)."""
+    connections = Connections(target)
     sent: dict[str, float] = {}
     http_times: list[float] = []
     lock = threading.Lock()
 
     def one() -> None:
-        transfer_id, at, took = post(target)
+        transfer_id, at, took = connections.post()
         with lock:
             sent[transfer_id] = at
             http_times.append(took)
@@ -191,15 +245,18 @@ def open_loop(engine: Any, target: Target, count: int, rate: float) -> Result:
             futures.append(pool.submit(one))
         for future in futures:
             future.result()
-    return _result(engine, target, sent, http_times)
+    connections.close()
+    return _result(engine, target, sent, http_times, connections.opened)
 
 
-def _result(engine: Any, target: Target, sent: dict[str, float], http_times: list[float]) -> Result:
+def _result(
+    engine: Any, target: Target, sent: dict[str, float], http_times: list[float], connections: int
+) -> Result:
     done = wait_done(engine, target, sent)
     sent = dict(sorted(sent.items(), key=lambda item: item[1]))  # in the order sent
     latencies = [done[i] - sent[i] for i in sent]
     throughput = len(sent) / (max(done.values()) - min(sent.values()))
-    return Result(throughput, latencies, http_times, list(sent))
+    return Result(throughput, latencies, http_times, list(sent), connections)
 
 
 def line(label: str, result: Result) -> str:
@@ -207,6 +264,7 @@ def line(label: str, result: Result) -> str:
     row = (
         f"{label:<28} {result.throughput:7.1f} /s   submit→ready {summary_ms(result.latencies)}"
         f"   | HTTP p50 {sorted(result.http)[len(result.http) // 2] * 1000:6.1f} ms"
+        f"   | {result.connections} connections"
     )
     if result.cpu is not None:
         n = len(result.latencies)

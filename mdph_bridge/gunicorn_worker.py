@@ -138,9 +138,15 @@ class FrontDoorWorker(ThreadWorker):
         conn.init()
         if type(conn.parser.unreader) is SocketUnreader:
             conn.parser.unreader = PatientUnreader(conn.sock)
-        conn.sock.settimeout(READ_TIMEOUT_SECONDS)
         conn.parser.unreader.unread(head)
         self.enqueue_req(conn)
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """Hand the connection to a thread with a limit on each silence (gunicorn's own `init`
+        makes the socket blocking without one, which let a stalled body hold a thread forever)."""
+        conn.init()
+        conn.sock.settimeout(READ_TIMEOUT_SECONDS)
+        self._wrap_future(self.tpool.submit(self.handle, conn), conn)
 
     def murder_keepalived(self) -> None:
         """Also close the connections whose head did not arrive in time."""

@@ -169,10 +169,14 @@ def worker_command(pool: str) -> list[str]:
     ]  # fmt: skip
 
 
-def web_command(bind: str, workers: int, app: str = "mdph_bridge.wsgi:app") -> list[str]:
-    """gunicorn as deployed (gunicorn_conf: threaded workers); the benchmarks start it so too."""
+def web_command(
+    bind: str, workers: int, app: str = "mdph_bridge.wsgi:app", threads: int | None = None
+) -> list[str]:
+    """gunicorn as deployed (gunicorn_conf: threaded workers); the benchmarks and tests start it
+    so too, the tests with fewer `threads` than gunicorn_conf's."""
+    fewer = ["--threads", str(threads)] if threads is not None else []
     return ["gunicorn", "--config", "python:mdph_bridge.gunicorn_conf", "--bind", bind,
-            "--workers", str(workers), app]  # fmt: skip
+            "--workers", str(workers), *fewer, app]  # fmt: skip
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

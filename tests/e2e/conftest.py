@@ -30,6 +30,7 @@ from support import (
 )
 
 from mdph_bridge import create_app
+from mdph_bridge.cli.service import web_command
 from mdph_bridge.extensions import Backends
 from mdph_bridge.migrations import alembic_config
 from mdph_bridge.services.accounts import create_account
@@ -149,24 +150,15 @@ def demo(session: Session, keys_dir: Path, backends: Backends) -> Iterator[dict[
 
 @pytest.fixture(scope="session")
 def served(e2e_settings: dict[str, Any], processes: dict[str, Any]) -> Iterator[str]:
-    """The app served by gunicorn on the e2e database, storage and broker; its base URL."""
+    """The app served by gunicorn as deployed (`web_command`), on the e2e database, storage and
+    broker, with fewer threads; its base URL."""
     port = free_port()
     var = Path(e2e_settings["VAR_DIR"])
     env = {**os.environ, **{f"MDPH_BRIDGE_{k}": str(v) for k, v in e2e_settings.items()}}
+    gunicorn, *args = web_command(f"127.0.0.1:{port}", workers=2, threads=4)
     with (var / "gunicorn.log").open("ab") as log:
         proc = subprocess.Popen(
-            [
-                BIN / "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--threads",
-                "4",
-                "mdph_bridge.wsgi:app",
-            ],
-            env=env,
-            cwd=var,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [BIN / gunicorn, *args], env=env, cwd=var, stdout=log, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

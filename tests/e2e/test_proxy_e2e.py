@@ -34,6 +34,8 @@ from dossiers import PDF, dossier, multipart
 from slow_clients import raw_request, trickling
 from support import free_port
 
+from mdph_bridge.cli.service import web_command
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "nginx" / "mdph-bridge.conf.template"
@@ -141,10 +143,7 @@ def proxy(e2e_settings: dict[str, Any], tmp_path: Path) -> Iterator[Proxy]:
     web_log = tmp_path / "gunicorn.log"
     with web_log.open("wb") as log:
         gunicorn = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "--config", "python:mdph_bridge.gunicorn_conf"),
-                *("--bind", f"127.0.0.1:{web_port}", "mdph_bridge.wsgi:app"),
-            ],
+            [sys.executable, "-m", *web_command(f"127.0.0.1:{web_port}", workers=2)],
             env=env,
             cwd=tmp_path,
             stdout=log,
