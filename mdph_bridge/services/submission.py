@@ -30,7 +30,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeEngine
@@ -384,13 +384,22 @@ def submit(
         if not existing:
             raise
         return _replay(existing, intake, submission), False
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
-        if not committed:  # a transfer committed alone keeps its payload (the sweeper wakes it)
+        # A transfer committed alone keeps its payload (the sweeper wakes it); so does one whose
+        # commit's answer was lost with the connection: it may be committed, and the sweeper
+        # deletes a staging folder no transfer uses.
+        if not (committed or _maybe_committed(exc)):
             storage_cleanup(intake, prefix)
         raise
     log.info("transfer %s received %s -> %s", transfer_id, transfer.origin_code, transfer.dest_code)
     return transfer, True
+
+
+def _maybe_committed(exc: BaseException) -> bool:
+    """Whether the database may have committed what it was sent before the error: the
+    connection was lost, so the answer of a statement or a `COMMIT` may have been."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _insert(

@@ -11,12 +11,14 @@ import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
 from flask.testing import FlaskClient
+from flows import run
 from kombu import Producer
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, files_under
 
+from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
 from mdph_bridge.services import submission
@@ -322,6 +324,38 @@ def test_database_failure_at_the_submission_s_write_answers_503_and_keeps_nothin
     assert count(session, TransferEvent) == 0
     assert files_under(backends.storage.root) == []
     assert queued(redis_client) == []
+
+
+def test_a_connection_lost_after_the_write_keeps_the_payload_the_transfer_may_need(
+    app: Any,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    backends: Backends,
+) -> None:
+    """The statement reached PostgreSQL, which committed it, but its answer was lost with the
+    connection: the client is told 503 and retries with its key; the transfer it gets back
+    still has its staged payload, so a worker can process it."""
+    token, files = demo["59"]["jetons"]["caseworker"], {"piece_identite.pdf": PDF}
+    lost_once: list[str] = []
+
+    def lost(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "INSERT INTO transfers" in statement and not lost_once:
+            lost_once.append(statement)
+            cause = Exception("server closed the connection unexpectedly")
+            raise OperationalError(statement, {}, cause, connection_invalidated=True)
+
+    event.listen(backends.engine, "after_cursor_execute", lost)
+    try:
+        first = post(client, token, dossier(files=files), files, **{"Idempotency-Key": "k-lost"})
+    finally:
+        event.remove(backends.engine, "after_cursor_execute", lost)
+    again = post(client, token, dossier(files=files), files, **{"Idempotency-Key": "k-lost"})
+
+    assert (first.status_code, again.status_code) == (503, 202)
+    transfer_id = uuid.UUID(again.get_json()["id"])
+    assert files_under(backends.storage.root / "staging" / str(transfer_id))
+    assert run(app, backends, transfer_id) == State.READY
 
 
 def test_broker_down_still_accepts_the_submission(
