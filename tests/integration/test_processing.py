@@ -22,6 +22,7 @@ from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Departement, Transfer, TransferEvent, utcnow
+from mdph_bridge.services import processing
 from mdph_bridge.services.keys import revoke_key
 from mdph_bridge.services.processing import (
     AttemptFailedError,
@@ -487,3 +488,35 @@ def test_the_ready_statement_carries_its_audit_entry_on_postgresql(
     assert [
         (e.at, e.actor, e.role, e.departement, e.object_type, e.outcome, e.client) for e in entries
     ] == [(transfer.ready_at, "systeme", None, None, "transfer", "ready", None)]
+
+
+def test_an_attempt_that_lost_its_lease_at_ready_takes_no_position_at_the_destination(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another attempt took the lease while this one packaged: its `ready` moves nothing, and the
+    destination's inbound position it had raised is rolled back with it."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    position = select(Departement.inbound_seq).where(Departement.code == "62")
+    before = session.scalar(position)
+    session.commit()
+    build = processing.build_package
+
+    def lease_taken(*args: Any, **kwargs: Any) -> Any:
+        other = uuid.uuid4().hex
+        with backends.engine.begin() as conn:
+            taken = update(Transfer).where(Transfer.id == transfer_id).values(lease_token=other)
+            conn.execute(taken)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "build_package", lease_taken)
+
+    assert run(app, backends, transfer_id) is None
+    assert session.scalar(position) == before
+    assert session.scalar(select(Transfer.state).where(Transfer.id == transfer_id)) == "validating"
