@@ -91,6 +91,12 @@ def _translated(
         ) from exc
 
 
+def _rows(driver: Any, sql: str, params: Any) -> list[Any]:
+    """Run a statement prepared on the server (after its first use); the rows it returned."""
+    cursor = driver.execute(sql, params, prepare=True)
+    return cursor.fetchall() if cursor.description else []
+
+
 def _checked_out(bind: Engine) -> PoolProxiedConnection:
     """A pooled connection; a database out of reach raised as SQLAlchemy's own connect raises it
     (`OperationalError`: the pages and the API answer 503, a worker's attempt is retried)."""
@@ -117,8 +123,7 @@ def autocommitted(bind: Engine, sql: str, params: Mapping[str, Any]) -> list[tup
         with _translated(bind, pooled, pooled.invalidate, sql, params):
             driver.autocommit = True
             try:
-                cursor = driver.execute(sql, params, prepare=True)
-                return cursor.fetchall() if cursor.description else []
+                return _rows(driver, sql, params)
             finally:
                 if not driver.closed:  # a lost one cannot change mode: it is invalidated
                     driver.autocommit = False
@@ -126,7 +131,9 @@ def autocommitted(bind: Engine, sql: str, params: Mapping[str, Any]) -> list[tup
         pooled.close()
 
 
-def in_transaction(session: Session, compiled: Prepared, values: Mapping[str, Any]) -> list[Any]:
+def in_session_transaction(
+    session: Session, compiled: Prepared, values: Mapping[str, Any]
+) -> list[Any]:
     """Run a compiled statement on the driver, in the session's transaction (begun if needed)."""
     connection = session.connection()
     bind = connection.engine
@@ -134,8 +141,7 @@ def in_transaction(session: Session, compiled: Prepared, values: Mapping[str, An
     params = compiled.params(values)
     driver: Any = pooled.driver_connection
     with _translated(bind, pooled, connection.invalidate, compiled.sql, params):
-        cursor = driver.execute(compiled.sql, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
+        return _rows(driver, compiled.sql, params)
 
 
 class DriverTransaction:
@@ -149,8 +155,7 @@ class DriverTransaction:
         """Run a compiled statement in the transaction (begun by the first); its rows."""
         params = compiled.params(values)
         with _translated(self._bind, self._pooled, self._pooled.invalidate, compiled.sql, params):
-            cursor = self.driver.execute(compiled.sql, params, prepare=True)
-            return cursor.fetchall() if cursor.description else []
+            return _rows(self.driver, compiled.sql, params)
 
     def rollback(self) -> None:
         """Undo what the transaction did; the block's end then commits nothing."""

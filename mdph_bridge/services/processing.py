@@ -48,7 +48,7 @@ from mdph_bridge.services.driver import (
     DriverStatement,
     autocommitted,
     driver_transaction,
-    in_transaction,
+    in_session_transaction,
 )
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
@@ -158,7 +158,7 @@ def _committed_alone(
     compiled = statement.compiled(bind.dialect)
     if not session.in_transaction():
         return autocommitted(bind, compiled.sql, compiled.params(values))
-    rows = in_transaction(session, compiled, values)
+    rows = in_session_transaction(session, compiled, values)
     session.commit()
     return rows
 
@@ -295,7 +295,7 @@ _READY_MOVED = (
     .cte("moved")
 )
 # The audit entry rides in it too: the hub's own writes are audited in the same commit. Run by
-# the driver (`services/driver.py`) in the session's transaction.
+# the driver (`services/driver.py`) in a transaction of its own, outside the session.
 _READY_WITH_EVENT = DriverStatement(
     select(_READY_MOVED.c.inbound_seq).add_cte(
         _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
@@ -552,8 +552,8 @@ def _mark_ready(
     commit; False, with nothing done, if the lease was lost to another attempt.
 
     On PostgreSQL the position, the move, its event and its audit entry are one statement
-    (data-modifying CTEs): three round trips fewer in the same transaction, which commits what
-    it did before; its transaction runs on the driver, outside the session.
+    (data-modifying CTEs): three round trips fewer. It runs in a transaction of its own on the
+    driver, outside the session, which must hold none (its locks would be waited for).
     """
     now = utcnow()
     values = {
@@ -573,6 +573,7 @@ def _mark_ready(
     params["dest"] = claimed.dest_code
     if _on_postgresql(session):
         bind = cast(Engine, session.get_bind())
+        session.commit()  # ends what the attempt read: no lock of it for `ready` to wait on
         with driver_transaction(bind) as transaction:
             moved = transaction.execute(_READY_WITH_EVENT.compiled(bind.dialect), params)
             if not moved:

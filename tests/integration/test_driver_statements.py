@@ -18,6 +18,8 @@ from mdph_bridge.models import utcnow
 from mdph_bridge.services import processing
 from mdph_bridge.services.driver import DriverStatement
 
+pytestmark = pytest.mark.integration
+
 
 def _claim_values() -> dict[str, Any]:
     now = utcnow()
