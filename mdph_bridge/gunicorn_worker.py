@@ -141,12 +141,12 @@ class FrontDoorWorker(ThreadWorker):
         conn.parser.unreader.unread(head)
         self.enqueue_req(conn)
 
-    def enqueue_req(self, conn: TConn) -> None:
-        """Hand the connection to a thread with a limit on each silence (gunicorn's own `init`
-        makes the socket blocking without one, which let a stalled body hold a thread forever)."""
-        conn.init()
+    def handle(self, conn: TConn) -> Any:
+        """Serve a request with a limit on each silence: gunicorn's `init`, as it hands the
+        connection to a thread, makes the socket blocking without one (a stalled body would hold
+        the thread forever)."""
         conn.sock.settimeout(READ_TIMEOUT_SECONDS)
-        self._wrap_future(self.tpool.submit(self.handle, conn), conn)
+        return super().handle(conn)
 
     def murder_keepalived(self) -> None:
         """Also close the connections whose head did not arrive in time."""
