@@ -135,8 +135,20 @@ class LocalStorage:
         try:
             return BlobWriter(path)
         except FileNotFoundError:  # a new folder: made then, not checked before every blob
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_folder(path.parent)
             return BlobWriter(path)
+
+    @staticmethod
+    def _make_folder(folder: Path) -> None:
+        """Make a missing folder and its missing parents, each durable in its parent: a blob
+        flushed into a folder whose own entry is lost in a crash would be lost with it."""
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for made in reversed(missing):
+            made.mkdir(exist_ok=True)  # another writer may make it meanwhile
+            fsync_path(made.parent)
 
     def open(self, key: str) -> BinaryIO:
         """Open a blob for reading."""
@@ -152,7 +164,9 @@ class LocalStorage:
         try:
             os.replace(source, target)
         except FileNotFoundError:  # a new folder: made then, not checked before every move
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if not source.exists():
+                raise
+            self._make_folder(target.parent)
             os.replace(source, target)
         fsync_path(target)
         fsync_path(target.parent)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mdph_bridge import storage as storage_module
 from mdph_bridge.storage import LocalStorage
 
 pytestmark = pytest.mark.unit
@@ -242,9 +243,31 @@ def test_folders_are_made_only_when_missing(
     assert storage.list("staging") == ["staging/t1/piece-0", "staging/t2/dossier"]
 
 
+def test_a_new_folder_is_made_durable_in_its_parent(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder made for a blob is flushed in its parent, as are the parents made with it: the
+    blob's own flush does not record the folder's name."""
+    flushed: list[str] = []
+    real_fsync_path = storage_module.fsync_path
+
+    def fsync_path(path: Path) -> None:
+        flushed.append(path.relative_to(storage.root.parent).as_posix())
+        real_fsync_path(path)
+
+    monkeypatch.setattr(storage_module, "fsync_path", fsync_path)
+    put(storage, "staging/t1/dossier")
+    assert {"blobs/staging", "blobs"} <= set(flushed)  # staging/t1 in staging, staging in root
+    flushed.clear()
+    put(storage, "incoming/a")
+    storage.move("incoming/a", "packages/p1/x")
+    assert {"blobs/packages", "blobs"} <= set(flushed)
+
+
 def test_move_of_missing_blob_raises(storage: LocalStorage) -> None:
     with pytest.raises(FileNotFoundError):
         storage.move("incoming/none", "staging/x")
+    assert not (storage.root / "staging").exists()  # no folder made for nothing
 
 
 def test_delete_removes_a_blob_and_ignores_a_missing_one(storage: LocalStorage) -> None:
