@@ -101,7 +101,8 @@ def remove_orphans(
         transfer = transfers.get(transfer_id) if transfer_id else None
         if transfer is not None and folder.startswith(f"{PACKAGES}/"):
             kept = _kept_attempts(transfer)
-            removed += 0 if kept is None else remove_attempts(storage, keys[folder], kept)
+            if kept is not None:
+                removed += remove_attempts(storage, keys[folder], kept)
         else:
             doomed |= _unused(transfer, folder)
     for key in uploads:
