@@ -354,6 +354,20 @@ def _post(client: FlaskClient, token: str) -> Any:
     return client.post("/api/v1/transfers", **multipart(dossier(), files), headers=bearer(token))
 
 
+_REFUSE_CREATED = """
+CREATE FUNCTION test_refuse_created() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.action = 'transfers.create' AND NEW.outcome = 'ok' THEN
+        RAISE EXCEPTION 'entry refused by the test';
+    END IF;
+    RETURN NEW;
+END $$"""
+_REFUSE_CREATED_TRIGGER = (
+    "CREATE TRIGGER test_refuse_created BEFORE INSERT ON audit_pending"
+    " FOR EACH ROW EXECUTE FUNCTION test_refuse_created()"
+)
+
+
 def test_a_change_and_its_entry_are_both_there_or_both_absent(
     client: FlaskClient, demo: dict[str, Any], backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -363,30 +377,24 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
     with pytest.raises(SystemExit):
         _post(client, token)
     monkeypatch.undo()
-    # The database fails the commit of the change: neither the transfer nor its entry is there.
-    # A statement alone in autocommit (PostgreSQL) is its own commit: it is the one that fails.
-    crashed: dict[str, Any] = {"armed": False, "done": False}
+    # The database refuses the change's entry after the transfer's row was written by the same
+    # statement (committed alone, in autocommit): neither the transfer nor its entry is there.
+    sent: dict[str, str] = {}
 
-    def arm(conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "INSERT INTO transfers " in statement and not crashed["armed"]:  # a CTE, on PostgreSQL
-            crashed["armed"], crashed["lost"] = True, str(parameters["id"])
-            if conn.connection.dbapi_connection.autocommit:
-                crashed["done"] = True
-                raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "INSERT INTO transfers " in statement:  # a CTE, on PostgreSQL
+            sent["lost"] = str(parameters["id"])
 
-    def fail(_conn: Any) -> None:
-        if crashed["armed"] and not crashed["done"]:
-            crashed["done"] = True
-            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
-
-    event.listen(backends.engine, "before_cursor_execute", arm)
-    event.listen(backends.engine, "commit", fail)
+    with backends.engine.begin() as conn:
+        conn.execute(text(_REFUSE_CREATED))
+        conn.execute(text(_REFUSE_CREATED_TRIGGER))
+    event.listen(backends.engine, "before_cursor_execute", seen)
     try:
         assert _post(client, token).status_code >= 500
     finally:
-        event.remove(backends.engine, "commit", fail)
-        event.remove(backends.engine, "before_cursor_execute", arm)
-    assert crashed["done"]
+        event.remove(backends.engine, "before_cursor_execute", seen)
+        with backends.engine.begin() as conn:
+            conn.execute(text("DROP FUNCTION test_refuse_created CASCADE"))
     db = backends.sessions()
     transfers = set(db.scalars(select(Transfer.id)))
     created = db.scalars(
@@ -397,7 +405,7 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
     assert len(transfers) == 1
     assert created == [str(transfers.pop())]
     named = db.scalars(select(AuditPending.object_id)).all()
-    assert crashed["lost"] not in named  # the failed call's entry (500) names no lost transfer
+    assert sent["lost"] not in named  # the failed call's entry (500) names no lost transfer
 
 
 def test_the_sequencer_seals_the_oldest_pending_entries_first_batch_by_batch(
