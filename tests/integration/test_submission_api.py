@@ -541,8 +541,6 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
 ) -> None:
     """A failure after the statement committed the transfer (here the session's commit) leaves
     the committed transfer its staged payload, for the sweeper to wake; nothing is queued."""
-    if backends.engine.dialect.name != "postgresql":
-        pytest.skip("the statement runs in autocommit on PostgreSQL only")
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
     first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
