@@ -24,7 +24,10 @@ the web's threads open their connections as the load needs them), divided by its
 open loop's submit→ready splits into its stages (HTTP answer, wait in the queue until a worker
 claimed it, processing until `ready`), from the transfer's own events, so that a tail can be placed.
 `--before DIR` runs the hub a second time from another checkout of the project (e.g.
-`git worktree add DIR main`, or `git archive main | tar -x -C DIR`), in the same run and database.
+`git worktree add DIR main`, or `git archive main | tar -x -C DIR`), in the same run and database,
+before this checkout's hub; `--now-first` runs this checkout's first. The side run second meets
+the first side's file-system churn (on a journal-less ext4, each new file scans the inodes freed
+in the last minute): alternate the order between runs and compare pairs.
 """
 
 from __future__ import annotations
@@ -317,11 +320,17 @@ def main() -> None:
         type=Path,
         help="another checkout of the project (e.g. main) whose hub is measured beside this one",
     )
+    parser.add_argument(
+        "--now-first",
+        action="store_true",
+        help="run this checkout's hub before the other checkout's (alternate between runs)",
+    )
     args = parse(parser, {"levels": "1,2", "count": 6})
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
     profile = f" --profile {args.profile}" if args.profile else ""
     before = f" --before {args.before}" if args.before else ""
+    before += " --now-first" if args.now_first else ""
     print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
           f"--count {args.count}{profile}{before}")  # fmt: skip
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -361,7 +370,9 @@ def main() -> None:
         if args.before:
             targets["before"] = targets["hub"]
             apps["before"], roots["before"] = apps["hub"], args.before.resolve()
-        sides = [name for name in ("bare", "before", "hub") if name in apps]
+        order = ("bare", "hub", "before") if args.now_first else ("bare", "before", "hub")
+        sides = [name for name in order if name in apps]
+        print(f"order: {', '.join(sides)}")
         results: dict[tuple[str, int], Result] = {}
         for name in sides:
             wsgi, celery_app, queues = apps[name]
