@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol, Self
@@ -45,9 +45,12 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def move(self, src: str, dst: str) -> None: ...
     def delete(self, key: str) -> None: ...
+    def delete_many(self, keys: Sequence[str]) -> None: ...
     def list(self, prefix: str) -> list[str]: ...
     def stamps(self, prefix: str) -> dict[str, float]: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def list_starting(self, start: str) -> Sequence[str]: ...
+    def delete_starting(self, start: str) -> None: ...
     def remove_unfinished(self, before: float) -> int: ...
     def check(self) -> bool: ...
 
@@ -175,6 +178,11 @@ class LocalStorage:
         """Delete a blob if it exists."""
         self._path(key).unlink(missing_ok=True)
 
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete blobs that exist among `keys`."""
+        for key in keys:
+            self.delete(key)
+
     def _files(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         """Every file under a folder prefix, by key (`os.scandir`: cheaper than `Path.rglob`)."""
         pending = [(prefix, self._path(prefix))]
@@ -216,6 +224,29 @@ class LocalStorage:
             return
         except OSError:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _starting(self, start: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """Every file directly in a folder whose name starts as `start` ends (`staging/<id>.`):
+        the folder is read whole, as a file system finds names by their start no faster."""
+        folder, _, name = start.rpartition("/")
+        try:
+            with os.scandir(self._path(folder)) as entries:
+                for entry in entries:
+                    if entry.name.startswith(name) and entry.is_file():
+                        yield f"{folder}/{entry.name}", entry
+        except FileNotFoundError:
+            return
+
+    def list_starting(self, start: str) -> Sequence[str]:
+        """List the complete blobs whose key starts with `start`, a folder and the start of
+        names directly in it."""
+        return sorted(key for key, _ in self._starting(start) if not key.endswith(_TMP_SUFFIX))
+
+    def delete_starting(self, start: str) -> None:
+        """Delete every blob, unfinished ones too, whose key starts with `start`, a folder and
+        the start of names directly in it."""
+        for _, entry in list(self._starting(start)):
+            os.unlink(entry.path)
 
     def remove_unfinished(self, before: float) -> int:
         """Delete the temporary files of writes started before `before` (epoch) by dead writers."""

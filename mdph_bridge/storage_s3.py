@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -199,27 +199,41 @@ class S3Storage:
         """Delete a blob if it exists."""
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 
-    def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
+    def _objects(self, start: str) -> Iterator[dict[str, Any]]:
+        """Every object whose key starts with `start`."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{check_key(prefix)}/"
+            Bucket=self.bucket, Prefix=start
         )
         for page in pages:
             yield from page.get("Contents", [])
 
     def list(self, prefix: str) -> list[str]:
         """List the blobs under a folder prefix."""
-        return sorted(o["Key"] for o in self._objects(prefix))
+        return sorted(o["Key"] for o in self._objects(f"{check_key(prefix)}/"))
 
     def stamps(self, prefix: str) -> dict[str, float]:
         """Every blob under a folder prefix with its last-modified time (epoch seconds)."""
-        return {o["Key"]: o["LastModified"].timestamp() for o in self._objects(prefix)}
+        objects = self._objects(f"{check_key(prefix)}/")
+        return {o["Key"]: o["LastModified"].timestamp() for o in objects}
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete every blob under a folder prefix."""
-        keys = [{"Key": key} for key in self.list(prefix)]
+        self.delete_many(self.list(prefix))
+
+    def list_starting(self, start: str) -> Sequence[str]:
+        """List the blobs whose key starts with `start`, a folder and the start of names in it."""
+        return sorted(o["Key"] for o in self._objects(check_key(start)))
+
+    def delete_starting(self, start: str) -> None:
+        """Delete every blob whose key starts with `start`, a folder and the start of names."""
+        self.delete_many(self.list_starting(start))
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete blobs that exist among `keys`, as many as one request may at a time."""
         for start in range(0, len(keys), 1000):  # the most one request may delete
+            objects = [{"Key": check_key(key)} for key in keys[start : start + 1000]]
             self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+                Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
             )
 
     def remove_unfinished(self, before: float) -> int:

@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 from mdph_bridge.blobpaths import (
     attempt_package,
     attempt_prefix,
-    package_prefix,
+    package_folder,
     staged_dossier,
     staged_piece,
-    staging_prefix,
+    staging_folder,
 )
 from mdph_bridge.domain.filenames import safe_name, with_type_extension
 from mdph_bridge.domain.filetypes import EXTENSIONS
@@ -54,7 +54,7 @@ from mdph_bridge.services.harmonisation import aid_problems, mapping, report_ent
 from mdph_bridge.services.keys import destination_problems, keys_by_usage
 from mdph_bridge.services.packaging import Entry, Package, build_package, json_entry
 from mdph_bridge.services.queue import wake_after_commit
-from mdph_bridge.services.staging import drop_unneeded_staging
+from mdph_bridge.services.staging import drop_unneeded_staging, open_staged
 from mdph_bridge.services.submission import load_staged_dossier
 from mdph_bridge.services.sweeper import documents_sizes, remove_attempts
 from mdph_bridge.services.transitions import NO_DETAIL, TRANSFERS, add_event, event_cte, move
@@ -397,7 +397,7 @@ def process_transfer(
         log.warning("transfer %s attempt failed: %s", transfer_id, type(exc).__name__)
         raise AttemptFailedError(type(exc).__name__) from exc
     if reached == State.READY:
-        _drop_leftovers(storage, transfer_id, keep=prefix)
+        _drop_leftovers(storage, transfer_id, claimed.documents, keep=prefix)
     return reached
 
 
@@ -420,7 +420,7 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
 
 
 def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
-    with storage.open(staged_dossier(transfer_id)) as blob:
+    with open_staged(storage, staged_dossier(transfer_id)) as blob:
         return SealReader(blob, keyring).read()
 
 
@@ -505,7 +505,7 @@ def _opener(
 ) -> Callable[[], AbstractContextManager[BinaryIO]]:
     @contextmanager
     def open_plain() -> Iterator[BinaryIO]:
-        with storage.open(key) as blob:
+        with open_staged(storage, key) as blob:
             yield SealReader(blob, keyring)  # type: ignore[misc]
 
     return open_plain
@@ -620,11 +620,17 @@ def _reject(
     return State.REJECTED
 
 
-def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, keep: str) -> None:
-    """Shred the staging payload and what interrupted attempts left, unfinished blobs too."""
+def _drop_leftovers(
+    storage: Storage, transfer_id: uuid.UUID, documents: list[Document], keep: str
+) -> None:
+    """Shred the staging payload, by its keys: finding names in the one staging folder would
+    read it whole. A folder of the layouts before 2026-12-05 goes whole, its staging and the
+    packages of the attempts not kept; the other attempts' packages are the orphan sweeper's."""
     try:
-        storage.delete_prefix(staging_prefix(transfer_id))
-        remove_attempts(storage, storage.stamps(package_prefix(transfer_id)), {keep})
+        pieces = [staged_piece(transfer_id, document.position) for document in documents]
+        storage.delete_many([staged_dossier(transfer_id), *pieces])
+        storage.delete_prefix(staging_folder(transfer_id))
+        remove_attempts(storage, storage.stamps(package_folder(transfer_id)), {keep})
     except Exception as exc:
         log.warning("transfer %s leftovers not removed: %s", transfer_id, type(exc).__name__)
 

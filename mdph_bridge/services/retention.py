@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import package_prefix
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.models import Transfer
 from mdph_bridge.services.audit import SYSTEM, record
+from mdph_bridge.services.sweeper import delete_blobs
 from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def delete_expired_packages(
         )
         record(session, SYSTEM, "package.delete", "package", transfer_id, "ok", at=now)
     session.commit()
-    for transfer_id, *_ in rows:
-        storage.delete_prefix(package_prefix(transfer_id))
+    for _, *keys in rows:  # other attempts' packages, if any, are the orphan sweeper's
+        delete_blobs(storage, [key for key in keys if key])
     return [row[0] for row in rows]
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
+from typing import BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import staging_prefix
+from mdph_bridge.blobpaths import in_staging_folder, staging_folder, staging_prefix
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.domain.states import NEEDS_STAGING
 from mdph_bridge.models import Transfer
@@ -20,8 +22,13 @@ CHUNK = 1024 * 1024
 
 def reseal_folder(storage: Storage, prefix: str, keyring: Keyring) -> int:
     """Re-encrypt a folder's blobs not sealed with the primary key; return how many were."""
+    return reseal_blobs(storage, storage.list(prefix), keyring)
+
+
+def reseal_blobs(storage: Storage, keys: Iterable[str], keyring: Keyring) -> int:
+    """Re-encrypt the blobs not sealed with the primary key; return how many were."""
     resealed = 0
-    for key in storage.list(prefix):
+    for key in keys:
         with storage.open(key) as blob:
             reader = SealReader(blob, keyring)
             if reader.key_id == keyring.primary.key_id:
@@ -48,7 +55,7 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
             select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
         )
         if state in NEEDS_STAGING:
-            resealed += reseal_folder(storage, staging_prefix(transfer_id), keyring)
+            resealed += reseal_blobs(storage, staged_blobs(storage, transfer_id), keyring)
             session.execute(
                 update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
             )
@@ -70,7 +77,29 @@ def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.
     try:
         if state in NEEDS_STAGING:
             return False
-        storage.delete_prefix(staging_prefix(transfer_id))
+        delete_staging(storage, transfer_id)
         return True
     finally:
         session.commit()
+
+
+def staged_blobs(storage: Storage, transfer_id: uuid.UUID) -> list[str]:
+    """The keys of a transfer's staged payload, in its own folder if staged before 2026-12-05."""
+    return [
+        *storage.list_starting(staging_prefix(transfer_id)),
+        *storage.list(staging_folder(transfer_id)),
+    ]
+
+
+def delete_staging(storage: Storage, transfer_id: uuid.UUID) -> None:
+    """Delete a transfer's staged payload, unfinished blobs too, in either layout."""
+    storage.delete_starting(staging_prefix(transfer_id))
+    storage.delete_prefix(staging_folder(transfer_id))
+
+
+def open_staged(storage: Storage, key: str) -> BinaryIO:
+    """Open a staged blob, in its transfer's folder if it was staged there (before 2026-12-05)."""
+    try:
+        return storage.open(key)
+    except FileNotFoundError:
+        return storage.open(in_staging_folder(key))

@@ -510,7 +510,7 @@ def correct(
 
 def storage_cleanup(intake: Intake, prefix: str) -> None:
     """Remove a payload that was staged for a transaction that did not commit."""
-    intake.storage.delete_prefix(prefix)
+    intake.storage.delete_starting(prefix)
 
 
 def _stage(

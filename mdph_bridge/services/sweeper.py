@@ -19,6 +19,7 @@ from mdph_bridge.blobpaths import (
     attempt_of,
     in_attempt_folder,
     transfer_folder,
+    transfer_of,
 )
 from mdph_bridge.domain.sealing import Keyring, SealError
 from mdph_bridge.domain.states import NEEDS_STAGING, State
@@ -76,9 +77,9 @@ def remove_orphans(
     """Delete blobs left by a crash: uploads never recorded, staging or packages no transfer uses,
     draft files no draft references (the keyring unseals drafts to read which files they keep).
 
-    Only folders untouched for `older_than` are considered, so work in progress is never touched;
-    unfinished blobs (a worker killed while writing) go with their folder.
-    Return how many uploads and folders were deleted.
+    Only a transfer's staging or packages untouched for `older_than` are considered, so work in
+    progress is never touched; unfinished blobs (a worker killed while writing) go with them.
+    Return how many uploads, stagings and attempts were deleted.
     """
     cutoff = (utcnow() - older_than).timestamp()
     uploads = [key for key, mtime in storage.stamps(INCOMING).items() if mtime < cutoff]
@@ -86,34 +87,34 @@ def remove_orphans(
     keys: dict[str, list[str]] = {}
     for kind in TRANSFER_FOLDERS:
         for key, mtime in storage.stamps(kind).items():
-            folder = transfer_folder(key)
-            newest[folder] = max(newest.get(folder, mtime), mtime)
-            keys.setdefault(folder, []).append(key)
-    old = [folder for folder, mtime in newest.items() if mtime < cutoff]
-    ids = {_uuid_or_none(folder.split("/")[1]) for folder in old} - {None}
+            blobs = transfer_of(key)
+            newest[blobs] = max(newest.get(blobs, mtime), mtime)
+            keys.setdefault(blobs, []).append(key)
+    old = [blobs for blobs, mtime in newest.items() if mtime < cutoff]
+    ids = {_uuid_or_none(blobs.split("/")[1]) for blobs in old} - {None}
     transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.id.in_(ids)))}
     session.commit()  # the storage walk below holds no transaction
 
     doomed: set[str] = set()
     removed = 0
-    for folder in old:
-        transfer_id = _uuid_or_none(folder.split("/")[1])
+    for blobs in old:
+        transfer_id = _uuid_or_none(blobs.split("/")[1])
         transfer = transfers.get(transfer_id) if transfer_id else None
-        if transfer is not None and folder.startswith(f"{PACKAGES}/"):
+        if transfer is not None and blobs.startswith(f"{PACKAGES}/"):
             kept = _kept_attempts(transfer)
             if kept is not None:
-                removed += remove_attempts(storage, keys[folder], kept)
+                removed += remove_attempts(storage, keys[blobs], kept)
         else:
-            doomed |= _unused(transfer, folder)
+            doomed |= _unused(transfer, blobs)
     for key in uploads:
         storage.delete(key)
-    for prefix in doomed:
-        transfer_id = _uuid_or_none(prefix.split("/")[1])
-        if prefix.startswith(f"{STAGING}/") and transfer_id in transfers:
+    for blobs in doomed:
+        transfer_id = _uuid_or_none(blobs.split("/")[1])
+        if blobs.startswith(f"{STAGING}/") and transfer_id in transfers:
             # A correction may have staged there since the state was read: check it again.
             removed += drop_unneeded_staging(session, storage, transfer_id)
         else:
-            storage.delete_prefix(prefix)
+            delete_blobs(storage, keys[blobs])
             removed += 1
     drafts = _remove_draft_orphans(session, storage, keyring, cutoff)
     # Writes a crash cut short and no folder above covered (an S3 multipart upload is invisible).
@@ -154,11 +155,11 @@ def _uuid_or_none(name: str) -> uuid.UUID | None:
         return None
 
 
-def _unused(transfer: Transfer | None, folder: str) -> set[str]:
-    """The staging or transfer folder if no live transfer needs it any more."""
+def _unused(transfer: Transfer | None, blobs: str) -> set[str]:
+    """A transfer's staging or packages (`staging/<id>`) if no live transfer needs them any more."""
     if transfer is None:
-        return {folder}
-    return set() if transfer.state in NEEDS_STAGING else {folder}
+        return {blobs}
+    return set() if transfer.state in NEEDS_STAGING else {blobs}
 
 
 def _kept_attempts(transfer: Transfer) -> set[str] | None:
@@ -169,12 +170,22 @@ def _kept_attempts(transfer: Transfer) -> set[str] | None:
 
 
 def remove_attempts(storage: Storage, keys: Iterable[str], kept: set[str]) -> int:
-    """Delete the packages, unfinished ones too, of the processing attempts not in `kept`, an
-    attempt's own folder (the layout before 2026-12-05) whole; return how many attempts."""
+    """Delete the packages, unfinished ones too, of the processing attempts not in `kept`; a
+    folder of the layouts before 2026-12-05 goes whole once it keeps none; return how many
+    attempts."""
+    keys = list(keys)
     doomed = [key for key in keys if attempt_of(key) not in kept]
-    for folder in {attempt_of(key) for key in doomed if in_attempt_folder(key)}:
+    keeping = {transfer_folder(key) for key in keys if attempt_of(key) in kept} - {None}
+    delete_blobs(storage, [key for key in doomed if transfer_folder(key) not in keeping])
+    partly = [key for key in doomed if transfer_folder(key) in keeping]
+    for folder in {attempt_of(key) for key in partly if in_attempt_folder(key)}:
         storage.delete_prefix(folder)
-    for key in doomed:
-        if not in_attempt_folder(key):
-            storage.delete(key)
+    storage.delete_many([key for key in partly if not in_attempt_folder(key)])
     return len({attempt_of(key) for key in doomed})
+
+
+def delete_blobs(storage: Storage, keys: list[str]) -> None:
+    """Delete a transfer's blobs by key, the folder of those in one (before 2026-12-05) whole."""
+    storage.delete_many([key for key in keys if transfer_folder(key) is None])
+    for folder in {folder for key in keys if (folder := transfer_folder(key))}:
+        storage.delete_prefix(folder)

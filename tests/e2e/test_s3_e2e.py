@@ -54,7 +54,7 @@ def test_59_sends_to_62_through_the_object_store(cluster: Cluster, tmp_path: Pat
     )
     assert response.status_code == 202, response.get_json()
     transfer_id = response.get_json()["id"]
-    assert storage.list(f"staging/{transfer_id}") != []  # sealed at rest in the bucket
+    assert storage.list_starting(f"staging/{transfer_id}.") != []  # sealed at rest in the bucket
 
     receiver = bearer(demo["62"]["jetons"]["receiver"])
     base = f"/api/v1/inbound/{transfer_id}"
@@ -84,4 +84,4 @@ def test_59_sends_to_62_through_the_object_store(cluster: Cluster, tmp_path: Pat
     assert storage.list("staging") == []
     assert storage.list("incoming") == []
     (stored,) = storage.list("packages")
-    assert stored.startswith(f"packages/{transfer_id}/")
+    assert stored.startswith(f"packages/{transfer_id}.")

@@ -176,6 +176,6 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     transfer = session.get(Transfer, killed, populate_existing=True)
     assert transfer is not None
     assert transfer.attempts == 2
-    assert backends.storage.list(f"packages/{killed}") == [transfer.package_key]
-    assert backends.storage.list(f"staging/{killed}") == []
+    assert backends.storage.list_starting(f"packages/{killed}.") == [transfer.package_key]
+    assert backends.storage.list_starting(f"staging/{killed}.") == []
     session.commit()

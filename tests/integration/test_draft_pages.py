@@ -171,7 +171,8 @@ def test_a_caseworker_composes_the_adult_dossier_sees_the_pch_switch_and_sends_i
     assert session.scalar(select(func.count()).select_from(Draft)) == 0
     storage = Path(web.config["STORAGE_DIR"])
     assert not (storage / "drafts").exists() or files_under(storage / "drafts") == []
-    assert len(files_under(storage / "staging" / str(transfer_id))) == 5
+    assert len(files_under(storage / "staging")) == 5
+    assert {p.name[:36] for p in files_under(storage / "staging")} == {str(transfer_id)}
     assert client.get(f"{url}/apercu").status_code == 404
 
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
+from mdph_bridge.blobpaths import in_staging_folder, staged_dossier, staged_piece
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.domain.states import State
@@ -72,30 +73,35 @@ def test_keys_ending_soon_are_listed_and_old_keys_can_be_rotated(
 def test_staging_blobs_are_resealed_under_the_new_key(
     app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
 ) -> None:
-    transfer_id = submit(
-        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    transfer_id, before = (
+        submit(client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF})
+        for _ in range(2)
     )
+    for key in (staged_dossier(before), staged_piece(before, 0)):  # staged before 2026-12-05
+        backends.storage.move(key, in_staging_folder(key))
     old = app.config["STAGING_KEYS"]
     rotated = Keyring.parse(f"{generate_staging_key('next')},{old}")
 
-    assert reseal_staging(session, backends.storage, rotated) == 2
+    assert reseal_staging(session, backends.storage, rotated) == 4
     assert reseal_staging(session, backends.storage, rotated) == 0  # idempotent
-    for key in backends.storage.list(f"staging/{transfer_id}"):
+    assert len(backends.storage.list("staging")) == 4
+    for key in backends.storage.list("staging"):
         with backends.storage.open(key) as blob:
             assert SealReader(blob, rotated).key_id == "next"
     # The old key can now be dropped: the worker processes with the new key alone.
     only_next = Keyring([rotated.get("next")])
     limits = Limits(timedelta(minutes=5), 3)
-    state = process_transfer(
-        backends.sessions(),
-        backends.storage,
-        only_next,
-        app.config["SIGNER"],
-        app.config["RULES"],
-        limits,
-        transfer_id,
-    )
-    assert state == State.READY
+    for transfer in (transfer_id, before):
+        state = process_transfer(
+            backends.sessions(),
+            backends.storage,
+            only_next,
+            app.config["SIGNER"],
+            app.config["RULES"],
+            limits,
+            transfer,
+        )
+        assert state == State.READY
 
 
 def test_a_destinations_keys_are_read_once_per_process_and_forgotten_on_change(

@@ -17,6 +17,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under, sent_statements
 
+from mdph_bridge.blobpaths import in_staging_folder, staged_dossier, staged_piece
 from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
@@ -138,7 +139,7 @@ def test_concurrent_deliveries_process_once(
 
     assert sorted(results, key=str) == [None, None, None, State.READY]
     assert events(session, transfer_id).count("ready") == 1
-    assert len(backends.storage.list(f"packages/{transfer_id}")) == 1
+    assert len(backends.storage.list_starting(f"packages/{transfer_id}.")) == 1
 
 
 def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
@@ -152,7 +153,7 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     token = claimed.token
     assert claim(session, transfer_id, LIMITS) is None  # lease still held
     with backends.storage.writer(f"packages/{transfer_id}/{token}/dossier.age") as blob:
-        blob.write(b"half-written by a worker that died")
+        blob.write(b"half-written by a worker that died, before 2026-12-05")
     session.execute(
         update(Transfer)
         .where(Transfer.id == transfer_id)
@@ -163,7 +164,9 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
 
     assert run(app, backends, transfer_id) == State.READY
     assert events(session, transfer_id) == ["received", "validating", "validating", "ready"]
-    remaining = backends.storage.list(f"packages/{transfer_id}")
+    # The folder of the layout before 2026-12-05 goes with the attempt that wrote there.
+    assert backends.storage.list(f"packages/{transfer_id}") == []
+    remaining = backends.storage.list_starting(f"packages/{transfer_id}.")
     assert len(remaining) == 1
     assert token not in remaining[0]
 
@@ -174,7 +177,7 @@ def test_failed_attempts_release_the_transfer_then_fail_it(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    staged = backends.storage.root / "staging" / str(transfer_id) / "piece-0"
+    staged = backends.storage.root / staged_piece(transfer_id, 0)
     good = staged.read_bytes()
     staged.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # corrupt the sealed blob
 
@@ -189,7 +192,7 @@ def test_failed_attempts_release_the_transfer_then_fail_it(
     assert transfer is not None
     assert transfer.state == State.FAILED
     assert transfer.problems[0]["code"] == "traitement.echec"
-    assert backends.storage.list(f"packages/{transfer_id}") == []
+    assert backends.storage.list_starting(f"packages/{transfer_id}.") == []
 
     staged.write_bytes(good)  # a human fixed the cause
     assert retry_failed(session, transfer_id, "admin:test")
@@ -212,7 +215,7 @@ def test_destination_key_revoked_before_processing_rejects_with_reasons(
     body = detail.get_json()
     assert body["etat"] == "rejected"
     assert body["erreurs"][0]["code"] == "transfert.destination_sans_cle"
-    assert backends.storage.list(f"staging/{transfer_id}") == []
+    assert backends.storage.list("staging") == []
 
 
 def test_a_worker_rejection_keeps_no_personal_data_on_the_hub(
@@ -226,7 +229,7 @@ def test_a_worker_rejection_keeps_no_personal_data_on_the_hub(
     changed = dossier(files={"dupont_jeanne.pdf": PDF})
     changed["pieces"] *= 2
     changed["beneficiaire"]["date_naissance"] = "1984-03-14"
-    with backends.storage.writer(f"staging/{transfer_id}/dossier") as blob:
+    with backends.storage.writer(staged_dossier(transfer_id)) as blob:
         sealer = SealWriter(blob, app.config["KEYRING"])
         sealer.write(json.dumps(changed).encode())
         sealer.close()
@@ -280,62 +283,88 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
     waiting = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
-    ghost = uuid.uuid4()  # blobs written, then the web process died before its commit
-    live = set(storage.list(f"packages/{done}"))
+    ghost, old_ghost = uuid.uuid4(), uuid.uuid4()  # the web process died before its commit
+    live = set(storage.list_starting(f"packages/{done}."))
     for key in (
         f"incoming/{uuid.uuid4().hex}",
-        f"staging/{ghost}/dossier",
-        f"packages/{done}/dead-dossier.age",
-        f"packages/{done}/dead-medical.age",
-        f"packages/{done}/olddead/dossier.age",  # an attempt's own folder, before 2026-12-05
+        staged_dossier(ghost),
+        f"staging/{old_ghost}/dossier",  # a transfer's own folder, before 2026-12-05
+        staged_piece(done, 3),  # what a correction cut short left, after its packaging
+        f"packages/{done}.dead-dossier.age",
+        f"packages/{done}.dead-medical.age",
+        f"packages/{done}/hdead-dossier.age",  # the transfer's own folder, before 2026-12-05
+        f"packages/{done}/olddead/dossier.age",  # an attempt's own folder, before that
     ):
         with storage.writer(key) as blob:
             blob.write(b"ciphertext")
     # A worker killed while writing a package leaves an unfinished blob of its attempt.
-    packages = storage.root / "packages" / str(done)
-    (packages / "killed-dossier.age.0f1e2d.partial").write_bytes(b"half a package")
-    (packages / "oldkilled").mkdir()
-    (packages / "oldkilled" / "dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    packages = storage.root / "packages"
+    (packages / f"{done}.killed-dossier.age.0f1e2d.partial").write_bytes(b"half a package")
+    (packages / str(done) / "oldkilled").mkdir()
+    (packages / str(done) / "oldkilled" / "dossier.age.0f1e2d.partial").write_bytes(b"half")
 
     keyring = app.config["KEYRING"]
     assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 0  # too recent
-    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 6
-    assert files_under(storage.root / "packages" / str(done)) == [
-        storage.root / key for key in sorted(live)
-    ]
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 9
+    assert files_under(packages) == [storage.root / key for key in sorted(live)]
 
     assert storage.list("incoming") == []
-    assert storage.list(f"staging/{ghost}") == []
-    assert set(storage.list(f"packages/{done}")) == live
-    assert storage.list(f"staging/{waiting}") == [
-        f"staging/{waiting}/dossier",
-        f"staging/{waiting}/piece-0",
-    ]
+    assert storage.list("staging") == [staged_dossier(waiting), staged_piece(waiting, 0)]
     assert run(app, backends, waiting) == State.READY
 
 
-def test_an_attempt_names_its_packages_in_the_transfer_s_folder(
+def test_a_transfer_s_blobs_have_no_folder_of_their_own(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """`packages/<id>/<lease token>-dossier.age`: no folder of its own to create per attempt."""
+    """`staging/<id>.dossier`, `packages/<id>.<lease token>-dossier.age`: no folder to create
+    (an inode more, a slow one on a file system without a journal) and delete per transfer."""
     files = {"piece_identite.pdf": PDF}
     data = dossier(files=files, medical={"certificat.pdf": MEDICAL_PDF})
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], data, {**files, "certificat.pdf": MEDICAL_PDF}
     )
+    root = backends.storage.root
+    assert sorted(p.name for p in (root / "staging").iterdir()) == [
+        f"{transfer_id}.dossier",
+        f"{transfer_id}.piece-0",
+        f"{transfer_id}.piece-1",
+    ]
     assert run(app, backends, transfer_id) == State.READY
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
-    token = transfer.package_key.split("/")[2].split("-")[0]  # type: ignore[union-attr]
+    token = transfer.package_key.split(".")[1].split("-")[0]  # type: ignore[union-attr]
     assert (transfer.package_key, transfer.medical_package_key) == (
-        f"packages/{transfer_id}/{token}-dossier.age",
-        f"packages/{transfer_id}/{token}-medical.age",
+        f"packages/{transfer_id}.{token}-dossier.age",
+        f"packages/{transfer_id}.{token}-medical.age",
     )
-    packages = backends.storage.root / "packages" / str(transfer_id)
-    assert sorted(p.name for p in packages.iterdir()) == [
-        f"{token}-dossier.age",
-        f"{token}-medical.age",
+    assert sorted(p.name for p in (root / "packages").iterdir()) == [
+        f"{transfer_id}.{token}-dossier.age",
+        f"{transfer_id}.{token}-medical.age",
     ]
+    assert list((root / "staging").iterdir()) == []
+
+
+def test_a_payload_staged_in_its_transfer_s_folder_is_packaged_and_removed(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """A transfer staged before 2026-12-05, in `staging/<id>/`, is read there, then shredded."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    storage = backends.storage
+    for key in (staged_dossier(transfer_id), staged_piece(transfer_id, 0)):
+        storage.move(key, in_staging_folder(key))
+    assert storage.list("staging") == [
+        f"staging/{transfer_id}/dossier",
+        f"staging/{transfer_id}/piece-0",
+    ]
+    assert run(app, backends, transfer_id) == State.READY
+    assert list((storage.root / "staging").iterdir()) == []
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    with storage.open(transfer.package_key) as blob:  # type: ignore[arg-type]
+        sent = json.loads(unpack(blob.read(), [identity(demo, "62", "receiver")])["dossier.json"])
+    assert [p["nom_fichier"] for p in sent["pieces"]] == ["piece_identite.pdf"]
 
 
 def test_documents_are_named_by_their_real_type_in_the_package(

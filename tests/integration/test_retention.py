@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
-from mdph_bridge.models import AuditEntry, Transfer
+from mdph_bridge.models import AuditEntry, Transfer, utcnow
 from mdph_bridge.services.audit import seal_all, verify
 from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
 
@@ -49,7 +49,7 @@ def test_packages_are_deleted_after_the_delay_and_metadata_stays(
     packages = backends.storage.root / "packages"
 
     def transfers_with_packages() -> set[str]:
-        return {p.relative_to(packages).parts[0] for p in files_under(packages)}
+        return {p.relative_to(packages).parts[0][:36] for p in files_under(packages)}
 
     assert transfers_with_packages() == {str(transfer_id), str(kept)}
 
@@ -78,3 +78,33 @@ def test_a_package_never_downloaded_is_flagged_once(
     ]
     assert flag_undownloaded(session, after, ready_at + 2 * after) == []
     assert audited(session, "package.undownloaded") == [str(transfer_id)]
+
+
+def test_packages_are_deleted_in_either_layout(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """Named after their transfer, or in its folder `packages/<id>/` (before 2026-12-05) with
+    what interrupted attempts left there: the folder goes whole."""
+    storage = backends.storage
+    ids = [ready(app, client, demo, backends) for _ in range(2)]
+    for transfer_id, key in zip(
+        ids,
+        (f"packages/{ids[0]}.tok-dossier.age", f"packages/{ids[1]}/tok-dossier.age"),
+        strict=True,
+    ):
+        cancel = client.post(
+            f"/api/v1/transfers/{transfer_id}/cancel",
+            headers=bearer(demo["59"]["jetons"]["caseworker"]),
+        )
+        assert cancel.status_code == 200
+        transfer = session.get(Transfer, transfer_id, populate_existing=True)
+        assert transfer is not None
+        storage.move(transfer.package_key, key)  # type: ignore[arg-type]
+        transfer.package_key = key
+    with storage.writer(f"packages/{ids[1]}/dead-dossier.age") as blob:
+        blob.write(b"an interrupted attempt's package")
+    session.commit()
+
+    late = utcnow() + KEEP + timedelta(seconds=1)
+    assert sorted(delete_expired_packages(session, storage, KEEP, late)) == sorted(ids)
+    assert list((storage.root / "packages").iterdir()) == []

@@ -102,8 +102,8 @@ def test_concurrent_submissions_with_one_idempotency_key_make_one_transfer(
     assert len(set(ids)) == 1
     assert count(session) == 1
     assert backends.storage.list("staging") == [
-        f"staging/{ids[0]}/dossier",
-        f"staging/{ids[0]}/piece-0",
+        f"staging/{ids[0]}.dossier",
+        f"staging/{ids[0]}.piece-0",
     ]
 
 
@@ -150,7 +150,7 @@ def test_a_failure_after_the_ready_commit_keeps_the_package(
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
     assert transfer.state == State.READY
-    assert backends.storage.list(f"packages/{transfer_id}") == [transfer.package_key]
+    assert backends.storage.list_starting(f"packages/{transfer_id}.") == [transfer.package_key]
     assert run(app, backends, transfer_id) is None  # the retry finds nothing to do
     receiver = bearer(demo["62"]["jetons"]["receiver"])
     with client.get(f"/api/v1/inbound/{transfer_id}/package", headers=receiver) as response:
@@ -308,7 +308,7 @@ def staged_matches_documents(
     assert documents
     for document in documents:
         key = staged_piece(transfer_id, document.position)
-        if key not in backends.storage.list(staging_prefix(transfer_id)):
+        if key not in backends.storage.list_starting(staging_prefix(transfer_id)):
             return False
         with backends.storage.open(key) as blob:
             content = SealReader(blob, app.config["KEYRING"]).read()
@@ -473,7 +473,7 @@ def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
     revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
     rejected, release = threading.Event(), threading.Event()
-    real_delete = backends.storage.delete_prefix
+    real_delete = backends.storage.delete_starting
 
     def pause_then_delete(prefix: str) -> None:
         """The worker stops once its rejection is committed, before it drops the staged payload."""
@@ -482,7 +482,7 @@ def test_a_correction_sent_as_the_worker_rejects_keeps_its_payload(
             assert release.wait(timeout=60)
         real_delete(prefix)
 
-    monkeypatch.setattr(backends.storage, "delete_prefix", pause_then_delete)
+    monkeypatch.setattr(backends.storage, "delete_starting", pause_then_delete)
     outcomes: dict[str, Any] = {}
 
     def work() -> None:
@@ -524,7 +524,7 @@ def test_a_correction_sent_as_the_sweeper_removes_leftovers_keeps_its_payload(
         blob.write(b"ciphertext")
     os.utime(backends.storage.root / leftover, (1, 1))
     deciding, release = threading.Event(), threading.Event()
-    real_delete = backends.storage.delete_prefix
+    real_delete = backends.storage.delete_starting
 
     def pause_then_delete(prefix: str) -> None:
         """The sweeper stops once it has chosen what to delete, before deleting it."""
@@ -533,7 +533,7 @@ def test_a_correction_sent_as_the_sweeper_removes_leftovers_keeps_its_payload(
             assert release.wait(timeout=60)
         real_delete(prefix)
 
-    monkeypatch.setattr(backends.storage, "delete_prefix", pause_then_delete)
+    monkeypatch.setattr(backends.storage, "delete_starting", pause_then_delete)
     outcomes: dict[str, Any] = {}
 
     def sweep() -> None:

@@ -125,30 +125,53 @@ def test_move_list_stamps_and_delete(storage: Storage) -> None:
     assert storage.list("staging/t10") == ["staging/t10/dossier"]
 
 
-def test_an_attempt_s_packages_go_in_either_layout_and_the_kept_one_stays(
+def test_names_are_found_and_deleted_by_their_start_in_one_folder(storage: Storage) -> None:
+    """A transfer's staged blobs share no folder of their own: their names start alike."""
+    for key in ("staging/t1.dossier", "staging/t1.piece-0", "staging/t10.dossier"):
+        put(storage, key, b"sealed")
+    put(storage, "staging/t1/dossier", b"staged in the transfer's folder, before 2026-12-05")
+
+    assert storage.list_starting("staging/t1.") == ["staging/t1.dossier", "staging/t1.piece-0"]
+    assert storage.list_starting("staging/t2.") == []
+    assert storage.list_starting("nothing/t1.") == []
+    storage.delete_starting("staging/t1.")
+    assert storage.list("staging") == ["staging/t1/dossier", "staging/t10.dossier"]
+    storage.delete_many(["staging/t10.dossier", "staging/t1/dossier", "staging/none"])
+    assert storage.list("staging") == []
+
+
+def test_an_attempt_s_packages_go_in_any_layout_and_the_kept_one_stays(
     storage: Storage,
 ) -> None:
-    """Packages named after their attempt, and the attempt folders written before 2026-12-05."""
-    kept = attempt_prefix(uuid.UUID(int=1), "k")
+    """Packages named after their transfer and attempt, and those written in the transfer's own
+    folder before 2026-12-05: a folder that keeps no attempt goes whole."""
+    one, two, other = uuid.UUID(int=1), uuid.UUID(int=2), uuid.UUID(int=10)
+    kept = attempt_prefix(one, "k")
     put(storage, attempt_package(kept, "dossier.age"), b"the attempt that made it ready")
     put(storage, attempt_package(kept, "medical.age"), b"its medical package")
     for key in (
-        f"packages/{uuid.UUID(int=1)}/a-dossier.age",  # an interrupted attempt
-        f"packages/{uuid.UUID(int=1)}/a-medical.age.0f1e2d.partial",  # cut short while writing
-        f"packages/{uuid.UUID(int=1)}/b/dossier.age",  # an attempt in its own folder
-        f"packages/{uuid.UUID(int=1)}/b/medical.age",
-        f"packages/{uuid.UUID(int=10)}/c-dossier.age",  # another transfer
+        f"packages/{one}.a-dossier.age",  # an interrupted attempt
+        f"packages/{one}.a-medical.age.0f1e2d.partial",  # cut short while writing
+        f"packages/{one}/h-dossier.age",  # an attempt in the transfer's folder
+        f"packages/{one}/b/dossier.age",  # an attempt in its own folder
+        f"packages/{one}/b/medical.age",
+        f"packages/{two}/k-dossier.age",  # kept, in the transfer's folder
+        f"packages/{two}/d-dossier.age",
+        f"packages/{two}/e/dossier.age",
+        f"packages/{other}.c-dossier.age",  # another transfer
     ):
         put(storage, key, b"ciphertext")
 
-    keys = storage.stamps(f"packages/{uuid.UUID(int=1)}")
-    assert remove_attempts(storage, keys, {kept}) == 2
+    keys = [key for key in storage.stamps("packages") if str(other) not in key]
+    assert remove_attempts(storage, keys, {kept, f"packages/{two}/k"}) == 5
     assert storage.list("packages") == [
-        f"packages/{uuid.UUID(int=1)}/k-dossier.age",
-        f"packages/{uuid.UUID(int=1)}/k-medical.age",
-        f"packages/{uuid.UUID(int=10)}/c-dossier.age",
+        f"packages/{one}.k-dossier.age",
+        f"packages/{one}.k-medical.age",
+        f"packages/{two}/k-dossier.age",
+        f"packages/{other}.c-dossier.age",
     ]
-    assert set(storage.stamps(f"packages/{uuid.UUID(int=1)}")) == set(storage.list("packages")[:2])
+    if isinstance(storage, LocalStorage):
+        assert not (storage.root / "packages" / str(one)).exists()
 
 
 def test_missing_blob_and_bad_keys_are_refused(storage: Storage) -> None:
