@@ -347,6 +347,35 @@ def find_by_idempotency_key(session: Session, origin: str, key: str) -> Transfer
     )
 
 
+# The Idempotency-Key's read by the driver (`services/driver.py`): the id of the transfer an
+# earlier submission with the key created.
+_KEYED = DriverStatement(
+    select(TRANSFERS.c.id).where(
+        TRANSFERS.c.origin_code == bindparam("origin", type_=String()),
+        TRANSFERS.c.idempotency_key == bindparam("key", type_=String()),
+    )
+)
+
+
+def _earlier(session: Session, origin: str, key: str) -> Transfer | None:
+    """The transfer an earlier submission with this key created, if any.
+
+    On PostgreSQL outside a transaction the key is looked up by the driver, prepared, in
+    autocommit: the session takes no connection for a new submission, and reads the transfer in
+    autocommit only for a replay (a transaction left open would be rolled back at the request's
+    end, which drops the connection's prepared statements in psycopg).
+    """
+    bind = cast(Engine, session.get_bind())
+    if bind.dialect.name != "postgresql" or session.in_transaction():
+        return find_by_idempotency_key(session, origin, key)
+    compiled = _KEYED.compiled(bind.dialect)
+    rows = autocommitted(bind, compiled.sql, compiled.params({"origin": origin, "key": key}))
+    if not rows:
+        return None
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.get(Transfer, rows[0][0])
+
+
 def submit(
     session: Session, intake: Intake, principal: Principal, submission: Submission
 ) -> tuple[Transfer, bool]:
@@ -354,22 +383,14 @@ def submit(
 
     A new transfer wakes a worker once it is committed.
     """
-    # On PostgreSQL, outside a transaction under way, the submission's reads (the
-    # Idempotency-Key's) and its one statement run in autocommit: each is a transaction of its
-    # own, as READ COMMITTED gives them anyway, and PostgreSQL commits the statement as it ends,
-    # as durable as a `COMMIT`, without the `BEGIN` and `COMMIT` round trips. Without a key the
-    # session takes no connection: the statement goes alone on a pooled one (`_created_alone`);
-    # a read meanwhile (the destination's keys, once in a while) opens a transaction it joins.
+    # On PostgreSQL, outside a transaction under way, the Idempotency-Key's read and the one
+    # statement that writes go by the driver in autocommit, each alone on a pooled connection:
+    # each is a transaction of its own, as READ COMMITTED gives them anyway, and PostgreSQL
+    # commits the statement as it ends, as durable as a `COMMIT`, without the `BEGIN` and
+    # `COMMIT` round trips. A read meanwhile (the destination's keys, once in a while) opens a
+    # transaction in the session, which the statement then joins (`_created_alone`).
     key = submission.idempotency_key
-    if (
-        key is not None
-        and session.get_bind().dialect.name == "postgresql"
-        and not session.in_transaction()
-    ):
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    if key is not None and (
-        existing := find_by_idempotency_key(session, principal.departement, key)
-    ):
+    if key is not None and (existing := _earlier(session, principal.departement, key)):
         return _replay(existing, intake, submission), False
     dossier = _accepted_dossier(session, intake, principal, submission)
 
@@ -470,8 +491,8 @@ def _created_alone(session: Session, statement: DriverStatement, params: dict[st
     """Run the submission's statement prepared on the driver; whether it committed as it ended.
 
     Outside a transaction it goes alone, in autocommit, on a pooled connection: the session's
-    connection, its execution and its commit's bookkeeping are not paid. Inside one (the
-    Idempotency-Key's read in autocommit, a transaction under way) it joins it.
+    connection, its execution and its commit's bookkeeping are not paid. Inside one (a
+    transaction under way, a read since) it joins it.
     """
     bind = cast(Engine, session.get_bind())
     compiled = statement.compiled(bind.dialect)

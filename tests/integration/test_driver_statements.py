@@ -109,8 +109,9 @@ _SUBMITTED = submission._create_in_one_statement(
         (processing._CLAIM_WITH_EVENT, _claim_values()),
         (processing._READY_WITH_EVENT, _ready_values()),
         (_SUBMITTED, _SUBMISSION),
+        (submission._KEYED, {"origin": "59", "key": "k-1"}),
     ],
-    ids=["claim", "ready", "submission"],
+    ids=["claim", "ready", "submission", "idempotency-key"],
 )
 def test_a_driver_statement_sends_what_sqlalchemy_would(
     backends: Backends,

@@ -459,8 +459,9 @@ def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql
 def test_a_submission_s_statement_goes_by_the_driver_prepared(
     client: FlaskClient, demo: dict[str, Any], backends: Backends, key: str | None
 ) -> None:
-    """The statement that writes a submission is built once and sent by psycopg itself, prepared:
-    SQLAlchemy's execution, which cost as much client CPU again, never sees it."""
+    """The statement that writes a submission, and the Idempotency-Key's read, are built once and
+    sent by psycopg itself, prepared: SQLAlchemy's execution, which cost as much client CPU
+    again, never sees them."""
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
     assert post(client, token, dossier(files=files), files).status_code == 202  # keys read
@@ -477,9 +478,9 @@ def test_a_submission_s_statement_goes_by_the_driver_prepared(
     finally:
         event.remove(backends.engine, "before_cursor_execute", seen)
     assert response.status_code == 202
-    written = [s for s in sent if "INSERT INTO transfers" in s.sql]
-    assert [(s.prepare, s.autocommit) for s in written] == [(True, True)]
-    assert not [sql for sql in executed if "INSERT INTO transfers" in sql]
+    written = [s for s in sent if "INTO transfers" in s.sql or "FROM transfers" in s.sql]
+    assert [(s.prepare, s.autocommit) for s in written] == [(True, True)] * (1 + bool(key))
+    assert not [sql for sql in executed if "INTO transfers" in sql or "FROM transfers" in sql]
 
 
 @pytest.mark.parametrize("key", [None, "k-1"])
@@ -504,11 +505,12 @@ def test_a_submission_commits_its_one_statement_alone_on_postgresql(
     postgresql = backends.engine.dialect.name == "postgresql"
     if key is None:
         assert autocommit == [("INSERT INTO transfers", postgresql)] * 2
-    else:  # the second is a replay: the same transfer, read
+    else:  # the second is a replay: the key's transfer found, then read
         assert again.get_json()["id"] == response.get_json()["id"]
         assert autocommit == [
             ("FROM transfers", postgresql),
             ("INSERT INTO transfers", postgresql),
+            ("FROM transfers", postgresql),
             ("FROM transfers", postgresql),
         ]
     assert session.get(Transfer, uuid.UUID(response.get_json()["id"])) is not None
