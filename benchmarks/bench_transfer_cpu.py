@@ -2,7 +2,7 @@
 
 Run from the project root (PostgreSQL and Redis of the machine, as the tests use):
     .venv/bin/python benchmarks/bench_transfer_cpu.py [--count 200] [--before DIR] [--profile DIR]
-        [--sample DIR]
+        [--sample DIR] [--keyed]
 
 The submission goes through the Flask app (test client: token, multipart, sealing, validation,
 commit, wake-up message) and the processing is called as the worker's task calls it, so the CPU
@@ -18,7 +18,8 @@ so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 m
 CPU (user and kernel) used since the previous sample, into
 `DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
 unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
-`--profile DIR` writes cProfile files timed by the thread's CPU clock.
+`--profile DIR` writes cProfile files timed by the thread's CPU clock. `--keyed` sends each
+submission with its own Idempotency-Key, as docs/API.md's walk-through does.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def measure(
     profile: Path | None,
     sample: Path | None = None,
     on_side: Callable[[str], None] | None = None,
+    keyed: bool = False,
 ) -> dict[str, float]:
     """Submit and process `count` transfers in this process; return the figures per transfer.
 
@@ -152,7 +154,10 @@ def measure(
         limits = Limits(timedelta(seconds=900), 5)
 
         def submit() -> uuid.UUID:
-            response = client.post("/api/v1/transfers", data=request["data"], headers=headers)
+            key = {"Idempotency-Key": uuid.uuid4().hex} if keyed else {}
+            response = client.post(
+                "/api/v1/transfers", data=request["data"], headers={**headers, **key}
+            )
             if response.status_code != 202:
                 raise RuntimeError(f"HTTP {response.status_code} {response.data[:300]!r}")
             return uuid.UUID(response.get_json()["id"])
@@ -196,10 +201,11 @@ def measure(
     return figures
 
 
-def run_side(code: Path, count: int) -> dict[str, float]:
+def run_side(code: Path, count: int, keyed: bool = False) -> dict[str, float]:
     """Measure in a fresh process importing the hub's code from `code`."""
+    keys = ["--keyed"] if keyed else []
     output = subprocess.run(  # noqa: S603 - this script, fixed arguments
-        [sys.executable, __file__, "--count", str(count), "--code", str(code)],
+        [sys.executable, __file__, "--count", str(count), "--code", str(code), *keys],
         env={**os.environ, "PYTHONPATH": str(code)},
         capture_output=True,
         text=True,
@@ -229,24 +235,26 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="another checkout measured beside this one")
     parser.add_argument("--profile", type=Path, help="folder for cProfile files (web, worker)")
     parser.add_argument("--sample", type=Path, help="folder for CPU-time stack samples")
+    parser.add_argument("--keyed", action="store_true", help="an Idempotency-Key per submission")
     parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a side's own process
     args = parse(parser, {"count": 5, "runs": 2})  # two runs: both orders
     if args.code:
-        figures = measure(args.count, None)
+        figures = measure(args.count, None, keyed=args.keyed)
         print(" ".join(f"{figures[name]:.4f}" for name in FIGURES))
         return
     print(f"command: .venv/bin/python benchmarks/bench_transfer_cpu.py --count {args.count}"
-          + (f" --before {args.before} --runs {args.runs}" if args.before else ""))  # fmt: skip
+          + (f" --before {args.before} --runs {args.runs}" if args.before else "")
+          + (" --keyed" if args.keyed else ""))  # fmt: skip
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not args.before:
-        print(row("this", measure(args.count, args.profile, args.sample)))
+        print(row("this", measure(args.count, args.profile, args.sample, keyed=args.keyed)))
         return
     sides = {"before": args.before.resolve(), "now": HERE.parent}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     for i in range(args.runs):  # alternated: the first of a pair runs in a colder cache
         order = sorted(sides, reverse=i % 2 == 1)
         for name in order:
-            runs[name].append(run_side(sides[name], args.count))
+            runs[name].append(run_side(sides[name], args.count, args.keyed))
         worker = ", ".join(f"{n} {runs[n][-1]['worker_cpu_ms']:.2f}" for n in order)
         print(f"run {i + 1}/{args.runs}: worker ms CPU {worker}", flush=True)
     for name in sides:

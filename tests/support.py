@@ -138,6 +138,7 @@ class Sent:
     sql: str
     autocommit: bool
     prepare: bool | None
+    params: Any = None
 
 
 @contextlib.contextmanager
@@ -149,12 +150,40 @@ def sent_statements() -> Iterator[list[Sent]]:
 
     def execute(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
         sql = query if isinstance(query, str) else bytes(query).decode()
-        sent.append(Sent(sql, self.connection.autocommit, kwargs.get("prepare")))
+        params = args[0] if args else kwargs.get("params")
+        sent.append(Sent(sql, self.connection.autocommit, kwargs.get("prepare"), params))
         return real(self, query, *args, **kwargs)
 
     psycopg.Cursor.execute = execute  # type: ignore[method-assign]
     try:
         yield sent
+    finally:
+        psycopg.Cursor.execute = real  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def failing_statement(
+    marker: str, error: psycopg.Error, after: bool = False
+) -> Iterator[list[str]]:
+    """psycopg raises `error` for the first statement containing `marker`, before sending it or,
+    with `after`, once the server has run it, the connection then lost with the answer; yields
+    the statements failed."""
+    failed: list[str] = []
+    real = psycopg.Cursor.execute
+
+    def execute(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sql = query if isinstance(query, str) else bytes(query).decode()
+        if failed or marker not in sql:
+            return real(self, query, *args, **kwargs)
+        failed.append(sql)
+        if after:
+            real(self, query, *args, **kwargs)
+            self.connection.close()
+        raise error
+
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    try:
+        yield failed
     finally:
         psycopg.Cursor.execute = real  # type: ignore[method-assign]
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from marshmallow import ValidationError
 from sqlalchemy import (
-    Insert,
+    Engine,
     Integer,
     String,
     Table,
@@ -46,6 +46,7 @@ from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
 from mdph_bridge.services.audit import entry_insert, entry_values, note_created
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.clock import transfer_deadlines
+from mdph_bridge.services.driver import DriverStatement, autocommitted, in_session_transaction
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
@@ -115,15 +116,15 @@ _DOCUMENT_ARRAYS: dict[str, TypeEngine[Any]] = {
     "sha256": ARRAY(String),
     "mime": ARRAY(String),
 }
-_created: dict[tuple[tuple[str, ...], bool], Insert] = {}
+_created: dict[tuple[tuple[str, ...], bool], DriverStatement] = {}
 
 
-def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> Insert:
+def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> DriverStatement:
     """The transfer, its documents, its first event and, for an audited call, the call's entry in
     one statement (PostgreSQL), built once per set of columns: data-modifying CTEs, three round
-    trips fewer than four inserts."""
-    if (statement := _created.get((columns, audited))) is not None:
-        return statement
+    trips fewer than four inserts; run prepared by the driver (`services/driver.py`)."""
+    if (found := _created.get((columns, audited))) is not None:
+        return found
     values: dict[str, Any] = {
         name: bindparam(name, type_=TRANSFERS.c[name].type) for name in columns
     }
@@ -154,7 +155,6 @@ def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> Insert:
         )
         .cte("documents")
     )
-    # An INSERT at the top, as the audit's hooks (`do_orm_execute`) see what a call writes.
     statement = insert_event_from(
         created.c.id,
         created.c.state_changed_at,
@@ -165,8 +165,8 @@ def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> Insert:
     ).add_cte(documents)
     if audited:
         statement = statement.add_cte(entry_insert(created.c.id).cte("entry"))
-    _created[columns, audited] = statement
-    return statement
+    found = _created[columns, audited] = DriverStatement(statement)
+    return found
 
 
 _schemas = threading.local()
@@ -347,6 +347,35 @@ def find_by_idempotency_key(session: Session, origin: str, key: str) -> Transfer
     )
 
 
+# The Idempotency-Key's read by the driver (`services/driver.py`): the id of the transfer an
+# earlier submission with the key created.
+_KEYED = DriverStatement(
+    select(TRANSFERS.c.id).where(
+        TRANSFERS.c.origin_code == bindparam("origin", type_=String()),
+        TRANSFERS.c.idempotency_key == bindparam("key", type_=String()),
+    )
+)
+
+
+def _earlier(session: Session, origin: str, key: str) -> Transfer | None:
+    """The transfer an earlier submission with this key created, if any.
+
+    On PostgreSQL outside a transaction the key is looked up by the driver, prepared, in
+    autocommit: the session takes no connection for a new submission, and reads the transfer in
+    autocommit only for a replay (a transaction left open would be rolled back at the request's
+    end, which drops the connection's prepared statements in psycopg).
+    """
+    bind = cast(Engine, session.get_bind())
+    if bind.dialect.name != "postgresql" or session.in_transaction():
+        return find_by_idempotency_key(session, origin, key)
+    compiled = _KEYED.compiled(bind.dialect)
+    rows = autocommitted(bind, compiled.sql, compiled.params({"origin": origin, "key": key}))
+    if not rows:
+        return None
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.get(Transfer, rows[0][0])
+
+
 def submit(
     session: Session, intake: Intake, principal: Principal, submission: Submission
 ) -> tuple[Transfer, bool]:
@@ -354,17 +383,14 @@ def submit(
 
     A new transfer wakes a worker once it is committed.
     """
-    # On PostgreSQL, outside a transaction under way, the submission's reads (the
-    # Idempotency-Key's) and its one statement run in autocommit: each is a transaction of its
-    # own, as READ COMMITTED gives them anyway, and PostgreSQL commits the statement as it ends,
-    # as durable as a `COMMIT`, without the `BEGIN` and `COMMIT` round trips.
-    alone = session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
-    if alone:
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # On PostgreSQL, outside a transaction under way, the Idempotency-Key's read and the one
+    # statement that writes go by the driver in autocommit, each alone on a pooled connection:
+    # each is a transaction of its own, as READ COMMITTED gives them anyway, and PostgreSQL
+    # commits the statement as it ends, as durable as a `COMMIT`, without the `BEGIN` and
+    # `COMMIT` round trips. A read meanwhile (the destination's keys, once in a while) opens a
+    # transaction in the session, which the statement then joins (`_created_alone`).
     key = submission.idempotency_key
-    if key is not None and (
-        existing := find_by_idempotency_key(session, principal.departement, key)
-    ):
+    if key is not None and (existing := _earlier(session, principal.departement, key)):
         return _replay(existing, intake, submission), False
     dossier = _accepted_dossier(session, intake, principal, submission)
 
@@ -373,8 +399,7 @@ def submit(
     committed = False
     try:
         _stage(intake, transfer_id, submission, dossier)
-        transfer = _insert(session, intake, principal, submission, dossier, transfer_id)
-        committed = alone
+        transfer, committed = _insert(session, intake, principal, submission, dossier, transfer_id)
         wake_after_commit(session, transfer_id, transfer.documents_size)
         session.commit()
     except IntegrityError:
@@ -409,8 +434,9 @@ def _insert(
     submission: Submission,
     dossier: dict[str, Any],
     transfer_id: uuid.UUID,
-) -> Transfer:
-    """Insert the transfer, its documents and its first event by Core; return it unattached.
+) -> tuple[Transfer, bool]:
+    """Insert the transfer, its documents and its first event; return it unattached, and whether
+    the statement committed as it ended (alone, in autocommit).
 
     No unit of work to flush; the returned object (never added to the session) carries what the
     answer shows. It is built before the statement, which comes last: committed alone, the
@@ -451,14 +477,31 @@ def _insert(
         params |= {**row, "event_actor": principal.actor}
         entry = entry_values(session)  # the call's audit entry rides in the same statement
         params |= entry or {}
-        session.execute(_create_in_one_statement(tuple(row), entry is not None), params)
-    else:
-        session.execute(_INSERT_TRANSFER, row)
-        if documents:  # an empty list would insert one row of defaults
-            rows = [{"transfer_id": transfer_id, **d} for d in documents]
-            session.execute(_INSERT_DOCUMENTS, rows)
-        add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
-    return transfer
+        statement = _create_in_one_statement(tuple(row), entry is not None)
+        return transfer, _created_alone(session, statement, params)
+    session.execute(_INSERT_TRANSFER, row)
+    if documents:  # an empty list would insert one row of defaults
+        rows = [{"transfer_id": transfer_id, **d} for d in documents]
+        session.execute(_INSERT_DOCUMENTS, rows)
+    add_event(session, transfer_id, now, None, State.RECEIVED.value, principal.actor)
+    return transfer, False
+
+
+def _created_alone(session: Session, statement: DriverStatement, params: dict[str, Any]) -> bool:
+    """Run the submission's statement prepared on the driver; whether it committed as it ended.
+
+    Outside a transaction it goes alone, in autocommit, on a pooled connection: the session's
+    connection, its execution and its commit's bookkeeping are not paid. Inside one (a
+    transaction under way, a read since) it joins it.
+    """
+    bind = cast(Engine, session.get_bind())
+    compiled = statement.compiled(bind.dialect)
+    if not session.in_transaction():
+        autocommitted(bind, compiled.sql, compiled.params(params))
+        return True
+    driver: Any = session.connection().connection.driver_connection
+    in_session_transaction(session, compiled, params)
+    return bool(driver.autocommit)
 
 
 def correct(

@@ -22,7 +22,7 @@ from flows import run
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, sent_statements
 
 from mdph_bridge.domain.checkpoints import link, open_note
 from mdph_bridge.domain.signing import HubSigner
@@ -379,22 +379,16 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
     monkeypatch.undo()
     # The database refuses the change's entry after the transfer's row was written by the same
     # statement (committed alone, in autocommit): neither the transfer nor its entry is there.
-    sent: dict[str, str] = {}
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "INSERT INTO transfers " in statement:  # a CTE, on PostgreSQL
-            sent["lost"] = str(parameters["id"])
-
     with backends.engine.begin() as conn:
         conn.execute(text(_REFUSE_CREATED))
         conn.execute(text(_REFUSE_CREATED_TRIGGER))
-    event.listen(backends.engine, "before_cursor_execute", seen)
     try:
-        assert _post(client, token).status_code >= 500
+        with sent_statements() as sent:
+            assert _post(client, token).status_code >= 500
     finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
         with backends.engine.begin() as conn:
             conn.execute(text("DROP FUNCTION test_refuse_created CASCADE"))
+    (lost,) = [str(s.params["id"]) for s in sent if "INSERT INTO transfers " in s.sql]  # a CTE
     db = backends.sessions()
     transfers = set(db.scalars(select(Transfer.id)))
     created = db.scalars(
@@ -405,7 +399,7 @@ def test_a_change_and_its_entry_are_both_there_or_both_absent(
     assert len(transfers) == 1
     assert created == [str(transfers.pop())]
     named = db.scalars(select(AuditPending.object_id)).all()
-    assert sent["lost"] not in named  # the failed call's entry (500) names no lost transfer
+    assert lost not in named  # the failed call's entry (500) names no lost transfer
 
 
 def test_the_sequencer_seals_the_oldest_pending_entries_first_batch_by_batch(

@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import utcnow
-from mdph_bridge.services import processing
+from mdph_bridge.services import processing, submission
 from mdph_bridge.services.driver import DriverStatement
 
 pytestmark = pytest.mark.integration
@@ -49,9 +49,58 @@ def _ready_values() -> dict[str, Any]:
     return values | {"transfer_id": uuid.uuid4(), "token": "t", "now": utcnow(), "dest": "62"}
 
 
+def _submission_values() -> dict[str, Any]:
+    now = utcnow()
+    row = {
+        "id": uuid.uuid4(),
+        "origin_code": "59",
+        "dest_code": "62",
+        "state": "received",
+        "idempotency_key": None,
+        "request_digest": "cd" * 32,
+        "submitted_by": uuid.uuid4(),
+        "submitted_at": now,
+        "warn_at": now + timedelta(days=10),
+        "due_at": now + timedelta(days=15),
+        "state_changed_at": now,
+        "attempts": 0,
+        "sender_wait_seconds": 0,
+        "problems": [],
+        "numero_dossier_origine": "59-2026-1",
+        "warnings": [{"code": "w", "message": "é"}],
+        "motif": "demenagement",
+        "staging_key_id": "staging-1",
+        "dossier_sha256": "ef" * 32,
+    }
+    documents = {
+        "documents_position": [0, 1],
+        "documents_type_piece": ["justificatif_domicile", "certificat_medical"],
+        "documents_medical": [False, True],
+        "documents_size": [123, 4567],
+        "documents_sha256": ["01" * 32, "23" * 32],
+        "documents_mime": ["application/pdf", "image/png"],
+    }
+    audit = {
+        "audit_at": now,
+        "audit_actor": str(uuid.uuid4()),
+        "audit_role": "caseworker",
+        "audit_departement": "59",
+        "audit_action": "transfers.create",
+        "audit_object_type": "transfer",
+        "audit_object_id": None,
+    }
+    return {**row, **documents, "event_actor": "59/caseworker/t", **audit}
+
+
 def _comparable(params: dict[str, Any]) -> dict[str, Any]:
     """psycopg's JSON wrappers have no equality: compared by their type and what they wrap."""
     return {k: (type(v), v.obj) if hasattr(v, "obj") else v for k, v in params.items()}
+
+
+_SUBMISSION = _submission_values()
+_SUBMITTED = submission._create_in_one_statement(
+    tuple(k for k in _SUBMISSION if not k.startswith(("documents_", "event_", "audit_"))), True
+)
 
 
 @pytest.mark.parametrize(
@@ -59,11 +108,16 @@ def _comparable(params: dict[str, Any]) -> dict[str, Any]:
     [
         (processing._CLAIM_WITH_EVENT, _claim_values()),
         (processing._READY_WITH_EVENT, _ready_values()),
+        (_SUBMITTED, _SUBMISSION),
+        (submission._KEYED, {"origin": "59", "key": "k-1"}),
     ],
-    ids=["claim", "ready"],
+    ids=["claim", "ready", "submission", "idempotency-key"],
 )
 def test_a_driver_statement_sends_what_sqlalchemy_would(
-    backends: Backends, statement: DriverStatement, values: dict[str, Any]
+    backends: Backends,
+    demo: dict[str, Any],
+    statement: DriverStatement,
+    values: dict[str, Any],
 ) -> None:
     engine = backends.engine
     sent: list[tuple[str, dict[str, Any]]] = []
@@ -74,7 +128,7 @@ def test_a_driver_statement_sends_what_sqlalchemy_would(
     with engine.connect() as conn:
         event.listen(conn, "before_cursor_execute", seen)
         transaction = conn.begin()
-        conn.execute(statement._statement, values)  # touches no row: a random transfer id
+        conn.execute(statement._statement, values)  # rolled back; the others touch no row
         transaction.rollback()
 
     compiled = statement.compiled(engine.dialect)

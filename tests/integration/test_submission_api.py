@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
@@ -16,7 +17,7 @@ from kombu import Producer
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from support import bearer, files_under
+from support import bearer, failing_statement, files_under, sent_statements
 
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
@@ -301,20 +302,10 @@ def test_database_failure_at_the_submission_s_write_answers_503_and_keeps_nothin
     backends: Backends,
     redis_client: redis.Redis,
 ) -> None:
-    failed: list[str] = []
-
-    def lost(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "INSERT INTO transfers" in statement:  # the submission's one write, past the token
-            failed.append(statement)
-            raise OperationalError(statement, {}, Exception("connection lost"))
-
-    event.listen(backends.engine, "before_cursor_execute", lost)
-    try:
+    with failing_statement("INSERT INTO transfers", psycopg.OperationalError("refused")) as failed:
         response = post(
             client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
         )
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", lost)
 
     assert failed, "the request never reached the submission's write"
     assert response.status_code == 503
@@ -337,19 +328,9 @@ def test_a_connection_lost_after_the_write_keeps_the_payload_the_transfer_may_ne
     connection: the client is told 503 and retries with its key; the transfer it gets back
     still has its staged payload, so a worker can process it."""
     token, files = demo["59"]["jetons"]["caseworker"], {"piece_identite.pdf": PDF}
-    lost_once: list[str] = []
-
-    def lost(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "INSERT INTO transfers" in statement and not lost_once:
-            lost_once.append(statement)
-            cause = Exception("server closed the connection unexpectedly")
-            raise OperationalError(statement, {}, cause, connection_invalidated=True)
-
-    event.listen(backends.engine, "after_cursor_execute", lost)
-    try:
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    with failing_statement("INSERT INTO transfers", lost, after=True):
         first = post(client, token, dossier(files=files), files, **{"Idempotency-Key": "k-lost"})
-    finally:
-        event.remove(backends.engine, "after_cursor_execute", lost)
     again = post(client, token, dossier(files=files), files, **{"Idempotency-Key": "k-lost"})
 
     assert (first.status_code, again.status_code) == (503, 202)
@@ -415,20 +396,12 @@ def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
     files = {"piece_identite.pdf": PDF, "justificatif.pdf": PDF + b"%autre"}
     data = dossier(files=files, medical={"certificat.pdf": PDF + b"%medical"})
     uploads = {**files, "certificat.pdf": PDF + b"%medical"}
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         response = post(client, demo["59"]["jetons"]["caseworker"], data, uploads)
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
     assert response.status_code == 202
     transfer_id = uuid.UUID(response.get_json()["id"])
 
-    written = [s for s in sent if "INTO transfer" in s]
+    written = [s.sql for s in sent if "INTO transfer" in s.sql]
     assert len(written) == 1
     assert all(f"INTO {t} " in written[0] for t in ("transfers", "transfer_documents"))
     assert "INTO transfer_events " in written[0]
@@ -460,21 +433,13 @@ def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql
     """The call's audit entry is inserted by the statement that writes the transfer, not by a
     statement of its own at the commit: one entry, as `record` writes it, one round trip fewer."""
     files = {"justificatif.pdf": PDF}
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
     token = demo["59"]["jetons"]["caseworker"]
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         response = post(client, token, dossier(files=files), files)
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
     assert response.status_code == 202
     transfer_id = response.get_json()["id"]
 
-    written = [s for s in sent if "INTO audit_pending" in s]
+    written = [s.sql for s in sent if "INTO audit_pending" in s.sql]
     assert len(written) == 1
     assert "INTO transfers " in written[0]
     assert "INTO transfer_events " in written[0]
@@ -491,6 +456,34 @@ def test_a_submission_carries_its_audit_entry_in_its_one_statement_on_postgresql
 
 
 @pytest.mark.parametrize("key", [None, "k-1"])
+def test_a_submission_s_statement_goes_by_the_driver_prepared(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, key: str | None
+) -> None:
+    """The statement that writes a submission, and the Idempotency-Key's read, are built once and
+    sent by psycopg itself, prepared: SQLAlchemy's execution, which cost as much client CPU
+    again, never sees them."""
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    assert post(client, token, dossier(files=files), files).status_code == 202  # keys read
+    executed: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        executed.append(statement)
+
+    headers = {} if key is None else {"Idempotency-Key": key}
+    event.listen(backends.engine, "before_cursor_execute", seen)
+    try:
+        with sent_statements() as sent:
+            response = post(client, token, dossier(files=files), files, **headers)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", seen)
+    assert response.status_code == 202
+    written = [s for s in sent if "INTO transfers" in s.sql or "FROM transfers" in s.sql]
+    assert [(s.prepare, s.autocommit) for s in written] == [(True, True)] * (1 + bool(key))
+    assert not [sql for sql in executed if "INTO transfers" in sql or "FROM transfers" in sql]
+
+
+@pytest.mark.parametrize("key", [None, "k-1"])
 def test_a_submission_commits_its_one_statement_alone_on_postgresql(
     client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends, key: str | None
 ) -> None:
@@ -500,30 +493,24 @@ def test_a_submission_commits_its_one_statement_alone_on_postgresql(
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
     assert post(client, token, dossier(files=files), files).status_code == 202  # token checked
-    autocommit: list[tuple[str, bool]] = []
-
-    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        for kind in ("INSERT INTO transfers", "FROM transfers"):
-            if kind in statement:
-                autocommit.append((kind, conn.connection.dbapi_connection.autocommit))
-                return
-
     headers = {} if key is None else {"Idempotency-Key": key}
-    event.listen(backends.engine, "before_cursor_execute", seen)
-    try:
+    with sent_statements() as sent:
         response = post(client, token, dossier(files=files), files, **headers)
         again = post(client, token, dossier(files=files), files, **headers)
-    finally:
-        event.remove(backends.engine, "before_cursor_execute", seen)
     assert response.status_code == again.status_code == 202
+    kinds = ("INSERT INTO transfers", "FROM transfers")
+    autocommit = [
+        (kind, s.autocommit) for s in sent if (kind := next((k for k in kinds if k in s.sql), ""))
+    ]
     postgresql = backends.engine.dialect.name == "postgresql"
     if key is None:
         assert autocommit == [("INSERT INTO transfers", postgresql)] * 2
-    else:  # the second is a replay: the same transfer, read
+    else:  # the second is a replay: the key's transfer found, then read
         assert again.get_json()["id"] == response.get_json()["id"]
         assert autocommit == [
             ("FROM transfers", postgresql),
             ("INSERT INTO transfers", postgresql),
+            ("FROM transfers", postgresql),
             ("FROM transfers", postgresql),
         ]
     assert session.get(Transfer, uuid.UUID(response.get_json()["id"])) is not None
