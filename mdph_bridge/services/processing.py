@@ -573,7 +573,8 @@ def _mark_ready(
     params["dest"] = claimed.dest_code
     if _on_postgresql(session):
         bind = cast(Engine, session.get_bind())
-        session.commit()  # ends what the attempt read: no lock of it for `ready` to wait on
+        if session.in_transaction():  # usually none: the keys came from the process's copy
+            session.commit()  # ends what the attempt read: no lock of it for `ready` to wait on
         with driver_transaction(bind) as transaction:
             moved = transaction.execute(_READY_WITH_EVENT.compiled(bind.dialect), params)
             if not moved:

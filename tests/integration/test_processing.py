@@ -23,7 +23,7 @@ from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Departement, Transfer, TransferEvent, utcnow
-from mdph_bridge.services import processing
+from mdph_bridge.services import keys, processing
 from mdph_bridge.services.keys import revoke_key
 from mdph_bridge.services.processing import (
     AttemptFailedError,
@@ -549,3 +549,31 @@ def test_an_attempt_that_lost_its_lease_at_ready_takes_no_position_at_the_destin
     assert run(app, backends, transfer_id) is None
     assert session.scalar(position) == before
     assert session.scalar(select(Transfer.state).where(Transfer.id == transfer_id)) == "validating"
+
+
+def test_a_usual_attempt_begins_no_transaction_in_the_session(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the destination's keys in the process's copy, the claim runs in autocommit and
+    `ready` on the driver: the session has nothing to commit, and begins no empty transaction
+    to commit (~0.06 ms of CPU a transfer)."""
+    monkeypatch.setattr(keys, "KEYS_CACHE_SECONDS", 3600.0)
+    token = demo["59"]["jetons"]["caseworker"]
+    warm = submit(client, token, dossier(), {"piece_identite.pdf": PDF})
+    assert run(app, backends, warm) == State.READY  # reads the keys into the process's copy
+    transfer_id = submit(client, token, dossier(), {"piece_identite.pdf": PDF})
+    begun: list[Any] = []
+
+    def created(_session: Session, transaction: Any) -> None:
+        begun.append(transaction)
+
+    event.listen(Session, "after_transaction_create", created)
+    try:
+        assert run(app, backends, transfer_id) == State.READY
+    finally:
+        event.remove(Session, "after_transaction_create", created)
+    assert begun == []
