@@ -246,7 +246,7 @@ class LocalStorage:
         """Delete every blob, unfinished ones too, whose key starts with `start`, a folder and
         the start of names directly in it."""
         for _, entry in list(self._starting(start)):
-            os.unlink(entry.path)
+            Path(entry.path).unlink(missing_ok=True)  # another may delete the same meanwhile
 
     def remove_unfinished(self, before: float) -> int:
         """Delete the temporary files of writes started before `before` (epoch) by dead writers."""

@@ -387,12 +387,16 @@ def submit(
     # statement that writes go by the driver in autocommit, each alone on a pooled connection:
     # each is a transaction of its own, as READ COMMITTED gives them anyway, and PostgreSQL
     # commits the statement as it ends, as durable as a `COMMIT`, without the `BEGIN` and
-    # `COMMIT` round trips. A read meanwhile (the destination's keys, once in a while) opens a
-    # transaction in the session, which the statement then joins (`_created_alone`).
+    # `COMMIT` round trips. A read meanwhile (the destination's keys, when this process's copy
+    # is older than `KEYS_CACHE_SECONDS`) is committed before the payload is staged: no
+    # transaction stays open while files are written, and the statement still goes alone.
+    alone = not session.in_transaction()
     key = submission.idempotency_key
     if key is not None and (existing := _earlier(session, principal.departement, key)):
         return _replay(existing, intake, submission), False
     dossier = _accepted_dossier(session, intake, principal, submission)
+    if alone and session.in_transaction():
+        session.commit()
 
     transfer_id = uuid.uuid4()
     prefix = staging_prefix(transfer_id)

@@ -22,7 +22,7 @@ from support import bearer, failing_statement, files_under, sent_statements
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
-from mdph_bridge.services import submission
+from mdph_bridge.services import keys, submission
 from mdph_bridge.services.queue import LARGE_QUEUE, QUEUE
 
 pytestmark = pytest.mark.integration
@@ -481,6 +481,31 @@ def test_a_submission_s_statement_goes_by_the_driver_prepared(
     written = [s for s in sent if "INTO transfers" in s.sql or "FROM transfers" in s.sql]
     assert [(s.prepare, s.autocommit) for s in written] == [(True, True)] * (1 + bool(key))
     assert not [sql for sql in executed if "INTO transfers" in sql or "FROM transfers" in sql]
+
+
+def test_no_transaction_stays_open_while_the_payload_is_staged(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The destination's keys, read again when this process's copy is too old, are committed
+    before the payload is staged: no transaction waits on file writes (nor holds what a
+    migration would lock), and the statement that writes still commits alone."""
+    monkeypatch.setattr(keys, "KEYS_CACHE_SECONDS", 0.0)  # every submission reads the keys
+    token = demo["59"]["jetons"]["caseworker"]
+    files = {"justificatif.pdf": PDF}
+    assert post(client, token, dossier(files=files), files).status_code == 202  # token checked
+    during: list[bool] = []
+    stage = submission._stage
+
+    def watched(*args: Any) -> None:
+        during.append(backends.sessions().in_transaction())
+        stage(*args)
+
+    monkeypatch.setattr(submission, "_stage", watched)
+    with sent_statements() as sent:
+        assert post(client, token, dossier(files=files), files).status_code == 202
+    assert during == [False]
+    written = [s for s in sent if "INTO transfers" in s.sql]
+    assert [(s.prepare, s.autocommit) for s in written] == [(True, True)]
 
 
 @pytest.mark.parametrize("key", [None, "k-1"])

@@ -326,3 +326,23 @@ def test_stamps_lists_every_blob_under_a_prefix_unfinished_ones_too(storage: Loc
     assert [k for k in stamps if k.startswith("packages/t1/b/")] != []
     assert storage.stamps("packages/none") == {}
     unfinished.discard()
+
+
+def test_deleting_by_start_tolerates_a_blob_another_deleted_meanwhile(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper and a worker may delete a transfer's staged blobs at once: a name listed, then
+    deleted by the other before this one's turn, is no error (the sweep would stop there)."""
+    for key in ("staging/a.dossier", "staging/a.piece-0", "staging/b.dossier"):
+        with storage.writer(key) as blob:
+            blob.write(b"x")
+    listed = storage._starting
+
+    def raced(start: str) -> Any:
+        entries = list(listed(start))
+        storage.delete("staging/a.dossier")  # the other deleter, between listing and unlinking
+        return iter(entries)
+
+    monkeypatch.setattr(storage, "_starting", raced)
+    storage.delete_starting("staging/a.")
+    assert sorted(os.listdir(storage.root / "staging")) == ["b.dossier"]
