@@ -10,10 +10,16 @@ from typing import BinaryIO
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mdph_bridge.blobpaths import in_staging_folder, staging_folder, staging_prefix
+from mdph_bridge.blobpaths import (
+    in_staging_folder,
+    staged_dossier,
+    staged_piece,
+    staging_folder,
+    staging_prefix,
+)
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.domain.states import NEEDS_STAGING
-from mdph_bridge.models import Transfer
+from mdph_bridge.models import Transfer, TransferDocument
 from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -55,7 +61,11 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
             select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
         )
         if state in NEEDS_STAGING:
-            resealed += reseal_blobs(storage, staged_blobs(storage, transfer_id), keyring)
+            positions = session.scalars(
+                select(TransferDocument.position).where(TransferDocument.transfer_id == transfer_id)
+            )
+            staged = staged_blobs(storage, transfer_id, list(positions))
+            resealed += reseal_blobs(storage, staged, keyring)
             session.execute(
                 update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
             )
@@ -83,10 +93,13 @@ def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.
         session.commit()
 
 
-def staged_blobs(storage: Storage, transfer_id: uuid.UUID) -> list[str]:
-    """The keys of a transfer's staged payload, in its own folder if staged before 2026-12-05."""
+def staged_blobs(storage: Storage, transfer_id: uuid.UUID, positions: list[int]) -> list[str]:
+    """The keys of a transfer's staged payload (its documents at `positions`), in its own folder
+    if staged before 2026-12-05. By name, not by reading the shared folder whole for each
+    transfer: a reseal of many would cost their number squared."""
+    named = [staged_dossier(transfer_id), *(staged_piece(transfer_id, p) for p in positions)]
     return [
-        *storage.list_starting(staging_prefix(transfer_id)),
+        *(key for key in named if storage.exists(key)),
         *storage.list(staging_folder(transfer_id)),
     ]
 
