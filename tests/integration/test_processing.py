@@ -145,6 +145,9 @@ def test_concurrent_deliveries_process_once(
 def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
+    """The attempt that wins removes a lost attempt's folder of the layout before 2026-12-05; a
+    lost attempt's package under the new names is the orphan sweeper's (finding it at `ready`
+    would read the shared `packages/` folder whole)."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
@@ -154,6 +157,9 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     assert claim(session, transfer_id, LIMITS) is None  # lease still held
     with backends.storage.writer(f"packages/{transfer_id}/{token}/dossier.age") as blob:
         blob.write(b"half-written by a worker that died, before 2026-12-05")
+    lost = f"packages/{transfer_id}.{token}-dossier.age"
+    with backends.storage.writer(lost) as blob:
+        blob.write(b"written by a worker that died before ready")
     session.execute(
         update(Transfer)
         .where(Transfer.id == transfer_id)
@@ -167,8 +173,13 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     # The folder of the layout before 2026-12-05 goes with the attempt that wrote there.
     assert backends.storage.list(f"packages/{transfer_id}") == []
     remaining = backends.storage.list_starting(f"packages/{transfer_id}.")
-    assert len(remaining) == 1
-    assert token not in remaining[0]
+    assert len(remaining) == 2
+    assert lost in remaining
+    keyring = app.config["KEYRING"]
+    assert remove_orphans(session, backends.storage, keyring, timedelta(seconds=-1)) == 1
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    assert backends.storage.list_starting(f"packages/{transfer_id}.") == [transfer.package_key]
 
 
 def test_failed_attempts_release_the_transfer_then_fail_it(
