@@ -4,7 +4,8 @@ gunicorn's `gthread` worker gives a thread to a connection as soon as its first 
 that thread then waits, without any limit, for the rest of the request's head: a few clients that
 send `GET / HTTP/1.1` and stop take every thread. Here the worker's event loop gathers the head
 (request line and headers) itself, with a deadline, and hands the connection to a thread only once
-the head is complete; a body read stalling longer than the read timeout ends the request.
+the head is complete; a body read stalling longer than the read timeout ends the request (408)
+and its connection.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gunicorn.http.errors import (
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import TConn, ThreadWorker
+from werkzeug.exceptions import RequestTimeout
 
 HEAD_SECONDS = 10.0  # a client has this long to send the request line and headers
 READ_TIMEOUT_SECONDS = 60.0  # longest silence while a body is read or a response written
@@ -41,6 +43,7 @@ _PAGE = """<!doctype html>
 _REFUSALS = {
     400: ("Requête invalide", "La requête est mal formée ou trop longue et n'a pas été traitée."),
     403: ("Accès refusé", "Cette requête n'est pas acceptée par la plateforme."),
+    408: ("Délai dépassé", "Le reste de la requête n'est pas arrivé à temps : renvoyez-la."),
     431: ("En-têtes trop grands", "Les en-têtes de la requête sont trop nombreux ou trop longs."),
     500: ("Erreur interne", "Réessayez plus tard ; si l'erreur persiste, prévenez l'exploitant."),
     501: ("Requête non prise en charge", "Ce codage du corps de la requête n'est pas accepté."),
@@ -67,20 +70,26 @@ def status_of(exc: BaseException) -> int:
         return 501
     if isinstance(exc, ForbiddenProxyRequest):
         return 403
+    if isinstance(exc, RequestTimeout):
+        return 408
     if isinstance(exc, ParseException) and not isinstance(exc, ConfigurationProblem):
         return 400
     return 500
 
 
 class PatientUnreader(SocketUnreader):
-    """Read a socket with a limit on each silence; a timeout reads as the client going away."""
+    """Read a socket with a limit on each silence: a body that stalls longer ends its request
+    with a 408 (the hub's own answer, or a French page), not as a shorter body."""
+
+    timed_out = False
 
     def chunk(self) -> bytes:
-        """Return the next bytes, or nothing if the client stayed silent too long."""
+        """Return the next bytes; raise `RequestTimeout` if the client stayed silent too long."""
         try:
             return self.sock.recv(self.mxchunk)
         except TimeoutError:
-            return b""
+            self.timed_out = True
+            raise RequestTimeout from None
 
 
 class FrontDoorWorker(ThreadWorker):
@@ -146,7 +155,11 @@ class FrontDoorWorker(ThreadWorker):
         connection to a thread, makes the socket blocking without one (a stalled body would hold
         the thread forever)."""
         conn.sock.settimeout(READ_TIMEOUT_SECONDS)
-        return super().handle(conn)
+        keepalive, conn = super().handle(conn)
+        unreader = conn.parser.unreader if conn.parser else None
+        if isinstance(unreader, PatientUnreader) and unreader.timed_out:
+            return False, conn  # the rest of its body may still come: not a next request's head
+        return keepalive, conn
 
     def murder_keepalived(self) -> None:
         """Also close the connections whose head did not arrive in time."""

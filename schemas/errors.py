@@ -286,6 +286,9 @@ CATALOGUE: dict[str, str] = {
         "Le corps JSON de la requête imbrique plus de {max} niveaux de listes ou d'objets."
     ),
     "requete.multipart": "La requête doit être envoyée en multipart/form-data.",
+    "requete.delai_depasse": (
+        "L'envoi s'est interrompu : le reste de la requête n'est pas arrivé à temps. Renvoyez-la."
+    ),
     "requete.trop_grande": (
         "L'envoi dépasse les limites : {max} Mo au total, {parties} fichiers au plus, "
         "4 Mo pour la partie « dossier »."

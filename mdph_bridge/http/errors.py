@@ -26,6 +26,7 @@ _BY_STATUS = {
     403: "auth.role",
     404: "http.introuvable",
     405: "http.methode",
+    408: "requete.delai_depasse",
     503: "service.indisponible",
 }
 # Addresses that belong to machines (JSON errors), not to people (error pages).

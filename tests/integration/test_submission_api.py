@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, failing_statement, files_under, sent_statements
+from werkzeug.exceptions import RequestTimeout
 
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
@@ -270,6 +272,44 @@ def test_too_large_file_is_refused_while_streaming_and_leaves_nothing(
     assert response.status_code == 413
     assert response.get_json()["erreurs"][0]["code"] == "piece.trop_grande"
     assert files_under(backends.storage.root) == []
+
+
+class _Stalling(io.BytesIO):
+    """A request body whose sender goes silent past the server's read timeout, as the deployed
+    worker (`gunicorn_worker.PatientUnreader`) reports it to the app: by `RequestTimeout`."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if not data and size != 0:
+            raise RequestTimeout
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        size = super().readinto(buffer)
+        if not size and len(buffer):
+            raise RequestTimeout
+        return size
+
+
+def test_a_body_that_stops_coming_answers_408_and_leaves_nothing(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """Not a 422 for a dossier that seemed absent: the upload was cut, the caller is told so in
+    French, and what had been sealed of it is removed."""
+    files = {"piece_identite.pdf": PDF + b"\0" * 200_000}
+    request = multipart(dossier(files=files), files)
+    body = request["data"]
+    response = client.post(
+        "/api/v1/transfers",
+        input_stream=_Stalling(body[: len(body) // 2]),  # half of the document came
+        content_type=request["content_type"],
+        environ_overrides={"CONTENT_LENGTH": str(len(body))},  # the whole body was announced
+        headers=bearer(demo["59"]["jetons"]["caseworker"]),
+    )
+    assert response.status_code == 408
+    assert [e["code"] for e in response.get_json()["erreurs"]] == ["requete.delai_depasse"]
+    assert files_under(backends.storage.root) == []
+    assert session.scalar(select(func.count()).select_from(Transfer)) == 0
 
 
 def test_authentication_and_roles(
