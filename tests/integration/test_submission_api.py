@@ -584,6 +584,7 @@ def test_a_submission_commits_its_one_statement_alone_on_postgresql(
 
 
 def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
+    app: Any,
     client: FlaskClient,
     demo: dict[str, Any],
     session: Session,
@@ -593,6 +594,10 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
 ) -> None:
     """A failure after the statement committed the transfer (here the session's commit) leaves
     the committed transfer its staged payload, for the sweeper to wake; nothing is queued."""
+    # The token and the destination's keys stay as the first submission read them, however slow
+    # the machine: read again, their commit would be the one that fails, before the statement.
+    monkeypatch.setitem(app.config, "TOKEN_CACHE_SECONDS", 3600.0)
+    monkeypatch.setattr(keys, "KEYS_CACHE_SECONDS", 3600.0)
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
     first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
