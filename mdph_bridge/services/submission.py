@@ -43,14 +43,19 @@ from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
-from mdph_bridge.services.audit import entry_insert, entry_values, note_created
+from mdph_bridge.services.audit import (
+    entry_insert,
+    entry_values,
+    note_committed_alone,
+    note_created,
+)
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.clock import transfer_deadlines
 from mdph_bridge.services.driver import DriverStatement, autocommitted, in_session_transaction
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
-from mdph_bridge.services.queue import wake_after_commit
+from mdph_bridge.services.queue import BROKER, wake_after_commit, wake_processing
 from mdph_bridge.services.sending import get_outbound
 from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.transitions import (
@@ -404,8 +409,14 @@ def submit(
     try:
         _stage(intake, transfer_id, submission, dossier)
         transfer, committed = _insert(session, intake, principal, submission, dossier, transfer_id)
-        wake_after_commit(session, transfer_id, transfer.documents_size)
-        session.commit()
+        if committed and not session.in_transaction():
+            # Committed alone: the session has nothing to commit, so the commit's hooks are not
+            # paid (~0.1 ms); the call's entry rode in the statement, the worker is woken now.
+            note_committed_alone(session)
+            wake_processing(session.info[BROKER], transfer_id, transfer.documents_size)
+        else:
+            wake_after_commit(session, transfer_id, transfer.documents_size)
+            session.commit()
     except IntegrityError:
         session.rollback()
         storage_cleanup(intake, prefix)

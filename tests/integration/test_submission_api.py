@@ -592,7 +592,7 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A failure after the statement committed the transfer (here the session's commit) leaves
+    """A failure after the statement committed the transfer (here as the worker is woken) leaves
     the committed transfer its staged payload, for the sweeper to wake; nothing is queued."""
     # The token and the destination's keys stay as the first submission read them, however slow
     # the machine: read again, their commit would be the one that fails, before the statement.
@@ -603,10 +603,10 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
     first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
     redis_client.delete(QUEUE)
 
-    def broken_commit(self: Session) -> None:
+    def broken(*_args: Any) -> None:
         raise OperationalError("COMMIT", {}, Exception("connection lost"))
 
-    monkeypatch.setattr(Session, "commit", broken_commit)
+    monkeypatch.setattr(submission, "wake_processing", broken)
     response = post(client, token, dossier(files=files), files)
     monkeypatch.undo()
 
