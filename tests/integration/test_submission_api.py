@@ -107,6 +107,22 @@ def test_submission_is_accepted_sealed_and_queued_after_commit(
     assert data["beneficiaire"]["nir"] not in dump
 
 
+def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    """A new transfer's 202 is written without the schema's dump: byte for byte what the schema
+    writes for the same transfer read back (its detail), warnings included."""
+    files = {"justificatif.pdf": PDF}
+    data = dossier(files=files)
+    data["droits"][0]["date_echeance"] = data["transfert"]["date_demenagement"][:8] + "28"
+    token = demo["59"]["jetons"]["caseworker"]
+    response = post(client, token, data, files)
+    assert response.status_code == 202
+    assert response.get_json()["avertissements"]
+    detail = client.get(response.headers["Location"], headers=bearer(token))
+    assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
+
+
 def test_same_idempotency_key_returns_the_same_transfer(
     client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
 ) -> None:
