@@ -574,13 +574,14 @@ def storage_cleanup(intake: Intake, prefix: str) -> None:
 def _stage(
     intake: Intake, transfer_id: uuid.UUID, submission: Submission, dossier: dict[str, Any]
 ) -> None:
+    # The documents first: the dossier's commit, last, flushes their folder (its own) once.
+    for index, piece in enumerate(dossier["pieces"]):
+        upload = submission.uploads[piece["nom_fichier"]]
+        intake.storage.move(upload.key, staged_piece(transfer_id, index), durable=False)
     with intake.storage.writer(staged_dossier(transfer_id)) as blob:
         sealer = SealWriter(blob, intake.keyring)
         sealer.write(submission.dossier)
         sealer.close()
-    for index, piece in enumerate(dossier["pieces"]):
-        upload = submission.uploads[piece["nom_fichier"]]
-        intake.storage.move(upload.key, staged_piece(transfer_id, index))
 
 
 def _describe(

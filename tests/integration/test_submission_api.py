@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from support import bearer, failing_statement, files_under, sent_statements
 from werkzeug.exceptions import RequestTimeout
 
+from mdph_bridge import storage as storage_module
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
@@ -121,6 +124,38 @@ def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
     assert response.get_json()["avertissements"]
     detail = client.get(response.headers["Location"], headers=bearer(token))
     assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
+
+
+def test_a_submission_flushes_its_staging_folder_once_after_its_last_rename(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The staged document is flushed, then the folder once, after the dossier's name, the last
+    written into it: the payload is durable before the statement, with one folder flush."""
+    staging = backends.storage.root / "staging"
+    events: list[tuple[str, Path]] = []
+    fsync_path, replace = storage_module.fsync_path, os.replace
+
+    def flushed(path: Path) -> None:
+        events.append(("flush", Path(path)))
+        fsync_path(path)
+
+    def renamed(src: Any, dst: Any) -> None:
+        replace(src, dst)
+        events.append(("name", Path(dst).parent))
+
+    monkeypatch.setattr(storage_module, "fsync_path", flushed)
+    monkeypatch.setattr(storage_module.os, "replace", renamed)
+    files = {"justificatif.pdf": PDF}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    monkeypatch.undo()
+
+    assert response.status_code == 202
+    piece = staging / f"{response.get_json()['id']}.piece-0"
+    assert [kind for kind, path in events if path == staging] == ["name", "name", "flush"]
+    assert ("flush", piece) in events
 
 
 def test_same_idempotency_key_returns_the_same_transfer(
