@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import unicodedata
 import uuid
@@ -242,12 +243,18 @@ def load_staged_dossier(raw: bytes, validated_digest: str | None) -> dict[str, A
     return loaded
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse_dossier(raw: bytes) -> dict[str, Any]:
     """Decode and validate the dossier JSON, listing every problem at once."""
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-        # `\ud800` escapes decode to lone surrogates, which no UTF-8 output can hold.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_refuse_constant)
+        # `\ud800` escapes decode to lone surrogates, which no UTF-8 output can hold; only such
+        # an escape can bring one (UTF-8 cannot), so a text without one is not encoded again.
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     # ValueError also covers integers past Python's digit limit and NaN/Infinity.
     except (UnicodeError, ValueError, RecursionError) as exc:
         raise ServiceError.one(422, "dossier", "requete.dossier_json") from exc
