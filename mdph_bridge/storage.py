@@ -43,7 +43,7 @@ class Storage(Protocol):
     def writer(self, key: str) -> Writer: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
-    def move(self, src: str, dst: str) -> None: ...
+    def move(self, src: str, dst: str, durable: bool = True) -> None: ...
     def delete(self, key: str) -> None: ...
     def delete_many(self, keys: Sequence[str]) -> None: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -161,8 +161,9 @@ class LocalStorage:
         """Tell whether a blob exists."""
         return self._path(key).is_file()
 
-    def move(self, src: str, dst: str) -> None:
-        """Rename a blob (atomic on the same file system), durable under its new key."""
+    def move(self, src: str, dst: str, durable: bool = True) -> None:
+        """Rename a blob (atomic on the same file system), flushed under its new key; its folder
+        too unless `durable` is False (the caller then commits a blob in that folder after)."""
         source, target = self._path(src), self._path(dst)
         try:
             os.replace(source, target)
@@ -172,7 +173,8 @@ class LocalStorage:
             self._make_folder(target.parent)
             os.replace(source, target)
         fsync_path(target)
-        fsync_path(target.parent)
+        if durable:
+            fsync_path(target.parent)
 
     def delete(self, key: str) -> None:
         """Delete a blob if it exists."""

@@ -189,8 +189,9 @@ class S3Storage:
             raise
         return True
 
-    def move(self, src: str, dst: str) -> None:
-        """Copy the blob under its new key (server side, in parts if big), then delete the old."""
+    def move(self, src: str, dst: str, durable: bool = True) -> None:
+        """Copy the blob under its new key (server side, in parts if big), then delete the old
+        (durable once copied: `durable` is the local disk's)."""
         source = {"Bucket": self.bucket, "Key": check_key(src)}
         self.client.copy(source, self.bucket, check_key(dst))
         self.client.delete_object(**source)

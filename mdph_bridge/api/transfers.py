@@ -6,7 +6,8 @@ import re
 import uuid
 from typing import Any
 
-from flask import g, request, url_for
+import orjson
+from flask import current_app, g, request
 
 from mdph_bridge.api.auth import requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
@@ -72,6 +73,7 @@ _MULTIPART_DOC = {
 }
 
 
+_AS_DUMPED = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -91,10 +93,16 @@ def create() -> Any:
     key = _idempotency_key()
     intake = new_intake()
     with received(intake) as upload:
-        transfer, _ = submit(session(), intake, current_principal(), upload.submission(key))
+        transfer, new = submit(session(), intake, current_principal(), upload.submission(key))
     g.audit_object_id = transfer.id
-    location = url_for("transfers.detail", transfer_id=transfer.id)
-    return presenters.outbound_detail(transfer), 202, {"Location": location}
+    answer = presenters.outbound_detail(transfer)
+    headers = {"Location": answer["lien"]}
+    if not new:  # a replay's transfer may have moved on: the schema writes what it has
+        return answer, 202, headers
+    # A new transfer's detail holds JSON values and the schema's keys only: written as Flask
+    # writes the schema's dump of it, byte for byte, without the dump (~0.15 ms of CPU).
+    text = orjson.dumps(answer, option=_AS_DUMPED)
+    return current_app.response_class(text, 202, headers, mimetype="application/json")
 
 
 @blp.route("/<uuid:transfer_id>/correction", methods=["POST"])

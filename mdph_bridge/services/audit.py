@@ -260,6 +260,16 @@ def note_created(session: Session, transfer_id: object) -> None:
         call.created.append(transfer_id)
 
 
+def note_committed_alone(session: Session) -> None:
+    """The call's statement committed alone, outside the session, with its entry (`entry_values`):
+    the call is recorded, as the commit's hooks would say."""
+    call: Call | None = session.info.get(_CALL)
+    if call is not None:
+        call.recorded = call.recorded or call.entered
+        call.wrote = call.adding = call.entered = False
+        call.created.clear()
+
+
 @contextmanager
 def recorded_with_changes(session: Session, call: Call) -> Iterator[Call]:
     """Add the call's entry to each commit of the block that changes something."""

@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 import pytest
 import redis
-from celery.signals import before_task_publish
 from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from support import bearer
 
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
+from mdph_bridge.broker import Channel
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
 from mdph_bridge.domain.states import State
@@ -55,23 +55,30 @@ def count(session: Session) -> int:
 
 
 def test_the_task_is_published_only_once_the_transfer_is_committed(
-    app: Flask, client: FlaskClient, demo: dict[str, Any], database_url: str
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     observer = create_engine(database_url)  # another connection sees only committed rows
     seen: list[int] = []
+    put = Channel._put
 
-    def check(headers: dict[str, Any], **_: Any) -> None:
-        transfer_id = uuid.UUID(eval(headers["argsrepr"])[0])  # noqa: S307 - repr of a list of str
+    def check(channel: Channel, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        """Look for the transfer as its message reaches the broker."""
+        argsrepr = message["headers"]["argsrepr"]
+        transfer_id = uuid.UUID(eval(argsrepr)[0])  # noqa: S307 - repr of a list of str
         with observer.connect() as conn:
             seen.append(
                 len(conn.execute(select(Transfer.id).where(Transfer.id == transfer_id)).all())
             )
+        put(channel, queue, message, **kwargs)
 
-    before_task_publish.connect(check, weak=False)
+    monkeypatch.setattr(Channel, "_put", check)
     try:
         assert post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES).status_code == 202
     finally:
-        before_task_publish.disconnect(check)
         observer.dispose()
     assert seen == [1]
 

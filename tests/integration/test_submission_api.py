@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from support import bearer, failing_statement, files_under, sent_statements
 from werkzeug.exceptions import RequestTimeout
 
+from mdph_bridge import storage as storage_module
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
@@ -105,6 +108,54 @@ def test_submission_is_accepted_sealed_and_queued_after_commit(
     )
     assert "Camille" not in dump
     assert data["beneficiaire"]["nir"] not in dump
+
+
+def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    """A new transfer's 202 is written without the schema's dump: byte for byte what the schema
+    writes for the same transfer read back (its detail), warnings included."""
+    files = {"justificatif.pdf": PDF}
+    data = dossier(files=files)
+    data["droits"][0]["date_echeance"] = data["transfert"]["date_demenagement"][:8] + "28"
+    token = demo["59"]["jetons"]["caseworker"]
+    response = post(client, token, data, files)
+    assert response.status_code == 202
+    assert response.get_json()["avertissements"]
+    detail = client.get(response.headers["Location"], headers=bearer(token))
+    assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
+
+
+def test_a_submission_flushes_its_staging_folder_once_after_its_last_rename(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The staged document is flushed, then the folder once, after the dossier's name, the last
+    written into it: the payload is durable before the statement, with one folder flush."""
+    staging = backends.storage.root / "staging"
+    events: list[tuple[str, Path]] = []
+    fsync_path, replace = storage_module.fsync_path, os.replace
+
+    def flushed(path: Path) -> None:
+        events.append(("flush", Path(path)))
+        fsync_path(path)
+
+    def renamed(src: Any, dst: Any) -> None:
+        replace(src, dst)
+        events.append(("name", Path(dst).parent))
+
+    monkeypatch.setattr(storage_module, "fsync_path", flushed)
+    monkeypatch.setattr(storage_module.os, "replace", renamed)
+    files = {"justificatif.pdf": PDF}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    monkeypatch.undo()
+
+    assert response.status_code == 202
+    piece = staging / f"{response.get_json()['id']}.piece-0"
+    assert [kind for kind, path in events if path == staging] == ["name", "name", "flush"]
+    assert ("flush", piece) in events
 
 
 def test_same_idempotency_key_returns_the_same_transfer(
@@ -592,7 +643,7 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A failure after the statement committed the transfer (here the session's commit) leaves
+    """A failure after the statement committed the transfer (here as the worker is woken) leaves
     the committed transfer its staged payload, for the sweeper to wake; nothing is queued."""
     # The token and the destination's keys stay as the first submission read them, however slow
     # the machine: read again, their commit would be the one that fails, before the statement.
@@ -603,10 +654,10 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
     first = post(client, token, dossier(files=files), files).get_json()["id"]  # token checked
     redis_client.delete(QUEUE)
 
-    def broken_commit(self: Session) -> None:
+    def broken(*_args: Any) -> None:
         raise OperationalError("COMMIT", {}, Exception("connection lost"))
 
-    monkeypatch.setattr(Session, "commit", broken_commit)
+    monkeypatch.setattr(submission, "wake_processing", broken)
     response = post(client, token, dossier(files=files), files)
     monkeypatch.undo()
 

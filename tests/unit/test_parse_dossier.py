@@ -17,10 +17,19 @@ pytestmark = pytest.mark.unit
         b'{"evaluation_medicale": {"x": NaN}}',
         b'{"evaluation_medicale": {"x": Infinity}}',
         b'{"a": "\\ud800"}',
+        b'{"a": "x\\uDFFF"}',  # a low one alone, in capitals
         b"[" * 100_000 + b"]" * 100_000,
         b"\xff\xfe{}",
     ],
-    ids=["huge-integer", "nan", "infinity", "lone-surrogate", "deep-nesting", "not-utf8"],
+    ids=[
+        "huge-integer",
+        "nan",
+        "infinity",
+        "lone-surrogate",
+        "lone-low-surrogate",
+        "deep-nesting",
+        "not-utf8",
+    ],
 )
 def test_unreadable_dossier_json_is_refused(raw: bytes) -> None:
     with pytest.raises(ServiceError) as caught:
