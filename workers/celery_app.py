@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -12,6 +13,11 @@ from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends, warm_up
 
 os.umask(0o077)  # the files and folders the workers create are their owner's only
+# Celery's own line per task ("received" in the main process, "succeeded" in the child, at INFO)
+# repeats what the hub logs of each outcome, and cost ~0.07 ms of CPU each per transfer
+# (docs/PERFORMANCE.md); its warnings and errors (a task that raised) are still logged.
+for logger in ("celery.worker.strategy", "celery.app.trace"):
+    logging.getLogger(logger).setLevel(logging.WARNING)
 load_dotenv(".env")  # the working directory's, as for the CLI
 flask_app = create_app()
 app = flask_app.extensions["celery"]

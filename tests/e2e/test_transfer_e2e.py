@@ -179,3 +179,19 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     assert backends.storage.list_starting(f"packages/{killed}.") == [transfer.package_key]
     assert backends.storage.list_starting(f"staging/{killed}.") == []
     session.commit()
+
+
+def test_the_worker_logs_an_outcome_without_celery_s_lines_per_task(
+    client: FlaskClient, demo: dict[str, Any], session: Session, processes: dict[str, Process]
+) -> None:
+    files = {"piece_identite.pdf": PDF}
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+    wait_for(session, transfer_id, "ready")
+    log = processes["worker"].log
+    deadline = time.monotonic() + 10
+    while f"transfer {transfer_id} ready for 62" not in log.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # Celery logged its "succeeded" line just after the hub's, at INFO
+    lines = log.read_text().splitlines()
+    assert not [line for line in lines if "] received" in line or "] succeeded in" in line]

@@ -52,3 +52,29 @@ def test_a_wake_up_is_the_message_celery_s_send_task_writes(
             message["properties"].pop(name)
     assert ours == celery_s
     assert json.loads(base64.b64decode(ours["body"]))[0] == [str(transfer_id)]
+
+
+def test_a_delivery_is_recorded_until_acked_by_one_command_each_not_a_pipeline(
+    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    celery = app.extensions["mdph_bridge"].celery
+    wake_processing(celery, uuid.uuid4(), 1)
+    wake_processing(celery, uuid.uuid4(), 1)
+    with celery.connection_for_read() as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as client:  # a script each time, no MULTI/EXEC pipeline
+            monkeypatch.setattr(client, "pipeline", lambda *_, **__: pytest.fail("a pipeline"))
+        first = channel.basic_get(QUEUE, no_ack=False)
+        tag = first.delivery_tag
+        assert redis_client.zscore(channel.unacked_index_key, tag) is not None
+        assert json.loads(redis_client.hget(channel.unacked_key, tag))[0] == first._raw
+        first.ack()
+        assert redis_client.zcard(channel.unacked_index_key) == 0
+        assert redis_client.hlen(channel.unacked_key) == 0
+        # What is recorded is what kombu redelivers: the message goes back to its queue.
+        second = channel.basic_get(QUEUE, no_ack=False)
+        assert redis_client.llen(QUEUE) == 0
+        monkeypatch.undo()
+        channel.qos.restore_by_tag(second.delivery_tag)
+        assert json.loads(redis_client.lpop(QUEUE))["properties"]["delivery_tag"]
+        assert redis_client.hlen(channel.unacked_key) == 0
