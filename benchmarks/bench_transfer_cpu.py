@@ -39,8 +39,13 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# The hub's PostgreSQL backends: those of its database but the one listing them.
+BACKENDS = (
+    "SELECT pid FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
 FIGURES = ("web_cpu_ms", "worker_cpu_ms", "web_sql", "web_pings", "web_commits")
-FIGURES += ("worker_sql", "worker_pings", "worker_commits")
+FIGURES += ("worker_sql", "worker_pings", "worker_commits", "web_pg_ms", "worker_pg_ms")
 
 
 class CpuSampler:
@@ -107,7 +112,9 @@ def measure(
     from datetime import timedelta
 
     import psycopg
-    from harness import hub  # after sys.path is set: the code measured may be another checkout
+    from harness import CpuMeter, hub  # after sys.path: the code measured may be another checkout
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
 
     from mdph_bridge import create_app
     from mdph_bridge.services.admin import create_demo
@@ -152,6 +159,11 @@ def measure(
 
         backends.engine.dialect.do_ping = ping  # type: ignore[method-assign]
         limits = Limits(timedelta(seconds=900), 5)
+        meter_engine = create_engine(h.database_url, poolclass=NullPool)
+
+        def pg_backends() -> list[int]:
+            with meter_engine.connect() as conn:
+                return list(conn.scalars(text(BACKENDS)))
 
         def submit() -> uuid.UUID:
             key = {"Idempotency-Key": uuid.uuid4().hex} if keyed else {}
@@ -179,6 +191,7 @@ def measure(
             profiler = cProfile.Profile(time.thread_time) if profile else None
             sampler = CpuSampler() if sample else None
             counts.update(sql=0, pings=0, commits=0)
+            meter = CpuMeter({"postgres": pg_backends}, every=1.0).__enter__()
             started = time.process_time()
             if profiler:
                 profiler.enable()
@@ -195,9 +208,12 @@ def measure(
                 profile.mkdir(parents=True, exist_ok=True)
                 profiler.dump_stats(profile / f"{side}.prof")
             figures[f"{side}_cpu_ms"] = (time.process_time() - started) / count * 1000
+            meter.__exit__()
+            figures[f"{side}_pg_ms"] = meter.used()["postgres"] / count * 1000
             for name, value in counts.items():
                 figures[f"{side}_{name}"] = value / count
         app.extensions["mdph_bridge"].engine.dispose()
+        meter_engine.dispose()
     return figures
 
 
@@ -219,9 +235,11 @@ def row(label: str, figures: dict[str, float]) -> str:
     f = figures
     return (
         f"{label:<7} web {f['web_cpu_ms']:5.2f} ms CPU, {f['web_sql']:.0f} SQL, "
-        f"{f['web_pings']:.1f} pings, {f['web_commits']:.0f} commits | "
+        f"{f['web_pings']:.1f} pings, {f['web_commits']:.0f} commits, "
+        f"PostgreSQL {f['web_pg_ms']:4.2f} ms | "
         f"worker {f['worker_cpu_ms']:5.2f} ms CPU, {f['worker_sql']:.0f} SQL, "
-        f"{f['worker_pings']:.1f} pings, {f['worker_commits']:.0f} commits"
+        f"{f['worker_pings']:.1f} pings, {f['worker_commits']:.0f} commits, "
+        f"PostgreSQL {f['worker_pg_ms']:4.2f} ms"
     )
 
 

@@ -38,7 +38,15 @@ class Transfer(Base):
     __tablename__ = "transfers"
     __table_args__ = (
         UniqueConstraint("origin_code", "idempotency_key"),
-        UniqueConstraint("dest_code", "inbound_seq"),
+        # Positions are given at `ready`: a transfer not ready yet has no entry to write.
+        Index(
+            "uq_transfers_dest_code_inbound_seq",
+            "dest_code",
+            "inbound_seq",
+            unique=True,
+            postgresql_where=text("inbound_seq IS NOT NULL"),
+            sqlite_where=text("inbound_seq IS NOT NULL"),
+        ),
         Index("ix_transfers_state_changed", "state", "state_changed_at"),
         Index("ix_transfers_warn_at", "warn_at"),
         # The open transfers by deadline: the most overdue come first in the supervisors' alerts

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, insert, inspect, select
+from sqlalchemy import create_engine, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from support import create_database, drop_database
 
 from mdph_bridge.migrations import alembic_config
@@ -141,3 +142,26 @@ def test_a_digest_is_kept_only_for_the_transfers_a_worker_may_still_process(
         still = sorted(kept.scalars())
     engine.dispose()
     assert still == ["failed", "received", "validating"]
+
+
+def test_positions_stay_unique_per_destination_once_given_and_only_those_are_indexed(
+    empty_database: str,
+) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0016")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
+        conn.execute(insert(Transfer).values(transfer_row(state="ready", inbound_seq=1)))
+    command.upgrade(config, "head")
+    with engine.begin() as conn:
+        for _ in range(2):  # not given yet: neither indexed nor in each other's way
+            conn.execute(insert(Transfer).values(transfer_row(state="received")))
+        definition = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+            {"name": "uq_transfers_dest_code_inbound_seq"},
+        ).scalar_one()
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(Transfer).values(transfer_row(state="ready", inbound_seq=1)))
+    engine.dispose()
+    assert definition.endswith("WHERE (inbound_seq IS NOT NULL)")
