@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from typing import Any, cast
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -61,7 +62,11 @@ class StrictDate(fields.Date):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        return super()._deserialize(value, attr, data, **kwargs)
+        # What marshmallow's "iso" format calls, without its look-ups (~1 µs a date).
+        try:
+            return date.fromisoformat(value)
+        except ValueError as error:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from error
 
 
 def _frenchify(field: fields.Field[Any]) -> None:
