@@ -95,7 +95,7 @@ def _type_in_category(right: Data) -> Iterator[Finding]:
 def _decided_soon_after_opening(right: Data) -> Iterator[Finding]:
     """A CDAPH may open a right before its decision, but not more than 6 months before."""
     decided, opened = right.get("date_decision"), right.get("date_ouverture")
-    if decided is None or opened is None:
+    if decided is None or opened is None or decided <= opened:  # the usual order: in time
         return
     latest = add_months(opened, DECISION_MONTHS_AFTER_OPENING)
     if decided > latest:
