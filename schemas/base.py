@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from typing import Any, cast
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -39,6 +40,25 @@ def visible_text(value: str) -> None:
         raise ValidationError(problem("champ.caracteres_invisibles"))
 
 
+_UNWANTED_CHARACTERS = re.compile(
+    f"{_FORBIDDEN_CHARACTERS.pattern}|{_INVISIBLE_CHARACTERS.pattern}"
+)
+
+
+def clean_visible_text(value: str) -> None:
+    """`clean_text` and `visible_text` with their messages, in one search of a text that breaks
+    neither (nearly every one): a text field of a dossier ran both searches."""
+    if _UNWANTED_CHARACTERS.search(value) is None:
+        return
+    messages: list[str] = []
+    for check in (clean_text, visible_text):
+        try:
+            check(value)
+        except ValidationError as error:
+            messages += cast("list[str]", error.messages)
+    raise ValidationError(messages)
+
+
 class FileName(fields.String):
     """A document's file name: its invisible characters are refused with the documents' own
     check (`piece.nom_invalide`), which also refuses paths."""
@@ -61,15 +81,21 @@ class StrictDate(fields.Date):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        return super()._deserialize(value, attr, data, **kwargs)
+        # What marshmallow's "iso" format calls, without its look-ups (~1 µs a date).
+        try:
+            return date.fromisoformat(value)
+        except ValueError as error:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from error
 
 
 def _frenchify(field: fields.Field[Any]) -> None:
     # Fields of a schema instance are shallow copies of the declared ones: assign new lists and
     # dicts rather than mutating the shared ones, or every new schema would add to all of them.
-    if isinstance(field, fields.String) and clean_text not in field.validators:
-        checks = [clean_text] if isinstance(field, FileName) else [clean_text, visible_text]
-        field.validators = [*field.validators, *checks]
+    if isinstance(field, fields.String) and {clean_text, clean_visible_text}.isdisjoint(
+        field.validators
+    ):
+        check = clean_text if isinstance(field, FileName) else clean_visible_text
+        field.validators = [*field.validators, check]
     messages = {"required": problem("champ.obligatoire"), "null": problem("champ.nul")}
     for kind, code in _INVALID_BY_FIELD:
         if isinstance(field, kind):

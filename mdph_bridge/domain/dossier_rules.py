@@ -95,7 +95,7 @@ def _type_in_category(right: Data) -> Iterator[Finding]:
 def _decided_soon_after_opening(right: Data) -> Iterator[Finding]:
     """A CDAPH may open a right before its decision, but not more than 6 months before."""
     decided, opened = right.get("date_decision"), right.get("date_ouverture")
-    if decided is None or opened is None:
+    if decided is None or opened is None or decided <= opened:  # the usual order: in time
         return
     latest = add_months(opened, DECISION_MONTHS_AFTER_OPENING)
     if decided > latest:
@@ -291,19 +291,18 @@ def _age_conditions(right: Data, birth: date) -> Iterator[Finding]:
     if type_ is None or opened is None:
         return
     category = category_of(type_)
-    aeeh_end = add_years(birth, AEEH_END_AGE)
     if right.get("date_decision") is not None and right["date_decision"] < birth:
         yield ("date_decision",), breach("droit.avant_naissance")
     if opened < birth:
         yield ("date_ouverture",), breach("droit.avant_naissance")
-    if category == AEEH and opened >= aeeh_end:
+    # Each birthday is worked out only for the category it concerns (add_years is the cost).
+    if category == AEEH and opened >= (aeeh_end := add_years(birth, AEEH_END_AGE)):
         yield ("date_ouverture",), breach("droit.aeeh_age", date_limite=french_date(aeeh_end))
-    aah_start = add_years(birth, AAH_START_AGE)
-    if category == AAH and opened < aah_start:
+    if category == AAH and opened < (aah_start := add_years(birth, AAH_START_AGE)):
         yield ("date_ouverture",), breach("droit.aah_age", date_limite=french_date(aah_start))
-    creton_from = add_years(birth, CRETON_AGE)
-    past_creton_age = ends is not None and ends > creton_from
-    if category == CHILD_ESTABLISHMENT and right.get("creton") is False and past_creton_age:
+    if category != CHILD_ESTABLISHMENT or right.get("creton") is not False or ends is None:
+        return
+    if ends > (creton_from := add_years(birth, CRETON_AGE)):
         yield ("creton",), breach("droit.creton", date_limite=french_date(creton_from))
 
 
