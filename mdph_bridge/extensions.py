@@ -174,6 +174,10 @@ def celery_init_app(app: Flask) -> Celery:
         broker_options |= {"data_folder_in": str(folder), "data_folder_out": str(folder)}
     # A Redis broker publishes through one client per channel (`broker.Transport`).
     redis_broker = cfg["BROKER_URL"].startswith(("redis://", "rediss://"))
+    if redis_broker:
+        # Every thread of a web process publishes its wake-ups on one channel (services.queue):
+        # its pool holds a connection per thread, as kombu's default of 10 raises beyond it.
+        broker_options["max_connections"] = max(POOL_SIZE, 10)
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=cfg["BROKER_URL"],

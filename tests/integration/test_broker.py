@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ import redis
 from flask import Flask
 
 from mdph_bridge.broker import Channel
+from mdph_bridge.services import queue
 from mdph_bridge.services.queue import PROCESS_TASK, QUEUE, wake_processing
 
 pytestmark = pytest.mark.integration
@@ -77,4 +79,69 @@ def test_a_delivery_is_recorded_until_acked_by_one_command_each_not_a_pipeline(
         monkeypatch.undo()
         channel.qos.restore_by_tag(second.delivery_tag)
         assert json.loads(redis_client.lpop(QUEUE))["properties"]["delivery_tag"]
+        assert redis_client.hlen(channel.unacked_key) == 0
+
+
+def test_every_thread_of_a_web_process_publishes_on_the_one_channel_without_refusal(
+    app: Flask, redis_client: redis.Redis
+) -> None:
+    """More threads than kombu's default pool of 10 publish at once: none is taken for a broker
+    outage (which would leave its transfer to the sweeper and pause the wake-ups)."""
+    celery = app.extensions["mdph_bridge"].celery
+    queue._channels.pop(celery, None)
+    start = threading.Barrier(16)
+    woken: list[bool] = []
+
+    def publish() -> None:
+        start.wait()
+        woken.extend(wake_processing(celery, uuid.uuid4(), 1) for _ in range(50))
+
+    threads = [threading.Thread(target=publish) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert woken == [True] * 800
+    messages = [json.loads(m) for m in redis_client.lrange(QUEUE, 0, -1)]
+    assert len({m["headers"]["id"] for m in messages}) == 800
+
+
+def test_with_a_key_prefix_kombu_s_own_record_of_deliveries_is_kept(
+    app: Flask, redis_client: redis.Redis
+) -> None:
+    celery = app.extensions["mdph_bridge"].celery
+    options = celery.conf.broker_transport_options
+    celery.conf.broker_transport_options = {**options, "global_keyprefix": "pfx:"}
+    queue._channels.pop(celery, None)
+    try:
+        assert wake_processing(celery, uuid.uuid4(), 1)
+        assert redis_client.llen("pfx:" + QUEUE) == 1
+        with celery.connection_for_read() as connection:
+            channel = connection.default_channel
+            message = channel.basic_get(QUEUE, no_ack=False)
+            tag = message.delivery_tag
+            assert redis_client.zscore("pfx:" + channel.unacked_index_key, tag) is not None
+            assert redis_client.hget("pfx:" + channel.unacked_key, tag) is not None
+            message.ack()
+            assert redis_client.zcard("pfx:" + channel.unacked_index_key) == 0
+            assert redis_client.hlen("pfx:" + channel.unacked_key) == 0
+    finally:
+        celery.conf.broker_transport_options = options
+        queue._channels.pop(celery, None)
+        redis_client.delete("pfx:" + QUEUE)
+
+
+def test_a_message_delivered_and_never_acked_comes_back_after_the_visibility_timeout(
+    app: Flask, redis_client: redis.Redis
+) -> None:
+    celery = app.extensions["mdph_bridge"].celery
+    assert wake_processing(celery, uuid.uuid4(), 1)
+    with celery.connection_for_read() as connection:
+        channel = connection.default_channel
+        message = channel.basic_get(QUEUE, no_ack=False)
+        assert redis_client.llen(QUEUE) == 0
+        channel.qos.__dict__["visibility_timeout"] = -5  # as if it had passed already
+        channel.qos.restore_visible(num=10, interval=1)
+        back = json.loads(redis_client.lpop(QUEUE))
+        assert back["headers"]["id"] == message.headers["id"]
         assert redis_client.hlen(channel.unacked_key) == 0
