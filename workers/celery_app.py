@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from celery.signals import beat_init, worker_init, worker_process_init, worker_process_shutdown
@@ -11,13 +12,23 @@ from dotenv import load_dotenv
 
 from mdph_bridge import create_app
 from mdph_bridge.extensions import Backends, warm_up
+from mdph_bridge.services.queue import PROCESS_TASK
 
 os.umask(0o077)  # the files and folders the workers create are their owner's only
-# Celery's own line per task ("received" in the main process, "succeeded" in the child, at INFO)
-# repeats what the hub logs of each outcome, and cost ~0.07 ms of CPU each per transfer
-# (docs/PERFORMANCE.md); its warnings and errors (a task that raised) are still logged.
+
+
+class _NotPerTransfer(logging.Filter):
+    """Drop Celery's own INFO lines about a transfer's task ("received", "succeeded"): they repeat
+    what the hub logs of each outcome and cost ~0.07 ms of CPU each (docs/PERFORMANCE.md). The
+    maintenance tasks' lines, and every warning and error, are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        about = record.args if isinstance(record.args, Mapping) else {}
+        return record.levelno >= logging.WARNING or about.get("name") != PROCESS_TASK
+
+
 for logger in ("celery.worker.strategy", "celery.app.trace"):
-    logging.getLogger(logger).setLevel(logging.WARNING)
+    logging.getLogger(logger).addFilter(_NotPerTransfer())
 load_dotenv(".env")  # the working directory's, as for the CLI
 flask_app = create_app()
 app = flask_app.extensions["celery"]

@@ -22,6 +22,7 @@ from support import bearer, signed_receipt
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent
+from mdph_bridge.services.queue import PROCESS_TASK
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "mdph-bridge")
@@ -181,17 +182,24 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     session.commit()
 
 
-def test_the_worker_logs_an_outcome_without_celery_s_lines_per_task(
-    client: FlaskClient, demo: dict[str, Any], session: Session, processes: dict[str, Process]
+def test_the_worker_logs_a_transfer_s_outcome_without_celery_s_lines_for_its_task(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    processes: dict[str, Process],
+    backends: Backends,
 ) -> None:
     files = {"piece_identite.pdf": PDF}
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
     wait_for(session, transfer_id, "ready")
     log = processes["worker"].log
-    deadline = time.monotonic() + 10
-    while f"transfer {transfer_id} ready for 62" not in log.read_text():
+    # A maintenance task sent once the transfer is ready: its own Celery lines, still logged,
+    # come after any line Celery would have written about the transfer's task.
+    task_id = backends.celery.send_task("maintenance.requeue_stale").id
+    deadline = time.monotonic() + 30
+    while f"maintenance.requeue_stale[{task_id}] succeeded" not in log.read_text():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(0.5)  # Celery logged its "succeeded" line just after the hub's, at INFO
     lines = log.read_text().splitlines()
-    assert not [line for line in lines if "] received" in line or "] succeeded in" in line]
+    assert [line for line in lines if f"transfer {transfer_id} ready for 62" in line]
+    assert not [line for line in lines if f"{PROCESS_TASK}[" in line]
