@@ -56,6 +56,8 @@ def wake_processing(celery: Celery, transfer_id: uuid.UUID, size: int) -> bool:
         _publish(celery, transfer_id, queue_for(celery, size))
     except Exception as exc:
         _paused_until[celery] = time.monotonic() + BROKER_PAUSE_SECONDS
+        with _channels_lock:  # the next wake-up, after the pause, opens a fresh channel
+            _channels.pop(celery, None)
         log.warning(
             "broker unavailable, transfer %s left to the sweeper (%s)",
             transfer_id,

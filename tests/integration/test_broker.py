@@ -145,3 +145,21 @@ def test_a_message_delivered_and_never_acked_comes_back_after_the_visibility_tim
         back = json.loads(redis_client.lpop(QUEUE))
         assert back["headers"]["id"] == message.headers["id"]
         assert redis_client.hlen(channel.unacked_key) == 0
+
+
+def test_a_channel_that_failed_is_replaced_after_the_pause(
+    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    celery = app.extensions["mdph_bridge"].celery
+    assert wake_processing(celery, uuid.uuid4(), 1)
+    broken = queue._channels[celery][1]
+
+    def closed(*_: object, **__: object) -> None:
+        raise OSError("channel closed")
+
+    monkeypatch.setattr(broken, "basic_publish", closed)
+    assert not wake_processing(celery, uuid.uuid4(), 1)  # left to the sweeper
+    queue._paused_until.pop(celery)  # the pause is over
+    assert wake_processing(celery, uuid.uuid4(), 1)
+    assert queue._channels[celery][1] is not broken
+    assert redis_client.llen(QUEUE) == 2
