@@ -17,7 +17,7 @@ from mdph_bridge.http.identity import (
     request_id,
     run_audited,
 )
-from mdph_bridge.services.auth import Principal, authenticate, recently_checked
+from mdph_bridge.services.auth import Principal, authenticate, found_valid, recently_checked
 from mdph_bridge.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -26,17 +26,17 @@ _BODILESS = frozenset({"GET", "HEAD"})
 
 def _authenticate(peek: Callable[[Principal], str] | None) -> Principal:
     limit = failure_limit()
-    client = client_key()
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     value = value.strip() if scheme.lower() == "bearer" else ""
     agent = request.headers.get("User-Agent")
     seconds = current_app.config["TOKEN_CACHE_SECONDS"]
     known = recently_checked(session(), value, seconds, agent) if value else None
-    if known is not None and peek is not None:
-        wait, g.peeked = limit.wait_and_peek(client, peek(known))
-    else:
-        wait = limit.wait_for(client)
-    if wait:
+    if known is not None or (value and found_valid(session(), value)):
+        # Not a guess: the limit does not stop a token this process found valid, so a client
+        # sharing its address with a guesser keeps working (docs/SECURITY.md §2).
+        if known is not None and peek is not None:
+            g.peeked = limit.read(peek(known))
+    elif wait := limit.wait_for(client_key()):
         refusal = ServiceError.one(429, "", "auth.trop_d_echecs", secondes=wait)
         refusal.headers["Retry-After"] = str(wait)
         raise refusal
@@ -49,6 +49,7 @@ def _authenticate(peek: Callable[[Principal], str] | None) -> Principal:
         keep_reading=request.method in _BODILESS,  # no upload to stream before the view reads
     )
     if principal is None:
+        client = client_key()
         limit.count(client)  # only a wrong token counts, not a missing one
         log.warning(
             "authentication failed on %s request=%s client=%s",
@@ -65,8 +66,8 @@ def requires(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Let the view run only for a valid token of one of `roles`; audit every authenticated call.
 
-    `peek` names a Redis key the view wants: for a token checked a moment ago it is read in the
-    failure limit's round trip, into `g.peeked` (`identity.Peek`).
+    `peek` names a Redis key the view wants: for a token checked a moment ago (no database read,
+    no failure limit) it is read into `g.peeked` (`identity.Peek`).
     """
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:

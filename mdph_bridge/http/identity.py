@@ -18,7 +18,7 @@ from limits.errors import StorageError
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from redis import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -49,7 +49,7 @@ OBJECT_TYPES = {
 
 @dataclass(frozen=True)
 class Peek:
-    """A Redis value read beside the failure limit's check; None if the key is missing."""
+    """A Redis value read for a view as its token is checked; None if the key is missing."""
 
     value: str | None
 
@@ -76,32 +76,17 @@ class FailureLimit:
             return 0
         return max(1, int(stats.reset_time - time.time()))
 
-    def wait_and_peek(self, client: str, key: str) -> tuple[int, Peek | None]:
-        """`wait_for`, reading `key` in the same Redis round trip; no Peek if it was not read.
-
-        Runs the moving window's own script (limits' RedisStorage) beside a GET in one pipeline.
-        """
+    def read(self, key: str) -> Peek | None:
+        """GET `key` from the limit's Redis for a view; no Peek without Redis or if it failed."""
         storage = self.limiter.storage
-        if not isinstance(storage, RedisStorage) or not isinstance(
-            self.limiter, MovingWindowRateLimiter
-        ):
-            return self.wait_for(client), None
-        expiry, amount = self.item.get_expiry(), self.item.amount
-        counter = storage.prefixed_key(self.item.key_for("auth-echec", client))
+        if not isinstance(storage, RedisStorage):
+            return None
         try:
-            pipe = cast(Redis, storage.get_connection()).pipeline(transaction=False)
-            pipe.evalsha(storage.lua_moving_window.sha, 1, counter, time.time() - expiry, amount)
-            pipe.get(key)
-            window, value = pipe.execute()
-        except NoScriptError:  # Redis restarted: the script is loaded by the usual check
-            return self.wait_for(client), None
+            value = cast(Redis, storage.get_connection()).get(key)
         except RedisError as exc:
-            log.warning("failed-authentication limit not checked: %s", type(exc).__name__)
-            return 0, None
-        peek = Peek(value.decode() if isinstance(value, bytes) else value)
-        if not window or window[1] <= amount - 1:
-            return 0, peek
-        return max(1, int(float(window[0]) + expiry - time.time())), peek
+            log.warning("Redis value not read: %s", type(exc).__name__)
+            return None
+        return Peek(value.decode() if isinstance(value, bytes) else value)
 
     def count(self, client: str) -> None:
         """Count one failed authentication of `client`."""

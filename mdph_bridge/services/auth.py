@@ -100,6 +100,17 @@ def recently_checked(
     return checked.principal
 
 
+def found_valid(session: Session, value: str, now: datetime | None = None) -> bool:
+    """Whether this process found the token valid, not invalid since, and it has not expired.
+
+    Such a token is not a guess: the failed-authentication limit does not stop it (api.auth).
+    """
+    now = now or utcnow()
+    with _checked_lock:
+        checked = _checked.get(session.get_bind().engine, {}).get(hash_token(value))
+    return checked is not None and (checked.expires_at is None or now < checked.expires_at)
+
+
 def _remember(session: Session, hashed: str, token: ApiToken, principal: Principal) -> None:
     checked = _Checked(
         principal, time.monotonic(), token.expires_at, token.last_used_at, token.client_version
@@ -183,7 +194,7 @@ def authenticate(
     and the caller may stream a long upload before its own transaction. A caller with no body to
     read may ask `keep_reading`: if the check wrote nothing, its view reads on in the same
     transaction (one commit fewer for a poll). A valid token is remembered for
-    `recently_checked`.
+    `recently_checked` and `found_valid`, an invalid one forgotten.
     """
     now = now or utcnow()
     hashed = hash_token(value)
@@ -201,4 +212,7 @@ def authenticate(
         session.commit()
     if token is not None and principal is not None:
         _remember(session, hashed, token, principal)
+    else:  # revoked or expired: from now on it meets the failure limit again
+        with _checked_lock:
+            _checked.get(session.get_bind().engine, {}).pop(hashed, None)
     return principal

@@ -386,19 +386,32 @@ def test_a_watermark_ahead_of_the_database_only_costs_a_read(
     assert poll(client, token, f"?cursor={cursor}") == {"transferts": [], "cursor": cursor}
 
 
-def test_a_blocked_client_is_refused_even_with_a_token_checked_a_moment_ago(
-    client: FlaskClient, demo: dict[str, Any]
+def test_a_blocked_client_polls_on_with_a_token_checked_a_moment_ago_but_guesses_stop(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
-    good, attacker = bearer(demo["62"]["jetons"]["receiver"]), {"REMOTE_ADDR": "198.51.100.9"}
-    assert client.get("/api/v1/inbound", headers=good, environ_base=attacker).status_code == 200
+    ready_for_62(session, 1)
+    good, shared = bearer(demo["62"]["jetons"]["receiver"]), {"REMOTE_ADDR": "198.51.100.9"}
+    cursor = client.get("/api/v1/inbound", headers=good, environ_base=shared).get_json()["cursor"]
     for _ in range(10):  # AUTH_FAILURE_LIMIT's default: 10/minute
-        wrong = client.get("/api/v1/inbound", headers=bearer("mdphb_x"), environ_base=attacker)
+        wrong = client.get("/api/v1/inbound", headers=bearer("mdphb_x"), environ_base=shared)
         assert wrong.status_code == 401
 
-    blocked = client.get("/api/v1/inbound", headers=good, environ_base=attacker)
+    guess = client.get("/api/v1/inbound", headers=bearer("mdphb_y"), environ_base=shared)
+    polls = [
+        statements(
+            app,
+            lambda: client.get(
+                f"/api/v1/inbound?cursor={cursor}", headers=good, environ_base=shared
+            ),
+        )
+        for _ in range(2)
+    ]
 
-    assert blocked.status_code == 429
-    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    assert guess.status_code == 429
+    assert 0 < int(guess.headers["Retry-After"]) <= 60
+    assert [answer.get_json() for answer, _ in polls] == [{"transferts": [], "cursor": cursor}] * 2
+    # The position still comes from Redis with the token's check: the caught-up poll reads none.
+    assert polls[1][1] == []
 
 
 def test_without_a_reachable_redis_every_poll_reads_postgresql(

@@ -18,6 +18,7 @@ from mdph_bridge import create_app
 from mdph_bridge.models import ApiToken, utcnow
 from mdph_bridge.services.auth import (
     authenticate,
+    found_valid,
     hash_token,
     issue_token,
     recently_checked,
@@ -97,6 +98,36 @@ def test_failed_authentications_are_limited_per_client_in_redis(
     # emptying Redis lifts the block: the state is there, shared by every web process
     redis_client.delete(*redis_client.keys("*"))
     assert client.get("/api/v1/transfers", headers=good, environ_base=attacker).status_code == 200
+
+
+def test_a_client_over_the_limit_keeps_a_token_this_process_found_valid_not_a_guess(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    # An MDPH's information system behind the same address as a guesser (a shared NAT).
+    value = demo["59"]["jetons"]["caseworker"]
+    good, shared = bearer(value), {"REMOTE_ADDR": "198.51.100.10"}
+    assert client.get("/api/v1/transfers", headers=good, environ_base=shared).status_code == 200
+    for _ in range(LIMIT):
+        wrong = client.get("/api/v1/transfers", headers=bearer("mdphb_x"), environ_base=shared)
+        assert wrong.status_code == 401
+
+    def status(headers: dict[str, str]) -> int:
+        return client.get("/api/v1/transfers", headers=headers, environ_base=shared).status_code
+
+    # Guesses are stopped before any database read, and so is a token this process never saw.
+    assert status(bearer("mdphb_y")) == 429
+    assert status(bearer(demo["80"]["jetons"]["caseworker"])) == 429
+    # The token found valid goes on: from the process's copy, and read from the database again.
+    assert status(good) == 200
+    client.application.config["TOKEN_CACHE_SECONDS"] = 0
+    assert status(good) == 200
+    # Revoked by another process: refused and counted once, then stopped like a guess.
+    session.execute(
+        update(ApiToken).where(ApiToken.token_hash == hash_token(value)).values(revoked_at=utcnow())
+    )
+    session.commit()
+    assert status(good) == 401
+    assert status(good) == 429
 
 
 def test_tokens_are_still_checked_when_the_counter_store_is_down(
@@ -191,6 +222,9 @@ def test_a_checked_token_is_read_again_at_its_expiry_and_to_record_its_use(
     assert recently_checked(session, value, 3600, now=now) is not None
     assert recently_checked(session, value, 3600, now=expiry - timedelta(seconds=1)) is not None
     assert recently_checked(session, value, 3600, now=expiry) is None
+    # Nor does it pass a client over the failure limit once expired.
+    assert found_valid(session, value, now=expiry - timedelta(seconds=1))
+    assert not found_valid(session, value, now=expiry)
     # The last use is written once a minute: then the database is read (and written) again.
     assert recently_checked(session, value, 3600, now=now + timedelta(minutes=1)) is None
     agent = "mdph-reception/2.0"
