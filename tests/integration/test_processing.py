@@ -395,12 +395,12 @@ def test_documents_are_named_by_their_real_type_in_the_package(
     }
 
 
-def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
+def test_the_claim_and_the_ready_statement_each_run_in_autocommit(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """The claim's one statement runs in autocommit (no BEGIN, no COMMIT round trip); the
-    `ready` statement and its audit entry stay one transaction, on a connection given back
-    to the pool as it was."""
+    """The claim's one statement and the `ready` one, its audit entry in it, each run in
+    autocommit (no BEGIN, no COMMIT round trip), on a connection given back to the pool as it
+    was."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
@@ -416,8 +416,8 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
     if backends.engine.dialect.name == "postgresql":
         assert autocommit == [
             ("UPDATE transfers", True),  # the claim
-            ("UPDATE transfers", False),  # ready
-            ("INSERT INTO audit_", False),  # its audit entry, in the same statement
+            ("UPDATE transfers", True),  # ready
+            ("INSERT INTO audit_", True),  # its audit entry, in the same statement
         ]
         with backends.engine.connect() as pooled:
             assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
@@ -538,8 +538,8 @@ def test_an_attempt_that_lost_its_lease_at_ready_takes_no_position_at_the_destin
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Another attempt took the lease while this one packaged: its `ready` moves nothing, and the
-    destination's inbound position it had raised is rolled back with it."""
+    """Another attempt took the lease while this one packaged: its `ready` moves nothing, and
+    takes no position at the destination (in autocommit, nothing would roll one back)."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
