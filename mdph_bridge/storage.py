@@ -26,7 +26,7 @@ class Writer(Protocol):
     """A blob being written: it appears under its key only on `commit`."""
 
     def write(self, data: bytes | bytearray | memoryview) -> int: ...
-    def commit(self, durable: bool = True) -> None: ...
+    def commit(self, durable: bool = True, flush_folder: bool = True) -> None: ...
     def discard(self) -> None: ...
     def __enter__(self) -> Writer: ...
     def __exit__(
@@ -103,18 +103,20 @@ class BlobWriter(CommitOnExit):
         """Append bytes to the blob."""
         return self._file.write(data)
 
-    def commit(self, durable: bool = True) -> None:
+    def commit(self, durable: bool = True, flush_folder: bool = True) -> None:
         """Publish the blob under its key; flushed to disk first unless `durable` is False.
 
         An upload that is moved elsewhere before anything depends on it need not be durable:
         `move` makes the blob durable where it lands (two fsyncs saved per uploaded part).
+        With `flush_folder` False the blob is flushed but not its name: the caller then commits
+        another blob in the same folder, whose folder flush makes both names durable.
         """
         self._file.flush()
         if durable:
             os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._tmp, self.path)
-        if durable:
+        if durable and flush_folder:
             fsync_path(self.path.parent)
 
     def discard(self) -> None:

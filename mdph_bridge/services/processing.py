@@ -461,9 +461,17 @@ def _check_and_package(
         session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
     entries = [*admin, *report_entries(report)]
-    package = build_package(storage, attempt_package(prefix, "dossier.age"), receivers, entries)
+    with_medical = has_medical_content(dossier)
+    # Both packages are named in one folder: the last one written flushes it, once for both.
+    package = build_package(
+        storage,
+        attempt_package(prefix, "dossier.age"),
+        receivers,
+        entries,
+        flush_folder=not with_medical,
+    )
     medical_package: Package | None = None
-    if has_medical_content(dossier):
+    if with_medical:
         medical_package = build_package(
             storage, attempt_package(prefix, "medical.age"), doctors, medical
         )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from dossiers import PDF, dossier, submit
 from flask import Flask
@@ -17,6 +20,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under, sent_statements
 
+from mdph_bridge import storage as storage_module
 from mdph_bridge.blobpaths import in_staging_folder, staged_dossier, staged_piece
 from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
@@ -393,6 +397,64 @@ def test_documents_are_named_by_their_real_type_in_the_package(
         "rapport_harmonisation.json",
         "rapport_harmonisation.html",
     }
+
+
+def test_both_packages_are_flushed_then_their_folder_once_before_ready(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each package is flushed before its name is given, and their one folder once, after the
+    last name and before the `ready` that points to them: durable with one folder flush."""
+    files = {"piece_identite.pdf": PDF}
+    data = dossier(
+        files=files, medical={"certificat.pdf": MEDICAL_PDF}, evaluation={"diagnostic": "G80.1"}
+    )
+    caseworker = demo["59"]["jetons"]["caseworker"]
+    transfer_id = submit(client, caseworker, data, {**files, "certificat.pdf": MEDICAL_PDF})
+    packages = backends.storage.root / "packages"
+    events: list[tuple[str, Path]] = []
+    fsync, fsync_path, replace = os.fsync, storage_module.fsync_path, os.replace
+    execute = psycopg.Cursor.execute
+
+    def flushed_file(fd: int) -> None:
+        events.append(("flush file", Path(os.readlink(f"/proc/self/fd/{fd}"))))
+        fsync(fd)
+
+    def flushed(path: Path) -> None:
+        events.append(("flush", Path(path)))
+        fsync_path(path)
+
+    def renamed(src: Any, dst: Any) -> None:
+        replace(src, dst)
+        events.append(("rename", Path(src)))
+        events.append(("name", Path(dst)))
+
+    def sent(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if "UPDATE departements" in str(query):
+            events.append(("ready", packages))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(storage_module.os, "fsync", flushed_file)
+    monkeypatch.setattr(storage_module, "fsync_path", flushed)
+    monkeypatch.setattr(storage_module.os, "replace", renamed)
+    monkeypatch.setattr(psycopg.Cursor, "execute", sent)
+    assert run(app, backends, transfer_id) == State.READY
+    monkeypatch.undo()
+
+    in_packages = [(kind, p) for kind, p in events if packages in (p, p.parent)]
+    names = [p for kind, p in in_packages if kind == "name"]
+    assert sorted(p.name.rsplit("-", 1)[1] for p in names) == ["dossier.age", "medical.age"]
+    assert [kind for kind, _ in in_packages if kind != "flush file"] == [
+        *["rename", "name"] * 2,
+        "flush",
+        "ready",
+    ]
+    for index, (kind, path) in enumerate(in_packages):
+        if kind == "rename":
+            assert ("flush file", path) in in_packages[:index]
 
 
 def test_the_claim_and_the_ready_statement_each_run_in_autocommit(
