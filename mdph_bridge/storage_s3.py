@@ -171,8 +171,9 @@ class S3Storage:
             }
         return self._clients[pid]
 
-    def writer(self, key: str) -> S3Writer:
-        """Start writing a blob (use as a context manager, or call commit/discard)."""
+    def writer(self, key: str, in_place: bool = False) -> S3Writer:
+        """Start writing a blob (use as a context manager, or call commit/discard); an object
+        appears only once complete, `in_place` or not (the local disk's)."""
         return S3Writer(self.client, self.bucket, check_key(key))
 
     def open(self, key: str) -> BinaryIO:

@@ -65,9 +65,10 @@ def build_package(
     """Stream `entries` into a tar archive encrypted to `recipients` (key id -> age recipient).
 
     The package is flushed to disk; with `flush_folder` False its name is not yet: the caller
-    then builds another package in the same folder, whose commit flushes the folder once.
+    then builds another package in the same folder, whose commit flushes the folder once. It is
+    written in place: its key is its attempt's, read only once `ready` records it.
     """
-    blob = storage.writer(key)
+    blob = storage.writer(key, in_place=True)
     try:
         hashing = HashingWriter(blob)
         encryptor = Encryptor(hashing, list(recipients.values()))

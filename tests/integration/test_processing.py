@@ -399,15 +399,16 @@ def test_documents_are_named_by_their_real_type_in_the_package(
     }
 
 
-def test_both_packages_are_flushed_then_their_folder_once_before_ready(
+def test_both_packages_are_written_in_place_flushed_then_their_folder_once_before_ready(
     app: Flask,
     client: FlaskClient,
     demo: dict[str, Any],
     backends: Backends,
+    session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each package is flushed before its name is given, and their one folder once, after the
-    last name and before the `ready` that points to them: durable with one folder flush."""
+    """Each package is written under its key (no temporary name to rename) and flushed, then
+    their one folder once, before the `ready` that points to them: durable, one folder flush."""
     files = {"piece_identite.pdf": PDF}
     data = dossier(
         files=files, medical={"certificat.pdf": MEDICAL_PDF}, evaluation={"diagnostic": "G80.1"}
@@ -420,17 +421,18 @@ def test_both_packages_are_flushed_then_their_folder_once_before_ready(
     execute = psycopg.Cursor.execute
 
     def flushed_file(fd: int) -> None:
-        events.append(("flush file", Path(os.readlink(f"/proc/self/fd/{fd}"))))
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.is_file():  # a folder's flush is seen by `fsync_path`
+            events.append(("flush file", path))
         fsync(fd)
 
     def flushed(path: Path) -> None:
-        events.append(("flush", Path(path)))
+        events.append(("flush folder", Path(path)))
         fsync_path(path)
 
     def renamed(src: Any, dst: Any) -> None:
         replace(src, dst)
-        events.append(("rename", Path(src)))
-        events.append(("name", Path(dst)))
+        events.append(("rename", Path(dst)))
 
     def sent(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
         if "UPDATE departements" in str(query):
@@ -444,17 +446,15 @@ def test_both_packages_are_flushed_then_their_folder_once_before_ready(
     assert run(app, backends, transfer_id) == State.READY
     monkeypatch.undo()
 
-    in_packages = [(kind, p) for kind, p in events if packages in (p, p.parent)]
-    names = [p for kind, p in in_packages if kind == "name"]
-    assert sorted(p.name.rsplit("-", 1)[1] for p in names) == ["dossier.age", "medical.age"]
-    assert [kind for kind, _ in in_packages if kind != "flush file"] == [
-        *["rename", "name"] * 2,
-        "flush",
-        "ready",
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    root = backends.storage.root
+    assert [(kind, p) for kind, p in events if packages in (p, p.parent)] == [
+        ("flush file", (root / transfer.package_key).resolve()),  # type: ignore[operator]
+        ("flush file", (root / transfer.medical_package_key).resolve()),  # type: ignore[operator]
+        ("flush folder", packages),
+        ("ready", packages),
     ]
-    for index, (kind, path) in enumerate(in_packages):
-        if kind == "rename":
-            assert ("flush file", path) in in_packages[:index]
 
 
 def test_the_claim_and_the_ready_statement_each_run_in_autocommit(

@@ -567,12 +567,12 @@ def test_a_correction_sent_while_staging_is_resealed_keeps_its_payload(
     resealing, release = threading.Event(), threading.Event()
     real_writer = backends.storage.writer
 
-    def pause_then_write(key: str) -> Any:
+    def pause_then_write(key: str, in_place: bool = False) -> Any:
         """The reseal stops once it has opened the old dossier, before it writes it again."""
         if threading.current_thread().name == "reseal" and not resealing.is_set():
             resealing.set()
             assert release.wait(timeout=60)
-        return real_writer(key)
+        return real_writer(key, in_place)
 
     monkeypatch.setattr(backends.storage, "writer", pause_then_write)
     outcomes: dict[str, Any] = {}

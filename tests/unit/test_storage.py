@@ -294,6 +294,25 @@ def test_a_blob_committed_without_its_folder_flush_is_flushed_itself(
     assert read(storage, "packages/a") == b"a"
 
 
+def test_a_blob_written_in_place_is_under_its_key_from_the_start(storage: LocalStorage) -> None:
+    """No temporary name: the key holds what is written so far; a discard removes it, and a key
+    already there is refused rather than overwritten."""
+    put(storage, "packages/taken")
+    blob = storage.writer("packages/a", in_place=True)
+    blob.write(b"so far")
+    assert files_under(storage.root / "packages") == ["a", "taken"]
+    blob.commit()
+    assert read(storage, "packages/a") == b"so far"
+
+    dropped = storage.writer("packages/b", in_place=True)
+    dropped.write(b"x")
+    dropped.discard()
+    assert files_under(storage.root / "packages") == ["a", "taken"]
+    with pytest.raises(FileExistsError):
+        storage.writer("packages/taken", in_place=True)
+    assert read(storage, "packages/taken") == b"data"
+
+
 def test_move_of_missing_blob_raises(storage: LocalStorage) -> None:
     with pytest.raises(FileNotFoundError):
         storage.move("incoming/none", "staging/x")
