@@ -564,7 +564,7 @@ def _mark_ready(
     harmonisation: dict[str, Any],
 ) -> bool:
     """Move the transfer to `ready` as `_move` would, by the statements built once for it, and
-    commit; False, with nothing done, if the lease was lost to another attempt.
+    commit; False, with the transfer unmoved, if the lease was lost to another attempt.
 
     On PostgreSQL the position, the move, its event and its audit entry are one statement
     (data-modifying CTEs): three round trips fewer. It runs in autocommit on the driver, outside
