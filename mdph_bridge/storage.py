@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self
+from typing import BinaryIO, Literal, Protocol, Self
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _TMP_SUFFIX = ".partial"
@@ -23,10 +23,11 @@ def check_key(key: str) -> str:
 
 
 class Writer(Protocol):
-    """A blob being written: it appears under its key only on `commit`."""
+    """A blob being written: it appears under its key only on `commit` (on the local disk, unless
+    written in place: see `LocalStorage.writer`)."""
 
     def write(self, data: bytes | bytearray | memoryview) -> int: ...
-    def commit(self, durable: bool = True) -> None: ...
+    def commit(self, durable: bool = True, flush_folder: bool = True) -> None: ...
     def discard(self) -> None: ...
     def __enter__(self) -> Writer: ...
     def __exit__(
@@ -40,7 +41,7 @@ class Writer(Protocol):
 class Storage(Protocol):
     """Where blobs live: the local disk (one machine) or an S3-compatible store (several)."""
 
-    def writer(self, key: str) -> Writer: ...
+    def writer(self, key: str, in_place: bool = False) -> Writer: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def move(self, src: str, dst: str, durable: bool = True) -> None: ...
@@ -91,30 +92,38 @@ class CommitOnExit:
 
 
 class BlobWriter(CommitOnExit):
-    """A blob being written: it appears under its key only on `commit`, flushed to disk."""
+    """A blob being written: it appears under its key only on `commit`, flushed to disk; one
+    written `in_place` is under its key from the start (see `LocalStorage.writer`)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, in_place: bool = False) -> None:
         self.path = path
-        self._tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+        self._tmp = (
+            path if in_place else path.with_name(f"{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+        )
         # 1 MiB buffer: encryption writes 64 KiB chunks, fewer system calls keep it at disk speed.
-        self._file: BinaryIO = open(self._tmp, "wb", buffering=1024 * 1024)  # noqa: SIM115
+        # In place, a key already there is never overwritten.
+        mode: Literal["xb", "wb"] = "xb" if in_place else "wb"
+        self._file: BinaryIO = open(self._tmp, mode, buffering=1024 * 1024)  # noqa: SIM115
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append bytes to the blob."""
         return self._file.write(data)
 
-    def commit(self, durable: bool = True) -> None:
+    def commit(self, durable: bool = True, flush_folder: bool = True) -> None:
         """Publish the blob under its key; flushed to disk first unless `durable` is False.
 
         An upload that is moved elsewhere before anything depends on it need not be durable:
         `move` makes the blob durable where it lands (two fsyncs saved per uploaded part).
+        With `flush_folder` False the blob is flushed but not its name: the caller then commits
+        another blob in the same folder, whose folder flush makes both names durable.
         """
         self._file.flush()
         if durable:
             os.fsync(self._file.fileno())
         self._file.close()
-        os.replace(self._tmp, self.path)
-        if durable:
+        if self._tmp != self.path:
+            os.replace(self._tmp, self.path)
+        if durable and flush_folder:
             fsync_path(self.path.parent)
 
     def discard(self) -> None:
@@ -132,14 +141,21 @@ class LocalStorage:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def writer(self, key: str) -> BlobWriter:
-        """Start writing a blob (use as a context manager, or call commit/discard)."""
+    def writer(self, key: str, in_place: bool = False) -> BlobWriter:
+        """Start writing a blob (use as a context manager, or call commit/discard).
+
+        `in_place` writes under the key from the start, without a temporary name to rename (a
+        folder entry made and removed fewer per blob), for a key that nobody else writes and
+        nothing reads before the caller records it after `commit` (a package: named after its
+        attempt, read only through the row that `ready` writes). A crash leaves it partial
+        under its key, unrecorded, for the orphan sweeper.
+        """
         path = self._path(key)
         try:
-            return BlobWriter(path)
+            return BlobWriter(path, in_place)
         except FileNotFoundError:  # a new folder: made then, not checked before every blob
             self._make_folder(path.parent)
-            return BlobWriter(path)
+            return BlobWriter(path, in_place)
 
     @staticmethod
     def _make_folder(folder: Path) -> None:

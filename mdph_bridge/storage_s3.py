@@ -66,8 +66,9 @@ class S3Writer(CommitOnExit):
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         self._buffer.clear()
 
-    def commit(self, durable: bool = True) -> None:
-        """Publish the blob under its key (always durable once the store answers)."""
+    def commit(self, durable: bool = True, flush_folder: bool = True) -> None:
+        """Publish the blob under its key (always durable once the store answers: `durable` and
+        `flush_folder` are the local disk's)."""
         if self._upload_id is None:  # small blob: one request
             self._client.put_object(**self._target, Body=bytes(self._buffer))
             return
@@ -170,8 +171,9 @@ class S3Storage:
             }
         return self._clients[pid]
 
-    def writer(self, key: str) -> S3Writer:
-        """Start writing a blob (use as a context manager, or call commit/discard)."""
+    def writer(self, key: str, in_place: bool = False) -> S3Writer:
+        """Start writing a blob (use as a context manager, or call commit/discard); an object
+        appears only once complete, `in_place` or not (the local disk's)."""
         return S3Writer(self.client, self.bucket, check_key(key))
 
     def open(self, key: str) -> BinaryIO:

@@ -60,9 +60,16 @@ def build_package(
     key: str,
     recipients: dict[str, str],
     entries: Iterable[Entry],
+    flush_folder: bool = True,
 ) -> Package:
-    """Stream `entries` into a tar archive encrypted to `recipients` (key id -> age recipient)."""
-    with storage.writer(key) as blob:
+    """Stream `entries` into a tar archive encrypted to `recipients` (key id -> age recipient).
+
+    The package is flushed to disk; with `flush_folder` False its name is not yet: the caller
+    then builds another package in the same folder, whose commit flushes the folder once. It is
+    written in place: its key is its attempt's, read only once `ready` records it.
+    """
+    blob = storage.writer(key, in_place=True)
+    try:
         hashing = HashingWriter(blob)
         encryptor = Encryptor(hashing, list(recipients.values()))
         plain = HashingWriter(encryptor)
@@ -72,6 +79,10 @@ def build_package(
                 tar.add(entry.name, entry.size, src)
         tar.close()
         encryptor.close()
+    except BaseException:
+        blob.discard()
+        raise
+    blob.commit(flush_folder=flush_folder)
     return Package(
         key, hashing.size, hashing.hexdigest(), plain.size, plain.hexdigest(), sorted(recipients)
     )

@@ -47,7 +47,6 @@ from mdph_bridge.services.audit import CLI, SYSTEM, record, system_entry_insert
 from mdph_bridge.services.driver import (
     DriverStatement,
     autocommitted,
-    driver_transaction,
     in_session_transaction,
 )
 from mdph_bridge.services.harmonisation import aid_problems, mapping, report_entries
@@ -274,11 +273,19 @@ _NEXT_SEQ = (
     .values(inbound_seq=DEPARTEMENTS.c.inbound_seq + 1)
     .returning(DEPARTEMENTS.c.inbound_seq)
 )
-# The usual end of an attempt on PostgreSQL, one statement: the destination's next position,
-# `ready` with that position, and the event. PostgreSQL does not promise in which order a
-# statement's data-modifying parts lock their rows; none is needed: only this statement locks
-# a destination's row, and each locks one transfer besides, its own.
-_SEQ = _NEXT_SEQ.cte("seq")
+# The usual end of an attempt on PostgreSQL, one statement in autocommit: the destination's next
+# position, `ready` with that position, and the event. PostgreSQL does not promise in which
+# order a statement's data-modifying parts lock their rows; none is needed: only this statement
+# locks a destination's row, and each locks one transfer besides, its own. The destination's row
+# lock, held until the statement commits, makes its positions visible in order.
+# With no transaction to roll back, the position is taken only if the lease is still ours in the
+# statement's snapshot. One race remains: a takeover (another attempt claiming the transfer once
+# this one's lease expired) committed after that snapshot; the move then re-checks the newer row
+# and moves nothing, and the position is taken for no transfer. A gap is harmless: pollers page
+# by `inbound_seq > after`, the watermark is raised only for a moved transfer, and the last
+# position read from PostgreSQL is the transfers' own.
+_LEASE_OURS = select(TRANSFERS.c.id).where(*_READY_WHERE).exists()
+_SEQ = _NEXT_SEQ.where(_LEASE_OURS).cte("seq")
 _READY_MOVED = (
     update(TRANSFERS)
     .where(*_READY_WHERE)
@@ -295,7 +302,7 @@ _READY_MOVED = (
     .cte("moved")
 )
 # The audit entry rides in it too: the hub's own writes are audited in the same commit. Run by
-# the driver (`services/driver.py`) in a transaction of its own, outside the session.
+# the driver (`services/driver.py`) in autocommit, outside the session.
 _READY_WITH_EVENT = DriverStatement(
     select(_READY_MOVED.c.inbound_seq).add_cte(
         _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
@@ -454,9 +461,17 @@ def _check_and_package(
         session.commit()  # hold no transaction (nor SQLite's lock) while encrypting
 
     entries = [*admin, *report_entries(report)]
-    package = build_package(storage, attempt_package(prefix, "dossier.age"), receivers, entries)
+    with_medical = has_medical_content(dossier)
+    # Both packages are named in one folder: the last one written flushes it, once for both.
+    package = build_package(
+        storage,
+        attempt_package(prefix, "dossier.age"),
+        receivers,
+        entries,
+        flush_folder=not with_medical,
+    )
     medical_package: Package | None = None
-    if has_medical_content(dossier):
+    if with_medical:
         medical_package = build_package(
             storage, attempt_package(prefix, "medical.age"), doctors, medical
         )
@@ -549,11 +564,13 @@ def _mark_ready(
     harmonisation: dict[str, Any],
 ) -> bool:
     """Move the transfer to `ready` as `_move` would, by the statements built once for it, and
-    commit; False, with nothing done, if the lease was lost to another attempt.
+    commit; False, with the transfer unmoved, if the lease was lost to another attempt.
 
     On PostgreSQL the position, the move, its event and its audit entry are one statement
-    (data-modifying CTEs): three round trips fewer. It runs in a transaction of its own on the
-    driver, outside the session, which must hold none (its locks would be waited for).
+    (data-modifying CTEs): three round trips fewer. It runs in autocommit on the driver, outside
+    the session, which must hold no transaction (its locks would be waited for): no `BEGIN` nor
+    `COMMIT`, two round trips fewer; committed, as durable as a commit, when it returns. The
+    watermark is raised after it (`services/watermarks.py` says what a lag costs).
     """
     now = utcnow()
     values = {
@@ -575,12 +592,11 @@ def _mark_ready(
         bind = cast(Engine, session.get_bind())
         if session.in_transaction():  # usually none: the keys came from the process's copy
             session.commit()  # ends what the attempt read: no lock of it for `ready` to wait on
-        with driver_transaction(bind) as transaction:
-            moved = transaction.execute(_READY_WITH_EVENT.compiled(bind.dialect), params)
-            if not moved:
-                transaction.rollback()  # the destination's position was taken for nothing
-                return False
-            raise_watermark(session, claimed.dest_code, moved[0][0])
+        compiled = _READY_WITH_EVENT.compiled(bind.dialect)
+        moved = autocommitted(bind, compiled.sql, compiled.params(params))
+        if not moved:
+            return False
+        raise_watermark(session, claimed.dest_code, moved[0][0])
         return True
     seq = session.execute(_NEXT_SEQ, params).scalar_one()
     params["b_inbound_seq"] = seq
@@ -589,8 +605,8 @@ def _mark_ready(
         return False
     add_event(session, transfer_id, now, State.VALIDATING.value, State.READY.value, ACTOR)
     record(session, SYSTEM, AUDIT_ACTION, "transfer", transfer_id, State.READY.value)
-    raise_watermark(session, claimed.dest_code, seq)
     session.commit()
+    raise_watermark(session, claimed.dest_code, seq)
     return True
 
 

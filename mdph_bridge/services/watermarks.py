@@ -1,11 +1,14 @@
 """Each destination's last inbound position, mirrored in Redis so a caught-up poll reads no table.
 
-Redis holds only a département code and a number. The worker raises the number just before the
-commit that makes a transfer ready, so once the database shows the transfer the next poll lists
-it. A number ahead of the database (the commit failed, or is under way) only makes polls read the
-table and find nothing new yet; one behind it (the raise was lost: Redis down) only delays, as the
-key lives `seconds` from its last raise, then a poll reads the position from PostgreSQL again, as
-it does when Redis was restarted or emptied.
+Redis holds only a département code and a number. The worker raises the number right after the
+statement that makes a transfer ready commits (in autocommit: no transaction to raise it in).
+Between that commit and the raise, a caught-up poll answers nothing new: the transfer is listed
+by the first poll after the raise, or, if the worker died in between, once a later transfer's
+raise came or the key expired (`seconds` after its last raise) and a poll read the position from
+PostgreSQL. A number is never raised before its commit; one behind the database (the raise was
+lost: Redis down) only delays in the same way, as the key lives `seconds` from its last raise,
+then a poll reads the position from PostgreSQL again, as it does when Redis was restarted or
+emptied.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from mdph_bridge.models import Transfer
 log = logging.getLogger(__name__)
 # Where a session keeps the hub's watermarks (set by the session factory).
 WATERMARKS = "mdph_bridge.watermarks"
-# A raise waits at most this long for Redis (the worker holds the destination's row lock then).
+# A raise waits at most this long for Redis (the worker's attempt or the poll waits with it).
 REDIS_TIMEOUT_SECONDS = 1.0
 # Set if greater; only a new, higher value restarts the key's life (so a lost raise is bounded).
 _RAISE = """
@@ -81,7 +84,7 @@ def make_watermarks(storage_url: str, seconds: int) -> Watermarks | None:
 
 
 def raise_watermark(session: Session, dest: str, seq: int) -> None:
-    """Raise the watermark before the commit that gives out `seq`: polls never lag the database."""
+    """Raise the watermark once `seq` is given out: a caught-up poll lags until then."""
     watermarks: Watermarks | None = session.info.get(WATERMARKS)
     if watermarks is not None:
         watermarks.raise_to(dest, seq)

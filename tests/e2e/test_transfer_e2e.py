@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from support import bearer, signed_receipt
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferEvent
 from mdph_bridge.services.queue import PROCESS_TASK
+from mdph_bridge.services.sweeper import remove_orphans
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "mdph-bridge")
@@ -177,8 +179,12 @@ def test_worker_killed_during_processing_still_gives_exactly_one_ready(
     transfer = session.get(Transfer, killed, populate_existing=True)
     assert transfer is not None
     assert transfer.attempts == 2
-    assert backends.storage.list_starting(f"packages/{killed}.") == [transfer.package_key]
     assert backends.storage.list_starting(f"staging/{killed}.") == []
+    # The killed attempt's package, partial under its attempt's own name (written in place) and
+    # recorded nowhere, is the orphan sweeper's.
+    keyring = client.application.config["KEYRING"]
+    remove_orphans(session, backends.storage, keyring, timedelta(seconds=-1))
+    assert backends.storage.list_starting(f"packages/{killed}.") == [transfer.package_key]
     session.commit()
 
 

@@ -25,6 +25,7 @@ from mdph_bridge.extensions import Backends
 from mdph_bridge.http import presenters
 from mdph_bridge.models import AuditPending, Transfer, utcnow
 from mdph_bridge.services import receiving
+from mdph_bridge.services.watermarks import Watermarks
 from schemas.api import InboundPageSchema
 
 pytestmark = pytest.mark.integration
@@ -336,6 +337,30 @@ def test_a_transfer_made_ready_is_listed_by_the_next_poll(
     assert redis_client.get(WATERMARK_62) == b"1"
 
 
+def test_the_watermark_is_raised_once_the_ready_transfer_is_committed(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ready` runs in autocommit: the position is raised after its commit, so another
+    connection already sees the transfer at the position raised."""
+    seen: list[tuple[int, str | None]] = []
+    raise_to = Watermarks.raise_to
+
+    def raise_seen_from_elsewhere(self: Watermarks, dest: str, seq: int) -> None:
+        at_seq = (Transfer.dest_code == dest) & (Transfer.inbound_seq == seq)
+        with backends.engine.connect() as other:
+            seen.append((seq, other.scalar(select(Transfer.state).where(at_seq))))
+        raise_to(self, dest, seq)
+
+    monkeypatch.setattr(Watermarks, "raise_to", raise_seen_from_elsewhere)
+    ready(app, client, demo, backends)
+
+    assert seen == [(1, State.READY)]
+
+
 def test_after_redis_is_emptied_the_poll_reads_the_position_from_postgresql(
     app: Flask,
     client: FlaskClient,
@@ -381,7 +406,7 @@ def test_a_watermark_ahead_of_the_database_only_costs_a_read(
     token = demo["62"]["jetons"]["receiver"]
     ready_for_62(session, 1)
     cursor = poll(client, token, "")["cursor"]
-    redis_client.set(WATERMARK_62, 5)  # raised before a commit that then failed
+    redis_client.set(WATERMARK_62, 5)  # as after PostgreSQL was restored from a backup
 
     assert poll(client, token, f"?cursor={cursor}") == {"transferts": [], "cursor": cursor}
 

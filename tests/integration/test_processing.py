@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from dossiers import PDF, dossier, submit
 from flask import Flask
@@ -17,6 +20,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under, sent_statements
 
+from mdph_bridge import storage as storage_module
 from mdph_bridge.blobpaths import in_staging_folder, staged_dossier, staged_piece
 from mdph_bridge.domain.age import AgeError
 from mdph_bridge.domain.sealing import SealWriter
@@ -395,12 +399,70 @@ def test_documents_are_named_by_their_real_type_in_the_package(
     }
 
 
-def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
+def test_both_packages_are_written_in_place_flushed_then_their_folder_once_before_ready(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each package is written under its key (no temporary name to rename) and flushed, then
+    their one folder once, before the `ready` that points to them: durable, one folder flush."""
+    files = {"piece_identite.pdf": PDF}
+    data = dossier(
+        files=files, medical={"certificat.pdf": MEDICAL_PDF}, evaluation={"diagnostic": "G80.1"}
+    )
+    caseworker = demo["59"]["jetons"]["caseworker"]
+    transfer_id = submit(client, caseworker, data, {**files, "certificat.pdf": MEDICAL_PDF})
+    packages = backends.storage.root / "packages"
+    events: list[tuple[str, Path]] = []
+    fsync, fsync_path, replace = os.fsync, storage_module.fsync_path, os.replace
+    execute = psycopg.Cursor.execute
+
+    def flushed_file(fd: int) -> None:
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.is_file():  # a folder's flush is seen by `fsync_path`
+            events.append(("flush file", path))
+        fsync(fd)
+
+    def flushed(path: Path) -> None:
+        events.append(("flush folder", Path(path)))
+        fsync_path(path)
+
+    def renamed(src: Any, dst: Any) -> None:
+        replace(src, dst)
+        events.append(("rename", Path(dst)))
+
+    def sent(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if "UPDATE departements" in str(query):
+            events.append(("ready", packages))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(storage_module.os, "fsync", flushed_file)
+    monkeypatch.setattr(storage_module, "fsync_path", flushed)
+    monkeypatch.setattr(storage_module.os, "replace", renamed)
+    monkeypatch.setattr(psycopg.Cursor, "execute", sent)
+    assert run(app, backends, transfer_id) == State.READY
+    monkeypatch.undo()
+
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    root = backends.storage.root
+    assert [(kind, p) for kind, p in events if packages in (p, p.parent)] == [
+        ("flush file", (root / transfer.package_key).resolve()),  # type: ignore[operator]
+        ("flush file", (root / transfer.medical_package_key).resolve()),  # type: ignore[operator]
+        ("flush folder", packages),
+        ("ready", packages),
+    ]
+
+
+def test_the_claim_and_the_ready_statement_each_run_in_autocommit(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """The claim's one statement runs in autocommit (no BEGIN, no COMMIT round trip); the
-    `ready` statement and its audit entry stay one transaction, on a connection given back
-    to the pool as it was."""
+    """The claim's one statement and the `ready` one, its audit entry in it, each run in
+    autocommit (no BEGIN, no COMMIT round trip), on a connection given back to the pool as it
+    was."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
@@ -416,8 +478,8 @@ def test_the_claim_is_its_own_transaction_and_the_ready_one_is_not(
     if backends.engine.dialect.name == "postgresql":
         assert autocommit == [
             ("UPDATE transfers", True),  # the claim
-            ("UPDATE transfers", False),  # ready
-            ("INSERT INTO audit_", False),  # its audit entry, in the same statement
+            ("UPDATE transfers", True),  # ready
+            ("INSERT INTO audit_", True),  # its audit entry, in the same statement
         ]
         with backends.engine.connect() as pooled:
             assert pooled.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
@@ -538,8 +600,8 @@ def test_an_attempt_that_lost_its_lease_at_ready_takes_no_position_at_the_destin
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Another attempt took the lease while this one packaged: its `ready` moves nothing, and the
-    destination's inbound position it had raised is rolled back with it."""
+    """Another attempt took the lease while this one packaged: its `ready` moves nothing, and
+    takes no position at the destination (in autocommit, nothing would roll one back)."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )

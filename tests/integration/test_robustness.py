@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from flows import run
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
-from support import bearer
+from support import bearer, failing_statement
 
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.broker import Channel
@@ -133,26 +133,16 @@ def test_a_failure_after_the_ready_commit_keeps_the_package(
     demo: dict[str, Any],
     backends: Backends,
     session: Session,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES)
-    real_commit, real_mark_ready = psycopg.Connection.commit, processing._mark_ready
-    marked = {"ready": False}
-
-    def mark_ready(*args: Any) -> bool:
-        marked["ready"] = True
-        return real_mark_ready(*args)
-
-    def commit_then_lose_connection(self: psycopg.Connection[Any]) -> None:
-        real_commit(self)
-        if marked["ready"]:  # the commit that carried `ready` (the session's or the driver's)
-            raise ConnectionResetError("connection lost after the server committed")
-
-    monkeypatch.setattr(processing, "_mark_ready", mark_ready)
-    monkeypatch.setattr(psycopg.Connection, "commit", commit_then_lose_connection)
-    with pytest.raises(processing.AttemptFailedError):
+    lost = psycopg.OperationalError("connection lost after the server committed")
+    # `ready` runs in autocommit: committed as its statement ends, then the answer is lost.
+    with (
+        failing_statement("UPDATE departements", lost, after=True) as failed,
+        pytest.raises(processing.AttemptFailedError),
+    ):
         run(app, backends, transfer_id)
-    monkeypatch.undo()
+    assert failed
 
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
@@ -577,12 +567,12 @@ def test_a_correction_sent_while_staging_is_resealed_keeps_its_payload(
     resealing, release = threading.Event(), threading.Event()
     real_writer = backends.storage.writer
 
-    def pause_then_write(key: str) -> Any:
+    def pause_then_write(key: str, in_place: bool = False) -> Any:
         """The reseal stops once it has opened the old dossier, before it writes it again."""
         if threading.current_thread().name == "reseal" and not resealing.is_set():
             resealing.set()
             assert release.wait(timeout=60)
-        return real_writer(key)
+        return real_writer(key, in_place)
 
     monkeypatch.setattr(backends.storage, "writer", pause_then_write)
     outcomes: dict[str, Any] = {}

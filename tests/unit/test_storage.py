@@ -264,6 +264,55 @@ def test_a_new_folder_is_made_durable_in_its_parent(
     assert {"blobs/packages", "blobs"} <= set(flushed)
 
 
+def test_a_blob_committed_without_its_folder_flush_is_flushed_itself(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flush_folder=False` leaves out the folder's flush only: the blob's data is flushed, and
+    the next durable commit in the folder flushes it once for both names."""
+    put(storage, "packages/first")  # the folder exists: no flush of its making below
+    events: list[str] = []
+    real_fsync, real_fsync_path = os.fsync, storage_module.fsync_path
+
+    def fsync(fd: int) -> None:
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.is_file():  # a folder's flush is seen by `fsync_path`
+            events.append(f"file {path.name.split('.')[0]}")
+        real_fsync(fd)
+
+    def fsync_path(path: Path) -> None:
+        events.append(f"folder {path.name}")
+        real_fsync_path(path)
+
+    monkeypatch.setattr(storage_module.os, "fsync", fsync)
+    monkeypatch.setattr(storage_module, "fsync_path", fsync_path)
+    blob = storage.writer("packages/a")
+    blob.write(b"a")
+    blob.commit(flush_folder=False)
+    put(storage, "packages/b")
+
+    assert events == ["file a", "file b", "folder packages"]
+    assert read(storage, "packages/a") == b"a"
+
+
+def test_a_blob_written_in_place_is_under_its_key_from_the_start(storage: LocalStorage) -> None:
+    """No temporary name: the key holds what is written so far; a discard removes it, and a key
+    already there is refused rather than overwritten."""
+    put(storage, "packages/taken")
+    blob = storage.writer("packages/a", in_place=True)
+    blob.write(b"so far")
+    assert files_under(storage.root / "packages") == ["a", "taken"]
+    blob.commit()
+    assert read(storage, "packages/a") == b"so far"
+
+    dropped = storage.writer("packages/b", in_place=True)
+    dropped.write(b"x")
+    dropped.discard()
+    assert files_under(storage.root / "packages") == ["a", "taken"]
+    with pytest.raises(FileExistsError):
+        storage.writer("packages/taken", in_place=True)
+    assert read(storage, "packages/taken") == b"data"
+
+
 def test_move_of_missing_blob_raises(storage: LocalStorage) -> None:
     with pytest.raises(FileNotFoundError):
         storage.move("incoming/none", "staging/x")
