@@ -34,7 +34,6 @@ from mdph_bridge.domain.clock import (
 )
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import Transfer, TransferAlert
-from mdph_bridge.models.transfer import in_states
 
 log = logging.getLogger(__name__)
 HUB = Side.HUB.value
@@ -81,7 +80,7 @@ def decide(session: Session, now: datetime) -> int:
     )
     due = select(Transfer.id, level, Transfer.state, _side_case(), literal(now), literal(0)).where(
         Transfer.warn_at <= now,
-        in_states(OPEN),  # few rows, found by the unfolded transfers' index
+        Transfer.state.in_([s.value for s in OPEN]),  # few rows, found by the state index
         ~already,  # once late, an at-risk alert would come after the fact
     )
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -36,7 +36,6 @@ from mdph_bridge.domain.harmonisation import ENDED, MAINTAINED, OUTCOMES, PAYER_
 from mdph_bridge.domain.reception import FAILURE, FAILURES
 from mdph_bridge.domain.states import LABELS, OPEN, State
 from mdph_bridge.models import ApiToken, Transfer, TransferEvent
-from mdph_bridge.models.transfer import in_states
 from mdph_bridge.services.errors import ServiceError
 from mdph_bridge.services.rollups import HUB, PAST, Snapshot, by_month, by_pair, snapshot
 
@@ -153,7 +152,7 @@ def _watched(departements: Sequence[str]) -> ColumnElement[bool]:
 
 
 def _open() -> ColumnElement[bool]:
-    return in_states(OPEN)  # few rows, found by the unfolded transfers' index
+    return Transfer.state.in_([s.value for s in OPEN])  # few rows, found by the state index
 
 
 def _side_case() -> Any:

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import FINISHED, State
 from mdph_bridge.models import Transfer
-from mdph_bridge.models.transfer import in_states
 from mdph_bridge.services.audit import SYSTEM, record
 from mdph_bridge.services.sweeper import delete_blobs
 from mdph_bridge.storage import Storage
@@ -62,7 +61,7 @@ def flag_undownloaded(session: Session, after: timedelta, now: datetime) -> list
         session.scalars(
             select(Transfer.id)
             .where(
-                in_states((State.READY,)),
+                Transfer.state == State.READY,
                 Transfer.ready_at < now - after,
                 Transfer.undownloaded_alert_at.is_(None),
             )

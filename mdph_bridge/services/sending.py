@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import CANCELLABLE, LABELS, WAITING_FOR_SENDER, State
 from mdph_bridge.models import Transfer
-from mdph_bridge.models.transfer import in_states
 from mdph_bridge.services.auth import Principal
 from mdph_bridge.services.errors import ServiceError, not_found
 from mdph_bridge.services.transitions import move
@@ -33,7 +32,7 @@ def list_outbound(
     """
     query = select(Transfer).where(Transfer.origin_code == principal.departement)
     if state:
-        query = query.where(in_states((State(state),)))
+        query = query.where(Transfer.state == state)
     if dest:
         query = query.where(Transfer.dest_code == dest)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -20,7 +20,6 @@ from mdph_bridge.blobpaths import (
 from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
 from mdph_bridge.domain.states import NEEDS_STAGING
 from mdph_bridge.models import Transfer, TransferDocument
-from mdph_bridge.models.transfer import in_states
 from mdph_bridge.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def reseal_blobs(storage: Storage, keys: Iterable[str], keyring: Keyring) -> int
 def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     """Re-encrypt every staged blob not sealed with the primary key; return how many were."""
     primary = keyring.primary.key_id
-    ids = list(session.scalars(select(Transfer.id).where(in_states(NEEDS_STAGING))))
+    ids = list(session.scalars(select(Transfer.id).where(Transfer.state.in_(NEEDS_STAGING))))
     session.commit()
     resealed = 0
     for transfer_id in ids:

@@ -24,7 +24,6 @@ from mdph_bridge.blobpaths import (
 from mdph_bridge.domain.sealing import Keyring, SealError
 from mdph_bridge.domain.states import NEEDS_STAGING, State
 from mdph_bridge.models import Draft, Transfer, TransferDocument, utcnow
-from mdph_bridge.models.transfer import in_states
 from mdph_bridge.services.drafts import read
 from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.storage import Storage
@@ -45,7 +44,6 @@ def stale_transfers(session: Session, stale_after: timedelta) -> list[uuid.UUID]
         select(Transfer.id)
         .where(
             last_wake < quiet_since,
-            in_states((State.RECEIVED, State.VALIDATING)),
             or_(
                 Transfer.state == State.RECEIVED,
                 and_(Transfer.state == State.VALIDATING, Transfer.lease_until < now),

@@ -112,7 +112,7 @@ def test_the_open_transfers_index_waits_for_a_busy_hub_and_replaces_a_left_over(
     ended = threading.Timer(12, busy.rollback)
     ended.start()
     try:
-        command.upgrade(config, "0013")  # 0019 replaced it
+        command.upgrade(config, "head")
     finally:
         ended.join()
         busy.close()
@@ -165,60 +165,3 @@ def test_positions_stay_unique_per_destination_once_given_and_only_those_are_ind
         conn.execute(insert(Transfer).values(transfer_row(state="ready", inbound_seq=1)))
     engine.dispose()
     assert definition.endswith("WHERE (inbound_seq IS NOT NULL)")
-
-
-def test_no_index_reads_the_state_so_a_claim_writes_no_index_entry(empty_database: str) -> None:
-    config = alembic_config(empty_database)
-    command.upgrade(config, "0017")
-    engine = create_engine(empty_database)
-    row = transfer_row(state="received")
-    with engine.begin() as conn:
-        conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
-        conn.execute(insert(Transfer).values(row))
-    command.upgrade(config, "head")
-    with engine.begin() as conn:
-        definitions = (
-            conn.exec_driver_sql("SELECT indexdef FROM pg_indexes WHERE tablename = 'transfers'")
-            .scalars()
-            .all()
-        )
-        options = conn.exec_driver_sql(
-            "SELECT reloptions FROM pg_class WHERE relname = 'transfers'"
-        ).scalar_one()
-        statistics = conn.exec_driver_sql("SELECT stxname FROM pg_statistic_ext").scalars().all()
-        # The columns the claim writes (services.processing), as a worker's claim does.
-        conn.execute(
-            Transfer.__table__.update()
-            .where(Transfer.id == row["id"])
-            .values(
-                state="validating",
-                state_changed_at=datetime.now(UTC),
-                lease_token=uuid.uuid4().hex,
-                lease_until=datetime.now(UTC),
-                attempts=1,
-            )
-        )
-        hot = conn.exec_driver_sql(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
-            " WHERE relname = 'transfers'"
-        ).one()
-    command.downgrade(config, "0017")
-    with engine.connect() as conn:
-        restored = set(
-            conn.exec_driver_sql(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'transfers'"
-            ).scalars()
-        )
-        reset = conn.exec_driver_sql(
-            "SELECT reloptions FROM pg_class WHERE relname = 'transfers'"
-        ).scalar_one()
-        dropped = conn.exec_driver_sql("SELECT stxname FROM pg_statistic_ext").scalars().all()
-    engine.dispose()
-    assert not [d for d in definitions if "state" in d]
-    assert options == ["fillfactor=90"]
-    assert statistics == ["st_transfers_state_rolled_up"]
-    assert tuple(hot) == (1, 1)
-    assert {"ix_transfers_state_changed", "ix_transfers_open_due"} <= restored
-    assert not {"ix_transfers_unfolded_due", "ix_transfers_packages_held"} & restored
-    assert reset is None
-    assert dropped == []
