@@ -18,7 +18,10 @@ so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 m
 CPU (user and kernel) used since the previous sample, into
 `DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
 unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
-`--profile DIR` writes cProfile files timed by the thread's CPU clock. `--keyed` sends each
+The last figures are the updates of
+`transfers` per transfer, how many of them were HOT (heap-only: no index entry written), and the
+table's heap bytes per transfer. `--profile DIR` writes cProfile files timed by the thread's CPU
+clock. `--keyed` sends each
 submission with its own Idempotency-Key, as docs/API.md's walk-through does.
 """
 
