@@ -18,7 +18,10 @@ so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 m
 CPU (user and kernel) used since the previous sample, into
 `DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
 unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
-`--profile DIR` writes cProfile files timed by the thread's CPU clock. `--keyed` sends each
+The last figures are the updates of
+`transfers` per transfer, how many of them were HOT (heap-only: no index entry written), and the
+table's heap bytes per transfer. `--profile DIR` writes cProfile files timed by the thread's CPU
+clock. `--keyed` sends each
 submission with its own Idempotency-Key, as docs/API.md's walk-through does.
 """
 
@@ -46,6 +49,14 @@ BACKENDS = (
 )
 FIGURES = ("web_cpu_ms", "worker_cpu_ms", "web_sql", "web_pings", "web_commits")
 FIGURES += ("worker_sql", "worker_pings", "worker_commits", "web_pg_ms", "worker_pg_ms")
+FIGURES += ("updates", "hot_updates", "table_bytes")
+# Updates of `transfers` and how many were HOT (no index entry written), per transfer, warm-up
+# included; its heap's size per transfer. Read once the hub's backends have exited (they send
+# their counts to the statistics when they end).
+TABLE_STATS = (
+    "SELECT n_tup_upd, n_tup_hot_upd, pg_relation_size(relid)"
+    " FROM pg_stat_user_tables WHERE relname = 'transfers'"
+)
 
 
 class CpuSampler:
@@ -213,6 +224,15 @@ def measure(
             for name, value in counts.items():
                 figures[f"{side}_{name}"] = value / count
         app.extensions["mdph_bridge"].engine.dispose()
+        for _ in range(50):  # until the hub's backends have exited
+            if not pg_backends():
+                break
+            time.sleep(0.1)
+        with meter_engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            updates, hot, size = conn.execute(text(TABLE_STATS)).one()
+        total = count + 10  # the warm-up's transfers too
+        figures.update(updates=updates / total, hot_updates=hot / total, table_bytes=size / total)
         meter_engine.dispose()
     return figures
 
@@ -239,7 +259,8 @@ def row(label: str, figures: dict[str, float]) -> str:
         f"PostgreSQL {f['web_pg_ms']:4.2f} ms | "
         f"worker {f['worker_cpu_ms']:5.2f} ms CPU, {f['worker_sql']:.0f} SQL, "
         f"{f['worker_pings']:.1f} pings, {f['worker_commits']:.0f} commits, "
-        f"PostgreSQL {f['worker_pg_ms']:4.2f} ms"
+        f"PostgreSQL {f['worker_pg_ms']:4.2f} ms | transfers: {f['updates']:.2f} updates, "
+        f"{f['hot_updates']:.2f} HOT, {f['table_bytes']:.0f} heap bytes per transfer"
     )
 
 
