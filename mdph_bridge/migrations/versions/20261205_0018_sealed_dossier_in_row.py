@@ -42,7 +42,7 @@ def downgrade() -> None:
     ).scalar_one()
     if held:
         raise RuntimeError(
-            f"{held} transfert(s) gardent leur dossier scellé dans la base : laissez le worker "
-            "les traiter (ou annulez-les) avant de revenir en arrière."
+            f"{held} transfert(s) gardent leur dossier scellé dans la base : laissez les workers "
+            "les traiter (relancez ou annulez ceux en échec) avant de revenir en arrière."
         )
     op.drop_column('transfers', 'sealed_dossier')
