@@ -341,3 +341,17 @@ class SealReader(io.RawIOBase):
         else:
             self._sealed[0] = self._sealed[_SEALED_CHUNK_SIZE]
             self._carried = 1
+
+
+def seal(plain: bytes, keyring: Keyring) -> bytes:
+    """Seal a payload small enough to be kept in memory (a database column), as a blob is."""
+    out = io.BytesIO()
+    sealer = SealWriter(out, keyring)
+    sealer.write(plain)
+    sealer.close()
+    return out.getvalue()
+
+
+def unseal(sealed: bytes, keyring: Keyring) -> bytes:
+    """The plaintext of a payload `seal` sealed, once every chunk authenticated."""
+    return SealReader(io.BytesIO(sealed), keyring).read()

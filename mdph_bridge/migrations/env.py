@@ -16,19 +16,21 @@ def run_migrations() -> None:
     if not url:
         raise RuntimeError("sqlalchemy.url is not set: use mdph_bridge.migrations.alembic_config")
     engine = make_engine(url)
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET lock_timeout = '10s'")
-            connection.commit()  # a session setting; Alembic must start the migration transaction
-        context.configure(
-            connection=connection,
-            target_metadata=Base.metadata,
-            compare_type=True,
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET lock_timeout = '10s'")
+                connection.commit()  # a session setting; Alembic must start the transaction
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                compare_type=True,
+                render_as_batch=connection.dialect.name == "sqlite",
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()  # a refused migration's connection too (0018's downgrade)
 
 
 run_migrations()

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Computed,
     ForeignKey,
     Index,
+    LargeBinary,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -93,6 +94,11 @@ class Transfer(Base):
     # correction): the worker that reads back the same bytes does not run the schema again.
     # None for a transfer staged before migration 0015: the worker validates those in full.
     dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The staged dossier JSON, sealed with the staging keyring (ciphertext only), while the
+    # transfer may still be packaged; cleared as it leaves those states. Not loaded with the row:
+    # the worker's claim returns it. None for a transfer staged before migration 0018, whose
+    # dossier is a file (`staging/<id>.dossier`).
+    sealed_dossier: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     inbound_seq: Mapped[int | None]
     # Milestones, each reached at most once, so that metrics aggregate steps without the events.
     ready_at: Mapped[datetime | None]

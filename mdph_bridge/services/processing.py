@@ -19,13 +19,14 @@ from sqlalchemy import (
     Engine,
     Table,
     bindparam,
+    case,
     func,
     literal,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from mdph_bridge.blobpaths import (
     attempt_package,
@@ -39,7 +40,7 @@ from mdph_bridge.domain.filenames import safe_name, with_type_extension
 from mdph_bridge.domain.filetypes import EXTENSIONS
 from mdph_bridge.domain.manifest import manifest, part
 from mdph_bridge.domain.rulesets import RuleBook
-from mdph_bridge.domain.sealing import Keyring, SealReader
+from mdph_bridge.domain.sealing import Keyring, SealReader, unseal
 from mdph_bridge.domain.signing import HubSigner
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Departement, Transfer, TransferDocument, utcnow
@@ -91,6 +92,7 @@ class Claimed:
     dest_code: str
     documents: list[Document]
     dossier_sha256: str | None  # of the staged dossier as validated; None if staged before 0015
+    sealed_dossier: bytes | None  # the staged dossier, sealed; None if staged before 0018 (a file)
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,7 @@ def claim(session: Session, transfer_id: uuid.UUID, limits: Limits) -> Claimed |
         return _claim_slowly(session, transfer_id, limits, token, now)
     source, target = State.RECEIVED.value, State.VALIDATING.value
     add_event(session, transfer_id, now, source, target, ACTOR, {"tentative": taken.attempts})
-    return _claimed(
-        session, transfer_id, token, taken.origin_code, taken.dest_code, taken.dossier_sha256
-    )
+    return _claimed(session, transfer_id, token, taken)
 
 
 def _claim_in_one_statement(
@@ -138,9 +138,9 @@ def _claim_in_one_statement(
     rows = _committed_alone(session, _CLAIM_WITH_EVENT, params)
     if not rows:
         return _claim_slowly(session, transfer_id, limits, token, now)
-    _, origin, dest, dossier_sha256 = rows[0][:4]
-    documents = [Document(*row[4:]) for row in rows if row[4] is not None]
-    return Claimed(token, origin, dest, documents, dossier_sha256)
+    _, origin, dest, dossier_sha256, sealed = rows[0][:5]
+    documents = [Document(*row[5:]) for row in rows if row[5] is not None]
+    return Claimed(token, origin, dest, documents, dossier_sha256, sealed)
 
 
 def _committed_alone(
@@ -193,6 +193,7 @@ _CLAIM = (
         TRANSFERS.c.origin_code,
         TRANSFERS.c.dest_code,
         TRANSFERS.c.dossier_sha256,
+        TRANSFERS.c.sealed_dossier,
     )
 )
 _DOCUMENTS = (
@@ -217,6 +218,9 @@ _CLAIM_WITH_EVENT = DriverStatement(
         _CLAIMED.c.origin_code,
         _CLAIMED.c.dest_code,
         _CLAIMED.c.dossier_sha256,
+        # The sealed dossier on the first row only (positions start at 0; none: no document),
+        # not sent again with each document's row.
+        case((func.coalesce(DOCUMENTS.c.position, 0) == 0, _CLAIMED.c.sealed_dossier)),
         DOCUMENTS.c.position,
         DOCUMENTS.c.mime,
         DOCUMENTS.c.size,
@@ -258,6 +262,7 @@ _READY_VALUES: dict[str, Any] = {
     "lease_token": None,
     "lease_until": None,
     "dossier_sha256": None,  # only the worker needs it, and only until `ready`
+    "sealed_dossier": None,  # packaged: the staged dossier is no longer needed
 }
 _READY = (
     update(TRANSFERS)
@@ -311,25 +316,29 @@ _READY_WITH_EVENT = DriverStatement(
 )
 
 
-def _claimed(
-    session: Session,
-    transfer_id: uuid.UUID,
-    token: str,
-    origin: str,
-    dest: str,
-    dossier_sha256: str | None,
-) -> Claimed:
-    """Read the documents in the claim's transaction, then commit it: one commit per claim."""
-    documents = session.execute(_DOCUMENTS, {"id": transfer_id}).all()
+def _claimed(session: Session, transfer_id: uuid.UUID, token: str, taken: Any) -> Claimed:
+    """Read the documents in the claim's transaction, then commit it: one commit per claim.
+
+    `taken` is what the claim read of the row (a returned row, or the transfer read first).
+    """
+    origin, dest, digest, sealed = (
+        taken.origin_code,
+        taken.dest_code,
+        taken.dossier_sha256,
+        taken.sealed_dossier,
+    )
+    documents = [Document(*row) for row in session.execute(_DOCUMENTS, {"id": transfer_id})]
     session.commit()
-    return Claimed(token, origin, dest, [Document(*row) for row in documents], dossier_sha256)
+    return Claimed(token, origin, dest, documents, digest, sealed)
 
 
 def _claim_slowly(
     session: Session, transfer_id: uuid.UUID, limits: Limits, token: str, now: datetime
 ) -> Claimed | None:
     """Retake a transfer whose lease expired, or fail it once its attempts are spent."""
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    transfer = session.get(
+        Transfer, transfer_id, populate_existing=True, options=[undefer(Transfer.sealed_dossier)]
+    )
     if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
         session.rollback()
         return None
@@ -358,14 +367,7 @@ def _claim_slowly(
     if not claimed:
         session.commit()
         return None
-    return _claimed(
-        session,
-        transfer_id,
-        token,
-        transfer.origin_code,
-        transfer.dest_code,
-        transfer.dossier_sha256,
-    )
+    return _claimed(session, transfer_id, token, transfer)
 
 
 def _move(
@@ -404,7 +406,7 @@ def process_transfer(
         log.warning("transfer %s attempt failed: %s", transfer_id, type(exc).__name__)
         raise AttemptFailedError(type(exc).__name__) from exc
     if reached == State.READY:
-        _drop_leftovers(storage, transfer_id, claimed.documents, keep=prefix)
+        _drop_leftovers(storage, transfer_id, claimed, keep=prefix)
     return reached
 
 
@@ -426,7 +428,13 @@ def _release(session: Session, transfer_id: uuid.UUID, token: str, reason: str) 
         log.warning("transfer %s could not be released; its lease will expire", transfer_id)
 
 
-def _load_dossier(storage: Storage, keyring: Keyring, transfer_id: uuid.UUID) -> bytes:
+def _load_dossier(
+    storage: Storage, keyring: Keyring, transfer_id: uuid.UUID, claimed: Claimed
+) -> bytes:
+    """The staged dossier's plaintext, from the sealed bytes the claim returned; from its file
+    for a transfer staged before migration 0018 (kept for those: nothing rewrites them)."""
+    if claimed.sealed_dossier is not None:
+        return unseal(claimed.sealed_dossier, keyring)
     with open_staged(storage, staged_dossier(transfer_id)) as blob:
         return SealReader(blob, keyring).read()
 
@@ -442,7 +450,7 @@ def _check_and_package(
     prefix: str,
 ) -> State | None:
     token = claimed.token
-    raw = _load_dossier(storage, keyring, transfer_id)
+    raw = _load_dossier(storage, keyring, transfer_id, claimed)
     try:
         dossier = load_staged_dossier(raw, claimed.dossier_sha256)
         keys = keys_by_usage(session, dossier["transfert"]["mdph_destination"])
@@ -627,6 +635,7 @@ def _reject(
         lease_token=None,
         lease_until=None,
         dossier_sha256=None,  # a correction binds its own; the staging is shredded below
+        sealed_dossier=None,
         problems=for_storage(problems),
     )
     session.commit()
@@ -637,15 +646,16 @@ def _reject(
     return State.REJECTED
 
 
-def _drop_leftovers(
-    storage: Storage, transfer_id: uuid.UUID, documents: list[Document], keep: str
-) -> None:
+def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, claimed: Claimed, keep: str) -> None:
     """Shred the staging payload, by its keys: finding names in the one staging folder would
-    read it whole. A folder of the layouts before 2026-12-05 goes whole, its staging and the
-    packages of the attempts not kept; the other attempts' packages are the orphan sweeper's."""
+    read it whole. The dossier has a file only if staged before migration 0018. A folder of the
+    layouts before 2026-12-05 goes whole, its staging and the packages of the attempts not kept;
+    the other attempts' packages are the orphan sweeper's."""
     try:
-        pieces = [staged_piece(transfer_id, document.position) for document in documents]
-        storage.delete_many([staged_dossier(transfer_id), *pieces])
+        keys = [staged_piece(transfer_id, document.position) for document in claimed.documents]
+        if claimed.sealed_dossier is None:
+            keys.append(staged_dossier(transfer_id))
+        storage.delete_many(keys)
         storage.delete_prefix(staging_folder(transfer_id))
         remove_attempts(storage, storage.stamps(package_folder(transfer_id)), {keep})
     except Exception as exc:

@@ -72,7 +72,13 @@ def cancel(session: Session, principal: Principal, transfer_id: uuid.UUID) -> Tr
     if transfer.state == State.CANCELLED:
         return transfer
     if not move(
-        session, transfer_id, CANCELLABLE, State.CANCELLED, principal.actor, dossier_sha256=None
+        session,
+        transfer_id,
+        CANCELLABLE,
+        State.CANCELLED,
+        principal.actor,
+        dossier_sha256=None,
+        sealed_dossier=None,  # the staged payload is no longer needed (its files: the sweeper's)
     ):
         raise ServiceError.one(409, "", "transfert.etat", etat=LABELS[State(transfer.state)])
     session.commit()

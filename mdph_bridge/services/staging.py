@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from mdph_bridge.blobpaths import (
     staging_folder,
     staging_prefix,
 )
-from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
+from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter, seal, unseal
 from mdph_bridge.domain.states import NEEDS_STAGING
 from mdph_bridge.models import Transfer, TransferDocument
 from mdph_bridge.storage import Storage
@@ -49,7 +50,8 @@ def reseal_blobs(storage: Storage, keys: Iterable[str], keyring: Keyring) -> int
 
 
 def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
-    """Re-encrypt every staged blob not sealed with the primary key; return how many were."""
+    """Re-encrypt every staged blob and sealed dossier (in the transfer's row since migration
+    0018) not sealed with the primary key; return how many were."""
     primary = keyring.primary.key_id
     ids = list(session.scalars(select(Transfer.id).where(Transfer.state.in_(NEEDS_STAGING))))
     session.commit()
@@ -57,36 +59,56 @@ def reseal_staging(session: Session, storage: Storage, keyring: Keyring) -> int:
     for transfer_id in ids:
         # Under the row lock, as a correction stages under the same keys: a payload replaced
         # meanwhile would otherwise be overwritten by the old one, resealed.
-        state = session.scalar(
-            select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
-        )
+        found = session.execute(
+            select(Transfer.state, Transfer.sealed_dossier)
+            .where(Transfer.id == transfer_id)
+            .with_for_update()
+        ).first()
+        state, sealed = found or (None, None)
         if state in NEEDS_STAGING:
+            values: dict[str, Any] = {"staging_key_id": primary}
+            if sealed is not None and (again := reseal_bytes(sealed, keyring)) is not None:
+                values["sealed_dossier"] = again
+                resealed += 1
             positions = session.scalars(
                 select(TransferDocument.position).where(TransferDocument.transfer_id == transfer_id)
             )
             staged = staged_blobs(storage, transfer_id, list(positions))
             resealed += reseal_blobs(storage, staged, keyring)
-            session.execute(
-                update(Transfer).where(Transfer.id == transfer_id).values(staging_key_id=primary)
-            )
+            session.execute(update(Transfer).where(Transfer.id == transfer_id).values(values))
         session.commit()
     log.info("resealed %d staged blob(s) under key %s", resealed, primary)
     return resealed
 
 
+def reseal_bytes(sealed: bytes, keyring: Keyring) -> bytes | None:
+    """The payload sealed again under the primary key; None if it already is."""
+    if SealReader(io.BytesIO(sealed), keyring).key_id == keyring.primary.key_id:
+        return None
+    return seal(unseal(sealed, keyring), keyring)
+
+
 def drop_unneeded_staging(session: Session, storage: Storage, transfer_id: uuid.UUID) -> bool:
     """Delete a transfer's staged payload under its row lock, unless its state still needs one;
-    say whether it was deleted.
+    say whether it was deleted. Its sealed dossier in the row goes too (each step leaving those
+    states clears it already; this catches any other).
 
     A correction stages under the same keys while holding the same lock, so it cannot stage
     between this check and this deletion (it would lose its payload): it waits, then stages.
     """
-    state = session.scalar(
-        select(Transfer.state).where(Transfer.id == transfer_id).with_for_update()
-    )
+    found = session.execute(
+        select(Transfer.state, Transfer.sealed_dossier.is_not(None))
+        .where(Transfer.id == transfer_id)
+        .with_for_update()
+    ).first()
+    state, holds_dossier = found or (None, False)
     try:
         if state in NEEDS_STAGING:
             return False
+        if holds_dossier:
+            session.execute(
+                update(Transfer).where(Transfer.id == transfer_id).values(sealed_dossier=None)
+            )
         delete_staging(storage, transfer_id)
         return True
     finally:

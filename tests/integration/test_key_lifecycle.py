@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from flows import sealed_dossier, staged_as_before_0018
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
@@ -78,12 +80,14 @@ def test_staging_blobs_are_resealed_under_the_new_key(
     backends: Backends,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each staged transfer's blobs are found by their names, in either layout: the shared
-    `staging/` folder is not read whole once per transfer (the reseal's cost squared)."""
+    """Each staged transfer's sealed dossier (in its row; in a file if staged before migration
+    0018) and blobs, found by their names in either layout: the shared `staging/` folder is not
+    read whole once per transfer (the reseal's cost squared)."""
     transfer_id, before = (
         submit(client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF})
         for _ in range(2)
     )
+    staged_as_before_0018(session, backends, before)
     for key in (staged_dossier(before), staged_piece(before, 0)):  # staged before 2026-12-05
         backends.storage.move(key, in_staging_folder(key))
     old = app.config["STAGING_KEYS"]
@@ -92,10 +96,14 @@ def test_staging_blobs_are_resealed_under_the_new_key(
         patched.setattr(backends.storage, "list_starting", None)  # not to be called
         assert reseal_staging(session, backends.storage, rotated) == 4
     assert reseal_staging(session, backends.storage, rotated) == 0  # idempotent
-    assert len(backends.storage.list("staging")) == 4
+    assert len(backends.storage.list("staging")) == 3
     for key in backends.storage.list("staging"):
         with backends.storage.open(key) as blob:
             assert SealReader(blob, rotated).key_id == "next"
+    in_row = sealed_dossier(session, transfer_id)
+    assert in_row is not None
+    assert SealReader(io.BytesIO(in_row), rotated).key_id == "next"
+    assert sealed_dossier(session, before) is None
     # The old key can now be dropped: the worker processes with the new key alone.
     only_next = Keyring([rotated.get("next")])
     limits = Limits(timedelta(minutes=5), 3)

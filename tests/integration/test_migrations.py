@@ -165,3 +165,35 @@ def test_positions_stay_unique_per_destination_once_given_and_only_those_are_ind
         conn.execute(insert(Transfer).values(transfer_row(state="ready", inbound_seq=1)))
     engine.dispose()
     assert definition.endswith("WHERE (inbound_seq IS NOT NULL)")
+
+
+def test_the_sealed_dossier_column_is_stored_out_of_line_and_kept_by_a_downgrade(
+    empty_database: str,
+) -> None:
+    """Ciphertext is not compressed (storage `e`, external); a downgrade that would drop a
+    transfer's only copy of its dossier is refused, and goes once none is held."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0017")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
+        conn.execute(insert(Transfer.__table__).values(transfer_row(state="received")))
+    command.upgrade(config, "head")
+    with engine.begin() as conn:
+        storage = conn.exec_driver_sql(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = 'transfers'::regclass AND attname = 'sealed_dossier'"
+        ).scalar_one()
+        assert conn.execute(select(Transfer.sealed_dossier)).scalars().all() == [None]
+        conn.execute(
+            insert(Transfer.__table__).values(
+                transfer_row(state="received", sealed_dossier=b"sealed")
+            )
+        )
+    with pytest.raises(RuntimeError, match="1 transfert"):
+        command.downgrade(config, "0017")
+    with engine.begin() as conn:
+        conn.execute(Transfer.__table__.update().values(sealed_dossier=None))
+    command.downgrade(config, "0017")
+    engine.dispose()
+    assert storage == "e"

@@ -15,7 +15,16 @@ import pytest
 from dossiers import PDF, dossier, submit
 from flask import Flask
 from flask.testing import FlaskClient
-from flows import LIMITS, MEDICAL_PDF, identity, run, unpack
+from flows import (
+    LIMITS,
+    MEDICAL_PDF,
+    identity,
+    restage_dossier,
+    run,
+    sealed_dossier,
+    staged_as_before_0018,
+    unpack,
+)
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from support import bearer, files_under, sent_statements
@@ -23,7 +32,6 @@ from support import bearer, files_under, sent_statements
 from mdph_bridge import storage as storage_module
 from mdph_bridge.blobpaths import in_staging_folder, staged_dossier, staged_piece
 from mdph_bridge.domain.age import AgeError
-from mdph_bridge.domain.sealing import SealWriter
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Departement, Transfer, TransferEvent, utcnow
@@ -34,6 +42,7 @@ from mdph_bridge.services.processing import (
     claim,
     retry_failed,
 )
+from mdph_bridge.services.staging import drop_unneeded_staging
 from mdph_bridge.services.sweeper import remove_orphans, stale_transfers
 
 pytestmark = pytest.mark.integration
@@ -244,12 +253,11 @@ def test_a_worker_rejection_keeps_no_personal_data_on_the_hub(
     changed = dossier(files={"dupont_jeanne.pdf": PDF})
     changed["pieces"] *= 2
     changed["beneficiaire"]["date_naissance"] = "1984-03-14"
-    with backends.storage.writer(staged_dossier(transfer_id)) as blob:
-        sealer = SealWriter(blob, app.config["KEYRING"])
-        sealer.write(json.dumps(changed).encode())
-        sealer.close()
+    restage_dossier(session, app.config["KEYRING"], transfer_id, json.dumps(changed).encode())
 
     assert run(app, backends, transfer_id) == State.REJECTED
+    assert sealed_dossier(session, transfer_id) is None  # not kept past the rejection
+    assert backends.storage.list("staging") == []
 
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
@@ -324,15 +332,16 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
     assert files_under(packages) == [storage.root / key for key in sorted(live)]
 
     assert storage.list("incoming") == []
-    assert storage.list("staging") == [staged_dossier(waiting), staged_piece(waiting, 0)]
+    assert storage.list("staging") == [staged_piece(waiting, 0)]  # its dossier is in its row
     assert run(app, backends, waiting) == State.READY
 
 
 def test_a_transfer_s_blobs_have_no_folder_of_their_own(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """`staging/<id>.dossier`, `packages/<id>.<lease token>-dossier.age`: no folder to create
-    (an inode more, a slow one on a file system without a journal) and delete per transfer."""
+    """`staging/<id>.piece-<n>`, `packages/<id>.<lease token>-dossier.age`: no folder to create
+    (an inode more, a slow one on a file system without a journal) and delete per transfer; the
+    dossier, sealed, in the transfer's row (no file to create, read and delete at all)."""
     files = {"piece_identite.pdf": PDF}
     data = dossier(files=files, medical={"certificat.pdf": MEDICAL_PDF})
     transfer_id = submit(
@@ -340,11 +349,11 @@ def test_a_transfer_s_blobs_have_no_folder_of_their_own(
     )
     root = backends.storage.root
     assert sorted(p.name for p in (root / "staging").iterdir()) == [
-        f"{transfer_id}.dossier",
         f"{transfer_id}.piece-0",
         f"{transfer_id}.piece-1",
     ]
     assert run(app, backends, transfer_id) == State.READY
+    assert sealed_dossier(session, transfer_id) is None  # cleared by `ready`
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
     token = transfer.package_key.split(".")[1].split("-")[0]  # type: ignore[union-attr]
@@ -359,6 +368,68 @@ def test_a_transfer_s_blobs_have_no_folder_of_their_own(
     assert list((root / "staging").iterdir()) == []
 
 
+def test_the_worker_reads_the_dossier_the_claim_returns_and_opens_only_the_documents(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sealed dossier comes with the claim's own statement: no file of it is opened."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert sealed_dossier(session, transfer_id) is not None
+    opened: list[str] = []
+    real_open = backends.storage.open
+
+    def noted(key: str) -> Any:
+        opened.append(key)
+        return real_open(key)
+
+    monkeypatch.setattr(backends.storage, "open", noted)
+    assert run(app, backends, transfer_id) == State.READY
+    assert opened == [staged_piece(transfer_id, 0)]
+    assert sealed_dossier(session, transfer_id) is None
+
+
+def test_a_transfer_staged_before_its_dossier_was_kept_in_its_row_is_read_from_its_file(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """Staged before migration 0018, the dossier is a file (`staging/<id>.dossier`): it is
+    read there, whether claimed in one statement or retaken after a lease expired, then shredded
+    with the documents."""
+    token = demo["59"]["jetons"]["caseworker"]
+    fresh, retaken = (
+        submit(client, token, dossier(), {"piece_identite.pdf": PDF}) for _ in range(2)
+    )
+    for transfer_id in (fresh, retaken):
+        staged_as_before_0018(session, backends, transfer_id)
+    assert claim(session, retaken, LIMITS) is not None  # a worker that died: its lease expires
+    session.execute(update(Transfer).where(Transfer.id == retaken).values(lease_until=utcnow()))
+    session.commit()
+
+    for transfer_id in (fresh, retaken):
+        assert run(app, backends, transfer_id) == State.READY
+    assert backends.storage.list("staging") == []
+
+
+def test_a_staged_dossier_left_in_a_row_that_no_longer_needs_it_is_cleared(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """Each step out of the states that need the staging clears it; the sweeper's deletion
+    under the row lock clears one any other way left (here, a state set by hand)."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    session.execute(update(Transfer).where(Transfer.id == transfer_id).values(state="rejected"))
+    session.commit()
+    assert drop_unneeded_staging(session, backends.storage, transfer_id)
+    assert sealed_dossier(session, transfer_id) is None
+    assert backends.storage.list("staging") == []
+
+
 def test_a_payload_staged_in_its_transfer_s_folder_is_packaged_and_removed(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
@@ -366,6 +437,7 @@ def test_a_payload_staged_in_its_transfer_s_folder_is_packaged_and_removed(
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
+    staged_as_before_0018(session, backends, transfer_id)
     storage = backends.storage
     for key in (staged_dossier(transfer_id), staged_piece(transfer_id, 0)):
         storage.move(key, in_staging_folder(key))

@@ -19,7 +19,7 @@ import redis
 from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
-from flows import run
+from flows import run, sealed_dossier
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 from support import bearer, failing_statement
@@ -27,7 +27,7 @@ from support import bearer, failing_statement
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
 from mdph_bridge.broker import Channel
 from mdph_bridge.domain.age import generate_identity
-from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key
+from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key, unseal
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferDocument
@@ -108,10 +108,7 @@ def test_concurrent_submissions_with_one_idempotency_key_make_one_transfer(
         thread.join()
     assert len(set(ids)) == 1
     assert count(session) == 1
-    assert backends.storage.list("staging") == [
-        f"staging/{ids[0]}.dossier",
-        f"staging/{ids[0]}.piece-0",
-    ]
+    assert backends.storage.list("staging") == [f"staging/{ids[0]}.piece-0"]
 
 
 def test_reusing_an_idempotency_key_for_another_dossier_is_refused(
@@ -390,12 +387,13 @@ def test_concurrent_corrections_keep_the_winners_payload(
     staged, release = threading.Event(), threading.Event()
     real_stage = submission._stage
 
-    def stage_then_pause(*args: Any) -> None:
+    def stage_then_pause(*args: Any) -> bytes:
         """Correction A stops once its payload is staged, before its transaction goes on."""
-        real_stage(*args)
+        sealed = real_stage(*args)
         if threading.current_thread().name == "A":
             staged.set()
             assert release.wait(timeout=60)
+        return sealed
 
     monkeypatch.setattr(submission, "_stage", stage_then_pause)
     payloads = {
@@ -426,12 +424,13 @@ def test_a_correction_that_fails_keeps_the_payload_of_the_one_that_waited(
     real_stage, real_describe = submission._stage, submission._describe
     real_delete, second = backends.storage.delete_prefix, threading.Thread()
 
-    def stage_then_pause(*args: Any) -> None:
+    def stage_then_pause(*args: Any) -> bytes:
         """Correction A stops once its payload is staged, its row lock held."""
-        real_stage(*args)
+        sealed = real_stage(*args)
         if threading.current_thread().name == "A":
             staged.set()
             assert release.wait(timeout=60)
+        return sealed
 
     def describe_or_fail(*args: Any) -> None:
         if threading.current_thread().name == "A":
@@ -612,8 +611,9 @@ def test_a_correction_sent_while_staging_is_resealed_keeps_its_payload(
     if "correction" not in outcomes:
         correct()
 
-    with backends.storage.open(staged_dossier(transfer_id)) as blob:
-        assert SealReader(blob, rotated).read() == json.dumps(dossier(files=files)).encode()
+    sealed = sealed_dossier(session, transfer_id)
+    assert sealed is not None
+    assert unseal(sealed, rotated) == json.dumps(dossier(files=files)).encode()
     assert staged_matches_documents(app, backends, session, transfer_id)
     assert outcomes == {"reseal": 2, "worker": State.REJECTED, "correction": 202}
     assert run(app, backends, transfer_id) == State.READY

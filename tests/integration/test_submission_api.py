@@ -15,7 +15,7 @@ import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
 from flask.testing import FlaskClient
-from flows import run
+from flows import run, sealed_dossier
 from kombu import Producer
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -24,6 +24,7 @@ from support import bearer, failing_statement, files_under, sent_statements
 from werkzeug.exceptions import RequestTimeout
 
 from mdph_bridge import storage as storage_module
+from mdph_bridge.domain.sealing import unseal
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditPending, Transfer, TransferDocument, TransferEvent
@@ -95,13 +96,17 @@ def test_submission_is_accepted_sealed_and_queued_after_commit(
     assert len(messages) == 1
     assert messages[0]["headers"]["task"] == "transfers.process"
     assert messages[0]["headers"]["argsrepr"] == repr([body["id"]])
-    # At rest: only ciphertext, and no personal data in the database.
+    # At rest: only ciphertext, and no personal data in the database. The dossier has no file:
+    # it is sealed in the transfer's row.
     blobs = files_under(backends.storage.root)
-    assert sorted(p.name for p in blobs) == [f"{body['id']}.dossier", f"{body['id']}.piece-0"]
-    for blob in blobs:
-        content = blob.read_bytes()
+    assert [p.name for p in blobs] == [f"{body['id']}.piece-0"]
+    sealed = sealed_dossier(session, uuid.UUID(body["id"]))
+    assert sealed is not None
+    assert json.loads(unseal(sealed, client.application.config["KEYRING"])) == data
+    for content in (blobs[0].read_bytes(), sealed):
         assert content.startswith(b"MDPHSEAL1\n")
         assert b"Camille" not in content
+        assert data["beneficiaire"]["nir"].encode() not in content
         assert PDF not in content
     dump = json.dumps(
         [list(row) for row in session.execute(text("SELECT * FROM transfers")).all()], default=str
@@ -132,8 +137,9 @@ def test_a_submission_flushes_its_staging_folder_once_after_its_last_rename(
     backends: Backends,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The staged document is flushed, then the folder once, after the dossier's name, the last
-    written into it: the payload is durable before the statement, with one folder flush."""
+    """Each staged document is flushed, then the folder once, after the last document's name
+    (the dossier, sealed in the row, has none): the payload is durable before the statement,
+    with one folder flush."""
     staging = backends.storage.root / "staging"
     events: list[tuple[str, Path]] = []
     fsync_path, replace = storage_module.fsync_path, os.replace
@@ -148,14 +154,14 @@ def test_a_submission_flushes_its_staging_folder_once_after_its_last_rename(
 
     monkeypatch.setattr(storage_module, "fsync_path", flushed)
     monkeypatch.setattr(storage_module.os, "replace", renamed)
-    files = {"justificatif.pdf": PDF}
+    files = {"justificatif.pdf": PDF, "attestation.pdf": PDF + b"% 2\n"}
     response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
     monkeypatch.undo()
 
     assert response.status_code == 202
-    piece = staging / f"{response.get_json()['id']}.piece-0"
+    pieces = [staging / f"{response.get_json()['id']}.piece-{n}" for n in (0, 1)]
     assert [kind for kind, path in events if path == staging] == ["name", "name", "flush"]
-    assert ("flush", piece) in events
+    assert [path for kind, path in events if kind == "flush" and path in pieces] == pieces
 
 
 def test_same_idempotency_key_returns_the_same_transfer(
@@ -665,10 +671,8 @@ def test_a_transfer_committed_alone_keeps_its_payload_if_the_request_then_fails(
     session.rollback()
     (second,) = session.scalars(select(Transfer.id).where(Transfer.id != uuid.UUID(first)))
     assert session.get(Transfer, second).state == "received"  # type: ignore[union-attr]
-    assert backends.storage.list_starting(f"staging/{second}.") == [
-        f"staging/{second}.dossier",
-        f"staging/{second}.piece-0",
-    ]
+    assert backends.storage.list_starting(f"staging/{second}.") == [f"staging/{second}.piece-0"]
+    assert sealed_dossier(session, second) is not None
     assert queued(redis_client) == []
 
 
@@ -697,5 +701,5 @@ def test_nothing_can_fail_after_the_statement_that_commits_alone(
     assert response.status_code == 500
     session.rollback()
     assert session.scalars(select(Transfer.id)).all() == [uuid.UUID(first)]
-    assert [p.name[:36] for p in files_under(backends.storage.root / "staging")] == [first] * 2
+    assert [p.name[:36] for p in files_under(backends.storage.root / "staging")] == [first]
     assert queued(redis_client) == []

@@ -15,14 +15,13 @@ import pytest
 from dossiers import PDF, dossier, multipart, submit
 from flask import Flask
 from flask.testing import FlaskClient
-from flows import identity, run, unpack
+from flows import identity, restage_dossier, run, sealed_dossier, unpack
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from support import bearer
 
-from mdph_bridge.blobpaths import staged_dossier
 from mdph_bridge.domain.age import generate_identity
-from mdph_bridge.domain.sealing import Keyring, SealWriter, generate_staging_key
+from mdph_bridge.domain.sealing import Keyring, generate_staging_key, unseal
 from mdph_bridge.domain.states import State
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer
@@ -67,12 +66,9 @@ def refuse_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DossierSchema, "load", refuse)
 
 
-def restage(app: Flask, backends: Backends, transfer_id: uuid.UUID, data: dict[str, Any]) -> None:
-    """Replace the staged dossier behind the row's back (its digest stays the submission's)."""
-    with backends.storage.writer(staged_dossier(transfer_id)) as blob:
-        sealer = SealWriter(blob, app.config["KEYRING"])
-        sealer.write(json.dumps(data).encode())
-        sealer.close()
+def restage(app: Flask, session: Session, transfer_id: uuid.UUID, data: dict[str, Any]) -> None:
+    """Replace the staged dossier behind the digest's back (it stays the submission's)."""
+    restage_dossier(session, app.config["KEYRING"], transfer_id, json.dumps(data).encode())
 
 
 def test_the_worker_checks_the_hash_and_does_not_validate_again(
@@ -130,10 +126,10 @@ def test_a_staged_dossier_not_the_one_validated_is_validated_in_full(
     valid, refused = (submit(client, token, dossier(), FILES) for _ in range(2))
     other = dossier()
     other["transfert"]["numero_dossier_origine"] = "59-2026-000001"
-    restage(app, backends, valid, other)
+    restage(app, session, valid, other)
     changed = dossier()
     changed["beneficiaire"]["date_naissance"] = "1984-03-14"  # the NIR gives another year
-    restage(app, backends, refused, changed)
+    restage(app, session, refused, changed)
     del schema_loads[:]
 
     assert run(app, backends, valid) == State.READY
@@ -174,6 +170,7 @@ def test_a_correction_binds_the_corrected_dossier(
     transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], first, FILES)
     revoke_key(session, demo["62"]["cles"]["receiver"]["id"])
     assert run(app, backends, transfer_id) == State.REJECTED
+    assert sealed_dossier(session, transfer_id) is None  # not kept past the rejection
     register_key(session, "62", "receiver", generate_identity()[1])
     files = {"justificatif.pdf": PDF}
     fixed = dossier(files=files)
@@ -184,11 +181,14 @@ def test_a_correction_binds_the_corrected_dossier(
     )
     assert response.status_code == 202, response.get_json()
     assert digest_of(session, transfer_id) == sha256(fixed) != sha256(first)
+    sealed = sealed_dossier(session, transfer_id)  # the correction's, sealed in the row
+    assert sealed is not None
+    assert unseal(sealed, app.config["KEYRING"]) == json.dumps(fixed).encode()
     refuse_the_schema(monkeypatch)
     assert run(app, backends, transfer_id) == State.READY
 
 
-def test_a_cancelled_transfer_keeps_no_digest(
+def test_a_cancelled_transfer_keeps_no_digest_nor_sealed_dossier(
     client: FlaskClient, demo: dict[str, Any], session: Session
 ) -> None:
     token = demo["59"]["jetons"]["caseworker"]
@@ -196,3 +196,4 @@ def test_a_cancelled_transfer_keeps_no_digest(
     cancelled = client.post(f"/api/v1/transfers/{transfer_id}/cancel", headers=bearer(token))
     assert cancelled.get_json()["etat"] == "cancelled"
     assert digest_of(session, transfer_id) is None
+    assert sealed_dossier(session, transfer_id) is None

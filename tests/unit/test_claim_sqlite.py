@@ -1,4 +1,5 @@
-"""The claim on SQLite (the embedded default) hands the worker the staged dossier's digest."""
+"""The claim on SQLite (the embedded default) hands the worker the staged dossier's digest and
+the sealed dossier its row keeps."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mdph_bridge.services.processing import Limits, claim
 pytestmark = pytest.mark.unit
 LIMITS = Limits(lease=timedelta(minutes=5), max_attempts=3)
 DIGEST = "ab" * 32
+SEALED = b"MDPHSEAL1\n sealed bytes"
 
 
 def add_transfer(session: Session, state: State, **values: object) -> uuid.UUID:
@@ -29,6 +31,7 @@ def add_transfer(session: Session, state: State, **values: object) -> uuid.UUID:
         due_at=now + timedelta(days=15),
         staging_key_id="k1",
         dossier_sha256=DIGEST,
+        sealed_dossier=SEALED,
         **values,
     )
     session.add(transfer)
@@ -36,14 +39,16 @@ def add_transfer(session: Session, state: State, **values: object) -> uuid.UUID:
     return transfer.id
 
 
-def test_the_usual_claim_returns_the_digest(session: Session) -> None:
+def test_the_usual_claim_returns_the_digest_and_the_sealed_dossier(session: Session) -> None:
     claimed = claim(session, add_transfer(session, State.RECEIVED), LIMITS)
     assert claimed is not None
-    assert claimed.dossier_sha256 == DIGEST
+    assert (claimed.dossier_sha256, claimed.sealed_dossier) == (DIGEST, SEALED)
 
 
-def test_a_claim_after_an_expired_lease_returns_the_digest(session: Session) -> None:
+def test_a_claim_after_an_expired_lease_returns_the_digest_and_the_sealed_dossier(
+    session: Session,
+) -> None:
     expired = {"lease_token": "old", "lease_until": utcnow() - timedelta(seconds=1)}
     claimed = claim(session, add_transfer(session, State.VALIDATING, **expired), LIMITS)
     assert claimed is not None
-    assert claimed.dossier_sha256 == DIGEST
+    assert (claimed.dossier_sha256, claimed.sealed_dossier) == (DIGEST, SEALED)

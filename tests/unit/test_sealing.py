@@ -418,3 +418,14 @@ def test_a_blob_longer_than_the_source_said_fails_to_open(keyring: Keyring) -> N
 
     with pytest.raises(SealError):
         reader.read()
+
+
+@pytest.mark.parametrize("size", [0, 5_000, SEALED])
+def test_a_payload_sealed_in_memory_is_a_blob_like_any_other(keyring: Keyring, size: int) -> None:
+    """`seal` and `unseal` (a payload kept in a database column) agree with the streams."""
+    data = os.urandom(size)
+    sealed = sealing.seal(data, keyring)
+    assert len(sealed) == sealed_size(size, keyring.primary.key_id)
+    assert _open(sealed, keyring) == sealing.unseal(_seal(data, keyring), keyring) == data
+    with pytest.raises(SealError):
+        sealing.unseal(sealed[:-1], keyring)

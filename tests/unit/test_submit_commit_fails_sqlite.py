@@ -150,11 +150,12 @@ def test_a_submission_whose_commit_fails_leaves_nothing_behind(
 
     assert response.status_code == 503, response.get_json()
     assert response.get_json()["erreurs"][0]["code"] == "service.indisponible"
-    # The failure came at the submission's COMMIT, with its dossier and both documents staged.
+    # The failure came at the submission's COMMIT, with both documents staged (the dossier is
+    # in the row).
     assert len(staged_at_commit) == 1
     (staged,) = staged_at_commit
     transfer_id = staged[0].removeprefix(f"{STAGING}/").split(".")[0]
-    assert staged == [f"{STAGING}/{transfer_id}.{n}" for n in ("dossier", "piece-0", "piece-1")]
+    assert staged == [f"{STAGING}/{transfer_id}.{n}" for n in ("piece-0", "piece-1")]
     assert counts(app) == (0, 0, 0)
     assert blobs(app) == []  # neither staged blobs nor the uploads they were moved from
     assert waiting(app) == before
@@ -170,6 +171,6 @@ def test_the_same_submission_is_kept_and_announced_when_its_commit_succeeds(
     assert response.status_code == 202, response.get_json()
     transfer_id = response.get_json()["id"]
     assert counts(app) == (1, 2, 1)
-    assert blobs(app) == [f"{STAGING}/{transfer_id}.{n}" for n in ("dossier", "piece-0", "piece-1")]
+    assert blobs(app) == [f"{STAGING}/{transfer_id}.{n}" for n in ("piece-0", "piece-1")]
     assert waiting(app) == before + 1
     assert api_calls(app) == [("transfers.create", transfer_id, "ok")]
