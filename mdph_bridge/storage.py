@@ -217,7 +217,8 @@ class LocalStorage:
                 continue
 
     def list(self, prefix: str) -> list[str]:
-        """List the complete blobs under a folder prefix."""
+        """List the blobs under a folder prefix, not those being written under a temporary name
+        (a package, written in place, is listed as soon as it is created)."""
         return sorted(key for key, _ in self._files(prefix) if not key.endswith(_TMP_SUFFIX))
 
     def stamps(self, prefix: str) -> dict[str, float]:
@@ -256,8 +257,8 @@ class LocalStorage:
             return
 
     def list_starting(self, start: str) -> Sequence[str]:
-        """List the complete blobs whose key starts with `start`, a folder and the start of
-        names directly in it."""
+        """List the blobs whose key starts with `start`, a folder and the start of names directly
+        in it; not those being written under a temporary name (nor in place: see `list`)."""
         return sorted(key for key, _ in self._starting(start) if not key.endswith(_TMP_SUFFIX))
 
     def delete_starting(self, start: str) -> None:

@@ -79,10 +79,10 @@ def build_package(
                 tar.add(entry.name, entry.size, src)
         tar.close()
         encryptor.close()
+        blob.commit(flush_folder=flush_folder)
     except BaseException:
-        blob.discard()
+        blob.discard()  # a commit that failed too: its file closed and removed
         raise
-    blob.commit(flush_folder=flush_folder)
     return Package(
         key, hashing.size, hashing.hexdigest(), plain.size, plain.hexdigest(), sorted(recipients)
     )
