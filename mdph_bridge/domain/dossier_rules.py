@@ -36,6 +36,7 @@ from mdph_bridge.domain.rights import (
     complement_number,
     legal_limit,
     may_be_unlimited,
+    may_conflict,
     needs_rate,
 )
 
@@ -376,10 +377,11 @@ def _active_period(right: Data) -> tuple[str, date, date | None] | None:
 
 def _no_overlapping_alternatives(data: Data) -> Iterator[Finding]:
     """Some rights are an option between two: both cannot run at once."""
+    # A right that is no side of any option conflicts with none: left out of the pairs.
     active = [
         (index, right.get("identifiant", f"n° {index + 1}"), period)
         for index, right in indexed(data, "droits")
-        if (period := _active_period(right)) is not None
+        if (period := _active_period(right)) is not None and may_conflict(period[0])
     ]
     for position, (index, _, (type_, start, end)) in enumerate(active):
         for _, other_id, (other_type, other_start, other_end) in active[:position]:

@@ -157,6 +157,12 @@ def _aeeh_limit(type_: str, taux: str | None) -> Limit | None:
     return Limit(years=5, until_age=AEEH_END_AGE)
 
 
+def may_conflict(type_: str) -> bool:
+    """Tell whether a right is one side of an option between two (below): only such rights need
+    comparing with the others, and most dossiers hold one or none."""
+    return type_ in AEEH_COMPLEMENTS or category_of(type_) in (ALLOCATION_COMPENSATRICE, PCH)
+
+
 def aeeh_pch_conflict(type_a: str, type_b: str) -> bool:
     """Tell whether two rights are an AEEH complément and PCH human help: the family chooses one."""
     pair = (type_a, type_b)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import calendar
+from datetime import date, timedelta
 
 import pytest
 
@@ -30,6 +31,7 @@ from mdph_bridge.domain.rights import (
     complement_number,
     legal_limit,
     may_be_unlimited,
+    may_conflict,
     needs_rate,
 )
 
@@ -279,6 +281,16 @@ def test_add_months_keeps_the_day_or_the_month_end(day: date, months: int, expec
     assert add_months(day, months) == expected
 
 
+def test_add_months_on_every_day_of_two_years() -> None:
+    """The day kept, or the month's last when it has fewer days, as the calendar says."""
+    for offset in range(731):  # 2023 and the leap year 2024
+        day = date(2023, 1, 1) + timedelta(days=offset)
+        for months in (-13, -12, -1, 1, 6, 12, 25):
+            year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+            last = calendar.monthrange(year, month + 1)[1]
+            assert add_months(day, months) == date(year, month + 1, min(day.day, last))
+
+
 def test_add_years_from_29_february() -> None:
     assert add_years(date(2024, 2, 29), 1) == date(2025, 2, 28)
     assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
@@ -446,3 +458,15 @@ def test_rights_that_exclude_each_other(
 ) -> None:
     assert aeeh_pch_conflict(a, b) is aeeh_pch
     assert compensatrice_pch_conflict(a, b) is compensatrice_pch
+
+
+def test_only_rights_that_may_conflict_are_in_a_conflict() -> None:
+    """The rules compare only such rights: a conflict of another would go unseen."""
+    in_a_conflict = {
+        type_
+        for a in ALL_TYPES
+        for b in ALL_TYPES
+        if aeeh_pch_conflict(a, b) or compensatrice_pch_conflict(a, b)
+        for type_ in (a, b)
+    }
+    assert in_a_conflict == {type_ for type_ in ALL_TYPES if may_conflict(type_)}

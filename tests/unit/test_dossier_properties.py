@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields
 
 from mdph_bridge.territoires import departement_of
+from schemas.base import WireSchema
 from schemas.clock import reference_date
 from schemas.dossier import DossierSchema
 from schemas.errors import flatten
@@ -777,3 +778,60 @@ def test_a_new_schema_leaves_the_others_unchanged() -> None:
     before = len(schema.fields["version_format"].validators)
     DossierSchema()
     assert len(schema.fields["version_format"].validators) == before
+
+
+# WireSchema's walk over the fields (schemas/base.py) against marshmallow's own
+
+
+def _answer(case: Case) -> str:
+    """All a load answers, in its order: the data loaded, or the errors and what was valid."""
+    try:
+        return repr(load(case))
+    except ValidationError as error:
+        return repr((error.messages, error.valid_data))
+
+
+def _marshmallows_answer(case: Case) -> str:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WireSchema, "_deserialize", Schema._deserialize)
+        return _answer(case)
+
+
+OBJECTS = [
+    (),
+    ("transfert",),
+    ("beneficiaire",),
+    ("beneficiaire", "adresse_nouvelle"),
+    ("droits", 0),
+]
+
+
+def _object_at(data: Dossier, path: Path) -> Dossier | None:
+    """The object at `path`, or None where a mistake left something else or nothing."""
+    node: Any = data
+    for part in path:
+        in_object = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if not (in_object or in_list):
+            return None
+        node = node[part]
+    return node if isinstance(node, dict) else None
+
+
+@st.composite
+def several_mistakes(draw: st.DrawFn) -> Case:
+    """One structural mistake, and up to three unknown keys where the dossier still has objects."""
+    case = draw(mutations()).case
+    data = copy.deepcopy(case.data)
+    for parent in draw(st.lists(st.sampled_from(OBJECTS), max_size=3)):
+        node = _object_at(data, parent)
+        if node is not None:
+            node[draw(st.text(max_size=8))] = draw(JSON_SCALAR)
+    return Case(case.today, data, case.example)
+
+
+@settings(SETTINGS, max_examples=200)
+@given(valid_dossiers() | several_mistakes())
+def test_the_walk_answers_as_marshmallows(case: Case) -> None:
+    """Same data, same errors in the same order, same valid part, valid or not."""
+    assert _answer(case) == _marshmallows_answer(case)
