@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from mdph_bridge.domain.dates import add_months, add_years
+from mdph_bridge.domain.dates import add_months, add_years, french_date
 from mdph_bridge.domain.identifiers import departement_of_finess
 from mdph_bridge.domain.payers import (
     DEPARTEMENT_RIGHTS,
@@ -105,7 +105,7 @@ ALERT_CODES = tuple(ALERT_LABELS)
 
 def fr(day: date | None) -> str:
     """A date as French agents write it, 02/02/2027."""
-    return "sans limitation de durée" if day is None else day.strftime("%d/%m/%Y")
+    return "sans limitation de durée" if day is None else french_date(day)
 
 
 @dataclass(frozen=True)

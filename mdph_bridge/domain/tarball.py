@@ -35,18 +35,24 @@ def _pax_header(name: str, size: int) -> bytes:
 
 
 _EMPTY = _pax_header("", 0)
+# The empty entry's header around its name, size and checksum fields, and the sum of its bytes
+# but those of its name (all zero) and size, its checksum counted as spaces as `tarfile` does: a
+# header's checksum is that sum plus the bytes of its own name and size.
+_BETWEEN = _EMPTY[_NAME_FIELD : _SIZE_FIELD.start]
+_BEFORE_CHECKSUM = _EMPTY[_SIZE_FIELD.stop : _CHECKSUM_FIELD.start]
+_AFTER_CHECKSUM = _EMPTY[_CHECKSUM_FIELD.stop :]
+_OTHER_BYTES = sum(_BETWEEN) + sum(_BEFORE_CHECKSUM) + sum(b" " * 8) + sum(_AFTER_CHECKSUM)
 
 
 def header(name: str, size: int) -> bytes:
     """The header of a regular file of `size` bytes: what `tarfile` writes for it."""
     if not name.isascii() or len(name) > _NAME_FIELD or not 0 <= size < _MAX_USTAR_SIZE:
         return _pax_header(name, size)
-    block = bytearray(_EMPTY)
-    block[:_NAME_FIELD] = name.encode("ascii").ljust(_NAME_FIELD, b"\0")
-    block[_SIZE_FIELD] = b"%011o\0" % size
-    block[_CHECKSUM_FIELD] = b" " * 8  # the sum counts the field as spaces
-    block[148:155] = b"%06o\0" % sum(block)
-    return bytes(block)
+    encoded = name.encode("ascii")
+    size_field = b"%011o\0" % size
+    checksum = b"%06o\0 " % (_OTHER_BYTES + sum(encoded) + sum(size_field))
+    fields = (encoded.ljust(_NAME_FIELD, b"\0"), _BETWEEN, size_field, _BEFORE_CHECKSUM, checksum)
+    return b"".join((*fields, _AFTER_CHECKSUM))
 
 
 class TarWriter:

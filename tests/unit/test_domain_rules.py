@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from mdph_bridge.domain.dates import add_months, add_years, age_on, overlaps
+from mdph_bridge.domain.dates import add_months, add_years, age_on, french_date, overlaps
 from mdph_bridge.domain.identifiers import (
     departement_of_postcode,
     finess_key_valid,
@@ -289,6 +289,22 @@ def test_add_months_on_every_day_of_two_years() -> None:
             year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
             last = calendar.monthrange(year, month + 1)[1]
             assert add_months(day, months) == date(year, month + 1, min(day.day, last))
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2027, 2, 2),
+        date(2026, 12, 31),
+        date(2024, 2, 29),
+        date(1, 1, 1),
+        date(999, 10, 5),
+        date(1000, 1, 1),
+        date(9999, 12, 31),
+    ],
+)
+def test_french_date_is_what_strftime_writes(day: date) -> None:
+    assert french_date(day) == day.strftime("%d/%m/%Y")
 
 
 def test_add_years_from_29_february() -> None:

@@ -1,8 +1,10 @@
-"""The rights report's page is byte for byte the page agents read before it was made cheaper.
+"""The rights report's page and JSON are byte for byte what receivers read before they were made
+cheaper.
 
 The digests in `report_pages.json` are those of the pages the Jinja template wrote on 2026-12-04
-for the published examples and the reviewed corpus. A deliberate change of the page writes them
-again: `.venv/bin/python tests/unit/test_report_page.py`.
+for the published examples and the reviewed corpus; those in `report_json.json` of the JSON files
+of the same reports as the package held them on 2026-12-05. A deliberate change of the report
+writes them again: `.venv/bin/python tests/unit/test_report_page.py`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from harmonisation_corpus import CASES
 
 from mdph_bridge.domain.harmonisation import harmonise
 from mdph_bridge.rulebook import load_rulebook
-from mdph_bridge.services.harmonisation import report_html
+from mdph_bridge.services.harmonisation import REPORT_JSON, report_html
+from mdph_bridge.services.packaging import json_entry
 from mdph_bridge.services.submission import dossier_schema
 
 pytestmark = pytest.mark.unit
 DIGESTS = Path(__file__).with_name("report_pages.json")
+JSON_DIGESTS = Path(__file__).with_name("report_json.json")
 BOOK = load_rulebook()
 
 
@@ -44,12 +48,25 @@ def digest(dossier: dict[str, Any]) -> str:
     return hashlib.sha256(report_html(harmonise(dossier, BOOK)).encode()).hexdigest()
 
 
+def json_digest(dossier: dict[str, Any]) -> str:
+    """The SHA-256 of the report's JSON file as the package holds it."""
+    with json_entry(REPORT_JSON, harmonise(dossier, BOOK)).open() as content:
+        return hashlib.sha256(content.read()).hexdigest()
+
+
 def test_every_report_page_is_the_one_the_template_wrote() -> None:
     expected = json.loads(DIGESTS.read_text())
 
     assert {name: digest(dossier) for name, dossier in dossiers().items()} == expected
 
 
+def test_every_report_json_is_the_one_packages_held() -> None:
+    expected = json.loads(JSON_DIGESTS.read_text())
+
+    assert {name: json_digest(dossier) for name, dossier in dossiers().items()} == expected
+
+
 if __name__ == "__main__":
-    pages = {name: digest(dossier) for name, dossier in dossiers().items()}
-    DIGESTS.write_text(json.dumps(pages, indent=2, sort_keys=True) + "\n")
+    for path, of in ((DIGESTS, digest), (JSON_DIGESTS, json_digest)):
+        found = {name: of(dossier) for name, dossier in dossiers().items()}
+        path.write_text(json.dumps(found, indent=2, sort_keys=True) + "\n")
