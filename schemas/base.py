@@ -127,9 +127,17 @@ class WireSchema(Schema):
         "type": problem("champ.objet"),
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Work out once what each load of this schema walks (see `_deserialize`)."""
-        super().__init__(*args, **kwargs)
+    # What `_deserialize` walks: worked out for the fields it was worked out from (`_walk`).
+    _plan: list[tuple[str, str, fields.Field[Any]]] | None = None
+    _known_keys: frozenset[str] = frozenset()
+    _walked: object = None
+
+    def _walk(self) -> list[tuple[str, str, fields.Field[Any]]] | None:
+        """What each load of this schema walks (see `_deserialize`), worked out once for its
+        fields: again if they were rebuilt (a `Nested` copies its schema, then sets its fields
+        for `only` or `exclude` without building it anew)."""
+        if self._walked is self.load_fields:
+            return self._plan
         plan = [
             (field.data_key if field.data_key is not None else name, field.attribute or name, field)
             for name, field in self.load_fields.items()
@@ -140,6 +148,8 @@ class WireSchema(Schema):
             "." in attribute for _, attribute, _ in plan
         )
         self._plan = plan if supported else None
+        self._walked = self.load_fields
+        return self._plan
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
         """Give every bound field French messages with codes."""
@@ -162,7 +172,7 @@ class WireSchema(Schema):
         stands for a private method of the pinned marshmallow: tests/unit/test_dossier_properties.py
         compares both walks.
         """
-        plan = self._plan
+        plan = self._walk()
         # A plain dict only: its keys are what `get` finds and `len` counts (not so for a
         # request's headers or query arguments behind webargs' proxy).
         if (

@@ -835,3 +835,41 @@ def several_mistakes(draw: st.DrawFn) -> Case:
 def test_the_walk_answers_as_marshmallows(case: Case) -> None:
     """Same data, same errors in the same order, same valid part, valid or not."""
     assert _answer(case) == _marshmallows_answer(case)
+
+
+class _Inner(WireSchema):
+    a = fields.String(required=True)
+    b = fields.String(data_key="bee", attribute="b_value")
+
+
+class _Outer(WireSchema):
+    whole = fields.Nested(_Inner)
+    narrowed = fields.Nested(_Inner(), only=("a",))  # marshmallow copies the instance, narrowed
+    several = fields.List(fields.Nested(_Inner))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"whole": {"a": "x", "bee": "y"}, "narrowed": {"a": "x"}, "several": [{"a": "x"}]},
+        {"narrowed": {"a": "x", "bee": "y"}},  # `bee` is no field of the narrowed copy
+        {"narrowed": {"bee": "y"}, "whole": {"b_value": "y"}, "several": [{}, {"a": 1}]},
+        {"whole": {"a": "x", "unknown": 1}, "other": 2},
+    ],
+)
+def test_the_walk_answers_as_marshmallows_for_keys_attributes_and_narrowed_copies(
+    data: dict[str, Any],
+) -> None:
+    """The dossier's schemas use no `data_key`, `attribute` nor a narrowed `Nested` copy; a schema
+    that does must still be walked as marshmallow walks it."""
+
+    def answer() -> str:
+        try:
+            return repr(_Outer().load(copy.deepcopy(data)))
+        except ValidationError as error:
+            return repr((error.messages, error.valid_data))
+
+    walked = answer()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WireSchema, "_deserialize", Schema._deserialize)
+        assert walked == answer()

@@ -37,7 +37,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Refused while a transfer's dossier is only in its row: dropping the column would lose it."""
-    held = op.get_bind().execute(
+    bind = op.get_bind()
+    if bind.dialect.name == 'postgresql':
+        # No submission may commit a dossier between the count and the drop.
+        op.execute('LOCK TABLE transfers IN SHARE MODE')
+    held = bind.execute(
         sa.text('SELECT count(*) FROM transfers WHERE sealed_dossier IS NOT NULL')
     ).scalar_one()
     if held:
