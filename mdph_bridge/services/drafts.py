@@ -7,7 +7,6 @@ before it reaches the database; attached documents are sealed as they stream in 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import uuid
@@ -30,7 +29,7 @@ from mdph_bridge.domain.dossier_form import (
 )
 from mdph_bridge.domain.harmonisation import harmonise
 from mdph_bridge.domain.rulesets import RuleBook
-from mdph_bridge.domain.sealing import Keyring, SealReader, SealWriter
+from mdph_bridge.domain.sealing import Keyring, seal, unseal
 from mdph_bridge.models import Draft, Transfer, utcnow
 from mdph_bridge.services.audit import SYSTEM, record
 from mdph_bridge.services.auth import Principal
@@ -80,16 +79,12 @@ def _seal(keyring: Keyring, content: DraftContent) -> bytes:
         },
         ensure_ascii=False,
     ).encode()
-    out = io.BytesIO()
-    sealer = SealWriter(out, keyring)
-    sealer.write(plain)
-    sealer.close()
-    return out.getvalue()
+    return seal(plain, keyring)
 
 
 def read(keyring: Keyring, draft: Draft) -> DraftContent:
     """Unseal a draft."""
-    data = json.loads(SealReader(io.BytesIO(draft.sealed), keyring).read())
+    data = json.loads(unseal(draft.sealed, keyring))
     return DraftContent(
         Typed(data["saisie"], data["nombres"], data["repris"]),
         {int(index): meta for index, meta in data["fichiers"].items()},

@@ -167,11 +167,13 @@ def test_a_caseworker_composes_the_adult_dossier_sees_the_pch_switch_and_sends_i
         "notification_decision",
         "certificat_medical",
     ]
-    # The draft is gone with its files; the documents now sit in the transfer's staging.
+    # The draft is gone with its files; the documents now sit in the transfer's staging, its
+    # dossier sealed in its row.
     assert session.scalar(select(func.count()).select_from(Draft)) == 0
     storage = Path(web.config["STORAGE_DIR"])
     assert not (storage / "drafts").exists() or files_under(storage / "drafts") == []
-    assert len(files_under(storage / "staging")) == 5
+    assert len(files_under(storage / "staging")) == 4
+    assert session.scalar(select(Transfer.sealed_dossier).where(Transfer.id == transfer_id))
     assert {p.name[:36] for p in files_under(storage / "staging")} == {str(transfer_id)}
     assert client.get(f"{url}/apercu").status_code == 404
 
