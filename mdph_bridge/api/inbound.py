@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from flask import Response, current_app, g, request, send_file
+from marshmallow import RAISE
 from sqlalchemy import Row
 
 from mdph_bridge.api.auth import requires
@@ -60,7 +61,7 @@ def _watermark(principal: Principal) -> str:
 
 @blp.route("", methods=["GET"])
 @requires(*RECEIVING, peek=_watermark)
-@blp.arguments(_QUERY, location="query", as_kwargs=True)
+@blp.arguments(_QUERY, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, InboundPageSchema)
 def index(cursor: str | None = None, limit: int = 100) -> Any:
     """Poll for transfers ready for the département, in order; keep the returned cursor."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from mdph_bridge.api.blueprint import BridgeBlueprint
 from mdph_bridge.api.dossier_schema import dossier_json_schema
@@ -68,7 +68,7 @@ class CheckpointSchema(Schema):
 
 @blp.route("/api/v1/audit/checkpoint", methods=["GET"])
 @blp.doc(security=[])
-@blp.arguments(CheckpointQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(CheckpointQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, CheckpointSchema)
 def audit_checkpoint(depuis: int | None = None) -> Any:
     """Serve the audit log's latest signed checkpoint and, given an older size, the proof (public).

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from flask import current_app, g, request
+from marshmallow import RAISE
 
 from mdph_bridge.api.auth import requires
 from mdph_bridge.api.blueprint import BridgeBlueprint
@@ -122,7 +123,7 @@ def correction(transfer_id: uuid.UUID) -> Any:
 
 @blp.route("", methods=["GET"])
 @requires(Role.CASEWORKER)
-@blp.arguments(OutboundQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(OutboundQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, OutboundPageSchema)
 def index(etat: str | None = None, page: int = 1, par_page: int = 50) -> Any:
     """List the département's outbound transfers, newest first."""

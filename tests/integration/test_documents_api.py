@@ -227,7 +227,7 @@ def test_pdf_png_and_jpeg_are_accepted_with_their_detected_type(
     assert response.status_code == 202
     documents = session.scalars(select(TransferDocument).order_by(TransferDocument.position))
     assert [d.mime for d in documents] == ["image/png", "image/jpeg", "application/pdf"]
-    assert len(files_under(backends.storage.root)) == 4  # dossier + 3 documents
+    assert len(files_under(backends.storage.root)) == 3  # the documents; the dossier is in the row
     assert redis_client.llen(QUEUE) == 1
 
 

@@ -227,6 +227,12 @@ def test_sender_lists_filters_paginates_and_cancels(
     bad = client.get("/api/v1/transfers?etat=nimporte&par_page=0", headers=sender)
     assert bad.status_code == 422
     assert {e["chemin"] for e in bad.get_json()["erreurs"]} == {"etat", "par_page"}
+    # A misspelt filter is refused, not ignored (the list would silently hold every state).
+    typo = client.get("/api/v1/transfers?etats=ready", headers=sender)
+    assert typo.status_code == 422
+    assert [(e["chemin"], e["code"]) for e in typo.get_json()["erreurs"]] == [
+        ("etats", "champ.inconnu")
+    ]
 
     cancelled = client.post(f"/api/v1/transfers/{waiting}/cancel", headers=sender)
     assert cancelled.get_json()["etat"] == "cancelled"
