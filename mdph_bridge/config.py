@@ -37,6 +37,9 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "SWEEP_INTERVAL_SECONDS": (int, 60),
     "ORPHAN_AGE_SECONDS": (int, 3600),
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
+    # A wake-up waits this long at most for Redis to connect, then to answer; past it the
+    # transfer is left to the sweeper, as when the broker is down.
+    "BROKER_TIMEOUT_SECONDS": (float, 1.0),
     "ALERT_INTERVAL_SECONDS": (int, 300),
     "ROLLUP_INTERVAL_SECONDS": (int, 60),
     "ALERT_EMAILS": (str, ""),
@@ -140,6 +143,11 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
         raise RuntimeError(
             f"{PREFIX}INBOUND_WATERMARK_SECONDS : au moins 1 seconde, pas "
             f"{config['INBOUND_WATERMARK_SECONDS']}."
+        )
+    if not config["BROKER_TIMEOUT_SECONDS"] > 0:  # 0 would make redis-py's sockets non-blocking
+        raise RuntimeError(
+            f"{PREFIX}BROKER_TIMEOUT_SECONDS : un délai de plus de 0 seconde, pas "
+            f"{config['BROKER_TIMEOUT_SECONDS']}."
         )
     broker = config["BROKER_URL"]
     config["RATELIMIT_STORAGE_URL"] = config.get("RATELIMIT_STORAGE_URL") or (

@@ -194,6 +194,8 @@ def celery_init_app(app: Flask) -> Celery:
         task_routes={"maintenance.*": {"queue": MAINTENANCE_QUEUE}},
         # Read by services.queue to send big transfers to their own queue and workers.
         mdph_large_transfer_bytes=cfg["LARGE_TRANSFER_BYTES"],
+        # Read by services.queue: how long a wake-up waits for the broker's connection and answer.
+        mdph_wake_up_timeout=cfg["BROKER_TIMEOUT_SECONDS"],
         task_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"],
         task_soft_time_limit=cfg["TASK_TIME_LIMIT_SECONDS"] - 30,
         # A submission must not hang when the broker is down: the sweeper sends it later.

@@ -31,6 +31,7 @@ def _rights(outcome: str) -> Any:
 
 
 OPEN_STATES = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN)))
+PACKAGES_HELD = "package_key IS NOT NULL OR medical_package_key IS NOT NULL"
 
 
 class Transfer(Base):
@@ -58,6 +59,15 @@ class Transfer(Base):
             "id",
             postgresql_where=text(OPEN_STATES),
             sqlite_where=text(OPEN_STATES),
+        ),
+        # The transfers still holding packages: retention finds the finished ones past their
+        # retention period among them, not among every finished transfer (migration 0019).
+        Index(
+            "ix_transfers_packages_held",
+            "state",
+            "state_changed_at",
+            postgresql_where=text(PACKAGES_HELD),
+            sqlite_where=text(PACKAGES_HELD),
         ),
         # The transfers the metrics read one by one (open ones, finished ones not folded yet), in
         # the id order the fold walks them.

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from mdph_bridge.blobpaths import (
     attempt_package,
@@ -196,6 +196,13 @@ _CLAIM = (
         TRANSFERS.c.sealed_dossier,
     )
 )
+# What packaging needs of the row, as the claim returns it.
+_TAKEN = select(
+    TRANSFERS.c.origin_code,
+    TRANSFERS.c.dest_code,
+    TRANSFERS.c.dossier_sha256,
+    TRANSFERS.c.sealed_dossier,
+).where(TRANSFERS.c.id == bindparam("id"))
 _DOCUMENTS = (
     select(DOCUMENTS.c.position, DOCUMENTS.c.mime, DOCUMENTS.c.size)
     .where(DOCUMENTS.c.transfer_id == bindparam("id"))
@@ -319,7 +326,7 @@ _READY_WITH_EVENT = DriverStatement(
 def _claimed(session: Session, transfer_id: uuid.UUID, token: str, taken: Any) -> Claimed:
     """Read the documents in the claim's transaction, then commit it: one commit per claim.
 
-    `taken` is what the claim read of the row (a returned row, or the transfer read first).
+    `taken` is what the claim read of the row it took (returned by the update, or read after it).
     """
     origin, dest, digest, sealed = (
         taken.origin_code,
@@ -336,9 +343,7 @@ def _claim_slowly(
     session: Session, transfer_id: uuid.UUID, limits: Limits, token: str, now: datetime
 ) -> Claimed | None:
     """Retake a transfer whose lease expired, or fail it once its attempts are spent."""
-    transfer = session.get(
-        Transfer, transfer_id, populate_existing=True, options=[undefer(Transfer.sealed_dossier)]
-    )
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
     if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
         session.rollback()
         return None
@@ -367,7 +372,10 @@ def _claim_slowly(
     if not claimed:
         session.commit()
         return None
-    return _claimed(session, transfer_id, token, transfer)
+    # What packaging needs is read again under the row lock the claim holds: the row read above
+    # was not locked, and may have changed (a correction staging another dossier) before it.
+    taken = session.execute(_TAKEN, {"id": transfer_id}).one()
+    return _claimed(session, transfer_id, token, taken)
 
 
 def _move(

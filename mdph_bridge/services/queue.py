@@ -44,16 +44,25 @@ def queue_for(celery: Celery, size: int) -> str:
     return LARGE_QUEUE if size >= celery.conf["mdph_large_transfer_bytes"] else QUEUE
 
 
+class _PausedError(Exception):
+    """A wake-up failed a moment ago: this one skips the broker, its transfer is the sweeper's."""
+
+
+def _paused(celery: Celery) -> bool:
+    """Whether wake-ups skip the broker for now, after a failure."""
+    return time.monotonic() < _paused_until.get(celery, 0.0)
+
+
 def wake_processing(celery: Celery, transfer_id: uuid.UUID, size: int) -> bool:
     """Ask a worker to process the transfer; call only after the commit that made it visible.
 
     `size` is the total of its documents, which picks the queue.
     """
-    if time.monotonic() < _paused_until.get(celery, 0.0):
-        log.info("broker recently down, transfer %s left to the sweeper", transfer_id)
-        return False
     try:
         _publish(celery, transfer_id, queue_for(celery, size))
+    except _PausedError:
+        log.info("broker recently down, transfer %s left to the sweeper", transfer_id)
+        return False
     except Exception as exc:
         _paused_until[celery] = time.monotonic() + BROKER_PAUSE_SECONDS
         with _channels_lock:  # the next wake-up, after the pause, opens a fresh channel
@@ -70,14 +79,29 @@ def wake_processing(celery: Celery, transfer_id: uuid.UUID, size: int) -> bool:
 def _channel(celery: Celery) -> Any:
     """This process's channel to the broker, opened at its first wake-up (a fork opens its own).
 
-    One attempt to connect, not the default channel's retries for `broker_connection_timeout`: a
-    broker that is down leaves the transfer to the sweeper at once. A Redis channel publishes
+    One attempt to connect (`max_retries` 0: kombu's connection tries twice, 2 s apart, by
+    default): a broker that is down leaves the transfer to the sweeper at once. On Redis, the
+    connection and each command wait `mdph_wake_up_timeout` seconds at most (redis-py waits
+    forever by default), so a broker that accepts connections and never answers does too; the
+    threads that waited for this lock meanwhile give up at once. A Redis channel publishes
     through one thread-safe client (`broker.Channel`), which reconnects by itself.
     """
     with _channels_lock:
+        if _paused(celery):  # a wake-up failed a moment ago, perhaps while this one waited here
+            raise _PausedError
         opened = _channels.get(celery)
         if opened is None or opened[0] != os.getpid():
-            opened = _channels[celery] = (os.getpid(), celery.connection_for_write().channel())
+            seconds = celery.conf["mdph_wake_up_timeout"]
+            options = {"socket_connect_timeout": seconds, "socket_timeout": seconds}
+            try:
+                connection = celery.connection_for_write(
+                    transport_options={**options, "max_retries": 0}
+                )
+                channel = connection.default_channel
+            except Exception:
+                _paused_until[celery] = time.monotonic() + BROKER_PAUSE_SECONDS
+                raise
+            opened = _channels[celery] = (os.getpid(), channel)
         return opened[1]
 
 
@@ -91,6 +115,7 @@ def _publish(celery: Celery, transfer_id: uuid.UUID, queue: str) -> None:
     """
     task_id = str(uuid.uuid4())
     args = [str(transfer_id)]
+    channel = _channel(celery)
     message = celery.amqp.create_task_message(
         task_id,
         PROCESS_TASK,
@@ -105,7 +130,6 @@ def _publish(celery: Celery, transfer_id: uuid.UUID, queue: str) -> None:
         message.body, celery.conf.task_serializer
     )
     properties = {**message.properties, "delivery_mode": 2}  # persistent, as kombu's default
-    channel = _channel(celery)
     envelope = channel.prepare_message(body, 0, content_type, encoding, message.headers, properties)
     channel.basic_publish(envelope, "", queue)
 

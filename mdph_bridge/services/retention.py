@@ -9,7 +9,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from mdph_bridge.domain.states import FINISHED, State
@@ -22,15 +22,12 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-def delete_expired_packages(
-    session: Session, storage: Storage, keep: timedelta, now: datetime
-) -> list[uuid.UUID]:
-    """Delete the packages of transfers finished more than `keep` ago; return their ids.
-
-    The row is updated and audited first, then the files go: a crash in between leaves only
-    files no transfer points to, which the orphan sweeper removes.
-    """
-    rows = session.execute(
+def expired_packages(
+    keep: timedelta, now: datetime
+) -> Select[tuple[uuid.UUID, str | None, str | None]]:
+    """A batch of finished transfers' packages past `keep`, oldest first: read through
+    `ix_transfers_packages_held`, whose condition it repeats word for word (as SQLite needs)."""
+    return (
         select(Transfer.id, Transfer.package_key, Transfer.medical_package_key)
         .where(
             Transfer.state.in_([s.value for s in FINISHED]),
@@ -41,7 +38,18 @@ def delete_expired_packages(
         .order_by(Transfer.state_changed_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True)
-    ).all()
+    )
+
+
+def delete_expired_packages(
+    session: Session, storage: Storage, keep: timedelta, now: datetime
+) -> list[uuid.UUID]:
+    """Delete the packages of transfers finished more than `keep` ago; return their ids.
+
+    The row is updated and audited first, then the files go: a crash in between leaves only
+    files no transfer points to, which the orphan sweeper removes.
+    """
+    rows = session.execute(expired_packages(keep, now)).all()
     for transfer_id, *_ in rows:
         session.execute(
             update(Transfer)

@@ -10,6 +10,7 @@ import uuid
 import pytest
 import redis
 from flask import Flask
+from support import silent_server
 
 from mdph_bridge.broker import Channel
 from mdph_bridge.services import queue
@@ -163,3 +164,31 @@ def test_a_channel_that_failed_is_replaced_after_the_pause(
     assert wake_processing(celery, uuid.uuid4(), 1)
     assert queue._channels[celery][1] is not broken
     assert redis_client.llen(QUEUE) == 2
+
+
+def test_a_broker_that_never_answers_holds_one_wake_up_not_every_thread_in_turn(
+    app: Flask,
+) -> None:
+    """While one thread's connection waits for a broker that accepts it and never answers, the
+    others wait for the channel's lock; when it gives up (its timeout), they give up at once
+    instead of each trying in turn: every transfer is left to the sweeper, one connection made."""
+    celery = app.extensions["mdph_bridge"].celery
+    queue._channels.pop(celery, None)
+    start = threading.Barrier(8)
+    woken: list[bool] = []
+
+    def publish() -> None:
+        start.wait()
+        woken.append(wake_processing(celery, uuid.uuid4(), 1))
+
+    threads = [threading.Thread(target=publish) for _ in range(8)]
+    with silent_server() as (port, accepted):
+        celery.conf.broker_url = f"redis://127.0.0.1:{port}/0"
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)  # a bound for a hung test, not a measure
+        assert woken == [False] * 8
+        assert len(accepted) == 1
+    for thread in threads:
+        thread.join()

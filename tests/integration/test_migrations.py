@@ -124,6 +124,36 @@ def test_the_open_transfers_index_waits_for_a_busy_hub_and_replaces_a_left_over(
     assert "(due_at, id) WHERE" in definition
 
 
+def test_the_packages_index_is_built_beside_a_busy_hub_and_replaces_a_left_over(
+    empty_database: str,
+) -> None:
+    """0019 builds its index as 0013 does: concurrently, waiting for a write longer than the
+    migrations' lock timeout rather than failing, and again over an interrupted build's."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0018")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:  # what an interrupted build leaves behind
+        conn.exec_driver_sql("CREATE INDEX ix_transfers_packages_held ON transfers (id)")
+    busy = engine.connect()  # a worker's write still open, longer than the 10 s lock timeout
+    busy.exec_driver_sql("UPDATE transfers SET state = state WHERE false")
+    ended = threading.Timer(12, busy.rollback)
+    ended.start()
+    try:
+        command.upgrade(config, "0019")
+    finally:
+        ended.join()
+        busy.close()
+    with engine.connect() as conn:
+        definition = conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_transfers_packages_held'"
+        ).scalar_one()
+    engine.dispose()
+    assert definition.endswith(
+        "(state, state_changed_at) WHERE "
+        "((package_key IS NOT NULL) OR (medical_package_key IS NOT NULL))"
+    ), definition
+
+
 def test_a_digest_is_kept_only_for_the_transfers_a_worker_may_still_process(
     empty_database: str,
 ) -> None:

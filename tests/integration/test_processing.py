@@ -195,6 +195,41 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     assert backends.storage.list_starting(f"packages/{transfer_id}.") == [transfer.package_key]
 
 
+def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_first_read(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The slower claim reads the row, then moves it by a guarded update. The row may change in
+    between (here, as if a correction had staged another dossier and its attempt's lease had
+    expired): the dossier handed to packaging is the one of the row the update took."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert claim(session, transfer_id, LIMITS) is not None
+    expired = update(Transfer).where(Transfer.id == transfer_id)
+    session.execute(expired.values(lease_until=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    other = {"sealed_dossier": b"MDPHSEAL1\n another dossier", "dossier_sha256": "cd" * 32}
+    changed: list[bool] = []
+
+    def change_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        """Just before the claim's guarded update, another connection changes the row."""
+        if changed or not statement.startswith("UPDATE transfers SET state="):
+            return
+        changed.append(True)
+        with backends.engine.begin() as elsewhere:
+            elsewhere.execute(expired.values(**other))
+
+    event.listen(backends.engine, "before_cursor_execute", change_first)
+    try:
+        claimed = claim(session, transfer_id, LIMITS)
+    finally:
+        event.remove(backends.engine, "before_cursor_execute", change_first)
+
+    assert changed
+    assert claimed is not None
+    assert (claimed.sealed_dossier, claimed.dossier_sha256) == tuple(other.values())
+
+
 def test_failed_attempts_release_the_transfer_then_fail_it(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:

@@ -3,6 +3,7 @@ metadata kept, undownloaded packages flagged once, every deletion audited."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +17,28 @@ from support import bearer, files_under
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import AuditEntry, Transfer, utcnow
+from mdph_bridge.services.admin import add_departement
 from mdph_bridge.services.audit import seal_all, verify
-from mdph_bridge.services.retention import delete_expired_packages, flag_undownloaded
+from mdph_bridge.services.retention import (
+    delete_expired_packages,
+    expired_packages,
+    flag_undownloaded,
+)
 
 pytestmark = pytest.mark.integration
 KEEP = timedelta(days=30)
+# A hub's shape: 20,000 transfers finished over two years, their packages deleted, but for the
+# last 200 (finished 20 to 40 days ago); analysed, as autovacuum keeps a real table.
+HISTORY = """
+INSERT INTO transfers (id, origin_code, dest_code, state, numero_dossier_origine, motif,
+    submitted_at, warn_at, due_at, state_changed_at, attempts, staging_key_id, problems, warnings,
+    sender_wait_seconds, package_key, packages_deleted_at)
+SELECT gen_random_uuid(), '59', '62', 'completed', 'B-' || g, 'demenagement', at, at, at, at, 1,
+    'k', '[]', '[]', 0, CASE WHEN g <= 200 THEN 'packages/' || g END,
+    CASE WHEN g > 200 THEN at + interval '30 days' END
+FROM generate_series(1, 20000) AS g,
+    LATERAL (SELECT now() - (20 + g / 10.0) * interval '1 day' AS at) AS t
+"""
 
 
 def audited(session: Session, action: str) -> list[str | None]:
@@ -64,6 +82,30 @@ def test_packages_are_deleted_after_the_delay_and_metadata_stays(
     assert delete_expired_packages(session, backends.storage, KEEP, late + KEEP) == []
     assert audited(session, "package.delete") == [str(transfer_id)]
     assert verify(session).ok
+
+
+def test_a_batch_reads_the_transfers_holding_packages_not_the_whole_table(
+    session: Session,
+) -> None:
+    for code in ("59", "62"):
+        add_departement(session, code, code)
+    connection = session.connection()
+    connection.exec_driver_sql(HISTORY)
+    connection.exec_driver_sql("ANALYZE transfers")
+    batch = expired_packages(KEEP, utcnow()).compile(
+        connection, compile_kwargs={"literal_binds": True}
+    )
+
+    def plan() -> str:
+        return "\n".join(connection.exec_driver_sql(f"EXPLAIN {batch}").scalars())
+
+    indexed = plan()
+    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_transfers_packages_held")  # rolled back
+    without = plan()
+    session.rollback()
+    assert re.search(r"Index Scan (using|on) ix_transfers_packages_held\b", indexed), indexed
+    assert "Seq Scan" not in indexed, indexed
+    assert "Seq Scan on transfers" in without, without  # what it read before migration 0019
 
 
 def test_a_package_never_downloaded_is_flagged_once(

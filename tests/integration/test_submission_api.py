@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import os
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from kombu import Producer
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from support import bearer, failing_statement, files_under, sent_statements
+from support import bearer, failing_statement, files_under, sent_statements, silent_server
 from werkzeug.exceptions import RequestTimeout
 
 from mdph_bridge import storage as storage_module
@@ -445,6 +447,31 @@ def test_broker_down_still_accepts_the_submission(
     )
     assert response.status_code == 202
     assert count(session, Transfer) == 1
+
+
+def test_a_broker_that_never_answers_leaves_the_transfer_to_the_sweeper(
+    app: Any, client: FlaskClient, demo: dict[str, Any], session: Session
+) -> None:
+    """The broker accepts the connection and never answers: the wake-up gives up after its
+    timeout (`MDPH_BRIDGE_BROKER_TIMEOUT_SECONDS`) instead of holding the answer, as when the
+    broker is down; the transfer stays `received` for the sweeper."""
+    token = demo["59"]["jetons"]["caseworker"]
+    answers: list[Any] = []
+
+    def submit() -> None:
+        answers.append(post(client, token, dossier(), {"piece_identite.pdf": PDF}))
+
+    submitting = threading.Thread(target=submit)
+    with silent_server() as (port, accepted):
+        app.extensions["celery"].conf.broker_url = f"redis://127.0.0.1:{port}/0"
+        started = time.monotonic()
+        submitting.start()
+        submitting.join(30)  # a bound for a hung test, not a measure (printed below)
+        print(f"answered after {time.monotonic() - started:.2f} s")
+        assert [answer.status_code for answer in answers] == [202]
+    submitting.join()
+    assert len(accepted) == 1
+    assert session.scalars(select(Transfer.state)).all() == [State.RECEIVED]
 
 
 def test_after_a_broker_failure_submissions_skip_the_broker_for_a_while(

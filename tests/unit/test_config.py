@@ -258,3 +258,10 @@ def test_validate_config_refuses_an_inbound_watermark_that_would_not_live(in_tmp
 
     with pytest.raises(RuntimeError, match="INBOUND_WATERMARK_SECONDS : au moins 1 seconde"):
         validate_config(config)
+
+
+def test_validate_config_refuses_a_broker_timeout_that_would_not_wait(in_tmp: Path) -> None:
+    config = valid_settings(BROKER_TIMEOUT_SECONDS=0.0)
+
+    with pytest.raises(RuntimeError, match="BROKER_TIMEOUT_SECONDS : un délai de plus de 0"):
+        validate_config(config)

@@ -21,6 +21,7 @@ def celery() -> Celery:
     """A Celery app on kombu's in-memory transport: a real broker, inside this process."""
     app = Celery("wake-test", broker="memory://", set_as_current=False)
     app.conf.mdph_large_transfer_bytes = 10**9
+    app.conf.mdph_wake_up_timeout = 1.0
     return app
 
 
