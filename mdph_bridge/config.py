@@ -39,7 +39,7 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     # A wake-up waits this long at most for Redis to connect, then to answer; past it the
     # transfer is left to the sweeper, as when the broker is down.
-    "BROKER_TIMEOUT_SECONDS": (float, 1.0),
+    "BROKER_TIMEOUT_SECONDS": (float, 2.0),
     "ALERT_INTERVAL_SECONDS": (int, 300),
     "ROLLUP_INTERVAL_SECONDS": (int, 60),
     "ALERT_EMAILS": (str, ""),
@@ -87,6 +87,8 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
 }
 # R146-46/47 CASF: lookups and writes are kept at least 3 months (docs/DOMAIN.md §5.3).
 MIN_AUDIT_RETENTION_DAYS = 92
+# A wake-up waits at most this long for the broker: longer, a hung Redis would hold every answer.
+MAX_BROKER_TIMEOUT_SECONDS = 60
 
 
 def parse_recipients(text: str) -> dict[str, tuple[str, ...]]:
@@ -144,9 +146,11 @@ def validate_config(config: MutableMapping[str, Any]) -> None:
             f"{PREFIX}INBOUND_WATERMARK_SECONDS : au moins 1 seconde, pas "
             f"{config['INBOUND_WATERMARK_SECONDS']}."
         )
-    if not config["BROKER_TIMEOUT_SECONDS"] > 0:  # 0 would make redis-py's sockets non-blocking
+    # 0 would make redis-py's sockets non-blocking; an infinite one, `settimeout` refuses.
+    if not 0 < config["BROKER_TIMEOUT_SECONDS"] <= MAX_BROKER_TIMEOUT_SECONDS:
         raise RuntimeError(
-            f"{PREFIX}BROKER_TIMEOUT_SECONDS : un délai de plus de 0 seconde, pas "
+            f"{PREFIX}BROKER_TIMEOUT_SECONDS : un délai de plus de 0 seconde et d'au plus "
+            f"{MAX_BROKER_TIMEOUT_SECONDS} secondes, pas "
             f"{config['BROKER_TIMEOUT_SECONDS']}."
         )
     broker = config["BROKER_URL"]

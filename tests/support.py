@@ -144,11 +144,14 @@ def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
             while True:
                 accepted.append(server.accept()[0])
 
-    threading.Thread(target=accept, daemon=True).start()
+    accepting = threading.Thread(target=accept, daemon=True)
+    accepting.start()
     try:
         yield server.getsockname()[1], accepted
     finally:
+        server.shutdown(socket.SHUT_RDWR)  # wakes the `accept` (a bare close would not, on Linux)
         server.close()
+        accepting.join()
         for connection in accepted:
             connection.close()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,6 +29,47 @@ NAME = f"mdph_test_migrations_{os.getpid()}"
 def empty_database() -> Iterator[str]:
     yield create_database(NAME)
     drop_database(NAME)
+
+
+# The migrations' lock timeout (env.py): an index build must wait past it behind a busy hub.
+LOCK_TIMEOUT_SECONDS = 10
+BUILD_WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND query LIKE '%INDEX CONCURRENTLY%'"
+)
+
+
+@contextlib.contextmanager
+def write_held_until_the_build_outwaits_the_lock_timeout(url: str) -> Iterator[None]:
+    """A worker's write kept open until an index build has waited for it longer than the
+    migrations' lock timeout: a build that obeyed that timeout would have failed by then."""
+    engine = create_engine(url)
+    busy = engine.connect()
+    busy.exec_driver_sql("UPDATE transfers SET state = state WHERE false")
+    watching = engine.connect()
+
+    def release_once_outwaited() -> None:
+        """Once the build (or its drop of a left-over) waits on a lock, hold on past the timeout."""
+        try:
+            for _ in range(600):  # 60 s for the build to start waiting, a bound for a hung test
+                waiting = watching.execute(BUILD_WAITING).scalar_one()
+                watching.rollback()
+                if waiting:
+                    time.sleep(LOCK_TIMEOUT_SECONDS + 1)
+                    break
+                time.sleep(0.1)
+        finally:
+            busy.rollback()
+
+    releasing = threading.Thread(target=release_once_outwaited)
+    releasing.start()
+    try:
+        yield
+    finally:
+        releasing.join()
+        busy.close()
+        watching.close()
+        engine.dispose()
 
 
 def tables(url: str) -> set[str]:
@@ -107,15 +150,8 @@ def test_the_open_transfers_index_waits_for_a_busy_hub_and_replaces_a_left_over(
     engine = create_engine(empty_database)
     with engine.begin() as conn:  # what an interrupted build leaves behind
         conn.exec_driver_sql("CREATE INDEX ix_transfers_open_due ON transfers (id)")
-    busy = engine.connect()  # a worker's write still open, longer than the 10 s lock timeout
-    busy.exec_driver_sql("UPDATE transfers SET state = state WHERE false")
-    ended = threading.Timer(12, busy.rollback)
-    ended.start()
-    try:
+    with write_held_until_the_build_outwaits_the_lock_timeout(empty_database):
         command.upgrade(config, "head")
-    finally:
-        ended.join()
-        busy.close()
     with engine.connect() as conn:
         definition = conn.exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_transfers_open_due'"
@@ -134,15 +170,8 @@ def test_the_packages_index_is_built_beside_a_busy_hub_and_replaces_a_left_over(
     engine = create_engine(empty_database)
     with engine.begin() as conn:  # what an interrupted build leaves behind
         conn.exec_driver_sql("CREATE INDEX ix_transfers_packages_held ON transfers (id)")
-    busy = engine.connect()  # a worker's write still open, longer than the 10 s lock timeout
-    busy.exec_driver_sql("UPDATE transfers SET state = state WHERE false")
-    ended = threading.Timer(12, busy.rollback)
-    ended.start()
-    try:
+    with write_held_until_the_build_outwaits_the_lock_timeout(empty_database):
         command.upgrade(config, "0019")
-    finally:
-        ended.join()
-        busy.close()
     with engine.connect() as conn:
         definition = conn.exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_transfers_packages_held'"

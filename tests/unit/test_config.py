@@ -260,8 +260,11 @@ def test_validate_config_refuses_an_inbound_watermark_that_would_not_live(in_tmp
         validate_config(config)
 
 
-def test_validate_config_refuses_a_broker_timeout_that_would_not_wait(in_tmp: Path) -> None:
-    config = valid_settings(BROKER_TIMEOUT_SECONDS=0.0)
+@pytest.mark.parametrize("seconds", [0.0, -1.0, 61.0, float("inf"), float("nan")])
+def test_validate_config_refuses_a_broker_timeout_that_would_not_wait_or_never_end(
+    in_tmp: Path, seconds: float
+) -> None:
+    config = valid_settings(BROKER_TIMEOUT_SECONDS=seconds)
 
     with pytest.raises(RuntimeError, match="BROKER_TIMEOUT_SECONDS : un délai de plus de 0"):
         validate_config(config)
