@@ -222,7 +222,7 @@ def page_rows(
     if entries is None:
         return session.connection().exec_driver_sql(WRITTEN, values | links).all()
     # Alone in its transaction, on the driver (`services/driver.py`): no session transaction,
-    # execution context or result to build for a statement of constant text (~0.2 ms of the
+    # execution context or result to build for a statement of constant text (~0.2-0.3 ms of the
     # web's CPU per page served, docs/PERFORMANCE.md); the entries durable when it returns.
     bind = cast(Engine, session.get_bind())
     return autocommitted(bind, WRITTEN_AND_LISTED, values | links | entries)
