@@ -65,6 +65,13 @@ TCP_SETTINGS = {
 }
 
 
+# The hub's sessions read and write instants in UTC whatever the server's TimeZone (often
+# Europe/Paris or Etc/UTC): psycopg then gives them with Python's own UTC, which `UTCDateTime`
+# and the clock's comparisons take as they are, where any other zone (Etc/UTC included) costs a
+# conversion or an offset lookup per value (a page of 100 transfers reads 200, docs/PERFORMANCE.md).
+SESSION_SETTINGS = {"options": "-c TimeZone=UTC"}
+
+
 def closed_by_server(dbapi_connection: Any) -> bool:
     """Tell whether PostgreSQL ended an idle connection: it writes to one only to close it.
 
@@ -88,14 +95,15 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: SQL errors end up in logs, and parameters may hold submitted values.
     if not url.startswith("sqlite"):
         parsed = make_url(url)  # PostgreSQL's libpq settings; what the URL sets itself wins
-        tcp = {k: v for k, v in TCP_SETTINGS.items() if k not in parsed.query}
-        tcp = tcp if parsed.get_backend_name() == "postgresql" else {}
+        settings = {**TCP_SETTINGS, **SESSION_SETTINGS}
+        libpq = {k: v for k, v in settings.items() if k not in parsed.query}
+        libpq = libpq if parsed.get_backend_name() == "postgresql" else {}
         engine = create_engine(
             url,
             pool_size=POOL_SIZE,
             pool_recycle=POOL_RECYCLE_SECONDS,
             hide_parameters=True,
-            connect_args=tcp,
+            connect_args=libpq,
         )
         event.listen(engine, "checkout", _replace_if_closed)
         return engine

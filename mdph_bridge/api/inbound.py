@@ -89,8 +89,8 @@ def page_json(page: receiving.InboundPage) -> bytes:
     """
     if page.written:
         listed = presenters.written_inbound(page.transfers, _warnings, _harmonisation, _reason)
-        head = f'{{"cursor":{orjson.dumps(page.cursor).decode()},"transferts":['
-        return "".join((head, *listed, "]}\n")).encode()
+        head = b'{"cursor":%b,"transferts":[' % orjson.dumps(page.cursor)
+        return b"".join((head, *listed, b"]}\n"))
     link = presenters.page_links()
     transfers = [_listed(row, presenters.listed_inbound(row, link)) for row in page.transfers]
     document = {"transferts": transfers, "cursor": page.cursor}
@@ -105,22 +105,22 @@ def _listed(row: Row[Any], document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _warnings(stored: str) -> str:
-    """Stored warnings as the schema dumps them, in JSON text."""
+def _warnings(stored: str) -> bytes:
+    """Stored warnings as the schema dumps them, in JSON."""
     value = load_json(stored)
-    return orjson.dumps(_WARNINGS.dump(value) if value else [], option=_SORTED).decode()
+    return orjson.dumps(_WARNINGS.dump(value) if value else [], option=_SORTED)
 
 
-def _harmonisation(stored: str) -> str:
-    """A stored harmonisation report as the schema dumps it, in JSON text."""
+def _harmonisation(stored: str) -> bytes:
+    """A stored harmonisation report as the schema dumps it, in JSON."""
     value = load_json(stored)
     dumped = None if value is None else _HARMONISATION.dump(value)
-    return orjson.dumps(dumped, option=_SORTED).decode()
+    return orjson.dumps(dumped, option=_SORTED)
 
 
-def _reason(stored: str) -> str:
-    """A stored return reason in JSON text, keys sorted."""
-    return orjson.dumps(load_json(stored), option=_SORTED).decode()
+def _reason(stored: str) -> bytes:
+    """A stored return reason in JSON, keys sorted."""
+    return orjson.dumps(load_json(stored), option=_SORTED)
 
 
 @blp.route("/<uuid:transfer_id>", methods=["GET"])

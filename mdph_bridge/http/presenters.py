@@ -199,40 +199,42 @@ def written_links() -> dict[str, str]:
 
 
 # The constant keys between a page's values, written with them: the state's two and the next
-# key's name after the due date, the level's after the return reason.
+# key's name after the due date, the level's after the return reason. As UTF-8 bytes, as the
+# page is joined: the states' labels are not ASCII, and encoding a page of text that holds one
+# costs ~0.18 ms (82 KB, char by char) where the bytes of its ASCII pieces are copied.
 _STATES_TEXT = {
-    state.value: f',"etat":{orjson.dumps(state.value).decode()},"etat_libelle":'
-    f'{orjson.dumps(label).decode()},"harmonisation":'
+    state.value: b',"etat":%b,"etat_libelle":%b,"harmonisation":'
+    % (orjson.dumps(state.value), orjson.dumps(label))
     for state, label in LABELS.items()
 }
-_LEVELS_TEXT = {level: f',"niveau":{orjson.dumps(level.value).decode()}' for level in Level}
-Dumper = Callable[[str], str]
+_LEVELS_TEXT = {level: b',"niveau":' + orjson.dumps(level.value) for level in Level}
+Dumper = Callable[[str], bytes]
 
 
 def written_inbound(
     rows: Sequence[Row[Any]], warnings: Dumper, harmonisation: Dumper, reason: Dumper
-) -> list[str]:
-    """The JSON text of the listed transfers `receiving.WRITTEN` wrote, the rules' values added.
+) -> list[bytes]:
+    """The JSON of the listed transfers `receiving.WRITTEN` wrote, the rules' values added.
 
     The stored lists, given as stored text when not empty, are written by the caller's dumpers.
     """
     now = utcnow()
-    parts: list[str] = []
+    parts: list[bytes] = []
     for row in rows:
         _, _, state, changed, warn_at, due_at, stored, harmonised, returned = row[:9]
         first, second, third, fourth = row[9:]
         level = level_between(warn_at, due_at, changed if state in STOPPED else now)
         parts += (
-            first,
-            "[]" if stored is None else warnings(stored),
-            second,
+            first.encode(),
+            b"[]" if stored is None else warnings(stored),
+            second.encode(),
             _STATES_TEXT[state],
-            "null" if harmonised is None else harmonisation(harmonised),
-            third,
-            "null" if returned is None else reason(returned),
+            b"null" if harmonised is None else harmonisation(harmonised),
+            third.encode(),
+            b"null" if returned is None else reason(returned),
             _LEVELS_TEXT[level],
-            fourth,
-            ",",
+            fourth.encode(),
+            b",",
         )
     return parts[:-1]
 

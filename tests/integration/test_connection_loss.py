@@ -9,12 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, free_port
@@ -130,6 +131,32 @@ def test_connections_give_up_a_silent_network_path_within_a_minute(database_url:
     engine.dispose()
     assert settings["keepalives_idle"] == "7"
     assert settings["tcp_user_timeout"] == "60000"
+
+
+def test_connections_read_instants_in_utc_whatever_the_servers_zone(database_url: str) -> None:
+    """Instants come back with Python's own UTC (no offset lookup per value, e.g. for a page's
+    levels), also when the database's TimeZone is another one (Etc/UTC, Europe/Paris)."""
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = make_url(database_url).database
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"ALTER DATABASE {name} SET TimeZone = 'Europe/Paris'")
+    try:
+        engine = make_engine(database_url)
+        with engine.connect() as conn:
+            zone = conn.exec_driver_sql("SHOW TimeZone").scalar_one()
+            instant = conn.exec_driver_sql("SELECT now()").scalar_one()
+        engine.dispose()
+        assert zone == "UTC"
+        assert instant.tzinfo is UTC
+        # What the URL sets itself is kept.
+        engine = make_engine(f"{database_url}?options=-c%20TimeZone%3DEurope/Paris")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW TimeZone").scalar_one() == "Europe/Paris"
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"ALTER DATABASE {name} RESET TimeZone")
+        admin.dispose()
 
 
 def test_statements_on_the_driver_meet_a_database_out_of_reach_as_sqlalchemy_does() -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from flask import Flask
@@ -43,19 +44,18 @@ def ready_for_62(session: Session, count: int) -> None:
     session.commit()
 
 
-def statements(app: Flask, call: Callable[[], Any]) -> tuple[Any, list[str]]:
-    """What `call` returns, and every SQL statement it sent."""
+def statements(call: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """What `call` returns, and every SQL statement it sent, through SQLAlchemy or the driver."""
     sent: list[str] = []
+    execute = psycopg.Cursor.execute
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
+    def spying(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
 
-    engine = app.extensions["mdph_bridge"].engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(psycopg.Cursor, "execute", spying)
         return call(), sent
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 def poll(client: FlaskClient, token: str, query: str) -> dict[str, Any]:
@@ -81,8 +81,8 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
     ready_for_62(session, 100)
     token, entries = settled(client, demo, session)
 
-    one, for_one = statements(app, lambda: poll(client, token, "?limit=1"))
-    hundred, for_hundred = statements(app, lambda: poll(client, token, "?limit=100"))
+    one, for_one = statements(lambda: poll(client, token, "?limit=1"))
+    hundred, for_hundred = statements(lambda: poll(client, token, "?limit=100"))
 
     assert len(one["transferts"]) == 1
     assert len(hundred["transferts"]) == 100
@@ -93,21 +93,23 @@ def test_a_page_of_a_hundred_sends_the_statements_of_a_page_of_one(
 
 
 def test_a_page_and_its_audit_entries_are_one_statement_without_begin_or_commit(
-    app: Flask, client: FlaskClient, demo: dict[str, Any], session: Session
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ready_for_62(session, 3)
     token, entries = settled(client, demo, session)
-    engine = app.extensions["mdph_bridge"].engine
     autocommit: list[bool] = []
+    execute = psycopg.Cursor.execute
 
-    def seen(conn: Any, *_: Any) -> None:
-        autocommit.append(conn.connection.driver_connection.autocommit)
+    def spying(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        autocommit.append(cursor.connection.autocommit)
+        return execute(cursor, query, *args, **kwargs)
 
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        assert len(poll(client, token, "")["transferts"]) == 3
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    monkeypatch.setattr(psycopg.Cursor, "execute", spying)
+    assert len(poll(client, token, "")["transferts"]) == 3
+    monkeypatch.undo()
 
     # The page's read writes its entries: one statement, its own transaction, no round trip more.
     assert autocommit == [True]
@@ -157,8 +159,8 @@ def test_the_caught_up_poll_reads_no_table_and_leaves_no_audit_entry(
     entries = session.scalar(select(func.count()).select_from(AuditPending))
     session.commit()
 
-    first, read_through = statements(app, lambda: poll(client, token, f"?cursor={cursor}"))
-    body, sent = statements(app, lambda: poll(client, token, f"?cursor={cursor}"))
+    first, read_through = statements(lambda: poll(client, token, f"?cursor={cursor}"))
+    body, sent = statements(lambda: poll(client, token, f"?cursor={cursor}"))
 
     assert first == body == {"transferts": [], "cursor": cursor}
     # The token was checked a moment ago and Redis has 62's last position: no database at all.
@@ -424,7 +426,6 @@ def test_a_blocked_client_polls_on_with_a_token_checked_a_moment_ago_but_guesses
     guess = client.get("/api/v1/inbound", headers=bearer("mdphb_y"), environ_base=shared)
     polls = [
         statements(
-            app,
             lambda: client.get(
                 f"/api/v1/inbound?cursor={cursor}", headers=good, environ_base=shared
             ),
