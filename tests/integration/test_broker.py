@@ -82,6 +82,43 @@ def test_a_delivery_is_recorded_until_acked_by_one_command_each_not_a_pipeline(
         assert redis_client.hlen(channel.unacked_key) == 0
 
 
+def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_a_client(
+    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's record of each delivery and each ack is one script sent on the connection its
+    channel keeps, not a client's command (a pool checkout, a poll and a retry wrapper each); a
+    connection lost is opened again, and a pool kombu replaced gives a new connection."""
+    celery = app.extensions["mdph_bridge"].celery
+    for _ in range(3):
+        wake_processing(celery, uuid.uuid4(), 1)
+    through_a_client: list[object] = []
+    command = redis.Redis.execute_command
+
+    def watched(client: redis.Redis, *args: object, **options: object) -> object:
+        if args[0] == "EVAL":
+            through_a_client.append(args)
+        return command(client, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", watched)
+    with celery.connection_for_read() as connection:
+        channel = connection.default_channel
+        messages = [channel.basic_get(QUEUE, no_ack=False) for _ in range(3)]
+        assert through_a_client == []
+        assert redis_client.zcard(channel.unacked_index_key) == 3
+        kept = channel._script_connection
+        messages[0].ack()
+        assert channel._script_connection is kept
+        kept.send_command("CLIENT", "ID")
+        redis_client.client_kill_filter(_id=kept.read_response())  # as a Redis restart would
+        messages[1].ack()
+        channel._disconnect_pools()  # what kombu does when the connection is lost
+        messages[2].ack()
+        assert channel._script_connection is not kept
+    assert through_a_client == []
+    assert redis_client.zcard(channel.unacked_index_key) == 0
+    assert redis_client.hlen(channel.unacked_key) == 0
+
+
 def test_every_thread_of_a_web_process_publishes_on_the_one_channel_without_refusal(
     app: Flask, redis_client: redis.Redis
 ) -> None:
