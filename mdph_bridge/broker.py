@@ -4,7 +4,6 @@ a connection the channel keeps."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from time import time
@@ -12,8 +11,8 @@ from typing import Any
 
 from kombu.transport import redis, virtual
 from kombu.utils.json import dumps
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mdph_bridge.redis_scripts import KeptConnection
 
 # Celery's `broker_transport` for a Redis broker URL (kombu resolves "module:Class").
 REDIS_TRANSPORT = f"{__name__}:Transport"
@@ -39,9 +38,8 @@ class QoS(redis.QoS):
             return
         delivery = message.delivery_info
         raw = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
-        self.channel.run_script(
-            _REMEMBER, self.unacked_index_key, self.unacked_key, time(), delivery_tag, raw
-        )
+        keys = (self.unacked_index_key, self.unacked_key)
+        self.channel.scripts.eval(self.channel.pool, _REMEMBER, keys, time(), delivery_tag, raw)
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
@@ -49,12 +47,14 @@ class QoS(redis.QoS):
         if self.channel.global_keyprefix:
             super().ack(delivery_tag)
             return
-        self.channel.run_script(_FORGET, self.unacked_index_key, self.unacked_key, delivery_tag)
+        keys = (self.unacked_index_key, self.unacked_key)
+        self.channel.scripts.eval(self.channel.pool, _FORGET, keys, delivery_tag)
         virtual.QoS.ack(self, delivery_tag)
 
 
 class Channel(redis.Channel):
-    """A Redis channel that builds its synchronous client once, with the QoS above.
+    """A Redis channel that builds its synchronous client once, with the QoS above, whose
+    scripts go on a connection the channel keeps.
 
     Kombu builds a new redis-py client for each published message; building one (its table of
     reply callbacks) cost ~0.18 ms of CPU, a third of a submission's wake-up. The client is
@@ -64,11 +64,9 @@ class Channel(redis.Channel):
 
     QoS = QoS
     _sync_client: Any = None
-    _script_connection: Any = None  # the connection `run_script` keeps, from `_script_pool`
-    _script_pool: Any = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._script_lock = threading.Lock()
+        self.scripts = KeptConnection()  # the QoS's scripts, on the channel's pool
         super().__init__(*args, **kwargs)
 
     @contextmanager
@@ -81,28 +79,6 @@ class Channel(redis.Channel):
         if own is None or own.connection_pool is not self.pool:
             own = self._sync_client = self._create_client()
         yield own
-
-    def run_script(self, script: str, *keys_then_args: Any) -> Any:
-        """Run a two-key script on a connection this channel keeps, not through a client: redis-py's
-        client checks a connection out of its pool for each command, polls it for stray data and
-        wraps the call in its retry, which cost as much CPU as the round trip itself.
-
-        A connection lost (Redis restarted) is opened again and the script sent once more, as the
-        client's retry would; the scripts are idempotent. A new pool (kombu's, after a
-        disconnection) gets a new connection; the old pool's are closed by kombu.
-        """
-        with self._script_lock:
-            connection = self._script_connection
-            if connection is None or self._script_pool is not self.pool:
-                self._script_pool = self.pool
-                connection = self._script_connection = self._script_pool.get_connection()
-            try:
-                connection.send_command("EVAL", script, 2, *keys_then_args)
-                return connection.read_response()
-            except (RedisConnectionError, RedisTimeoutError):
-                connection.disconnect()  # sending again connects again
-                connection.send_command("EVAL", script, 2, *keys_then_args)
-                return connection.read_response()
 
 
 class Transport(redis.Transport):

@@ -105,15 +105,15 @@ def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_
         messages = [channel.basic_get(QUEUE, no_ack=False) for _ in range(3)]
         assert through_a_client == []
         assert redis_client.zcard(channel.unacked_index_key) == 3
-        kept = channel._script_connection
+        kept = channel.scripts._local.connection
         messages[0].ack()
-        assert channel._script_connection is kept
+        assert channel.scripts._local.connection is kept
         kept.send_command("CLIENT", "ID")
         redis_client.client_kill_filter(_id=kept.read_response())  # as a Redis restart would
         messages[1].ack()
         channel._disconnect_pools()  # what kombu does when the connection is lost
         messages[2].ack()
-        assert channel._script_connection is not kept
+        assert channel.scripts._local.connection is not kept
     assert through_a_client == []
     assert redis_client.zcard(channel.unacked_index_key) == 0
     assert redis_client.hlen(channel.unacked_key) == 0
