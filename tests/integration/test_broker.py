@@ -6,10 +6,13 @@ import base64
 import json
 import threading
 import uuid
+from typing import Any
 
 import pytest
 import redis
 from flask import Flask
+from kombu import Queue
+from kombu.asynchronous import Hub
 
 from mdph_bridge.broker import Channel
 from mdph_bridge.services import queue
@@ -117,6 +120,44 @@ def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_
     assert through_a_client == []
     assert redis_client.zcard(channel.unacked_index_key) == 0
     assert redis_client.hlen(channel.unacked_key) == 0
+
+
+def test_the_worker_s_loop_adds_the_broker_s_socket_to_its_readers_once_not_every_turn(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kombu re-added its socket on every turn of the worker's loop (two `epoll_ctl` each); it is
+    added once, and messages are still delivered, on the first connection and a new one."""
+    celery = app.extensions["mdph_bridge"].celery
+    loop, delivered, added = Hub(), [], []
+    add = loop.add
+
+    def watched(fd: int, *args: Any, **kw: Any) -> None:
+        added.append(fd)
+        add(fd, *args, **kw)
+
+    monkeypatch.setattr(loop, "add", watched)
+
+    def on_message(body: object, message: Any) -> None:
+        delivered.append(body)
+        message.ack()
+
+    with celery.connection_for_read() as connection:
+        connection.transport.register_with_event_loop(connection.connection, loop)
+        consumer = connection.Consumer([Queue(QUEUE)], callbacks=[on_message], accept=["json"])
+        consumer.consume()
+        turns = loop.create_loop()
+        for expected in (3, 6):
+            for _ in range(3):
+                wake_processing(celery, uuid.uuid4(), 1)
+            for _ in range(200):
+                next(turns)
+                if len(delivered) == expected:
+                    break
+            assert len(delivered) == expected
+            assert len(added) == 1
+            connection.default_channel.client.connection.disconnect()  # as a Redis restart would
+            added.clear()
+        loop.close()
 
 
 def test_every_thread_of_a_web_process_publishes_on_the_one_channel_without_refusal(
