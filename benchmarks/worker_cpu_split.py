@@ -41,10 +41,15 @@ PARTS = (
     ("mdph_bridge.services.harmonisation", "json_entry"),
     ("mdph_bridge.services.processing", "build_package"),
     ("mdph_bridge.storage", "LocalStorage.writer"),
+    ("mdph_bridge.storage", "BlobWriter.__init__"),  # the package file created
     ("mdph_bridge.storage", "BlobWriter.commit"),
+    ("mdph_bridge.storage", "fsync_path"),  # the package's folder flushed
+    ("mdph_bridge.storage", "LocalStorage.open"),  # the staged document opened
     ("mdph_bridge.domain.age", "Encryptor.__init__"),
     ("mdph_bridge.domain.age", "Encryptor.close"),
     ("tarfile", "TarFile.addfile"),
+    ("mdph_bridge.domain.tarball", "TarWriter.add"),  # a document read, unsealed, encrypted
+    ("mdph_bridge.domain.sealing", "SealReader.readinto"),  # its file read and unsealed
     ("tarfile", "TarFile.close"),
     ("mdph_bridge.services.processing", "_signed_manifest"),
     ("mdph_bridge.services.processing", "_mark_ready"),
@@ -52,6 +57,7 @@ PARTS = (
     ("mdph_bridge.services.processing", "raise_watermark"),
     ("sqlalchemy.orm", "Session.commit"),
     ("mdph_bridge.services.processing", "_drop_leftovers"),
+    ("mdph_bridge.storage", "LocalStorage.delete"),  # the staged document unlinked
     ("mdph_bridge.storage", "LocalStorage.delete_prefix"),
 )
 

@@ -18,9 +18,10 @@ os.umask(0o077)  # the files and folders the workers create are their owner's on
 
 
 class _NotPerTransfer(logging.Filter):
-    """Drop Celery's own INFO lines about a transfer's task ("received", "succeeded"): they repeat
-    what the hub logs of each outcome and cost ~0.07 ms of CPU each (docs/PERFORMANCE.md). The
-    maintenance tasks' lines, and every warning and error, are still logged."""
+    """Drop Celery's own INFO lines about a transfer's task ("received", "succeeded") where they are
+    still made: `workers.quiet` builds the transfer task's strategy and, in a prefork pool's
+    children, its tracer without them; the solo pool (the end-to-end tests) traces with the
+    consumer's tracer. The maintenance tasks' lines, and every warning and error, are logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         about = record.args if isinstance(record.args, Mapping) else {}
@@ -34,7 +35,7 @@ flask_app = create_app()
 app = flask_app.extensions["celery"]
 
 import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`
-from workers import metrics, sequencer  # noqa: E402 - metrics measures the registered tasks
+from workers import metrics, quiet, sequencer  # noqa: E402 - metrics measures the tasks
 
 
 @worker_process_init.connect
@@ -43,6 +44,12 @@ def _fresh_connections(**_: Any) -> None:
     backends: Backends = flask_app.extensions["mdph_bridge"]
     backends.engine.dispose(close=False)
     warm_up()
+
+
+@worker_process_init.connect
+def _quiet_tracer(sender: str | None, **_: Any) -> None:
+    """The transfer task's tracer without Celery's "succeeded" line (`quiet`)."""
+    quiet.rebuild_tracer(app, sender)
 
 
 @worker_init.connect

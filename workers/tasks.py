@@ -25,7 +25,14 @@ log = logging.getLogger(__name__)
 KEY_NOTICE_DAYS = 30
 
 
-@shared_task(name=PROCESS_TASK, bind=True, acks_late=True, ignore_result=True, max_retries=None)
+@shared_task(
+    name=PROCESS_TASK,
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,
+    Strategy="workers.quiet:strategy",  # without Celery's "received" line (`workers.quiet`)
+)
 def process(self: Task, transfer_id: str) -> None:
     """Process one transfer; a failed attempt is retried later, the database counts attempts."""
     cfg = current_app.config

@@ -14,7 +14,7 @@ emptied.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from redis.exceptions import RedisError
@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mdph_bridge.models import Transfer
+from mdph_bridge.redis_scripts import KeptConnection
 
 log = logging.getLogger(__name__)
 # Where a session keeps the hub's watermarks (set by the session factory).
@@ -49,11 +50,14 @@ class Watermarks:
 
     client: redis.Redis
     seconds: int
+    scripts: KeptConnection = field(default_factory=KeptConnection, compare=False)
 
     def raise_to(self, dest: str, seq: int) -> None:
-        """Raise a destination's position to `seq` unless it is already as high."""
+        """Raise a destination's position to `seq` unless it is already as high (the script on a
+        connection each thread keeps: the worker raises one per transfer)."""
+        pool = self.client.connection_pool
         try:
-            self.client.eval(_RAISE, 1, watermark_key(dest), seq, self.seconds)
+            self.scripts.eval(pool, _RAISE, (watermark_key(dest),), seq, self.seconds)
         except RedisError as exc:
             log.warning("inbound watermark not raised: %s", type(exc).__name__)
 

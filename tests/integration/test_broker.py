@@ -6,10 +6,13 @@ import base64
 import json
 import threading
 import uuid
+from typing import Any
 
 import pytest
 import redis
 from flask import Flask
+from kombu import Queue
+from kombu.asynchronous import Hub
 from support import silent_server
 
 from mdph_bridge.broker import Channel
@@ -81,6 +84,81 @@ def test_a_delivery_is_recorded_until_acked_by_one_command_each_not_a_pipeline(
         channel.qos.restore_by_tag(second.delivery_tag)
         assert json.loads(redis_client.lpop(QUEUE))["properties"]["delivery_tag"]
         assert redis_client.hlen(channel.unacked_key) == 0
+
+
+def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_a_client(
+    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's record of each delivery and each ack is one script sent on the connection its
+    channel keeps, not a client's command (a pool checkout, a poll and a retry wrapper each); a
+    connection lost is opened again, and a pool kombu replaced gives a new connection."""
+    celery = app.extensions["mdph_bridge"].celery
+    for _ in range(3):
+        wake_processing(celery, uuid.uuid4(), 1)
+    through_a_client: list[object] = []
+    command = redis.Redis.execute_command
+
+    def watched(client: redis.Redis, *args: object, **options: object) -> object:
+        if args[0] == "EVAL":
+            through_a_client.append(args)
+        return command(client, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", watched)
+    with celery.connection_for_read() as connection:
+        channel = connection.default_channel
+        messages = [channel.basic_get(QUEUE, no_ack=False) for _ in range(3)]
+        assert through_a_client == []
+        assert redis_client.zcard(channel.unacked_index_key) == 3
+        kept = channel.scripts._local.connection
+        messages[0].ack()
+        assert channel.scripts._local.connection is kept
+        kept.send_command("CLIENT", "ID")
+        redis_client.client_kill_filter(_id=kept.read_response())  # as a Redis restart would
+        messages[1].ack()
+        channel._disconnect_pools()  # what kombu does when the connection is lost
+        messages[2].ack()
+        assert channel.scripts._local.connection is not kept
+    assert through_a_client == []
+    assert redis_client.zcard(channel.unacked_index_key) == 0
+    assert redis_client.hlen(channel.unacked_key) == 0
+
+
+def test_the_worker_s_loop_adds_the_broker_s_socket_to_its_readers_once_not_every_turn(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kombu re-added its socket on every turn of the worker's loop (two `epoll_ctl` each); it is
+    added once, and messages are still delivered, on the first connection and a new one."""
+    celery = app.extensions["mdph_bridge"].celery
+    loop, delivered, added = Hub(), [], []
+    add = loop.add
+
+    def watched(fd: int, *args: Any, **kw: Any) -> None:
+        added.append(fd)
+        add(fd, *args, **kw)
+
+    monkeypatch.setattr(loop, "add", watched)
+
+    def on_message(body: object, message: Any) -> None:
+        delivered.append(body)
+        message.ack()
+
+    with celery.connection_for_read() as connection:
+        connection.transport.register_with_event_loop(connection.connection, loop)
+        consumer = connection.Consumer([Queue(QUEUE)], callbacks=[on_message], accept=["json"])
+        consumer.consume()
+        turns = loop.create_loop()
+        for expected in (3, 6):
+            for _ in range(3):
+                wake_processing(celery, uuid.uuid4(), 1)
+            for _ in range(200):
+                next(turns)
+                if len(delivered) == expected:
+                    break
+            assert len(delivered) == expected
+            assert len(added) == 1
+            connection.default_channel.client.connection.disconnect()  # as a Redis restart would
+            added.clear()
+        loop.close()
 
 
 def test_every_thread_of_a_web_process_publishes_on_the_one_channel_without_refusal(

@@ -402,6 +402,33 @@ def test_a_lost_raise_delays_a_transfer_until_its_watermark_expires(
     assert len(poll(client, token, f"?cursor={cursor}")["transferts"]) == 1
 
 
+def test_a_raise_goes_on_a_connection_its_thread_keeps_and_outlives_its_loss(
+    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker raises a watermark per transfer: one script on the connection its thread keeps,
+    not a client's command (a pool checkout, a poll and a retry wrapper); one closed by Redis is
+    opened again."""
+    watermarks = app.extensions["mdph_bridge"].watermarks
+    through_a_client: list[object] = []
+    command = redis.Redis.execute_command
+
+    def watched(client: redis.Redis, *args: object, **options: object) -> object:
+        if args[0] == "EVAL":
+            through_a_client.append(args)
+        return command(client, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", watched)
+    watermarks.raise_to("62", 5)
+    assert through_a_client == []
+    kept = watermarks.scripts._local.connection
+    kept.send_command("CLIENT", "ID")
+    redis_client.client_kill_filter(_id=kept.read_response())  # as a Redis restart would
+    watermarks.raise_to("62", 7)
+    watermarks.raise_to("62", 6)
+    assert watermarks.scripts._local.connection is kept
+    assert redis_client.get(WATERMARK_62) == b"7"
+
+
 def test_a_watermark_ahead_of_the_database_only_costs_a_read(
     client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
 ) -> None:

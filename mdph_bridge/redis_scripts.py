@@ -1,0 +1,42 @@
+"""Redis scripts sent on a connection each thread keeps, not through redis-py's client per call."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from redis import ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+class KeptConnection:
+    """Run scripts on a connection each thread of the process keeps from a pool.
+
+    redis-py's client checks a connection out of its pool for every command, polls it for stray
+    data and wraps the call in its retry: as much CPU as the round trip itself, paid on every
+    transfer by the worker's main process (kombu's record of each delivery and ack) and its
+    children (the inbound watermark), docs/PERFORMANCE.md. A connection found closed (Redis
+    restarted) is opened again and the script sent once more, as the client's retry would: the
+    callers' scripts are idempotent. A new pool, or a forked process, takes a new connection.
+    Threads are long-lived in every process that uses it (the worker's loop, the web's threads):
+    each keeps one connection of its pool for its life.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def eval(self, pool: ConnectionPool, script: str, keys: tuple[str, ...], *args: Any) -> Any:
+        """Run `script` with `keys` and `args`; its answer, or Redis's error raised."""
+        kept = self._local
+        connection = getattr(kept, "connection", None)
+        if connection is None or kept.pool is not pool or kept.pid != os.getpid():
+            kept.pool, kept.pid = pool, os.getpid()
+            connection = kept.connection = pool.get_connection()
+        try:
+            connection.send_command("EVAL", script, len(keys), *keys, *args)
+            return connection.read_response()
+        except RedisConnectionError:
+            connection.disconnect()  # sending again connects again
+            connection.send_command("EVAL", script, len(keys), *keys, *args)
+            return connection.read_response()
