@@ -93,7 +93,7 @@ def create() -> Any:
     """Submit a dossier and its documents; answered once the payload is sealed and recorded."""
     key = _idempotency_key()
     intake = new_intake()
-    with received(intake) as upload:
+    with received(intake, new_transfer=True) as upload:
         transfer, new = submit(session(), intake, current_principal(), upload.submission(key))
     g.audit_object_id = transfer.id
     answer = presenters.outbound_detail(transfer)

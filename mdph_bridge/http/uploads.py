@@ -12,12 +12,12 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import File
 
-from mdph_bridge.blobpaths import new_upload
+from mdph_bridge.blobpaths import new_upload, staged_piece
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.sealing import Keyring, SealWriter
 from mdph_bridge.extensions import backends
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.submission import Intake, StagedUpload, Submission
+from mdph_bridge.services.submission import Intake, StagedUpload, Staging, Submission
 from mdph_bridge.storage import Storage
 
 MiB = 1024 * 1024
@@ -29,12 +29,17 @@ MAX_PARTS = 200
 class SealedPart:
     """Sink for one uploaded part: encrypts as it writes, keeps its first bytes to type it."""
 
-    def __init__(self, sink: UploadSink, name: str, empty: bool = False) -> None:
+    def __init__(
+        self, sink: UploadSink, name: str, empty: bool = False, key: str | None = None
+    ) -> None:
         self.name = name
         self.empty = empty  # a file input left empty on a page: the browser sends a blank part
-        self.key = new_upload()
+        # Under a new transfer's staging key, written in place (nothing reads it before the
+        # transfer's row exists); otherwise a fresh upload key, moved into staging if kept.
+        self.in_place = key is not None
+        self.key = key or new_upload()
         self._sink = sink
-        self._blob = sink.storage.writer(self.key)
+        self._blob = sink.storage.writer(self.key, in_place=self.in_place)
         self._sealer = SealWriter(self._blob, sink.keyring)
         self._head = b""
         self._done = False
@@ -50,12 +55,13 @@ class SealedPart:
         """Accept the rewind the form parser does once the part is written."""
         return 0
 
-    def finish(self) -> StagedUpload:
-        """Publish the sealed blob and describe it."""
+    def finish(self, last: bool = True) -> StagedUpload:
+        """Publish the sealed blob and describe it; one in place is flushed, and its folder with
+        the `last` of the request's (they share it)."""
         if not self._done:
             self._sealer.close()
-            # Not flushed: submission moves what it keeps, which makes it durable there.
-            self._blob.commit(durable=False)
+            # Elsewhere not flushed: submission moves what it keeps, durable where it lands.
+            self._blob.commit(durable=self.in_place, flush_folder=last)
             self._done = True
         return StagedUpload(
             self.key, self._sealer.size, self._sealer.sha256, detect_mime(self._head)
@@ -124,8 +130,11 @@ class UploadSink:
         max_file_bytes: int,
         max_transfer_bytes: int,
         documents_field: str | None = None,
+        staging: Staging | None = None,
     ) -> None:
         self.storage = storage
+        self.staging = staging
+        self._in_staging = 0  # the document parts written under the staging's keys so far
         # The API names each document part after its `nom_fichier`; a page's file input sends
         # every document under one field name, each named by its file name.
         self._documents_field = documents_field
@@ -148,7 +157,11 @@ class UploadSink:
             return DossierPart(self, empty, keep=first)
         if name == self._documents_field and filename:
             name = filename
-        part = SealedPart(self, name, empty)
+        key = None
+        if self.staging is not None and not empty:
+            key = staged_piece(self.staging.transfer_id, self._in_staging)
+            self._in_staging += 1
+        part = SealedPart(self, name, empty, key)
         self._parts.append(part)
         return part
 
@@ -197,22 +210,25 @@ class UploadSink:
 
     def documents(self, files: MultiDict[str, FileStorage]) -> dict[str, StagedUpload]:
         """Publish every document part, keyed by part name (its `nom_fichier`)."""
+        parts: list[SealedPart] = [
+            storage.stream  # type: ignore[misc]
+            for field, storage in files.items(multi=True)
+            if field != DOSSIER_PART and not storage.stream.empty  # type: ignore[attr-defined]
+        ]
         staged: dict[str, StagedUpload] = {}
-        for field, storage in files.items(multi=True):
-            part: SealedPart = storage.stream  # type: ignore[assignment]
-            if field == DOSSIER_PART or part.empty:
-                continue
-            name = part.name
-            if name in staged:
-                raise ServiceError.one(422, "pieces", "piece.fichier_double", nom=name)
-            staged[name] = part.finish()
+        for number, part in enumerate(parts):
+            if part.name in staged:
+                raise ServiceError.one(422, "pieces", "piece.fichier_double", nom=part.name)
+            staged[part.name] = part.finish(last=number == len(parts) - 1)
         return staged
 
     def cleanup(self) -> None:
-        """Delete every part the submission did not move into its staging folder."""
+        """Delete every part the submission did not take into its staging."""
+        taken = self.staging is not None and self.staging.taken
         for part in self._parts:
             part.discard()
-            self.storage.delete(part.key)
+            if not (part.in_place and taken):
+                self.storage.delete(part.key)
 
 
 def new_intake() -> Intake:
@@ -241,12 +257,20 @@ class Received:
             dossier=self.sink.read_dossier(self.form, self.files),
             uploads=self.sink.documents(self.files),
             idempotency_key=idempotency_key,
+            staging=self.sink.staging,
         )
 
 
 @contextmanager
-def received(intake: Intake, documents_field: str | None = None) -> Iterator[Received]:
-    """Parse the multipart request, sealing each part; drop whatever the use case did not keep."""
+def received(
+    intake: Intake, documents_field: str | None = None, new_transfer: bool = False
+) -> Iterator[Received]:
+    """Parse the multipart request, sealing each part; drop whatever the use case did not keep.
+
+    For a `new_transfer` the documents are written under its staging keys as they come
+    (`Staging`); a correction's, whose transfer may be processed meanwhile, or a draft's, which
+    stays a draft, go to fresh upload keys first.
+    """
     cfg = current_app.config
     sink = UploadSink(
         intake.storage,
@@ -254,6 +278,7 @@ def received(intake: Intake, documents_field: str | None = None) -> Iterator[Rec
         cfg["MAX_FILE_BYTES"],
         cfg["MAX_TRANSFER_BYTES"],
         documents_field,
+        Staging() if new_transfer else None,
     )
     try:
         form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])

@@ -11,7 +11,7 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -86,6 +86,17 @@ class StagedUpload:
     mime: str | None  # type recognised from the first bytes; None if not an accepted one
 
 
+@dataclass
+class Staging:
+    """The new transfer whose staging keys a request writes its documents under as they stream
+    in (`staging/<id>.piece-<k>`, k their order among the parts): no upload file renamed into
+    staging, nor deleted after. Until the submission stages them (`taken`), from when they are
+    its to keep or drop, the request deletes them (a refusal, a replay)."""
+
+    transfer_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    taken: bool = False
+
+
 @dataclass(frozen=True)
 class Submission:
     """What the sending MDPH sent: the dossier JSON and its documents by part name."""
@@ -93,6 +104,7 @@ class Submission:
     dossier: bytes
     uploads: Mapping[str, StagedUpload]
     idempotency_key: str | None = None
+    staging: Staging | None = None  # where the documents were written as they came, if so
 
 
 @dataclass(frozen=True)
@@ -410,10 +422,13 @@ def submit(
     if alone and session.in_transaction():
         session.commit()
 
-    transfer_id = uuid.uuid4()
+    staging = submission.staging
+    transfer_id = staging.transfer_id if staging else uuid.uuid4()
     prefix = staging_prefix(transfer_id)
     committed = False
     try:
+        if staging:
+            staging.taken = True  # from here, this function keeps or drops them (below)
         sealed = _stage(intake, transfer_id, submission, dossier)
         transfer, committed = _insert(
             session, intake, principal, submission, dossier, transfer_id, sealed
@@ -587,13 +602,26 @@ def _stage(
     intake: Intake, transfer_id: uuid.UUID, submission: Submission, dossier: dict[str, Any]
 ) -> bytes:
     """Stage the documents, durable before the row that points to them is written; return
-    the dossier sealed for the row (no file of its own: one file fewer to create, read, delete)."""
-    pieces = dossier["pieces"]
-    for index, piece in enumerate(pieces):
-        upload = submission.uploads[piece["nom_fichier"]]
+    the dossier sealed for the row (no file of its own: one file fewer to create, read, delete).
+
+    A document streamed in under its own staging key (`Staging`) is already durable there; one
+    streamed in under another's position steps aside first, so that no rename replaces a
+    document yet to move.
+    """
+    moves = []
+    for index, piece in enumerate(dossier["pieces"]):
+        key, target = submission.uploads[piece["nom_fichier"]].key, staged_piece(transfer_id, index)
+        if key != target:
+            moves.append((key, target))
+    prefix = staging_prefix(transfer_id)
+    for number, (key, target) in enumerate(moves):
+        if key.startswith(prefix):
+            aside = f"{key}-aside"
+            intake.storage.move(key, aside, durable=False)
+            moves[number] = (aside, target)
+    for number, (key, target) in enumerate(moves):
         # Each is flushed where it lands; their folder (the same) once, with the last's name.
-        last = index == len(pieces) - 1
-        intake.storage.move(upload.key, staged_piece(transfer_id, index), durable=last)
+        intake.storage.move(key, target, durable=number == len(moves) - 1)
     return seal(submission.dossier, intake.keyring)
 
 

@@ -69,13 +69,13 @@ def index() -> Any:
 
 
 def _upload(
-    action: Callable[[Intake, Submission], Transfer],
+    action: Callable[[Intake, Submission], Transfer], new_transfer: bool = False
 ) -> tuple[Transfer | None, dict[str, list[dict[str, str]]]]:
     """Run a submission from a page's form; return the transfer, or the problems by place."""
     intake = new_intake()
     raw: bytes | None = None
     try:
-        with received(intake, DOCUMENTS_FIELD) as upload:
+        with received(intake, DOCUMENTS_FIELD, new_transfer) as upload:
             check_csrf(upload.form.get("csrf_token", ""))
             key = upload.form.get("cle_envoi", "")
             submission = upload.submission(key if _is_uuid(key) else None)
@@ -109,7 +109,7 @@ def nouveau_envoi() -> Any:
         g.audit_object_id = transfer.id
         return transfer
 
-    transfer, erreurs = _upload(send)
+    transfer, erreurs = _upload(send, new_transfer=True)
     if transfer is None:
         return render_template(
             "envoi_nouveau.html", erreurs=erreurs, cle=uuid.uuid4(), limites=_limits()

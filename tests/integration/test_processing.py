@@ -343,6 +343,8 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
     )
     ghost, old_ghost = uuid.uuid4(), uuid.uuid4()  # the web process died before its commit
     live = set(storage.list_starting(f"packages/{done}."))
+    # A web process killed while a document streamed in under its new transfer's staging key.
+    (storage.root / staged_piece(uuid.uuid4(), 0)).write_bytes(b"half a document")
     for key in (
         f"incoming/{uuid.uuid4().hex}",
         staged_dossier(ghost),
@@ -363,7 +365,7 @@ def test_orphan_blobs_from_crashes_are_removed_and_live_ones_kept(
 
     keyring = app.config["KEYRING"]
     assert remove_orphans(session, storage, keyring, timedelta(hours=1)) == 0  # too recent
-    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 9
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 10
     assert files_under(packages) == [storage.root / key for key in sorted(live)]
 
     assert storage.list("incoming") == []

@@ -133,41 +133,73 @@ def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
     assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
 
 
-def test_a_submission_flushes_its_staging_folder_once_after_its_last_rename(
+def test_a_submission_streams_its_documents_into_their_staging_keys_then_flushes_the_folder(
     client: FlaskClient,
     demo: dict[str, Any],
     backends: Backends,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each staged document is flushed, then the folder once, after the last document's name
-    (the dossier, sealed in the row, has none): the payload is durable before the statement,
-    with one folder flush."""
+    """Each document is written under its staging key as it streams in (no upload file renamed
+    into staging, nor deleted after), flushed there, then the folder once, after the last
+    document (the dossier, sealed in the row, has no file): the payload is durable before the
+    statement, with one folder flush."""
     staging = backends.storage.root / "staging"
     events: list[tuple[str, Path]] = []
-    fsync_path, replace = storage_module.fsync_path, os.replace
+    fsync, replace, unlink = os.fsync, os.replace, Path.unlink
 
-    def flushed(path: Path) -> None:
-        events.append(("flush", Path(path)))
-        fsync_path(path)
+    def synced(fd: int) -> None:  # a file's or a folder's descriptor
+        events.append(("flush", Path(os.readlink(f"/proc/self/fd/{fd}"))))
+        fsync(fd)
 
     def renamed(src: Any, dst: Any) -> None:
+        events.append(("name", Path(dst)))
         replace(src, dst)
-        events.append(("name", Path(dst).parent))
 
-    monkeypatch.setattr(storage_module, "fsync_path", flushed)
+    def unlinked(path: Path, missing_ok: bool = False) -> None:
+        events.append(("unlink", path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(storage_module.os, "fsync", synced)
     monkeypatch.setattr(storage_module.os, "replace", renamed)
+    monkeypatch.setattr(Path, "unlink", unlinked)
     files = {"justificatif.pdf": PDF, "attestation.pdf": PDF + b"% 2\n"}
     response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
     monkeypatch.undo()
 
     assert response.status_code == 202
     pieces = [staging / f"{response.get_json()['id']}.piece-{n}" for n in (0, 1)]
-    assert [kind for kind, path in events if path == staging] == ["name", "name", "flush"]
-    assert [path for kind, path in events if kind == "flush" and path in pieces] == pieces
+    # No rename, no deletion; the folders made on first use are flushed in their parents too.
+    in_staging = [(kind, path) for kind, path in events if staging in (path, path.parent)]
+    assert in_staging == [("flush", pieces[0]), ("flush", pieces[1]), ("flush", staging)]
+    assert {kind for kind, _ in events} == {"flush"}
+    assert files_under(backends.storage.root) == pieces
+
+
+def test_documents_sent_in_another_order_than_declared_are_staged_at_their_positions(
+    app: Any, client: FlaskClient, demo: dict[str, Any], backends: Backends
+) -> None:
+    """A document streamed in under another's position moves to its own without replacing a
+    document yet to move."""
+    files = {"a.pdf": PDF + b"% a\n", "b.pdf": PDF + b"% b\n", "c.pdf": PDF + b"% c\n"}
+    sent = {name: files[name] for name in ("c.pdf", "a.pdf", "b.pdf")}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), sent)
+
+    assert response.status_code == 202
+    transfer_id = response.get_json()["id"]
+    staged = [f"staging/{transfer_id}.piece-{n}" for n in range(3)]
+    assert files_under(backends.storage.root) == [backends.storage.root / key for key in staged]
+    keyring = app.config["KEYRING"]
+    for key, content in zip(staged, files.values(), strict=True):
+        with backends.storage.open(key) as blob:
+            assert unseal(blob.read(), keyring) == content
 
 
 def test_same_idempotency_key_returns_the_same_transfer(
-    client: FlaskClient, demo: dict[str, Any], session: Session, redis_client: redis.Redis
+    client: FlaskClient,
+    demo: dict[str, Any],
+    session: Session,
+    redis_client: redis.Redis,
+    backends: Backends,
 ) -> None:
     token = demo["59"]["jetons"]["caseworker"]
     first = post(
@@ -184,6 +216,11 @@ def test_same_idempotency_key_returns_the_same_transfer(
     assert first.get_json()["id"] == again.get_json()["id"] != other.get_json()["id"]
     assert count(session, Transfer) == 2
     assert len(queued(redis_client)) == 2
+    # The replay's document, streamed in under staging keys of its own, is not kept.
+    transfers = sorted(response.get_json()["id"] for response in (first, other))
+    assert files_under(backends.storage.root) == [
+        backends.storage.root / f"staging/{transfer_id}.piece-0" for transfer_id in transfers
+    ]
 
 
 def test_invalid_dossier_lists_every_problem_and_writes_nothing(
