@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-# Sealed uploads not yet moved into a transfer's staging: a correction's, a draft's (a new
-# transfer's documents stream straight into its staging keys); the orphan sweeper's to clear.
+# Sealed uploads not yet moved into a transfer's staging: a correction's, a draft's, any on S3
+# (on the local disk a new transfer's documents stream straight into its staging keys); the
+# orphan sweeper's to clear.
 INCOMING = "incoming"
 # A transfer's sealed payload until it is packaged, named after the transfer in one folder for
 # all: `staging/<id>.dossier`, `staging/<id>.piece-<n>`. Until 2026-12-05 each transfer had a

@@ -17,10 +17,11 @@ class KeptConnection:
     data and wraps the call in its retry: as much CPU as the round trip itself, paid on every
     transfer by the worker's main process (kombu's record of each delivery and ack) and its
     children (the inbound watermark), docs/PERFORMANCE.md. A connection found closed (Redis
-    restarted) is opened again and the script sent once more, as the client's retry would: the
-    callers' scripts are idempotent. A new pool, or a forked process, takes a new connection.
-    Threads are long-lived in every process that uses it (the worker's loop, the web's threads):
-    each keeps one connection of its pool for its life.
+    restarted) is opened again and the script sent once more (the callers' scripts are
+    idempotent); any other error, a timeout among them (redis-py then drops the connection, so
+    nothing is left half read), is the caller's. A new pool, or a forked process, takes a new
+    connection. Each thread keeps one connection of its pool until the pool is disconnected: fit
+    for long-lived threads only (the worker's loop, a prefork child, the web's fixed threads).
     """
 
     def __init__(self) -> None:
@@ -31,8 +32,8 @@ class KeptConnection:
         kept = self._local
         connection = getattr(kept, "connection", None)
         if connection is None or kept.pool is not pool or kept.pid != os.getpid():
-            kept.pool, kept.pid = pool, os.getpid()
-            connection = kept.connection = pool.get_connection()
+            connection = pool.get_connection()  # kept only once taken: a failure keeps nothing
+            kept.connection, kept.pool, kept.pid = connection, pool, os.getpid()
         try:
             connection.send_command("EVAL", script, len(keys), *keys, *args)
             return connection.read_response()

@@ -41,6 +41,12 @@ class Writer(Protocol):
 class Storage(Protocol):
     """Where blobs live: the local disk (one machine) or an S3-compatible store (several)."""
 
+    # Whether `stamps` dates a blob written in place from its last write (the local disk), not
+    # from when its writing began (S3 dates a multipart upload so): the orphan sweeper judges a
+    # request's blobs by that date, so only then may a new transfer's documents stream in under
+    # their staging keys, where a long upload would otherwise look abandoned once complete.
+    dated_by_last_write: bool
+
     def writer(self, key: str, in_place: bool = False) -> Writer: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
@@ -134,6 +140,8 @@ class BlobWriter(CommitOnExit):
 
 class LocalStorage:
     """Store blobs under a root folder; keys are slash-separated names without `..`."""
+
+    dated_by_last_write = True  # a file's modification time
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -148,6 +148,8 @@ class _S3Reader(io.RawIOBase):
 class S3Storage:
     """Store blobs as objects of one bucket; keys are the same as on the local disk."""
 
+    dated_by_last_write = False  # an object may be dated from when its multipart upload began
+
     def __init__(self, settings: S3Settings) -> None:
         self.settings = settings
         self.bucket = settings.bucket

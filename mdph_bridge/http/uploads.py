@@ -268,8 +268,9 @@ def received(
     """Parse the multipart request, sealing each part; drop whatever the use case did not keep.
 
     For a `new_transfer` the documents are written under its staging keys as they come
-    (`Staging`); a correction's, whose transfer may be processed meanwhile, or a draft's, which
-    stays a draft, go to fresh upload keys first.
+    (`Staging`) where the storage dates them by their last write; a correction's, whose transfer
+    may be processed meanwhile, a draft's, which stays a draft, and those on S3 go to fresh
+    upload keys first (moved into staging, dated anew).
     """
     cfg = current_app.config
     sink = UploadSink(
@@ -278,7 +279,7 @@ def received(
         cfg["MAX_FILE_BYTES"],
         cfg["MAX_TRANSFER_BYTES"],
         documents_field,
-        Staging() if new_transfer else None,
+        Staging() if new_transfer and intake.storage.dated_by_last_write else None,
     )
     try:
         form, files = sink.parse(request, cfg["MAX_FORM_MEMORY_SIZE"])

@@ -16,6 +16,7 @@ from kombu.asynchronous import Hub
 from support import silent_server
 
 from mdph_bridge.broker import Channel
+from mdph_bridge.redis_scripts import KeptConnection
 from mdph_bridge.services import queue
 from mdph_bridge.services.queue import PROCESS_TASK, QUEUE, wake_processing
 
@@ -121,6 +122,26 @@ def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_
     assert through_a_client == []
     assert redis_client.zcard(channel.unacked_index_key) == 0
     assert redis_client.hlen(channel.unacked_key) == 0
+
+
+def test_a_failed_checkout_leaves_no_connection_kept_under_the_new_pool(
+    redis_client: redis.Redis,
+) -> None:
+    """A thread whose checkout from a new pool failed (Redis refusing connections) takes one of
+    that pool next time, not the connection it kept from the old one (or a parent's, forked)."""
+    settings = redis_client.connection_pool.connection_kwargs
+    scripts = KeptConnection()
+    old = redis.ConnectionPool(**settings)
+    assert scripts.eval(old, "return 1", ()) == 1
+    new = redis.ConnectionPool(**settings, max_connections=1)
+    held = new.get_connection()
+    with pytest.raises(redis.ConnectionError):  # the pool has no connection to give
+        scripts.eval(new, "return 2", ())
+    new.release(held)
+    assert scripts.eval(new, "return 2", ()) == 2
+    assert scripts._local.connection in new._in_use_connections
+    old.disconnect()
+    new.disconnect()
 
 
 def test_the_worker_s_loop_adds_the_broker_s_socket_to_its_readers_once_not_every_turn(

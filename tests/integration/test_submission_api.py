@@ -133,6 +133,31 @@ def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
     assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
 
 
+def test_where_blobs_are_dated_from_their_first_write_documents_come_through_uploads(
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A storage that dates a blob from when its writing began (S3's multipart uploads) would
+    show a long upload, written under its staging key, as abandoned to the orphan sweeper once
+    complete: there each document streams into an upload key, then moves into staging."""
+    monkeypatch.setattr(backends.storage, "dated_by_last_write", False)
+    moves: list[tuple[str, str]] = []
+    move = backends.storage.move
+
+    def moved(src: str, dst: str, durable: bool = True) -> None:
+        moves.append((src.split("/")[0], dst.split("/")[0]))
+        move(src, dst, durable)
+
+    monkeypatch.setattr(backends.storage, "move", moved)
+    files = {"justificatif.pdf": PDF, "attestation.pdf": PDF + b"% 2\n"}
+    response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+
+    assert response.status_code == 202
+    assert moves == [("incoming", "staging"), ("incoming", "staging")]
+
+
 def test_a_submission_streams_its_documents_into_their_staging_keys_then_flushes_the_folder(
     client: FlaskClient,
     demo: dict[str, Any],
