@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 import redis
 from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine, create_engine, text
@@ -251,3 +252,18 @@ def empty_tables(engine: Engine) -> None:
                 raise
         else:
             return
+
+
+def evals_through_a_client(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The EVAL commands sent through a redis-py client from now on (a script sent on a kept
+    connection is not one of them)."""
+    sent: list[object] = []
+    command = redis.Redis.execute_command
+
+    def watched(client: redis.Redis, *args: object, **options: object) -> object:
+        if args[0] == "EVAL":
+            sent.append(args)
+        return command(client, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", watched)
+    return sent

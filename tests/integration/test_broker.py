@@ -13,7 +13,7 @@ import redis
 from flask import Flask
 from kombu import Queue
 from kombu.asynchronous import Hub
-from support import silent_server
+from support import evals_through_a_client, silent_server
 
 from mdph_bridge.broker import Channel
 from mdph_bridge.redis_scripts import KeptConnection
@@ -96,15 +96,7 @@ def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_
     celery = app.extensions["mdph_bridge"].celery
     for _ in range(3):
         wake_processing(celery, uuid.uuid4(), 1)
-    through_a_client: list[object] = []
-    command = redis.Redis.execute_command
-
-    def watched(client: redis.Redis, *args: object, **options: object) -> object:
-        if args[0] == "EVAL":
-            through_a_client.append(args)
-        return command(client, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", watched)
+    through_a_client = evals_through_a_client(monkeypatch)
     with celery.connection_for_read() as connection:
         channel = connection.default_channel
         messages = [channel.basic_get(QUEUE, no_ack=False) for _ in range(3)]

@@ -17,7 +17,7 @@ from flows import ready
 from histories import NOW, add_transfer
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-from support import bearer, hub_settings
+from support import bearer, evals_through_a_client, hub_settings
 
 from mdph_bridge import create_app
 from mdph_bridge.api import inbound
@@ -409,15 +409,7 @@ def test_a_raise_goes_on_a_connection_its_thread_keeps_and_outlives_its_loss(
     not a client's command (a pool checkout, a poll and a retry wrapper); one closed by Redis is
     opened again."""
     watermarks = app.extensions["mdph_bridge"].watermarks
-    through_a_client: list[object] = []
-    command = redis.Redis.execute_command
-
-    def watched(client: redis.Redis, *args: object, **options: object) -> object:
-        if args[0] == "EVAL":
-            through_a_client.append(args)
-        return command(client, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", watched)
+    through_a_client = evals_through_a_client(monkeypatch)
     watermarks.raise_to("62", 5)
     assert through_a_client == []
     kept = watermarks.scripts._local.connection

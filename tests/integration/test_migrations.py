@@ -142,45 +142,37 @@ def test_continuity_roll_ups_start_from_the_transfers_already_folded(empty_datab
     ]  # fmt: skip
 
 
-def test_the_open_transfers_index_waits_for_a_busy_hub_and_replaces_a_left_over(
-    empty_database: str,
+@pytest.mark.parametrize(
+    ("before", "after", "index", "built"),
+    [
+        ("0012", "head", "ix_transfers_open_due", "(due_at, id) WHERE"),
+        (
+            "0018",
+            "0019",
+            "ix_transfers_packages_held",
+            "(state, state_changed_at) WHERE "
+            "((package_key IS NOT NULL) OR (medical_package_key IS NOT NULL))",
+        ),
+    ],
+)
+def test_an_index_is_built_beside_a_busy_hub_and_replaces_a_left_over(
+    empty_database: str, before: str, after: str, index: str, built: str
 ) -> None:
-    config = alembic_config(empty_database)
-    command.upgrade(config, "0012")
-    engine = create_engine(empty_database)
-    with engine.begin() as conn:  # what an interrupted build leaves behind
-        conn.exec_driver_sql("CREATE INDEX ix_transfers_open_due ON transfers (id)")
-    with write_held_until_the_build_outwaits_the_lock_timeout(empty_database):
-        command.upgrade(config, "head")
-    with engine.connect() as conn:
-        definition = conn.exec_driver_sql(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_transfers_open_due'"
-        ).scalar_one()
-    engine.dispose()
-    assert "(due_at, id) WHERE" in definition
-
-
-def test_the_packages_index_is_built_beside_a_busy_hub_and_replaces_a_left_over(
-    empty_database: str,
-) -> None:
-    """0019 builds its index as 0013 does: concurrently, waiting for a write longer than the
+    """0013 and 0019 build their index concurrently: waiting for a write longer than the
     migrations' lock timeout rather than failing, and again over an interrupted build's."""
     config = alembic_config(empty_database)
-    command.upgrade(config, "0018")
+    command.upgrade(config, before)
     engine = create_engine(empty_database)
     with engine.begin() as conn:  # what an interrupted build leaves behind
-        conn.exec_driver_sql("CREATE INDEX ix_transfers_packages_held ON transfers (id)")
+        conn.exec_driver_sql(f"CREATE INDEX {index} ON transfers (id)")
     with write_held_until_the_build_outwaits_the_lock_timeout(empty_database):
-        command.upgrade(config, "0019")
+        command.upgrade(config, after)
     with engine.connect() as conn:
-        definition = conn.exec_driver_sql(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_transfers_packages_held'"
+        definition = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = :index"), {"index": index}
         ).scalar_one()
     engine.dispose()
-    assert definition.endswith(
-        "(state, state_changed_at) WHERE "
-        "((package_key IS NOT NULL) OR (medical_package_key IS NOT NULL))"
-    ), definition
+    assert built in definition, definition
 
 
 def test_a_digest_is_kept_only_for_the_transfers_a_worker_may_still_process(
