@@ -13,7 +13,6 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
-    UniqueConstraint,
     false,
     text,
 )
@@ -31,6 +30,7 @@ def _rights(outcome: str) -> Any:
 
 
 OPEN_STATES = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN)))
+KEY_GIVEN = "idempotency_key IS NOT NULL"
 PACKAGES_HELD = "package_key IS NOT NULL OR medical_package_key IS NOT NULL"
 
 
@@ -39,7 +39,16 @@ class Transfer(Base):
 
     __tablename__ = "transfers"
     __table_args__ = (
-        UniqueConstraint("origin_code", "idempotency_key"),
+        # A sender's Idempotency-Keys, once each; a transfer sent without one has no entry to
+        # write (every lookup names a key, which implies the condition; migration 0020).
+        Index(
+            "uq_transfers_origin_code_idempotency_key_given",
+            "origin_code",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text(KEY_GIVEN),
+            sqlite_where=text(KEY_GIVEN),
+        ),
         # Positions are given at `ready`: a transfer not ready yet has no entry to write.
         Index(
             "uq_transfers_dest_code_inbound_seq",
@@ -50,7 +59,6 @@ class Transfer(Base):
             sqlite_where=text("inbound_seq IS NOT NULL"),
         ),
         Index("ix_transfers_state_changed", "state", "state_changed_at"),
-        Index("ix_transfers_warn_at", "warn_at"),
         # The open transfers by deadline: the most overdue come first in the supervisors' alerts
         # without reading every open transfer (a hundred index entries, not a hundred thousand).
         Index(

@@ -153,12 +153,18 @@ def test_continuity_roll_ups_start_from_the_transfers_already_folded(empty_datab
             "(state, state_changed_at) WHERE "
             "((package_key IS NOT NULL) OR (medical_package_key IS NOT NULL))",
         ),
+        (
+            "0019",
+            "0020",
+            "uq_transfers_origin_code_idempotency_key_given",
+            "(origin_code, idempotency_key) WHERE (idempotency_key IS NOT NULL)",
+        ),
     ],
 )
 def test_an_index_is_built_beside_a_busy_hub_and_replaces_a_left_over(
     empty_database: str, before: str, after: str, index: str, built: str
 ) -> None:
-    """0013 and 0019 build their index concurrently: waiting for a write longer than the
+    """0013, 0019 and 0020 build their index concurrently: waiting for a write longer than the
     migrations' lock timeout rather than failing, and again over an interrupted build's."""
     config = alembic_config(empty_database)
     command.upgrade(config, before)
@@ -216,6 +222,49 @@ def test_positions_stay_unique_per_destination_once_given_and_only_those_are_ind
         conn.execute(insert(Transfer).values(transfer_row(state="ready", inbound_seq=1)))
     engine.dispose()
     assert definition.endswith("WHERE (inbound_seq IS NOT NULL)")
+
+
+def test_keys_stay_unique_per_sender_once_given_and_only_those_are_indexed(
+    empty_database: str,
+) -> None:
+    """0020: the key's unique index holds the keyed transfers, `warn_at` none; a downgrade
+    puts the constraint and the index back."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0019")
+    engine = create_engine(empty_database)
+    indexes = text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'transfers'")
+    with engine.begin() as conn:
+        conn.execute(insert(Departement), [{"code": c, "nom": c} for c in ("59", "62")])
+        conn.execute(
+            insert(Transfer.__table__).values(transfer_row(state="received", idempotency_key="k"))
+        )
+    command.upgrade(config, "0020")
+    with engine.begin() as conn:
+        for _ in range(2):  # without a key: never in each other's way
+            conn.execute(insert(Transfer.__table__).values(transfer_row(state="received")))
+        conn.execute(
+            insert(Transfer.__table__).values(
+                transfer_row(state="received", origin_code="62", idempotency_key="k")
+            )
+        )
+        upgraded = dict(conn.execute(indexes).tuples().all())
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            insert(Transfer.__table__).values(transfer_row(state="received", idempotency_key="k"))
+        )
+    command.downgrade(config, "0019")
+    with engine.connect() as conn:
+        downgraded = dict(conn.execute(indexes).tuples().all())
+    engine.dispose()
+    assert upgraded["uq_transfers_origin_code_idempotency_key_given"].endswith(
+        "(origin_code, idempotency_key) WHERE (idempotency_key IS NOT NULL)"
+    )
+    assert "ix_transfers_warn_at" not in upgraded
+    assert "uq_transfers_origin_code_idempotency_key" not in upgraded
+    assert downgraded["uq_transfers_origin_code_idempotency_key"].endswith(
+        "(origin_code, idempotency_key)"
+    )
+    assert "ix_transfers_warn_at" in downgraded
 
 
 def test_the_sealed_dossier_column_is_stored_out_of_line_and_kept_by_a_downgrade(
