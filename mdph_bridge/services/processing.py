@@ -342,8 +342,12 @@ def _claimed(session: Session, transfer_id: uuid.UUID, token: str, taken: Any) -
 def _claim_slowly(
     session: Session, transfer_id: uuid.UUID, limits: Limits, token: str, now: datetime
 ) -> Claimed | None:
-    """Retake a transfer whose lease expired, or fail it once its attempts are spent."""
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    """Retake a transfer whose lease expired, or fail it once its attempts are spent.
+
+    The row is read under its lock: the attempts counted against `max_attempts` and numbered in
+    the event are those the update then increments, not a value another attempt changed since.
+    """
+    transfer = session.get(Transfer, transfer_id, populate_existing=True, with_for_update=True)
     if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
         session.rollback()
         return None
@@ -372,8 +376,8 @@ def _claim_slowly(
     if not claimed:
         session.commit()
         return None
-    # What packaging needs is read again under the row lock the claim holds: the row read above
-    # was not locked, and may have changed (a correction staging another dossier) before it.
+    # What packaging needs, under the row lock taken above (the sealed dossier is not loaded
+    # with the row: only a claim that moved it needs it).
     taken = session.execute(_TAKEN, {"id": transfer_id}).one()
     return _claimed(session, transfer_id, token, taken)
 

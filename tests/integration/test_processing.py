@@ -25,7 +25,8 @@ from flows import (
     staged_as_before_0018,
     unpack,
 )
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, files_under, sent_statements
 
@@ -198,9 +199,9 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
 def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_first_read(
     client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """The slower claim reads the row, then moves it by a guarded update. The row may change in
-    between (here, as if a correction had staged another dossier and its attempt's lease had
-    expired): the dossier handed to packaging is the one of the row the update took."""
+    """The slower claim reads the row under its lock, then moves it. A row changed just before
+    (here, as if a correction had staged another dossier and its attempt's lease had expired)
+    hands over the dossier of the row the claim took."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
@@ -212,8 +213,8 @@ def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_firs
     changed: list[bool] = []
 
     def change_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        """Just before the claim's guarded update, another connection changes the row."""
-        if changed or not statement.startswith("UPDATE transfers SET state="):
+        """Just before the claim's read of the row, another connection changes it."""
+        if changed or not statement.endswith("FOR UPDATE"):
             return
         changed.append(True)
         with backends.engine.begin() as elsewhere:
@@ -228,6 +229,49 @@ def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_firs
     assert changed
     assert claimed is not None
     assert (claimed.sealed_dossier, claimed.dossier_sha256) == tuple(other.values())
+
+
+def test_the_slower_claim_counts_the_attempts_of_the_row_it_locked(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """Another attempt cannot count attempts between the slower claim's read of the row and its
+    update (here, up to the limit): the event numbers the attempt the row counts, within
+    `max_attempts`."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert claim(session, transfer_id, LIMITS) is not None
+    expired = update(Transfer).where(Transfer.id == transfer_id)
+    session.execute(expired.values(lease_until=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    tried: list[bool] = []
+
+    def spend_after_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        """Just after the claim read the row, another connection spends its attempts."""
+        if tried or not statement.startswith("SELECT transfers."):
+            return
+        tried.append(True)
+        try:
+            with backends.engine.begin() as elsewhere:
+                elsewhere.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                elsewhere.execute(expired.values(attempts=LIMITS.max_attempts))
+        except OperationalError:  # the row is locked until the claim commits
+            pass
+
+    event.listen(backends.engine, "after_cursor_execute", spend_after_read)
+    try:
+        claim(session, transfer_id, LIMITS)
+    finally:
+        event.remove(backends.engine, "after_cursor_execute", spend_after_read)
+
+    assert tried
+    session.expire_all()
+    attempts = session.scalar(select(Transfer.attempts).where(Transfer.id == transfer_id))
+    last = select(TransferEvent.detail).where(TransferEvent.transfer_id == transfer_id)
+    detail = session.scalars(last.order_by(TransferEvent.id.desc()).limit(1)).one()
+    assert attempts is not None
+    assert attempts <= LIMITS.max_attempts
+    assert detail == {"tentative": attempts}
 
 
 def test_failed_attempts_release_the_transfer_then_fail_it(
