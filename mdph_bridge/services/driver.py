@@ -92,9 +92,13 @@ def _translated(
 
 
 def _rows(driver: Any, sql: str, params: Any) -> list[Any]:
-    """Run a statement prepared on the server (after its first use); the rows it returned."""
+    """Run a statement prepared on the server (after its first use); the rows it returned.
+
+    Whether it returned rows is read from the result's status (`rownumber`), not from
+    `description`, which builds an object per column (~10 µs for the claim's eight).
+    """
     cursor = driver.execute(sql, params, prepare=True)
-    return cursor.fetchall() if cursor.description else []
+    return cursor.fetchall() if cursor.rownumber is not None else []
 
 
 def _checked_out(bind: Engine) -> PoolProxiedConnection:

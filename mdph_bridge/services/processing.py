@@ -660,14 +660,20 @@ def _reject(
 
 def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, claimed: Claimed, keep: str) -> None:
     """Shred the staging payload, by its keys: finding names in the one staging folder would
-    read it whole. The dossier has a file only if staged before migration 0018. A folder of the
-    layouts before 2026-12-05 goes whole, its staging and the packages of the attempts not kept;
-    the other attempts' packages are the orphan sweeper's."""
+    read it whole. The other attempts' packages are the orphan sweeper's.
+
+    Only a transfer staged before migration 0018 (its dossier in a file) may have a folder of
+    the layouts before 2026-12-05 (0018 came after them): that folder goes whole, its staging
+    and the packages of the attempts not kept. A transfer staged since has none to look for
+    (two folder lookups per transfer); one a correction left of an older staging is the
+    sweeper's too.
+    """
     try:
         keys = [staged_piece(transfer_id, document.position) for document in claimed.documents]
-        if claimed.sealed_dossier is None:
-            keys.append(staged_dossier(transfer_id))
-        storage.delete_many(keys)
+        if claimed.sealed_dossier is not None:
+            storage.delete_many(keys)
+            return
+        storage.delete_many([*keys, staged_dossier(transfer_id)])
         storage.delete_prefix(staging_folder(transfer_id))
         remove_attempts(storage, storage.stamps(package_folder(transfer_id)), {keep})
     except Exception as exc:

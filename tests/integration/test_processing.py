@@ -159,12 +159,13 @@ def test_concurrent_deliveries_process_once(
 def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """The attempt that wins removes a lost attempt's folder of the layout before 2026-12-05; a
-    lost attempt's package under the new names is the orphan sweeper's (finding it at `ready`
-    would read the shared `packages/` folder whole)."""
+    """The attempt that wins removes a lost attempt's folder of the layout before 2026-12-05 (of
+    a transfer staged before 0018); a lost attempt's package under the new names is the orphan
+    sweeper's (finding it at `ready` would read the shared `packages/` folder whole)."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
+    staged_as_before_0018(session, backends, transfer_id)
     claimed = claim(session, transfer_id, LIMITS)
     assert claimed is not None
     token = claimed.token
@@ -194,6 +195,32 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
     assert backends.storage.list_starting(f"packages/{transfer_id}.") == [transfer.package_key]
+
+
+def test_a_transfer_staged_since_0018_is_not_looked_for_in_older_layouts_the_sweeper_is(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The worker looks for no folder of the layouts before 2026-12-05 for a transfer staged
+    since migration 0018 (which came after them); one left anyway (by hand here) is removed by
+    the orphan sweeper."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    storage = backends.storage
+    left = (f"staging/{transfer_id}/piece-0", f"packages/{transfer_id}/0123abcd-dossier.age")
+    for key in left:
+        with storage.writer(key) as blob:
+            blob.write(b"left by hand in a layout before 2026-12-05")
+
+    assert run(app, backends, transfer_id) == State.READY
+    assert storage.list_starting(f"staging/{transfer_id}.") == []
+    assert [*storage.list(f"staging/{transfer_id}"), *storage.list(f"packages/{transfer_id}")] == [
+        left[0],
+        left[1],
+    ]
+    keyring = app.config["KEYRING"]
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 2
+    assert storage.list(f"staging/{transfer_id}") == storage.list(f"packages/{transfer_id}") == []
 
 
 def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_first_read(
