@@ -8,7 +8,7 @@ the same bind processors SQLAlchemy would apply, and psycopg prepares it on the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -42,10 +42,15 @@ class Prepared:
 
 
 class DriverStatement:
-    """A Core statement compiled once for each dialect that runs it."""
+    """A Core statement compiled once for each dialect that runs it.
 
-    def __init__(self, statement: ClauseElement) -> None:
+    The parameters named in `given` skip SQLAlchemy's bind processing: the caller gives them as
+    the driver takes them (e.g. psycopg's `Json` with its own `dumps`).
+    """
+
+    def __init__(self, statement: ClauseElement, given: Iterable[str] = ()) -> None:
         self._statement = statement
+        self._given = frozenset(given)
         self._compiled: dict[Dialect, Prepared] = {}
 
     def compiled(self, dialect: Dialect) -> Prepared:
@@ -53,8 +58,12 @@ class DriverStatement:
         found = self._compiled.get(dialect)
         if found is None:
             compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
+            if unknown := self._given - compiled.binds.keys():
+                raise KeyError(f"unknown bind parameters: {sorted(unknown)}")
             processors: dict[str, Callable[[Any], Any]] = {}
             for name, process in compiled._bind_processors.items():  # what execution applies
+                if name in self._given:
+                    continue
                 if not callable(process):  # a tuple's, item by item: no statement here binds one
                     raise TypeError(f"unsupported bind parameter {name}")
                 processors[name] = process

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from dossiers import PDF, dossier, submit
@@ -195,6 +196,34 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     transfer = session.get(Transfer, transfer_id, populate_existing=True)
     assert transfer is not None
     assert backends.storage.list_starting(f"packages/{transfer_id}.") == [transfer.package_key]
+
+
+def test_the_ready_statement_s_json_is_written_by_orjson_and_read_back_the_same(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The `ready` statement's JSON columns are written by orjson (compact, UTF-8), not by the
+    standard library's encoder; what is read back is what the worker wrote."""
+    data = dossier(
+        files={"piece_identite.pdf": PDF},
+        medical={"certificat.pdf": MEDICAL_PDF},
+        evaluation={"diagnostic": "G80.1"},
+    )
+    files = {"piece_identite.pdf": PDF, "certificat.pdf": MEDICAL_PDF}
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], data, files)
+    assert run(app, backends, transfer_id) == State.READY
+    columns = ("package_key_ids", "medical_package_key_ids", "manifest", "harmonisation")
+    as_stored = (
+        "SELECT package_key_ids::text, medical_package_key_ids::text, manifest::text,"
+        " harmonisation::text FROM transfers WHERE id = :id"
+    )
+    stored = session.execute(text(as_stored), {"id": transfer_id}).one()
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    for column, written in zip(columns, stored, strict=True):
+        value = getattr(transfer, column)
+        assert value
+        assert written == orjson.dumps(value).decode()
+    assert "é" in stored[3]  # a label of the summary, not escaped
 
 
 def test_a_transfer_staged_since_0018_is_not_looked_for_in_older_layouts_the_sweeper_is(
