@@ -719,6 +719,36 @@ def test_the_claim_and_the_ready_statement_go_by_the_driver_prepared(
     assert not [sql for sql in executed if "UPDATE transfers" in sql]
 
 
+def test_the_driver_s_statements_run_on_the_cursor_their_connection_keeps(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claim and the `ready` statement of each attempt run on one cursor per pooled
+    connection, kept with it, not on a cursor made for each statement."""
+    caseworker = demo["59"]["jetons"]["caseworker"]
+    ids = [submit(client, caseworker, dossier(), {"piece_identite.pdf": PDF}) for _ in range(3)]
+    backends.engine.dispose()  # a pool that starts empty: one connection serves every statement
+    cursors: list[psycopg.Cursor[Any]] = []
+    execute = psycopg.Cursor.execute
+
+    def sent(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("prepare"):
+            cursors.append(self)
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", sent)
+    for transfer_id in ids:
+        assert run(app, backends, transfer_id) == State.READY
+    monkeypatch.undo()
+
+    assert len(cursors) == 6
+    connections = {id(cursor.connection) for cursor in cursors}
+    assert len({id(cursor) for cursor in cursors}) == len(connections) < len(cursors)
+
+
 def test_a_claim_inside_a_transaction_joins_it_and_commits_it(
     client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
