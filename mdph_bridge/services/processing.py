@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, cast
 
+import orjson
 from marshmallow import ValidationError
+from psycopg.types.json import Json
 from sqlalchemy import (
     CTE,
     BindParameter,
@@ -256,6 +258,8 @@ _READY_COLUMNS = (
     "manifest",
     "harmonisation",
 )
+# Its JSON columns: on PostgreSQL their values are written by orjson (`_as_json`).
+_READY_JSON = ("package_key_ids", "medical_package_key_ids", "manifest", "harmonisation")
 # The usual end of an attempt, built once: `ready` (its milestone too) if the lease is still ours.
 _READY_WHERE = (
     TRANSFERS.c.id == bindparam("transfer_id"),
@@ -319,7 +323,8 @@ _READY_WITH_EVENT = DriverStatement(
     select(_READY_MOVED.c.inbound_seq).add_cte(
         _event_of(_READY_MOVED, State.VALIDATING, State.READY, NO_DETAIL),
         system_entry_insert(_NOW, AUDIT_ACTION, _READY_MOVED.c.id, State.READY.value).cte("entry"),
-    )
+    ),
+    given=[f"b_{name}" for name in _READY_JSON],
 )
 
 
@@ -342,8 +347,12 @@ def _claimed(session: Session, transfer_id: uuid.UUID, token: str, taken: Any) -
 def _claim_slowly(
     session: Session, transfer_id: uuid.UUID, limits: Limits, token: str, now: datetime
 ) -> Claimed | None:
-    """Retake a transfer whose lease expired, or fail it once its attempts are spent."""
-    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    """Retake a transfer whose lease expired, or fail it once its attempts are spent.
+
+    The row is read under its lock: the attempts counted against `max_attempts` and numbered in
+    the event are those the update then increments, not a value another attempt changed since.
+    """
+    transfer = session.get(Transfer, transfer_id, populate_existing=True, with_for_update=True)
     if transfer is None or transfer.state not in (State.RECEIVED, State.VALIDATING):
         session.rollback()
         return None
@@ -372,8 +381,8 @@ def _claim_slowly(
     if not claimed:
         session.commit()
         return None
-    # What packaging needs is read again under the row lock the claim holds: the row read above
-    # was not locked, and may have changed (a correction staging another dossier) before it.
+    # What packaging needs, under the row lock taken above (the sealed dossier is not loaded
+    # with the row: only a claim that moved it needs it).
     taken = session.execute(_TAKEN, {"id": transfer_id}).one()
     return _claimed(session, transfer_id, token, taken)
 
@@ -609,6 +618,7 @@ def _mark_ready(
         if session.in_transaction():  # usually none: the keys came from the process's copy
             session.commit()  # ends what the attempt read: no lock of it for `ready` to wait on
         compiled = _READY_WITH_EVENT.compiled(bind.dialect)
+        params |= {f"b_{name}": _as_json(values[name]) for name in _READY_JSON}
         moved = autocommitted(bind, compiled.sql, compiled.params(params))
         if not moved:
             return False
@@ -624,6 +634,13 @@ def _mark_ready(
     session.commit()
     raise_watermark(session, claimed.dest_code, seq)
     return True
+
+
+def _as_json(value: Any) -> Json:
+    """A JSON value as psycopg sends it, written by orjson: the standard library's encoder,
+    which SQLAlchemy's JSON type has psycopg use, took ~10 µs for the manifest alone. The values
+    are the hub's own (strings, integers, lists, objects), read back the same by either."""
+    return Json(value, orjson.dumps)
 
 
 def _reject(
@@ -656,14 +673,20 @@ def _reject(
 
 def _drop_leftovers(storage: Storage, transfer_id: uuid.UUID, claimed: Claimed, keep: str) -> None:
     """Shred the staging payload, by its keys: finding names in the one staging folder would
-    read it whole. The dossier has a file only if staged before migration 0018. A folder of the
-    layouts before 2026-12-05 goes whole, its staging and the packages of the attempts not kept;
-    the other attempts' packages are the orphan sweeper's."""
+    read it whole. The other attempts' packages are the orphan sweeper's.
+
+    Only a transfer staged before migration 0018 (its dossier in a file) may have a folder of
+    the layouts before 2026-12-05 (0018 came after them): that folder goes whole, its staging
+    and the packages of the attempts not kept. A transfer staged since has none to look for
+    (two folder lookups per transfer); one a correction left of an older staging is the
+    sweeper's too.
+    """
     try:
         keys = [staged_piece(transfer_id, document.position) for document in claimed.documents]
-        if claimed.sealed_dossier is None:
-            keys.append(staged_dossier(transfer_id))
-        storage.delete_many(keys)
+        if claimed.sealed_dossier is not None:
+            storage.delete_many(keys)
+            return
+        storage.delete_many([*keys, staged_dossier(transfer_id)])
         storage.delete_prefix(staging_folder(transfer_id))
         remove_attempts(storage, storage.stamps(package_folder(transfer_id)), {keep})
     except Exception as exc:

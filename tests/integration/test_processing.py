@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from dossiers import PDF, dossier, submit
@@ -25,7 +26,8 @@ from flows import (
     staged_as_before_0018,
     unpack,
 )
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import bearer, files_under, sent_statements
 
@@ -158,12 +160,13 @@ def test_concurrent_deliveries_process_once(
 def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """The attempt that wins removes a lost attempt's folder of the layout before 2026-12-05; a
-    lost attempt's package under the new names is the orphan sweeper's (finding it at `ready`
-    would read the shared `packages/` folder whole)."""
+    """The attempt that wins removes a lost attempt's folder of the layout before 2026-12-05 (of
+    a transfer staged before 0018); a lost attempt's package under the new names is the orphan
+    sweeper's (finding it at `ready` would read the shared `packages/` folder whole)."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
+    staged_as_before_0018(session, backends, transfer_id)
     claimed = claim(session, transfer_id, LIMITS)
     assert claimed is not None
     token = claimed.token
@@ -195,12 +198,66 @@ def test_an_expired_lease_is_taken_over_and_leftovers_are_removed(
     assert backends.storage.list_starting(f"packages/{transfer_id}.") == [transfer.package_key]
 
 
+def test_the_ready_statement_s_json_is_written_by_orjson_and_read_back_the_same(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The `ready` statement's JSON columns are written by orjson (compact, UTF-8), not by the
+    standard library's encoder; what is read back is what the worker wrote."""
+    data = dossier(
+        files={"piece_identite.pdf": PDF},
+        medical={"certificat.pdf": MEDICAL_PDF},
+        evaluation={"diagnostic": "G80.1"},
+    )
+    files = {"piece_identite.pdf": PDF, "certificat.pdf": MEDICAL_PDF}
+    transfer_id = submit(client, demo["59"]["jetons"]["caseworker"], data, files)
+    assert run(app, backends, transfer_id) == State.READY
+    columns = ("package_key_ids", "medical_package_key_ids", "manifest", "harmonisation")
+    as_stored = (
+        "SELECT package_key_ids::text, medical_package_key_ids::text, manifest::text,"
+        " harmonisation::text FROM transfers WHERE id = :id"
+    )
+    stored = session.execute(text(as_stored), {"id": transfer_id}).one()
+    transfer = session.get(Transfer, transfer_id, populate_existing=True)
+    assert transfer is not None
+    for column, written in zip(columns, stored, strict=True):
+        value = getattr(transfer, column)
+        assert value
+        assert written == orjson.dumps(value).decode()
+    assert "é" in stored[3]  # a label of the summary, not escaped
+
+
+def test_a_transfer_staged_since_0018_is_not_looked_for_in_older_layouts_the_sweeper_is(
+    app: Flask, client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """The worker looks for no folder of the layouts before 2026-12-05 for a transfer staged
+    since migration 0018 (which came after them); one left anyway (by hand here) is removed by
+    the orphan sweeper."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    storage = backends.storage
+    left = (f"staging/{transfer_id}/piece-0", f"packages/{transfer_id}/0123abcd-dossier.age")
+    for key in left:
+        with storage.writer(key) as blob:
+            blob.write(b"left by hand in a layout before 2026-12-05")
+
+    assert run(app, backends, transfer_id) == State.READY
+    assert storage.list_starting(f"staging/{transfer_id}.") == []
+    assert [*storage.list(f"staging/{transfer_id}"), *storage.list(f"packages/{transfer_id}")] == [
+        left[0],
+        left[1],
+    ]
+    keyring = app.config["KEYRING"]
+    assert remove_orphans(session, storage, keyring, timedelta(seconds=-1)) == 2
+    assert storage.list(f"staging/{transfer_id}") == storage.list(f"packages/{transfer_id}") == []
+
+
 def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_first_read(
     client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
-    """The slower claim reads the row, then moves it by a guarded update. The row may change in
-    between (here, as if a correction had staged another dossier and its attempt's lease had
-    expired): the dossier handed to packaging is the one of the row the update took."""
+    """The slower claim reads the row under its lock, then moves it. A row changed just before
+    (here, as if a correction had staged another dossier and its attempt's lease had expired)
+    hands over the dossier of the row the claim took."""
     transfer_id = submit(
         client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
     )
@@ -212,8 +269,8 @@ def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_firs
     changed: list[bool] = []
 
     def change_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        """Just before the claim's guarded update, another connection changes the row."""
-        if changed or not statement.startswith("UPDATE transfers SET state="):
+        """Just before the claim's read of the row, another connection changes it."""
+        if changed or not statement.endswith("FOR UPDATE"):
             return
         changed.append(True)
         with backends.engine.begin() as elsewhere:
@@ -228,6 +285,49 @@ def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_firs
     assert changed
     assert claimed is not None
     assert (claimed.sealed_dossier, claimed.dossier_sha256) == tuple(other.values())
+
+
+def test_the_slower_claim_counts_the_attempts_of_the_row_it_locked(
+    client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
+) -> None:
+    """Another attempt cannot count attempts between the slower claim's read of the row and its
+    update (here, up to the limit): the event numbers the attempt the row counts, within
+    `max_attempts`."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert claim(session, transfer_id, LIMITS) is not None
+    expired = update(Transfer).where(Transfer.id == transfer_id)
+    session.execute(expired.values(lease_until=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    tried: list[bool] = []
+
+    def spend_after_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        """Just after the claim read the row, another connection spends its attempts."""
+        if tried or not statement.startswith("SELECT transfers."):
+            return
+        tried.append(True)
+        try:
+            with backends.engine.begin() as elsewhere:
+                elsewhere.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                elsewhere.execute(expired.values(attempts=LIMITS.max_attempts))
+        except OperationalError:  # the row is locked until the claim commits
+            pass
+
+    event.listen(backends.engine, "after_cursor_execute", spend_after_read)
+    try:
+        claim(session, transfer_id, LIMITS)
+    finally:
+        event.remove(backends.engine, "after_cursor_execute", spend_after_read)
+
+    assert tried
+    session.expire_all()
+    attempts = session.scalar(select(Transfer.attempts).where(Transfer.id == transfer_id))
+    last = select(TransferEvent.detail).where(TransferEvent.transfer_id == transfer_id)
+    detail = session.scalars(last.order_by(TransferEvent.id.desc()).limit(1)).one()
+    assert attempts is not None
+    assert attempts <= LIMITS.max_attempts
+    assert detail == {"tentative": attempts}
 
 
 def test_failed_attempts_release_the_transfer_then_fail_it(
@@ -617,6 +717,36 @@ def test_the_claim_and_the_ready_statement_go_by_the_driver_prepared(
     assert len(moves) == 2
     assert all(s.prepare for s in moves)
     assert not [sql for sql in executed if "UPDATE transfers" in sql]
+
+
+def test_the_driver_s_statements_run_on_the_cursor_their_connection_keeps(
+    app: Flask,
+    client: FlaskClient,
+    demo: dict[str, Any],
+    backends: Backends,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claim and the `ready` statement of each attempt run on one cursor per pooled
+    connection, kept with it, not on a cursor made for each statement."""
+    caseworker = demo["59"]["jetons"]["caseworker"]
+    ids = [submit(client, caseworker, dossier(), {"piece_identite.pdf": PDF}) for _ in range(3)]
+    backends.engine.dispose()  # a pool that starts empty: one connection serves every statement
+    cursors: list[psycopg.Cursor[Any]] = []
+    execute = psycopg.Cursor.execute
+
+    def sent(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("prepare"):
+            cursors.append(self)
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", sent)
+    for transfer_id in ids:
+        assert run(app, backends, transfer_id) == State.READY
+    monkeypatch.undo()
+
+    assert len(cursors) == 6
+    connections = {id(cursor.connection) for cursor in cursors}
+    assert len({id(cursor) for cursor in cursors}) == len(connections) < len(cursors)
 
 
 def test_a_claim_inside_a_transaction_joins_it_and_commits_it(
