@@ -10,10 +10,11 @@ import re
 import threading
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from marshmallow import ValidationError
 from sqlalchemy import (
@@ -43,7 +44,7 @@ from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, seal
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
+from mdph_bridge.models import Transfer, TransferDocument, utcnow
 from mdph_bridge.services.audit import (
     entry_insert,
     entry_values,
@@ -116,6 +117,43 @@ class Intake:
     clock: ClockRules
     digest_key: bytes
     rules: RuleBook
+
+
+class FirstEvent(NamedTuple):
+    """A new transfer's first event, as its statement wrote it."""
+
+    at: datetime
+    from_state: str | None
+    to_state: str
+    actor: str
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Created:
+    """A transfer its submission just wrote, read from the values written: what its answer shows,
+    without the unattached ORM `Transfer`, document and event that cost ~0.15 to 0.2 ms of CPU per
+    submission to build. A column the row leaves out reads as its default (None if it has none),
+    as the table's insert wrote it."""
+
+    row: Mapping[str, Any]
+    documents: Sequence[Mapping[str, Any]]
+    events: tuple[FirstEvent]
+
+    def __getattr__(self, name: str) -> Any:
+        """The transfer's column `name`, as the row gave it or its default."""
+        column = TRANSFERS.c.get(name)
+        if column is None:
+            raise AttributeError(name)
+        if name in self.row:
+            return self.row[name]
+        default = column.default
+        return default.arg if isinstance(default, ScalarElementColumnDefault) else None
+
+    @property
+    def documents_size(self) -> int:
+        """Total size of the documents: it picks the worker queue (as `Transfer.documents_size`)."""
+        return sum(document["size"] for document in self.documents)
 
 
 def _refuse_constant(name: str) -> None:
@@ -402,7 +440,7 @@ def _earlier(session: Session, origin: str, key: str) -> Transfer | None:
 
 def submit(
     session: Session, intake: Intake, principal: Principal, submission: Submission
-) -> tuple[Transfer, bool]:
+) -> tuple[Transfer | Created, bool]:
     """Create the transfer (or return the one this Idempotency-Key created); True if new.
 
     A new transfer wakes a worker once it is committed.
@@ -474,13 +512,13 @@ def _insert(
     dossier: dict[str, Any],
     transfer_id: uuid.UUID,
     sealed: bytes,
-) -> tuple[Transfer, bool]:
-    """Insert the transfer, its documents and its first event; return it unattached, and whether
-    the statement committed as it ended (alone, in autocommit).
+) -> tuple[Created, bool]:
+    """Insert the transfer, its documents and its first event; return what was written, and
+    whether the statement committed as it ended (alone, in autocommit).
 
-    No unit of work to flush; the returned object (never added to the session) carries what the
-    answer shows. It is built before the statement, which comes last: committed alone, the
-    statement leaves nothing after it that could fail and have the staged payload deleted.
+    No unit of work to flush, no ORM object: the values written carry what the answer shows.
+    They are gathered before the statement, which comes last: committed alone, the statement
+    leaves nothing after it that could fail and have the staged payload deleted.
     """
     now = utcnow()
     dest = dossier["transfert"]["mdph_destination"]
@@ -504,12 +542,8 @@ def _insert(
         "sealed_dossier": sealed,
     }
     documents = _documents(dossier, submission)
-    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
-    transfer = Transfer(
-        **row,
-        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
-        events=[event],
-    )
+    event = FirstEvent(now, None, State.RECEIVED.value, principal.actor, None)
+    transfer = Created(row, documents, (event,))
     note_created(session, transfer_id)  # forgotten with the rest if the statement fails
     if session.get_bind().dialect.name == "postgresql":
         params: dict[str, Any] = {

@@ -133,6 +133,32 @@ def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
     assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
 
 
+def test_a_new_transfer_s_answer_builds_no_orm_object(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    """A new transfer's answer is written from the values its statement wrote: no unattached
+    `Transfer`, document or event is built for it (~0.15 to 0.2 ms of CPU per submission)."""
+    built: list[str] = []
+
+    def note(target: Any, *_: Any) -> None:
+        built.append(type(target).__name__)
+
+    files = {"justificatif.pdf": PDF}
+    token = demo["59"]["jetons"]["caseworker"]
+    models = (Transfer, TransferDocument, TransferEvent)
+    for model in models:
+        event.listen(model, "init", note)
+    try:
+        response = post(client, token, dossier(files=files), files)
+    finally:
+        for model in models:
+            event.remove(model, "init", note)
+
+    assert response.status_code == 202
+    assert built == []
+    assert response.get_json()["evenements"][0]["vers"] == "received"
+
+
 def test_where_blobs_are_dated_from_their_first_write_documents_come_through_uploads(
     client: FlaskClient,
     demo: dict[str, Any],
@@ -775,7 +801,7 @@ def test_nothing_can_fail_after_the_statement_that_commits_alone(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The answer's unattached transfer is built before the statement: if building it fails,
+    """What the answer shows is gathered before the statement: if gathering it fails,
     nothing was committed and nothing staged is left (no transfer without its payload)."""
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
@@ -785,7 +811,7 @@ def test_nothing_can_fail_after_the_statement_that_commits_alone(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the answer cannot be built")
 
-    monkeypatch.setattr(submission, "TransferEvent", broken)
+    monkeypatch.setattr(submission, "FirstEvent", broken)
     response = post(client, token, dossier(files=files), files)
     monkeypatch.undo()
 
