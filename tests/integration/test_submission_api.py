@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
+from flask import request, request_finished
 from flask.testing import FlaskClient
 from flows import run, sealed_dossier
 from kombu import Producer
@@ -157,6 +158,25 @@ def test_a_new_transfer_s_answer_builds_no_orm_object(
     assert response.status_code == 202
     assert built == []
     assert response.get_json()["evenements"][0]["vers"] == "received"
+
+
+def test_an_api_call_without_a_cookie_has_no_cookie_parsed(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    """A bearer-token call sends no `Cookie` header: its empty session is opened without
+    parsing the request's cookies (as Flask's session interface would, for nothing)."""
+    parsed: list[bool] = []
+
+    def finished(_sender: Any, **_: Any) -> None:
+        parsed.append("cookies" in request.__dict__)
+
+    files = {"justificatif.pdf": PDF}
+    with request_finished.connected_to(finished, client.application):
+        response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+
+    assert response.status_code == 202
+    assert "Set-Cookie" not in response.headers
+    assert parsed == [False]
 
 
 def test_where_blobs_are_dated_from_their_first_write_documents_come_through_uploads(
