@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    column,
     delete,
     func,
     insert,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN
+from sqlalchemy.dialects.postgresql import BIGINT, BOOLEAN, JSON
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -163,14 +164,15 @@ def _refuse_constant(name: str) -> None:
 _INSERT_TRANSFER = insert(cast(Table, Transfer.__table__))
 DOCUMENTS = cast(Table, TransferDocument.__table__)
 _INSERT_DOCUMENTS = insert(DOCUMENTS)
-# The documents' columns, each bound as one array on PostgreSQL (any number in one statement).
-_DOCUMENT_ARRAYS: dict[str, TypeEngine[Any]] = {
-    "position": ARRAY(Integer),
-    "type_piece": ARRAY(String),
-    "medical": ARRAY(BOOLEAN),
-    "size": ARRAY(BIGINT),
-    "sha256": ARRAY(String),
-    "mime": ARRAY(String),
+# The documents' columns, bound together as one JSON array of objects on PostgreSQL (any
+# number in one statement): psycopg dumped six arrays for ~40 us of client CPU more.
+_DOCUMENT_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "position": Integer(),
+    "type_piece": String(),
+    "medical": BOOLEAN(),
+    "size": BIGINT(),
+    "sha256": String(),
+    "mime": String(),
 }
 _created: dict[tuple[tuple[str, ...], bool], DriverStatement] = {}
 
@@ -186,26 +188,29 @@ def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> DriverS
     }
     # A CTE's insert gets no Python-side default: the scalar ones written as the table's are,
     # and a callable one (which SQLite's path would apply) must come with the row.
-    for column in TRANSFERS.c:
-        default = column.default
-        if column.name in values or default is None:
+    for table_column in TRANSFERS.c:
+        name, default = table_column.name, table_column.default
+        if name in values or default is None:
             continue
         if not isinstance(default, ScalarElementColumnDefault):
-            raise TypeError(f"transfers.{column.name}: a callable default, give it in the row")
-        values[column.name] = literal(default.arg, type_=column.type)
+            raise TypeError(f"transfers.{name}: a callable default, give it in the row")
+        values[name] = literal(default.arg, type_=table_column.type)
     created = (
         insert(TRANSFERS)
         .values(values)
         .returning(TRANSFERS.c.id, TRANSFERS.c.state, TRANSFERS.c.state_changed_at)
         .cte("created")
     )
-    arrays = [bindparam(f"documents_{n}", type_=t) for n, t in _DOCUMENT_ARRAYS.items()]
-    rows = func.unnest(*arrays).table_valued(*_DOCUMENT_ARRAYS).render_derived()
+    rows = (
+        func.json_to_recordset(bindparam("documents", type_=JSON()))
+        .table_valued(*(column(n, t) for n, t in _DOCUMENT_COLUMNS.items()))
+        .render_derived(with_types=True)
+    )
     documents = (
         insert(DOCUMENTS)
         .from_select(
-            ["transfer_id", *_DOCUMENT_ARRAYS],
-            select(created.c.id, *(rows.c[n] for n in _DOCUMENT_ARRAYS)).select_from(
+            ["transfer_id", *_DOCUMENT_COLUMNS],
+            select(created.c.id, *(rows.c[n] for n in _DOCUMENT_COLUMNS)).select_from(
                 created.join(rows, true())
             ),
         )
@@ -546,10 +551,7 @@ def _insert(
     transfer = Created(row, documents, (event,))
     note_created(session, transfer_id)  # forgotten with the rest if the statement fails
     if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, Any] = {
-            f"documents_{n}": [d[n] for d in documents] for n in _DOCUMENT_ARRAYS
-        }
-        params |= {**row, "event_actor": principal.actor}
+        params: dict[str, Any] = {**row, "documents": documents, "event_actor": principal.actor}
         entry = entry_values(session)  # the call's audit entry rides in the same statement
         params |= entry or {}
         statement = _create_in_one_statement(tuple(row), entry is not None)

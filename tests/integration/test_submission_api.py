@@ -626,7 +626,8 @@ def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
     client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
 ) -> None:
     """The transfer, every document and the first event go in one statement (data-modifying
-    CTEs), as the three inserts before them wrote them."""
+    CTEs), as the three inserts before them wrote them; the documents bound as one JSON value,
+    not six arrays for psycopg to dump."""
     files = {"piece_identite.pdf": PDF, "justificatif.pdf": PDF + b"%autre"}
     data = dossier(files=files, medical={"certificat.pdf": PDF + b"%medical"})
     uploads = {**files, "certificat.pdf": PDF + b"%medical"}
@@ -637,6 +638,10 @@ def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
 
     written = [s.sql for s in sent if "INTO transfer" in s.sql]
     assert len(written) == 1
+    (params,) = [s.params for s in sent if "INTO transfer" in s.sql]
+    values = params.values() if isinstance(params, dict) else params
+    assert not [v for v in values if isinstance(v, list)]
+    assert "json_to_recordset(" in written[0]
     assert all(f"INTO {t} " in written[0] for t in ("transfers", "transfer_documents"))
     assert "INTO transfer_events " in written[0]
     documents = session.scalars(
