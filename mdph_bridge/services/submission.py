@@ -143,12 +143,12 @@ class Created:
 
     def __getattr__(self, name: str) -> Any:
         """The transfer's column `name`, as the row gave it or its default."""
-        column = TRANSFERS.c.get(name)
-        if column is None:
+        table_column = TRANSFERS.c.get(name)
+        if table_column is None:
             raise AttributeError(name)
         if name in self.row:
             return self.row[name]
-        default = column.default
+        default = table_column.default
         return default.arg if isinstance(default, ScalarElementColumnDefault) else None
 
     @property
