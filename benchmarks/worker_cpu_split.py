@@ -1,13 +1,14 @@
-"""Where the worker's CPU goes per small transfer, part by part, timed exactly in process.
+"""Where the worker's (or, with `--web`, the web's) CPU goes per small transfer, part by part.
 
 Run from the project root (PostgreSQL and Redis of the machine, as the tests use):
-    .venv/bin/python benchmarks/worker_cpu_split.py [--count 300]
+    .venv/bin/python benchmarks/worker_cpu_split.py [--count 300] [--web]
 
-Runs `bench_transfer_cpu.py`'s measurement with the worker's parts wrapped: each call's thread
+Runs `bench_transfer_cpu.py`'s measurement with one side's parts wrapped: each call's thread
 CPU time (user and kernel, `CLOCK_THREAD_CPUTIME_ID`) is charged to its part, and what a part's
 own wrapped parts used is told apart, so every line gives the part's time with and without them.
 Unlike a sampler it misses nothing and charges no wait to the wrong frame; unlike cProfile it
-times only the ~20 calls wrapped, so it inflates nothing else.
+times only the ~20 calls wrapped, so it inflates nothing else. The web's parts start at the
+test client's call (`Client.open`: what is outside `Flask.wsgi_app` is the test client's own).
 """
 
 from __future__ import annotations
@@ -61,6 +62,51 @@ PARTS = (
     ("mdph_bridge.storage", "LocalStorage.delete_prefix"),
 )
 
+# The web's parts, a submission through the test client (`--web`).
+WEB_PARTS = (
+    ("werkzeug.test", "Client.open"),  # the whole call, the test client's environ included
+    ("flask", "Flask.wsgi_app"),
+    ("flask", "Flask.request_context"),
+    ("flask.ctx", "RequestContext.push"),  # the session opened
+    ("flask.ctx", "RequestContext.pop"),  # teardown callbacks, the app context popped
+    ("flask", "Flask.preprocess_request"),  # before-request callbacks
+    ("flask", "Flask.dispatch_request"),
+    ("flask", "Flask.finalize_request"),  # after-request callbacks, the session saved
+    ("mdph_bridge.web.agents", "_SessionInterface.open_session"),
+    ("mdph_bridge.web.agents", "_SessionInterface.save_session"),
+    ("mdph_bridge.api.auth", "_authenticate"),
+    ("mdph_bridge.api.auth", "run_audited"),  # the audit wrapper, the view within
+    ("mdph_bridge.http.identity", "audit_call"),
+    ("mdph_bridge.api.transfers", "new_intake"),
+    ("mdph_bridge.http.uploads", "UploadSink.parse"),  # werkzeug's multipart parser
+    ("mdph_bridge.http.uploads", "SealedPart.__init__"),
+    ("mdph_bridge.storage", "BlobWriter.__init__"),  # the document's file created
+    ("mdph_bridge.http.uploads", "SealWriter.__init__"),  # its seal's set-up (key derived)
+    ("mdph_bridge.http.uploads", "SealedPart.write"),
+    ("mdph_bridge.http.uploads", "SealedPart.finish"),
+    ("mdph_bridge.storage", "BlobWriter.commit"),  # the document flushed, its folder
+    ("mdph_bridge.http.uploads", "UploadSink.cleanup"),
+    ("mdph_bridge.api.transfers", "submit"),
+    ("mdph_bridge.services.submission", "parse_dossier"),
+    ("marshmallow", "Schema.load"),
+    ("mdph_bridge.services.submission", "destination_problems"),
+    ("mdph_bridge.services.submission", "aid_problems"),
+    ("mdph_bridge.services.submission", "documents_problems"),
+    ("mdph_bridge.services.submission", "_stage"),
+    ("mdph_bridge.services.submission", "seal"),  # the dossier sealed for its row
+    ("mdph_bridge.services.submission", "_insert"),
+    ("mdph_bridge.services.submission", "transfer_deadlines"),
+    ("mdph_bridge.services.submission", "_metadata"),
+    ("mdph_bridge.services.submission", "_digest"),
+    ("mdph_bridge.services.submission", "entry_values"),
+    ("mdph_bridge.models", "Transfer.__init__"),  # the answer's unattached ORM object
+    ("mdph_bridge.services.submission", "autocommitted"),  # the INSERT on the driver
+    ("mdph_bridge.services.submission", "note_committed_alone"),
+    ("mdph_bridge.services.submission", "wake_processing"),  # the wake-up's LPUSH
+    ("mdph_bridge.api.transfers", "presenters.outbound_detail"),
+    ("mdph_bridge.api.transfers", "orjson.dumps"),
+)
+
 
 class Timers:
     """Inclusive and own thread CPU time of each wrapped part, nested calls told apart."""
@@ -71,13 +117,14 @@ class Timers:
         self.calls: defaultdict[str, int] = defaultdict(int)
         self._stack: list[list[float]] = []  # [children's time] of each call under way
         self._running: set[str] = set()
+        self.active = True
 
     def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         """`function`, its calls timed under `name`."""
 
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            if name in self._running:  # a recursive call (nested schemas): timed by the outer one
+            if name in self._running or not self.active:  # recursive: timed by the outer one
                 return function(*args, **kwargs)
             self._running.add(name)
             self._stack.append([0.0])
@@ -103,9 +150,9 @@ class Timers:
         self.calls.clear()
 
 
-def install(timers: Timers) -> None:
+def install(timers: Timers, parts: tuple[tuple[str, str], ...] = PARTS) -> None:
     """Wrap every part where its callers look it up (a part an older checkout lacks is left)."""
-    for module_name, path in PARTS:
+    for module_name, path in parts:
         owner: Any = importlib.import_module(module_name)
         *parents, attribute = path.split(".")
         for parent in parents:
@@ -120,20 +167,28 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300, help="transfers processed")
+    parser.add_argument("--web", action="store_true", help="the web's parts, not the worker's")
     args = parse(parser, {"count": 5})
     sys.path.insert(0, str(HERE))
     import bench_transfer_cpu
 
+    side, parts = ("web", WEB_PARTS) if args.web else ("worker", PARTS)
     timers = Timers()
-    install(timers)
-    measured = bench_transfer_cpu.measure(args.count, None, on_side=lambda _: timers.reset())
+    install(timers, parts)
+
+    def on_side(name: str) -> None:  # the warm-up forgotten, the other side not timed
+        timers.active = name == side
+        if timers.active:
+            timers.reset()
+
+    measured = bench_transfer_cpu.measure(args.count, None, on_side=on_side)
     n = args.count
-    print(f"worker {measured['worker_cpu_ms']:.2f} ms CPU per transfer (process), {n} transfers")
-    print(f"{'part':<34} {'calls':>6} {'ms, with parts':>15} {'ms, own':>8}")
-    for _, path in PARTS:
+    print(f"{side} {measured[f'{side}_cpu_ms']:.2f} ms CPU per transfer (process), {n} transfers")
+    print(f"{'part':<42} {'calls':>6} {'ms, with parts':>15} {'ms, own':>8}")
+    for _, path in parts:
         if timers.calls[path]:
             print(
-                f"{path:<34} {timers.calls[path] / n:6.1f} "
+                f"{path:<42} {timers.calls[path] / n:6.1f} "
                 f"{timers.total[path] / n * 1000:15.3f} {timers.own[path] / n * 1000:8.3f}"
             )
 

@@ -121,6 +121,13 @@ def _blob_cipher(key: StagingKey, salt: bytes) -> AESGCM:
     return AESGCM(hkdf.derive(key.secret))
 
 
+def _new_blob(key: StagingKey) -> tuple[bytes, AESGCM]:
+    """A new blob's header, with its fresh salt, and the cipher that salt derives."""
+    salt = os.urandom(_SALT_SIZE)
+    header = _MAGIC + bytes([len(key.key_id)]) + key.key_id.encode("ascii") + salt
+    return header, _blob_cipher(key, salt)
+
+
 def _remaining(src: BinaryIO) -> int | None:
     """How many bytes are left to read in `src`, if it can seek; None otherwise."""
     try:
@@ -152,9 +159,7 @@ class SealWriter(io.RawIOBase):
         """Write the header at once with the keyring's primary key."""
         super().__init__()
         key = keyring.primary
-        salt = os.urandom(_SALT_SIZE)
-        self._header = _MAGIC + bytes([len(key.key_id)]) + key.key_id.encode("ascii") + salt
-        self._aead = _blob_cipher(key, salt)
+        self._header, self._aead = _new_blob(key)
         self._out = out
         # Buffers grow with what is written, up to a chunk: a small blob never touches 2 MiB.
         self._plain = bytearray(_FIRST_BUFFER_SIZE)
@@ -344,12 +349,19 @@ class SealReader(io.RawIOBase):
 
 
 def seal(plain: bytes, keyring: Keyring) -> bytes:
-    """Seal a payload small enough to be kept in memory (a database column), as a blob is."""
-    out = io.BytesIO()
-    sealer = SealWriter(out, keyring)
-    sealer.write(plain)
-    sealer.close()
-    return out.getvalue()
+    """Seal a payload small enough to be kept in memory (a database column), as a blob is.
+
+    Each chunk is encrypted straight from `plain`: no stream's buffers, no digest (a
+    `SealWriter` cost twice as much CPU for a submission's dossier).
+    """
+    header, aead = _new_blob(keyring.primary)
+    view = memoryview(plain)
+    count = max(1, -(-len(view) // _CHUNK_SIZE))  # an empty payload is one empty final chunk
+    sealed = [header]
+    for n in range(count):
+        chunk = view[n * _CHUNK_SIZE : (n + 1) * _CHUNK_SIZE]
+        sealed.append(aead.encrypt(_chunk_nonce(n, last=n == count - 1), chunk, header))
+    return b"".join(sealed)
 
 
 def unseal(sealed: bytes, keyring: Keyring) -> bytes:

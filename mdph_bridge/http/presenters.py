@@ -23,9 +23,12 @@ from mdph_bridge.domain.reception import FAILURE
 from mdph_bridge.domain.states import LABELS, State
 from mdph_bridge.models import Transfer, utcnow
 from mdph_bridge.services.clock import reading
+from mdph_bridge.services.submission import Created
 
-# A transfer as the ORM loads it, or a row of its listed columns (a list reads no object).
-Listed = Transfer | Row[Any]
+# A transfer as the ORM loads it, or as its submission just wrote it (`Created`).
+Shown = Transfer | Created
+# One of those, or a row of its listed columns (a list reads no object).
+Listed = Shown | Row[Any]
 # The link of an endpoint for a transfer: `url_for`, or the page's templates (`page_links`).
 Linker = Callable[[str, uuid.UUID | str], str]
 _SLOT = uuid.UUID(int=0)
@@ -56,7 +59,7 @@ def _level(transfer: Listed) -> str:
     return level_at(Deadlines(transfer.warn_at, transfer.due_at), end).value
 
 
-def clock(transfer: Transfer) -> dict[str, Any]:
+def clock(transfer: Shown) -> dict[str, Any]:
     """Describe a transfer's clock from its timeline; pauses are figures of their own."""
     current = reading(transfer, utcnow())
     return {
@@ -124,7 +127,7 @@ def public_actor(actor: str) -> str:
     return {"worker": "plateforme"}.get(actor, "administrateur de la plateforme")
 
 
-def timeline(transfer: Transfer, with_detail: bool = True) -> list[dict[str, Any]]:
+def timeline(transfer: Shown, with_detail: bool = True) -> list[dict[str, Any]]:
     """The transfer's steps, each with who acted as the other side may know it."""
     events = []
     for event in transfer.events:
@@ -140,12 +143,12 @@ def timeline(transfer: Transfer, with_detail: bool = True) -> list[dict[str, Any
     return events
 
 
-def outbound(transfer: Transfer) -> dict[str, Any]:
+def outbound(transfer: Shown) -> dict[str, Any]:
     """Describe a transfer for its sender."""
     return summary(transfer, url_for("transfers.detail", transfer_id=transfer.id))
 
 
-def outbound_detail(transfer: Transfer) -> dict[str, Any]:
+def outbound_detail(transfer: Shown) -> dict[str, Any]:
     """Describe a transfer for its sender, with timeline and problems to fix."""
     return {
         **outbound(transfer),

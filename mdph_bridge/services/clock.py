@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Container
 from datetime import date, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 import holidays
 
 from mdph_bridge.domain.clock import ClockRules, Deadlines, Reading, deadlines, read
 from mdph_bridge.domain.states import State
 from mdph_bridge.models import Transfer
+
+if TYPE_CHECKING:
+    from mdph_bridge.services.submission import Created
 
 
 @cache
@@ -26,7 +30,7 @@ def transfer_deadlines(
     return deadlines(submitted_at, rules.for_pair(origin, dest), french_holidays())
 
 
-def reading(transfer: Transfer, now: datetime) -> Reading:
+def reading(transfer: Transfer | Created, now: datetime) -> Reading:
     """Read a transfer's clock from its event history."""
     history = [(event.at, State(event.to_state)) for event in transfer.events]
     return read(history, Deadlines(transfer.warn_at, transfer.due_at), now)

@@ -38,6 +38,7 @@ from mdph_bridge.services.harmonisation import aid_problems
 from mdph_bridge.services.keys import destination_problems
 from mdph_bridge.services.staging import reseal_folder
 from mdph_bridge.services.submission import (
+    Created,
     Intake,
     StagedUpload,
     Submission,
@@ -250,7 +251,9 @@ def export(content: DraftContent, principal: Principal) -> bytes:
     return json.dumps(dossier, ensure_ascii=False, indent=2).encode()
 
 
-def send(session: Session, intake: Intake, principal: Principal, draft: Draft) -> Transfer:
+def send(
+    session: Session, intake: Intake, principal: Principal, draft: Draft
+) -> Transfer | Created:
     """Create the transfer of a complete draft (a worker is woken once it commits), drop the draft.
 
     The draft's id is the submission's idempotency key: sending twice gives one transfer.

@@ -10,10 +10,11 @@ import re
 import threading
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from marshmallow import ValidationError
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    column,
     delete,
     func,
     insert,
@@ -30,7 +32,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN
+from sqlalchemy.dialects.postgresql import BIGINT, BOOLEAN, JSON
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -43,7 +45,7 @@ from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
 from mdph_bridge.domain.rulesets import RuleBook
 from mdph_bridge.domain.sealing import Keyring, seal
 from mdph_bridge.domain.states import LABELS, State
-from mdph_bridge.models import Transfer, TransferDocument, TransferEvent, utcnow
+from mdph_bridge.models import Transfer, TransferDocument, utcnow
 from mdph_bridge.services.audit import (
     entry_insert,
     entry_values,
@@ -118,6 +120,43 @@ class Intake:
     rules: RuleBook
 
 
+class FirstEvent(NamedTuple):
+    """A new transfer's first event, as its statement wrote it."""
+
+    at: datetime
+    from_state: str | None
+    to_state: str
+    actor: str
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Created:
+    """A transfer its submission just wrote, read from the values written: what its answer shows,
+    without the unattached ORM `Transfer`, document and event that cost ~0.15 to 0.2 ms of CPU per
+    submission to build. A column the row leaves out reads as its default (None if it has none),
+    as the table's insert wrote it."""
+
+    row: Mapping[str, Any]
+    documents: Sequence[Mapping[str, Any]]
+    events: tuple[FirstEvent]
+
+    def __getattr__(self, name: str) -> Any:
+        """The transfer's column `name`, as the row gave it or its default."""
+        table_column = TRANSFERS.c.get(name)
+        if table_column is None:
+            raise AttributeError(name)
+        if name in self.row:
+            return self.row[name]
+        default = table_column.default
+        return default.arg if isinstance(default, ScalarElementColumnDefault) else None
+
+    @property
+    def documents_size(self) -> int:
+        """Total size of the documents: it picks the worker queue (as `Transfer.documents_size`)."""
+        return sum(document["size"] for document in self.documents)
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -125,14 +164,15 @@ def _refuse_constant(name: str) -> None:
 _INSERT_TRANSFER = insert(cast(Table, Transfer.__table__))
 DOCUMENTS = cast(Table, TransferDocument.__table__)
 _INSERT_DOCUMENTS = insert(DOCUMENTS)
-# The documents' columns, each bound as one array on PostgreSQL (any number in one statement).
-_DOCUMENT_ARRAYS: dict[str, TypeEngine[Any]] = {
-    "position": ARRAY(Integer),
-    "type_piece": ARRAY(String),
-    "medical": ARRAY(BOOLEAN),
-    "size": ARRAY(BIGINT),
-    "sha256": ARRAY(String),
-    "mime": ARRAY(String),
+# The documents' columns, bound together as one JSON array of objects on PostgreSQL (any
+# number in one statement): psycopg dumped six arrays for ~40 us of client CPU more.
+_DOCUMENT_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "position": Integer(),
+    "type_piece": String(),
+    "medical": BOOLEAN(),
+    "size": BIGINT(),
+    "sha256": String(),
+    "mime": String(),
 }
 _created: dict[tuple[tuple[str, ...], bool], DriverStatement] = {}
 
@@ -148,26 +188,29 @@ def _create_in_one_statement(columns: tuple[str, ...], audited: bool) -> DriverS
     }
     # A CTE's insert gets no Python-side default: the scalar ones written as the table's are,
     # and a callable one (which SQLite's path would apply) must come with the row.
-    for column in TRANSFERS.c:
-        default = column.default
-        if column.name in values or default is None:
+    for table_column in TRANSFERS.c:
+        name, default = table_column.name, table_column.default
+        if name in values or default is None:
             continue
         if not isinstance(default, ScalarElementColumnDefault):
-            raise TypeError(f"transfers.{column.name}: a callable default, give it in the row")
-        values[column.name] = literal(default.arg, type_=column.type)
+            raise TypeError(f"transfers.{name}: a callable default, give it in the row")
+        values[name] = literal(default.arg, type_=table_column.type)
     created = (
         insert(TRANSFERS)
         .values(values)
         .returning(TRANSFERS.c.id, TRANSFERS.c.state, TRANSFERS.c.state_changed_at)
         .cte("created")
     )
-    arrays = [bindparam(f"documents_{n}", type_=t) for n, t in _DOCUMENT_ARRAYS.items()]
-    rows = func.unnest(*arrays).table_valued(*_DOCUMENT_ARRAYS).render_derived()
+    rows = (
+        func.json_to_recordset(bindparam("documents", type_=JSON()))
+        .table_valued(*(column(n, t) for n, t in _DOCUMENT_COLUMNS.items()))
+        .render_derived(with_types=True)
+    )
     documents = (
         insert(DOCUMENTS)
         .from_select(
-            ["transfer_id", *_DOCUMENT_ARRAYS],
-            select(created.c.id, *(rows.c[n] for n in _DOCUMENT_ARRAYS)).select_from(
+            ["transfer_id", *_DOCUMENT_COLUMNS],
+            select(created.c.id, *(rows.c[n] for n in _DOCUMENT_COLUMNS)).select_from(
                 created.join(rows, true())
             ),
         )
@@ -402,7 +445,7 @@ def _earlier(session: Session, origin: str, key: str) -> Transfer | None:
 
 def submit(
     session: Session, intake: Intake, principal: Principal, submission: Submission
-) -> tuple[Transfer, bool]:
+) -> tuple[Transfer | Created, bool]:
     """Create the transfer (or return the one this Idempotency-Key created); True if new.
 
     A new transfer wakes a worker once it is committed.
@@ -474,13 +517,13 @@ def _insert(
     dossier: dict[str, Any],
     transfer_id: uuid.UUID,
     sealed: bytes,
-) -> tuple[Transfer, bool]:
-    """Insert the transfer, its documents and its first event; return it unattached, and whether
-    the statement committed as it ended (alone, in autocommit).
+) -> tuple[Created, bool]:
+    """Insert the transfer, its documents and its first event; return what was written, and
+    whether the statement committed as it ended (alone, in autocommit).
 
-    No unit of work to flush; the returned object (never added to the session) carries what the
-    answer shows. It is built before the statement, which comes last: committed alone, the
-    statement leaves nothing after it that could fail and have the staged payload deleted.
+    No unit of work to flush, no ORM object: the values written carry what the answer shows.
+    They are gathered before the statement, which comes last: committed alone, the statement
+    leaves nothing after it that could fail and have the staged payload deleted.
     """
     now = utcnow()
     dest = dossier["transfert"]["mdph_destination"]
@@ -504,18 +547,11 @@ def _insert(
         "sealed_dossier": sealed,
     }
     documents = _documents(dossier, submission)
-    event = TransferEvent(at=now, to_state=State.RECEIVED.value, actor=principal.actor)
-    transfer = Transfer(
-        **row,
-        documents=[TransferDocument(transfer_id=transfer_id, **d) for d in documents],
-        events=[event],
-    )
+    event = FirstEvent(now, None, State.RECEIVED.value, principal.actor, None)
+    transfer = Created(row, documents, (event,))
     note_created(session, transfer_id)  # forgotten with the rest if the statement fails
     if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, Any] = {
-            f"documents_{n}": [d[n] for d in documents] for n in _DOCUMENT_ARRAYS
-        }
-        params |= {**row, "event_actor": principal.actor}
+        params: dict[str, Any] = {**row, "documents": documents, "event_actor": principal.actor}
         entry = entry_values(session)  # the call's audit entry rides in the same statement
         params |= entry or {}
         statement = _create_in_one_statement(tuple(row), entry is not None)

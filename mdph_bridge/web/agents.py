@@ -43,8 +43,12 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """An empty session when there is no cookie to read, as Flask's would be."""
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        """An empty session when there is no cookie to read, as Flask's would be; a request
+        without a `Cookie` header (an API call) gets it without its cookies parsed."""
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ
+            or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -20,7 +20,7 @@ from mdph_bridge.http.uploads import MiB, new_intake, received
 from mdph_bridge.models import Transfer
 from mdph_bridge.services import sending
 from mdph_bridge.services.errors import ServiceError
-from mdph_bridge.services.submission import Intake, Submission, correct, submit
+from mdph_bridge.services.submission import Created, Intake, Submission, correct, submit
 from mdph_bridge.web.agents import agent_page, check_csrf
 from mdph_bridge.web.display import place_errors
 from mdph_bridge.web.pages import install
@@ -69,8 +69,8 @@ def index() -> Any:
 
 
 def _upload(
-    action: Callable[[Intake, Submission], Transfer], new_transfer: bool = False
-) -> tuple[Transfer | None, dict[str, list[dict[str, str]]]]:
+    action: Callable[[Intake, Submission], Transfer | Created], new_transfer: bool = False
+) -> tuple[Transfer | Created | None, dict[str, list[dict[str, str]]]]:
     """Run a submission from a page's form; return the transfer, or the problems by place."""
     intake = new_intake()
     raw: bytes | None = None
@@ -104,7 +104,7 @@ def nouveau_envoi() -> Any:
             "envoi_nouveau.html", erreurs=None, cle=uuid.uuid4(), limites=_limits()
         )
 
-    def send(intake: Intake, submission: Submission) -> Transfer:
+    def send(intake: Intake, submission: Submission) -> Transfer | Created:
         transfer, _ = submit(session(), intake, current_principal(), submission)
         g.audit_object_id = transfer.id
         return transfer
@@ -118,7 +118,7 @@ def nouveau_envoi() -> Any:
     return _to_transfer(transfer)
 
 
-def _to_transfer(transfer: Transfer) -> Any:
+def _to_transfer(transfer: Transfer | Created) -> Any:
     """Go to the transfer's page; the page's script, which sent the form, navigates itself."""
     location = url_for("envois.transfert", transfer_id=transfer.id)
     if request.headers.get("X-Televersement"):

@@ -100,3 +100,12 @@ def test_worker_cpu_split_times_every_part_of_a_transfer() -> None:
 
     assert re.search(r"^process_transfer\s+1\.0\s+[\d.]+\s+[\d.]+$", output, re.MULTILINE), output
     assert re.search(r"^build_package\s+1\.0\s", output, re.MULTILINE), output
+
+
+def test_worker_cpu_split_times_every_part_of_a_submission_with_web() -> None:
+    output = run("benchmarks/worker_cpu_split.py", "--smoke", "--web")
+
+    assert re.search(r"^web [\d.]+ ms CPU per transfer", output, re.MULTILINE), output
+    for part in ("Flask.wsgi_app", "UploadSink.parse", "parse_dossier", "autocommitted"):
+        assert re.search(rf"^{part}\s+1\.0\s+[\d.]+\s+[\d.]+$", output, re.MULTILINE), output
+    assert "process_transfer" not in output

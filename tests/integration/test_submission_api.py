@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import redis
 from dossiers import PDF, dossier, multipart, readdress
+from flask import request, request_finished
 from flask.testing import FlaskClient
 from flows import run, sealed_dossier
 from kombu import Producer
@@ -131,6 +132,51 @@ def test_a_new_transfer_s_answer_is_written_as_the_schema_writes_its_detail(
     assert response.get_json()["avertissements"]
     detail = client.get(response.headers["Location"], headers=bearer(token))
     assert (response.mimetype, response.data) == (detail.mimetype, detail.data)
+
+
+def test_a_new_transfer_s_answer_builds_no_orm_object(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    """A new transfer's answer is written from the values its statement wrote: no unattached
+    `Transfer`, document or event is built for it (~0.15 to 0.2 ms of CPU per submission)."""
+    built: list[str] = []
+
+    def note(target: Any, *_: Any) -> None:
+        built.append(type(target).__name__)
+
+    files = {"justificatif.pdf": PDF}
+    token = demo["59"]["jetons"]["caseworker"]
+    models = (Transfer, TransferDocument, TransferEvent)
+    for model in models:
+        event.listen(model, "init", note)
+    try:
+        response = post(client, token, dossier(files=files), files)
+    finally:
+        for model in models:
+            event.remove(model, "init", note)
+
+    assert response.status_code == 202
+    assert built == []
+    assert response.get_json()["evenements"][0]["vers"] == "received"
+
+
+def test_an_api_call_without_a_cookie_has_no_cookie_parsed(
+    client: FlaskClient, demo: dict[str, Any]
+) -> None:
+    """A bearer-token call sends no `Cookie` header: its empty session is opened without
+    parsing the request's cookies (as Flask's session interface would, for nothing)."""
+    parsed: list[bool] = []
+
+    def finished(_sender: Any, **_: Any) -> None:
+        parsed.append("cookies" in request.__dict__)
+
+    files = {"justificatif.pdf": PDF}
+    with request_finished.connected_to(finished, client.application):
+        response = post(client, demo["59"]["jetons"]["caseworker"], dossier(files=files), files)
+
+    assert response.status_code == 202
+    assert "Set-Cookie" not in response.headers
+    assert parsed == [False]
 
 
 def test_where_blobs_are_dated_from_their_first_write_documents_come_through_uploads(
@@ -580,7 +626,8 @@ def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
     client: FlaskClient, demo: dict[str, Any], session: Session, backends: Backends
 ) -> None:
     """The transfer, every document and the first event go in one statement (data-modifying
-    CTEs), as the three inserts before them wrote them."""
+    CTEs), as the three inserts before them wrote them; the documents bound as one JSON value,
+    not six arrays for psycopg to dump."""
     files = {"piece_identite.pdf": PDF, "justificatif.pdf": PDF + b"%autre"}
     data = dossier(files=files, medical={"certificat.pdf": PDF + b"%medical"})
     uploads = {**files, "certificat.pdf": PDF + b"%medical"}
@@ -591,6 +638,10 @@ def test_a_submission_writes_its_rows_in_one_statement_on_postgresql(
 
     written = [s.sql for s in sent if "INTO transfer" in s.sql]
     assert len(written) == 1
+    (params,) = [s.params for s in sent if "INTO transfer" in s.sql]
+    values = params.values() if isinstance(params, dict) else params
+    assert not [v for v in values if isinstance(v, list)]
+    assert "json_to_recordset(" in written[0]
     assert all(f"INTO {t} " in written[0] for t in ("transfers", "transfer_documents"))
     assert "INTO transfer_events " in written[0]
     documents = session.scalars(
@@ -775,7 +826,7 @@ def test_nothing_can_fail_after_the_statement_that_commits_alone(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The answer's unattached transfer is built before the statement: if building it fails,
+    """What the answer shows is gathered before the statement: if gathering it fails,
     nothing was committed and nothing staged is left (no transfer without its payload)."""
     token = demo["59"]["jetons"]["caseworker"]
     files = {"justificatif.pdf": PDF}
@@ -785,7 +836,7 @@ def test_nothing_can_fail_after_the_statement_that_commits_alone(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the answer cannot be built")
 
-    monkeypatch.setattr(submission, "TransferEvent", broken)
+    monkeypatch.setattr(submission, "FirstEvent", broken)
     response = post(client, token, dossier(files=files), files)
     monkeypatch.undo()
 

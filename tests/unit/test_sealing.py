@@ -18,7 +18,9 @@ from mdph_bridge.domain.sealing import (
     SealWriter,
     StagingKey,
     generate_staging_key,
+    seal,
     sealed_size,
+    unseal,
 )
 
 pytestmark = pytest.mark.unit
@@ -429,3 +431,25 @@ def test_a_payload_sealed_in_memory_is_a_blob_like_any_other(keyring: Keyring, s
     assert _open(sealed, keyring) == sealing.unseal(_seal(data, keyring), keyring) == data
     with pytest.raises(SealError):
         sealing.unseal(sealed[:-1], keyring)
+
+
+@pytest.mark.parametrize("size", [0, 1, 3000, MIB - 1, MIB, MIB + 1, 2 * MIB + 5])
+def test_seal_writes_a_blob_as_a_seal_writer_does_without_one(
+    size: int, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`seal` encrypts each chunk straight from the payload: for the same salt, byte for byte
+    the blob a `SealWriter` writes, which it no longer builds (its buffers and digest)."""
+    plain, salt = os.urandom(size), os.urandom(32)
+    monkeypatch.setattr(sealing.os, "urandom", lambda _: salt)
+    out = io.BytesIO()
+    with SealWriter(out, keyring) as writer:
+        writer.write(plain)
+
+    def no_writer(*_: object) -> None:
+        raise AssertionError("seal built a SealWriter")
+
+    monkeypatch.setattr(sealing, "SealWriter", no_writer)
+    sealed = seal(plain, keyring)
+
+    assert sealed == out.getvalue()
+    assert unseal(sealed, keyring) == plain
