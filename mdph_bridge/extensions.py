@@ -182,10 +182,10 @@ def celery_init_app(app: Flask) -> Celery:
         # Every thread of a web process publishes its wake-ups on one channel (services.queue):
         # its pool holds a connection per thread, as kombu's default of 10 raises beyond it.
         broker_options["max_connections"] = max(POOL_SIZE, 10)
-        # A worker holds its unacknowledged messages in memory only, put back in their queue at a
-        # warm shutdown: kombu's record of each in Redis (two round trips per task, redelivered
-        # hours later) only repeated the sweeper, which wakes a dead worker's transfer first and
-        # beat, which sends every maintenance task again (docs/ARCHITECTURE.md §5).
+        # A worker keeps the messages it took and has not acknowledged in memory only, and puts
+        # them back in their queue at a warm shutdown. Kombu's record of each in Redis (two round
+        # trips per task, redelivered hours later) only repeated the sweeper, which wakes a dead
+        # worker's transfers first; beat sends every maintenance task again (ARCHITECTURE §5).
         broker_options["ack_emulation"] = False
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
