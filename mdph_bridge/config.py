@@ -36,7 +36,6 @@ _SETTINGS: dict[str, tuple[type, Any]] = {
     "RETRY_BACKOFF_SECONDS": (int, 5),
     "SWEEP_INTERVAL_SECONDS": (int, 60),
     "ORPHAN_AGE_SECONDS": (int, 3600),
-    "VISIBILITY_TIMEOUT_SECONDS": (int, 7200),
     # A wake-up waits this long at most for Redis to connect, then to answer; past it the
     # transfer is left to the sweeper, as when the broker is down.
     "BROKER_TIMEOUT_SECONDS": (float, 2.0),

@@ -171,11 +171,7 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     cfg = app.config
-    broker_options: dict[str, Any] = {
-        # Longer than any task or retry countdown, or Redis redelivers a running task.
-        # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
-        "visibility_timeout": cfg["VISIBILITY_TIMEOUT_SECONDS"],
-    }
+    broker_options: dict[str, Any] = {}
     if cfg["BROKER_URL"].startswith("filesystem"):
         folder = Path(cfg["VAR_DIR"]) / "broker"
         folder.mkdir(parents=True, exist_ok=True)
@@ -186,6 +182,11 @@ def celery_init_app(app: Flask) -> Celery:
         # Every thread of a web process publishes its wake-ups on one channel (services.queue):
         # its pool holds a connection per thread, as kombu's default of 10 raises beyond it.
         broker_options["max_connections"] = max(POOL_SIZE, 10)
+        # A worker keeps the messages it took and has not acknowledged in memory only, and puts
+        # them back in their queue at a warm shutdown. Kombu's record of each in Redis (two round
+        # trips per task, redelivered hours later) only repeated the sweeper, which wakes a dead
+        # worker's transfers first; beat sends every maintenance task again (ARCHITECTURE §5).
+        broker_options["ack_emulation"] = False
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=cfg["BROKER_URL"],

@@ -15,13 +15,12 @@ class KeptConnection:
 
     redis-py's client checks a connection out of its pool for every command, polls it for stray
     data and wraps the call in its retry: as much CPU as the round trip itself, paid on every
-    transfer by the worker's main process (kombu's record of each delivery and ack) and its
-    children (the inbound watermark), docs/PERFORMANCE.md. A connection found closed (Redis
-    restarted) is opened again and the script sent once more (the callers' scripts are
-    idempotent); any other error, a timeout among them (redis-py then drops the connection, so
-    nothing is left half read), is the caller's. A new pool, or a forked process, takes a new
-    connection. Each thread keeps one connection of its pool until the pool is disconnected: fit
-    for long-lived threads only (the worker's loop, a prefork child, the web's fixed threads).
+    transfer by the worker's children (the inbound watermark), docs/PERFORMANCE.md. A connection
+    found closed (Redis restarted) is opened again and the script sent once more (the callers'
+    scripts are idempotent); any other error, a timeout among them (redis-py then drops the
+    connection, so nothing is left half read), is the caller's. A new pool, or a forked process,
+    takes a new connection. Each thread keeps one connection of its pool until the pool is
+    disconnected: fit for long-lived threads only (a prefork child, the web's fixed threads).
     """
 
     def __init__(self) -> None:

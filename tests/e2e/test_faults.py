@@ -296,6 +296,66 @@ def test_warm_shutdown_mid_batch(
     assert attempts(session) == {1}
 
 
+@pytest.fixture
+def patient_worker(cluster: Cluster) -> Iterator[Process]:
+    """A worker in place of the cluster's, whose failed attempts wait long before their retry."""
+    cluster.worker.stop()
+    model = cluster.new_worker("patient")
+    env = {**cluster.env, "MDPH_BRIDGE_RETRY_BACKOFF_SECONDS": "600"}  # 300 s, the cap
+    process = Process(model.args, env, model.cwd, model.log)
+    cluster.start(process)
+    yield process
+    process.stop()
+
+
+def held_retries(cluster: Cluster) -> list[object]:
+    """The retries with a countdown the workers hold in memory until it ends."""
+    replies = cluster.hub.extensions["celery"].control.inspect(timeout=0.5).scheduled() or {}
+    return [task for tasks in replies.values() for task in tasks]
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_a_worker_stopped_while_it_holds_a_retry_loses_no_transfer(
+    cluster: Cluster,
+    session: Session,
+    client: FlaskClient,
+    token: str,
+    patient_worker: Process,
+    stop: str,
+) -> None:
+    """A failed attempt's retry waits out its countdown in the worker's memory alone (kombu keeps
+    no copy in Redis): a worker killed loses it and the sweeper wakes the transfer; a worker
+    stopped warmly puts it back in its queue. Either way the transfer is ready, once."""
+    packages = Path(cluster.settings["STORAGE_DIR"]) / "packages"
+    with frozen(cluster.beat):  # no sweep until the worker is gone
+        shutil.rmtree(packages, ignore_errors=True)
+        packages.parent.mkdir(parents=True, exist_ok=True)
+        packages.write_bytes(b"")  # a file where the packages' folder goes: the attempt fails
+        try:
+            [transfer_id] = submit_batch(client, token, 1)
+            deadline = time.monotonic() + 30
+            while not held_retries(cluster):
+                assert time.monotonic() < deadline, "the failed attempt's retry was never held"
+        finally:
+            packages.unlink()
+        assert states(session, [transfer_id]) == Counter({"received": 1})
+        assert attempts(session) == {1}
+        assert queue_length(cluster) == 0
+        if stop == "SIGKILL":
+            patient_worker.kill()
+            assert queue_length(cluster) == 0, "the retry died with the worker"
+        else:
+            patient_worker.stop()
+            assert patient_worker.proc is not None
+            assert patient_worker.proc.returncode == 0
+            assert queue_length(cluster) == 1, "the warm shutdown put the retry back"
+
+    cluster.start(cluster.worker)
+    wait_all_ready(session, [transfer_id])  # the sweeper's wake-up, long before the countdown
+    assert_exactly_once(cluster, session, [transfer_id])
+    assert attempts(session) == {2}
+
+
 def test_a_big_transfer_does_not_hold_up_small_ones(
     cluster: Cluster, session: Session, client: FlaskClient, token: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""The Redis broker's channel: one client for every publish, a new one once kombu drops pools."""
+"""The Redis broker's channel: one client for every publish, a new one once kombu drops pools;
+messages held by the worker until acked, put back in their queue when it stops."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import redis
 from flask import Flask
 from kombu import Queue
 from kombu.asynchronous import Hub
-from support import evals_through_a_client, silent_server
+from support import silent_server
 
 from mdph_bridge.broker import Channel
-from mdph_bridge.redis_scripts import KeptConnection
 from mdph_bridge.services import queue
 from mdph_bridge.services.queue import PROCESS_TASK, QUEUE, wake_processing
 
@@ -61,79 +61,46 @@ def test_a_wake_up_is_the_message_celery_s_send_task_writes(
     assert json.loads(base64.b64decode(ours["body"]))[0] == [str(transfer_id)]
 
 
-def test_a_delivery_is_recorded_until_acked_by_one_command_each_not_a_pipeline(
+def test_a_delivered_message_is_held_by_the_worker_alone_nothing_is_written_to_redis(
     app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Without kombu's ack emulation a delivery and its ack cost the worker no command: the
+    message is held in memory until acked, the sweeper brings back a dead worker's transfer."""
     celery = app.extensions["mdph_bridge"].celery
-    wake_processing(celery, uuid.uuid4(), 1)
     wake_processing(celery, uuid.uuid4(), 1)
     with celery.connection_for_read() as connection:
         channel = connection.default_channel
-        with channel.conn_or_acquire() as client:  # a script each time, no MULTI/EXEC pipeline
+        message = channel.basic_get(QUEUE, no_ack=False)
+        assert redis_client.keys() == []  # the queue emptied, no record of the delivery
+        with channel.conn_or_acquire() as client:
+            monkeypatch.setattr(client, "execute_command", lambda *_, **__: pytest.fail("sent"))
             monkeypatch.setattr(client, "pipeline", lambda *_, **__: pytest.fail("a pipeline"))
-        first = channel.basic_get(QUEUE, no_ack=False)
-        tag = first.delivery_tag
-        assert redis_client.zscore(channel.unacked_index_key, tag) is not None
-        assert json.loads(redis_client.hget(channel.unacked_key, tag))[0] == first._raw
-        first.ack()
-        assert redis_client.zcard(channel.unacked_index_key) == 0
-        assert redis_client.hlen(channel.unacked_key) == 0
-        # What is recorded is what kombu redelivers: the message goes back to its queue.
-        second = channel.basic_get(QUEUE, no_ack=False)
-        assert redis_client.llen(QUEUE) == 0
-        monkeypatch.undo()
-        channel.qos.restore_by_tag(second.delivery_tag)
-        assert json.loads(redis_client.lpop(QUEUE))["properties"]["delivery_tag"]
-        assert redis_client.hlen(channel.unacked_key) == 0
+            message.ack()
+    assert redis_client.keys() == []  # nothing to put back once acked
 
 
-def test_deliveries_are_recorded_and_forgotten_on_a_kept_connection_not_through_a_client(
-    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+def test_messages_held_and_not_acked_go_back_to_their_queue_at_a_warm_shutdown(
+    app: Flask, redis_client: redis.Redis
 ) -> None:
-    """The worker's record of each delivery and each ack is one script sent on the connection its
-    channel keeps, not a client's command (a pool checkout, a poll and a retry wrapper each); a
-    connection lost is opened again, and a pool kombu replaced gives a new connection."""
+    """A worker stopping (its channel closed) puts back what it took and did not finish, and a
+    message rejected with `requeue` goes back at once; an acked one is gone."""
     celery = app.extensions["mdph_bridge"].celery
-    for _ in range(3):
-        wake_processing(celery, uuid.uuid4(), 1)
-    through_a_client = evals_through_a_client(monkeypatch)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for transfer_id in ids:
+        wake_processing(celery, uuid.UUID(transfer_id), 1)
     with celery.connection_for_read() as connection:
         channel = connection.default_channel
-        messages = [channel.basic_get(QUEUE, no_ack=False) for _ in range(3)]
-        assert through_a_client == []
-        assert redis_client.zcard(channel.unacked_index_key) == 3
-        kept = channel.scripts._local.connection
-        messages[0].ack()
-        assert channel.scripts._local.connection is kept
-        kept.send_command("CLIENT", "ID")
-        redis_client.client_kill_filter(_id=kept.read_response())  # as a Redis restart would
-        messages[1].ack()
-        channel._disconnect_pools()  # what kombu does when the connection is lost
-        messages[2].ack()
-        assert channel.scripts._local.connection is not kept
-    assert through_a_client == []
-    assert redis_client.zcard(channel.unacked_index_key) == 0
-    assert redis_client.hlen(channel.unacked_key) == 0
+        done, rejected, _held = (channel.basic_get(QUEUE, no_ack=False) for _ in range(3))
+        done.ack()
+        rejected.reject(requeue=True)
+        assert [body_id(m) for m in redis_client.lrange(QUEUE, 0, -1)] == [ids[1]]
+    back = [body_id(m) for m in redis_client.lrange(QUEUE, 0, -1)]
+    assert sorted(back) == sorted(ids[1:])
 
 
-def test_a_failed_checkout_leaves_no_connection_kept_under_the_new_pool(
-    redis_client: redis.Redis,
-) -> None:
-    """A thread whose checkout from a new pool failed (Redis refusing connections) takes one of
-    that pool next time, not the connection it kept from the old one (or a parent's, forked)."""
-    settings = redis_client.connection_pool.connection_kwargs
-    scripts = KeptConnection()
-    old = redis.ConnectionPool(**settings)
-    assert scripts.eval(old, "return 1", ()) == 1
-    new = redis.ConnectionPool(**settings, max_connections=1)
-    held = new.get_connection()
-    with pytest.raises(redis.ConnectionError):  # the pool has no connection to give
-        scripts.eval(new, "return 2", ())
-    new.release(held)
-    assert scripts.eval(new, "return 2", ()) == 2
-    assert scripts._local.connection in new._in_use_connections
-    old.disconnect()
-    new.disconnect()
+def body_id(raw: bytes) -> str:
+    """The transfer id a queued wake-up carries."""
+    return str(json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0])
 
 
 def test_the_worker_s_loop_adds_the_broker_s_socket_to_its_readers_once_not_every_turn(
@@ -196,47 +163,6 @@ def test_every_thread_of_a_web_process_publishes_on_the_one_channel_without_refu
     assert woken == [True] * 800
     messages = [json.loads(m) for m in redis_client.lrange(QUEUE, 0, -1)]
     assert len({m["headers"]["id"] for m in messages}) == 800
-
-
-def test_with_a_key_prefix_kombu_s_own_record_of_deliveries_is_kept(
-    app: Flask, redis_client: redis.Redis
-) -> None:
-    celery = app.extensions["mdph_bridge"].celery
-    options = celery.conf.broker_transport_options
-    celery.conf.broker_transport_options = {**options, "global_keyprefix": "pfx:"}
-    queue._channels.pop(celery, None)
-    try:
-        assert wake_processing(celery, uuid.uuid4(), 1)
-        assert redis_client.llen("pfx:" + QUEUE) == 1
-        with celery.connection_for_read() as connection:
-            channel = connection.default_channel
-            message = channel.basic_get(QUEUE, no_ack=False)
-            tag = message.delivery_tag
-            assert redis_client.zscore("pfx:" + channel.unacked_index_key, tag) is not None
-            assert redis_client.hget("pfx:" + channel.unacked_key, tag) is not None
-            message.ack()
-            assert redis_client.zcard("pfx:" + channel.unacked_index_key) == 0
-            assert redis_client.hlen("pfx:" + channel.unacked_key) == 0
-    finally:
-        celery.conf.broker_transport_options = options
-        queue._channels.pop(celery, None)
-        redis_client.delete("pfx:" + QUEUE)
-
-
-def test_a_message_delivered_and_never_acked_comes_back_after_the_visibility_timeout(
-    app: Flask, redis_client: redis.Redis
-) -> None:
-    celery = app.extensions["mdph_bridge"].celery
-    assert wake_processing(celery, uuid.uuid4(), 1)
-    with celery.connection_for_read() as connection:
-        channel = connection.default_channel
-        message = channel.basic_get(QUEUE, no_ack=False)
-        assert redis_client.llen(QUEUE) == 0
-        channel.qos.__dict__["visibility_timeout"] = -5  # as if it had passed already
-        channel.qos.restore_visible(num=10, interval=1)
-        back = json.loads(redis_client.lpop(QUEUE))
-        assert back["headers"]["id"] == message.headers["id"]
-        assert redis_client.hlen(channel.unacked_key) == 0
 
 
 def test_a_channel_that_failed_is_replaced_after_the_pause(
