@@ -27,7 +27,8 @@ claimed it, processing until `ready`), from the transfer's own events, so that a
 `git worktree add DIR main`, or `git archive main | tar -x -C DIR`), in the same run and database,
 before this checkout's hub; `--now-first` runs this checkout's first. The side run second meets
 the first side's file-system churn (on a journal-less ext4, each new file scans the inodes freed
-in the last minute): alternate the order between runs and compare pairs.
+in the last minutes): alternate the order between runs and compare pairs, and give `--settle 120`
+to wait that long before the second side, which then pays for no churn but its own.
 """
 
 from __future__ import annotations
@@ -306,6 +307,12 @@ def spy(output: Path, pid: int) -> subprocess.Popen[bytes]:
     )
 
 
+def settle(name: str, sides: list[str], seconds: float) -> None:
+    """Wait before the last side, so that both hub sides start on a file system at rest."""
+    if seconds and len(sides) == 3 and name == sides[-1]:
+        time.sleep(seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,4,16")
@@ -325,12 +332,20 @@ def main() -> None:
         action="store_true",
         help="run this checkout's hub before the other checkout's (alternate between runs)",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait before the second hub side, so that it meets none of the first's "
+        "freed inodes (an ext4 without a journal skips those freed in the last minutes)",
+    )
     args = parse(parser, {"levels": "1,2", "count": 6})
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
     profile = f" --profile {args.profile}" if args.profile else ""
     before = f" --before {args.before}" if args.before else ""
     before += " --now-first" if args.now_first else ""
+    before += f" --settle {args.settle:g}" if args.settle else ""
     print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
           f"--count {args.count}{profile}{before}")  # fmt: skip
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -375,6 +390,7 @@ def main() -> None:
         print(f"order: {', '.join(sides)}")
         results: dict[tuple[str, int], Result] = {}
         for name in sides:
+            settle(name, sides, args.settle)
             wsgi, celery_app, queues = apps[name]
             web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
             worker = h.worker(celery_app, queues, root=roots[name])
@@ -399,6 +415,7 @@ def main() -> None:
         print(f"\nopen loop at half the hub's best throughput: {rates['hub']:.0f} submissions/s")
         half: dict[str, Result] = {}
         for name in sides:
+            settle(name, sides, args.settle)
             wsgi, celery_app, queues = apps[name]
             h.gunicorn(wsgi, targets[name].port, root=roots[name])
             h.worker(celery_app, queues, root=roots[name])
