@@ -99,7 +99,6 @@ WEB_PARTS = (
     ("mdph_bridge.services.submission", "_metadata"),
     ("mdph_bridge.services.submission", "_digest"),
     ("mdph_bridge.services.submission", "entry_values"),
-    ("mdph_bridge.models", "Transfer.__init__"),  # the answer's unattached ORM object
     ("mdph_bridge.services.submission", "autocommitted"),  # the INSERT on the driver
     ("mdph_bridge.services.submission", "note_committed_alone"),
     ("mdph_bridge.services.submission", "wake_processing"),  # the wake-up's LPUSH

@@ -103,6 +103,9 @@ def _translated(
 # Where a pooled connection keeps its driver cursor (`PoolProxiedConnection.info` follows the
 # driver's connection, and is emptied when the pool replaces it).
 _CURSOR = "mdph_bridge.driver_cursor"
+# A result of more rows than this (an inbound page) leaves with its cursor, rather than staying
+# in memory with an idle pooled connection until that connection's next statement.
+_KEPT_ROWS = 16
 
 
 def _rows(pooled: PoolProxiedConnection, sql: str, params: Any) -> list[Any]:
@@ -117,7 +120,11 @@ def _rows(pooled: PoolProxiedConnection, sql: str, params: Any) -> list[Any]:
     if cursor is None or cursor.closed:
         cursor = pooled.info[_CURSOR] = cast(Any, pooled.driver_connection).cursor()
     cursor.execute(sql, params, prepare=True)
-    return cursor.fetchall() if cursor.rownumber is not None else []
+    rows = cursor.fetchall() if cursor.rownumber is not None else []
+    if len(rows) > _KEPT_ROWS:
+        cursor.close()
+        del pooled.info[_CURSOR]
+    return rows
 
 
 def _checked_out(bind: Engine) -> PoolProxiedConnection:

@@ -341,6 +341,8 @@ def test_a_worker_stopped_while_it_holds_a_retry_loses_no_transfer(
         assert states(session, [transfer_id]) == Counter({"received": 1})
         assert attempts(session) == {1}
         assert queue_length(cluster) == 0
+        with cluster.redis.client() as redis_client:  # kombu's record of unacked messages
+            assert redis_client.exists("unacked", "unacked_index") == 0
         if stop == "SIGKILL":
             patient_worker.kill()
             assert queue_length(cluster) == 0, "the retry died with the worker"

@@ -15,8 +15,8 @@ from sqlalchemy import event
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import utcnow
-from mdph_bridge.services import processing, submission
-from mdph_bridge.services.driver import DriverStatement
+from mdph_bridge.services import driver, processing, submission
+from mdph_bridge.services.driver import DriverStatement, autocommitted
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +148,29 @@ def test_a_driver_statement_sends_what_sqlalchemy_would(
     # The parameters a statement takes as given are wrapped by its caller (the `ready`'s JSON).
     given = {k: processing._as_json(v) if k in statement._given else v for k, v in values.items()}
     assert _comparable(compiled.params(given)) == _comparable(params)
+
+
+def _kept_cursor(backends: Backends) -> Any:
+    """The driver cursor the pool's one connection keeps, if any."""
+    pooled = backends.engine.raw_connection()
+    try:
+        return pooled.info.get(driver._CURSOR)
+    finally:
+        pooled.close()
+
+
+def test_a_long_result_leaves_with_its_cursor_a_short_one_stays(backends: Backends) -> None:
+    """An inbound page's rows are not kept in memory with an idle connection; a claim's row is,
+    with the cursor the next statement reuses."""
+    backends.engine.dispose()  # one connection, reused by every statement below
+    series = "SELECT generate_series(1, %(rows)s)"
+
+    assert len(autocommitted(backends.engine, series, {"rows": 3})) == 3
+    kept = _kept_cursor(backends)
+    assert len(autocommitted(backends.engine, series, {"rows": 500})) == 500
+    assert kept is not None
+    assert kept.closed
+    assert kept.pgresult is None
+    assert _kept_cursor(backends) is None
+    autocommitted(backends.engine, series, {"rows": 1})
+    assert _kept_cursor(backends) is not None

@@ -159,20 +159,26 @@ def test_continuity_roll_ups_start_from_the_transfers_already_folded(empty_datab
             "uq_transfers_origin_code_idempotency_key_given",
             "(origin_code, idempotency_key) WHERE (idempotency_key IS NOT NULL)",
         ),
+        (
+            "0020",
+            "0019",
+            "uq_transfers_origin_code_idempotency_key",
+            "(origin_code, idempotency_key)",
+        ),
     ],
 )
 def test_an_index_is_built_beside_a_busy_hub_and_replaces_a_left_over(
     empty_database: str, before: str, after: str, index: str, built: str
 ) -> None:
-    """0013, 0019 and 0020 build their index concurrently: waiting for a write longer than the
-    migrations' lock timeout rather than failing, and again over an interrupted build's."""
+    """0013, 0019 and 0020 (both ways) build their index concurrently: waiting for a write longer
+    than the migrations' lock timeout rather than failing, and again over an interrupted build's."""
     config = alembic_config(empty_database)
     command.upgrade(config, before)
     engine = create_engine(empty_database)
     with engine.begin() as conn:  # what an interrupted build leaves behind
         conn.exec_driver_sql(f"CREATE INDEX {index} ON transfers (id)")
     with write_held_until_the_build_outwaits_the_lock_timeout(empty_database):
-        command.upgrade(config, after)
+        (command.upgrade if after > before else command.downgrade)(config, after)
     with engine.connect() as conn:
         definition = conn.execute(
             text("SELECT indexdef FROM pg_indexes WHERE indexname = :index"), {"index": index}

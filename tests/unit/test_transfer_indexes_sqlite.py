@@ -17,9 +17,13 @@ def test_a_key_is_looked_up_through_the_index_of_given_keys(session: Session) ->
     lookup = select(Transfer.id).where(
         Transfer.origin_code == "59", Transfer.idempotency_key == "k"
     )
-    statement = lookup.compile(session.connection(), compile_kwargs={"literal_binds": True})
+    statement = lookup.compile(session.connection())  # bound as the lookup binds them: `?`
 
-    plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
+    plan = (
+        session.connection()
+        .exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", tuple(statement.params.values()))
+        .all()
+    )
 
     details = [row[-1] for row in plan]
     assert details[0].startswith(

@@ -58,6 +58,18 @@ def _rebuilt() -> Iterator[BatchOperations]:
             op.add_column('transfers', _generated(outcome))
 
 
+@contextmanager
+def _built_beside_the_hub() -> Iterator[None]:
+    """Outside the migration's transaction, with no lock timeout: a concurrent build waits for
+    every older transaction, which the 10 s the migrations otherwise run with (env.py) would fail
+    on a busy hub. Waiting there blocks no one."""
+    with op.get_context().autocommit_block():
+        previous = op.get_bind().exec_driver_sql('SHOW lock_timeout').scalar()
+        op.execute('SET lock_timeout = 0')
+        yield
+        op.execute(f"SET lock_timeout = '{previous}'")
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != 'postgresql':
         op.drop_index(WARN, table_name='transfers')
@@ -70,24 +82,33 @@ def upgrade() -> None:
     # The new index first, outside the migration's transaction (CONCURRENTLY: no write waits for
     # it), as 0013 and 0019 build theirs; the old constraint goes once it is built, so that a key
     # is never unguarded. If the build fails, the next upgrade simply builds it again.
-    with op.get_context().autocommit_block():
-        # The build waits for every older transaction: the 10 s lock timeout the migrations run
-        # with (env.py) would fail it on a busy hub. Waiting here blocks no one.
-        previous = op.get_bind().exec_driver_sql('SHOW lock_timeout').scalar()
-        op.execute('SET lock_timeout = 0')
-        # An invalid index left by an interrupted build.
-        op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {NAME}')
+    with _built_beside_the_hub():
+        op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {NAME}')  # an interrupted build's
         op.create_index(
             NAME, 'transfers', ['origin_code', 'idempotency_key'],
             unique=True, postgresql_where=GIVEN, postgresql_concurrently=True,
         )
         op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {WARN}')
-        op.execute(f"SET lock_timeout = '{previous}'")
     op.drop_constraint(CONSTRAINT, 'transfers', type_='unique')
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != 'postgresql':
+        op.drop_index(NAME, table_name='transfers')
+        with _rebuilt() as batch:
+            batch.create_unique_constraint(CONSTRAINT, ['origin_code', 'idempotency_key'])
+        op.create_index(WARN, 'transfers', ['warn_at'])
+        return
+    # Built beside the hub too: `ADD CONSTRAINT … UNIQUE` alone would build its index while
+    # holding every reader and writer of the table off. The constraint then takes the built index
+    # (a brief lock), and the partial one goes.
+    with _built_beside_the_hub():
+        op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {CONSTRAINT}')  # an interrupted build's
+        op.create_index(
+            CONSTRAINT, 'transfers', ['origin_code', 'idempotency_key'],
+            unique=True, postgresql_concurrently=True,
+        )
+        op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {WARN}')
+        op.create_index(WARN, 'transfers', ['warn_at'], postgresql_concurrently=True)
+    op.execute(f'ALTER TABLE transfers ADD CONSTRAINT {CONSTRAINT} UNIQUE USING INDEX {CONSTRAINT}')
     op.drop_index(NAME, table_name='transfers')
-    with _rebuilt() as batch:
-        batch.create_unique_constraint(CONSTRAINT, ['origin_code', 'idempotency_key'])
-    op.create_index(WARN, 'transfers', ['warn_at'])
