@@ -29,6 +29,7 @@ from flows import (
 from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 from support import bearer, files_under, sent_statements
 
 from mdph_bridge import storage as storage_module
@@ -252,19 +253,28 @@ def test_a_transfer_staged_since_0018_is_not_looked_for_in_older_layouts_the_swe
     assert storage.list(f"staging/{transfer_id}") == storage.list(f"packages/{transfer_id}") == []
 
 
+def claimed_then_lapsed(
+    client: FlaskClient, demo: dict[str, Any], session: Session
+) -> tuple[uuid.UUID, Update]:
+    """A transfer claimed once whose lease has run out: the next claim is the slower one. With
+    the update of its row, for the tests to change it behind that claim."""
+    transfer_id = submit(
+        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
+    )
+    assert claim(session, transfer_id, LIMITS) is not None
+    row = update(Transfer).where(Transfer.id == transfer_id)
+    session.execute(row.values(lease_until=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    return transfer_id, row
+
+
 def test_a_takeover_hands_over_the_dossier_of_the_row_it_claimed_not_of_its_first_read(
     client: FlaskClient, demo: dict[str, Any], backends: Backends, session: Session
 ) -> None:
     """The slower claim reads the row under its lock, then moves it. A row changed just before
     (here, as if a correction had staged another dossier and its attempt's lease had expired)
     hands over the dossier of the row the claim took."""
-    transfer_id = submit(
-        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
-    )
-    assert claim(session, transfer_id, LIMITS) is not None
-    expired = update(Transfer).where(Transfer.id == transfer_id)
-    session.execute(expired.values(lease_until=utcnow() - timedelta(seconds=1)))
-    session.commit()
+    transfer_id, expired = claimed_then_lapsed(client, demo, session)
     other = {"sealed_dossier": b"MDPHSEAL1\n another dossier", "dossier_sha256": "cd" * 32}
     changed: list[bool] = []
 
@@ -293,13 +303,7 @@ def test_the_slower_claim_counts_the_attempts_of_the_row_it_locked(
     """Another attempt cannot count attempts between the slower claim's read of the row and its
     update (here, up to the limit): the event numbers the attempt the row counts, within
     `max_attempts`."""
-    transfer_id = submit(
-        client, demo["59"]["jetons"]["caseworker"], dossier(), {"piece_identite.pdf": PDF}
-    )
-    assert claim(session, transfer_id, LIMITS) is not None
-    expired = update(Transfer).where(Transfer.id == transfer_id)
-    session.execute(expired.values(lease_until=utcnow() - timedelta(seconds=1)))
-    session.commit()
+    transfer_id, expired = claimed_then_lapsed(client, demo, session)
     tried: list[bool] = []
 
     def spend_after_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
