@@ -28,7 +28,10 @@ claimed it, processing until `ready`), from the transfer's own events, so that a
 before this checkout's hub; `--now-first` runs this checkout's first. The side run second meets
 the first side's file-system churn (on a journal-less ext4, each new file scans the inodes freed
 in the last minutes): alternate the order between runs and compare pairs, and give `--settle 120`
-to wait that long before the second side, which then pays for no churn but its own.
+to wait that long before the second side, which then pays for no churn but its own. Each side
+first serves `--warm-up` submissions from 4 clients, unmeasured (100 by default; 20 until
+2026-12-05 evening, which seemed to leave the first hub side's first level paying for its fresh
+tables, indexes and folders).
 """
 
 from __future__ import annotations
@@ -339,13 +342,21 @@ def main() -> None:
         help="seconds to wait before the second hub side, so that it meets none of the first's "
         "freed inodes (an ext4 without a journal skips those freed in the last minutes)",
     )
-    args = parse(parser, {"levels": "1,2", "count": 6})
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=100,
+        help="submissions from 4 clients before each side's first level (fresh tables, indexes "
+        "and blob folders, the processes' first calls): not measured",
+    )
+    args = parse(parser, {"levels": "1,2", "count": 6, "warm_up": 4})
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
     profile = f" --profile {args.profile}" if args.profile else ""
     before = f" --before {args.before}" if args.before else ""
     before += " --now-first" if args.now_first else ""
     before += f" --settle {args.settle:g}" if args.settle else ""
+    before += f" --warm-up {args.warm_up}"
     print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
           f"--count {args.count}{profile}{before}")  # fmt: skip
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -395,7 +406,7 @@ def main() -> None:
             web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
             worker = h.worker(celery_app, queues, root=roots[name])
             procs = {"web": web, "worker": worker, "redis": h.redis.proc}
-            closed_loop(engine, targets[name], 20, 2)  # warm up
+            closed_loop(engine, targets[name], args.warm_up, 4)
             for level in levels:
                 spies = []
                 if args.profile and name == "hub" and level == levels[-1]:
@@ -419,7 +430,7 @@ def main() -> None:
             wsgi, celery_app, queues = apps[name]
             h.gunicorn(wsgi, targets[name].port, root=roots[name])
             h.worker(celery_app, queues, root=roots[name])
-            closed_loop(engine, targets[name], 20, 2)  # warm up, as before the closed loops
+            closed_loop(engine, targets[name], args.warm_up, 4)  # as before the closed loops
             half[name] = open_loop(engine, targets[name], args.count, rates[name])
             print(line(f"{name:<6} open loop {rates[name]:.0f}/s", half[name]))
             if name != "bare":
