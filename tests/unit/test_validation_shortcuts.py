@@ -59,6 +59,7 @@ def _fails_with_nothing(value: Any) -> None:
 VALIDATORS = [_passes, _fails, _fails_twice, _fails_with_a_dict, _fails_with_nothing]
 
 
+@settings(database=None)
 @given(st.lists(st.sampled_from(VALIDATORS), min_size=1, max_size=4))
 def test_all_of_answers_as_and(validators: list[Callable[[Any], None]]) -> None:
     """Same value or same messages, in order, with the same keywords, whichever fail."""
