@@ -54,6 +54,7 @@ from mdph_bridge.domain.rights import (
 from mdph_bridge.territoires import departement_of
 from schemas.base import (
     FileName,
+    OneOf,
     StrictBoolean,
     StrictDate,
     WireSchema,
@@ -185,7 +186,7 @@ def _postcode_in_a_departement(value: str) -> None:
 
 
 _NOT_EMPTY = validate.Length(min=1, error=problem("champ.liste_vide"))
-_R420_TYPE = validate.OneOf(sorted(ALL_TYPES, key=natural), error=problem("droit.type_inconnu"))
+_R420_TYPE = OneOf(sorted(ALL_TYPES, key=natural), error=problem("droit.type_inconnu"))
 
 
 def _name(**kwargs: Any) -> fields.String:
@@ -504,7 +505,7 @@ class DossierSchema(WireSchema):
     """A transferable file, format v1 or v1.1."""
 
     version_format = fields.String(
-        required=True, validate=validate.OneOf(FORMAT_VERSIONS, error=problem("format.version"))
+        required=True, validate=OneOf(FORMAT_VERSIONS, error=problem("format.version"))
     )
     transfert = fields.Nested(TransfertSchema, required=True)
     beneficiaire = fields.Nested(BeneficiaireSchema, required=True)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+from marshmallow import Schema, validate
 from support import bearer
 from urllib3 import encode_multipart_formdata
+
+from schemas import base
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE = EXAMPLES / "adulte-aah-pch-cmi-rqth" / "dossier.json"
@@ -135,3 +141,15 @@ def identical(trusted: Any, loaded: Any, path: str = "") -> None:
             identical(a, b, f"{path}[{index}]")
     else:
         assert trusted == loaded, path
+
+
+@contextlib.contextmanager
+def marshmallow_only() -> Iterator[None]:
+    """Every shortcut of schemas/base.py replaced by the marshmallow code it stands for: the
+    walk over the fields, the load, the combined validators and the look-up of choices."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base.WireSchema, "_deserialize", Schema._deserialize)
+        patch.setattr(base.WireSchema, "_do_load", Schema._do_load)
+        patch.setattr(base._AllOf, "__call__", validate.And.__call__)
+        patch.setattr(base.OneOf, "__call__", validate.OneOf.__call__)
+        yield

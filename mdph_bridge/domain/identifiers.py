@@ -40,7 +40,8 @@ def nir_well_formed(nir: str) -> bool:
 
 def nir_key_valid(nir: str) -> bool:
     """Tell whether the NIR's last two digits are its key (97 - n mod 97, Corsica handled)."""
-    return nir_well_formed(nir) and stdnum_nir.is_valid(nir)
+    # stdnum's `is_valid` first cleans and checks the format (~6 µs): the pattern did it here.
+    return nir_well_formed(nir) and stdnum_nir.calc_check_digits(nir) == nir[13:]
 
 
 def nir_sex_matches(nir: str, sexe: str) -> bool:

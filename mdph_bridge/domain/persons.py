@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 
@@ -12,6 +13,8 @@ MAJORITY_AGE = 18
 JUDGEMENT_QUALITIES = frozenset({"tuteur", "curateur"})
 
 _SEPARATORS = frozenset(" -'’")
+# Unaccented letters and separators, one letter at least: a name without the loop below (~2 µs).
+_PLAIN_NAME = re.compile(r"[ '’-]*[A-Za-z][A-Za-z '’-]*")
 
 
 def is_person_name(text: str) -> bool:
@@ -20,6 +23,8 @@ def is_person_name(text: str) -> bool:
     Accents may come composed (é) or as combining marks after a letter (e then U+0301); at
     least one letter is required, so that a lone hyphen or space is not a name.
     """
+    if _PLAIN_NAME.fullmatch(text):
+        return True
     previous_is_letter = False
     has_letter = False
     for char in text:

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from dossiers import EXAMPLES, identical
+from dossiers import EXAMPLES, identical, marshmallow_only
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields
@@ -873,3 +873,12 @@ def test_the_walk_answers_as_marshmallows_for_keys_attributes_and_narrowed_copie
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(WireSchema, "_deserialize", Schema._deserialize)
         assert walked == answer()
+
+
+@settings(SETTINGS, max_examples=200)
+@given(valid_dossiers() | several_mistakes())
+def test_the_shortcuts_answer_as_marshmallow(case: Case) -> None:
+    """Same data, same errors in the same order, same valid part, valid or not."""
+    shortcuts = _answer(case)
+    with marshmallow_only():
+        assert shortcuts == _answer(case)
