@@ -155,9 +155,7 @@ def _move(dossier: dict[str, Any], book: RuleBook, destination: str | None) -> M
     switch_day = domicile_on or moved_on
     origin_rules = book.departement_at(origin_code, moved_on)
     dest_rules = book.departement_at(dest_code, switch_day)
-    places = book.places | {
-        code: versions[-1].place for code, versions in book.departements.items() if versions
-    }
+    places = book.named_places
     sides = Sides(
         origin=places.get(origin_code, Place(origin_code)),
         destination=places.get(dest_code, Place(dest_code)),

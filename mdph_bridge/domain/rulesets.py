@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from mdph_bridge.domain.places import Place
@@ -133,6 +134,12 @@ class RuleBook:
     national: tuple[NationalRules, ...]
     departements: dict[str, tuple[DepartementRules, ...]] = field(default_factory=dict)
     places: dict[str, Place] = field(default_factory=dict)  # every département, by name
+
+    @cached_property
+    def named_places(self) -> dict[str, Place]:
+        """Every département, named as its latest rule set names it: built once, not per move."""
+        latest = {code: rules[-1].place for code, rules in self.departements.items() if rules}
+        return self.places | latest
 
     def national_at(self, day: date) -> NationalRules:
         """National rates in force on `day` (the earliest version before any is in force)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -18,8 +17,11 @@ from sqlalchemy.orm import DeclarativeBase
 _UTC_ZONES = frozenset({UTC, ZoneInfo("UTC"), ZoneInfo("Etc/UTC")})
 
 
-# 19 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
-_LONG_NUMBER = re.compile(r"[0-9]{19}")
+# 19 digits in a row may be an integer beyond 64 bits, which orjson would read as a float. They
+# are found as 19 zeros once every digit is written "0" and every other byte " ": a substring
+# search, where a regular expression took 4 times orjson's parse (45 µs for a 2.8 KB dossier).
+_DIGITS_AS_ZEROS = bytes.maketrans(bytes(range(256)), b" " * 48 + b"0" * 10 + b" " * 198)
+_LONG_NUMBER = b"0" * 19
 
 
 def load_json(text: str | bytes) -> Any:
@@ -28,7 +30,8 @@ def load_json(text: str | bytes) -> Any:
     Text that may hold an integer beyond 64 bits, and what orjson refuses (NaN), go to `json`.
     """
     plain = text.decode() if isinstance(text, bytes) else text
-    if _LONG_NUMBER.search(plain):
+    raw = text if isinstance(text, bytes) else text.encode(errors="surrogatepass")
+    if _LONG_NUMBER in raw.translate(_DIGITS_AS_ZEROS):
         return json.loads(plain)
     try:
         return orjson.loads(plain)

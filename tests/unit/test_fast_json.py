@@ -61,6 +61,12 @@ def test_package_json_entries_are_the_text_json_dumps_wrote() -> None:
         "[0.1, 1e-7, 2.2250738585072014e-308, 1.7976931348623157e308, -0.0, 5e-324]",
         "[9223372036854775807, -9223372036854775808, 18446744073709551616]",
         '{"grand": 123456789012345678901234, "texte": "1234567890123456789"}',
+        # A long text, its integer beyond 64 bits far in; 18 digits, then 19 beside accents.
+        pytest.param(
+            '{"texte": "' + "é 123 " * 500 + '", "grand": -18446744073709551617}', id="long text"
+        ),
+        '[123456789012345678, "ü1234567890123456789ü", 1.5e300]',
+        '{"é": 123456789012345678.25, "ü": 1234567890123456789}',
     ],
 )
 def test_stored_json_loads_as_the_standard_library_reads_it(text: str) -> None:

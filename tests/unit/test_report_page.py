@@ -66,6 +66,17 @@ def test_every_report_json_is_the_one_packages_held() -> None:
     assert {name: json_digest(dossier) for name, dossier in dossiers().items()} == expected
 
 
+def test_what_the_page_shows_of_a_dossier_is_escaped() -> None:
+    name, dossier = next(iter(dossiers().items()))
+    report = harmonise(dossier, BOOK)
+    report["droits"][0]["identifiant"] = "<script>alert('x') & \"y\"</script>"
+
+    page = report_html(report)
+
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;) &amp; &#34;y&#34;&lt;/script&gt;" in page, name
+
+
 if __name__ == "__main__":
     for path, of in ((DIGESTS, digest), (JSON_DIGESTS, json_digest)):
         found = {name: of(dossier) for name, dossier in dossiers().items()}

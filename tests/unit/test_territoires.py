@@ -74,3 +74,13 @@ def test_a_departement_without_rule_file_is_named_in_the_report() -> None:
     switch = report["alertes"][0]["message"]
     assert switch.startswith("PCH aide humaine : le département d'Ille-et-Vilaine (35) devient")
     assert any("Aucune règle propre d'Ille-et-Vilaine (35)" in n for n in report["observations"])
+
+
+def test_the_rule_book_names_each_departement_once_as_its_latest_rule_file_does() -> None:
+    book = load_rulebook()
+    named = book.named_places
+
+    assert named is book.named_places  # built once per rule book, not per transfer
+    assert set(named) == set(places())
+    assert all(named[code] == versions[-1].place for code, versions in book.departements.items())
+    assert named["35"] == places()["35"]  # no rule file: the registry's name

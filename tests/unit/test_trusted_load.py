@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,60 @@ def test_the_bytes_validated_are_loaded_without_the_schema(monkeypatch: pytest.M
 
     monkeypatch.setattr(DossierSchema, "load", refuse)
     identical(load_staged_dossier(raw, dossier_digest(raw)), expected)
+
+
+def _tricky_bytes() -> bytes:
+    """A valid dossier written as a client may write it: escapes, accents, a pair of surrogates
+    escaped, numbers with an exponent or a fraction, a key given twice (the last one counts)."""
+    data = dossier()
+    data["beneficiaire"]["nom_naissance"] = "Lefèvre-Ñúñez"
+    data["beneficiaire"]["prenoms"] = ["Zoë", "Anne-Maëlle"]
+    data["beneficiaire"]["adresse_nouvelle"]["ligne1"] = '2 place de l\'Église \U0001f600 \\ "A"'
+    text = json.dumps(data, ensure_ascii=True)  # every non-ASCII character escaped, pairs too
+    text = text.replace('"prestataire": 60', '"prestataire": 12, "prestataire": 6.0e1')
+    text = text.replace('"montant_mensuel": 1471.2', '"montant_mensuel": 14712E-1')
+    assert "\\ud83d\\ude00" in text
+    assert "6.0e1" in text
+    assert "14712E-1" in text
+    return text.encode()
+
+
+@pytest.mark.parametrize("validated", [True, False], ids=["trusted", "validated again"])
+def test_staged_bytes_read_as_the_standard_library_reads_them(validated: bool) -> None:
+    raw = _tricky_bytes()
+    expected = dossier_schema().load(json.loads(raw))
+    loaded = load_staged_dossier(raw, dossier_digest(raw) if validated else None)
+    identical(loaded, expected)
+    assert packaged(loaded) == packaged(expected)
+    assert loaded["beneficiaire"]["adresse_nouvelle"]["ligne1"].endswith('\U0001f600 \\ "A"')
+
+
+def _outcome(load: Callable[[], Any]) -> Any:
+    """What a load gave: the dossier, or the problems it was refused for."""
+    try:
+        return load()
+    except ValidationError as exc:
+        return exc.messages
+
+
+HOSTILE_NUMBERS = ["123456789012345678901234567890", "-9223372036854775809", "1e400"]
+
+
+@pytest.mark.parametrize("number", HOSTILE_NUMBERS)
+def test_a_number_orjson_reads_otherwise_is_read_as_the_standard_library_reads_it(
+    number: str,
+) -> None:
+    # orjson reads an integer past 64 bits as a float and refuses 1e400: such bytes go to `json`,
+    # so the value processed is the one validated, whichever path loads it.
+    text = json.dumps(dossier()).replace(
+        '"montant_mensuel": 1471.2', f'"montant_mensuel": {number}'
+    )
+    assert number in text
+    raw = text.encode()
+    trusted = _outcome(lambda: load_staged_dossier(raw, dossier_digest(raw)))
+    identical(trusted, _outcome(lambda: submission.trusted_dossier_loader()(json.loads(raw))))
+    validated = _outcome(lambda: load_staged_dossier(raw, None))
+    assert validated == _outcome(lambda: dossier_schema().load(json.loads(raw)))
 
 
 @pytest.mark.parametrize("digest", [None, dossier_digest(b"{}")], ids=["none", "other"])
