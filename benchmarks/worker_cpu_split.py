@@ -78,7 +78,7 @@ WEB_PARTS = (
     ("mdph_bridge.api.auth", "run_audited"),  # the audit wrapper, the view within
     ("mdph_bridge.http.identity", "audit_call"),
     ("mdph_bridge.api.transfers", "new_intake"),
-    ("mdph_bridge.http.uploads", "UploadSink.parse"),  # werkzeug's multipart parser
+    ("mdph_bridge.http.uploads", "UploadSink.parse"),  # the multipart parser
     ("mdph_bridge.http.uploads", "SealedPart.__init__"),
     ("mdph_bridge.storage", "BlobWriter.__init__"),  # the document's file created
     ("mdph_bridge.http.uploads", "SealWriter.__init__"),  # its seal's set-up (key derived)

@@ -123,17 +123,16 @@ class _AllOf(validate.And):
     checked: here only once a validator fails. Same validators, in order, same error."""
 
     def __call__(self, value: Any) -> Any:
-        try:
-            for validator in self.validators:
+        for position, validator in enumerate(self.validators):
+            try:
                 validator(value)
-        except ValidationError as error:
-            return self._refuse(value, error, validator)
+            except ValidationError as error:
+                return self._refuse(value, error, position)
         return value
 
-    def _refuse(self, value: Any, first: ValidationError, failed: Any) -> Any:
-        """Raise what `And` raises: the failure of `failed`, then those of the validators after
-        it, their messages and keywords gathered (the ones before it passed)."""
-        position = next(i for i, each in enumerate(self.validators) if each is failed)
+    def _refuse(self, value: Any, first: ValidationError, position: int) -> Any:
+        """Raise what `And` raises: the failure of the validator at `position`, then those of the
+        validators after it, their messages and keywords gathered (the ones before it passed)."""
         failures = [first]
         for validator in self.validators[position + 1 :]:
             try:
@@ -166,8 +165,8 @@ Deserialize = Callable[[Any, str, Any], Any]
 
 
 def _deserializer(field: fields.Field[Any]) -> Deserialize:
-    """`field.deserialize`, its options looked up once rather than for every value (~1/4 of a
-    dossier's validation): same checks, conversion, validators and errors, in the same order."""
+    """`field.deserialize`, its options looked up once rather than for every value: same checks,
+    conversion, validators and errors, in the same order."""
     kind = type(field)
     if (
         field.pre_load

@@ -286,6 +286,11 @@ CATALOGUE: dict[str, str] = {
         "Le corps JSON de la requête imbrique plus de {max} niveaux de listes ou d'objets."
     ),
     "requete.multipart": "La requête doit être envoyée en multipart/form-data.",
+    "requete.multipart_invalide": (
+        "Le corps multipart/form-data est mal formé : frontière absente ou inattendue, lignes "
+        "non terminées par CRLF, partie sans en-tête « Content-Disposition: form-data », corps "
+        "interrompu, ou en-tête de partie au-delà de {entetes} lignes ou de {taille} Ko."
+    ),
     "requete.delai_depasse": (
         "L'envoi s'est interrompu : le reste de la requête n'est pas arrivé à temps. Renvoyez-la."
     ),

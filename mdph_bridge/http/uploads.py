@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import Request, current_app, request
-from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser
+from multipart import MultipartError, MultipartSegment, PushMultipartParser
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -25,6 +25,8 @@ DOSSIER_PART = "dossier"
 MAX_DOSSIER_BYTES = 4 * MiB
 MAX_PARTS = 200
 READ_BYTES = 64 * 1024  # what the parser is fed at a time, as werkzeug's read
+# A part's head: at most this many header lines, of at most this many KiB in all.
+HEAD_LIMITS = {"entetes": 16, "taille": 8}
 # The charsets a plain field may declare (werkzeug's list); any other is read as UTF-8.
 FIELD_CHARSETS = frozenset({"ascii", "us-ascii", "utf-8", "iso-8859-1"})
 
@@ -166,23 +168,17 @@ class UploadSink:
     def parse(
         self, request: Request, max_form_memory_size: int
     ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
-        """Parse a multipart request, sealing every file part.
-
-        With `multipart`'s push parser: werkzeug's own cost ~0.25 ms of CPU per small submission
-        (two option headers parsed per part), this one a tenth of it. A malformed body carries no
-        usable part, as werkzeug's form parser treats it; a part over a limit answers 413.
-        """
+        """Parse a multipart request, sealing every file part (`multipart`'s push parser, a
+        tenth of werkzeug's CPU: docs/PERFORMANCE.md); a malformed body is refused as such."""
         if request.mimetype != "multipart/form-data":
             raise ServiceError.one(415, "", "requete.multipart")
         boundary = request.mimetype_params.get("boundary", "")
-        if boundary and boundary.isascii():
-            try:
-                return self._read(request.stream, boundary, max_form_memory_size)
-            except ParserLimitReached as exc:
-                raise RequestEntityTooLarge from exc
-            except MultipartError:
-                pass
-        return MultiDict(), MultiDict()
+        if not boundary or not boundary.isascii():
+            raise ServiceError.one(422, "", "requete.multipart_invalide", **HEAD_LIMITS)
+        try:
+            return self._read(request.stream, boundary, max_form_memory_size)
+        except MultipartError as exc:  # a part's head past its limits too
+            raise ServiceError.one(422, "", "requete.multipart_invalide", **HEAD_LIMITS) from exc
 
     def _read(
         self, stream: IO[bytes], boundary: str, max_form_memory_size: int
@@ -192,14 +188,22 @@ class UploadSink:
         number is capped)."""
         form: MultiDict[str, str] = MultiDict()
         files: MultiDict[str, FileStorage] = MultiDict()
-        parser = PushMultipartParser(boundary, max_segment_count=MAX_PARTS)
+        parser = PushMultipartParser(
+            boundary,
+            max_header_count=HEAD_LIMITS["entetes"],
+            max_header_size=HEAD_LIMITS["taille"] * 1024,
+        )
         segment: Any = None
         field = bytearray()
         part: SealedPart | DossierPart | None = None
+        parts = 0
         while True:
             chunk = stream.read(READ_BYTES)
             for event in parser.parse(chunk):  # an empty chunk ends it: raises if incomplete
                 if isinstance(event, MultipartSegment):  # a part's head
+                    parts += 1
+                    if parts > MAX_PARTS:
+                        raise RequestEntityTooLarge
                     segment, field, part = event, bytearray(), None
                     if event.filename is not None:
                         part = self.open_part(event.name, event.filename)
@@ -224,7 +228,7 @@ class UploadSink:
         """Return the dossier JSON, sent either as a plain field or as a file part."""
         if DOSSIER_PART in form:
             text = form[DOSSIER_PART]
-            # Werkzeug decodes plain fields replacing invalid UTF-8 with U+FFFD: refuse it there.
+            # `_read` decodes plain fields replacing invalid UTF-8 with U+FFFD: refuse it there.
             if "\ufffd" in text:
                 raise ServiceError.one(422, DOSSIER_PART, "requete.dossier_json")
             return text.encode()

@@ -287,7 +287,7 @@ def load_staged_dossier(raw: bytes, validated_digest: str | None) -> dict[str, A
     not the bytes its submission (or correction) validated, or when that was not recorded.
 
     Raises the schema's ValidationError when a dossier validated again is refused. Parsed by
-    orjson, with the standard library's results (`load_json`): 12 µs for 2.8 KB, `json`'s 20.
+    orjson, with the standard library's results (`load_json`).
     """
     data = load_json(raw)
     if validated_digest is not None and dossier_digest(raw) == validated_digest:

@@ -220,7 +220,7 @@ def test_part_without_body(
     client: FlaskClient, token: str, nothing_left: Callable[[], None]
 ) -> None:
     """A part whose head no blank line ends (RFC 2046's bodiless part, as werkzeug's encoder
-    writes an empty file): `multipart`'s parser reads the body as malformed, so no part."""
+    writes an empty file): `multipart`'s parser reads the body as malformed."""
     files = {"piece_identite.pdf": b""}
     raw = json.dumps(dossier(files=files)).encode()
     boundary, body = encode_multipart(
@@ -238,7 +238,7 @@ def test_part_without_body(
         headers=bearer(token),
     )
     assert response.status_code == 422
-    assert problems(response) == [("dossier", "requete.dossier_absent")]
+    assert problems(response) == [("", "requete.multipart_invalide")]
     nothing_left()
 
 
@@ -329,11 +329,45 @@ def test_dossier_field_that_is_not_utf8(
     nothing_left()
 
 
+def _part(head: str, body: bytes = b"{}") -> bytes:
+    return b"--B\r\n" + head.encode() + b"\r\n\r\n" + body + b"\r\n"
+
+
+_DOSSIER_HEAD = 'Content-Disposition: form-data; name="dossier"; filename="dossier.json"'
+_PDF_HEAD = 'Content-Disposition: form-data; name="a.pdf"; filename="a.pdf"'
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
         pytest.param(b"--B\r\nnot a part", "multipart/form-data; boundary=B", id="broken-part"),
         pytest.param(b"--B--\r\n", "multipart/form-data", id="no-boundary"),
+        pytest.param(
+            (_part(_DOSSIER_HEAD) + b"--B--\r\n").replace(b"\r\n", b"\n"),
+            "multipart/form-data; boundary=B",
+            id="lf-line-endings",
+        ),
+        pytest.param(
+            _part('Content-Disposition: attachment; name="dossier"') + b"--B--\r\n",
+            "multipart/form-data; boundary=B",
+            id="not-form-data",
+        ),
+        pytest.param(_part(_DOSSIER_HEAD), "multipart/form-data; boundary=B", id="no-closing"),
+        pytest.param(
+            _part(_DOSSIER_HEAD + "".join(f"\r\nX-{i}: v" for i in range(16))) + b"--B--\r\n",
+            "multipart/form-data; boundary=B",
+            id="17-header-lines",
+        ),
+        pytest.param(
+            _part(_DOSSIER_HEAD + "\r\nX-Long: " + "v" * 8192) + b"--B--\r\n",
+            "multipart/form-data; boundary=B",
+            id="head-over-8-kib",
+        ),
+        pytest.param(
+            _part(_DOSSIER_HEAD) + _part(_PDF_HEAD, PDF)[:-40],
+            "multipart/form-data; boundary=B",
+            id="cut-in-a-document",
+        ),
     ],
 )
 def test_malformed_multipart_body(
@@ -343,9 +377,59 @@ def test_malformed_multipart_body(
     body: bytes,
     content_type: str,
 ) -> None:
+    """Refused as malformed, by its own code, with nothing left of the parts it opened."""
     response = client.post(URL, data=body, content_type=content_type, headers=bearer(token))
     assert response.status_code == 422
-    assert problems(response) == [("dossier", "requete.dossier_absent")]
+    assert problems(response) == [("", "requete.multipart_invalide")]
+    assert "16 lignes ou de 8 Ko" in response.get_json()["erreurs"][0]["message"]
+    nothing_left()
+
+
+def test_a_part_head_within_the_limits_is_read(
+    client: FlaskClient, token: str, nothing_left: Callable[[], None]
+) -> None:
+    """16 header lines, the longest 8 KiB in all, are accepted: the dossier is read (and refused
+    only for its content)."""
+    extra = "".join(f"\r\nX-{i}: v" for i in range(14)) + "\r\nX-Long: " + "v" * 7000
+    body = _part(_DOSSIER_HEAD + extra) + b"--B--\r\n"
+    response = client.post(
+        URL, data=body, content_type="multipart/form-data; boundary=B", headers=bearer(token)
+    )
+    assert response.status_code == 422
+    assert all(code != "requete.multipart_invalide" for _, code in problems(response))
+    nothing_left()
+
+
+def test_a_filename_given_only_as_rfc_2231_makes_a_plain_field(
+    client: FlaskClient, token: str, nothing_left: Callable[[], None]
+) -> None:
+    """RFC 7578 forbids `filename*` in form data: such a part is a plain field, so the dossier's
+    document is missing and named as such."""
+    files = {"a.pdf": PDF}
+    raw = json.dumps(dossier(files=files)).encode()
+    head = "Content-Disposition: form-data; name=\"a.pdf\"; filename*=UTF-8''a.pdf"
+    body = _part(_DOSSIER_HEAD, raw) + _part(head, PDF) + b"--B--\r\n"
+    response = client.post(
+        URL, data=body, content_type="multipart/form-data; boundary=B", headers=bearer(token)
+    )
+    assert response.status_code == 422
+    assert [path for path, _ in problems(response)] == ["pieces[0].nom_fichier"]
+    nothing_left()
+
+
+@pytest.mark.parametrize(("parts", "status"), [(200, 422), (201, 413)])
+def test_at_most_200_parts(
+    client: FlaskClient, token: str, nothing_left: Callable[[], None], parts: int, status: int
+) -> None:
+    """docs/API.md's 200 parts: the 200th is read, the 201st refused as too large a request."""
+    fields = b"".join(_part(f'Content-Disposition: form-data; name="f{i}"') for i in range(parts))
+    response = client.post(
+        URL,
+        data=fields + b"--B--\r\n",
+        content_type="multipart/form-data; boundary=B",
+        headers=bearer(token),
+    )
+    assert response.status_code == status
     nothing_left()
 
 
