@@ -1,4 +1,4 @@
-"""Redis scripts sent on a connection each thread keeps, not through redis-py's client per call."""
+"""Redis commands sent on a connection each thread keeps, not through redis-py's client per call."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class KeptConnection:
-    """Run scripts on a connection each thread of the process keeps from a pool.
+    """Run commands on a connection each thread of the process keeps from a pool.
 
     redis-py's client checks a connection out of its pool for every command, polls it for stray
     data and wraps the call in its retry: as much CPU as the round trip itself, paid on every
-    transfer by the worker's children (the inbound watermark), docs/PERFORMANCE.md. A connection
-    found closed (Redis restarted) is opened again and the script sent once more (the callers'
-    scripts are idempotent); any other error, a timeout among them (redis-py then drops the
+    transfer by the worker's children (the inbound watermark) and the web (the wake-up's LPUSH),
+    docs/PERFORMANCE.md. A connection found closed (Redis restarted) is opened again and the
+    command sent once more, as redis-py's retry does (the callers' commands are idempotent, or a
+    second wake-up is harmless); any other error, a timeout among them (redis-py then drops the
     connection, so nothing is left half read), is the caller's. A new pool, or a forked process,
     takes a new connection. Each thread keeps one connection of its pool until the pool is
     disconnected: fit for long-lived threads only (a prefork child, the web's fixed threads).
@@ -28,15 +29,19 @@ class KeptConnection:
 
     def eval(self, pool: ConnectionPool, script: str, keys: tuple[str, ...], *args: Any) -> Any:
         """Run `script` with `keys` and `args`; its answer, or Redis's error raised."""
+        return self.command(pool, "EVAL", script, len(keys), *keys, *args)
+
+    def command(self, pool: ConnectionPool, *args: Any) -> Any:
+        """Send the command `args`; its answer, or Redis's error raised."""
         kept = self._local
         connection = getattr(kept, "connection", None)
         if connection is None or kept.pool is not pool or kept.pid != os.getpid():
             connection = pool.get_connection()  # kept only once taken: a failure keeps nothing
             kept.connection, kept.pool, kept.pid = connection, pool, os.getpid()
         try:
-            connection.send_command("EVAL", script, len(keys), *keys, *args)
+            connection.send_command(*args)
             return connection.read_response()
         except RedisConnectionError:
             connection.disconnect()  # sending again connects again
-            connection.send_command("EVAL", script, len(keys), *keys, *args)
+            connection.send_command(*args)
             return connection.read_response()

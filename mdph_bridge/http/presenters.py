@@ -53,6 +53,19 @@ def page_links() -> Linker:
     return link
 
 
+_KEPT_LINKS = "mdph_bridge.kept_links"
+
+
+def kept_link(endpoint: str, transfer_id: uuid.UUID | str) -> str:
+    """A transfer's link from the app's templates (`page_links`) for the prefix it is served
+    under: `url_for` once per endpoint and prefix, not per answer (~0.03 ms of CPU each)."""
+    prefix, link = current_app.extensions.get(_KEPT_LINKS, (None, None))
+    if link is None or prefix != request.script_root:
+        link = page_links()
+        current_app.extensions[_KEPT_LINKS] = (request.script_root, link)
+    return link(endpoint, transfer_id)
+
+
 def _level(transfer: Listed) -> str:
     """Where the transfer stands against its deadlines, now or when its clock stopped."""
     end = transfer.state_changed_at if transfer.state in STOPPED else utcnow()
@@ -145,7 +158,7 @@ def timeline(transfer: Shown, with_detail: bool = True) -> list[dict[str, Any]]:
 
 def outbound(transfer: Shown) -> dict[str, Any]:
     """Describe a transfer for its sender."""
-    return summary(transfer, url_for("transfers.detail", transfer_id=transfer.id))
+    return summary(transfer, kept_link("transfers.detail", transfer.id))
 
 
 def outbound_detail(transfer: Shown) -> dict[str, Any]:

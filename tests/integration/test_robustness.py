@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from support import bearer, failing_statement
 
 from mdph_bridge.blobpaths import staged_dossier, staged_piece, staging_prefix
-from mdph_bridge.broker import Channel
 from mdph_bridge.domain.age import generate_identity
 from mdph_bridge.domain.sealing import Keyring, SealReader, generate_staging_key, unseal
 from mdph_bridge.domain.states import State
@@ -63,19 +62,19 @@ def test_the_task_is_published_only_once_the_transfer_is_committed(
 ) -> None:
     observer = create_engine(database_url)  # another connection sees only committed rows
     seen: list[int] = []
-    put = Channel._put
+    send = redis.connection.AbstractConnection.send_command
 
-    def check(channel: Channel, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
-        """Look for the transfer as its message reaches the broker."""
-        argsrepr = message["headers"]["argsrepr"]
-        transfer_id = uuid.UUID(eval(argsrepr)[0])  # noqa: S307 - repr of a list of str
-        with observer.connect() as conn:
-            seen.append(
-                len(conn.execute(select(Transfer.id).where(Transfer.id == transfer_id)).all())
-            )
-        put(channel, queue, message, **kwargs)
+    def check(connection: redis.Connection, *args: Any, **kwargs: Any) -> None:
+        """Look for the transfer as its message is sent to the broker."""
+        if args[0] == "LPUSH":
+            body = json.loads(base64.b64decode(json.loads(args[2])["body"]))
+            transfer_id = uuid.UUID(body[0][0])
+            with observer.connect() as conn:
+                query = select(Transfer.id).where(Transfer.id == transfer_id)
+                seen.append(len(conn.execute(query).all()))
+        send(connection, *args, **kwargs)
 
-    monkeypatch.setattr(Channel, "_put", check)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", check)
     try:
         assert post(client, demo["59"]["jetons"]["caseworker"], dossier(), FILES).status_code == 202
     finally:
