@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import suppress
 from typing import Any
 
 from redis import ConnectionPool
@@ -21,7 +22,7 @@ class KeptConnection:
     second wake-up is harmless); any other error, a timeout among them (redis-py then drops the
     connection, so nothing is left half read), is the caller's. A new pool, or a forked process,
     takes a new connection. Each thread keeps one connection of its pool until the pool is
-    disconnected: fit for long-lived threads only (a prefork child, the web's fixed threads).
+    disconnected, or until the thread ends, when it goes back to its pool.
     """
 
     def __init__(self) -> None:
@@ -33,11 +34,11 @@ class KeptConnection:
 
     def command(self, pool: ConnectionPool, *args: Any) -> Any:
         """Send the command `args`; its answer, or Redis's error raised."""
-        kept = self._local
-        connection = getattr(kept, "connection", None)
-        if connection is None or kept.pool is not pool or kept.pid != os.getpid():
-            connection = pool.get_connection()  # kept only once taken: a failure keeps nothing
-            kept.connection, kept.pool, kept.pid = connection, pool, os.getpid()
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None or held.pool is not pool or held.pid != os.getpid():
+            # Kept only once taken: a failure keeps nothing.
+            held = self._local.held = _Held(pool.get_connection(), pool)
+        connection = held.connection
         try:
             connection.send_command(*args)
             return connection.read_response()
@@ -45,3 +46,18 @@ class KeptConnection:
             connection.disconnect()  # sending again connects again
             connection.send_command(*args)
             return connection.read_response()
+
+
+class _Held:
+    """A connection a thread took from its pool: back to the pool when the thread ends (its
+    `threading.local` values are then dropped), so threads that come and go do not drain it."""
+
+    __slots__ = ("connection", "pid", "pool")
+
+    def __init__(self, connection: Any, pool: ConnectionPool) -> None:
+        self.connection, self.pool, self.pid = connection, pool, os.getpid()
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():  # a forked child's copy is not its pool's to take back
+            with suppress(Exception):  # at interpreter exit, the pool may be half torn down
+                self.pool.release(self.connection)
