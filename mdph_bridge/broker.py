@@ -16,8 +16,9 @@ REDIS_TRANSPORT = f"{__name__}:Transport"
 class Channel(redis.Channel):
     """A Redis channel that builds its synchronous client once.
 
-    Kombu builds a new redis-py client for each published message; building one (its table of
-    reply callbacks) cost ~0.18 ms of CPU, a third of a submission's wake-up. The client is
+    Kombu builds a new redis-py client for each published message (beat's, a worker's own
+    retries; the web's wake-ups go on kept connections, services/queue.py); building one (its
+    table of reply callbacks) cost ~0.18 ms of CPU. The client is
     rebuilt when the channel's pool changes (kombu drops its pools on a disconnection); a
     redis-py client is thread-safe, its connections come from that pool.
     """

@@ -9,6 +9,7 @@ from typing import Any
 
 from redis import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 
 
 class KeptConnection:
@@ -21,8 +22,9 @@ class KeptConnection:
     command sent once more, as redis-py's retry does (the callers' commands are idempotent, or a
     second wake-up is harmless); any other error, a timeout among them (redis-py then drops the
     connection, so nothing is left half read), is the caller's. A new pool, or a forked process,
-    takes a new connection. Each thread keeps one connection of its pool until the pool is
-    disconnected, or until the thread ends, when it goes back to its pool.
+    takes a new connection. Each thread keeps one connection of its pool until it is given
+    another pool, or until it ends, when the connection goes back to its pool; a thread that finds
+    every connection of the pool kept by others sends its command on a connection of its own.
     """
 
     def __init__(self) -> None:
@@ -36,8 +38,11 @@ class KeptConnection:
         """Send the command `args`; its answer, or Redis's error raised."""
         held: _Held | None = getattr(self._local, "held", None)
         if held is None or held.pool is not pool or held.pid != os.getpid():
-            # Kept only once taken: a failure keeps nothing.
-            held = self._local.held = _Held(pool.get_connection(), pool)
+            try:
+                taken = pool.get_connection()
+            except MaxConnectionsError:  # more threads than the pool has connections
+                return _once(pool, args)
+            held = self._local.held = _Held(taken, pool)  # kept once taken: a failure keeps none
         connection = held.connection
         try:
             connection.send_command(*args)
@@ -46,6 +51,16 @@ class KeptConnection:
             connection.disconnect()  # sending again connects again
             connection.send_command(*args)
             return connection.read_response()
+
+
+def _once(pool: ConnectionPool, args: tuple[Any, ...]) -> Any:
+    """Send one command on a connection made for it, with the pool's settings, then closed."""
+    connection = pool.connection_class(**pool.connection_kwargs)
+    try:
+        connection.send_command(*args)
+        return connection.read_response()
+    finally:
+        connection.disconnect()
 
 
 class _Held:

@@ -288,8 +288,9 @@ CATALOGUE: dict[str, str] = {
     "requete.multipart": "La requête doit être envoyée en multipart/form-data.",
     "requete.multipart_invalide": (
         "Le corps multipart/form-data est mal formé : frontière absente ou inattendue, lignes "
-        "non terminées par CRLF, partie sans en-tête « Content-Disposition: form-data », corps "
-        "interrompu, ou en-tête de partie au-delà de {entetes} lignes ou de {taille} Ko."
+        "non terminées par CRLF, partie sans en-tête « Content-Disposition: form-data » ou sans "
+        "nom, corps interrompu, ou en-tête de partie au-delà de {entetes} lignes ou de {taille} "
+        "Ko au total."
     ),
     "requete.delai_depasse": (
         "L'envoi s'est interrompu : le reste de la requête n'est pas arrivé à temps. Renvoyez-la."

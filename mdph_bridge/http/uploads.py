@@ -27,6 +27,7 @@ MAX_PARTS = 200
 READ_BYTES = 64 * 1024  # what the parser is fed at a time, as werkzeug's read
 # A part's head: at most this many header lines, of at most this many KiB in all.
 HEAD_LIMITS = {"entetes": 16, "taille": 8}
+HEAD_BYTES = HEAD_LIMITS["taille"] * 1024
 # The charsets a plain field may declare (werkzeug's list); any other is read as UTF-8.
 FIELD_CHARSETS = frozenset({"ascii", "us-ascii", "utf-8", "iso-8859-1"})
 
@@ -174,11 +175,11 @@ class UploadSink:
             raise ServiceError.one(415, "", "requete.multipart")
         boundary = request.mimetype_params.get("boundary", "")
         if not boundary or not boundary.isascii():
-            raise ServiceError.one(422, "", "requete.multipart_invalide", **HEAD_LIMITS)
+            raise ServiceError.one(400, "", "requete.multipart_invalide", **HEAD_LIMITS)
         try:
             return self._read(request.stream, boundary, max_form_memory_size)
         except MultipartError as exc:  # a part's head past its limits too
-            raise ServiceError.one(422, "", "requete.multipart_invalide", **HEAD_LIMITS) from exc
+            raise ServiceError.one(400, "", "requete.multipart_invalide", **HEAD_LIMITS) from exc
 
     def _read(
         self, stream: IO[bytes], boundary: str, max_form_memory_size: int
@@ -191,7 +192,7 @@ class UploadSink:
         parser = PushMultipartParser(
             boundary,
             max_header_count=HEAD_LIMITS["entetes"],
-            max_header_size=HEAD_LIMITS["taille"] * 1024,
+            max_header_size=HEAD_BYTES,
         )
         segment: Any = None
         field = bytearray()
@@ -204,6 +205,7 @@ class UploadSink:
                     parts += 1
                     if parts > MAX_PARTS:
                         raise RequestEntityTooLarge
+                    _check_head(event)
                     segment, field, part = event, bytearray(), None
                     if event.filename is not None:
                         part = self.open_part(event.name, event.filename)
@@ -315,3 +317,11 @@ def received(
         yield Received(form, files, sink)
     finally:
         sink.cleanup()
+
+
+def _check_head(segment: MultipartSegment) -> None:
+    """Refuse a part with no name, or whose head is past its size in all (the parser bounds
+    each of its lines only)."""
+    size = sum(len(name) + len(value) + 4 for name, value in segment.headerlist)  # ": ", CRLF
+    if not segment.name or size > HEAD_BYTES:
+        raise MultipartError("part without a name, or its head too large")

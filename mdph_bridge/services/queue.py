@@ -118,7 +118,7 @@ def _channel(celery: Celery) -> tuple[Any, _Template | None]:
             except Exception:
                 _paused_until[celery] = time.monotonic() + BROKER_PAUSE_SECONDS
                 raise
-            template = _template(celery, channel) if isinstance(channel, RedisChannel) else None
+            template = _template(celery, channel) if _pushed_as_is(celery, channel) else None
             opened = _channels[celery] = (os.getpid(), channel, template)
         return opened[1:]
 
@@ -180,6 +180,17 @@ def _message(celery: Celery, channel: Any, task_id: str, args: list[str]) -> dic
         body, 0, content_type, encoding, message.headers, properties
     )
     return envelope
+
+
+def _pushed_as_is(celery: Celery, channel: Any) -> bool:
+    """Whether `_publish` may push the message itself: kombu's Redis `_put` would push the same
+    (JSON, no key prefix, no queue expiry); any other case takes kombu's way."""
+    return (
+        isinstance(channel, RedisChannel)
+        and celery.conf.task_serializer == "json"
+        and not channel.global_keyprefix
+        and not channel._expires
+    )
 
 
 def _template(celery: Celery, channel: Any) -> _Template:

@@ -182,7 +182,7 @@ def place_errors(
             placed["pieces"].append({**problem, "ou": f"Pièce « {names[int(match.group(1))]} »"})
         elif path.startswith("pieces"):
             placed["pieces"].append({**problem, "ou": path if path != "pieces" else ""})
-        elif path == "Idempotency-Key":
+        elif path == "Idempotency-Key" or (path == "" and problem["code"].startswith("requete.")):
             placed["general"].append({**problem, "ou": ""})
         elif path in ("", "dossier") or path.split(".")[0].split("[")[0] in _SECTIONS:
             placed["dossier"].append({**problem, "ou": path if path != "dossier" else ""})

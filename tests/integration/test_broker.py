@@ -68,6 +68,22 @@ def test_a_wake_up_is_the_message_celery_s_send_task_writes(
         assert messages[0]["properties"]["delivery_info"]["routing_key"] == queue_name
 
 
+def test_a_broker_with_a_key_prefix_gets_its_wake_ups_the_kombu_way(
+    app: Flask, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue key kombu would write otherwise (here under a global key prefix) is kombu's to
+    write: the wake-up is not pushed as is, under the bare queue name."""
+    celery = app.extensions["mdph_bridge"].celery
+    options = {**celery.conf.broker_transport_options, "global_keyprefix": "autre:"}
+    monkeypatch.setitem(celery.conf, "broker_transport_options", options)
+    monkeypatch.delitem(queue._channels, celery, raising=False)  # a channel with the prefix
+    redis_client.delete(QUEUE, f"autre:{QUEUE}")
+    assert wake_processing(celery, uuid.uuid4(), 1)
+    assert (redis_client.llen(f"autre:{QUEUE}"), redis_client.llen(QUEUE)) == (1, 0)
+    redis_client.delete(f"autre:{QUEUE}")
+    queue._channels.pop(celery)[1].close()
+
+
 def decoded(raw: bytes) -> dict[str, Any]:
     """A queued message as a worker reads it (its body decoded), without its own ids."""
     message: dict[str, Any] = json.loads(raw)

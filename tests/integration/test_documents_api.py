@@ -237,7 +237,7 @@ def test_part_without_body(
         content_type=f"multipart/form-data; boundary={boundary}",
         headers=bearer(token),
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert problems(response) == [("", "requete.multipart_invalide")]
     nothing_left()
 
@@ -364,6 +364,17 @@ _PDF_HEAD = 'Content-Disposition: form-data; name="a.pdf"; filename="a.pdf"'
             id="head-over-8-kib",
         ),
         pytest.param(
+            _part(_DOSSIER_HEAD + "\r\nX-A: " + "v" * 5000 + "\r\nX-B: " + "v" * 5000)
+            + b"--B--\r\n",
+            "multipart/form-data; boundary=B",
+            id="two-lines-over-8-kib-in-all",
+        ),
+        pytest.param(
+            _part('Content-Disposition: form-data; filename="a.pdf"', PDF) + b"--B--\r\n",
+            "multipart/form-data; boundary=B",
+            id="part-without-a-name",
+        ),
+        pytest.param(
             _part(_DOSSIER_HEAD) + _part(_PDF_HEAD, PDF)[:-40],
             "multipart/form-data; boundary=B",
             id="cut-in-a-document",
@@ -379,9 +390,9 @@ def test_malformed_multipart_body(
 ) -> None:
     """Refused as malformed, by its own code, with nothing left of the parts it opened."""
     response = client.post(URL, data=body, content_type=content_type, headers=bearer(token))
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert problems(response) == [("", "requete.multipart_invalide")]
-    assert "16 lignes ou de 8 Ko" in response.get_json()["erreurs"][0]["message"]
+    assert "16 lignes ou de 8 Ko au total" in response.get_json()["erreurs"][0]["message"]
     nothing_left()
 
 

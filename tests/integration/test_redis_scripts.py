@@ -21,15 +21,21 @@ def test_a_failed_checkout_leaves_no_connection_kept_under_the_new_pool(
     scripts = KeptConnection()
     old = redis.ConnectionPool(**settings)
     assert scripts.eval(old, "return 1", ()) == 1
-    new = redis.ConnectionPool(**settings, max_connections=1)
-    held = new.get_connection()
-    with pytest.raises(redis.ConnectionError):  # the pool has no connection to give
+    new = redis.ConnectionPool(**settings)
+    take = new.get_connection
+    new.get_connection = refuse  # type: ignore[method-assign]
+    with pytest.raises(redis.ConnectionError):
         scripts.eval(new, "return 2", ())
-    new.release(held)
+    new.get_connection = take  # type: ignore[method-assign]
     assert scripts.eval(new, "return 2", ()) == 2
     assert scripts._local.held.connection in new._in_use_connections
     old.disconnect()
     new.disconnect()
+
+
+def refuse(*_: object, **__: object) -> redis.Connection:
+    """A checkout while Redis refuses connections."""
+    raise redis.ConnectionError("refused")
 
 
 def test_a_thread_that_ends_gives_its_connection_back(redis_client: redis.Redis) -> None:
@@ -46,4 +52,33 @@ def test_a_thread_that_ends_gives_its_connection_back(redis_client: redis.Redis)
     assert answers == [b"PONG"] * 5
     assert not pool._in_use_connections
     assert len(pool._available_connections) == 1
+    pool.disconnect()
+
+
+def test_threads_beyond_the_pool_s_connections_still_send_their_commands(
+    redis_client: redis.Redis,
+) -> None:
+    """More long-lived threads than the pool has connections: the ones that find none free send
+    on a connection of their own rather than failing."""
+    settings = redis_client.connection_pool.connection_kwargs
+    scripts = KeptConnection()
+    pool = redis.ConnectionPool(**settings, max_connections=2)
+    answers: list[object] = []
+    ready, done = threading.Barrier(5), threading.Event()
+
+    def keep() -> None:
+        try:
+            answers.append(scripts.command(pool, "PING"))
+        finally:
+            ready.wait(timeout=30)  # every thread alive, holding what it kept
+            done.wait(timeout=30)
+
+    threads = [threading.Thread(target=keep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    ready.wait(timeout=30)
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert answers == [b"PONG"] * 4
     pool.disconnect()
