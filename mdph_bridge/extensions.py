@@ -187,6 +187,9 @@ def celery_init_app(app: Flask) -> Celery:
         # trips per task, redelivered hours later) only repeated the sweeper, which wakes a dead
         # worker's transfers first; beat sends every maintenance task again (ARCHITECTURE §5).
         broker_options["ack_emulation"] = False
+        # One Redis list per queue: the hub sends no task priorities, and kombu's default of four
+        # lists per queue made a worker name and pack eight keys per BRPOP (docs/PERFORMANCE.md).
+        broker_options["priority_steps"] = [0]
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=cfg["BROKER_URL"],

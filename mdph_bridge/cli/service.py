@@ -163,9 +163,11 @@ def worker_command(pool: str) -> list[str]:
         "small": (f"{QUEUE},{MAINTENANCE_QUEUE}", "2"),
         "large": (LARGE_QUEUE, "1"),
     }[pool]
+    # No mingle nor gossip, as the benchmarks measure it: the hub revokes no task and reads no
+    # other worker's events, and a worker then receives no other worker's heartbeats.
     return [
         "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
-        "--concurrency", concurrency, "--loglevel", "INFO",
+        "--concurrency", concurrency, "--without-mingle", "--without-gossip", "--loglevel", "INFO",
     ]  # fmt: skip
 
 

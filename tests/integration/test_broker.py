@@ -18,7 +18,13 @@ from support import silent_server
 
 from mdph_bridge.broker import Channel
 from mdph_bridge.services import queue
-from mdph_bridge.services.queue import LARGE_QUEUE, PROCESS_TASK, QUEUE, wake_processing
+from mdph_bridge.services.queue import (
+    LARGE_QUEUE,
+    MAINTENANCE_QUEUE,
+    PROCESS_TASK,
+    QUEUE,
+    wake_processing,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -189,6 +195,46 @@ def test_the_worker_s_loop_adds_the_broker_s_socket_to_its_readers_once_not_ever
             connection.default_channel.client.connection.disconnect()  # as a Redis restart would
             added.clear()
         loop.close()
+
+
+def test_a_worker_s_brpop_names_one_list_per_queue_and_still_receives_its_messages(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kombu's default priority steps named four lists per queue in every BRPOP (eight keys for
+    the small worker's two queues, packed once per message); the hub sends no priorities."""
+    celery = app.extensions["mdph_bridge"].celery
+    loop, delivered, commands = Hub(), [], []
+
+    def on_message(body: object, message: Any) -> None:
+        delivered.append(body)
+        message.ack()
+
+    with celery.connection_for_read() as connection:
+        connection.transport.register_with_event_loop(connection.connection, loop)
+        client = connection.default_channel.client
+        queues = [Queue(QUEUE), Queue(MAINTENANCE_QUEUE)]
+        consumer = connection.Consumer(queues, callbacks=[on_message], accept=["json"])
+        consumer.consume()
+        turns = loop.create_loop()
+        next(turns)  # the first BRPOP sent, on the connection it opened
+        send = client.connection.send_command
+
+        def watched(*args: Any, **kw: Any) -> None:
+            commands.append(args)
+            send(*args, **kw)
+
+        monkeypatch.setattr(client.connection, "send_command", watched)
+        for _ in range(2):
+            wake_processing(celery, uuid.uuid4(), 1)
+        for _ in range(200):
+            next(turns)
+            if len(delivered) == 2:
+                break
+        loop.close()
+    assert len(delivered) == 2
+    brpops = [args for args in commands if args[0] == "BRPOP"]
+    assert brpops
+    assert all(sorted(args[1:-1]) == sorted([QUEUE, MAINTENANCE_QUEUE]) for args in brpops)
 
 
 def test_every_thread_of_a_web_process_publishes_on_the_one_channel_without_refusal(

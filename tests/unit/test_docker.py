@@ -177,3 +177,8 @@ def test_each_worker_pool_consumes_its_own_queues() -> None:
     small, large = worker_command("small"), worker_command("large")
     assert small[small.index("-Q") + 1].split(",") == [QUEUE, MAINTENANCE_QUEUE]
     assert large[large.index("-Q") + 1] == LARGE_QUEUE
+
+
+def test_deployed_workers_run_without_mingle_and_gossip_as_the_benchmarks_measure_them() -> None:
+    for pool in ("small", "large"):
+        assert {"--without-mingle", "--without-gossip"} <= set(worker_command(pool))
