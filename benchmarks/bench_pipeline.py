@@ -31,7 +31,10 @@ in the last minutes): alternate the order between runs and compare pairs, and gi
 to wait that long before the second side, which then pays for no churn but its own. Each side
 first serves `--warm-up` submissions from 4 clients, unmeasured (100 by default; 20 until
 2026-12-05 evening, which seemed to leave the first hub side's first level paying for its fresh
-tables, indexes and folders).
+tables, indexes and folders). `--rounds R` measures every side R times in one run, the order
+reversed each round (A B C, C B A, ...), and takes hub/bare within each round, then their median:
+this machine's speed drifts by tens of percent from one minute to the next (2026-12-05 evening,
+docs/PERFORMANCE.md), and a ratio of two sides measured minutes apart moves with it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import http.client
 import json
 import os
 import signal
+import statistics
 import subprocess
 import threading
 import time
@@ -310,10 +314,26 @@ def spy(output: Path, pid: int) -> subprocess.Popen[bytes]:
     )
 
 
-def settle(name: str, sides: list[str], seconds: float) -> None:
-    """Wait before the last side, so that both hub sides start on a file system at rest."""
-    if seconds and len(sides) == 3 and name == sides[-1]:
+def settle(name: str, order: list[str], seconds: float) -> None:
+    """Wait before a round's second hub side, so that both start on a file system at rest."""
+    hubs = [side for side in order if side != "bare"]
+    if seconds and len(hubs) == 2 and name == hubs[1]:
         time.sleep(seconds)
+
+
+def round_orders(sides: list[str], rounds: int) -> list[list[str]]:
+    """Each round's order of the sides: as given, then reversed, and so on (A B C, C B A, ...),
+    so that a drift of the machine's speed during the run weighs on every side alike."""
+    return [sides if number % 2 == 0 else sides[::-1] for number in range(rounds)]
+
+
+def ratios(results: dict[tuple[str, int, int], Result], side: str, rounds: int) -> list[float]:
+    """Each round's best throughput of `side` over the bare pipeline's in the same round."""
+
+    def best(name: str, number: int) -> float:
+        return max(r.throughput for (n, _, k), r in results.items() if (n, k) == (name, number))
+
+    return [best(side, number) / best("bare", number) for number in range(rounds)]
 
 
 def main() -> None:
@@ -349,14 +369,21 @@ def main() -> None:
         help="submissions from 4 clients before each side's first level (fresh tables, indexes "
         "and blob folders, the processes' first calls): not measured",
     )
-    args = parse(parser, {"levels": "1,2", "count": 6, "warm_up": 4})
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every side this many times, the order reversed each round; hub/bare is "
+        "taken within each round (the machine's speed drifts between minutes), then its median",
+    )
+    args = parse(parser, {"levels": "1,2", "count": 6, "warm_up": 4, "rounds": 2})
     levels = [int(level) for level in args.levels.split(",")]
     print(f"machine: {machine()}")
     profile = f" --profile {args.profile}" if args.profile else ""
     before = f" --before {args.before}" if args.before else ""
     before += " --now-first" if args.now_first else ""
     before += f" --settle {args.settle:g}" if args.settle else ""
-    before += f" --warm-up {args.warm_up}"
+    before += f" --warm-up {args.warm_up}" + (f" --rounds {args.rounds}" if args.rounds > 1 else "")
     print(f"command: .venv/bin/python benchmarks/bench_pipeline.py --levels {args.levels} "
           f"--count {args.count}{profile}{before}")  # fmt: skip
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -398,30 +425,33 @@ def main() -> None:
             apps["before"], roots["before"] = apps["hub"], args.before.resolve()
         order = ("bare", "hub", "before") if args.now_first else ("bare", "before", "hub")
         sides = [name for name in order if name in apps]
-        print(f"order: {', '.join(sides)}")
-        results: dict[tuple[str, int], Result] = {}
-        for name in sides:
-            settle(name, sides, args.settle)
-            wsgi, celery_app, queues = apps[name]
-            web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
-            worker = h.worker(celery_app, queues, root=roots[name])
-            procs = {"web": web, "worker": worker, "redis": h.redis.proc}
-            closed_loop(engine, targets[name], args.warm_up, 4)
-            for level in levels:
-                spies = []
-                if args.profile and name == "hub" and level == levels[-1]:
-                    spies = [spy(args.profile / f"{role}.txt", proc.pid) for role, proc in
-                             (("web", web), ("worker", worker))]  # fmt: skip
-                meter = Meter(engine, procs)  # type: ignore[arg-type]
-                results[name, level] = closed_loop(engine, targets[name], args.count, level)
-                results[name, level].cpu = meter.used()
-                for proc in spies:
-                    proc.send_signal(signal.SIGINT)
-                    proc.wait()
-                print(line(f"{name:<6} closed loop, {level:>2} clients", results[name, level]))
-            h.stop()
+        results: dict[tuple[str, int, int], Result] = {}
+        for number, order in enumerate(round_orders(sides, args.rounds)):
+            print(f"order{f' (round {number + 1})' if args.rounds > 1 else ''}: {', '.join(order)}")
+            for name in order:
+                settle(name, order, args.settle)
+                wsgi, celery_app, queues = apps[name]
+                web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
+                worker = h.worker(celery_app, queues, root=roots[name])
+                procs = {"web": web, "worker": worker, "redis": h.redis.proc}
+                closed_loop(engine, targets[name], args.warm_up, 4)
+                for level in levels:
+                    spies = []
+                    if args.profile and name == "hub" and level == levels[-1] and number == 0:
+                        spies = [spy(args.profile / f"{role}.txt", proc.pid) for role, proc in
+                                 (("web", web), ("worker", worker))]  # fmt: skip
+                    meter = Meter(engine, procs)  # type: ignore[arg-type]
+                    result = closed_loop(engine, targets[name], args.count, level)
+                    result.cpu = meter.used()
+                    results[name, level, number] = result
+                    for proc in spies:
+                        proc.send_signal(signal.SIGINT)
+                        proc.wait()
+                    print(line(f"{name:<6} closed loop, {level:>2} clients", result))
+                h.stop()
 
-        best = {n: max(results[n, level].throughput for level in levels) for n in sides}
+        best = {n: max(r.throughput for (m, _, _), r in results.items() if m == n) for n in sides}
+        ratio = {n: statistics.median(ratios(results, n, args.rounds)) for n in sides}
         rates = {n: best["hub"] / 2 for n in sides} | {"before": best.get("before", 0.0) / 2}
         print(f"\nopen loop at half the hub's best throughput: {rates['hub']:.0f} submissions/s")
         half: dict[str, Result] = {}
@@ -438,16 +468,17 @@ def main() -> None:
             h.stop()
         engine.dispose()
 
-    best_hub = best["hub"]
-    best_bare = max(results["bare", level].throughput for level in levels)
     p99 = percentile(half["hub"].latencies, 99) * 1000
+    each = {n: ", ".join(f"{r:.2f}" for r in ratios(results, n, args.rounds)) for n in sides}
+    within = f" (median of {args.rounds} rounds: {each['hub']})" if args.rounds > 1 else ""
     print("\ngoals (2 cores):")
-    print(f"  hub/bare best throughput  {best_hub / best_bare:5.2f}  (goal >= 0.5)")
-    print(f"  hub best throughput       {best_hub:5.0f} /s  (goal >= 150 /s)")
+    print(f"  hub/bare best throughput  {ratio['hub']:5.2f}  (goal >= 0.5){within}")
+    print(f"  hub best throughput       {best['hub']:5.0f} /s  (goal >= 150 /s)")
     print(f"  hub p99 at half rate      {p99:5.0f} ms  (goal < 250 ms)")
     if "before" in best:
         before_p99 = percentile(half["before"].latencies, 99) * 1000
-        print(f"  before: hub/bare {best['before'] / best_bare:5.2f}, best {best['before']:.0f} /s,"
+        rounds = f" (rounds: {each['before']})" if args.rounds > 1 else ""
+        print(f"  before: hub/bare {ratio['before']:5.2f}{rounds}, best {best['before']:.0f} /s,"
               f" p99 at its half rate {before_p99:.0f} ms")  # fmt: skip
     print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"postgres: {PG_URL}; each level {args.count} submissions; run id {uuid.uuid4().hex[:8]}")
