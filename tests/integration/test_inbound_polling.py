@@ -412,12 +412,12 @@ def test_a_raise_goes_on_a_connection_its_thread_keeps_and_outlives_its_loss(
     through_a_client = evals_through_a_client(monkeypatch)
     watermarks.raise_to("62", 5)
     assert through_a_client == []
-    kept = watermarks.scripts._local.connection
+    kept = watermarks.scripts._local.held.connection
     kept.send_command("CLIENT", "ID")
     redis_client.client_kill_filter(_id=kept.read_response())  # as a Redis restart would
     watermarks.raise_to("62", 7)
     watermarks.raise_to("62", 6)
-    assert watermarks.scripts._local.connection is kept
+    assert watermarks.scripts._local.held.connection is kept
     assert redis_client.get(WATERMARK_62) == b"7"
 
 
