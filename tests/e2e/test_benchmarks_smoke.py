@@ -88,11 +88,14 @@ def test_transfer_cpu_alternates_which_side_runs_first() -> None:
     assert re.search(r"^run 2/2: worker ms CPU now [\d.]+, before [\d.]+$", output, re.M), output
 
 
-def test_pipeline_runs_this_checkout_first_when_asked() -> None:
+def test_pipeline_runs_this_checkout_first_when_asked_then_reverses_each_round() -> None:
     output = run("benchmarks/bench_pipeline.py", "--smoke", "--before", ".", "--now-first")
 
-    assert re.search(r"^order: bare, hub, before$", output, re.MULTILINE), output
+    assert re.search(r"^order \(round 1\): bare, hub, before$", output, re.MULTILINE), output
+    assert re.search(r"^order \(round 2\): before, hub, bare$", output, re.MULTILINE), output
     assert output.index("hub    closed loop") < output.index("before closed loop"), output
+    ratio = r"^  hub/bare best throughput\s+[\d.]+ .*\(median of 2 rounds: [\d.]+, [\d.]+\)$"
+    assert re.search(ratio, output, re.MULTILINE), output
 
 
 def test_worker_cpu_split_times_every_part_of_a_transfer() -> None:
