@@ -34,7 +34,9 @@ first serves `--warm-up` submissions from 4 clients, unmeasured (100 by default;
 tables, indexes and folders). `--rounds R` measures every side R times in one run, the order
 reversed each round (A B C, C B A, ...), and takes hub/bare within each round, then their median:
 this machine's speed drifts by tens of percent from one minute to the next (2026-12-05 evening,
-docs/PERFORMANCE.md), and a ratio of two sides measured minutes apart moves with it.
+docs/PERFORMANCE.md), and a ratio of two sides measured minutes apart moves with it. Before each
+side a fixed CPU-bound piece of work is timed on one thread (`host probe`): the same code's time, so
+a spread between sides is the host's, not the sides'.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from harness import (
     CpuMeter,
     children,
     free_port,
+    host_probe,
     hub,
     machine,
     percentile,
@@ -426,10 +429,13 @@ def main() -> None:
         order = ("bare", "hub", "before") if args.now_first else ("bare", "before", "hub")
         sides = [name for name in order if name in apps]
         results: dict[tuple[str, int, int], Result] = {}
+        probes: dict[str, list[float]] = {}
         for number, order in enumerate(round_orders(sides, args.rounds)):
             print(f"order{f' (round {number + 1})' if args.rounds > 1 else ''}: {', '.join(order)}")
             for name in order:
                 settle(name, order, args.settle)
+                probes.setdefault(name, []).append(host_probe())
+                print(f"{name:<6} host probe {probes[name][-1]:5.1f} ms (fixed CPU-bound work)")
                 wsgi, celery_app, queues = apps[name]
                 web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
                 worker = h.worker(celery_app, queues, root=roots[name])
@@ -480,6 +486,8 @@ def main() -> None:
         rounds = f" (rounds: {each['before']})" if args.rounds > 1 else ""
         print(f"  before: hub/bare {ratio['before']:5.2f}{rounds}, best {best['before']:.0f} /s,"
               f" p99 at its half rate {before_p99:.0f} ms")  # fmt: skip
+    spans = ", ".join(f"{n} {min(p):.1f}-{max(p):.1f}" for n, p in probes.items())
+    print(f"  host probe before each side: {spans} ms (the same work: a spread is the host's)")
     print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"postgres: {PG_URL}; each level {args.count} submissions; run id {uuid.uuid4().hex[:8]}")
 

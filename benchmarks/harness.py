@@ -3,6 +3,7 @@ gunicorn and Celery workers started as real processes, and small statistics help
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -48,6 +49,19 @@ def machine() -> str:
     with open("/proc/meminfo") as info:
         mem = int(info.readline().split()[1]) // (1024 * 1024)
     return f"{cpu}, {os.cpu_count()} cores, {mem} GiB, Python {platform.python_version()}"
+
+
+def host_probe() -> float:
+    """Milliseconds one thread takes for a fixed CPU-bound piece of work (median of 5): the same
+    code's figure moves with the host's speed, which drifts on this machine kind by the minute."""
+    times = []
+    for _ in range(5):
+        start = time.thread_time()
+        digest = hashlib.sha256()
+        for number in range(200_000):
+            digest.update(number.to_bytes(4, "little") * 16)
+        times.append(time.thread_time() - start)
+    return statistics.median(times) * 1000
 
 
 def percentile(values: list[float], pct: float) -> float:
