@@ -70,6 +70,8 @@ class FileName(fields.String):
 class StrictBoolean(fields.Boolean):
     """A JSON true or false, and nothing else: not "oui", "1", 1 or 0 (1 == True in Python)."""
 
+    accepted_value = bool  # what a value accepted loads as, without the check (schemas/trusted.py)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
@@ -80,6 +82,7 @@ class StrictDate(fields.Date):
     """A date written AAAA-MM-JJ only (Python would also read 20230601 or 2023-W22-4)."""
 
     _PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+    accepted_value = staticmethod(date.fromisoformat)  # schemas/trusted.py: not checked again
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or not self._PATTERN.fullmatch(value):

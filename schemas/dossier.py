@@ -110,6 +110,8 @@ Told = tuple[Path, Problem]  # a finding with its French message
 class Number(fields.Float):
     """A JSON number: text and booleans are refused rather than converted."""
 
+    accepted_value = float  # what a number accepted loads as, unchecked (schemas/trusted.py)
+
     default_error_messages = {  # noqa: RUF012 - marshmallow reads this class attribute
         "invalid": problem("champ.nombre"),
         "special": problem("champ.nombre"),
@@ -124,6 +126,8 @@ class Number(fields.Float):
 
 class WholeNumber(fields.Integer):
     """A JSON integer: text, decimals and booleans are refused rather than converted."""
+
+    accepted_value = int  # what a number accepted loads as, unchecked (schemas/trusted.py)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)

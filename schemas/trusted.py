@@ -14,7 +14,7 @@ valid dossiers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import INCLUDE, Schema, fields, missing
 from marshmallow.decorators import POST_LOAD, PRE_LOAD
@@ -72,6 +72,11 @@ def _converter(field: fields.Field[Any]) -> Convert:
         return lambda values: [None if v is None else inner(v) for v in values]
     if type(field)._deserialize is fields.String._deserialize:  # returns the accepted str itself
         return _same
+    # A field class may say what its `_deserialize` returns for a value it accepted (a date from
+    # its text, a float from a JSON number): called alone, ~1 µs less per value. Its own class
+    # only: a subclass that does not say it again goes through its `_deserialize`.
+    if "accepted_value" in vars(type(field)):
+        return cast(Convert, field.accepted_value)  # type: ignore[attr-defined]
     if isinstance(field, fields.Mapping) and (field.key_field or field.value_field):
         raise TypeError(f"{field.name}: a typed mapping is not supported")
     convert = field._deserialize

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from mdph_bridge.services.submission import (
     dossier_schema,
     load_staged_dossier,
 )
-from schemas.dossier import DossierSchema
+from schemas.base import StrictDate
+from schemas.dossier import DossierSchema, Number
 from schemas.trusted import trusted_loader
 
 pytestmark = pytest.mark.unit
@@ -139,6 +141,34 @@ class _FieldProcessed(Schema):
 def test_what_a_trusted_load_cannot_replay_is_refused_when_built(schema: type[Schema]) -> None:
     with pytest.raises(TypeError):
         trusted_loader(schema())
+
+
+class _Dated(Schema):
+    day = StrictDate()
+    amount = Number()
+
+
+class _LaterDate(StrictDate):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return date.fromisoformat(value) + timedelta(days=1)
+
+
+class _LaterDated(Schema):
+    day = _LaterDate()
+
+
+def test_a_field_s_accepted_value_is_its_declared_conversion_alone() -> None:
+    """Not checked again: a date's pattern nor a number's type (the schema checked them)."""
+    loaded = trusted_loader(_Dated())({"day": "20240601", "amount": 3})
+
+    assert loaded == {"day": date(2024, 6, 1), "amount": 3.0}
+    assert type(loaded["amount"]) is float
+    with pytest.raises(ValidationError):
+        _Dated().load({"day": "20240601", "amount": 3})
+
+
+def test_a_subclass_that_does_not_declare_it_again_goes_through_its_deserialize() -> None:
+    assert trusted_loader(_LaterDated())({"day": "2024-06-01"}) == {"day": date(2024, 6, 2)}
 
 
 def test_the_bytes_validated_are_loaded_without_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
