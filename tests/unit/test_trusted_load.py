@@ -159,12 +159,13 @@ class _LaterDated(Schema):
 
 def test_a_field_s_accepted_value_is_its_declared_conversion_alone() -> None:
     """Not checked again: a date's pattern nor a number's type (the schema checked them)."""
-    loaded = trusted_loader(_Dated())({"day": "20240601", "amount": 3})
+    loaded = trusted_loader(_Dated())({"day": "20240601", "amount": "3"})
 
     assert loaded == {"day": date(2024, 6, 1), "amount": 3.0}
     assert type(loaded["amount"]) is float
-    with pytest.raises(ValidationError):
-        _Dated().load({"day": "20240601", "amount": 3})
+    with pytest.raises(ValidationError) as refused:
+        _Dated().load({"day": "20240601", "amount": "3"})
+    assert set(refused.value.messages) == {"day", "amount"}
 
 
 def test_a_subclass_that_does_not_declare_it_again_goes_through_its_deserialize() -> None:
