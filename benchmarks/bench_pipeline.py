@@ -31,11 +31,8 @@ in the last minutes): alternate the order between runs and compare pairs, and gi
 to wait that long before the second side, which then pays for no churn but its own. Each side
 first serves `--warm-up` submissions from 4 clients, unmeasured (100 by default; 20 until
 2026-12-05 evening, which seemed to leave the first hub side's first level paying for its fresh
-tables, indexes and folders), then the database is analysed, as autovacuum would (it is off on
-this machine's PostgreSQL, on by default elsewhere: without it the hub's statements kept the
-plans an empty `transfers` table gave them, docs/PERFORMANCE.md, hpg7). `--rounds R` measures
-every side R times in one run, the order reversed each round (A B C, C B A, ...), and takes
-hub/bare within each round, then their median:
+tables, indexes and folders). `--rounds R` measures every side R times in one run, the order
+reversed each round (A B C, C B A, ...), and takes hub/bare within each round, then their median:
 this machine's speed drifts by tens of percent from one minute to the next (2026-12-05 evening,
 docs/PERFORMANCE.md), and a ratio of two sides measured minutes apart moves with it. Before each
 side a fixed CPU-bound piece of work is timed on one thread (`host probe`): the same code's time, so
@@ -66,7 +63,6 @@ from harness import (
     PG_URL,
     ROOT,
     CpuMeter,
-    analyse,
     children,
     free_port,
     host_probe,
@@ -445,7 +441,6 @@ def main() -> None:
                 worker = h.worker(celery_app, queues, root=roots[name])
                 procs = {"web": web, "worker": worker, "redis": h.redis.proc}
                 closed_loop(engine, targets[name], args.warm_up, 4)
-                analyse(engine)  # the processes' plans are made again from it
                 for level in levels:
                     spies = []
                     if args.profile and name == "hub" and level == levels[-1] and number == 0:
@@ -472,7 +467,6 @@ def main() -> None:
             h.gunicorn(wsgi, targets[name].port, root=roots[name])
             h.worker(celery_app, queues, root=roots[name])
             closed_loop(engine, targets[name], args.warm_up, 4)  # as before the closed loops
-            analyse(engine)
             half[name] = open_loop(engine, targets[name], args.count, rates[name])
             print(line(f"{name:<6} open loop {rates[name]:.0f}/s", half[name]))
             if name != "bare":

@@ -64,14 +64,6 @@ def host_probe() -> float:
     return statistics.median(times) * 1000
 
 
-def analyse(engine: Any) -> None:
-    """Refresh the planner's statistics of every table, as autovacuum does on a deployed server:
-    this machine's PostgreSQL runs with autovacuum off, and plans made from an empty table's
-    statistics (an index scan of the wrong index, a sequential scan) slow the hub as it fills."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-
-
 def percentile(values: list[float], pct: float) -> float:
     """The `pct` percentile (nearest rank) of `values`."""
     ordered = sorted(values)
