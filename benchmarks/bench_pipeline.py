@@ -35,8 +35,9 @@ tables, indexes and folders). `--rounds R` measures every side R times in one ru
 reversed each round (A B C, C B A, ...), and takes hub/bare within each round, then their median:
 this machine's speed drifts by tens of percent from one minute to the next (2026-12-05 evening,
 docs/PERFORMANCE.md), and a ratio of two sides measured minutes apart moves with it. Before each
-side a fixed CPU-bound piece of work is timed on one thread (`host probe`): the same code's time, so
-a spread between sides is the host's, not the sides'.
+side's closed loops a fixed piece of work is timed on one thread (`host probe`), its CPU time and
+its wall time: the same code each time, so a spread of its CPU time is the host's speed, and wall
+time well above CPU time is other processes' load.
 """
 
 from __future__ import annotations
@@ -429,13 +430,14 @@ def main() -> None:
         order = ("bare", "hub", "before") if args.now_first else ("bare", "before", "hub")
         sides = [name for name in order if name in apps]
         results: dict[tuple[str, int, int], Result] = {}
-        probes: dict[str, list[float]] = {}
+        probes: dict[str, list[float]] = {}  # the probe's CPU time
         for number, order in enumerate(round_orders(sides, args.rounds)):
             print(f"order{f' (round {number + 1})' if args.rounds > 1 else ''}: {', '.join(order)}")
             for name in order:
                 settle(name, order, args.settle)
-                probes.setdefault(name, []).append(host_probe())
-                print(f"{name:<6} host probe {probes[name][-1]:5.1f} ms (fixed CPU-bound work)")
+                cpu, wall = host_probe()
+                probes.setdefault(name, []).append(cpu)
+                print(f"{name:<6} host probe {cpu:5.1f} ms CPU, {wall:5.1f} ms wall (fixed work)")
                 wsgi, celery_app, queues = apps[name]
                 web = h.gunicorn(wsgi, targets[name].port, root=roots[name])
                 worker = h.worker(celery_app, queues, root=roots[name])
@@ -487,7 +489,7 @@ def main() -> None:
         print(f"  before: hub/bare {ratio['before']:5.2f}{rounds}, best {best['before']:.0f} /s,"
               f" p99 at its half rate {before_p99:.0f} ms")  # fmt: skip
     spans = ", ".join(f"{n} {min(p):.1f}-{max(p):.1f}" for n, p in probes.items())
-    print(f"  host probe before each side: {spans} ms (the same work: a spread is the host's)")
+    print(f"  host probe's CPU before each side's closed loops: {spans} ms (spread: the host's)")
     print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"postgres: {PG_URL}; each level {args.count} submissions; run id {uuid.uuid4().hex[:8]}")
 

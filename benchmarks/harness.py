@@ -51,17 +51,18 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem} GiB, Python {platform.python_version()}"
 
 
-def host_probe() -> float:
-    """Milliseconds one thread takes for a fixed CPU-bound piece of work (median of 5): the same
-    code's figure moves with the host's speed, which drifts on this machine kind by the minute."""
-    times = []
+def host_probe() -> tuple[float, float]:
+    """Milliseconds of CPU and of wall time a fixed piece of work takes (medians of 5): the host's
+    speed moves the first, other processes' load the second too; the code is the same each time."""
+    cpu, wall = [], []
     for _ in range(5):
-        start = time.thread_time()
+        start, started = time.thread_time(), time.perf_counter()
         digest = hashlib.sha256()
         for number in range(200_000):
             digest.update(number.to_bytes(4, "little") * 16)
-        times.append(time.thread_time() - start)
-    return statistics.median(times) * 1000
+        cpu.append(time.thread_time() - start)
+        wall.append(time.perf_counter() - started)
+    return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -96,8 +96,9 @@ def test_pipeline_runs_this_checkout_first_when_asked_then_reverses_each_round()
     assert output.index("hub    closed loop") < output.index("before closed loop"), output
     ratio = r"^  hub/bare best throughput\s+[\d.]+ .*\(median of 2 rounds: [\d.]+, [\d.]+\)$"
     assert re.search(ratio, output, re.MULTILINE), output
-    assert len(re.findall(r"^(bare|hub|before) +host probe +[\d.]+ ms", output, re.M)) == 6, output
-    probes = r"^  host probe before each side: bare [\d.]+-[\d.]+, hub [\d.]+-[\d.]+, before "
+    probe = r"^(bare|hub|before) +host probe +[\d.]+ ms CPU, +[\d.]+ ms wall"
+    assert len(re.findall(probe, output, re.MULTILINE)) == 6, output
+    probes = r"^  host probe's CPU before each side's closed loops: bare [\d.]+-[\d.]+, hub [\d.]+-"
     assert re.search(probes, output, re.MULTILINE), output
 
 
