@@ -77,6 +77,28 @@ def test_what_the_page_shows_of_a_dossier_is_escaped() -> None:
     assert "&lt;script&gt;alert(&#39;x&#39;) &amp; &#34;y&#34;&lt;/script&gt;" in page, name
 
 
+def test_confirmed_rates_and_contact_are_shown_as_the_template_showed_them() -> None:
+    """The two branches no example nor corpus case takes: nothing left to confirm."""
+    name, dossier = next((n, d) for n, d in dossiers().items() if "pch" in n)
+    report = harmonise(dossier, BOOK)
+    pch = next(right["recalcul_pch"] for right in report["droits"] if right.get("recalcul_pch"))
+    pch["tarifs_a_confirmer"] = False
+    pch["explication"] = "Montant <recalculé>."
+    report["informations_accueil"]["contact"] |= {
+        "service": "Service & accueil",
+        "courriel": "accueil@mdph.invalid",
+        "telephone": "03 00 00 00 00",
+        "a_confirmer": False,
+    }
+
+    page = report_html(report)
+
+    assert "</table>\n<p>Montant &lt;recalculé&gt;.</p>\n" in page, name
+    assert (
+        "<li>Contact : Service &amp; accueil, accueil@mdph.invalid, 03 00 00 00 00</li>\n</ul>\n"
+    ) in page, name
+
+
 if __name__ == "__main__":
     for path, of in ((DIGESTS, digest), (JSON_DIGESTS, json_digest)):
         found = {name: of(dossier) for name, dossier in dossiers().items()}
