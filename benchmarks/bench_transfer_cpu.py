@@ -14,7 +14,8 @@ until 2026-12-05 the engine's commits were counted, a commit without a transacti
 the dialect. `--before DIR` runs
 the same measurement on another checkout of the project (e.g. `git worktree add DIR main`), each
 side in a fresh process, alternately (before first in the first run, now first in the second, and
-so on), and prints medians. `--sample DIR` samples each side's stack every 0.5 ms, weighed by the
+so on), and prints medians. Without `--before`, `--sample DIR` samples the web's and the worker's
+stacks every 0.5 ms, weighed by the
 CPU (user and kernel) used since the previous sample, into
 `DIR/web.txt` and `DIR/worker.txt` (microseconds per stack) for `benchmarks/profile_summary.py`:
 unlike py-spy it counts no waiting, unlike cProfile it does not inflate Python calls.
@@ -277,13 +278,17 @@ def main() -> None:
     parser.add_argument("--keyed", action="store_true", help="an Idempotency-Key per submission")
     parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a side's own process
     args = parse(parser, {"count": 5, "runs": 2})  # two runs: both orders
+    if args.before and (args.profile or args.sample):
+        parser.error("--profile and --sample record this checkout alone: without --before")
     if args.code:
         figures = measure(args.count, None, keyed=args.keyed)
         print(" ".join(f"{figures[name]:.4f}" for name in FIGURES))
         return
     print(f"command: .venv/bin/python benchmarks/bench_transfer_cpu.py --count {args.count}"
           + (f" --before {args.before} --runs {args.runs}" if args.before else "")
-          + (" --keyed" if args.keyed else ""))  # fmt: skip
+          + (" --keyed" if args.keyed else "")
+          + (f" --profile {args.profile}" if args.profile else "")
+          + (f" --sample {args.sample}" if args.sample else ""))  # fmt: skip
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not args.before:
         print(row("this", measure(args.count, args.profile, args.sample, keyed=args.keyed)))

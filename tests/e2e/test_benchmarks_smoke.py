@@ -88,6 +88,31 @@ def test_transfer_cpu_alternates_which_side_runs_first() -> None:
     assert re.search(r"^run 2/2: worker ms CPU now [\d.]+, before [\d.]+$", output, re.M), output
 
 
+def test_transfer_cpu_records_its_profiles_and_samples_and_says_so(tmp_path: Path) -> None:
+    profile, sample = tmp_path / "profile", tmp_path / "sample"
+    script = "benchmarks/bench_transfer_cpu.py"
+    output = run(script, "--smoke", "--profile", str(profile), "--sample", str(sample))
+
+    command = next(line for line in output.splitlines() if line.startswith("command: "))
+    assert command.endswith(f" --profile {profile} --sample {sample}"), output
+    assert {path.name for path in profile.iterdir()} == {"web.prof", "worker.prof"}
+    for side in ("web", "worker"):
+        stacks = (sample / f"{side}.txt").read_text().splitlines()
+        assert stacks, side
+        assert all(re.fullmatch(r".+ \d+", stack) for stack in stacks), stacks[:3]
+
+
+def test_transfer_cpu_refuses_to_profile_beside_another_checkout() -> None:
+    """Each side of `--before` runs in its own process: nothing would be recorded."""
+    args = ["benchmarks/bench_transfer_cpu.py", "--before", ".", "--sample", "/nowhere"]
+    refused = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+    assert refused.returncode == 2, refused.stdout
+    assert "without --before" in refused.stderr
+
+
 def test_pipeline_runs_this_checkout_first_when_asked_then_reverses_each_round() -> None:
     output = run("benchmarks/bench_pipeline.py", "--smoke", "--before", ".", "--now-first")
 
